@@ -2,4 +2,6 @@
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_code)]
 
+pub mod config;
 pub mod protocol;
+pub mod server;
