@@ -1,14 +1,19 @@
 //! Settings: built-in defaults, then the config file, then `WARREN_<SECTION>__<KEY>`
 //! environment variables, then command-line flags. `validate()` names the bad key.
 //!
-//! (Loading, validation and the CLI are filled in by the config work; this file fixes the
-//! shape every other module reads.)
+//! [`load`] reads the real process environment; [`load_from`] takes the environment as an
+//! argument so tests never touch process-wide state. Both refuse unknown keys (serde's
+//! `deny_unknown_fields`), naming the key and where it came from.
+
+pub mod cli;
 
 use serde::Deserialize;
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
 /// Every setting Warren reads. `conf/warren.toml` lists each with its default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Listener, data directory, logging.
@@ -71,16 +76,6 @@ pub struct UserSettings {
     pub password: String,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            server: ServerSettings::default(),
-            amqp: AmqpSettings::default(),
-            auth: AuthSettings::default(),
-        }
-    }
-}
-
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
@@ -114,5 +109,368 @@ impl Default for AuthSettings {
             vhosts: vec!["/".to_string()],
             loopback_users: vec!["guest".to_string()],
         }
+    }
+}
+
+/// RabbitMQ's hard ceiling on a message body (`max_message_size` may not exceed 512 MiB).
+pub const MAX_MESSAGE_SIZE_LIMIT: u64 = 512 * 1024 * 1024;
+
+/// Smallest `frame_max` the AMQP 0-9-1 spec lets a peer offer (`frame-min-size`).
+pub const FRAME_MIN_SIZE: u32 = 4096;
+
+/// The prefix of environment variables Warren reads, e.g. `WARREN_SERVER__LISTEN`.
+pub const ENV_PREFIX: &str = "WARREN_";
+
+/// Settings that hold a list and may be given in the environment as comma-separated values
+/// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
+const ENV_LIST_KEYS: [&str; 2] = ["auth.vhosts", "auth.loopback_users"];
+
+/// Why the settings could not be loaded or are not usable. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `--config` named a file that does not exist.
+    #[error("config file {} does not exist; check the --config path", path.display())]
+    FileNotFound {
+        /// The path given.
+        path: PathBuf,
+    },
+    /// The config file exists but could not be read or is not valid TOML.
+    #[error("cannot read config file {}: {message}", path.display())]
+    File {
+        /// The path given.
+        path: PathBuf,
+        /// What the reader or TOML parser reported.
+        message: String,
+    },
+    /// A `WARREN_*` environment variable holds bytes that are not UTF-8.
+    #[error("environment variable {name} is not valid UTF-8; unset it or fix its value")]
+    EnvNotUnicode {
+        /// The variable's name.
+        name: String,
+    },
+    /// The merged settings do not fit the `Settings` shape: an unknown key or a wrong type.
+    /// The message names the key and, when known, the file or "the environment".
+    #[error("{0}; see conf/warren.toml for every setting and its type")]
+    Shape(String),
+    /// A value has the right type but is out of range or malformed.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// Dotted path of the setting, e.g. `amqp.frame_max` or `auth.users[1].name`.
+        key: String,
+        /// What is wrong and what is accepted.
+        reason: String,
+    },
+}
+
+impl ConfigError {
+    /// The dotted path of the offending setting, for [`ConfigError::Invalid`].
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            ConfigError::Invalid { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+        ConfigError::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Values from the command line, applied last. `None` leaves the setting alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Overrides {
+    /// `--listen ADDR:PORT` → `server.listen`.
+    pub listen: Option<String>,
+    /// `--data-dir DIR` → `server.data_dir`.
+    pub data_dir: Option<PathBuf>,
+    /// `--log-level LEVEL` → `server.log_level`.
+    pub log_level: Option<String>,
+}
+
+impl From<&cli::Cli> for Overrides {
+    fn from(cli: &cli::Cli) -> Overrides {
+        Overrides {
+            listen: cli.listen.clone(),
+            data_dir: cli.data_dir.clone(),
+            log_level: cli.log_level.clone(),
+        }
+    }
+}
+
+/// Loads settings for the command line `cli`: defaults, then `--config FILE` (if given), then
+/// `WARREN_<SECTION>__<KEY>` variables from the process environment, then the flags.
+/// Does not validate; call [`Settings::validate`] on the result.
+pub fn load(cli: &cli::Cli) -> Result<Settings, ConfigError> {
+    let mut env = Vec::new();
+    for (name, value) in std::env::vars_os() {
+        // Names that are not UTF-8 cannot be ours; values of ours must be UTF-8.
+        let Ok(name) = name.into_string() else {
+            continue;
+        };
+        if !is_warren_var(&name) {
+            continue;
+        }
+        match value.into_string() {
+            Ok(value) => env.push((name, value)),
+            Err(_) => return Err(ConfigError::EnvNotUnicode { name }),
+        }
+    }
+    load_from(cli.config.as_deref(), env, Overrides::from(cli))
+}
+
+/// Loads settings from an optional TOML `file`, the given environment pairs (only names that
+/// start with `WARREN_`, case-insensitively, are read) and command-line `overrides`, each
+/// layer over the previous one and all over [`Settings::default`]. Does not validate.
+pub fn load_from(
+    file: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    overrides: Overrides,
+) -> Result<Settings, ConfigError> {
+    let mut builder = config::Config::builder();
+    if let Some(path) = file {
+        if !path.exists() {
+            return Err(ConfigError::FileNotFound {
+                path: path.to_path_buf(),
+            });
+        }
+        // Parse the file on its own first so a syntax error is reported against the file.
+        let source = config::File::from(path)
+            .format(config::FileFormat::Toml)
+            .required(true);
+        config::Config::builder()
+            .add_source(source.clone())
+            .build()
+            .map_err(|e| ConfigError::File {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            })?;
+        builder = builder.add_source(source);
+    }
+
+    let mut scalars = HashMap::new();
+    let mut lists = Vec::new();
+    for (name, value) in env {
+        if !is_warren_var(&name) {
+            continue;
+        }
+        let key = env_key(&name);
+        if ENV_LIST_KEYS.contains(&key.as_str()) {
+            lists.push((key, split_list(&value)));
+        } else {
+            scalars.insert(name, value);
+        }
+    }
+    // Numbers arrive as strings; the config crate parses them into the field's type and
+    // reports "invalid type ... for key `amqp.frame_max`" when they do not fit.
+    builder = builder.add_source(
+        config::Environment::with_prefix("WARREN")
+            .prefix_separator("_")
+            .separator("__")
+            .source(Some(scalars.into_iter().collect())),
+    );
+    for (key, values) in lists {
+        builder = builder
+            .set_override(key.as_str(), values)
+            .map_err(|e| ConfigError::Shape(e.to_string()))?;
+    }
+
+    let merged = builder
+        .build()
+        .map_err(|e| ConfigError::Shape(e.to_string()))?;
+    reject_lossy_kinds("", &merged.cache)?;
+    let mut settings: Settings = merged
+        .try_deserialize()
+        .map_err(|e| ConfigError::Shape(e.to_string()))?;
+
+    if let Some(listen) = overrides.listen {
+        settings.server.listen = listen;
+    }
+    if let Some(data_dir) = overrides.data_dir {
+        settings.server.data_dir = data_dir;
+    }
+    if let Some(log_level) = overrides.log_level {
+        settings.server.log_level = log_level;
+    }
+    Ok(settings)
+}
+
+/// No setting is a float or a boolean, yet the config crate would quietly round `4096.5` to
+/// 4097 and turn `true` into 1 or "true". Refuse both, naming the key and its source.
+fn reject_lossy_kinds(path: &str, value: &config::Value) -> Result<(), ConfigError> {
+    let from = value
+        .origin()
+        .map(|o| format!(" (from {o})"))
+        .unwrap_or_default();
+    match &value.kind {
+        config::ValueKind::Table(table) => {
+            for (key, child) in table {
+                let child_path = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                reject_lossy_kinds(&child_path, child)?;
+            }
+            Ok(())
+        }
+        config::ValueKind::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                reject_lossy_kinds(&format!("{path}[{i}]"), item)?;
+            }
+            Ok(())
+        }
+        config::ValueKind::Float(f) => Err(ConfigError::invalid(
+            path,
+            format!("expected a whole number or a string, got {f}{from}"),
+        )),
+        config::ValueKind::Boolean(b) => Err(ConfigError::invalid(
+            path,
+            format!("no setting takes true or false, got {b}{from}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn is_warren_var(name: &str) -> bool {
+    name.get(..ENV_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+}
+
+/// `WARREN_AUTH__LOOPBACK_USERS` → `auth.loopback_users` (the config crate's own mapping).
+fn env_key(name: &str) -> String {
+    name.get(ENV_PREFIX.len()..)
+        .unwrap_or_default()
+        .to_lowercase()
+        .replace("__", ".")
+}
+
+fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Settings {
+    /// Checks every value the types alone cannot: the error names the setting by its dotted
+    /// path, e.g. `amqp.frame_max: must be at least 4096, got 1024`.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server.validate()?;
+        self.amqp.validate()?;
+        self.auth.validate()
+    }
+
+    /// The listen address, parsed (valid after [`Settings::validate`]).
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        parse_listen(&self.server.listen)
+    }
+}
+
+fn parse_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
+    listen.parse().map_err(|_| {
+        ConfigError::invalid(
+            "server.listen",
+            format!("expected IP:PORT such as 0.0.0.0:5672 or [::1]:5672, got {listen:?}"),
+        )
+    })
+}
+
+impl ServerSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        parse_listen(&self.listen)?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::invalid(
+                "server.data_dir",
+                "must not be empty; give a directory such as ./data",
+            ));
+        }
+        if self.log_level.trim().is_empty() {
+            return Err(ConfigError::invalid(
+                "server.log_level",
+                "must not be empty; use error, warn, info, debug or trace",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {
+            ConfigError::invalid(
+                "server.log_level",
+                format!(
+                    "{:?} is not a log filter ({e}); use error, warn, info, debug, trace \
+                     or a directive such as warren=debug",
+                    self.log_level
+                ),
+            )
+        })?;
+        Ok(())
+    }
+}
+
+impl AmqpSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.frame_max < FRAME_MIN_SIZE {
+            return Err(ConfigError::invalid(
+                "amqp.frame_max",
+                format!("must be at least {FRAME_MIN_SIZE}, got {}", self.frame_max),
+            ));
+        }
+        if self.channel_max < 1 {
+            return Err(ConfigError::invalid(
+                "amqp.channel_max",
+                format!("must be between 1 and 65535, got {}", self.channel_max),
+            ));
+        }
+        if self.handshake_timeout_ms < 1 {
+            return Err(ConfigError::invalid(
+                "amqp.handshake_timeout_ms",
+                format!("must be at least 1, got {}", self.handshake_timeout_ms),
+            ));
+        }
+        if !(1..=MAX_MESSAGE_SIZE_LIMIT).contains(&self.max_message_size) {
+            return Err(ConfigError::invalid(
+                "amqp.max_message_size",
+                format!(
+                    "must be between 1 and {MAX_MESSAGE_SIZE_LIMIT} (512 MiB, RabbitMQ's hard \
+                     maximum), got {}",
+                    self.max_message_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AuthSettings {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for (i, user) in self.users.iter().enumerate() {
+            if user.name.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("auth.users[{i}].name"),
+                    "must not be empty",
+                ));
+            }
+            if let Some(first) = seen.insert(user.name.as_str(), i) {
+                return Err(ConfigError::invalid(
+                    format!("auth.users[{i}].name"),
+                    format!(
+                        "user {:?} is already defined as auth.users[{first}]; names must be unique",
+                        user.name
+                    ),
+                ));
+            }
+        }
+        for (i, vhost) in self.vhosts.iter().enumerate() {
+            if vhost.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("auth.vhosts[{i}]"),
+                    "must not be empty; the default virtual host is \"/\"",
+                ));
+            }
+        }
+        Ok(())
     }
 }

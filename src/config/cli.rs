@@ -1,0 +1,29 @@
+//! The command line. Flags override the config file and the `WARREN_*` environment.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Warren's command-line flags (`warren --help`).
+#[derive(Debug, Clone, Default, PartialEq, Parser)]
+#[command(
+    name = "warren",
+    version,
+    about = "An AMQP 0-9-1 message broker that existing RabbitMQ clients use unchanged",
+    after_help = "Settings are read from built-in defaults, then --config FILE, then \
+                  WARREN_<SECTION>__<KEY> environment variables (e.g. WARREN_AMQP__FRAME_MAX), \
+                  then these flags. conf/warren.toml lists every setting."
+)]
+pub struct Cli {
+    /// TOML config file; without it only defaults, environment and flags apply.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address and port to listen on (server.listen), e.g. 127.0.0.1:5672.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub listen: Option<String>,
+    /// Directory for the message store (server.data_dir).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Log filter (server.log_level): error, warn, info, debug, trace or a tracing directive.
+    #[arg(long, value_name = "LEVEL")]
+    pub log_level: Option<String>,
+}

@@ -1,0 +1,458 @@
+//! Settings loading, precedence, validation and the auth helpers, without touching the
+//! process environment (everything goes through `config::load_from`).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use warren::auth::{self, AuthError, Authenticator};
+use warren::config::{self, ConfigError, Overrides, Settings, UserSettings};
+
+fn conf_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("conf/warren.toml")
+}
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn toml_file(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+    file
+}
+
+fn load_toml(text: &str) -> Result<Settings, ConfigError> {
+    let file = toml_file(text);
+    config::load_from(Some(file.path()), no_env(), Overrides::default())
+}
+
+fn invalid_key(settings: &Settings) -> (String, String) {
+    match settings.validate() {
+        Err(ConfigError::Invalid { key, reason }) => (key, reason),
+        other => panic!("expected an Invalid error, got {other:?}"),
+    }
+}
+
+#[test]
+fn shipped_conf_file_parses_to_exactly_the_defaults() {
+    let loaded = config::load_from(Some(&conf_file()), no_env(), Overrides::default()).unwrap();
+    assert_eq!(loaded, Settings::default());
+    loaded.validate().unwrap();
+}
+
+#[test]
+fn no_file_no_env_no_flags_gives_the_defaults() {
+    let loaded = config::load_from(None, no_env(), Overrides::default()).unwrap();
+    assert_eq!(loaded, Settings::default());
+}
+
+#[test]
+fn file_values_override_defaults_and_omitted_keys_keep_them() {
+    let s = load_toml(
+        "[amqp]\nframe_max = 65536\n[[auth.users]]\nname = \"alice\"\npassword = \"pw\"\n",
+    )
+    .unwrap();
+    assert_eq!(s.amqp.frame_max, 65536);
+    assert_eq!(s.amqp.channel_max, 2047);
+    assert_eq!(
+        s.auth.users,
+        vec![UserSettings {
+            name: "alice".into(),
+            password: "pw".into()
+        }]
+    );
+    assert_eq!(s.auth.vhosts, vec!["/".to_string()]);
+}
+
+#[test]
+fn env_overrides_file_with_typed_values() {
+    let file = toml_file("[server]\nlisten = \"127.0.0.1:1111\"\n[amqp]\nframe_max = 65536\n");
+    let s = config::load_from(
+        Some(file.path()),
+        env(&[
+            ("WARREN_SERVER__LISTEN", "127.0.0.1:2222"),
+            ("WARREN_AMQP__FRAME_MAX", "8192"),
+            ("WARREN_AMQP__HEARTBEAT", "0"),
+            ("WARREN_SERVER__MAX_CONNECTIONS", "10"),
+            ("WARREN_AUTH__VHOSTS", "/, staging"),
+            ("WARREN_AUTH__LOOPBACK_USERS", ""),
+            ("HOME", "/ignored"),
+        ]),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.server.listen, "127.0.0.1:2222");
+    assert_eq!(s.amqp.frame_max, 8192);
+    assert_eq!(s.amqp.heartbeat, 0);
+    assert_eq!(s.server.max_connections, 10);
+    assert_eq!(s.auth.vhosts, vec!["/".to_string(), "staging".to_string()]);
+    assert!(s.auth.loopback_users.is_empty());
+}
+
+#[test]
+fn env_value_of_the_wrong_type_names_the_key() {
+    let err = config::load_from(
+        None,
+        env(&[("WARREN_AMQP__CHANNEL_MAX", "70000")]),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(matches!(err, ConfigError::Shape(_)), "{err:?}");
+    assert!(err.to_string().contains("amqp.channel_max"), "{err}");
+
+    let err = config::load_from(
+        None,
+        env(&[("WARREN_AMQP__FRAME_MAX", "big")]),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("amqp.frame_max"), "{err}");
+}
+
+#[test]
+fn flags_override_env() {
+    let s = config::load_from(
+        None,
+        env(&[
+            ("WARREN_SERVER__LISTEN", "127.0.0.1:2222"),
+            ("WARREN_SERVER__DATA_DIR", "/env/dir"),
+            ("WARREN_SERVER__LOG_LEVEL", "debug"),
+        ]),
+        Overrides {
+            listen: Some("127.0.0.1:3333".into()),
+            data_dir: Some(PathBuf::from("/flag/dir")),
+            log_level: Some("warn".into()),
+        },
+    )
+    .unwrap();
+    assert_eq!(s.server.listen, "127.0.0.1:3333");
+    assert_eq!(s.server.data_dir, PathBuf::from("/flag/dir"));
+    assert_eq!(s.server.log_level, "warn");
+}
+
+#[test]
+fn cli_flags_parse_into_overrides() {
+    use clap::Parser;
+    let cli = config::cli::Cli::try_parse_from([
+        "warren",
+        "--config",
+        "x.toml",
+        "--listen",
+        "[::1]:5673",
+        "--data-dir",
+        "/d",
+        "--log-level",
+        "trace",
+    ])
+    .unwrap();
+    assert_eq!(cli.config, Some(PathBuf::from("x.toml")));
+    let o = Overrides::from(&cli);
+    assert_eq!(o.listen.as_deref(), Some("[::1]:5673"));
+    assert_eq!(o.data_dir, Some(PathBuf::from("/d")));
+    assert_eq!(o.log_level.as_deref(), Some("trace"));
+}
+
+#[test]
+fn unknown_key_in_file_is_refused_naming_it() {
+    let err = load_toml("[amqp]\nframe_maxx = 4096\n").unwrap_err();
+    assert!(err.to_string().contains("frame_maxx"), "{err}");
+    let err = load_toml("[nonsense]\nx = 1\n").unwrap_err();
+    assert!(err.to_string().contains("nonsense"), "{err}");
+    let err =
+        load_toml("[[auth.users]]\nname = \"a\"\npassword = \"b\"\nrole = \"c\"\n").unwrap_err();
+    assert!(err.to_string().contains("role"), "{err}");
+}
+
+#[test]
+fn floats_and_booleans_are_refused_not_rounded() {
+    let err = load_toml("[amqp]\nframe_max = 4096.5\n").unwrap_err();
+    assert_eq!(err.key(), Some("amqp.frame_max"), "{err}");
+    let err = load_toml("[server]\nmax_connections = true\n").unwrap_err();
+    assert_eq!(err.key(), Some("server.max_connections"), "{err}");
+    let err = load_toml("[auth]\nvhosts = [\"/\", 1.5]\n").unwrap_err();
+    assert_eq!(err.key(), Some("auth.vhosts[1]"), "{err}");
+}
+
+#[test]
+fn unknown_env_key_is_refused_naming_it() {
+    let err = config::load_from(
+        None,
+        env(&[("WARREN_AMQP__FRAMEMAX", "4096")]),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("framemax"), "{err}");
+}
+
+#[test]
+fn missing_config_file_is_an_error_naming_it() {
+    let path = Path::new("/nonexistent/warren.toml");
+    let err = config::load_from(Some(path), no_env(), Overrides::default()).unwrap_err();
+    assert!(matches!(err, ConfigError::FileNotFound { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("/nonexistent/warren.toml"),
+        "{err}"
+    );
+}
+
+#[test]
+fn malformed_toml_names_the_file() {
+    let file = toml_file("[server\nlisten = 1\n");
+    let err = config::load_from(Some(file.path()), no_env(), Overrides::default()).unwrap_err();
+    assert!(matches!(err, ConfigError::File { .. }), "{err:?}");
+    let path = file.path().display().to_string();
+    assert!(err.to_string().contains(&path), "{err}");
+}
+
+#[test]
+fn each_validation_rule_names_its_key() {
+    let mut s = Settings::default();
+    s.server.listen = "localhost".into();
+    assert_eq!(invalid_key(&s).0, "server.listen");
+
+    let mut s = Settings::default();
+    s.server.log_level = "warren=loud".into();
+    assert_eq!(invalid_key(&s).0, "server.log_level");
+
+    let mut s = Settings::default();
+    s.amqp.frame_max = 1024;
+    let err = s.validate().unwrap_err();
+    assert_eq!(err.key(), Some("amqp.frame_max"));
+    assert_eq!(
+        err.to_string(),
+        "amqp.frame_max: must be at least 4096, got 1024"
+    );
+
+    let mut s = Settings::default();
+    s.amqp.channel_max = 0;
+    assert_eq!(invalid_key(&s).0, "amqp.channel_max");
+
+    let mut s = Settings::default();
+    s.amqp.handshake_timeout_ms = 0;
+    assert_eq!(invalid_key(&s).0, "amqp.handshake_timeout_ms");
+
+    for bad in [0, 512 * 1024 * 1024 + 1] {
+        let mut s = Settings::default();
+        s.amqp.max_message_size = bad;
+        assert_eq!(invalid_key(&s).0, "amqp.max_message_size", "{bad}");
+    }
+
+    let mut s = Settings::default();
+    s.auth.users.push(UserSettings {
+        name: String::new(),
+        password: "x".into(),
+    });
+    assert_eq!(invalid_key(&s).0, "auth.users[1].name");
+
+    let mut s = Settings::default();
+    s.auth.users.push(UserSettings {
+        name: "guest".into(),
+        password: "other".into(),
+    });
+    let (key, reason) = invalid_key(&s);
+    assert_eq!(key, "auth.users[1].name");
+    assert!(reason.contains("auth.users[0]"), "{reason}");
+
+    let mut s = Settings::default();
+    s.auth.vhosts.push(String::new());
+    assert_eq!(invalid_key(&s).0, "auth.vhosts[1]");
+}
+
+#[test]
+fn boundary_values_are_accepted() {
+    let mut s = Settings::default();
+    s.amqp.frame_max = 4096;
+    s.amqp.channel_max = 1;
+    s.amqp.handshake_timeout_ms = 1;
+    s.amqp.max_message_size = 512 * 1024 * 1024;
+    s.server.listen = "[::]:0".into();
+    s.server.log_level = "warn,warren=trace".into();
+    s.validate().unwrap();
+    assert_eq!(
+        s.listen_addr().unwrap(),
+        "[::]:0".parse::<SocketAddr>().unwrap()
+    );
+    s.amqp.max_message_size = 1;
+    s.validate().unwrap();
+}
+
+#[test]
+fn plain_response_is_decoded_and_authzid_ignored() {
+    assert_eq!(
+        auth::parse_plain(b"\0guest\0secret"),
+        Some(("guest".to_string(), b"secret".to_vec()))
+    );
+    assert_eq!(
+        auth::parse_plain(b"admin\0guest\0"),
+        Some(("guest".to_string(), Vec::new()))
+    );
+    assert_eq!(auth::parse_plain(b"guest\0secret"), None);
+    assert_eq!(auth::parse_plain(b"\0a\0b\0c"), None);
+    assert_eq!(auth::parse_plain(b""), None);
+    assert_eq!(auth::parse_plain(b"\0\xff\0pw"), None);
+}
+
+#[test]
+fn amqplain_response_is_decoded() {
+    // What lapin (amq-protocol) and amqprs send: the table body without its length.
+    let response = b"\x05LOGINS\x00\x00\x00\x05guest\x08PASSWORDS\x00\x00\x00\x05guest";
+    assert_eq!(
+        auth::parse_amqplain(response),
+        Some(("guest".to_string(), b"guest".to_vec()))
+    );
+    // Order does not matter.
+    let response = b"\x08PASSWORDS\x00\x00\x00\x02pw\x05LOGINS\x00\x00\x00\x01u";
+    assert_eq!(
+        auth::parse_amqplain(response),
+        Some(("u".to_string(), b"pw".to_vec()))
+    );
+}
+
+#[test]
+fn amqplain_rejects_missing_fields_and_truncation() {
+    assert_eq!(auth::parse_amqplain(b"\x05LOGINS\x00\x00\x00\x01u"), None);
+    assert_eq!(
+        auth::parse_amqplain(b"\x05LOGINS\x00\x00\x00\x09u\x08PASSWORDS\x00\x00\x00\x01p"),
+        None
+    );
+    assert_eq!(auth::parse_amqplain(b"\x05LOG"), None);
+    assert_eq!(
+        auth::parse_amqplain(b"\x05LOGINS\xff\xff\xff\xffu"),
+        None,
+        "a huge length must not be trusted"
+    );
+    // LOGIN must be a long string.
+    assert_eq!(
+        auth::parse_amqplain(b"\x05LOGINI\x00\x00\x00\x01\x08PASSWORDS\x00\x00\x00\x01p"),
+        None
+    );
+    assert_eq!(auth::parse_amqplain(b""), None);
+}
+
+fn peer(addr: &str) -> SocketAddr {
+    addr.parse().unwrap()
+}
+
+#[test]
+fn guest_may_connect_only_from_loopback() {
+    let a = Authenticator::new(&Settings::default().auth);
+    for local in [
+        "127.0.0.1:4000",
+        "127.1.2.3:4000",
+        "[::1]:4000",
+        "[::ffff:127.0.0.1]:4000",
+    ] {
+        assert_eq!(
+            a.authenticate("guest", b"guest", peer(local)),
+            Ok(()),
+            "{local}"
+        );
+    }
+    for remote in [
+        "192.0.2.7:4000",
+        "[2001:db8::1]:4000",
+        "[::ffff:192.0.2.7]:4000",
+    ] {
+        assert_eq!(
+            a.authenticate("guest", b"guest", peer(remote)),
+            Err(AuthError::LoopbackOnly {
+                user: "guest".into()
+            }),
+            "{remote}"
+        );
+    }
+}
+
+#[test]
+fn credentials_are_checked_before_the_loopback_rule() {
+    let a = Authenticator::new(&Settings::default().auth);
+    let remote = peer("192.0.2.7:4000");
+    assert_eq!(
+        a.authenticate("guest", b"wrong", remote),
+        Err(AuthError::BadPassword {
+            user: "guest".into()
+        })
+    );
+    assert_eq!(
+        a.authenticate("nobody", b"guest", remote),
+        Err(AuthError::UnknownUser {
+            user: "nobody".into()
+        })
+    );
+}
+
+#[test]
+fn users_not_in_loopback_users_may_connect_from_anywhere() {
+    let mut settings = Settings::default().auth;
+    settings.users.push(UserSettings {
+        name: "app".into(),
+        password: "s3cret".into(),
+    });
+    let a = Authenticator::new(&settings);
+    assert_eq!(
+        a.authenticate("app", b"s3cret", peer("192.0.2.7:1")),
+        Ok(())
+    );
+    assert!(
+        a.authenticate("app", b"s3cre", peer("127.0.0.1:1"))
+            .is_err()
+    );
+    assert!(
+        a.authenticate("app", b"s3cret\0", peer("127.0.0.1:1"))
+            .is_err()
+    );
+    assert!(
+        a.authenticate("APP", b"s3cret", peer("127.0.0.1:1"))
+            .is_err()
+    );
+    assert!(
+        !format!("{a:?}").contains("s3cret"),
+        "Debug must not show passwords"
+    );
+}
+
+#[test]
+fn refusals_use_rabbitmq_texts() {
+    let unknown = AuthError::UnknownUser { user: "x".into() };
+    let bad = AuthError::BadPassword { user: "x".into() };
+    let loopback = AuthError::LoopbackOnly {
+        user: "guest".into(),
+    };
+    // Observed from RabbitMQ 3.10 (connection.close 403, class 0, method 0).
+    let plain = "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. \
+                 For details see the broker logfile.";
+    for e in [&unknown, &bad, &loopback] {
+        assert_eq!(e.refusal_text("PLAIN"), plain);
+        assert_eq!(e.reply_code().code(), 403);
+    }
+    assert!(
+        loopback
+            .refusal_text("AMQPLAIN")
+            .contains("mechanism AMQPLAIN.")
+    );
+    // Log texts (RabbitMQ's wording); unknown user and bad password look alike.
+    assert_eq!(unknown.to_string(), "user 'x' - invalid credentials");
+    assert_eq!(bad.to_string(), unknown.to_string());
+    assert_eq!(
+        loopback.to_string(),
+        "user 'guest' can only connect via localhost"
+    );
+}
+
+#[test]
+fn vhosts_come_from_settings() {
+    let mut settings = Settings::default().auth;
+    settings.vhosts.push("staging".into());
+    let a = Authenticator::new(&settings);
+    assert!(a.vhost_exists("/"));
+    assert!(a.vhost_exists("staging"));
+    assert!(!a.vhost_exists("prod"));
+    assert!(!a.vhost_exists(""));
+}
