@@ -2,8 +2,16 @@
 //! not the 0-9-1 spec's: `s` is a signed 16-bit int, `u` unsigned 16, `l` signed 64,
 //! `x` a byte array, no `U`/`L`).
 
-use super::primitives::ShortStr;
-use bytes::Bytes;
+use super::error::DecodeError;
+use super::primitives::{
+    ShortStr, put_longstr, put_shortstr, shortstr_len, take_bytes, take_longstr, take_shortstr,
+    take_u8, take_u16, take_u32, take_u64,
+};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// How deeply tables and arrays may nest (the outermost table is level 1). RabbitMQ has no
+/// explicit limit; this one only bounds recursion, real headers (`x-death`) nest 3 deep.
+pub const MAX_DEPTH: usize = 64;
 
 /// One value in a field table or array, tagged by RabbitMQ's type code.
 #[derive(Debug, Clone, PartialEq)]
@@ -100,5 +108,237 @@ impl FieldTable {
     /// Iterates entries in order.
     pub fn iter(&self) -> impl Iterator<Item = &(ShortStr, FieldValue)> {
         self.0.iter()
+    }
+}
+
+impl FieldValue {
+    /// RabbitMQ's type code octet for this value.
+    pub fn type_code(&self) -> u8 {
+        match self {
+            FieldValue::Bool(_) => b't',
+            FieldValue::I8(_) => b'b',
+            FieldValue::U8(_) => b'B',
+            FieldValue::I16(_) => b's',
+            FieldValue::U16(_) => b'u',
+            FieldValue::I32(_) => b'I',
+            FieldValue::U32(_) => b'i',
+            FieldValue::I64(_) => b'l',
+            FieldValue::F32(_) => b'f',
+            FieldValue::F64(_) => b'd',
+            FieldValue::Decimal { .. } => b'D',
+            FieldValue::LongStr(_) => b'S',
+            FieldValue::ByteArray(_) => b'x',
+            FieldValue::Array(_) => b'A',
+            FieldValue::Timestamp(_) => b'T',
+            FieldValue::Table(_) => b'F',
+            FieldValue::Void => b'V',
+        }
+    }
+}
+
+fn truncated(what: &'static str) -> DecodeError {
+    DecodeError::Truncated {
+        class_id: 0,
+        method_id: 0,
+        what,
+    }
+}
+
+fn check_depth(depth: usize) -> Result<(), DecodeError> {
+    if depth > MAX_DEPTH {
+        Err(DecodeError::TableTooDeep {
+            class_id: 0,
+            method_id: 0,
+            max_depth: MAX_DEPTH,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Reads a field table (4-byte length prefix, then entries) from the front of `input`,
+/// advancing it. Strings are slices of `input`; nothing is allocated beyond one entry per
+/// entry actually present. Errors carry class/method id 0 (see `DecodeError::with_method`).
+pub fn read_table(input: &mut Bytes) -> Result<FieldTable, DecodeError> {
+    read_table_inner(input, 1)
+}
+
+/// `read_table` at nesting level `depth`.
+pub(crate) fn read_table_inner(input: &mut Bytes, depth: usize) -> Result<FieldTable, DecodeError> {
+    check_depth(depth)?;
+    let mut body = take_longstr(input).ok_or_else(|| truncated("field table"))?;
+    let mut entries = Vec::new();
+    while !body.is_empty() {
+        let key = take_shortstr(&mut body).ok_or_else(|| truncated("field table key"))?;
+        let value = read_value(&mut body, depth)?;
+        entries.push((key, value));
+    }
+    Ok(FieldTable(entries))
+}
+
+fn read_array(input: &mut Bytes, depth: usize) -> Result<Vec<FieldValue>, DecodeError> {
+    check_depth(depth)?;
+    let mut body = take_longstr(input).ok_or_else(|| truncated("field array"))?;
+    let mut items = Vec::new();
+    while !body.is_empty() {
+        items.push(read_value(&mut body, depth)?);
+    }
+    Ok(items)
+}
+
+fn read_value(input: &mut Bytes, depth: usize) -> Result<FieldValue, DecodeError> {
+    let short = || truncated("field value");
+    let code = take_u8(input).ok_or_else(short)?;
+    let value = match code {
+        b't' => FieldValue::Bool(take_u8(input).ok_or_else(short)? != 0),
+        b'b' => FieldValue::I8(i8::from_be_bytes([take_u8(input).ok_or_else(short)?])),
+        b'B' => FieldValue::U8(take_u8(input).ok_or_else(short)?),
+        b's' => FieldValue::I16(i16::from_be_bytes(
+            take_u16(input).ok_or_else(short)?.to_be_bytes(),
+        )),
+        b'u' => FieldValue::U16(take_u16(input).ok_or_else(short)?),
+        b'I' => FieldValue::I32(i32::from_be_bytes(
+            take_u32(input).ok_or_else(short)?.to_be_bytes(),
+        )),
+        b'i' => FieldValue::U32(take_u32(input).ok_or_else(short)?),
+        b'l' => FieldValue::I64(i64::from_be_bytes(
+            take_u64(input).ok_or_else(short)?.to_be_bytes(),
+        )),
+        b'f' => FieldValue::F32(f32::from_bits(take_u32(input).ok_or_else(short)?)),
+        b'd' => FieldValue::F64(f64::from_bits(take_u64(input).ok_or_else(short)?)),
+        b'D' => {
+            let scale = take_u8(input).ok_or_else(short)?;
+            let value = take_u32(input).ok_or_else(short)?;
+            FieldValue::Decimal { scale, value }
+        }
+        b'S' => FieldValue::LongStr(take_longstr(input).ok_or_else(short)?),
+        b'x' => FieldValue::ByteArray(take_longstr(input).ok_or_else(short)?),
+        b'A' => FieldValue::Array(read_array(input, depth + 1)?),
+        b'T' => FieldValue::Timestamp(take_u64(input).ok_or_else(short)?),
+        b'F' => FieldValue::Table(read_table_inner(input, depth + 1)?),
+        b'V' => FieldValue::Void,
+        type_code => {
+            return Err(DecodeError::BadFieldType {
+                class_id: 0,
+                method_id: 0,
+                type_code,
+            });
+        }
+    };
+    Ok(value)
+}
+
+/// Checks a whole field table at the front of `input` and advances past it, allocating
+/// nothing (for validating content headers that are forwarded as raw bytes).
+pub(crate) fn skip_table(input: &mut Bytes, depth: usize) -> Result<(), DecodeError> {
+    check_depth(depth)?;
+    let mut body = take_longstr(input).ok_or_else(|| truncated("field table"))?;
+    while !body.is_empty() {
+        take_shortstr(&mut body).ok_or_else(|| truncated("field table key"))?;
+        skip_value(&mut body, depth)?;
+    }
+    Ok(())
+}
+
+fn skip_value(input: &mut Bytes, depth: usize) -> Result<(), DecodeError> {
+    let short = || truncated("field value");
+    let code = take_u8(input).ok_or_else(short)?;
+    let fixed = match code {
+        b't' | b'b' | b'B' => 1,
+        b's' | b'u' => 2,
+        b'I' | b'i' | b'f' => 4,
+        b'l' | b'd' | b'T' => 8,
+        b'D' => 5,
+        b'V' => 0,
+        b'S' | b'x' => {
+            take_longstr(input).ok_or_else(short)?;
+            return Ok(());
+        }
+        b'F' => return skip_table(input, depth + 1),
+        b'A' => {
+            check_depth(depth + 1)?;
+            let mut body = take_longstr(input).ok_or_else(|| truncated("field array"))?;
+            while !body.is_empty() {
+                skip_value(&mut body, depth + 1)?;
+            }
+            return Ok(());
+        }
+        type_code => {
+            return Err(DecodeError::BadFieldType {
+                class_id: 0,
+                method_id: 0,
+                type_code,
+            });
+        }
+    };
+    take_bytes(input, fixed).ok_or_else(short)?;
+    Ok(())
+}
+
+/// Writes `table` with its 4-byte length prefix.
+pub fn write_table(out: &mut BytesMut, table: &FieldTable) {
+    out.put_u32(u32::try_from(table_body_len(table)).unwrap_or(u32::MAX));
+    for (key, value) in &table.0 {
+        put_shortstr(out, key);
+        write_value(out, value);
+    }
+}
+
+fn write_value(out: &mut BytesMut, value: &FieldValue) {
+    out.put_u8(value.type_code());
+    match value {
+        FieldValue::Bool(v) => out.put_u8(u8::from(*v)),
+        FieldValue::I8(v) => out.put_i8(*v),
+        FieldValue::U8(v) => out.put_u8(*v),
+        FieldValue::I16(v) => out.put_i16(*v),
+        FieldValue::U16(v) => out.put_u16(*v),
+        FieldValue::I32(v) => out.put_i32(*v),
+        FieldValue::U32(v) => out.put_u32(*v),
+        FieldValue::I64(v) => out.put_i64(*v),
+        FieldValue::F32(v) => out.put_f32(*v),
+        FieldValue::F64(v) => out.put_f64(*v),
+        FieldValue::Decimal { scale, value } => {
+            out.put_u8(*scale);
+            out.put_u32(*value);
+        }
+        FieldValue::LongStr(v) | FieldValue::ByteArray(v) => put_longstr(out, v),
+        FieldValue::Array(items) => {
+            let len: usize = items.iter().map(value_len).sum();
+            out.put_u32(u32::try_from(len).unwrap_or(u32::MAX));
+            for item in items {
+                write_value(out, item);
+            }
+        }
+        FieldValue::Timestamp(v) => out.put_u64(*v),
+        FieldValue::Table(t) => write_table(out, t),
+        FieldValue::Void => {}
+    }
+}
+
+/// Encoded size of `table`, including its 4-byte length prefix.
+pub fn table_encoded_len(table: &FieldTable) -> usize {
+    4 + table_body_len(table)
+}
+
+fn table_body_len(table: &FieldTable) -> usize {
+    table
+        .0
+        .iter()
+        .map(|(k, v)| shortstr_len(k) + value_len(v))
+        .sum()
+}
+
+/// Encoded size of one value including its type code.
+fn value_len(value: &FieldValue) -> usize {
+    1 + match value {
+        FieldValue::Bool(_) | FieldValue::I8(_) | FieldValue::U8(_) => 1,
+        FieldValue::I16(_) | FieldValue::U16(_) => 2,
+        FieldValue::I32(_) | FieldValue::U32(_) | FieldValue::F32(_) => 4,
+        FieldValue::I64(_) | FieldValue::F64(_) | FieldValue::Timestamp(_) => 8,
+        FieldValue::Decimal { .. } => 5,
+        FieldValue::LongStr(v) | FieldValue::ByteArray(v) => 4 + v.len(),
+        FieldValue::Array(items) => 4 + items.iter().map(value_len).sum::<usize>(),
+        FieldValue::Table(t) => table_encoded_len(t),
+        FieldValue::Void => 0,
     }
 }

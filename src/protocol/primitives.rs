@@ -1,7 +1,10 @@
 //! AMQP primitive types: short strings (at most 255 bytes, kept as `Bytes` slices of the
-//! frame they arrived in) plus the nom parsers and `BufMut` encoders for integers and strings.
+//! frame they arrived in) plus checked readers (never panic, never allocate: strings are
+//! slices of the input `Bytes`) and `BufMut` encoders for integers and strings.
 
-use bytes::Bytes;
+use super::error::DecodeError;
+use super::field_table::{FieldTable, read_table_inner};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
 use std::fmt;
 
 /// An AMQP `shortstr`: at most 255 bytes, backed by `Bytes` so names sliced out of a frame
@@ -30,7 +33,9 @@ impl ShortStr {
         while !s.is_char_boundary(end) {
             end -= 1;
         }
-        ShortStr(Bytes::copy_from_slice(&s.as_bytes()[..end]))
+        ShortStr(Bytes::copy_from_slice(
+            s.as_bytes().get(..end).unwrap_or_default(),
+        ))
     }
 
     /// The raw bytes.
@@ -112,5 +117,167 @@ impl fmt::Display for ShortStr {
 impl fmt::Debug for ShortStr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.to_string_lossy())
+    }
+}
+
+/// Reads one octet from the front of `input`; `None` when it is empty.
+pub(crate) fn take_u8(input: &mut Bytes) -> Option<u8> {
+    (!input.is_empty()).then(|| input.get_u8())
+}
+
+/// Reads a big-endian u16; `None` when fewer than 2 bytes are left.
+pub(crate) fn take_u16(input: &mut Bytes) -> Option<u16> {
+    (input.len() >= 2).then(|| input.get_u16())
+}
+
+/// Reads a big-endian u32; `None` when fewer than 4 bytes are left.
+pub(crate) fn take_u32(input: &mut Bytes) -> Option<u32> {
+    (input.len() >= 4).then(|| input.get_u32())
+}
+
+/// Reads a big-endian u64; `None` when fewer than 8 bytes are left.
+pub(crate) fn take_u64(input: &mut Bytes) -> Option<u64> {
+    (input.len() >= 8).then(|| input.get_u64())
+}
+
+/// Splits `len` bytes off the front (no copy); `None` when fewer are left.
+pub(crate) fn take_bytes(input: &mut Bytes, len: usize) -> Option<Bytes> {
+    (input.len() >= len).then(|| input.split_to(len))
+}
+
+/// Reads a `shortstr` (1-byte length, then bytes) as a slice of `input`.
+pub(crate) fn take_shortstr(input: &mut Bytes) -> Option<ShortStr> {
+    let len = take_u8(input)?;
+    take_bytes(input, usize::from(len)).map(ShortStr)
+}
+
+/// Reads a `longstr` (4-byte length, then bytes) as a slice of `input`.
+pub(crate) fn take_longstr(input: &mut Bytes) -> Option<Bytes> {
+    let len = take_u32(input)?;
+    take_bytes(input, usize::try_from(len).ok()?)
+}
+
+/// Writes a `shortstr`: length octet then bytes.
+pub(crate) fn put_shortstr(out: &mut BytesMut, s: &ShortStr) {
+    // ShortStr guarantees at most 255 bytes.
+    out.put_u8(u8::try_from(s.len()).unwrap_or(u8::MAX));
+    out.put_slice(s.as_bytes());
+}
+
+/// Writes a `longstr`: 4-byte length then bytes. Strings over 4 GiB cannot be framed at
+/// all; they are cut to `u32::MAX` bytes so the length prefix stays truthful.
+pub(crate) fn put_longstr(out: &mut BytesMut, s: &[u8]) {
+    let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+    out.put_u32(len);
+    out.put_slice(
+        s.get(..usize::try_from(len).unwrap_or(usize::MAX))
+            .unwrap_or(s),
+    );
+}
+
+/// Encoded size of a `shortstr`.
+pub(crate) fn shortstr_len(s: &ShortStr) -> usize {
+    1 + s.len()
+}
+
+/// Encoded size of a `longstr`.
+pub(crate) fn longstr_len(s: &[u8]) -> usize {
+    4 + s.len()
+}
+
+/// Reads method arguments in order, reporting failures with the method's ids. Used by the
+/// generated decoders.
+#[derive(Debug)]
+pub(crate) struct ArgReader {
+    buf: Bytes,
+    class_id: u16,
+    method_id: u16,
+}
+
+impl ArgReader {
+    /// Starts reading the arguments `buf` of method `class_id`.`method_id`.
+    pub(crate) fn new(buf: Bytes, class_id: u16, method_id: u16) -> Self {
+        ArgReader {
+            buf,
+            class_id,
+            method_id,
+        }
+    }
+
+    fn truncated(&self) -> DecodeError {
+        DecodeError::Truncated {
+            class_id: self.class_id,
+            method_id: self.method_id,
+            what: "method arguments",
+        }
+    }
+
+    /// Reads the class and method ids at the front of a method frame payload and returns a
+    /// reader over the arguments that follow.
+    pub(crate) fn for_method(payload: Bytes) -> Result<Self, DecodeError> {
+        let len = payload.len();
+        let mut buf = payload;
+        match (take_u16(&mut buf), take_u16(&mut buf)) {
+            (Some(class_id), Some(method_id)) => Ok(ArgReader::new(buf, class_id, method_id)),
+            _ => Err(DecodeError::MethodFrameTooShort { len }),
+        }
+    }
+
+    /// The class id of the method being read.
+    pub(crate) fn class_id(&self) -> u16 {
+        self.class_id
+    }
+
+    /// The method id of the method being read.
+    pub(crate) fn method_id(&self) -> u16 {
+        self.method_id
+    }
+
+    /// An `octet` (also a packed group of up to 8 bits).
+    pub(crate) fn octet(&mut self) -> Result<u8, DecodeError> {
+        take_u8(&mut self.buf).ok_or_else(|| self.truncated())
+    }
+
+    /// A `short`.
+    pub(crate) fn short(&mut self) -> Result<u16, DecodeError> {
+        take_u16(&mut self.buf).ok_or_else(|| self.truncated())
+    }
+
+    /// A `long`.
+    pub(crate) fn long(&mut self) -> Result<u32, DecodeError> {
+        take_u32(&mut self.buf).ok_or_else(|| self.truncated())
+    }
+
+    /// A `longlong` or `timestamp`.
+    pub(crate) fn longlong(&mut self) -> Result<u64, DecodeError> {
+        take_u64(&mut self.buf).ok_or_else(|| self.truncated())
+    }
+
+    /// A `shortstr`, sliced from the input.
+    pub(crate) fn shortstr(&mut self) -> Result<ShortStr, DecodeError> {
+        take_shortstr(&mut self.buf).ok_or_else(|| self.truncated())
+    }
+
+    /// A `longstr`, sliced from the input.
+    pub(crate) fn longstr(&mut self) -> Result<Bytes, DecodeError> {
+        take_longstr(&mut self.buf).ok_or_else(|| self.truncated())
+    }
+
+    /// A field `table`.
+    pub(crate) fn table(&mut self) -> Result<FieldTable, DecodeError> {
+        read_table_inner(&mut self.buf, 1).map_err(|e| e.with_method(self.class_id, self.method_id))
+    }
+
+    /// Checks that every byte was consumed.
+    pub(crate) fn finish(self) -> Result<(), DecodeError> {
+        if self.buf.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError::TrailingBytes {
+                class_id: self.class_id,
+                method_id: self.method_id,
+                extra: self.buf.len(),
+            })
+        }
     }
 }
