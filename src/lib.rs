@@ -1,8 +1,27 @@
 //! Warren: an AMQP 0-9-1 message broker that existing RabbitMQ clients use unchanged.
+//!
+//! # Architecture
+//! - [`protocol`]: the pure codec (frames, generated methods, field tables, properties).
+//! - [`connection`]: one driver task per socket owning its channels, plus a writer task
+//!   that batches socket writes.
+//! - [`channel`]: per-channel state (content assembly, delivery tags, consumers, confirms,
+//!   transactions) and one handler file per AMQP class.
+//! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
+//! - [`server`]: the listener and shutdown; [`config`] and [`auth`]: settings and users.
+//!
+//! # Data flow
+//! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →
+//! `Arc<Message>` → `VHost::route` (per-exchange read lock, no global lock) → `Queue::publish`
+//! (short mutex; delivers inline to consumers with credit) → consumer connection's inbox →
+//! `Channel::deliver` assigns the delivery tag → `FrameSink` → writer task (vectored writes).
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_code)]
 
 pub mod auth;
+pub mod broker;
+pub mod channel;
 pub mod config;
+pub mod connection;
+pub mod error;
 pub mod protocol;
 pub mod server;

@@ -1,10 +1,20 @@
 //! The listener: accept loop, connection cap, shutdown fan-out.
 //!
-//! STUB: the API below is fixed; the body is being written.
+//! Owns: the TCP listener and the shutdown signal (a `watch` channel every connection task
+//! holds). `start` returns a `ServerHandle` with the bound address; `shutdown` tells every
+//! connection to close with 320 CONNECTION_FORCED and waits for them to finish.
 
+use crate::broker::Broker;
 use crate::config::Settings;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// How long shutdown waits for connections to finish their close handshake.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +33,9 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    shutdown_tx: watch::Sender<bool>,
+    accept_task: tokio::task::JoinHandle<()>,
+    broker: Arc<Broker>,
 }
 
 impl ServerHandle {
@@ -31,12 +44,85 @@ impl ServerHandle {
         self.local_addr
     }
 
+    /// The broker behind this server (for tests and benchmarks that inspect state).
+    pub fn broker(&self) -> &Arc<Broker> {
+        &self.broker
+    }
+
     /// Closes every connection with 320 CONNECTION_FORCED and stops the listener.
-    pub async fn shutdown(self) {}
+    pub async fn shutdown(self) {
+        let _ = self.shutdown_tx.send(true);
+        let _ = self.accept_task.await;
+    }
 }
 
 /// Binds the listener and starts serving in background tasks on the current tokio runtime.
 pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError> {
-    let _ = settings;
-    todo!("server::start")
+    let addr = settings.server.listen.clone();
+    let listener = TcpListener::bind(&addr)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: addr.clone(),
+            source,
+        })?;
+    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: addr.clone(),
+        source,
+    })?;
+    tracing::info!(%local_addr, "listening");
+    let broker = Arc::new(Broker::new(Arc::clone(&settings)));
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&broker), shutdown_rx));
+    Ok(ServerHandle {
+        local_addr,
+        shutdown_tx,
+        accept_task,
+        broker,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    broker: Arc<Broker>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let max = broker.settings.server.max_connections;
+    let limit = Arc::new(Semaphore::new(if max == 0 {
+        Semaphore::MAX_PERMITS
+    } else {
+        max
+    }));
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        tracing::warn!(%err, "accept failed");
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
+                    tracing::warn!(%peer, max, "connection limit reached, refusing");
+                    drop(stream);
+                    continue;
+                };
+                let broker = Arc::clone(&broker);
+                let shutdown = shutdown.clone();
+                connections.spawn(async move {
+                    crate::connection::serve(stream, peer, broker, shutdown).await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+    drop(listener);
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    connections.abort_all();
 }

@@ -1,0 +1,138 @@
+//! Consumers as queues see them: where to send deliveries (the owning connection's inbox)
+//! and the prefetch credit that limits them (rabbit_limiter's protocol done with atomics:
+//! the queue takes credit when it delivers, the channel gives it back on ack and pokes the
+//! queue).
+
+use crate::broker::message::QueuedMessage;
+use crate::broker::queue::Queue;
+use crate::protocol::ShortStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use tokio::sync::mpsc::UnboundedSender;
+
+/// A prefetch window: at most `limit` unacknowledged deliveries (0 = unlimited).
+#[derive(Debug, Default)]
+pub struct Credit {
+    limit: AtomicU32,
+    in_flight: AtomicU32,
+}
+
+impl Credit {
+    /// A window of `limit` deliveries (0 = unlimited).
+    pub fn new(limit: u32) -> Self {
+        Credit {
+            limit: AtomicU32::new(limit),
+            in_flight: AtomicU32::new(0),
+        }
+    }
+
+    /// Takes one unit if the window has room.
+    pub fn try_take(&self) -> bool {
+        let limit = self.limit.load(Ordering::Acquire);
+        self.in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (limit == 0 || n < limit).then_some(n + 1)
+            })
+            .is_ok()
+    }
+
+    /// Gives back `n` units (acks, rejects, requeues).
+    pub fn release(&self, n: u32) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            });
+    }
+
+    /// Changes the limit; lowering it below what is in flight only stops new deliveries.
+    pub fn set_limit(&self, limit: u32) {
+        self.limit.store(limit, Ordering::Release);
+    }
+
+    /// The current limit (0 = unlimited).
+    pub fn limit(&self) -> u32 {
+        self.limit.load(Ordering::Acquire)
+    }
+}
+
+/// A message on its way to a consumer, sent to the consumer's connection, which assigns
+/// the delivery tag.
+#[derive(Debug)]
+pub struct Delivery {
+    /// Channel the consumer is on.
+    pub channel: u16,
+    /// The consumer's tag.
+    pub consumer_tag: ShortStr,
+    /// The queue it came from (for acks and requeues).
+    pub queue: Arc<Queue>,
+    /// The message and its position.
+    pub message: QueuedMessage,
+    /// True when the consumer does not ack (the message is settled on sending).
+    pub no_ack: bool,
+}
+
+/// What queues and the broker tell a connection task.
+#[derive(Debug)]
+pub enum ConnectionEvent {
+    /// Deliver a message to a consumer.
+    Deliver(Delivery),
+    /// The consumer's queue went away: send basic.cancel to the client.
+    ConsumerCancelled {
+        /// Channel of the consumer.
+        channel: u16,
+        /// The consumer's tag.
+        consumer_tag: ShortStr,
+    },
+}
+
+/// A consumer registered on a queue.
+#[derive(Debug, Clone)]
+pub struct Consumer {
+    /// Tag, unique on its channel.
+    pub tag: ShortStr,
+    /// Connection id of the owner.
+    pub connection_id: u64,
+    /// Channel number on that connection.
+    pub channel: u16,
+    /// Deliveries need no ack.
+    pub no_ack: bool,
+    /// Exclusive consumer (no other consumers allowed on the queue).
+    pub exclusive: bool,
+    /// Per-consumer prefetch window.
+    pub credit: Arc<Credit>,
+    /// Per-channel (global) prefetch window shared by the channel's consumers.
+    pub channel_credit: Arc<Credit>,
+    /// The owning connection's inbox.
+    pub inbox: UnboundedSender<ConnectionEvent>,
+}
+
+impl Consumer {
+    /// Takes credit for one delivery from both windows, or none.
+    pub fn try_take_credit(&self) -> bool {
+        if self.no_ack {
+            return !self.inbox.is_closed();
+        }
+        if !self.credit.try_take() {
+            return false;
+        }
+        if !self.channel_credit.try_take() {
+            self.credit.release(1);
+            return false;
+        }
+        true
+    }
+
+    /// Gives back the credit taken for one delivery.
+    pub fn release_credit(&self) {
+        if !self.no_ack {
+            self.credit.release(1);
+            self.channel_credit.release(1);
+        }
+    }
+
+    /// True when this is the consumer `tag` on channel `channel` of connection `conn`.
+    pub fn is(&self, conn: u64, channel: u16, tag: &ShortStr) -> bool {
+        self.connection_id == conn && self.channel == channel && self.tag == *tag
+    }
+}

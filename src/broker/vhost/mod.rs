@@ -1,0 +1,166 @@
+//! `VHost`: one virtual host's exchanges and queues (sharded maps, read-mostly) and message
+//! routing through them. Topology changes (declare, delete, bind) live in `topology.rs` and
+//! are serialised by a per-vhost lock; publishing takes no vhost-wide lock.
+
+mod topology;
+
+pub use topology::{QueueDeclareRequest, QueueDeclared};
+
+use crate::broker::exchange::{Destination, Exchange, ExchangeKind};
+use crate::broker::queue::Queue;
+use crate::error::{AmqpError, AmqpResult};
+use crate::protocol::{BasicProperties, FieldTable, ShortStr};
+use bytes::Bytes;
+use dashmap::DashMap;
+use parking_lot::Mutex;
+use std::sync::Arc;
+
+/// The exchanges every vhost starts with, besides the default one.
+const PREDECLARED: [(&str, ExchangeKind); 5] = [
+    ("amq.direct", ExchangeKind::Direct),
+    ("amq.fanout", ExchangeKind::Fanout),
+    ("amq.topic", ExchangeKind::Topic),
+    ("amq.headers", ExchangeKind::Headers),
+    ("amq.match", ExchangeKind::Headers),
+];
+
+/// A virtual host.
+#[derive(Debug)]
+pub struct VHost {
+    /// Its name.
+    pub name: Arc<str>,
+    exchanges: DashMap<ShortStr, Arc<Exchange>>,
+    queues: DashMap<ShortStr, Arc<Queue>>,
+    topology: Mutex<()>,
+}
+
+/// Reusable buffers for routing, kept by each channel so publishing does not allocate.
+#[derive(Debug, Default)]
+pub struct RouteScratch {
+    destinations: Vec<Destination>,
+    pending: Vec<Arc<Exchange>>,
+    seen: Vec<ShortStr>,
+    /// The queues the last `route` call matched, deduplicated.
+    pub queues: Vec<Arc<Queue>>,
+}
+
+impl VHost {
+    /// A vhost with the predeclared `amq.*` exchanges.
+    pub fn new(name: &str) -> VHost {
+        let exchanges = DashMap::new();
+        for (xname, kind) in PREDECLARED {
+            let name = ShortStr::from_static(xname);
+            let x = Exchange::new(name.clone(), kind, true, false, false, FieldTable::new());
+            exchanges.insert(name, Arc::new(x));
+        }
+        VHost {
+            name: Arc::from(name),
+            exchanges,
+            queues: DashMap::new(),
+            topology: Mutex::new(()),
+        }
+    }
+
+    /// The queue called `name`.
+    pub fn queue(&self, name: &ShortStr) -> Option<Arc<Queue>> {
+        self.queues.get(name).map(|q| Arc::clone(q.value()))
+    }
+
+    /// The queue called `name`, or 404 worded as RabbitMQ does.
+    pub fn queue_or_404(&self, name: &ShortStr) -> AmqpResult<Arc<Queue>> {
+        self.queue(name)
+            .ok_or_else(|| AmqpError::not_found("queue", &name.to_string_lossy(), &self.name))
+    }
+
+    /// The exchange called `name` (not the default exchange).
+    pub fn exchange(&self, name: &ShortStr) -> Option<Arc<Exchange>> {
+        self.exchanges.get(name).map(|x| Arc::clone(x.value()))
+    }
+
+    /// The exchange called `name`, or 404.
+    pub fn exchange_or_404(&self, name: &ShortStr) -> AmqpResult<Arc<Exchange>> {
+        self.exchange(name)
+            .ok_or_else(|| AmqpError::not_found("exchange", &name.to_string_lossy(), &self.name))
+    }
+
+    /// Every queue (for connection cleanup of exclusive queues).
+    pub fn queues(&self) -> Vec<Arc<Queue>> {
+        self.queues.iter().map(|e| Arc::clone(e.value())).collect()
+    }
+
+    /// Routes a message published to `exchange` with `routing_key`, leaving the matched
+    /// queues in `scratch.queues`. Follows exchange-to-exchange bindings (each exchange
+    /// visited once) and alternate exchanges, as RabbitMQ does. Errors: 404 for a missing
+    /// exchange, 403 for an internal one.
+    pub fn route(
+        &self,
+        exchange: &ShortStr,
+        routing_key: &ShortStr,
+        raw_properties: &Bytes,
+        scratch: &mut RouteScratch,
+    ) -> AmqpResult<()> {
+        scratch.queues.clear();
+        if exchange.is_empty() {
+            if let Some(q) = self.queue(routing_key) {
+                scratch.queues.push(q);
+            }
+            return Ok(());
+        }
+        let first = self.exchange_or_404(exchange)?;
+        if first.internal {
+            return Err(AmqpError::access_refused(format!(
+                "cannot publish to internal exchange '{}' in vhost '{}'",
+                exchange, self.name
+            )));
+        }
+        scratch.pending.clear();
+        scratch.seen.clear();
+        scratch.seen.push(first.name.clone());
+        scratch.pending.push(first);
+        let mut headers: Option<Option<FieldTable>> = None;
+        while let Some(x) = scratch.pending.pop() {
+            scratch.destinations.clear();
+            {
+                let hdrs = if x.kind == ExchangeKind::Headers {
+                    headers
+                        .get_or_insert_with(|| {
+                            BasicProperties::decode(raw_properties)
+                                .ok()
+                                .and_then(|p| p.headers)
+                        })
+                        .as_ref()
+                } else {
+                    None
+                };
+                x.router
+                    .read()
+                    .route(routing_key.as_bytes(), hdrs, &mut scratch.destinations);
+            }
+            if scratch.destinations.is_empty()
+                && let Some(ae) = &x.alternate
+            {
+                scratch.destinations.push(Destination::Exchange(ae.clone()));
+            }
+            for dest in scratch.destinations.drain(..) {
+                match dest {
+                    Destination::Queue(name) => {
+                        if let Some(q) = self.queues.get(&name)
+                            && !scratch.queues.iter().any(|e| Arc::ptr_eq(e, q.value()))
+                        {
+                            scratch.queues.push(Arc::clone(q.value()));
+                        }
+                    }
+                    Destination::Exchange(name) => {
+                        if !scratch.seen.contains(&name)
+                            && let Some(next) = self.exchange(&name)
+                        {
+                            scratch.seen.push(name);
+                            scratch.pending.push(next);
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}

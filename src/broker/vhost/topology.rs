@@ -1,0 +1,439 @@
+//! Topology changes on a vhost: declaring, deleting and binding exchanges and queues, with
+//! RabbitMQ's checks and reply texts. Serialised by the vhost's topology lock; the publish
+//! path never takes it.
+
+use super::VHost;
+use crate::broker::consumer::{ConnectionEvent, Consumer};
+use crate::broker::exchange::{Binding, Destination, Exchange, ExchangeKind};
+use crate::broker::queue::{Queue, QueueDeclaration};
+use crate::error::{AmqpError, AmqpResult};
+use crate::protocol::{FieldTable, FieldValue, ReplyCode, ShortStr};
+use std::sync::Arc;
+
+/// Queue arguments whose values must match on redeclare (RabbitMQ's list).
+const EQUIVALENCE_ARGS: [&str; 12] = [
+    "x-expires",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-priority",
+    "x-overflow",
+    "x-queue-mode",
+    "x-queue-type",
+    "x-single-active-consumer",
+    "x-queue-master-locator",
+];
+
+/// A queue.declare, as the channel hands it over.
+#[derive(Debug, Clone)]
+pub struct QueueDeclareRequest {
+    /// Name (already generated if the client sent an empty one).
+    pub name: ShortStr,
+    /// Only check it exists.
+    pub passive: bool,
+    /// Survives restart.
+    pub durable: bool,
+    /// Owned by the declaring connection.
+    pub exclusive: bool,
+    /// Deleted with its last consumer.
+    pub auto_delete: bool,
+    /// x-arguments.
+    pub arguments: FieldTable,
+    /// The declaring connection.
+    pub connection_id: u64,
+}
+
+/// The answer to a queue.declare.
+#[derive(Debug)]
+pub struct QueueDeclared {
+    /// The queue.
+    pub queue: Arc<Queue>,
+    /// Ready messages.
+    pub message_count: u32,
+    /// Consumers.
+    pub consumer_count: u32,
+}
+
+fn bool_text(b: bool) -> &'static str {
+    if b { "true" } else { "false" }
+}
+
+fn inequivalent(arg: &str, what: &str, received: &str, current: &str) -> AmqpError {
+    AmqpError::precondition(format!(
+        "inequivalent arg '{arg}' for {what}: received '{received}' but current is '{current}'"
+    ))
+}
+
+fn default_exchange_refused() -> AmqpError {
+    AmqpError::access_refused("operation not permitted on the default exchange")
+}
+
+impl VHost {
+    fn describe_exchange(&self, name: &ShortStr) -> String {
+        format!("exchange '{}' in vhost '{}'", name, self.name)
+    }
+
+    /// exchange.declare.
+    #[allow(clippy::too_many_arguments)]
+    pub fn declare_exchange(
+        &self,
+        name: &ShortStr,
+        kind_name: &ShortStr,
+        passive: bool,
+        durable: bool,
+        auto_delete: bool,
+        internal: bool,
+        arguments: &FieldTable,
+    ) -> AmqpResult<()> {
+        if name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        if passive {
+            self.exchange_or_404(name)?;
+            return Ok(());
+        }
+        let kind = ExchangeKind::parse(kind_name.as_bytes()).ok_or_else(|| {
+            AmqpError::new(
+                ReplyCode::CommandInvalid,
+                format!("unknown exchange type '{kind_name}'"),
+            )
+        })?;
+        let _guard = self.topology.lock();
+        if let Some(x) = self.exchange(name) {
+            let what = self.describe_exchange(name);
+            if x.kind != kind {
+                return Err(inequivalent("type", &what, kind.as_str(), x.kind.as_str()));
+            }
+            if x.durable != durable {
+                return Err(inequivalent(
+                    "durable",
+                    &what,
+                    bool_text(durable),
+                    bool_text(x.durable),
+                ));
+            }
+            if x.auto_delete != auto_delete {
+                return Err(inequivalent(
+                    "auto_delete",
+                    &what,
+                    bool_text(auto_delete),
+                    bool_text(x.auto_delete),
+                ));
+            }
+            if x.internal != internal {
+                return Err(inequivalent(
+                    "internal",
+                    &what,
+                    bool_text(internal),
+                    bool_text(x.internal),
+                ));
+            }
+            if x.arguments.get("alternate-exchange") != arguments.get("alternate-exchange") {
+                return Err(AmqpError::precondition(format!(
+                    "inequivalent arg 'alternate-exchange' for {what}"
+                )));
+            }
+            return Ok(());
+        }
+        if name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "exchange name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        let x = Exchange::new(
+            name.clone(),
+            kind,
+            durable,
+            auto_delete,
+            internal,
+            arguments.clone(),
+        );
+        self.exchanges.insert(name.clone(), Arc::new(x));
+        Ok(())
+    }
+
+    /// exchange.delete. Deleting a missing exchange succeeds, as in RabbitMQ 3.x.
+    pub fn delete_exchange(&self, name: &ShortStr, if_unused: bool) -> AmqpResult<()> {
+        if name.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        if name.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "deletion of system exchange '{name}' in vhost '{}' not allowed",
+                self.name
+            )));
+        }
+        let _guard = self.topology.lock();
+        let Some(x) = self.exchange(name) else {
+            return Ok(());
+        };
+        if if_unused && !x.router.read().is_empty() {
+            return Err(AmqpError::precondition(format!(
+                "{} in use",
+                self.describe_exchange(name)
+            )));
+        }
+        self.remove_exchange_locked(name);
+        Ok(())
+    }
+
+    /// Removes an exchange and every binding that points at it (topology lock held).
+    fn remove_exchange_locked(&self, name: &ShortStr) {
+        self.exchanges.remove(name);
+        self.remove_destination_locked(&Destination::Exchange(name.clone()));
+    }
+
+    /// Drops every binding to `dest` and auto-deletes exchanges left without bindings.
+    fn remove_destination_locked(&self, dest: &Destination) {
+        let mut emptied = Vec::new();
+        for entry in self.exchanges.iter() {
+            let x = entry.value();
+            let mut router = x.router.write();
+            if router.remove_destination(dest) > 0 && x.auto_delete && router.is_empty() {
+                emptied.push(x.name.clone());
+            }
+        }
+        for name in emptied {
+            self.remove_exchange_locked(&name);
+        }
+    }
+
+    fn check_bindable_source(&self, source: &ShortStr) -> AmqpResult<Arc<Exchange>> {
+        if source.is_empty() {
+            return Err(AmqpError::access_refused(
+                "operation not permitted on the default exchange",
+            ));
+        }
+        self.exchange_or_404(source)
+    }
+
+    /// queue.bind / exchange.bind: adds a binding from `source` to `destination`.
+    pub fn bind(
+        &self,
+        source: &ShortStr,
+        destination: Destination,
+        routing_key: &ShortStr,
+        arguments: &FieldTable,
+        connection_id: u64,
+    ) -> AmqpResult<()> {
+        let _guard = self.topology.lock();
+        self.check_destination(&destination, connection_id)?;
+        let x = self.check_bindable_source(source)?;
+        let mut router = x.router.write();
+        router
+            .validate(arguments)
+            .map_err(|e| AmqpError::precondition(e.to_string()))?;
+        router.bind(Binding {
+            destination,
+            routing_key: routing_key.clone(),
+            arguments: arguments.clone(),
+        });
+        Ok(())
+    }
+
+    /// queue.unbind / exchange.unbind. Removing a binding that does not exist succeeds.
+    pub fn unbind(
+        &self,
+        source: &ShortStr,
+        destination: Destination,
+        routing_key: &ShortStr,
+        arguments: &FieldTable,
+        connection_id: u64,
+    ) -> AmqpResult<()> {
+        let _guard = self.topology.lock();
+        self.check_destination(&destination, connection_id)?;
+        let x = self.check_bindable_source(source)?;
+        let now_empty = {
+            let mut router = x.router.write();
+            let removed = router.unbind(&Binding {
+                destination,
+                routing_key: routing_key.clone(),
+                arguments: arguments.clone(),
+            });
+            removed && router.is_empty()
+        };
+        if now_empty && x.auto_delete {
+            self.remove_exchange_locked(&x.name);
+        }
+        Ok(())
+    }
+
+    fn check_destination(&self, destination: &Destination, connection_id: u64) -> AmqpResult<()> {
+        match destination {
+            Destination::Queue(q) => self.queue_or_404(q)?.check_access(connection_id),
+            Destination::Exchange(x) if x.is_empty() => Err(default_exchange_refused()),
+            Destination::Exchange(x) => self.exchange_or_404(x).map(|_| ()),
+        }
+    }
+
+    /// queue.declare.
+    pub fn declare_queue(&self, req: QueueDeclareRequest) -> AmqpResult<QueueDeclared> {
+        let _guard = self.topology.lock();
+        if let Some(q) = self.queue(&req.name) {
+            q.check_access(req.connection_id)?;
+            if !req.passive {
+                self.check_queue_equivalence(&q, &req)?;
+            }
+            let (message_count, consumer_count) = q.counts();
+            return Ok(QueueDeclared {
+                queue: q,
+                message_count,
+                consumer_count,
+            });
+        }
+        if req.passive {
+            return Err(AmqpError::not_found(
+                "queue",
+                &req.name.to_string_lossy(),
+                &self.name,
+            ));
+        }
+        let decl = QueueDeclaration {
+            name: req.name.clone(),
+            durable: req.durable,
+            exclusive_owner: req.exclusive.then_some(req.connection_id),
+            auto_delete: req.auto_delete,
+            arguments: req.arguments,
+        };
+        let q = Queue::new(decl, Arc::clone(&self.name));
+        self.queues.insert(req.name, Arc::clone(&q));
+        Ok(QueueDeclared {
+            queue: q,
+            message_count: 0,
+            consumer_count: 0,
+        })
+    }
+
+    fn check_queue_equivalence(&self, q: &Queue, req: &QueueDeclareRequest) -> AmqpResult<()> {
+        let what = q.describe();
+        if q.decl.durable != req.durable {
+            return Err(inequivalent(
+                "durable",
+                &what,
+                bool_text(req.durable),
+                bool_text(q.decl.durable),
+            ));
+        }
+        if q.decl.auto_delete != req.auto_delete {
+            return Err(inequivalent(
+                "auto_delete",
+                &what,
+                bool_text(req.auto_delete),
+                bool_text(q.decl.auto_delete),
+            ));
+        }
+        if q.decl.exclusive_owner.is_some() != req.exclusive {
+            return Err(inequivalent(
+                "exclusive",
+                &what,
+                bool_text(req.exclusive),
+                bool_text(q.decl.exclusive_owner.is_some()),
+            ));
+        }
+        for arg in EQUIVALENCE_ARGS {
+            let current = q.decl.arguments.get(arg);
+            let received = req.arguments.get(arg);
+            if !args_equivalent(current, received) {
+                return Err(AmqpError::precondition(format!(
+                    "inequivalent arg '{arg}' for {what}: received {} but current is {}",
+                    describe_arg(received),
+                    describe_arg(current)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// queue.delete: returns the number of messages it held. A missing queue gives 0.
+    pub fn delete_queue(
+        &self,
+        name: &ShortStr,
+        if_unused: bool,
+        if_empty: bool,
+        connection_id: u64,
+    ) -> AmqpResult<u32> {
+        let _guard = self.topology.lock();
+        let Some(q) = self.queue(name) else {
+            return Ok(0);
+        };
+        q.check_access(connection_id)?;
+        let (messages, consumers) = q.counts();
+        if if_unused && consumers > 0 {
+            return Err(AmqpError::precondition(format!("{} in use", q.describe())));
+        }
+        if if_empty && messages > 0 {
+            return Err(AmqpError::precondition(format!(
+                "{} not empty",
+                q.describe()
+            )));
+        }
+        Ok(self.remove_queue_locked(&q))
+    }
+
+    /// Deletes a queue (auto-delete, exclusive owner gone, or queue.delete): unbinds it,
+    /// tells its consumers, drops its messages.
+    pub fn remove_queue(&self, q: &Arc<Queue>) -> u32 {
+        let _guard = self.topology.lock();
+        self.remove_queue_locked(q)
+    }
+
+    fn remove_queue_locked(&self, q: &Arc<Queue>) -> u32 {
+        if let Some(entry) = self.queues.get(q.name())
+            && !Arc::ptr_eq(entry.value(), q)
+        {
+            return 0;
+        }
+        drop(self.queues.remove(q.name()));
+        self.remove_destination_locked(&Destination::Queue(q.name().clone()));
+        let (count, consumers) = q.delete();
+        notify_cancelled(consumers);
+        count
+    }
+}
+
+/// Sends basic.cancel to consumers whose queue went away.
+fn notify_cancelled(consumers: Vec<Consumer>) {
+    for c in consumers {
+        let _ = c.inbox.send(ConnectionEvent::ConsumerCancelled {
+            channel: c.channel,
+            consumer_tag: c.tag.clone(),
+        });
+    }
+}
+
+fn args_equivalent(a: Option<&FieldValue>, b: Option<&FieldValue>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(x), Some(y)) => match (as_i64(x), as_i64(y)) {
+            (Some(i), Some(j)) => i == j,
+            _ => x == y,
+        },
+        _ => false,
+    }
+}
+
+fn as_i64(v: &FieldValue) -> Option<i64> {
+    match *v {
+        FieldValue::I8(n) => Some(n.into()),
+        FieldValue::U8(n) => Some(n.into()),
+        FieldValue::I16(n) => Some(n.into()),
+        FieldValue::U16(n) => Some(n.into()),
+        FieldValue::I32(n) => Some(n.into()),
+        FieldValue::U32(n) => Some(n.into()),
+        FieldValue::I64(n) => Some(n),
+        _ => None,
+    }
+}
+
+fn describe_arg(v: Option<&FieldValue>) -> String {
+    match v {
+        None => "none".to_string(),
+        Some(FieldValue::LongStr(b)) => format!("the value '{}'", String::from_utf8_lossy(b)),
+        Some(other) => match as_i64(other) {
+            Some(n) => format!("the value '{n}'"),
+            None => format!("the value '{other:?}'"),
+        },
+    }
+}

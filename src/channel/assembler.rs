@@ -1,0 +1,121 @@
+//! Content assembly (rabbit_command_assembler): after a content-bearing method the channel
+//! expects one content header for the same class, then body frames until the declared size
+//! is reached. A pure state machine; the channel decides what to do with a finished message.
+
+use crate::error::AmqpError;
+use crate::protocol::{BasicPublish, ContentHeader, ReplyCode};
+use bytes::Bytes;
+
+/// A message whose header has arrived and whose body is being collected.
+#[derive(Debug)]
+pub struct PendingContent {
+    /// The method that opened it.
+    pub publish: BasicPublish,
+    /// Property flags and list, as received.
+    pub raw_properties: Bytes,
+    /// Declared body size.
+    pub body_size: u64,
+    /// Body chunks so far.
+    pub body: Vec<Bytes>,
+    received: u64,
+}
+
+/// Where the assembler is.
+#[derive(Debug, Default)]
+pub enum Assembler {
+    /// Expecting a method frame.
+    #[default]
+    Idle,
+    /// basic.publish seen; expecting its content header.
+    AwaitHeader(BasicPublish),
+    /// Header seen; expecting body frames.
+    AwaitBody(PendingContent),
+}
+
+/// The outcome of feeding a frame.
+#[derive(Debug)]
+pub enum Assembled {
+    /// More frames are needed.
+    Incomplete,
+    /// The message is complete.
+    Complete(PendingContent),
+}
+
+fn unexpected(text: String) -> AmqpError {
+    AmqpError::new(ReplyCode::UnexpectedFrame, text)
+}
+
+impl Assembler {
+    /// True while a content is in progress (a method frame now would be out of place).
+    pub fn in_progress(&self) -> bool {
+        !matches!(self, Assembler::Idle)
+    }
+
+    /// basic.publish arrived.
+    pub fn start(&mut self, publish: BasicPublish) {
+        *self = Assembler::AwaitHeader(publish);
+    }
+
+    /// A content header arrived. `max_size` is the largest body accepted.
+    pub fn header(&mut self, header: ContentHeader, max_size: u64) -> Result<Assembled, AmqpError> {
+        let Assembler::AwaitHeader(publish) = std::mem::take(self) else {
+            return Err(unexpected(
+                "expected method frame, got non method frame instead".to_string(),
+            ));
+        };
+        if header.class_id != crate::protocol::CLASS_BASIC {
+            return Err(unexpected(format!(
+                "expected content header for class 60, got one for class {} instead",
+                header.class_id
+            )));
+        }
+        if header.body_size > max_size {
+            return Err(AmqpError::precondition(format!(
+                "message size {} is larger than configured max size {}",
+                header.body_size, max_size
+            )));
+        }
+        let content = PendingContent {
+            publish,
+            raw_properties: header.raw_properties,
+            body_size: header.body_size,
+            body: Vec::new(),
+            received: 0,
+        };
+        if content.body_size == 0 {
+            return Ok(Assembled::Complete(content));
+        }
+        *self = Assembler::AwaitBody(content);
+        Ok(Assembled::Incomplete)
+    }
+
+    /// A body frame arrived.
+    pub fn body(&mut self, chunk: Bytes) -> Result<Assembled, AmqpError> {
+        let Assembler::AwaitBody(content) = self else {
+            return Err(unexpected(
+                "expected method frame, got non method frame instead".to_string(),
+            ));
+        };
+        let received = content.received + chunk.len() as u64;
+        if received > content.body_size {
+            return Err(AmqpError::new(
+                ReplyCode::FrameError,
+                format!(
+                    "body exceeds declared size: received {} bytes, expected {}",
+                    received, content.body_size
+                ),
+            ));
+        }
+        content.received = received;
+        if !chunk.is_empty() {
+            content.body.push(chunk);
+        }
+        if received < content.body_size {
+            return Ok(Assembled::Incomplete);
+        }
+        match std::mem::take(self) {
+            Assembler::AwaitBody(done) => Ok(Assembled::Complete(done)),
+            _ => Ok(Assembled::Incomplete),
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! queue.declare / bind / unbind / purge / delete.
+
+use super::random_name;
+use crate::broker::exchange::Destination;
+use crate::broker::vhost::QueueDeclareRequest;
+use crate::channel::{Channel, ChannelContext};
+use crate::error::AmqpError;
+use crate::protocol::{
+    Method, QueueBind, QueueBindOk, QueueDeclare, QueueDeclareOk, QueueDelete, QueueDeleteOk,
+    QueuePurge, QueuePurgeOk, QueueUnbind, QueueUnbindOk, ReplyCode, ShortStr,
+};
+
+/// The queue a method names; an empty name means the channel's last declared queue, as
+/// the spec (and RabbitMQ) say.
+pub(in crate::channel) fn resolve_queue_name(
+    ch: &Channel,
+    name: &ShortStr,
+) -> Result<ShortStr, AmqpError> {
+    if !name.is_empty() {
+        return Ok(name.clone());
+    }
+    ch.last_queue
+        .clone()
+        .ok_or_else(|| AmqpError::new(ReplyCode::NotFound, "no previously declared queue"))
+}
+
+pub(super) fn declare(
+    ch: &mut Channel,
+    m: QueueDeclare,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    let name = if m.queue.is_empty() && !m.passive {
+        ShortStr::from(random_name("amq.gen-"))
+    } else {
+        if !m.passive && m.queue.starts_with("amq.") {
+            return Err(AmqpError::access_refused(format!(
+                "queue name '{}' contains reserved prefix 'amq.*'",
+                m.queue
+            )));
+        }
+        resolve_queue_name(ch, &m.queue)?
+    };
+    let declared = ctx.vhost.declare_queue(QueueDeclareRequest {
+        name: name.clone(),
+        passive: m.passive,
+        durable: m.durable,
+        exclusive: m.exclusive,
+        auto_delete: m.auto_delete,
+        arguments: m.arguments,
+        connection_id: ctx.connection_id,
+    })?;
+    ch.last_queue = Some(name.clone());
+    if !m.nowait {
+        let ok = QueueDeclareOk {
+            queue: name,
+            message_count: declared.message_count,
+            consumer_count: declared.consumer_count,
+        };
+        ctx.sink.method(ch.id, &Method::QueueDeclareOk(ok));
+    }
+    Ok(())
+}
+
+pub(super) fn bind(
+    ch: &mut Channel,
+    m: QueueBind,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    let queue = resolve_queue_name(ch, &m.queue)?;
+    let key = if m.routing_key.is_empty() && m.queue.is_empty() {
+        queue.clone()
+    } else {
+        m.routing_key
+    };
+    ctx.vhost.bind(
+        &m.exchange,
+        Destination::Queue(queue),
+        &key,
+        &m.arguments,
+        ctx.connection_id,
+    )?;
+    if !m.nowait {
+        ctx.sink.method(ch.id, &Method::QueueBindOk(QueueBindOk));
+    }
+    Ok(())
+}
+
+pub(super) fn unbind(
+    ch: &mut Channel,
+    m: QueueUnbind,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    let queue = resolve_queue_name(ch, &m.queue)?;
+    ctx.vhost.unbind(
+        &m.exchange,
+        Destination::Queue(queue),
+        &m.routing_key,
+        &m.arguments,
+        ctx.connection_id,
+    )?;
+    ctx.sink
+        .method(ch.id, &Method::QueueUnbindOk(QueueUnbindOk));
+    Ok(())
+}
+
+pub(super) fn purge(
+    ch: &mut Channel,
+    m: QueuePurge,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    let name = resolve_queue_name(ch, &m.queue)?;
+    let queue = ctx.vhost.queue_or_404(&name)?;
+    queue.check_access(ctx.connection_id)?;
+    let message_count = queue.purge();
+    if !m.nowait {
+        ctx.sink
+            .method(ch.id, &Method::QueuePurgeOk(QueuePurgeOk { message_count }));
+    }
+    Ok(())
+}
+
+pub(super) fn delete(
+    ch: &mut Channel,
+    m: QueueDelete,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    let name = resolve_queue_name(ch, &m.queue)?;
+    let message_count =
+        ctx.vhost
+            .delete_queue(&name, m.if_unused, m.if_empty, ctx.connection_id)?;
+    if !m.nowait {
+        ctx.sink.method(
+            ch.id,
+            &Method::QueueDeleteOk(QueueDeleteOk { message_count }),
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! tx.select / commit / rollback and confirm.select (the two modes exclude each other).
+
+use super::basic::apply_settlement;
+use crate::channel::{Channel, ChannelContext, Confirms, TxAction};
+use crate::error::AmqpError;
+use crate::protocol::{
+    ConfirmSelect, ConfirmSelectOk, Method, TxCommitOk, TxRollbackOk, TxSelectOk,
+};
+
+pub(super) fn confirm_select(
+    ch: &mut Channel,
+    m: ConfirmSelect,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    if ch.tx.is_some() {
+        return Err(AmqpError::precondition(
+            "cannot switch from tx to confirm mode",
+        ));
+    }
+    if ch.confirms.is_none() {
+        ch.confirms = Some(Confirms {
+            next_seq: 1,
+            unsent_ack: None,
+        });
+    }
+    if !m.nowait {
+        ctx.sink
+            .method(ch.id, &Method::ConfirmSelectOk(ConfirmSelectOk));
+    }
+    Ok(())
+}
+
+pub(super) fn select(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(), AmqpError> {
+    if ch.confirms.is_some() {
+        return Err(AmqpError::precondition(
+            "cannot switch from confirm to tx mode",
+        ));
+    }
+    if ch.tx.is_none() {
+        ch.tx = Some(Vec::new());
+    }
+    ctx.sink.method(ch.id, &Method::TxSelectOk(TxSelectOk));
+    Ok(())
+}
+
+pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(), AmqpError> {
+    let Some(actions) = ch.tx.as_mut().map(std::mem::take) else {
+        return Err(AmqpError::precondition("channel is not transactional"));
+    };
+    for action in actions {
+        match action {
+            TxAction::Publish(content) => super::basic::publish(ch, content, ctx)?,
+            TxAction::Settle { entries, requeue } => apply_settlement(ch, entries, requeue),
+        }
+    }
+    ctx.sink.method(ch.id, &Method::TxCommitOk(TxCommitOk));
+    Ok(())
+}
+
+pub(super) fn rollback(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(), AmqpError> {
+    let Some(actions) = ch.tx.as_mut().map(std::mem::take) else {
+        return Err(AmqpError::precondition("channel is not transactional"));
+    };
+    for action in actions {
+        if let TxAction::Settle { entries, .. } = action {
+            ch.unacked.restore(entries);
+        }
+    }
+    ctx.sink.method(ch.id, &Method::TxRollbackOk(TxRollbackOk));
+    Ok(())
+}

@@ -1,0 +1,288 @@
+//! One AMQP channel, driven by its connection task (no locks of its own).
+//!
+//! Owns: the content assembler, the delivery-tag ledger, the channel's consumers and their
+//! prefetch windows, confirm and transaction state. Talks to: the vhost (topology, routing),
+//! queues (enqueue, consume, ack, requeue) and, through `ChannelContext::sink`, the client.
+//! Queues send deliveries to the connection's inbox; the connection hands each to
+//! [`Channel::deliver`], which assigns the delivery tag.
+
+pub mod assembler;
+mod methods;
+pub mod unacked;
+
+use crate::broker::Broker;
+use crate::broker::consumer::{ConnectionEvent, Credit, Delivery};
+use crate::broker::queue::Queue;
+use crate::broker::vhost::{RouteScratch, VHost};
+use crate::connection::writer::FrameSink;
+use crate::error::AmqpError;
+use crate::protocol::{BasicDeliver, ContentHeader, Method, ShortStr};
+use assembler::{Assembled, Assembler};
+use bytes::Bytes;
+use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::mpsc::UnboundedSender;
+use unacked::{Unacked, UnackedEntry};
+
+/// What a channel needs from its connection while handling one frame.
+#[derive(Debug)]
+pub struct ChannelContext<'a> {
+    /// The broker.
+    pub broker: &'a Broker,
+    /// The connection's vhost.
+    pub vhost: &'a Arc<VHost>,
+    /// The connection's id (exclusive queues, consumer ownership).
+    pub connection_id: u64,
+    /// Authenticated user name (checked against the user-id property).
+    pub user: &'a str,
+    /// The connection's inbox, handed to queues for deliveries.
+    pub inbox: &'a UnboundedSender<ConnectionEvent>,
+    /// Where outgoing frames go.
+    pub sink: &'a mut FrameSink,
+    /// Negotiated frame_max.
+    pub frame_max: u32,
+    /// The client understands server-sent basic.cancel.
+    pub consumer_cancel_notify: bool,
+}
+
+/// A consumer as its channel knows it.
+#[derive(Debug)]
+struct ChannelConsumer {
+    queue: Arc<Queue>,
+    credit: Arc<Credit>,
+    no_ack: bool,
+}
+
+/// Publisher-confirm bookkeeping: the next sequence number and the highest one that is
+/// settled but not yet acknowledged to the client (sent as one multiple-ack per batch).
+#[derive(Debug, Default)]
+struct Confirms {
+    next_seq: u64,
+    unsent_ack: Option<u64>,
+}
+
+/// A publish or an ack held back by a transaction until tx.commit.
+#[derive(Debug)]
+enum TxAction {
+    Publish(assembler::PendingContent),
+    Settle {
+        entries: Vec<(u64, UnackedEntry)>,
+        requeue: Option<bool>,
+    },
+}
+
+/// Open, or closing after the server sent channel.close.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelState {
+    /// Normal operation.
+    Open,
+    /// Server sent channel.close; only close-ok (or close) is processed.
+    Closing,
+}
+
+/// State of one channel.
+#[derive(Debug)]
+pub struct Channel {
+    /// Channel number.
+    pub id: u16,
+    /// Open or closing.
+    pub state: ChannelState,
+    assembler: Assembler,
+    unacked: Unacked,
+    next_delivery_tag: u64,
+    consumers: HashMap<ShortStr, ChannelConsumer>,
+    channel_credit: Arc<Credit>,
+    consumer_prefetch: u32,
+    confirms: Option<Confirms>,
+    tx: Option<Vec<TxAction>>,
+    last_queue: Option<ShortStr>,
+    scratch: RouteScratch,
+}
+
+impl Channel {
+    /// A freshly opened channel.
+    pub fn new(id: u16) -> Channel {
+        Channel {
+            id,
+            state: ChannelState::Open,
+            assembler: Assembler::default(),
+            unacked: Unacked::default(),
+            next_delivery_tag: 1,
+            consumers: HashMap::new(),
+            channel_credit: Arc::new(Credit::new(0)),
+            consumer_prefetch: 0,
+            confirms: None,
+            tx: None,
+            last_queue: None,
+            scratch: RouteScratch::default(),
+        }
+    }
+
+    /// Handles a method frame addressed to this channel (other than channel.open/close,
+    /// which the connection handles).
+    pub fn handle_method(
+        &mut self,
+        method: Method,
+        ctx: &mut ChannelContext<'_>,
+    ) -> Result<(), AmqpError> {
+        if self.assembler.in_progress() {
+            return Err(AmqpError::new(
+                crate::protocol::ReplyCode::UnexpectedFrame,
+                "expected content header for class 60, got non content header frame instead",
+            )
+            .with_method(method.class_id(), method.method_id()));
+        }
+        let (class_id, method_id) = (method.class_id(), method.method_id());
+        methods::dispatch(self, method, ctx).map_err(|e| e.with_method(class_id, method_id))
+    }
+
+    /// Handles a content header frame.
+    pub fn handle_header(
+        &mut self,
+        header: ContentHeader,
+        ctx: &mut ChannelContext<'_>,
+    ) -> Result<(), AmqpError> {
+        let max = ctx.broker.settings.amqp.max_message_size;
+        match self.assembler.header(header, max) {
+            Ok(Assembled::Complete(content)) => self.publish(content, ctx),
+            Ok(Assembled::Incomplete) => Ok(()),
+            Err(e) => Err(e.with_method(60, 40)),
+        }
+    }
+
+    /// Handles a content body frame.
+    pub fn handle_body(
+        &mut self,
+        chunk: Bytes,
+        ctx: &mut ChannelContext<'_>,
+    ) -> Result<(), AmqpError> {
+        match self.assembler.body(chunk) {
+            Ok(Assembled::Complete(content)) => self.publish(content, ctx),
+            Ok(Assembled::Incomplete) => Ok(()),
+            Err(e) => Err(e.with_method(60, 40)),
+        }
+    }
+
+    fn publish(
+        &mut self,
+        content: assembler::PendingContent,
+        ctx: &mut ChannelContext<'_>,
+    ) -> Result<(), AmqpError> {
+        let result = if let Some(tx) = self.tx.as_mut() {
+            // Check the exchange now, as RabbitMQ does, but route at commit.
+            methods::basic::check_publish(&content, ctx)
+                .map(|()| tx.push(TxAction::Publish(content)))
+        } else {
+            methods::basic::publish(self, content, ctx)
+        };
+        result.map_err(|e| e.with_method(60, 40))
+    }
+
+    /// Sends a queue's delivery to the client, assigning the delivery tag. Deliveries for a
+    /// consumer this channel no longer has go back to their queue untouched.
+    pub fn deliver(&mut self, delivery: Delivery, ctx: &mut ChannelContext<'_>) {
+        let Delivery {
+            consumer_tag,
+            queue,
+            message,
+            no_ack,
+            ..
+        } = delivery;
+        let credit = match (self.state, self.consumers.get(&consumer_tag)) {
+            (ChannelState::Open, Some(c)) => Arc::clone(&c.credit),
+            (_, found) => {
+                if !no_ack {
+                    self.channel_credit.release(1);
+                    if let Some(c) = found {
+                        c.credit.release(1);
+                    }
+                }
+                queue.return_undelivered(message, !no_ack);
+                return;
+            }
+        };
+        let tag = self.next_delivery_tag;
+        self.next_delivery_tag += 1;
+        let deliver = Method::BasicDeliver(BasicDeliver {
+            consumer_tag,
+            delivery_tag: tag,
+            redelivered: message.redelivered,
+            exchange: message.message.exchange.clone(),
+            routing_key: message.message.routing_key.clone(),
+        });
+        ctx.sink.method(self.id, &deliver);
+        let m = &message.message;
+        ctx.sink.content(
+            self.id,
+            &m.raw_properties,
+            &m.body,
+            m.body_size,
+            ctx.frame_max,
+        );
+        if !no_ack {
+            self.unacked.insert(
+                tag,
+                UnackedEntry {
+                    queue,
+                    message,
+                    credit: Some(credit),
+                },
+            );
+        }
+    }
+
+    /// The server-side consumer cancel (its queue was deleted).
+    pub fn consumer_cancelled(&mut self, tag: ShortStr, ctx: &mut ChannelContext<'_>) {
+        if self.consumers.remove(&tag).is_some()
+            && self.state == ChannelState::Open
+            && ctx.consumer_cancel_notify
+        {
+            let cancel = Method::BasicCancel(crate::protocol::BasicCancel {
+                consumer_tag: tag,
+                nowait: true,
+            });
+            ctx.sink.method(self.id, &cancel);
+        }
+    }
+
+    /// Sends the publisher-confirm acks settled since the last call (one multiple-ack).
+    pub fn flush_confirms(&mut self, sink: &mut FrameSink) {
+        if let Some(confirms) = self.confirms.as_mut()
+            && let Some(tag) = confirms.unsent_ack.take()
+        {
+            let ack = Method::BasicAck(crate::protocol::BasicAck {
+                delivery_tag: tag,
+                multiple: true,
+            });
+            sink.method(self.id, &ack);
+        }
+    }
+
+    /// Releases everything the channel holds: consumers are cancelled (auto-delete queues
+    /// that lose their last consumer go), unacked deliveries return to their queues in order.
+    pub fn release(&mut self, ctx: &ChannelContext<'_>) {
+        for (tag, consumer) in self.consumers.drain() {
+            let removal = consumer
+                .queue
+                .remove_consumers(ctx.connection_id, self.id, Some(&tag));
+            if removal.now_unused {
+                ctx.vhost.remove_queue(&consumer.queue);
+            }
+        }
+        let entries = self.unacked.take_all();
+        for (_, e) in &entries {
+            if let Some(credit) = &e.credit {
+                credit.release(1);
+            }
+        }
+        methods::basic::requeue_entries(entries);
+        if let Some(actions) = self.tx.take() {
+            for action in actions {
+                if let TxAction::Settle { entries, .. } = action {
+                    methods::basic::requeue_entries(entries);
+                }
+            }
+        }
+        self.assembler = Assembler::Idle;
+    }
+}

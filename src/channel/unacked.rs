@@ -1,0 +1,82 @@
+//! The delivery-tag ledger of one channel: what was delivered and not yet settled, so
+//! basic.ack / nack / reject (with `multiple`) and channel close can find it.
+
+use crate::broker::consumer::Credit;
+use crate::broker::message::QueuedMessage;
+use crate::broker::queue::Queue;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One delivery awaiting settlement.
+#[derive(Debug)]
+pub struct UnackedEntry {
+    /// The queue it came from.
+    pub queue: Arc<Queue>,
+    /// The message and its position there.
+    pub message: QueuedMessage,
+    /// The consumer's prefetch window (None for basic.get).
+    pub credit: Option<Arc<Credit>>,
+}
+
+/// Delivery tags in flight on a channel, in tag order.
+#[derive(Debug, Default)]
+pub struct Unacked {
+    entries: BTreeMap<u64, UnackedEntry>,
+}
+
+/// The client named a delivery tag that is not outstanding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnknownTag(pub u64);
+
+impl Unacked {
+    /// Records a delivery.
+    pub fn insert(&mut self, tag: u64, entry: UnackedEntry) {
+        self.entries.insert(tag, entry);
+    }
+
+    /// Takes the entries a basic.ack/nack/reject names: `tag` alone, or with `multiple`
+    /// every tag up to it (`tag` 0 with `multiple` means all). Unknown tag: error, nothing
+    /// taken.
+    pub fn take(
+        &mut self,
+        tag: u64,
+        multiple: bool,
+    ) -> Result<Vec<(u64, UnackedEntry)>, UnknownTag> {
+        if multiple {
+            if tag == 0 {
+                return Ok(self.take_all());
+            }
+            if !self.entries.contains_key(&tag) {
+                return Err(UnknownTag(tag));
+            }
+            let rest = self.entries.split_off(&(tag + 1));
+            let taken = std::mem::replace(&mut self.entries, rest);
+            Ok(taken.into_iter().collect())
+        } else {
+            self.entries
+                .remove(&tag)
+                .map(|e| vec![(tag, e)])
+                .ok_or(UnknownTag(tag))
+        }
+    }
+
+    /// Takes everything, in tag order.
+    pub fn take_all(&mut self) -> Vec<(u64, UnackedEntry)> {
+        std::mem::take(&mut self.entries).into_iter().collect()
+    }
+
+    /// Puts back entries taken earlier (a rolled-back transaction's acks).
+    pub fn restore(&mut self, entries: Vec<(u64, UnackedEntry)>) {
+        self.entries.extend(entries);
+    }
+
+    /// Number outstanding.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when nothing is outstanding.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}

@@ -1,0 +1,435 @@
+//! The frame loop of an open connection: reads frames and hands them to channels, takes
+//! deliveries from the inbox, keeps heartbeats, and closes the connection on hard errors or
+//! server shutdown. Each loop turn ends with one hand-over of everything encoded to the
+//! writer (batched socket writes) and one multiple-ack per confirming channel.
+
+use super::Connection;
+use crate::broker::consumer::ConnectionEvent;
+use crate::channel::{Channel, ChannelContext, ChannelState};
+use crate::error::AmqpError;
+use crate::protocol::{
+    ChannelClose, ChannelCloseOk, ChannelOpenOk, ConnectionClose, ConnectionCloseOk,
+    ConnectionUpdateSecretOk, ContentHeader, Frame, FrameType, Method, ReplyCode, ShortStr,
+    read_frame,
+};
+use std::time::Duration;
+use tokio::io::AsyncReadExt;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// Most inbox events handled in one loop turn before the socket gets a look again.
+const INBOX_BATCH: usize = 1024;
+/// How long to wait for close-ok after sending connection.close.
+const CLOSE_OK_WAIT: Duration = Duration::from_secs(3);
+
+/// Whether the loop goes on.
+#[derive(Debug, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    /// The client closed or the connection is finished.
+    Stop,
+}
+
+impl Connection {
+    /// Runs until the connection ends.
+    pub(super) async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
+        let heartbeat = Duration::from_secs(u64::from(self.tuning.heartbeat));
+        let tick_every = if heartbeat.is_zero() {
+            Duration::from_secs(3600)
+        } else {
+            heartbeat / 2
+        };
+        let mut ticker = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
+        let mut last_read = Instant::now();
+        let mut closing_since: Option<Instant> = None;
+        let mut read_size = 8 * 1024;
+        loop {
+            let close_deadline = closing_since.map(|t| t + CLOSE_OK_WAIT);
+            let flow = tokio::select! {
+                biased;
+                _ = shutdown.changed(), if closing_since.is_none() => {
+                    self.send_connection_close(&AmqpError::new(
+                        ReplyCode::ConnectionForced,
+                        "broker forced connection closure with reason 'shutdown'",
+                    ));
+                    closing_since = Some(Instant::now());
+                    Flow::Continue
+                }
+                _ = sleep_until_opt(close_deadline) => Flow::Stop,
+                event = self.inbox_rx.recv() => {
+                    if let Some(event) = event {
+                        self.handle_event(event);
+                        for _ in 0..INBOX_BATCH {
+                            match self.inbox_rx.try_recv() {
+                                Ok(event) => self.handle_event(event),
+                                Err(_) => break,
+                            }
+                        }
+                    }
+                    Flow::Continue
+                }
+                read = self.reader.read_buf(&mut self.rbuf) => {
+                    match read {
+                        Ok(0) | Err(_) => Flow::Stop,
+                        Ok(n) => {
+                            last_read = Instant::now();
+                            if n == read_size && read_size < 256 * 1024 {
+                                read_size *= 2;
+                            }
+                            self.handle_input(&mut closing_since)
+                        }
+                    }
+                }
+                _ = ticker.tick() => {
+                    if !heartbeat.is_zero() {
+                        if last_read.elapsed() > heartbeat * 2 {
+                            tracing::warn!(timeout = ?heartbeat, "missed heartbeats from client, closing");
+                            Flow::Stop
+                        } else {
+                            self.sink.heartbeat();
+                            Flow::Continue
+                        }
+                    } else {
+                        Flow::Continue
+                    }
+                }
+            };
+            for ch in self.channels.values_mut() {
+                ch.flush_confirms(&mut self.sink);
+            }
+            self.sink.flush_to(&self.outbox);
+            if flow == Flow::Stop {
+                break;
+            }
+            if self.rbuf.is_empty() && self.rbuf.capacity() > 64 * 1024 {
+                // Let go of a large buffer while idle (messages keep their own slices).
+                self.rbuf = bytes::BytesMut::new();
+            }
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(read_size);
+            }
+        }
+    }
+
+    /// Handles every whole frame in the read buffer.
+    fn handle_input(&mut self, closing_since: &mut Option<Instant>) -> Flow {
+        loop {
+            let frame = match read_frame(&mut self.rbuf, self.tuning.frame_max) {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Flow::Continue,
+                Err(e) => {
+                    self.fail(
+                        AmqpError::new(ReplyCode::FrameError, e.to_string()),
+                        closing_since,
+                    );
+                    return Flow::Continue;
+                }
+            };
+            if closing_since.is_some() {
+                // After our connection.close only close / close-ok matter (spec 2.2.4).
+                if frame.frame_type == FrameType::Method && frame.channel == 0 {
+                    match Method::decode(frame.payload) {
+                        Ok(Method::ConnectionCloseOk(_)) => return Flow::Stop,
+                        Ok(Method::ConnectionClose(_)) => {
+                            self.sink
+                                .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
+                            return Flow::Stop;
+                        }
+                        _ => {}
+                    }
+                }
+                continue;
+            }
+            match self.handle_frame(frame) {
+                Ok(Flow::Continue) => {}
+                Ok(Flow::Stop) => return Flow::Stop,
+                Err(e) => self.fail(e, closing_since),
+            }
+        }
+    }
+
+    /// A hard error: send connection.close and wait for close-ok.
+    fn fail(&mut self, err: AmqpError, closing_since: &mut Option<Instant>) {
+        tracing::warn!(code = err.code.code(), text = %err.text, "closing connection");
+        self.send_connection_close(&err);
+        self.release_channels();
+        *closing_since = Some(Instant::now());
+    }
+
+    fn send_connection_close(&mut self, err: &AmqpError) {
+        let close = ConnectionClose {
+            reply_code: err.code.code(),
+            reply_text: ShortStr::from(err.reply_text()),
+            class_id: err.class_id,
+            method_id: err.method_id,
+        };
+        self.sink.method(0, &Method::ConnectionClose(close));
+    }
+
+    fn release_channels(&mut self) {
+        let Some(vhost) = self.vhost.clone() else {
+            return;
+        };
+        let ctx = ChannelContext {
+            broker: &self.broker,
+            vhost: &vhost,
+            connection_id: self.id,
+            user: &self.user,
+            inbox: &self.inbox_tx,
+            sink: &mut self.sink,
+            frame_max: self.tuning.frame_max,
+            consumer_cancel_notify: self.consumer_cancel_notify,
+        };
+        for ch in self.channels.values_mut() {
+            ch.release(&ctx);
+            ch.state = ChannelState::Closing;
+        }
+    }
+
+    fn handle_frame(&mut self, frame: Frame) -> Result<Flow, AmqpError> {
+        let Frame {
+            frame_type,
+            channel,
+            payload,
+        } = frame;
+        match frame_type {
+            FrameType::Heartbeat => {
+                if channel != 0 {
+                    return Err(AmqpError::new(
+                        ReplyCode::FrameError,
+                        format!("heartbeat frame on non-zero channel {channel}"),
+                    ));
+                }
+                Ok(Flow::Continue)
+            }
+            FrameType::Method => {
+                let method = Method::decode(payload).map_err(|e| {
+                    AmqpError::new(e.reply_code(), e.to_string())
+                        .with_method(e.class_id(), e.method_id())
+                })?;
+                if channel == 0 {
+                    self.handle_channel_zero(method)
+                } else {
+                    self.handle_channel_method(channel, method)
+                        .map(|()| Flow::Continue)
+                }
+            }
+            FrameType::Header | FrameType::Body => {
+                if channel == 0 {
+                    return Err(AmqpError::new(
+                        ReplyCode::CommandInvalid,
+                        "content frame on channel 0",
+                    ));
+                }
+                self.handle_content(channel, frame_type, payload)
+                    .map(|()| Flow::Continue)
+            }
+        }
+    }
+
+    fn handle_channel_zero(&mut self, method: Method) -> Result<Flow, AmqpError> {
+        match method {
+            Method::ConnectionClose(_) => {
+                self.release_channels();
+                self.sink
+                    .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
+                Ok(Flow::Stop)
+            }
+            Method::ConnectionCloseOk(_) => Ok(Flow::Stop),
+            Method::ConnectionUpdateSecret(_) => {
+                let ok = Method::ConnectionUpdateSecretOk(ConnectionUpdateSecretOk);
+                self.sink.method(0, &ok);
+                Ok(Flow::Continue)
+            }
+            other => {
+                let err = if other.class_id() == crate::protocol::CLASS_CONNECTION {
+                    AmqpError::new(
+                        ReplyCode::CommandInvalid,
+                        format!("unexpected method {}", other.name()),
+                    )
+                } else {
+                    AmqpError::new(
+                        ReplyCode::CommandInvalid,
+                        format!("method {} is not allowed on channel 0", other.name()),
+                    )
+                };
+                Err(err.with_method(other.class_id(), other.method_id()))
+            }
+        }
+    }
+
+    fn handle_channel_method(&mut self, id: u16, method: Method) -> Result<(), AmqpError> {
+        let (class_id, method_id) = (method.class_id(), method.method_id());
+        if id > self.tuning.channel_max {
+            return Err(AmqpError::new(
+                ReplyCode::ChannelError,
+                format!("channel number {id} is above the negotiated channel_max"),
+            )
+            .with_method(class_id, method_id));
+        }
+        let Some(vhost) = self.vhost.clone() else {
+            return Ok(());
+        };
+        let Some(ch) = self.channels.get_mut(&id) else {
+            if let Method::ChannelOpen(_) = method {
+                self.channels.insert(id, Channel::new(id));
+                self.sink
+                    .method(id, &Method::ChannelOpenOk(ChannelOpenOk::default()));
+                return Ok(());
+            }
+            return Err(AmqpError::new(
+                ReplyCode::ChannelError,
+                format!("expected 'channel.open' on channel {id}"),
+            )
+            .with_method(class_id, method_id));
+        };
+        if ch.state == ChannelState::Closing {
+            match method {
+                Method::ChannelCloseOk(_) => {
+                    self.channels.remove(&id);
+                }
+                Method::ChannelClose(_) => {
+                    self.sink
+                        .method(id, &Method::ChannelCloseOk(ChannelCloseOk));
+                    self.channels.remove(&id);
+                }
+                _ => {}
+            }
+            return Ok(());
+        }
+        let mut ctx = ChannelContext {
+            broker: &self.broker,
+            vhost: &vhost,
+            connection_id: self.id,
+            user: &self.user,
+            inbox: &self.inbox_tx,
+            sink: &mut self.sink,
+            frame_max: self.tuning.frame_max,
+            consumer_cancel_notify: self.consumer_cancel_notify,
+        };
+        let result = match method {
+            Method::ChannelOpen(_) => Err(AmqpError::new(
+                ReplyCode::ChannelError,
+                "second 'channel.open' seen",
+            )
+            .with_method(class_id, method_id)),
+            Method::ChannelClose(_) => {
+                ch.release(&ctx);
+                ctx.sink.method(id, &Method::ChannelCloseOk(ChannelCloseOk));
+                self.channels.remove(&id);
+                return Ok(());
+            }
+            Method::ChannelCloseOk(_) => Ok(()),
+            other => ch.handle_method(other, &mut ctx),
+        };
+        match result {
+            Err(e) if !e.code.is_hard() => {
+                tracing::warn!(channel = id, code = e.code.code(), text = %e.text, "closing channel");
+                ch.release(&ctx);
+                ch.state = ChannelState::Closing;
+                let close = ChannelClose {
+                    reply_code: e.code.code(),
+                    reply_text: ShortStr::from(e.reply_text()),
+                    class_id: e.class_id,
+                    method_id: e.method_id,
+                };
+                ctx.sink.method(id, &Method::ChannelClose(close));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn handle_content(
+        &mut self,
+        id: u16,
+        frame_type: FrameType,
+        payload: bytes::Bytes,
+    ) -> Result<(), AmqpError> {
+        let Some(vhost) = self.vhost.clone() else {
+            return Ok(());
+        };
+        let Some(ch) = self.channels.get_mut(&id) else {
+            return Err(AmqpError::new(
+                ReplyCode::ChannelError,
+                format!("expected 'channel.open' on channel {id}"),
+            ));
+        };
+        if ch.state == ChannelState::Closing {
+            return Ok(());
+        }
+        let mut ctx = ChannelContext {
+            broker: &self.broker,
+            vhost: &vhost,
+            connection_id: self.id,
+            user: &self.user,
+            inbox: &self.inbox_tx,
+            sink: &mut self.sink,
+            frame_max: self.tuning.frame_max,
+            consumer_cancel_notify: self.consumer_cancel_notify,
+        };
+        let result = if frame_type == FrameType::Header {
+            match ContentHeader::decode(payload) {
+                Ok(header) => ch.handle_header(header, &mut ctx),
+                Err(e) => Err(AmqpError::new(e.reply_code(), e.to_string()).with_method(60, 40)),
+            }
+        } else {
+            ch.handle_body(payload, &mut ctx)
+        };
+        match result {
+            Err(e) if !e.code.is_hard() => {
+                ch.release(&ctx);
+                ch.state = ChannelState::Closing;
+                let close = ChannelClose {
+                    reply_code: e.code.code(),
+                    reply_text: ShortStr::from(e.reply_text()),
+                    class_id: e.class_id,
+                    method_id: e.method_id,
+                };
+                ctx.sink.method(id, &Method::ChannelClose(close));
+                Ok(())
+            }
+            other => other,
+        }
+    }
+
+    fn handle_event(&mut self, event: ConnectionEvent) {
+        let Some(vhost) = self.vhost.clone() else {
+            return;
+        };
+        let (channel, is_delivery) = match &event {
+            ConnectionEvent::Deliver(d) => (d.channel, true),
+            ConnectionEvent::ConsumerCancelled { channel, .. } => (*channel, false),
+        };
+        let Some(ch) = self.channels.get_mut(&channel) else {
+            if let ConnectionEvent::Deliver(d) = event {
+                d.queue.return_undelivered(d.message, !d.no_ack);
+            }
+            return;
+        };
+        let mut ctx = ChannelContext {
+            broker: &self.broker,
+            vhost: &vhost,
+            connection_id: self.id,
+            user: &self.user,
+            inbox: &self.inbox_tx,
+            sink: &mut self.sink,
+            frame_max: self.tuning.frame_max,
+            consumer_cancel_notify: self.consumer_cancel_notify,
+        };
+        let _ = is_delivery;
+        match event {
+            ConnectionEvent::Deliver(d) => ch.deliver(d, &mut ctx),
+            ConnectionEvent::ConsumerCancelled { consumer_tag, .. } => {
+                ch.consumer_cancelled(consumer_tag, &mut ctx)
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

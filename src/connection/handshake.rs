@@ -1,0 +1,259 @@
+//! The opening of a connection: protocol header, connection.start / start-ok (SASL PLAIN or
+//! AMQPLAIN), tune / tune-ok (negotiated as RabbitMQ does), open / open-ok.
+
+use super::Connection;
+use crate::auth::{parse_amqplain, parse_plain, refusal_text};
+use crate::protocol::{
+    ConnectionClose, ConnectionOpenOk, ConnectionStart, ConnectionTune, FRAME_MIN_SIZE, FieldTable,
+    FieldValue, FrameType, Method, PROTOCOL_HEADER, ReplyCode, ShortStr, read_frame,
+};
+use bytes::{Buf, Bytes};
+use tokio::io::AsyncReadExt;
+
+/// Why a handshake ended without an open connection.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum HandshakeError {
+    /// The socket closed or failed.
+    #[error("socket closed during handshake")]
+    Closed,
+    /// The client sent something other than the AMQP 0-9-1 header.
+    #[error("unsupported protocol header")]
+    BadProtocolHeader,
+    /// The client broke the handshake sequence or the protocol; a close was sent.
+    #[error("{0}")]
+    Refused(String),
+}
+
+fn server_properties() -> FieldTable {
+    let mut caps = FieldTable::new();
+    for cap in [
+        "publisher_confirms",
+        "exchange_exchange_bindings",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "per_consumer_qos",
+        "authentication_failure_close",
+    ] {
+        caps.insert(cap, FieldValue::Bool(true));
+    }
+    let text = |s: &str| FieldValue::LongStr(Bytes::copy_from_slice(s.as_bytes()));
+    let mut props = FieldTable::new();
+    props.insert("product", text("Warren"));
+    props.insert("version", text(env!("CARGO_PKG_VERSION")));
+    props.insert("platform", text("Rust"));
+    props.insert("information", text("An AMQP 0-9-1 broker"));
+    props.insert("capabilities", FieldValue::Table(caps));
+    props
+}
+
+fn client_capability(props: &FieldTable, name: &str) -> bool {
+    match props.get("capabilities") {
+        Some(FieldValue::Table(caps)) => matches!(caps.get(name), Some(FieldValue::Bool(true))),
+        _ => false,
+    }
+}
+
+impl Connection {
+    /// Runs the handshake up to connection.open-ok.
+    pub(super) async fn handshake(&mut self) -> Result<(), HandshakeError> {
+        self.read_protocol_header().await?;
+        let start = ConnectionStart {
+            version_major: 0,
+            version_minor: 9,
+            server_properties: server_properties(),
+            mechanisms: Bytes::from_static(b"PLAIN AMQPLAIN"),
+            locales: Bytes::from_static(b"en_US"),
+        };
+        self.send_now(&Method::ConnectionStart(start));
+        let Method::ConnectionStartOk(start_ok) = self.read_method().await? else {
+            return Err(self.refuse(
+                ReplyCode::CommandInvalid,
+                "expected connection.start-ok",
+                10,
+                11,
+            ));
+        };
+        self.consumer_cancel_notify =
+            client_capability(&start_ok.client_properties, "consumer_cancel_notify");
+        let failure_close =
+            client_capability(&start_ok.client_properties, "authentication_failure_close");
+        let mechanism = start_ok.mechanism.to_string_lossy().into_owned();
+        let credentials = match mechanism.as_str() {
+            "PLAIN" => parse_plain(&start_ok.response),
+            "AMQPLAIN" => parse_amqplain(&start_ok.response),
+            other => {
+                let text = format!("unknown authentication mechanism '{other}'");
+                return Err(self.refuse(ReplyCode::CommandInvalid, &text, 10, 11));
+            }
+        };
+        let authenticated = credentials.and_then(|(user, password)| {
+            self.broker
+                .auth
+                .authenticate(&user, &password, self.peer)
+                .map_err(|e| tracing::warn!("{e}"))
+                .ok()
+                .map(|()| user)
+        });
+        let Some(user) = authenticated else {
+            if failure_close {
+                let close = ConnectionClose {
+                    reply_code: ReplyCode::AccessRefused.code(),
+                    reply_text: ShortStr::from(refusal_text(&mechanism)),
+                    class_id: 0,
+                    method_id: 0,
+                };
+                self.send_now(&Method::ConnectionClose(close));
+            }
+            return Err(HandshakeError::Refused("authentication failed".to_string()));
+        };
+        self.user = user;
+        let tune = ConnectionTune {
+            channel_max: self.tuning.channel_max,
+            frame_max: self.tuning.frame_max,
+            heartbeat: self.tuning.heartbeat,
+        };
+        self.send_now(&Method::ConnectionTune(tune));
+        let Method::ConnectionTuneOk(tune_ok) = self.read_method().await? else {
+            return Err(self.refuse(
+                ReplyCode::CommandInvalid,
+                "expected connection.tune-ok",
+                10,
+                31,
+            ));
+        };
+        self.negotiate(
+            "frame_max",
+            u64::from(FRAME_MIN_SIZE),
+            u64::from(self.tuning.frame_max),
+            u64::from(tune_ok.frame_max),
+        )?;
+        self.negotiate(
+            "channel_max",
+            1,
+            u64::from(self.tuning.channel_max),
+            u64::from(tune_ok.channel_max),
+        )?;
+        self.tuning.frame_max = tune_ok.frame_max;
+        if tune_ok.channel_max != 0 {
+            self.tuning.channel_max = tune_ok.channel_max;
+        }
+        self.tuning.heartbeat = tune_ok.heartbeat;
+        let Method::ConnectionOpen(open) = self.read_method().await? else {
+            return Err(self.refuse(
+                ReplyCode::CommandInvalid,
+                "expected connection.open",
+                10,
+                40,
+            ));
+        };
+        let vhost_name = open.virtual_host.to_string_lossy().into_owned();
+        let Some(vhost) = self.broker.vhost(&vhost_name) else {
+            let text = format!("vhost {vhost_name} not found");
+            return Err(self.refuse(ReplyCode::NotAllowed, &text, 10, 40));
+        };
+        self.vhost = Some(vhost);
+        self.send_now(&Method::ConnectionOpenOk(ConnectionOpenOk::default()));
+        Ok(())
+    }
+
+    /// RabbitMQ's rule for the client's tune-ok values: not below the minimum, and not
+    /// above (nor, where the server sets a limit, zero instead of) the server's offer.
+    fn negotiate(
+        &mut self,
+        field: &str,
+        min: u64,
+        server: u64,
+        client: u64,
+    ) -> Result<(), HandshakeError> {
+        if client != 0 && client < min {
+            let text = format!("{field}={client} < {min} min {field}");
+            return Err(self.refuse(ReplyCode::NotAllowed, &text, 10, 31));
+        }
+        if server != 0 && (client == 0 && field == "frame_max" || client > server) {
+            let text = format!(
+                "negotiated {field} = {client} is higher than the maximum allowed value ({server})"
+            );
+            return Err(self.refuse(ReplyCode::NotAllowed, &text, 10, 31));
+        }
+        Ok(())
+    }
+
+    /// Sends connection.close and gives up on the connection.
+    fn refuse(
+        &mut self,
+        code: ReplyCode,
+        text: &str,
+        class_id: u16,
+        method_id: u16,
+    ) -> HandshakeError {
+        let close = ConnectionClose {
+            reply_code: code.code(),
+            reply_text: ShortStr::from(format!("{} - {}", code.name(), text)),
+            class_id,
+            method_id,
+        };
+        self.send_now(&Method::ConnectionClose(close));
+        HandshakeError::Refused(text.to_string())
+    }
+
+    fn send_now(&mut self, method: &Method) {
+        self.sink.method(0, method);
+        self.sink.flush_to(&self.outbox);
+    }
+
+    async fn read_protocol_header(&mut self) -> Result<(), HandshakeError> {
+        while self.rbuf.len() < PROTOCOL_HEADER.len() {
+            if self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0) == 0 {
+                return Err(HandshakeError::Closed);
+            }
+            // A client that starts with anything else gets our header as soon as we can tell.
+            let n = self.rbuf.len().min(PROTOCOL_HEADER.len());
+            if self.rbuf.get(..n) != PROTOCOL_HEADER.get(..n) {
+                break;
+            }
+        }
+        if self.rbuf.get(..PROTOCOL_HEADER.len()) != Some(&PROTOCOL_HEADER[..]) {
+            self.sink.push_raw(Bytes::from_static(&PROTOCOL_HEADER));
+            self.sink.flush_to(&self.outbox);
+            return Err(HandshakeError::BadProtocolHeader);
+        }
+        self.rbuf.advance(PROTOCOL_HEADER.len());
+        Ok(())
+    }
+
+    /// Reads the next method on channel 0, skipping heartbeats.
+    async fn read_method(&mut self) -> Result<Method, HandshakeError> {
+        // Before tune-ok, accept frames up to our own offer.
+        let frame_max = self.tuning.frame_max.max(FRAME_MIN_SIZE);
+        loop {
+            match read_frame(&mut self.rbuf, frame_max) {
+                Ok(Some(frame)) => match frame.frame_type {
+                    FrameType::Heartbeat => continue,
+                    FrameType::Method if frame.channel == 0 => {
+                        return Method::decode(frame.payload).map_err(|e| {
+                            let text = e.to_string();
+                            self.refuse(e.reply_code(), &text, e.class_id(), e.method_id())
+                        });
+                    }
+                    _ => {
+                        return Err(self.refuse(
+                            ReplyCode::UnexpectedFrame,
+                            "expected a connection method on channel 0",
+                            0,
+                            0,
+                        ));
+                    }
+                },
+                Ok(None) => {
+                    if self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0) == 0 {
+                        return Err(HandshakeError::Closed);
+                    }
+                }
+                Err(e) => {
+                    let text = e.to_string();
+                    return Err(self.refuse(ReplyCode::FrameError, &text, 0, 0));
+                }
+            }
+        }
+    }
+}

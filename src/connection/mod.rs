@@ -1,0 +1,146 @@
+//! One client connection: a driver task that owns every channel on it, plus a writer task.
+//!
+//! Owns: the socket's read half and read buffer, the channels, the inbox where queues send
+//! deliveries, the `FrameSink` of frames being encoded. Talks to: the writer task (through
+//! the `Outbox`), the broker (vhosts, queues), and the server (a shutdown signal).
+//! Lifecycle: protocol header and handshake (`handshake.rs`, bounded by the handshake
+//! timeout), then the frame loop (`driver.rs`), then cleanup: channels release their
+//! consumers and unacked messages, exclusive queues go, the writer drains and stops.
+
+mod driver;
+mod handshake;
+pub mod writer;
+
+use crate::broker::Broker;
+use crate::broker::consumer::ConnectionEvent;
+use crate::broker::vhost::VHost;
+use crate::channel::{Channel, ChannelContext};
+use bytes::BytesMut;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
+use writer::{FrameSink, Outbox, run_writer};
+
+/// Settings agreed in connection.tune / tune-ok.
+#[derive(Debug, Clone, Copy)]
+struct Tuning {
+    channel_max: u16,
+    frame_max: u32,
+    heartbeat: u16,
+}
+
+/// The state a connection's driver owns.
+#[derive(Debug)]
+struct Connection {
+    id: u64,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    reader: OwnedReadHalf,
+    rbuf: BytesMut,
+    sink: FrameSink,
+    outbox: Arc<Outbox>,
+    inbox_tx: mpsc::UnboundedSender<ConnectionEvent>,
+    inbox_rx: mpsc::UnboundedReceiver<ConnectionEvent>,
+    tuning: Tuning,
+    user: String,
+    vhost: Option<Arc<VHost>>,
+    channels: HashMap<u16, Channel>,
+    consumer_cancel_notify: bool,
+}
+
+/// Serves one accepted socket until it closes or the server shuts down.
+pub async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    broker: Arc<Broker>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let id = broker.next_connection_id();
+    let span = tracing::info_span!("connection", id, %peer);
+    async move {
+        let _ = stream.set_nodelay(true);
+        let (reader, write_half) = stream.into_split();
+        let outbox = Arc::new(Outbox::default());
+        let writer = tokio::spawn(run_writer(Arc::clone(&outbox), write_half));
+        let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
+        let settings = &broker.settings.amqp;
+        let tuning = Tuning {
+            channel_max: settings.channel_max,
+            frame_max: settings.frame_max,
+            heartbeat: settings.heartbeat,
+        };
+        let mut conn = Connection {
+            id,
+            peer,
+            broker: Arc::clone(&broker),
+            reader,
+            rbuf: BytesMut::with_capacity(4096),
+            sink: FrameSink::default(),
+            outbox: Arc::clone(&outbox),
+            inbox_tx,
+            inbox_rx,
+            tuning,
+            user: String::new(),
+            vhost: None,
+            channels: HashMap::new(),
+            consumer_cancel_notify: false,
+        };
+        let timeout = std::time::Duration::from_millis(broker.settings.amqp.handshake_timeout_ms);
+        match tokio::time::timeout(timeout, conn.handshake()).await {
+            Ok(Ok(())) => {
+                tracing::info!(user = %conn.user, "connection opened");
+                conn.run(shutdown).await;
+            }
+            Ok(Err(err)) => tracing::warn!(%err, "handshake failed"),
+            Err(_) => tracing::warn!("handshake timed out"),
+        }
+        conn.sink.flush_to(&conn.outbox);
+        conn.cleanup();
+        outbox.close();
+        let _ = writer.await;
+        tracing::info!("connection closed");
+    }
+    .instrument(span)
+    .await;
+}
+
+impl Connection {
+    /// Releases everything the connection holds.
+    fn cleanup(&mut self) {
+        let Some(vhost) = self.vhost.clone() else {
+            return;
+        };
+        let mut channels: Vec<Channel> = self.channels.drain().map(|(_, ch)| ch).collect();
+        {
+            let ctx = ChannelContext {
+                broker: &self.broker,
+                vhost: &vhost,
+                connection_id: self.id,
+                user: &self.user,
+                inbox: &self.inbox_tx,
+                sink: &mut self.sink,
+                frame_max: self.tuning.frame_max,
+                consumer_cancel_notify: self.consumer_cancel_notify,
+            };
+            for ch in &mut channels {
+                ch.release(&ctx);
+            }
+        }
+        for q in vhost.queues() {
+            if q.decl.exclusive_owner == Some(self.id) {
+                vhost.remove_queue(&q);
+            }
+        }
+        // Deliveries already on their way go back to their queues.
+        self.inbox_rx.close();
+        while let Ok(event) = self.inbox_rx.try_recv() {
+            if let ConnectionEvent::Deliver(d) = event {
+                d.queue.return_undelivered(d.message, !d.no_ack);
+            }
+        }
+    }
+}
