@@ -170,16 +170,7 @@ impl Connection {
         let Some(vhost) = self.vhost.clone() else {
             return;
         };
-        let ctx = ChannelContext {
-            broker: &self.broker,
-            vhost: &vhost,
-            connection_id: self.id,
-            user: &self.user,
-            inbox: &self.inbox_tx,
-            sink: &mut self.sink,
-            frame_max: self.tuning.frame_max,
-            consumer_cancel_notify: self.consumer_cancel_notify,
-        };
+        let ctx = channel_ctx!(self, &vhost);
         for ch in self.channels.values_mut() {
             ch.release(&ctx);
             ch.state = ChannelState::Closing;
@@ -297,16 +288,7 @@ impl Connection {
             }
             return Ok(());
         }
-        let mut ctx = ChannelContext {
-            broker: &self.broker,
-            vhost: &vhost,
-            connection_id: self.id,
-            user: &self.user,
-            inbox: &self.inbox_tx,
-            sink: &mut self.sink,
-            frame_max: self.tuning.frame_max,
-            consumer_cancel_notify: self.consumer_cancel_notify,
-        };
+        let mut ctx = channel_ctx!(self, &vhost);
         let result = match method {
             Method::ChannelOpen(_) => Err(AmqpError::new(
                 ReplyCode::ChannelError,
@@ -324,16 +306,7 @@ impl Connection {
         };
         match result {
             Err(e) if !e.code.is_hard() => {
-                tracing::warn!(channel = id, code = e.code.code(), text = %e.text, "closing channel");
-                ch.release(&ctx);
-                ch.state = ChannelState::Closing;
-                let close = ChannelClose {
-                    reply_code: e.code.code(),
-                    reply_text: ShortStr::from(e.reply_text()),
-                    class_id: e.class_id,
-                    method_id: e.method_id,
-                };
-                ctx.sink.method(id, &Method::ChannelClose(close));
+                close_channel(ch, &mut ctx, &e);
                 Ok(())
             }
             other => other,
@@ -358,16 +331,7 @@ impl Connection {
         if ch.state == ChannelState::Closing {
             return Ok(());
         }
-        let mut ctx = ChannelContext {
-            broker: &self.broker,
-            vhost: &vhost,
-            connection_id: self.id,
-            user: &self.user,
-            inbox: &self.inbox_tx,
-            sink: &mut self.sink,
-            frame_max: self.tuning.frame_max,
-            consumer_cancel_notify: self.consumer_cancel_notify,
-        };
+        let mut ctx = channel_ctx!(self, &vhost);
         let result = if frame_type == FrameType::Header {
             match ContentHeader::decode(payload) {
                 Ok(header) => ch.handle_header(header, &mut ctx),
@@ -378,15 +342,7 @@ impl Connection {
         };
         match result {
             Err(e) if !e.code.is_hard() => {
-                ch.release(&ctx);
-                ch.state = ChannelState::Closing;
-                let close = ChannelClose {
-                    reply_code: e.code.code(),
-                    reply_text: ShortStr::from(e.reply_text()),
-                    class_id: e.class_id,
-                    method_id: e.method_id,
-                };
-                ctx.sink.method(id, &Method::ChannelClose(close));
+                close_channel(ch, &mut ctx, &e);
                 Ok(())
             }
             other => other,
@@ -397,9 +353,9 @@ impl Connection {
         let Some(vhost) = self.vhost.clone() else {
             return;
         };
-        let (channel, is_delivery) = match &event {
-            ConnectionEvent::Deliver(d) => (d.channel, true),
-            ConnectionEvent::ConsumerCancelled { channel, .. } => (*channel, false),
+        let channel = match &event {
+            ConnectionEvent::Deliver(d) => d.channel,
+            ConnectionEvent::ConsumerCancelled { channel, .. } => *channel,
         };
         let Some(ch) = self.channels.get_mut(&channel) else {
             if let ConnectionEvent::Deliver(d) = event {
@@ -407,17 +363,7 @@ impl Connection {
             }
             return;
         };
-        let mut ctx = ChannelContext {
-            broker: &self.broker,
-            vhost: &vhost,
-            connection_id: self.id,
-            user: &self.user,
-            inbox: &self.inbox_tx,
-            sink: &mut self.sink,
-            frame_max: self.tuning.frame_max,
-            consumer_cancel_notify: self.consumer_cancel_notify,
-        };
-        let _ = is_delivery;
+        let mut ctx = channel_ctx!(self, &vhost);
         match event {
             ConnectionEvent::Deliver(d) => ch.deliver(d, &mut ctx),
             ConnectionEvent::ConsumerCancelled { consumer_tag, .. } => {
@@ -425,6 +371,21 @@ impl Connection {
             }
         }
     }
+}
+
+/// A soft error: release what the channel holds, send channel.close, and ignore the channel
+/// until the client's close-ok.
+fn close_channel(ch: &mut Channel, ctx: &mut ChannelContext<'_>, e: &AmqpError) {
+    tracing::warn!(channel = ch.id, code = e.code.code(), text = %e.text, "closing channel");
+    ch.release(ctx);
+    ch.state = ChannelState::Closing;
+    let close = ChannelClose {
+        reply_code: e.code.code(),
+        reply_text: ShortStr::from(e.reply_text()),
+        class_id: e.class_id,
+        method_id: e.method_id,
+    };
+    ctx.sink.method(ch.id, &Method::ChannelClose(close));
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -7,6 +7,23 @@
 //! timeout), then the frame loop (`driver.rs`), then cleanup: channels release their
 //! consumers and unacked messages, exclusive queues go, the writer drains and stops.
 
+/// Builds the `ChannelContext` for a channel of this connection from the connection's
+/// fields (a macro, so the borrow of `channels` stays disjoint from the rest).
+macro_rules! channel_ctx {
+    ($conn:ident, $vhost:expr) => {
+        crate::channel::ChannelContext {
+            broker: &$conn.broker,
+            vhost: $vhost,
+            connection_id: $conn.id,
+            user: &$conn.user,
+            inbox: &$conn.inbox_tx,
+            sink: &mut $conn.sink,
+            frame_max: $conn.tuning.frame_max,
+            consumer_cancel_notify: $conn.consumer_cancel_notify,
+        }
+    };
+}
+
 mod driver;
 mod handshake;
 pub mod writer;
@@ -14,7 +31,7 @@ pub mod writer;
 use crate::broker::Broker;
 use crate::broker::consumer::ConnectionEvent;
 use crate::broker::vhost::VHost;
-use crate::channel::{Channel, ChannelContext};
+use crate::channel::Channel;
 use bytes::BytesMut;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -116,16 +133,7 @@ impl Connection {
         };
         let mut channels: Vec<Channel> = self.channels.drain().map(|(_, ch)| ch).collect();
         {
-            let ctx = ChannelContext {
-                broker: &self.broker,
-                vhost: &vhost,
-                connection_id: self.id,
-                user: &self.user,
-                inbox: &self.inbox_tx,
-                sink: &mut self.sink,
-                frame_max: self.tuning.frame_max,
-                consumer_cancel_notify: self.consumer_cancel_notify,
-            };
+            let ctx = channel_ctx!(self, &vhost);
             for ch in &mut channels {
                 ch.release(&ctx);
             }

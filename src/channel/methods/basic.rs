@@ -11,8 +11,8 @@ use crate::channel::{Channel, ChannelConsumer, ChannelContext, TxAction};
 use crate::error::AmqpError;
 use crate::protocol::{
     BasicCancel, BasicCancelOk, BasicConsume, BasicConsumeOk, BasicGet, BasicGetEmpty, BasicGetOk,
-    BasicPublish, BasicQos, BasicQosOk, BasicRecoverOk, BasicReturn, Method, ReplyCode, ShortStr,
-    summarize_properties,
+    BasicPublish, BasicQos, BasicQosOk, BasicRecoverOk, BasicReturn, Method, PropertySummary,
+    ReplyCode, ShortStr, summarize_properties,
 };
 use std::sync::Arc;
 
@@ -127,16 +127,7 @@ pub(in crate::channel) fn check_publish(
     content: &PendingContent,
     ctx: &ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
-    let summary = summarize_properties(&content.raw_properties)
-        .map_err(|e| AmqpError::new(ReplyCode::SyntaxError, e.to_string()))?;
-    if let Some(user_id) = &summary.user_id
-        && user_id.as_bytes() != ctx.user.as_bytes()
-    {
-        return Err(AmqpError::precondition(format!(
-            "user_id property set to '{user_id}' but authenticated user was '{}'",
-            ctx.user
-        )));
-    }
+    check_user_id(content, ctx)?;
     let exchange = &content.publish.exchange;
     if !exchange.is_empty() {
         let x = ctx.vhost.exchange_or_404(exchange)?;
@@ -150,13 +141,12 @@ pub(in crate::channel) fn check_publish(
     Ok(())
 }
 
-/// Routes and enqueues a complete message, returns it if mandatory and unroutable, and
-/// counts it for publisher confirms.
-pub(in crate::channel) fn publish(
-    ch: &mut Channel,
-    content: PendingContent,
-    ctx: &mut ChannelContext<'_>,
-) -> Result<(), AmqpError> {
+/// Reads the properties the broker acts on and refuses a user-id property that is not the
+/// connection's user, as RabbitMQ does.
+fn check_user_id(
+    content: &PendingContent,
+    ctx: &ChannelContext<'_>,
+) -> Result<PropertySummary, AmqpError> {
     let summary = summarize_properties(&content.raw_properties)
         .map_err(|e| AmqpError::new(ReplyCode::SyntaxError, e.to_string()))?;
     if let Some(user_id) = &summary.user_id
@@ -167,6 +157,17 @@ pub(in crate::channel) fn publish(
             ctx.user
         )));
     }
+    Ok(summary)
+}
+
+/// Routes and enqueues a complete message, returns it if mandatory and unroutable, and
+/// counts it for publisher confirms.
+pub(in crate::channel) fn publish(
+    ch: &mut Channel,
+    content: PendingContent,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    let summary = check_user_id(&content, ctx)?;
     let PendingContent {
         publish,
         raw_properties,
