@@ -1,0 +1,105 @@
+"""Celery: a real `celery -A tasks worker` process executing tasks sent by a Celery client.
+
+The scenario starts a worker (threads pool, concurrency 2, late acks, default gossip,
+mingle and heartbeat so the pidbox and event exchanges are used too) against the broker,
+then sends tasks with the rpc:// result backend: single calls, a group of 30 in flight, a
+chain, and a task that raises (its exception must come back). It also pings the worker
+through the remote-control (pidbox) fanout, then shuts it down with a broadcast and
+waits for it to exit; the wait is bounded and the worker is killed if it overruns.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import uuid
+
+from interop_common import ScenarioFailure, check, check_eq, main, unique
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+APP_DIR = os.path.join(HERE, "app")
+QUEUE = unique("celery")
+os.environ["INTEROP_CELERY_QUEUE"] = QUEUE
+sys.path.insert(0, APP_DIR)
+
+import celery  # noqa: E402
+import tasks  # noqa: E402
+
+NODE = "interop-%s@localhost" % uuid.uuid4().hex[:8]
+
+
+def start_worker():
+    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "interop-%s.log" % NODE), "w+")
+    cmd = [
+        sys.executable, "-m", "celery", "-A", "tasks", "worker",
+        "--pool=threads", "--concurrency=2", "--loglevel=warning",
+        "-Q", QUEUE, "-n", NODE,
+    ]
+    proc = subprocess.Popen(cmd, cwd=APP_DIR, stdout=log, stderr=subprocess.STDOUT)
+    return proc, log
+
+
+def stop_worker(proc, log):
+    try:
+        # The worker exits on the broadcast without replying.
+        tasks.app.control.shutdown(destination=[NODE])
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.seek(0)
+        output = log.read()
+        log.close()
+        os.unlink(log.name)
+    return output
+
+
+def exercise():
+    # The first call doubles as the readiness check: it waits in the queue until the
+    # worker has started consuming.
+    check_eq(tasks.add.delay(2, 3).get(timeout=60), 5, "add(2, 3)")
+    info = tasks.whoami.delay().get(timeout=30)
+    check_eq(info["hostname"], NODE, "worker hostname seen by the task")
+    check_eq(info["delivery_info"]["routing_key"], QUEUE, "task routing key")
+
+    results = celery.group(tasks.mul.s(i, i) for i in range(30)).apply_async()
+    check_eq(results.get(timeout=60), [i * i for i in range(30)], "group of 30 mul tasks")
+
+    chained = celery.chain(tasks.add.s(1, 2), tasks.mul.s(10), tasks.add.s(5)).apply_async()
+    check_eq(chained.get(timeout=60), 35, "chain ((1 + 2) * 10) + 5")
+
+    failing = tasks.fail.delay("expected failure")
+    try:
+        failing.get(timeout=60)
+        raise ScenarioFailure("a failing task returned normally")
+    except ValueError as exc:
+        check_eq(str(exc), "expected failure", "remote exception message")
+    check_eq(failing.state, "FAILURE", "state of the failing task")
+
+    pongs = tasks.app.control.ping(destination=[NODE], timeout=5)
+    check_eq(pongs, [{NODE: {"ok": "pong"}}], "remote-control ping")
+
+
+def scenario():
+    proc, log = start_worker()
+    output = ""
+    try:
+        exercise()
+    finally:
+        output = stop_worker(proc, log)
+        if output.strip():
+            print("worker output:\n" + output)
+    check_eq(proc.returncode, 0, "worker exit code")
+    with tasks.app.connection_for_write() as conn:
+        channel = conn.default_channel
+        check_eq(channel.queue_declare(QUEUE, passive=True).message_count, 0, "tasks left")
+        channel.queue_delete(QUEUE)
+
+
+if __name__ == "__main__":
+    main(scenario)
