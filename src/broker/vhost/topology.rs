@@ -97,7 +97,7 @@ impl VHost {
         let kind = ExchangeKind::parse(kind_name.as_bytes()).ok_or_else(|| {
             AmqpError::new(
                 ReplyCode::CommandInvalid,
-                format!("unknown exchange type '{kind_name}'"),
+                format!("invalid exchange type '{kind_name}'"),
             )
         })?;
         let _guard = self.topology.lock();
@@ -243,8 +243,18 @@ impl VHost {
         connection_id: u64,
     ) -> AmqpResult<()> {
         let _guard = self.topology.lock();
-        self.check_destination(&destination, connection_id)?;
-        let x = self.check_bindable_source(source)?;
+        if source.is_empty() {
+            return Err(default_exchange_refused());
+        }
+        // RabbitMQ answers unbind-ok when the queue, the exchange or the binding is missing.
+        if let Destination::Queue(q) = &destination
+            && let Some(queue) = self.queue(q)
+        {
+            queue.check_access(connection_id)?;
+        }
+        let Some(x) = self.exchange(source) else {
+            return Ok(());
+        };
         let now_empty = {
             let mut router = x.router.write();
             let removed = router.unbind(&Binding {
