@@ -3,14 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
 
 use super::generated_strategies::any_method;
-use super::test_support::properties;
+use super::test_support::Flavor;
 use super::*;
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 proptest! {
     #[test]
-    fn every_method_round_trips(method in any_method()) {
+    fn every_method_round_trips(method in any_method(Flavor::Any)) {
         let mut out = BytesMut::new();
         method.encode(&mut out);
         prop_assert_eq!(out.len(), method.encoded_len());
@@ -19,7 +19,7 @@ proptest! {
     }
 
     #[test]
-    fn properties_round_trip(props in properties()) {
+    fn properties_round_trip(props in Flavor::Any.properties()) {
         let raw = props.to_raw();
         prop_assert_eq!(raw.len(), props.encoded_len());
         prop_assert_eq!(BasicProperties::decode(&raw).unwrap(), props);
