@@ -554,9 +554,9 @@ fn strategy_for(ty: Ty) -> &'static str {
         Ty::Long => "any::<u32>()",
         Ty::LongLong | Ty::Timestamp => "any::<u64>()",
         Ty::Bit => "any::<bool>()",
-        Ty::ShortStr => "shortstr()",
-        Ty::LongStr => "longstr()",
-        Ty::Table => "table()",
+        Ty::ShortStr => "g.shortstr()",
+        Ty::LongStr => "g.longstr()",
+        Ty::Table => "g.table()",
     }
 }
 
@@ -564,9 +564,10 @@ fn render_strategies(methods: &[MethodSpec]) -> String {
     let mut out = String::new();
     out.push_str(HEADER);
     out.push_str(
-        "//! Proptest strategies for every method (test builds only).\n\n\
+        "//! Proptest strategies for every method (test builds only); `Flavor` picks how\n\
+         //! strings and tables are generated.\n\n\
          use super::generated::*;\n\
-         use super::test_support::{longstr, shortstr, table};\n\
+         use super::test_support::Flavor;\n\
          use proptest::prelude::*;\n\
          use proptest::strategy::{BoxedStrategy, Union};\n\n",
     );
@@ -574,8 +575,16 @@ fn render_strategies(methods: &[MethodSpec]) -> String {
         writeln!(out, "/// Arbitrary `{}` methods.", m.full_name()).unwrap();
         writeln!(
             out,
-            "pub(crate) fn {}() -> BoxedStrategy<Method> {{",
-            m.snake
+            "pub(crate) fn {}({}: Flavor) -> BoxedStrategy<Method> {{",
+            m.snake,
+            if m.args
+                .iter()
+                .any(|a| matches!(a.ty, Ty::ShortStr | Ty::LongStr | Ty::Table))
+            {
+                "g"
+            } else {
+                "_g"
+            }
         )
         .unwrap();
         if m.args.is_empty() {
@@ -597,9 +606,9 @@ fn render_strategies(methods: &[MethodSpec]) -> String {
         }
         writeln!(out, "}}\n").unwrap();
     }
-    out.push_str("/// Any method, each equally likely.\npub(crate) fn any_method() -> BoxedStrategy<Method> {\n    Union::new(vec![\n");
+    out.push_str("/// Any method, each equally likely.\npub(crate) fn any_method(g: Flavor) -> BoxedStrategy<Method> {\n    Union::new(vec![\n");
     for m in methods {
-        writeln!(out, "        {}(),", m.snake).unwrap();
+        writeln!(out, "        {}(g),", m.snake).unwrap();
     }
     out.push_str("    ])\n    .boxed()\n}\n");
     out

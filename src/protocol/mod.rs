@@ -33,6 +33,8 @@ mod generated_strategies;
 mod test_support;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_differential;
 
 pub use error::{DecodeError, FrameError};
 pub use field_table::{FieldTable, FieldValue, read_table, table_encoded_len, write_table};

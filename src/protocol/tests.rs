@@ -1,16 +1,21 @@
 //! Unit and property tests for the codec (the generated method strategies live in the
 //! crate, so the method round-trip properties run here).
-#![allow(clippy::unwrap_used, clippy::indexing_slicing, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::expect_used,
+    clippy::cast_possible_truncation
+)]
 
 use super::generated_strategies::any_method;
-use super::test_support::properties;
+use super::test_support::Flavor;
 use super::*;
 use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 proptest! {
     #[test]
-    fn every_method_round_trips(method in any_method()) {
+    fn every_method_round_trips(method in any_method(Flavor::Any)) {
         let mut out = BytesMut::new();
         method.encode(&mut out);
         prop_assert_eq!(out.len(), method.encoded_len());
@@ -19,7 +24,7 @@ proptest! {
     }
 
     #[test]
-    fn properties_round_trip(props in properties()) {
+    fn properties_round_trip(props in Flavor::Any.properties()) {
         let raw = props.to_raw();
         prop_assert_eq!(raw.len(), props.encoded_len());
         prop_assert_eq!(BasicProperties::decode(&raw).unwrap(), props);
@@ -131,5 +136,209 @@ fn content_header_frame_round_trips() {
             user_id: Some("guest".into()),
             has_headers: false,
         }
+    );
+}
+
+proptest! {
+    #[test]
+    fn tables_round_trip(table in Flavor::Any.table()) {
+        let mut out = BytesMut::new();
+        write_table(&mut out, &table);
+        prop_assert_eq!(out.len(), table_encoded_len(&table));
+        let mut input = out.freeze();
+        prop_assert_eq!(read_table(&mut input).unwrap(), table);
+        prop_assert!(input.is_empty());
+    }
+
+    #[test]
+    fn frames_round_trip(
+        channel in any::<u16>(),
+        method in any_method(Flavor::Any),
+        body in prop::collection::vec(any::<u8>(), 0..100),
+        props in Flavor::Any.properties(),
+    ) {
+        let mut buf = BytesMut::new();
+        write_method_frame(&mut buf, channel, &method);
+        write_content_header_frame(&mut buf, channel, CLASS_BASIC, body.len() as u64, &props.to_raw());
+        write_body_frame(&mut buf, channel, &body);
+        write_heartbeat_frame(&mut buf);
+        let frame_max = 131_072;
+        let f = read_frame(&mut buf, frame_max).unwrap().unwrap();
+        prop_assert_eq!((f.frame_type, f.channel), (FrameType::Method, channel));
+        prop_assert_eq!(Method::decode(f.payload).unwrap(), method);
+        let f = read_frame(&mut buf, frame_max).unwrap().unwrap();
+        prop_assert_eq!((f.frame_type, f.channel), (FrameType::Header, channel));
+        let header = ContentHeader::decode(f.payload).unwrap();
+        prop_assert_eq!(header.body_size, body.len() as u64);
+        prop_assert_eq!(header.properties().unwrap(), props.clone());
+        let summary = summarize_properties(&header.raw_properties).unwrap();
+        prop_assert_eq!(summary.delivery_mode, props.delivery_mode);
+        prop_assert_eq!(summary.expiration, props.expiration);
+        prop_assert_eq!(summary.has_headers, props.headers.is_some());
+        let f = read_frame(&mut buf, frame_max).unwrap().unwrap();
+        prop_assert_eq!((f.frame_type, &f.payload[..]), (FrameType::Body, &body[..]));
+        let f = read_frame(&mut buf, frame_max).unwrap().unwrap();
+        prop_assert_eq!((f.frame_type, f.channel, f.payload.len()), (FrameType::Heartbeat, 0, 0));
+        prop_assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        let bytes = Bytes::from(data.clone());
+        let _ = read_frame(&mut BytesMut::from(&data[..]), 4096);
+        let _ = Method::decode(bytes.clone());
+        let _ = read_table(&mut bytes.clone());
+        let _ = ContentHeader::decode(bytes.clone());
+        let _ = BasicProperties::decode(&bytes);
+        let _ = summarize_properties(&bytes);
+        prop_assert_eq!(fuzz::decode_all(&data).roundtrip_failures, 0);
+    }
+
+    #[test]
+    fn method_args_with_garbage_never_panic(
+        class_method in prop::sample::select(vec![(10u16, 10u16), (10, 11), (50, 10), (40, 10), (60, 20), (60, 40), (60, 60), (60, 120), (85, 10)]),
+        args in prop::collection::vec(any::<u8>(), 0..200),
+    ) {
+        // Valid ids followed by random arguments reach every argument decoder.
+        let mut payload = BytesMut::new();
+        payload.extend_from_slice(&class_method.0.to_be_bytes());
+        payload.extend_from_slice(&class_method.1.to_be_bytes());
+        payload.extend_from_slice(&args);
+        if let Err(e) = Method::decode(payload.freeze()) {
+            prop_assert_eq!((e.class_id(), e.method_id()), class_method);
+            prop_assert_eq!(e.reply_code(), ReplyCode::FrameError);
+        }
+    }
+
+    #[test]
+    fn corrupted_valid_methods_never_panic(method in any_method(Flavor::Any), flip in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut out = BytesMut::new();
+        method.encode(&mut out);
+        let i = flip.index(out.len());
+        out[i] = byte;
+        let _ = Method::decode(out.clone().freeze());
+        let cut = flip.index(out.len());
+        let _ = Method::decode(out.freeze().slice(..cut));
+    }
+}
+
+#[test]
+fn table_with_every_type_code_decodes_to_expected_values() {
+    let mut raw = Vec::new();
+    let mut entry = |key: &str, code: u8, value: &[u8]| {
+        raw.push(key.len() as u8);
+        raw.extend_from_slice(key.as_bytes());
+        raw.push(code);
+        raw.extend_from_slice(value);
+    };
+    entry("t", b't', &[1]);
+    entry("b", b'b', &[0xff]);
+    entry("B", b'B', &[0xff]);
+    entry("s", b's', &[0xff, 0xfe]);
+    entry("u", b'u', &[0xff, 0xfe]);
+    entry("I", b'I', &[0xff, 0xff, 0xff, 0xfe]);
+    entry("i", b'i', &[0xff, 0xff, 0xff, 0xfe]);
+    entry("l", b'l', &[0xff; 8]);
+    entry("f", b'f', &1.5f32.to_be_bytes());
+    entry("d", b'd', &(-2.25f64).to_be_bytes());
+    entry("D", b'D', &[2, 0, 0, 0x01, 0x00]);
+    entry("S", b'S', b"\x00\x00\x00\x03abc");
+    entry("x", b'x', b"\x00\x00\x00\x02\x00\xff");
+    entry("A", b'A', b"\x00\x00\x00\x03B\x07V");
+    entry("T", b'T', &1_700_000_000u64.to_be_bytes());
+    entry("F", b'F', b"\x00\x00\x00\x03\x01kV");
+    entry("V", b'V', &[]);
+    let mut input = BytesMut::new();
+    input.extend_from_slice(&(raw.len() as u32).to_be_bytes());
+    input.extend_from_slice(&raw);
+    let mut input = input.freeze();
+    let table = read_table(&mut input).unwrap();
+    assert!(input.is_empty());
+    use FieldValue as V;
+    let expected = vec![
+        V::Bool(true),
+        V::I8(-1),
+        V::U8(255),
+        V::I16(-2),
+        V::U16(0xfffe),
+        V::I32(-2),
+        V::U32(0xffff_fffe),
+        V::I64(-1),
+        V::F32(1.5),
+        V::F64(-2.25),
+        V::Decimal {
+            scale: 2,
+            value: 256,
+        },
+        V::LongStr(Bytes::from_static(b"abc")),
+        V::ByteArray(Bytes::from_static(b"\x00\xff")),
+        V::Array(vec![V::U8(7), V::Void]),
+        V::Timestamp(1_700_000_000),
+        V::Table(FieldTable(vec![("k".into(), V::Void)])),
+        V::Void,
+    ];
+    let values: Vec<FieldValue> = table.iter().map(|(_, v)| v.clone()).collect();
+    assert_eq!(values, expected);
+    let keys: Vec<String> = table.iter().map(|(k, _)| k.to_string()).collect();
+    assert_eq!(keys.concat(), "tbBsuIilfdDSxATFV");
+    // Re-encoding gives back the exact bytes.
+    let mut out = BytesMut::new();
+    write_table(&mut out, &table);
+    assert_eq!(&out[4..], &raw[..]);
+}
+
+#[test]
+fn tables_keep_order_and_duplicates() {
+    let table = FieldTable(vec![
+        ("z".into(), FieldValue::U8(1)),
+        ("a".into(), FieldValue::U8(2)),
+        ("z".into(), FieldValue::U8(3)),
+    ]);
+    let mut out = BytesMut::new();
+    write_table(&mut out, &table);
+    assert_eq!(read_table(&mut out.freeze()).unwrap(), table);
+    assert_eq!(table.get("z"), Some(&FieldValue::U8(1)));
+}
+
+#[test]
+fn table_errors() {
+    let decode = |raw: &'static [u8]| read_table(&mut Bytes::from_static(raw));
+    assert_eq!(
+        decode(b"\x00\x00\x00\x03\x01kZ"),
+        Err(DecodeError::BadFieldType {
+            class_id: 0,
+            method_id: 0,
+            type_code: b'Z'
+        })
+    );
+    assert!(matches!(
+        decode(b"\x00\x00\x00\x03\x01kI"),
+        Err(DecodeError::Truncated { .. })
+    ));
+    // A length prefix larger than the input is rejected without allocating for it.
+    assert!(matches!(
+        decode(b"\xff\xff\xff\xff\x01k"),
+        Err(DecodeError::Truncated { .. })
+    ));
+    // Nesting: MAX_DEPTH levels decode, one more does not.
+    let nested = |levels: usize| {
+        let mut inner = BytesMut::from(&b"\x00\x00\x00\x00"[..]);
+        for _ in 1..levels {
+            let mut outer = BytesMut::new();
+            outer.extend_from_slice(&((inner.len() + 3) as u32).to_be_bytes());
+            outer.extend_from_slice(b"\x01kF");
+            outer.extend_from_slice(&inner);
+            inner = outer;
+        }
+        read_table(&mut inner.freeze())
+    };
+    assert!(nested(field_table::MAX_DEPTH).is_ok());
+    assert_eq!(
+        nested(field_table::MAX_DEPTH + 1),
+        Err(DecodeError::TableTooDeep {
+            class_id: 0,
+            method_id: 0,
+            max_depth: field_table::MAX_DEPTH
+        })
     );
 }
