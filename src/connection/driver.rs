@@ -185,10 +185,17 @@ impl Connection {
         } = frame;
         match frame_type {
             FrameType::Heartbeat => {
+                // RabbitMQ: a heartbeat on another channel is 505, one with a payload 501.
                 if channel != 0 {
                     return Err(AmqpError::new(
-                        ReplyCode::FrameError,
+                        ReplyCode::UnexpectedFrame,
                         format!("heartbeat frame on non-zero channel {channel}"),
+                    ));
+                }
+                if !payload.is_empty() {
+                    return Err(AmqpError::new(
+                        ReplyCode::FrameError,
+                        "heartbeat frame with a payload",
                     ));
                 }
                 Ok(Flow::Continue)
