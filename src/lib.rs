@@ -2,6 +2,7 @@
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_code)]
 
+pub mod broker;
 pub mod config;
 pub mod protocol;
 pub mod server;

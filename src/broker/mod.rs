@@ -1,0 +1,3 @@
+//! The shared broker model: exchanges, queues and bindings, independent of any connection.
+
+pub mod exchange;
