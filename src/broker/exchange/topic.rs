@@ -16,6 +16,7 @@ use super::{Binding, Destination};
 use crate::protocol::FieldTable;
 use bytes::Bytes;
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 const ROOT: usize = 0;
 
@@ -247,7 +248,8 @@ impl RoutingTable for TopicTable {
 #[derive(Default)]
 struct HashFloors {
     few: Vec<(usize, usize)>,
-    many: HashMap<usize, usize>,
+    /// Created only when a key meets more than `FEW` `#` nodes.
+    many: Option<HashMap<usize, usize>>,
 }
 
 impl HashFloors {
@@ -261,11 +263,14 @@ impl HashFloors {
         } else if self.few.len() < Self::FEW {
             self.few.push((node, pos));
             None
-        } else if let Some(floor) = self.many.get_mut(&node) {
-            Some(floor)
         } else {
-            self.many.insert(node, pos);
-            None
+            match self.many.get_or_insert_with(HashMap::new).entry(node) {
+                Entry::Occupied(entry) => Some(entry.into_mut()),
+                Entry::Vacant(entry) => {
+                    entry.insert(pos);
+                    None
+                }
+            }
         };
         match floor {
             Some(floor) => {
