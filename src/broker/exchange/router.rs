@@ -299,13 +299,14 @@ impl DestinationIndex {
 }
 
 /// Sorts and deduplicates what was appended to `out` since `start`, for tables where one
-/// destination can be reached through several match points.
+/// destination can be reached through several match points. Each match point appends a
+/// sorted run, and the stable sort merges runs in near-linear time.
 pub(super) fn dedup_since(out: &mut Vec<Destination>, start: usize) {
     if out.len().saturating_sub(start) < 2 {
         return;
     }
     let mut tail = out.split_off(start);
-    tail.sort_unstable();
+    tail.sort();
     tail.dedup();
     out.append(&mut tail);
 }
