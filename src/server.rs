@@ -72,6 +72,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     tracing::info!(%local_addr, "listening");
     let broker = Arc::new(Broker::new(Arc::clone(&settings)));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
     let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&broker), shutdown_rx));
     Ok(ServerHandle {
         local_addr,
@@ -79,6 +80,20 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         accept_task,
         broker,
     })
+}
+
+/// How often resource alarms are re-checked.
+const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Periodic checks: the memory alarm.
+async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => broker.alarms.check(),
+        }
+    }
 }
 
 async fn accept_loop(

@@ -45,6 +45,12 @@ impl Credit {
             });
     }
 
+    /// True if one more delivery fits (without taking it).
+    pub fn has_room(&self) -> bool {
+        let limit = self.limit.load(Ordering::Acquire);
+        limit == 0 || self.in_flight.load(Ordering::Acquire) < limit
+    }
+
     /// Changes the limit; lowering it below what is in flight only stops new deliveries.
     pub fn set_limit(&self, limit: u32) {
         self.limit.store(limit, Ordering::Release);
@@ -99,6 +105,8 @@ pub struct Consumer {
     pub no_ack: bool,
     /// Exclusive consumer (no other consumers allowed on the queue).
     pub exclusive: bool,
+    /// Consumer priority (`x-priority`); higher ones are served first.
+    pub priority: i32,
     /// Per-consumer prefetch window.
     pub credit: Arc<Credit>,
     /// Per-channel (global) prefetch window shared by the channel's consumers.
@@ -108,6 +116,14 @@ pub struct Consumer {
 }
 
 impl Consumer {
+    /// True when a delivery would fit both windows (no side effect).
+    pub fn has_credit(&self) -> bool {
+        if self.no_ack {
+            return !self.inbox.is_closed();
+        }
+        self.credit.has_room() && self.channel_credit.has_room()
+    }
+
     /// Takes credit for one delivery from both windows, or none.
     pub fn try_take_credit(&self) -> bool {
         if self.no_ack {

@@ -8,6 +8,8 @@ use bytes::Bytes;
 /// A published message. Immutable once built; queues hold `Arc<Message>`.
 #[derive(Debug)]
 pub struct Message {
+    /// Broker-wide unique id (the store's key for it).
+    pub id: u64,
     /// Exchange it was published to.
     pub exchange: ShortStr,
     /// Routing key it was published with.
@@ -22,9 +24,24 @@ pub struct Message {
     pub persistent: bool,
     /// The priority property, if set.
     pub priority: Option<u8>,
+    /// The expiration property in milliseconds, if set and valid.
+    pub expiration: Option<u64>,
 }
 
+/// Source of message ids (the store starts it above what it holds).
+static NEXT_MESSAGE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl Message {
+    /// A fresh, process-wide unique message id.
+    pub fn next_id() -> u64 {
+        NEXT_MESSAGE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Makes later ids start above `id` (after recovering stored messages).
+    pub fn reserve_ids_through(id: u64) {
+        NEXT_MESSAGE_ID.fetch_max(id + 1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// Bytes this message accounts for in memory limits (body plus properties).
     pub fn weight(&self) -> u64 {
         self.body_size + self.raw_properties.len() as u64
@@ -40,4 +57,6 @@ pub struct QueuedMessage {
     pub message: std::sync::Arc<Message>,
     /// True once it has been delivered and returned.
     pub redelivered: bool,
+    /// When it expires in this queue (x-message-ttl or the expiration property).
+    pub expires_at: Option<tokio::time::Instant>,
 }

@@ -1,6 +1,7 @@
 //! The shared broker model: virtual hosts with their exchanges and queues, and the
 //! settings and users every connection consults.
 
+pub mod alarms;
 pub mod consumer;
 pub mod exchange;
 pub mod message;
@@ -21,6 +22,8 @@ pub struct Broker {
     pub settings: Arc<Settings>,
     /// Users and the loopback rule.
     pub auth: Authenticator,
+    /// Memory alarm.
+    pub alarms: alarms::Alarms,
     vhosts: DashMap<String, Arc<VHost>>,
     next_connection_id: AtomicU64,
 }
@@ -34,6 +37,7 @@ impl Broker {
         }
         Broker {
             auth: Authenticator::new(&settings.auth),
+            alarms: alarms::Alarms::new(settings.limits.memory_high_watermark),
             settings,
             vhosts,
             next_connection_id: AtomicU64::new(1),

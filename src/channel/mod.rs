@@ -7,6 +7,7 @@
 //! [`Channel::deliver`], which assigns the delivery tag.
 
 pub mod assembler;
+pub mod confirms;
 mod methods;
 pub mod unacked;
 
@@ -53,14 +54,6 @@ struct ChannelConsumer {
     no_ack: bool,
 }
 
-/// Publisher-confirm bookkeeping: the next sequence number and the highest one that is
-/// settled but not yet acknowledged to the client (sent as one multiple-ack per batch).
-#[derive(Debug, Default)]
-struct Confirms {
-    next_seq: u64,
-    unsent_ack: Option<u64>,
-}
-
 /// A publish or an ack held back by a transaction until tx.commit.
 #[derive(Debug)]
 enum TxAction {
@@ -93,10 +86,12 @@ pub struct Channel {
     consumers: HashMap<ShortStr, ChannelConsumer>,
     channel_credit: Arc<Credit>,
     consumer_prefetch: u32,
-    confirms: Option<Confirms>,
+    confirms: Option<confirms::Confirms>,
     tx: Option<Vec<TxAction>>,
     last_queue: Option<ShortStr>,
     scratch: RouteScratch,
+    /// The hidden queue behind this channel's direct reply-to consumer.
+    reply_queue: Option<ShortStr>,
 }
 
 impl Channel {
@@ -115,6 +110,7 @@ impl Channel {
             tx: None,
             last_queue: None,
             scratch: RouteScratch::default(),
+            reply_queue: None,
         }
     }
 
@@ -226,6 +222,7 @@ impl Channel {
                     queue,
                     message,
                     credit: Some(credit),
+                    delivered_at: tokio::time::Instant::now(),
                 },
             );
         }
@@ -245,17 +242,46 @@ impl Channel {
         }
     }
 
-    /// Sends the publisher-confirm acks settled since the last call (one multiple-ack).
+    /// Sends the publisher-confirm nacks and acks settled since the last call (nacks one by
+    /// one, then one multiple-ack).
     pub fn flush_confirms(&mut self, sink: &mut FrameSink) {
-        if let Some(confirms) = self.confirms.as_mut()
-            && let Some(tag) = confirms.unsent_ack.take()
-        {
+        let Some(confirms) = self.confirms.as_mut() else {
+            return;
+        };
+        let out = confirms.take_output();
+        for seq in out.nacks {
+            let nack = Method::BasicNack(crate::protocol::BasicNack {
+                delivery_tag: seq,
+                multiple: false,
+                requeue: false,
+            });
+            sink.method(self.id, &nack);
+        }
+        if let Some(seq) = out.ack_through {
             let ack = Method::BasicAck(crate::protocol::BasicAck {
-                delivery_tag: tag,
+                delivery_tag: seq,
                 multiple: true,
             });
             sink.method(self.id, &ack);
         }
+    }
+
+    /// RabbitMQ's consumer timeout: the error that closes this channel when its oldest
+    /// consumer delivery has waited for an ack longer than `timeout`.
+    pub fn check_consumer_timeout(
+        &self,
+        now: tokio::time::Instant,
+        timeout: std::time::Duration,
+    ) -> Option<AmqpError> {
+        let oldest = self.unacked.oldest_consumer_delivery()?;
+        (now.duration_since(oldest) > timeout).then(|| {
+            AmqpError::precondition(format!(
+                "delivery acknowledgement on channel {} timed out. Timeout value used: {} ms. \
+                 This timeout value can be configured, see consumers doc guide to learn more",
+                self.id,
+                timeout.as_millis()
+            ))
+        })
     }
 
     /// Releases everything the channel holds: consumers are cancelled (auto-delete queues

@@ -16,6 +16,8 @@ pub struct UnackedEntry {
     pub message: QueuedMessage,
     /// The consumer's prefetch window (None for basic.get).
     pub credit: Option<Arc<Credit>>,
+    /// When it was sent (for the consumer timeout).
+    pub delivered_at: tokio::time::Instant,
 }
 
 /// Delivery tags in flight on a channel, in tag order.
@@ -68,6 +70,15 @@ impl Unacked {
     /// Puts back entries taken earlier (a rolled-back transaction's acks).
     pub fn restore(&mut self, entries: Vec<(u64, UnackedEntry)>) {
         self.entries.extend(entries);
+    }
+
+    /// When the oldest outstanding consumer delivery (not basic.get) was sent.
+    pub fn oldest_consumer_delivery(&self) -> Option<tokio::time::Instant> {
+        self.entries
+            .values()
+            .filter(|e| e.credit.is_some())
+            .map(|e| e.delivered_at)
+            .min()
     }
 
     /// Number outstanding.

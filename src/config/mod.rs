@@ -22,6 +22,32 @@ pub struct Settings {
     pub amqp: AmqpSettings,
     /// Users and virtual hosts.
     pub auth: AuthSettings,
+    /// Resource limits: memory and disk alarms, consumer timeout.
+    pub limits: LimitSettings,
+}
+
+/// The `[limits]` section.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Process memory (resident, bytes) above which publishers are blocked; 0 means 40% of
+    /// the machine's memory (RabbitMQ's default relative watermark).
+    pub memory_high_watermark: u64,
+    /// Free disk space (bytes) below which publishers are blocked.
+    pub disk_free_limit: u64,
+    /// Milliseconds a delivery may stay unacknowledged before its channel is closed with
+    /// 406; 0 disables the check.
+    pub consumer_timeout_ms: u64,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            memory_high_watermark: 0,
+            disk_free_limit: 50_000_000,
+            consumer_timeout_ms: 1_800_000,
+        }
+    }
 }
 
 /// The `[server]` section.

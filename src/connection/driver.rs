@@ -8,9 +8,9 @@ use crate::broker::consumer::ConnectionEvent;
 use crate::channel::{Channel, ChannelContext, ChannelState};
 use crate::error::AmqpError;
 use crate::protocol::{
-    ChannelClose, ChannelCloseOk, ChannelOpenOk, ConnectionClose, ConnectionCloseOk,
-    ConnectionUpdateSecretOk, ContentHeader, Frame, FrameType, Method, ReplyCode, ShortStr,
-    read_frame,
+    ChannelClose, ChannelCloseOk, ChannelOpenOk, ConnectionBlocked, ConnectionClose,
+    ConnectionCloseOk, ConnectionUnblocked, ConnectionUpdateSecretOk, ContentHeader, Frame,
+    FrameType, Method, ReplyCode, ShortStr, read_frame,
 };
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -19,6 +19,8 @@ use tokio::time::Instant;
 
 /// Most inbox events handled in one loop turn before the socket gets a look again.
 const INBOX_BATCH: usize = 1024;
+/// How often the loop checks heartbeats and consumer timeouts.
+const HOUSEKEEPING_TICK: Duration = Duration::from_secs(1);
 /// How long to wait for close-ok after sending connection.close.
 const CLOSE_OK_WAIT: Duration = Duration::from_secs(3);
 
@@ -35,14 +37,20 @@ impl Connection {
     pub(super) async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
         let heartbeat = Duration::from_secs(u64::from(self.tuning.heartbeat));
         let tick_every = if heartbeat.is_zero() {
-            Duration::from_secs(3600)
+            HOUSEKEEPING_TICK
         } else {
-            heartbeat / 2
+            (heartbeat / 2).min(HOUSEKEEPING_TICK)
         };
         let mut ticker = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
         let mut last_read = Instant::now();
+        let mut last_heartbeat_sent = Instant::now();
         let mut closing_since: Option<Instant> = None;
         let mut read_size = 8 * 1024;
+        let mut alarm = self.broker.alarms.subscribe();
+        let consumer_timeout = match self.broker.settings.limits.consumer_timeout_ms {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        };
         loop {
             let close_deadline = closing_since.map(|t| t + CLOSE_OK_WAIT);
             let flow = tokio::select! {
@@ -56,6 +64,13 @@ impl Connection {
                     Flow::Continue
                 }
                 _ = sleep_until_opt(close_deadline) => Flow::Stop,
+                changed = alarm.changed() => {
+                    if changed.is_ok() {
+                        let raised = *alarm.borrow_and_update();
+                        self.apply_alarm(raised);
+                    }
+                    Flow::Continue
+                }
                 event = self.inbox_rx.recv() => {
                     if let Some(event) = event {
                         self.handle_event(event);
@@ -68,7 +83,7 @@ impl Connection {
                     }
                     Flow::Continue
                 }
-                read = self.reader.read_buf(&mut self.rbuf) => {
+                read = self.reader.read_buf(&mut self.rbuf), if !self.blocked => {
                     match read {
                         Ok(0) | Err(_) => Flow::Stop,
                         Ok(n) => {
@@ -76,20 +91,33 @@ impl Connection {
                             if n == read_size && read_size < 256 * 1024 {
                                 read_size *= 2;
                             }
-                            self.handle_input(&mut closing_since)
+                            let flow = self.handle_input(&mut closing_since);
+                            if *alarm.borrow() && self.has_published {
+                                self.apply_alarm(true);
+                            }
+                            flow
                         }
                     }
                 }
                 _ = ticker.tick() => {
-                    if !heartbeat.is_zero() {
-                        if last_read.elapsed() > heartbeat * 2 {
-                            tracing::warn!(timeout = ?heartbeat, "missed heartbeats from client, closing");
-                            Flow::Stop
-                        } else {
-                            self.sink.heartbeat();
-                            Flow::Continue
-                        }
+                    let now = Instant::now();
+                    if self.blocked {
+                        // Not reading: the client's heartbeats cannot be seen.
+                        last_read = now;
+                    }
+                    if let Some(timeout) = consumer_timeout {
+                        self.check_consumer_timeouts(now, timeout);
+                    }
+                    if heartbeat.is_zero() {
+                        Flow::Continue
+                    } else if now.duration_since(last_read) > heartbeat * 2 {
+                        tracing::warn!(timeout = ?heartbeat, "missed heartbeats from client, closing");
+                        Flow::Stop
                     } else {
+                        if now.duration_since(last_heartbeat_sent) >= heartbeat / 2 {
+                            self.sink.heartbeat();
+                            last_heartbeat_sent = now;
+                        }
                         Flow::Continue
                     }
                 }
@@ -107,6 +135,44 @@ impl Connection {
             }
             if self.rbuf.capacity() - self.rbuf.len() < 4096 {
                 self.rbuf.reserve(read_size);
+            }
+        }
+    }
+
+    /// Blocks a publishing connection while the alarm is raised, and unblocks it after.
+    fn apply_alarm(&mut self, raised: bool) {
+        if raised && self.has_published && !self.blocked {
+            self.blocked = true;
+            if self.blocked_notify {
+                let blocked = ConnectionBlocked {
+                    reason: ShortStr::from_static("low on memory"),
+                };
+                self.sink.method(0, &Method::ConnectionBlocked(blocked));
+            }
+        } else if !raised && self.blocked {
+            self.blocked = false;
+            if self.blocked_notify {
+                self.sink
+                    .method(0, &Method::ConnectionUnblocked(ConnectionUnblocked));
+            }
+        }
+    }
+
+    /// Closes channels whose oldest delivery has waited too long for an ack.
+    fn check_consumer_timeouts(&mut self, now: Instant, timeout: Duration) {
+        let Some(vhost) = self.vhost.clone() else {
+            return;
+        };
+        let expired: Vec<(u16, AmqpError)> = self
+            .channels
+            .values()
+            .filter(|ch| ch.state == ChannelState::Open)
+            .filter_map(|ch| ch.check_consumer_timeout(now, timeout).map(|e| (ch.id, e)))
+            .collect();
+        for (id, err) in expired {
+            if let Some(ch) = self.channels.get_mut(&id) {
+                let mut ctx = channel_ctx!(self, &vhost);
+                close_channel(ch, &mut ctx, &err);
             }
         }
     }
@@ -205,6 +271,9 @@ impl Connection {
                     AmqpError::new(e.reply_code(), e.to_string())
                         .with_method(e.class_id(), e.method_id())
                 })?;
+                if let Method::BasicPublish(_) = method {
+                    self.has_published = true;
+                }
                 if channel == 0 {
                     self.handle_channel_zero(method)
                 } else {

@@ -33,6 +33,9 @@ fn server_properties() -> FieldTable {
         "consumer_cancel_notify",
         "per_consumer_qos",
         "authentication_failure_close",
+        "connection.blocked",
+        "consumer_priorities",
+        "direct_reply_to",
     ] {
         caps.insert(cap, FieldValue::Bool(true));
     }
@@ -75,6 +78,7 @@ impl Connection {
         };
         self.consumer_cancel_notify =
             client_capability(&start_ok.client_properties, "consumer_cancel_notify");
+        self.blocked_notify = client_capability(&start_ok.client_properties, "connection.blocked");
         let failure_close =
             client_capability(&start_ok.client_properties, "authentication_failure_close");
         let mechanism = start_ok.mechanism.to_string_lossy().into_owned();

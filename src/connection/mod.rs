@@ -67,6 +67,12 @@ struct Connection {
     vhost: Option<Arc<VHost>>,
     channels: HashMap<u16, Channel>,
     consumer_cancel_notify: bool,
+    /// The client understands connection.blocked / unblocked.
+    blocked_notify: bool,
+    /// The client has published on this connection (only publishers are blocked).
+    has_published: bool,
+    /// Reading is paused by a resource alarm.
+    blocked: bool,
 }
 
 /// Serves one accepted socket until it closes or the server shuts down.
@@ -105,6 +111,9 @@ pub async fn serve(
             vhost: None,
             channels: HashMap::new(),
             consumer_cancel_notify: false,
+            blocked_notify: false,
+            has_published: false,
+            blocked: false,
         };
         let timeout = std::time::Duration::from_millis(broker.settings.amqp.handshake_timeout_ms);
         match tokio::time::timeout(timeout, conn.handshake()).await {

@@ -1,21 +1,33 @@
-//! `Queue`: the shared handle of one queue — its declaration, and its `QueueState` behind a
-//! short-held mutex.
+//! `Queue`: the shared handle of one queue — its declaration and parsed arguments, and its
+//! `QueueState` behind a short-held mutex.
 //!
 //! Delivery is done inline by whoever changes what can be delivered: a publisher after
-//! enqueueing, a channel after acking (credit returned) or consuming, a requeue. Each takes
-//! the lock, pops messages for consumers with credit in round-robin order and pushes each
-//! `Delivery` into the consumer connection's inbox (an unbounded channel; the prefetch
-//! window bounds it for acking consumers). No lock is held across an `.await`.
+//! enqueueing, a channel after acking (credit returned) or consuming, a requeue, the expiry
+//! timer. Each takes the lock, pops messages for consumers with credit and pushes each
+//! `Delivery` into the consumer connection's inbox. Messages that leave by expiry, by a
+//! length limit or by rejection are collected under the lock and dead-lettered after it is
+//! released (dead-lettering publishes into other queues, so it must not nest locks). Two
+//! optional timer tasks per queue: message expiry (sleeps until the head's expiry; RabbitMQ
+//! expires at the head only, so nothing is scanned) and x-expires (deletes an unused queue).
 
+pub mod args;
+pub mod dead_letter;
+pub mod expiration;
 pub mod state;
+mod timers;
 
 use crate::broker::consumer::{ConnectionEvent, Consumer, Delivery};
 use crate::broker::message::{Message, QueuedMessage};
+use crate::broker::vhost::VHost;
 use crate::error::{AmqpError, AmqpResult};
 use crate::protocol::{FieldTable, ReplyCode, ShortStr};
+use args::{Overflow, QueueArgs};
+use dead_letter::DeathReason;
 use parking_lot::Mutex;
 use state::QueueState;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
+use tokio::sync::Notify;
+use tokio::time::{Duration, Instant};
 
 /// How a queue was declared.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,25 +40,43 @@ pub struct QueueDeclaration {
     pub exclusive_owner: Option<u64>,
     /// Deleted when its last consumer goes.
     pub auto_delete: bool,
-    /// x-arguments.
+    /// x-arguments, as declared.
     pub arguments: FieldTable,
 }
 
-#[derive(Debug, Default)]
+/// What became of a message offered to a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PublishOutcome {
+    /// Enqueued (or delivered at once).
+    Accepted,
+    /// Refused by `x-overflow: reject-publish(-dlx)`: the publisher gets basic.nack.
+    Rejected,
+}
+
+#[derive(Debug)]
 struct Inner {
     state: QueueState<Consumer>,
     deleted: bool,
     had_consumers: bool,
+    expiry_timer_running: bool,
+    last_used: Instant,
 }
+
+/// Messages leaving a queue for its dead-letter exchange.
+type DeadLetters = Vec<(QueuedMessage, DeathReason)>;
 
 /// A queue shared by the vhost registry, the channels that publish to it and consume from it.
 #[derive(Debug)]
 pub struct Queue {
     /// Declaration (immutable).
     pub decl: QueueDeclaration,
+    /// Parsed x-arguments.
+    pub args: QueueArgs,
     /// Name of the vhost, for reply texts.
-    pub vhost: Arc<str>,
+    pub vhost_name: Arc<str>,
+    vhost: Weak<VHost>,
     inner: Mutex<Inner>,
+    wake_expiry: Notify,
 }
 
 /// Result of removing a consumer.
@@ -59,13 +89,27 @@ pub struct ConsumerRemoval {
 }
 
 impl Queue {
-    /// A new, empty queue.
-    pub fn new(decl: QueueDeclaration, vhost: Arc<str>) -> Arc<Queue> {
-        Arc::new(Queue {
+    /// A new, empty queue of `vhost`.
+    pub fn new(decl: QueueDeclaration, args: QueueArgs, vhost: &Arc<VHost>) -> Arc<Queue> {
+        let state = QueueState::with_max_priority(args.max_priority.unwrap_or(0));
+        let queue = Arc::new(Queue {
             decl,
-            vhost,
-            inner: Mutex::new(Inner::default()),
-        })
+            args,
+            vhost_name: Arc::clone(&vhost.name),
+            vhost: Arc::downgrade(vhost),
+            inner: Mutex::new(Inner {
+                state,
+                deleted: false,
+                had_consumers: false,
+                expiry_timer_running: false,
+                last_used: Instant::now(),
+            }),
+            wake_expiry: Notify::new(),
+        });
+        if let Some(ms) = queue.args.expires {
+            timers::spawn_unused_expiry(&queue, Duration::from_millis(ms));
+        }
+        queue
     }
 
     /// The queue's name.
@@ -75,7 +119,7 @@ impl Queue {
 
     /// `queue 'name' in vhost 'v'`, as RabbitMQ names resources in reply texts.
     pub fn describe(&self) -> String {
-        format!("queue '{}' in vhost '{}'", self.decl.name, self.vhost)
+        format!("queue '{}' in vhost '{}'", self.decl.name, self.vhost_name)
     }
 
     /// 405 unless the queue is not exclusive or belongs to `connection_id`.
@@ -94,28 +138,110 @@ impl Queue {
         }
     }
 
-    /// Enqueues a message and delivers what can be delivered. False if the queue is gone.
-    pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> bool {
-        let mut inner = self.inner.lock();
-        if inner.deleted {
-            return false;
-        }
-        inner.state.push(message);
-        self.dispatch_locked(&mut inner);
-        true
+    /// Marks the queue used now (declare, get, consumers), for x-expires.
+    pub fn touch(&self) {
+        self.inner.lock().last_used = Instant::now();
+    }
+
+    fn is_full_for(&self, state: &QueueState<Consumer>, message: &Message) -> bool {
+        let count = state.message_count() as u64;
+        self.args.max_length.is_some_and(|max| count >= max)
+            || self
+                .args
+                .max_length_bytes
+                .is_some_and(|max| state.ready_bytes() + message.body_size > max)
+    }
+
+    fn is_over_limit(&self, state: &QueueState<Consumer>) -> bool {
+        self.args
+            .max_length
+            .is_some_and(|max| state.message_count() as u64 > max)
+            || self
+                .args
+                .max_length_bytes
+                .is_some_and(|max| state.ready_bytes() > max)
+    }
+
+    /// Enqueues a message and delivers what can be delivered.
+    pub fn publish(self: &Arc<Self>, message: Arc<Message>) -> PublishOutcome {
+        let mut dead = DeadLetters::new();
+        let outcome = {
+            let mut inner = self.inner.lock();
+            if inner.deleted {
+                return PublishOutcome::Accepted;
+            }
+            if self.args.overflow != Overflow::DropHead && self.is_full_for(&inner.state, &message)
+            {
+                if self.args.overflow == Overflow::RejectPublishDlx {
+                    let qm = QueuedMessage {
+                        seq: 0,
+                        message,
+                        redelivered: false,
+                        expires_at: None,
+                    };
+                    dead.push((qm, DeathReason::MaxLen));
+                }
+                PublishOutcome::Rejected
+            } else {
+                let now = Instant::now();
+                let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration);
+                let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
+                inner.state.push(message, expires_at);
+                self.dispatch_locked(&mut inner, now, &mut dead);
+                while self.is_over_limit(&inner.state) {
+                    match inner.state.pop() {
+                        Some(qm) => dead.push((qm, DeathReason::MaxLen)),
+                        None => break,
+                    }
+                }
+                if expires_at.is_some() {
+                    self.arm_expiry(&mut inner);
+                }
+                PublishOutcome::Accepted
+            }
+        };
+        self.dead_letter(dead);
+        outcome
     }
 
     /// Delivers whatever the consumers' credit allows.
     pub fn dispatch(self: &Arc<Self>) {
-        let mut inner = self.inner.lock();
-        self.dispatch_locked(&mut inner);
+        let mut dead = DeadLetters::new();
+        {
+            let mut inner = self.inner.lock();
+            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+        }
+        self.dead_letter(dead);
     }
 
-    fn dispatch_locked(self: &Arc<Self>, inner: &mut Inner) {
-        while !inner.state.is_empty() {
-            let Some(idx) = inner.state.next_consumer_index(|c| c.try_take_credit()) else {
+    fn dispatch_locked(self: &Arc<Self>, inner: &mut Inner, now: Instant, dead: &mut DeadLetters) {
+        loop {
+            while let Some(qm) = inner.state.pop_expired(now) {
+                dead.push((qm, DeathReason::Expired));
+            }
+            if inner.state.is_empty() {
+                return;
+            }
+            let single_active = self.args.single_active_consumer;
+            let Some(idx) = inner.state.next_consumer_index(
+                |c| c.has_credit(),
+                |c| if single_active { 0 } else { c.priority },
+            ) else {
                 return;
             };
+            if single_active && idx != 0 {
+                // Only the first consumer (the active one) receives.
+                return;
+            }
+            if !inner
+                .state
+                .consumers()
+                .get(idx)
+                .is_some_and(|c| c.try_take_credit())
+            {
+                // Another queue took the channel's last credit meanwhile.
+                return;
+            }
             let Some(qm) = inner.state.pop() else { return };
             let Some(consumer) = inner.state.consumers().get(idx) else {
                 return;
@@ -152,94 +278,172 @@ impl Queue {
         }
     }
 
-    /// basic.get: takes the next message and the count left behind.
-    pub fn get(&self, no_ack: bool) -> Option<(QueuedMessage, u32)> {
-        let mut inner = self.inner.lock();
-        let qm = inner.state.pop()?;
-        if !no_ack {
-            inner.state.record_unacked();
+    /// Expires what has expired at the head, delivers, and re-arms the expiry timer.
+    fn expire_now(self: &Arc<Self>) -> Option<Instant> {
+        let mut dead = DeadLetters::new();
+        let next = {
+            let mut inner = self.inner.lock();
+            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+            let next = if inner.deleted {
+                None
+            } else {
+                inner.state.head_expiry()
+            };
+            if next.is_none() {
+                inner.expiry_timer_running = false;
+            }
+            next
+        };
+        self.dead_letter(dead);
+        next
+    }
+
+    fn arm_expiry(self: &Arc<Self>, inner: &mut Inner) {
+        if inner.expiry_timer_running {
+            self.wake_expiry.notify_one();
+        } else if inner.state.head_expiry().is_some() {
+            inner.expiry_timer_running = true;
+            timers::spawn_message_expiry(self);
         }
-        let left = u32::try_from(inner.state.message_count()).unwrap_or(u32::MAX);
-        Some((qm, left))
+    }
+
+    /// basic.get: takes the next message and the count left behind.
+    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(QueuedMessage, u32)> {
+        let mut dead = DeadLetters::new();
+        let got = {
+            let mut inner = self.inner.lock();
+            let now = Instant::now();
+            inner.last_used = now;
+            while let Some(qm) = inner.state.pop_expired(now) {
+                dead.push((qm, DeathReason::Expired));
+            }
+            inner.state.pop().map(|qm| {
+                if !no_ack {
+                    inner.state.record_unacked();
+                }
+                let left = u32::try_from(inner.state.message_count()).unwrap_or(u32::MAX);
+                (qm, left)
+            })
+        };
+        self.dead_letter(dead);
+        got
     }
 
     /// Returns delivered messages to their places (marked redelivered) and redelivers.
     pub fn requeue(self: &Arc<Self>, messages: impl IntoIterator<Item = QueuedMessage>) {
-        let mut inner = self.inner.lock();
-        let mut n = 0;
-        for qm in messages {
-            n += 1;
-            if !inner.deleted {
-                inner.state.requeue(qm);
+        let mut dead = DeadLetters::new();
+        {
+            let mut inner = self.inner.lock();
+            let mut n = 0;
+            let mut has_expiry = false;
+            for qm in messages {
+                n += 1;
+                if !inner.deleted {
+                    has_expiry |= qm.expires_at.is_some();
+                    inner.state.requeue(qm);
+                }
+            }
+            inner.state.settle(n);
+            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+            if has_expiry {
+                self.arm_expiry(&mut inner);
             }
         }
-        inner.state.settle(n);
-        self.dispatch_locked(&mut inner);
+        self.dead_letter(dead);
     }
 
     /// Takes back a message that was handed to a consumer that had gone by the time it
     /// arrived: it returns to its place unchanged (not marked redelivered).
     pub fn return_undelivered(self: &Arc<Self>, qm: QueuedMessage, counted_unacked: bool) {
-        let mut inner = self.inner.lock();
-        if counted_unacked {
-            inner.state.settle(1);
+        let mut dead = DeadLetters::new();
+        {
+            let mut inner = self.inner.lock();
+            if counted_unacked {
+                inner.state.settle(1);
+            }
+            if !inner.deleted {
+                inner.state.unpop(qm);
+            }
+            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
         }
-        if !inner.deleted {
-            inner.state.unpop(qm);
-        }
-        self.dispatch_locked(&mut inner);
+        self.dead_letter(dead);
     }
 
-    /// Records `n` acks (or discards) of earlier deliveries.
+    /// Records `n` acks of earlier deliveries.
     pub fn settle(&self, n: usize) {
         self.inner.lock().state.settle(n);
     }
 
+    /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
+    pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
+        self.settle(messages.len());
+        let dead = messages
+            .into_iter()
+            .map(|qm| (qm, DeathReason::Rejected))
+            .collect();
+        self.dead_letter(dead);
+    }
+
     /// Adds a consumer (checking exclusivity) and starts delivering to it.
     pub fn add_consumer(self: &Arc<Self>, consumer: Consumer) -> AmqpResult<()> {
-        let mut inner = self.inner.lock();
-        if inner.deleted {
-            return Err(AmqpError::not_found(
-                "queue",
-                &self.decl.name.to_string_lossy(),
-                &self.vhost,
-            ));
+        let mut dead = DeadLetters::new();
+        {
+            let mut inner = self.inner.lock();
+            if inner.deleted {
+                return Err(AmqpError::not_found(
+                    "queue",
+                    &self.decl.name.to_string_lossy(),
+                    &self.vhost_name,
+                ));
+            }
+            let has_exclusive = inner.state.consumers().iter().any(|c| c.exclusive);
+            if has_exclusive || (consumer.exclusive && inner.state.consumer_count() > 0) {
+                return Err(AmqpError::access_refused(format!(
+                    "{} in exclusive use",
+                    self.describe()
+                )));
+            }
+            inner.state.add_consumer(consumer);
+            inner.had_consumers = true;
+            inner.last_used = Instant::now();
+            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
         }
-        let has_exclusive = inner.state.consumers().iter().any(|c| c.exclusive);
-        if has_exclusive || (consumer.exclusive && inner.state.consumer_count() > 0) {
-            return Err(AmqpError::access_refused(format!(
-                "{} in exclusive use",
-                self.describe()
-            )));
-        }
-        inner.state.add_consumer(consumer);
-        inner.had_consumers = true;
-        self.dispatch_locked(&mut inner);
+        self.dead_letter(dead);
         Ok(())
     }
 
     /// Removes the consumers of `connection_id`/`channel` matching `tag` (all of them if `tag`
     /// is `None`).
     pub fn remove_consumers(
-        &self,
+        self: &Arc<Self>,
         connection_id: u64,
         channel: u16,
         tag: Option<&ShortStr>,
     ) -> ConsumerRemoval {
-        let mut inner = self.inner.lock();
-        let removed = inner.state.remove_consumers_where(|c| {
-            c.connection_id == connection_id
-                && c.channel == channel
-                && tag.is_none_or(|t| c.tag == *t)
-        });
-        let now_unused = self.decl.auto_delete
-            && inner.had_consumers
-            && inner.state.consumer_count() == 0
-            && !removed.is_empty();
-        ConsumerRemoval {
-            removed,
-            now_unused,
-        }
+        let mut dead = DeadLetters::new();
+        let removal = {
+            let mut inner = self.inner.lock();
+            let removed = inner.state.remove_consumers_where(|c| {
+                c.connection_id == connection_id
+                    && c.channel == channel
+                    && tag.is_none_or(|t| c.tag == *t)
+            });
+            inner.last_used = Instant::now();
+            let now_unused = self.decl.auto_delete
+                && inner.had_consumers
+                && inner.state.consumer_count() == 0
+                && !removed.is_empty();
+            if self.args.single_active_consumer && !removed.is_empty() {
+                // The next consumer in line becomes active.
+                self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+            }
+            ConsumerRemoval {
+                removed,
+                now_unused,
+            }
+        };
+        self.dead_letter(dead);
+        removal
     }
 
     /// (ready messages, consumers), for declare-ok.
@@ -253,7 +457,7 @@ impl Queue {
 
     /// Drops all ready messages; returns how many.
     pub fn purge(&self) -> u32 {
-        u32::try_from(self.inner.lock().state.purge()).unwrap_or(u32::MAX)
+        u32::try_from(self.inner.lock().state.drain().len()).unwrap_or(u32::MAX)
     }
 
     /// Marks the queue deleted, drops its messages and returns (message count, consumers) so
@@ -261,12 +465,27 @@ impl Queue {
     pub fn delete(&self) -> (u32, Vec<Consumer>) {
         let mut inner = self.inner.lock();
         inner.deleted = true;
-        let n = u32::try_from(inner.state.purge()).unwrap_or(u32::MAX);
+        let n = u32::try_from(inner.state.drain().len()).unwrap_or(u32::MAX);
+        self.wake_expiry.notify_one();
         (n, inner.state.take_consumers())
     }
 
     /// True once deleted.
     pub fn is_deleted(&self) -> bool {
         self.inner.lock().deleted
+    }
+
+    /// Sends messages to the queue's dead-letter exchange (dropped when it has none).
+    fn dead_letter(&self, dead: DeadLetters) {
+        if dead.is_empty() {
+            return;
+        }
+        let (Some(dlx), Some(vhost)) = (&self.args.dead_letter_exchange, self.vhost.upgrade())
+        else {
+            return;
+        };
+        for (qm, reason) in dead {
+            vhost.dead_letter(&qm.message, self, dlx, reason);
+        }
     }
 }

@@ -1,18 +1,44 @@
-//! `QueueState`: the pure core of a queue. Ready messages in order, messages returned by
-//! consumers (served first, in their original order, as RabbitMQ does), the consumer ring
-//! for round-robin delivery, and counters. No locks, no async, no I/O: the `Queue` handle
-//! wraps it in a mutex and does the sending.
+//! `QueueState`: the pure core of a queue. Ready messages by priority level, each level in
+//! position order with the messages consumers returned served first (they go back to their
+//! place, as in RabbitMQ); the consumer ring for round-robin delivery (highest consumer
+//! priority first); counters. No locks, no async, no I/O: the `Queue` handle wraps it in a
+//! mutex and does the sending.
 
 use crate::broker::message::{Message, QueuedMessage};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
+use tokio::time::Instant;
+
+/// Messages of one priority level.
+#[derive(Debug, Default)]
+struct Level {
+    ready: VecDeque<QueuedMessage>,
+    returned: BTreeMap<u64, QueuedMessage>,
+}
+
+impl Level {
+    fn is_empty(&self) -> bool {
+        self.ready.is_empty() && self.returned.is_empty()
+    }
+
+    fn head(&self) -> Option<&QueuedMessage> {
+        self.returned.values().next().or_else(|| self.ready.front())
+    }
+
+    fn pop(&mut self) -> Option<QueuedMessage> {
+        match self.returned.pop_first() {
+            Some((_, qm)) => Some(qm),
+            None => self.ready.pop_front(),
+        }
+    }
+}
 
 /// The state of one queue, generic over the consumer record so it can be tested alone.
 #[derive(Debug)]
 pub struct QueueState<C> {
-    ready: VecDeque<QueuedMessage>,
-    returned: BTreeMap<u64, QueuedMessage>,
+    levels: Vec<Level>,
     next_seq: u64,
+    ready_count: usize,
     ready_bytes: u64,
     consumers: Vec<C>,
     cursor: usize,
@@ -21,65 +47,109 @@ pub struct QueueState<C> {
 
 impl<C> Default for QueueState<C> {
     fn default() -> Self {
+        Self::with_max_priority(0)
+    }
+}
+
+impl<C> QueueState<C> {
+    /// An empty queue without priorities.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty queue with priority levels 0..=`max_priority` (x-max-priority).
+    pub fn with_max_priority(max_priority: u8) -> Self {
         QueueState {
-            ready: VecDeque::new(),
-            returned: BTreeMap::new(),
+            levels: (0..=max_priority).map(|_| Level::default()).collect(),
             next_seq: 1,
+            ready_count: 0,
             ready_bytes: 0,
             consumers: Vec::new(),
             cursor: 0,
             unacked: 0,
         }
     }
-}
 
-impl<C> QueueState<C> {
-    /// An empty queue.
-    pub fn new() -> Self {
-        Self::default()
+    fn level_of(&self, message: &Message) -> usize {
+        let top = self.levels.len().saturating_sub(1);
+        usize::from(message.priority.unwrap_or(0)).min(top)
     }
 
-    /// Appends a message at the tail and returns its position.
-    pub fn push(&mut self, message: Arc<Message>) -> u64 {
+    fn level_mut(&mut self, message: &Message) -> Option<&mut Level> {
+        let idx = self.level_of(message);
+        self.levels.get_mut(idx)
+    }
+
+    /// Appends a message at the tail (of its priority level) and returns its position.
+    pub fn push(&mut self, message: Arc<Message>, expires_at: Option<Instant>) -> u64 {
         let seq = self.next_seq;
         self.next_seq += 1;
+        self.ready_count += 1;
         self.ready_bytes += message.body_size;
-        self.ready.push_back(QueuedMessage {
+        let qm = QueuedMessage {
             seq,
             message,
             redelivered: false,
-        });
+            expires_at,
+        };
+        if let Some(level) = self.level_mut(&qm.message) {
+            level.ready.push_back(qm);
+        }
         seq
     }
 
-    /// Takes the next message to deliver: returned ones first, in position order.
+    /// The message `pop` would return next.
+    pub fn head(&self) -> Option<&QueuedMessage> {
+        self.levels.iter().rev().find_map(Level::head)
+    }
+
+    /// Takes the next message to deliver: highest priority first; within a level, returned
+    /// messages first, in position order.
     pub fn pop(&mut self) -> Option<QueuedMessage> {
-        let qm = match self.returned.pop_first() {
-            Some((_, qm)) => qm,
-            None => self.ready.pop_front()?,
-        };
+        let qm = self
+            .levels
+            .iter_mut()
+            .rev()
+            .find(|l| !l.is_empty())?
+            .pop()?;
+        self.ready_count -= 1;
         self.ready_bytes = self.ready_bytes.saturating_sub(qm.message.body_size);
         Some(qm)
     }
 
+    /// Takes the head if it has expired by `now` (RabbitMQ expires messages at the head only).
+    pub fn pop_expired(&mut self, now: Instant) -> Option<QueuedMessage> {
+        match self.head()?.expires_at {
+            Some(at) if at <= now => self.pop(),
+            _ => None,
+        }
+    }
+
+    /// When the head expires, if it has a TTL.
+    pub fn head_expiry(&self) -> Option<Instant> {
+        self.head()?.expires_at
+    }
+
     /// Puts back a message that was popped but could not be handed out, unchanged.
     pub fn unpop(&mut self, qm: QueuedMessage) {
+        self.ready_count += 1;
         self.ready_bytes += qm.message.body_size;
-        self.returned.insert(qm.seq, qm);
+        if let Some(level) = self.level_mut(&qm.message) {
+            level.returned.insert(qm.seq, qm);
+        }
     }
 
     /// Puts a delivered message back at its original position, marked redelivered.
     pub fn requeue(&mut self, mut qm: QueuedMessage) {
         qm.redelivered = true;
-        self.ready_bytes += qm.message.body_size;
-        // Returned messages always precede everything still in `ready` (they were taken
-        // from its front), so a sorted side set keeps queue order without shifting.
-        self.returned.insert(qm.seq, qm);
+        // Returned messages always precede everything still in `ready` of their level (they
+        // were taken from its front), so a sorted side set keeps queue order cheaply.
+        self.unpop(qm);
     }
 
     /// Messages ready for delivery (not counting unacknowledged ones).
     pub fn message_count(&self) -> usize {
-        self.ready.len() + self.returned.len()
+        self.ready_count
     }
 
     /// Body bytes of the ready messages.
@@ -89,16 +159,16 @@ impl<C> QueueState<C> {
 
     /// True when nothing is ready.
     pub fn is_empty(&self) -> bool {
-        self.ready.is_empty() && self.returned.is_empty()
+        self.ready_count == 0
     }
 
-    /// Drops every ready message; returns how many there were.
-    pub fn purge(&mut self) -> usize {
-        let n = self.message_count();
-        self.ready.clear();
-        self.returned.clear();
-        self.ready_bytes = 0;
-        n
+    /// Drops every ready message; returns them.
+    pub fn drain(&mut self) -> Vec<QueuedMessage> {
+        let mut out = Vec::with_capacity(self.ready_count);
+        while let Some(qm) = self.pop() {
+            out.push(qm);
+        }
+        out
     }
 
     /// Counts a delivery that awaits an ack.
@@ -149,7 +219,7 @@ impl<C> QueueState<C> {
         std::mem::take(&mut self.consumers)
     }
 
-    /// The consumers, in ring order from index 0.
+    /// The consumers, in registration order.
     pub fn consumers(&self) -> &[C] {
         &self.consumers
     }
@@ -159,24 +229,27 @@ impl<C> QueueState<C> {
         self.consumers.len()
     }
 
-    /// Like [`QueueState::next_consumer`], returning the consumer's index.
-    pub fn next_consumer_index(&mut self, mut ready: impl FnMut(&C) -> bool) -> Option<usize> {
+    /// Picks the consumer for the next delivery: among those `ready` accepts, the ones with
+    /// the highest `priority`, and among those the next in round-robin order; the ring then
+    /// moves past it, as RabbitMQ does. `ready` must not have side effects.
+    pub fn next_consumer_index(
+        &mut self,
+        ready: impl Fn(&C) -> bool,
+        priority: impl Fn(&C) -> i32,
+    ) -> Option<usize> {
         let n = self.consumers.len();
+        let mut best: Option<(usize, i32)> = None;
         for step in 0..n {
             let idx = (self.cursor + step) % n;
-            if ready(self.consumers.get(idx)?) {
-                self.cursor = (idx + 1) % n;
-                return Some(idx);
+            let c = self.consumers.get(idx)?;
+            let p = priority(c);
+            if best.is_none_or(|(_, bp)| p > bp) && ready(c) {
+                best = Some((idx, p));
             }
         }
-        None
-    }
-
-    /// Picks the next consumer in round-robin order for which `ready` says yes (it may take
-    /// credit as a side effect), and moves the ring past it, as RabbitMQ does.
-    pub fn next_consumer(&mut self, ready: impl FnMut(&C) -> bool) -> Option<&C> {
-        let idx = self.next_consumer_index(ready)?;
-        self.consumers.get(idx)
+        let (idx, _) = best?;
+        self.cursor = (idx + 1) % n;
+        Some(idx)
     }
 }
 
@@ -187,16 +260,22 @@ mod tests {
     use bytes::Bytes;
     use proptest::prelude::*;
 
-    fn msg(n: u8) -> Arc<Message> {
+    fn msg_p(n: u8, priority: Option<u8>) -> Arc<Message> {
         Arc::new(Message {
+            id: 0,
             exchange: ShortStr::default(),
             routing_key: ShortStr::default(),
             raw_properties: Bytes::new(),
             body: vec![Bytes::from(vec![n])],
             body_size: 1,
             persistent: false,
-            priority: None,
+            priority,
+            expiration: None,
         })
+    }
+
+    fn msg(n: u8) -> Arc<Message> {
+        msg_p(n, None)
     }
 
     fn body(qm: &QueuedMessage) -> u8 {
@@ -207,10 +286,10 @@ mod tests {
     fn requeued_messages_return_to_their_place_before_later_ones() {
         let mut q: QueueState<()> = QueueState::new();
         for i in 0..5 {
-            q.push(msg(i));
+            q.push(msg(i), None);
         }
         let a = q.pop().unwrap();
-        let b = q.pop().unwrap();
+        let _b = q.pop().unwrap();
         let c = q.pop().unwrap();
         q.requeue(c);
         q.requeue(a);
@@ -218,21 +297,64 @@ mod tests {
             .map(|m| (body(&m), m.redelivered))
             .collect();
         assert_eq!(order, vec![(0, true), (2, true), (3, false), (4, false)]);
-        drop(b);
+    }
+
+    #[test]
+    fn higher_priority_messages_come_first_and_fifo_within_a_priority() {
+        let mut q: QueueState<()> = QueueState::with_max_priority(5);
+        q.push(msg_p(1, None), None);
+        q.push(msg_p(2, Some(3)), None);
+        q.push(msg_p(3, Some(9)), None); // above the maximum: treated as 5
+        q.push(msg_p(4, Some(3)), None);
+        q.push(msg_p(5, Some(5)), None);
+        let order: Vec<u8> = std::iter::from_fn(|| q.pop()).map(|m| body(&m)).collect();
+        assert_eq!(order, vec![3, 5, 2, 4, 1]);
+    }
+
+    #[test]
+    fn only_an_expired_head_is_taken() {
+        let mut q: QueueState<()> = QueueState::new();
+        let now = Instant::now();
+        q.push(msg(1), Some(now + std::time::Duration::from_secs(10)));
+        q.push(msg(2), Some(now));
+        assert!(q.pop_expired(now).is_none());
+        assert_eq!(
+            q.head_expiry(),
+            Some(now + std::time::Duration::from_secs(10))
+        );
+        assert_eq!(body(&q.pop().unwrap()), 1);
+        assert_eq!(body(&q.pop_expired(now).unwrap()), 2);
     }
 
     #[test]
     fn round_robin_skips_consumers_without_credit() {
         let mut q: QueueState<u32> = QueueState::new();
-        q.add_consumer(1);
-        q.add_consumer(2);
-        q.add_consumer(3);
+        for c in 1..=3 {
+            q.add_consumer(c);
+        }
         let mut picks = Vec::new();
         for _ in 0..4 {
-            picks.push(*q.next_consumer(|c| *c != 2).unwrap());
+            let idx = q.next_consumer_index(|c| *c != 2, |_| 0).unwrap();
+            picks.push(q.consumers()[idx]);
         }
         assert_eq!(picks, vec![1, 3, 1, 3]);
-        assert!(q.next_consumer(|_| false).is_none());
+        assert!(q.next_consumer_index(|_| false, |_| 0).is_none());
+    }
+
+    #[test]
+    fn higher_priority_consumers_are_served_while_they_have_credit() {
+        let mut q: QueueState<(u32, i32)> = QueueState::new();
+        q.add_consumer((1, 0));
+        q.add_consumer((2, 5));
+        q.add_consumer((3, 5));
+        let mut picks = Vec::new();
+        for _ in 0..3 {
+            let idx = q.next_consumer_index(|_| true, |c| c.1).unwrap();
+            picks.push(q.consumers()[idx].0);
+        }
+        assert_eq!(picks, vec![2, 3, 2]);
+        let idx = q.next_consumer_index(|c| c.1 == 0, |c| c.1).unwrap();
+        assert_eq!(q.consumers()[idx].0, 1);
     }
 
     #[test]
@@ -241,11 +363,15 @@ mod tests {
         for c in 1..=3 {
             q.add_consumer(c);
         }
-        assert_eq!(*q.next_consumer(|_| true).unwrap(), 1);
+        let next = |q: &mut QueueState<u32>| {
+            let idx = q.next_consumer_index(|_| true, |_| 0).unwrap();
+            q.consumers()[idx]
+        };
+        assert_eq!(next(&mut q), 1);
         assert_eq!(q.remove_consumer(|c| *c == 1), Some(1));
-        assert_eq!(*q.next_consumer(|_| true).unwrap(), 2);
-        assert_eq!(*q.next_consumer(|_| true).unwrap(), 3);
-        assert_eq!(*q.next_consumer(|_| true).unwrap(), 2);
+        assert_eq!(next(&mut q), 2);
+        assert_eq!(next(&mut q), 3);
+        assert_eq!(next(&mut q), 2);
     }
 
     proptest! {
@@ -258,12 +384,14 @@ mod tests {
             let mut held: Vec<QueuedMessage> = Vec::new();
             for op in ops {
                 match op {
-                    0 => { let s = q.push(msg(0)); model.insert(s); }
+                    0 => { let s = q.push(msg(0), None); model.insert(s); }
                     1 => {
                         let got = q.pop().map(|m| m.seq);
                         let want = model.pop_first();
                         prop_assert_eq!(got, want);
-                        if let Some(s) = got { held.push(QueuedMessage { seq: s, message: msg(0), redelivered: false }); }
+                        if let Some(s) = got {
+                            held.push(QueuedMessage { seq: s, message: msg(0), redelivered: false, expires_at: None });
+                        }
                     }
                     _ => if let Some(m) = held.pop() { model.insert(m.seq); q.requeue(m); },
                 }

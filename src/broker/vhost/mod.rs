@@ -2,6 +2,7 @@
 //! routing through them. Topology changes (declare, delete, bind) live in `topology.rs` and
 //! are serialised by a per-vhost lock; publishing takes no vhost-wide lock.
 
+mod dead_letter;
 mod topology;
 
 pub use topology::{QueueDeclareRequest, QueueDeclared};
@@ -100,14 +101,30 @@ impl VHost {
         scratch: &mut RouteScratch,
     ) -> AmqpResult<()> {
         scratch.queues.clear();
+        self.route_more(exchange, routing_key, raw_properties, scratch, true)
+    }
+
+    /// Like [`VHost::route`], but adds to the queues already in `scratch.queues` (routing
+    /// one message with several keys, e.g. CC); `check_internal` false lets the broker
+    /// itself publish to internal exchanges (dead-lettering).
+    pub fn route_more(
+        &self,
+        exchange: &ShortStr,
+        routing_key: &ShortStr,
+        raw_properties: &Bytes,
+        scratch: &mut RouteScratch,
+        check_internal: bool,
+    ) -> AmqpResult<()> {
         if exchange.is_empty() {
-            if let Some(q) = self.queue(routing_key) {
+            if let Some(q) = self.queue(routing_key)
+                && !scratch.queues.iter().any(|e| Arc::ptr_eq(e, &q))
+            {
                 scratch.queues.push(q);
             }
             return Ok(());
         }
         let first = self.exchange_or_404(exchange)?;
-        if first.internal {
+        if check_internal && first.internal {
             return Err(AmqpError::access_refused(format!(
                 "cannot publish to internal exchange '{}' in vhost '{}'",
                 exchange, self.name

@@ -5,6 +5,7 @@
 use super::VHost;
 use crate::broker::consumer::{ConnectionEvent, Consumer};
 use crate::broker::exchange::{Binding, Destination, Exchange, ExchangeKind};
+use crate::broker::queue::args::QueueArgs;
 use crate::broker::queue::{Queue, QueueDeclaration};
 use crate::error::{AmqpError, AmqpResult};
 use crate::protocol::{FieldTable, FieldValue, ReplyCode, ShortStr};
@@ -279,13 +280,14 @@ impl VHost {
     }
 
     /// queue.declare.
-    pub fn declare_queue(&self, req: QueueDeclareRequest) -> AmqpResult<QueueDeclared> {
+    pub fn declare_queue(self: &Arc<Self>, req: QueueDeclareRequest) -> AmqpResult<QueueDeclared> {
         let _guard = self.topology.lock();
         if let Some(q) = self.queue(&req.name) {
             q.check_access(req.connection_id)?;
             if !req.passive {
                 self.check_queue_equivalence(&q, &req)?;
             }
+            q.touch();
             let (message_count, consumer_count) = q.counts();
             return Ok(QueueDeclared {
                 queue: q,
@@ -300,6 +302,8 @@ impl VHost {
                 &self.name,
             ));
         }
+        let args = QueueArgs::parse(&req.arguments, &req.name.to_string_lossy(), &self.name)
+            .map_err(AmqpError::precondition)?;
         let decl = QueueDeclaration {
             name: req.name.clone(),
             durable: req.durable,
@@ -307,7 +311,7 @@ impl VHost {
             auto_delete: req.auto_delete,
             arguments: req.arguments,
         };
-        let q = Queue::new(decl, Arc::clone(&self.name));
+        let q = Queue::new(decl, args, self);
         self.queues.insert(req.name, Arc::clone(&q));
         Ok(QueueDeclared {
             queue: q,

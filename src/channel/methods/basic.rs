@@ -4,15 +4,19 @@ use super::queue::resolve_queue_name;
 use super::random_name;
 use crate::broker::consumer::{Consumer, Credit};
 use crate::broker::message::Message;
-use crate::broker::queue::Queue;
+use crate::broker::queue::args::consumer_priority;
+use crate::broker::queue::dead_letter::{cc_bcc, strip_bcc};
+use crate::broker::queue::expiration::parse_expiration;
+use crate::broker::queue::{PublishOutcome, Queue};
+use crate::broker::vhost::QueueDeclareRequest;
 use crate::channel::assembler::PendingContent;
 use crate::channel::unacked::{UnackedEntry, UnknownTag};
 use crate::channel::{Channel, ChannelConsumer, ChannelContext, TxAction};
 use crate::error::AmqpError;
 use crate::protocol::{
     BasicCancel, BasicCancelOk, BasicConsume, BasicConsumeOk, BasicGet, BasicGetEmpty, BasicGetOk,
-    BasicPublish, BasicQos, BasicQosOk, BasicRecoverOk, BasicReturn, Method, PropertySummary,
-    ReplyCode, ShortStr, summarize_properties,
+    BasicProperties, BasicPublish, BasicQos, BasicQosOk, BasicRecoverOk, BasicReturn, Method,
+    PropertySummary, ReplyCode, ShortStr, summarize_properties,
 };
 use std::sync::Arc;
 
@@ -43,9 +47,14 @@ pub(super) fn consume(
     m: BasicConsume,
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
-    let name = resolve_queue_name(ch, &m.queue)?;
-    let queue = ctx.vhost.queue_or_404(&name)?;
-    queue.check_access(ctx.connection_id)?;
+    let queue = if m.queue == DIRECT_REPLY_TO {
+        direct_reply_queue(ch, &m, ctx)?
+    } else {
+        let name = resolve_queue_name(ch, &m.queue)?;
+        let queue = ctx.vhost.queue_or_404(&name)?;
+        queue.check_access(ctx.connection_id)?;
+        queue
+    };
     let tag = if m.consumer_tag.is_empty() {
         ShortStr::from(random_name("amq.ctag-"))
     } else {
@@ -57,6 +66,7 @@ pub(super) fn consume(
             format!("attempt to reuse consumer tag '{tag}'"),
         ));
     }
+    let priority = consumer_priority(&m.arguments).map_err(AmqpError::precondition)?;
     let credit = Arc::new(Credit::new(ch.consumer_prefetch));
     let consumer = Consumer {
         tag: tag.clone(),
@@ -64,6 +74,7 @@ pub(super) fn consume(
         channel: ch.id,
         no_ack: m.no_ack,
         exclusive: m.exclusive,
+        priority,
         credit: Arc::clone(&credit),
         channel_credit: Arc::clone(&ch.channel_credit),
         inbox: ctx.inbox.clone(),
@@ -91,12 +102,76 @@ pub(super) fn consume(
     Ok(())
 }
 
+/// The pseudo-queue name clients consume from for direct reply-to.
+pub(in crate::channel) const DIRECT_REPLY_TO: &str = "amq.rabbitmq.reply-to";
+
+/// Direct reply-to (RabbitMQ's `amq.rabbitmq.reply-to`): consuming from the pseudo-queue
+/// creates a hidden exclusive queue for this channel; publishes from the channel that name
+/// the pseudo-queue in reply-to are rewritten to it, so replies route to it by name.
+fn direct_reply_queue(
+    ch: &mut Channel,
+    m: &BasicConsume,
+    ctx: &mut ChannelContext<'_>,
+) -> Result<Arc<Queue>, AmqpError> {
+    if !m.no_ack {
+        return Err(AmqpError::precondition("reply consumer cannot acknowledge"));
+    }
+    if ch.reply_queue.is_some() {
+        return Err(AmqpError::precondition("reply consumer already set"));
+    }
+    let name = ShortStr::from(random_name("amq.rabbitmq.reply-to."));
+    let declared = ctx.vhost.declare_queue(QueueDeclareRequest {
+        name: name.clone(),
+        passive: false,
+        durable: false,
+        exclusive: true,
+        auto_delete: true,
+        arguments: Default::default(),
+        connection_id: ctx.connection_id,
+    })?;
+    ch.reply_queue = Some(name);
+    Ok(declared.queue)
+}
+
+/// Rewrites a reply-to of `amq.rabbitmq.reply-to` to this channel's reply queue; 406 when
+/// the channel has no reply consumer, as in RabbitMQ.
+fn rewrite_reply_to(
+    ch: &Channel,
+    raw_properties: &bytes::Bytes,
+) -> Result<Option<bytes::Bytes>, AmqpError> {
+    // A cheap byte search first: decoding every message's properties would cost more.
+    let needle = DIRECT_REPLY_TO.as_bytes();
+    if !raw_properties.windows(needle.len()).any(|w| w == needle) {
+        return Ok(None);
+    }
+    let Ok(mut props) = BasicProperties::decode(raw_properties) else {
+        return Ok(None);
+    };
+    if props
+        .reply_to
+        .as_ref()
+        .is_none_or(|r| r.as_bytes() != needle)
+    {
+        return Ok(None);
+    }
+    let Some(queue) = &ch.reply_queue else {
+        return Err(AmqpError::precondition(
+            "fast reply consumer does not exist",
+        ));
+    };
+    props.reply_to = Some(queue.clone());
+    Ok(Some(props.to_raw()))
+}
+
 pub(super) fn cancel(
     ch: &mut Channel,
     m: BasicCancel,
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     if let Some(consumer) = ch.consumers.remove(&m.consumer_tag) {
+        if ch.reply_queue.as_ref() == Some(consumer.queue.name()) {
+            ch.reply_queue = None;
+        }
         let removal =
             consumer
                 .queue
@@ -168,20 +243,51 @@ pub(in crate::channel) fn publish(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     let summary = check_user_id(&content, ctx)?;
+    let expiration = match &summary.expiration {
+        Some(raw) => Some(parse_expiration(raw.as_bytes()).map_err(AmqpError::precondition)?),
+        None => None,
+    };
     let PendingContent {
         publish,
-        raw_properties,
+        mut raw_properties,
         body_size,
         body,
         ..
     } = content;
+    if let Some(rewritten) = rewrite_reply_to(ch, &raw_properties)? {
+        raw_properties = rewritten;
+    }
     ctx.vhost.route(
         &publish.exchange,
         &publish.routing_key,
         &raw_properties,
         &mut ch.scratch,
     )?;
+    if summary.has_headers {
+        // Sender-selected distribution: CC and BCC headers add routing keys; BCC is removed
+        // before delivery.
+        if let Ok(props) = BasicProperties::decode(&raw_properties)
+            && let Some(headers) = &props.headers
+        {
+            let (cc, bcc) = cc_bcc(headers);
+            for key in cc.into_iter().chain(bcc) {
+                if let Some(key) = ShortStr::from_bytes(key) {
+                    ctx.vhost.route_more(
+                        &publish.exchange,
+                        &key,
+                        &raw_properties,
+                        &mut ch.scratch,
+                        true,
+                    )?;
+                }
+            }
+            if let Ok(Some(stripped)) = strip_bcc(&raw_properties) {
+                raw_properties = stripped;
+            }
+        }
+    }
     let message = Arc::new(Message {
+        id: Message::next_id(),
         exchange: publish.exchange,
         routing_key: publish.routing_key,
         raw_properties,
@@ -189,10 +295,13 @@ pub(in crate::channel) fn publish(
         body_size,
         persistent: summary.delivery_mode == Some(2),
         priority: summary.priority,
+        expiration,
     });
+    let seq = ch.confirms.as_mut().map(|c| c.next_sequence());
     let routed = !ch.scratch.queues.is_empty();
+    let mut rejected = false;
     for queue in ch.scratch.queues.drain(..) {
-        queue.publish(Arc::clone(&message));
+        rejected |= queue.publish(Arc::clone(&message)) == PublishOutcome::Rejected;
     }
     if !routed && publish.mandatory {
         let ret = BasicReturn {
@@ -210,9 +319,10 @@ pub(in crate::channel) fn publish(
             ctx.frame_max,
         );
     }
-    if let Some(confirms) = ch.confirms.as_mut() {
-        confirms.unsent_ack = Some(confirms.next_seq);
-        confirms.next_seq += 1;
+    if let (Some(confirms), Some(seq)) = (ch.confirms.as_mut(), seq)
+        && rejected
+    {
+        confirms.nack(seq);
     }
     Ok(())
 }
@@ -255,6 +365,7 @@ pub(super) fn get(
                 queue,
                 message: qm,
                 credit: None,
+                delivered_at: tokio::time::Instant::now(),
             },
         );
     }
@@ -295,11 +406,17 @@ pub(in crate::channel) fn apply_settlement(
             released = true;
         }
     }
-    if requeue == Some(true) {
-        requeue_entries(entries);
-    } else {
-        for (queue, group) in group_by_queue(entries) {
-            queue.settle(group.len());
+    match requeue {
+        Some(true) => requeue_entries(entries),
+        Some(false) => {
+            for (queue, group) in group_by_queue(entries) {
+                queue.reject(group.into_iter().map(|e| e.message).collect());
+            }
+        }
+        None => {
+            for (queue, group) in group_by_queue(entries) {
+                queue.settle(group.len());
+            }
         }
     }
     if released {

@@ -40,6 +40,18 @@ pub(super) fn declare(
         }
         resolve_queue_name(ch, &m.queue)?
     };
+    if m.passive && m.queue == super::basic::DIRECT_REPLY_TO {
+        // The direct reply-to pseudo-queue always "exists", as in RabbitMQ.
+        if !m.nowait {
+            let ok = QueueDeclareOk {
+                queue: m.queue,
+                message_count: 0,
+                consumer_count: 0,
+            };
+            ctx.sink.method(ch.id, &Method::QueueDeclareOk(ok));
+        }
+        return Ok(());
+    }
     let declared = ctx.vhost.declare_queue(QueueDeclareRequest {
         name: name.clone(),
         passive: m.passive,

@@ -1,7 +1,8 @@
 //! tx.select / commit / rollback and confirm.select (the two modes exclude each other).
 
 use super::basic::apply_settlement;
-use crate::channel::{Channel, ChannelContext, Confirms, TxAction};
+use crate::channel::confirms::Confirms;
+use crate::channel::{Channel, ChannelContext, TxAction};
 use crate::error::AmqpError;
 use crate::protocol::{
     ConfirmSelect, ConfirmSelectOk, Method, TxCommitOk, TxRollbackOk, TxSelectOk,
@@ -18,10 +19,7 @@ pub(super) fn confirm_select(
         ));
     }
     if ch.confirms.is_none() {
-        ch.confirms = Some(Confirms {
-            next_seq: 1,
-            unsent_ack: None,
-        });
+        ch.confirms = Some(Confirms::default());
     }
     if !m.nowait {
         ctx.sink

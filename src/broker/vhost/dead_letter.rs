@@ -1,0 +1,94 @@
+//! Dead-lettering: a message leaving a queue (rejected, expired, dropped by a length limit)
+//! is republished, with RabbitMQ's x-death headers, to the queue's dead-letter exchange.
+//! Cycles are broken as RabbitMQ breaks them (a fully automatic cycle drops the message).
+
+use super::{RouteScratch, VHost};
+use crate::broker::message::Message;
+use crate::broker::queue::Queue;
+use crate::broker::queue::dead_letter::{
+    DeathContext, DeathReason, cc_bcc, dead_letter_properties, dead_letter_routing_keys, is_cycle,
+};
+use crate::protocol::{BasicProperties, ShortStr};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// The keys a message was routed with: its routing key, then its CC header's keys.
+pub(crate) fn original_routing_keys(message: &Message) -> Vec<Bytes> {
+    let mut keys = vec![message.routing_key.as_raw().clone()];
+    if let Ok(props) = BasicProperties::decode(&message.raw_properties)
+        && let Some(headers) = props.headers
+    {
+        keys.extend(cc_bcc(&headers).0);
+    }
+    keys
+}
+
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl VHost {
+    /// Publishes a copy of `message`, which left `from` for `reason`, to exchange `dlx`.
+    /// A missing dead-letter exchange drops it, as in RabbitMQ.
+    pub fn dead_letter(
+        &self,
+        message: &Message,
+        from: &Queue,
+        dlx: &ShortStr,
+        reason: DeathReason,
+    ) {
+        let original = original_routing_keys(message);
+        let queue_name = from.name().to_string_lossy();
+        let ctx = DeathContext {
+            queue: &queue_name,
+            reason,
+            exchange: message.exchange.as_bytes(),
+            routing_keys: original.clone(),
+            now_secs: now_secs(),
+        };
+        let Ok(props) = dead_letter_properties(&message.raw_properties, &ctx) else {
+            tracing::warn!(queue = %queue_name, "cannot dead-letter a message with bad properties");
+            return;
+        };
+        let keys = dead_letter_routing_keys(from.args.dead_letter_routing_key.as_ref(), &original);
+        let mut scratch = RouteScratch::default();
+        let mut first_key = None;
+        for key in keys {
+            let Some(key) = ShortStr::from_bytes(key) else {
+                continue;
+            };
+            if self
+                .route_more(dlx, &key, &props, &mut scratch, false)
+                .is_err()
+            {
+                return;
+            }
+            first_key.get_or_insert(key);
+        }
+        let copy = Arc::new(Message {
+            id: Message::next_id(),
+            exchange: dlx.clone(),
+            routing_key: first_key.unwrap_or_default(),
+            raw_properties: props,
+            body: message.body.clone(),
+            body_size: message.body_size,
+            persistent: message.persistent,
+            priority: message.priority,
+            expiration: None,
+        });
+        for target in scratch.queues.drain(..) {
+            if is_cycle(
+                &copy.raw_properties,
+                &target.name().to_string_lossy(),
+                reason,
+            ) {
+                tracing::debug!(queue = %target.name(), "dead-letter cycle, message dropped");
+                continue;
+            }
+            target.publish(Arc::clone(&copy));
+        }
+    }
+}
