@@ -139,6 +139,16 @@ impl TestBroker {
         (conn, ch)
     }
 
+    /// A connected lapin connection plus one channel in publisher-confirm mode; the
+    /// [`publish`] helpers wait for each ack on it.
+    pub async fn lapin_confirm_channel(&self) -> (lapin::Connection, Channel) {
+        let (conn, ch) = self.lapin_channel().await;
+        guard(ch.confirm_select(lapin::options::ConfirmSelectOptions::default()))
+            .await
+            .unwrap();
+        (conn, ch)
+    }
+
     /// A connected amqprs connection.
     pub async fn amqprs(&self) -> amqprs::connection::Connection {
         let args = amqprs::connection::OpenConnectionArguments::new(
@@ -292,9 +302,10 @@ pub async fn fresh_queue(ch: &Channel, test: &str) -> String {
     name
 }
 
-/// Publishes `body` to `exchange` with routing key `rk` and default properties.
+/// Publishes `body` to `exchange` with routing key `rk` and default properties; on a
+/// confirm channel, also waits for the broker's ack.
 pub async fn publish(ch: &Channel, exchange: &str, rk: &str, body: &[u8]) {
-    guard(ch.basic_publish(
+    let confirm = guard(ch.basic_publish(
         exchange.into(),
         rk.into(),
         lapin::options::BasicPublishOptions::default(),
@@ -303,6 +314,8 @@ pub async fn publish(ch: &Channel, exchange: &str, rk: &str, body: &[u8]) {
     ))
     .await
     .unwrap();
+    let confirmation = guard(confirm).await.unwrap();
+    assert!(!confirmation.is_nack(), "publish was nacked");
 }
 
 /// Publishes each body, in order, to the default exchange for `queue`.
@@ -312,7 +325,10 @@ pub async fn publish_all(ch: &Channel, queue: &str, bodies: &[&str]) {
     }
 }
 
-/// Message count of `queue` via a passive declare (a full round trip).
+/// Message count of `queue` via a passive declare.
+///
+/// RabbitMQ answers queue stats ahead of deliveries still in flight to the queue, so
+/// publish on a confirm channel (see [`TestBroker::lapin_confirm_channel`]) before counting.
 pub async fn message_count(ch: &Channel, queue: &str) -> u32 {
     let q = guard(ch.queue_declare(
         queue.into(),
