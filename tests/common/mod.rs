@@ -4,6 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod raw;
+pub mod wire;
 
 use lapin::message::{Delivery, DeliveryResult};
 use lapin::options::BasicConsumeOptions;
