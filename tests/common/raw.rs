@@ -152,8 +152,22 @@ impl RawConn {
         c
     }
 
+    /// Connects as guest, answering tune with a lower channel_max.
+    pub async fn open_with_channel_max(addr: SocketAddr, channel_max: u16) -> RawConn {
+        let mut c = RawConn::connect(addr).await;
+        c.handshake_with(("guest", "guest", "/"), Some(channel_max))
+            .await;
+        c
+    }
+
     /// Runs the handshake through connection.open-ok (heartbeats disabled).
     pub async fn handshake(&mut self, user: &str, pass: &str, vhost: &str) {
+        self.handshake_with((user, pass, vhost), None).await;
+    }
+
+    /// Runs the handshake; `channel_max` replaces the offered value in tune-ok.
+    pub async fn handshake_with(&mut self, login: (&str, &str, &str), channel_max: Option<u16>) {
+        let (user, pass, vhost) = login;
         self.send(PROTOCOL_HEADER).await;
         let (mut r, _) = self.expect_method(10, 10).await;
         assert_eq!((r.u8(), r.u8()), (0, 9));
@@ -172,9 +186,14 @@ impl RawConn {
             .build();
         self.send_method(0, 10, 11, &start_ok).await;
         let (mut r, _) = self.expect_method(10, 30).await;
+        let channel_max_override = channel_max;
         let channel_max = r.u16();
         let frame_max = r.u32();
         let _heartbeat = r.u16();
+        let channel_max = match channel_max_override {
+            Some(n) => n,
+            None => channel_max,
+        };
         self.channel_max = channel_max;
         self.frame_max = frame_max;
         let tune_ok = Args::new().u16(channel_max).u32(frame_max).u16(0).build();
