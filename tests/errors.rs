@@ -1,0 +1,215 @@
+//! Error scoping: channel errors close one channel, connection errors close the
+//! connection with class/method ids; channel lifecycle misuse.
+
+mod common;
+
+use common::raw::{Args, Frame, describe};
+use common::{TestBroker, assert_amqp_error, fresh_queue, get_body, guard, publish, unique};
+use lapin::options::QueueDeclareOptions;
+use lapin::types::FieldTable;
+
+fn passive_declare(name: &str) -> Vec<u8> {
+    Args::new()
+        .u16(0)
+        .shortstr(name)
+        .bits(&[true, false, false, false, false])
+        .empty_table()
+        .build()
+}
+
+#[tokio::test]
+async fn a_channel_error_closes_only_that_channel() {
+    let broker = TestBroker::start().await;
+    let (conn, ch1) = broker.lapin_channel().await;
+    let ch2 = guard(conn.create_channel()).await.unwrap();
+    let q = fresh_queue(&ch2, "survivor").await;
+    let missing = unique("missing");
+    let opts = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let res = guard(ch1.queue_declare(missing.as_str().into(), opts, FieldTable::default())).await;
+    assert_amqp_error(res, 404, "NOT_FOUND - ");
+    assert!(!ch1.status().connected());
+    assert!(conn.status().connected());
+    publish(&ch2, "", &q, b"still-works").await;
+    assert_eq!(get_body(&ch2, &q).await.as_deref(), Some("still-works"));
+    let ch3 = guard(conn.create_channel()).await.unwrap();
+    assert!(ch3.status().connected());
+}
+
+#[tokio::test]
+async fn a_channel_close_carries_the_failing_methods_class_and_method_ids() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(3).await;
+    let missing = unique("missing");
+    c.send_method(3, 50, 10, &passive_declare(&missing)).await;
+    let close = c.expect_channel_close(3).await;
+    assert_eq!(close.code, 404);
+    assert_eq!(
+        close.text,
+        format!("NOT_FOUND - no queue '{missing}' in vhost '/'")
+    );
+    assert_eq!((close.class_id, close.method_id), (50, 10));
+}
+
+#[tokio::test]
+async fn frames_sent_on_a_closing_channel_are_ignored_until_close_ok() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send_method(1, 50, 10, &passive_declare(&unique("missing")))
+        .await;
+    let (_, ch) = c.expect_method(20, 40).await;
+    assert_eq!(ch, 1);
+    // Before close-ok: these must be discarded, not answered or treated as errors.
+    c.send_method(1, 50, 10, &passive_declare(&unique("also-missing")))
+        .await;
+    c.publish(1, "", "nowhere", b"dropped").await;
+    c.send_method(1, 20, 41, &[]).await;
+    // The channel id can be reused right away.
+    c.open_channel(1).await;
+    c.sync(1).await;
+}
+
+#[tokio::test]
+async fn a_client_closed_channel_can_be_reopened() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let close = Args::new().u16(200).shortstr("done").u16(0).u16(0).build();
+    c.send_method(1, 20, 40, &close).await;
+    c.expect_method(20, 41).await;
+    c.open_channel(1).await;
+    c.sync(1).await;
+}
+
+#[tokio::test]
+async fn using_a_channel_that_was_never_opened_closes_the_connection_with_504() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.send_method(5, 50, 10, &passive_declare("q")).await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 504);
+    assert_eq!(close.text, "CHANNEL_ERROR - expected 'channel.open'");
+    assert_eq!((close.class_id, close.method_id), (50, 10));
+}
+
+#[tokio::test]
+async fn using_a_channel_after_its_close_ok_closes_the_connection_with_504() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let close = Args::new().u16(200).shortstr("done").u16(0).u16(0).build();
+    c.send_method(1, 20, 40, &close).await;
+    c.expect_method(20, 41).await;
+    c.send_method(1, 60, 10, &Args::new().u32(0).u16(0).bits(&[false]).build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 504);
+    assert_eq!(close.text, "CHANNEL_ERROR - expected 'channel.open'");
+    assert_eq!((close.class_id, close.method_id), (60, 10));
+}
+
+#[tokio::test]
+async fn opening_an_already_open_channel_closes_the_connection_with_504() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send_method(1, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 504);
+    assert_eq!(close.text, "CHANNEL_ERROR - second 'channel.open' seen");
+    assert_eq!((close.class_id, close.method_id), (20, 10));
+}
+
+#[tokio::test]
+async fn a_channel_number_above_channel_max_is_accepted_while_few_channels_are_open() {
+    // RabbitMQ enforces channel_max as a count of open channels, not as a number bound.
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    let above = c.channel_max + 1;
+    c.open_channel(above).await;
+    c.sync(above).await;
+}
+
+#[tokio::test]
+async fn opening_more_channels_than_channel_max_closes_the_connection_with_530() {
+    let broker = TestBroker::start().await;
+    let mut c = common::raw::RawConn::open_with_channel_max(broker.addr(), 3).await;
+    for ch in 1..=3 {
+        c.open_channel(ch).await;
+    }
+    c.send_method(4, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 530);
+    assert_eq!(
+        close.text,
+        "NOT_ALLOWED - number of channels opened (3) has reached the negotiated channel_max (3)"
+    );
+    // RabbitMQ does not name the failing method here.
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_connection_error_takes_every_channel_down_with_it() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.open_channel(2).await;
+    c.send_method(2, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    match c.next_frame().await {
+        Frame::Method {
+            channel: 0,
+            class: 10,
+            method: 50,
+            ..
+        } => {}
+        other => panic!("expected connection.close, got {}", describe(&other)),
+    }
+    c.send_method(0, 10, 51, &[]).await;
+    c.expect_eof().await;
+}
+
+#[tokio::test]
+async fn access_request_is_answered_for_old_clients() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let args = Args::new()
+        .shortstr("/data")
+        .bits(&[false, false, true, true, true])
+        .build();
+    c.send_method(1, 30, 10, &args).await;
+    let (mut r, ch) = c.expect_method(30, 11).await;
+    assert_eq!(ch, 1);
+    assert_eq!(r.u16(), 1, "ticket");
+}
+
+#[tokio::test]
+async fn channel_flow_active_is_acknowledged() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send_method(1, 20, 20, &Args::new().bits(&[true]).build())
+        .await;
+    let (mut r, _) = c.expect_method(20, 21).await;
+    assert_eq!(r.u8() & 1, 1);
+}
+
+#[tokio::test]
+async fn channel_flow_inactive_closes_the_connection_with_540() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send_method(1, 20, 20, &Args::new().bits(&[false]).build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 540);
+    assert_eq!(close.text, "NOT_IMPLEMENTED - active=false");
+    assert_eq!((close.class_id, close.method_id), (20, 20));
+}

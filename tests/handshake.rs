@@ -1,0 +1,289 @@
+//! Connection handshake: authentication, server properties, tuning, close.
+
+mod common;
+
+use common::raw::{Args, PROTOCOL_HEADER, RawConn, Value};
+use common::{TestBroker, amqp_error, guard};
+use lapin::ConnectionProperties;
+
+/// Client properties announcing `authentication_failure_close`.
+fn client_properties_with_auth_failure_close() -> Vec<u8> {
+    let caps = Args::new()
+        .shortstr("authentication_failure_close")
+        .u8(b't')
+        .u8(1)
+        .build();
+    Args::new()
+        .shortstr("capabilities")
+        .u8(b'F')
+        .longstr(&caps)
+        .build()
+}
+
+/// Sends the header, reads connection.start, answers start-ok with PLAIN credentials
+/// (announcing the authentication_failure_close capability).
+async fn start_ok_plain(addr: std::net::SocketAddr, user: &str, pass: &str) -> RawConn {
+    start_ok_plain_with(
+        addr,
+        user,
+        pass,
+        &client_properties_with_auth_failure_close(),
+    )
+    .await
+}
+
+async fn start_ok_plain_with(
+    addr: std::net::SocketAddr,
+    user: &str,
+    pass: &str,
+    client_props: &[u8],
+) -> RawConn {
+    let mut c = RawConn::connect(addr).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let resp = format!("\0{user}\0{pass}");
+    let args = Args::new()
+        .table_bytes(client_props)
+        .shortstr("PLAIN")
+        .longstr(resp.as_bytes())
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &args).await;
+    c
+}
+
+#[tokio::test]
+async fn plain_login_with_lapin_opens_a_usable_channel() {
+    let broker = TestBroker::start().await;
+    let conn = broker.lapin().await;
+    assert!(conn.status().connected());
+    assert_eq!(conn.status().username(), "guest");
+    assert_eq!(conn.status().vhost().as_str(), "/");
+    let ch = guard(conn.create_channel()).await.unwrap();
+    assert!(ch.status().connected());
+    guard(conn.close(200, "bye".into())).await.unwrap();
+}
+
+#[tokio::test]
+async fn amqplain_login_with_amqprs_opens_a_usable_channel() {
+    let broker = TestBroker::start().await;
+    let args = amqprs::connection::OpenConnectionArguments::new(
+        &broker.addr().ip().to_string(),
+        broker.addr().port(),
+        "guest",
+        "guest",
+    )
+    .credentials(amqprs::security::SecurityCredentials::new_amqplain(
+        "guest", "guest",
+    ))
+    .finish();
+    let conn = guard(amqprs::connection::Connection::open(&args))
+        .await
+        .unwrap();
+    assert!(conn.is_open());
+    let ch = guard(conn.open_channel(None)).await.unwrap();
+    assert!(ch.is_open());
+    guard(ch.close()).await.unwrap();
+    guard(conn.close()).await.unwrap();
+}
+
+#[tokio::test]
+async fn connection_start_offers_version_0_9_and_plain_and_amqplain_mechanisms() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    let (mut r, channel) = c.expect_method(10, 10).await;
+    assert_eq!(channel, 0);
+    assert_eq!((r.u8(), r.u8()), (0, 9));
+    let _props = r.table();
+    let mechanisms = String::from_utf8(r.longstr()).unwrap();
+    let mut mechs: Vec<&str> = mechanisms.split(' ').collect();
+    mechs.sort();
+    assert!(mechs.contains(&"PLAIN"), "mechanisms {mechanisms:?}");
+    assert!(mechs.contains(&"AMQPLAIN"), "mechanisms {mechanisms:?}");
+    let locales = String::from_utf8(r.longstr()).unwrap();
+    assert!(
+        locales.split(' ').any(|l| l == "en_US"),
+        "locales {locales:?}"
+    );
+}
+
+#[tokio::test]
+async fn server_properties_carry_product_version_and_all_capabilities() {
+    let broker = TestBroker::start().await;
+    let c = broker.raw().await;
+    let props = Value::Table(c.server_properties.clone());
+    for key in ["product", "version", "platform"] {
+        match props.get(key) {
+            Some(Value::Str(s)) => assert!(!s.is_empty(), "{key} is empty"),
+            other => panic!("{key} should be a long string, got {other:?}"),
+        }
+    }
+    let caps = props.get("capabilities").expect("capabilities table");
+    for cap in [
+        "publisher_confirms",
+        "exchange_exchange_bindings",
+        "basic.nack",
+        "consumer_cancel_notify",
+        "per_consumer_qos",
+        "authentication_failure_close",
+        "connection.blocked",
+    ] {
+        assert_eq!(caps.get(cap), Some(&Value::Bool(true)), "capability {cap}");
+    }
+}
+
+#[tokio::test]
+async fn amqprs_sees_the_advertised_capabilities() {
+    let broker = TestBroker::start().await;
+    let conn = broker.amqprs().await;
+    let props = conn.server_properties();
+    assert!(!props.product().is_empty());
+    assert!(!props.version().is_empty());
+    let caps = props.capabilities();
+    assert!(caps.publisher_confirms());
+    assert!(caps.exchange_exchange_bindings());
+    assert!(caps.basic_nack());
+    assert!(caps.consumer_cancel_notify());
+    assert!(caps.per_consumer_qos());
+    assert!(caps.authentication_failure_close());
+    assert!(caps.connection_blocked());
+    guard(conn.close()).await.unwrap();
+}
+
+#[tokio::test]
+async fn wrong_password_is_refused_with_403_access_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "not-the-password").await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 403);
+    assert!(
+        close
+            .text
+            .starts_with("ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN"),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn wrong_password_without_the_capability_just_closes_the_socket() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain_with(broker.addr(), "guest", "nope", &[]).await;
+    let rest = c.read_to_eof().await;
+    assert!(rest.is_empty(), "expected a silent close, got {rest:?}");
+}
+
+#[tokio::test]
+async fn wrong_password_makes_lapin_connect_fail_with_403() {
+    let broker = TestBroker::start().await;
+    let uri = broker.uri_with("guest", "wrong", "/");
+    let err = guard(lapin::Connection::connect(
+        &uri,
+        ConnectionProperties::default(),
+    ))
+    .await
+    .expect_err("login must fail");
+    let (code, text) = amqp_error(&err);
+    assert_eq!(code, 403);
+    assert!(text.starts_with("ACCESS_REFUSED"), "{text}");
+}
+
+#[tokio::test]
+async fn unknown_user_is_refused_with_403_access_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "nobody-such", "guest").await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 403);
+    assert!(
+        close.text.starts_with("ACCESS_REFUSED - "),
+        "{}",
+        close.text
+    );
+}
+
+#[tokio::test]
+async fn unknown_vhost_is_refused_with_530_not_allowed() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, _) = c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(r.u16()).u32(r.u32()).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    let open = Args::new()
+        .shortstr("no-such-vhost")
+        .shortstr("")
+        .u8(0)
+        .build();
+    c.send_method(0, 10, 40, &open).await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 530);
+    assert_eq!(close.text, "NOT_ALLOWED - vhost no-such-vhost not found");
+    assert_eq!((close.class_id, close.method_id), (10, 40));
+}
+
+#[tokio::test]
+async fn unknown_vhost_makes_lapin_connect_fail_with_530() {
+    let broker = TestBroker::start().await;
+    let uri = broker.uri_with("guest", "guest", "no-such-vhost");
+    let err = guard(lapin::Connection::connect(
+        &uri,
+        ConnectionProperties::default(),
+    ))
+    .await
+    .expect_err("open must fail");
+    let (code, text) = amqp_error(&err);
+    assert_eq!(code, 530);
+    assert!(text.starts_with("NOT_ALLOWED"), "{text}");
+}
+
+#[tokio::test]
+async fn tune_offers_channel_max_2047_frame_max_131072_heartbeat_60() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, channel) = c.expect_method(10, 30).await;
+    assert_eq!(channel, 0);
+    assert_eq!(r.u16(), 2047, "channel_max");
+    assert_eq!(r.u32(), 131_072, "frame_max");
+    assert_eq!(r.u16(), 60, "heartbeat");
+}
+
+#[tokio::test]
+async fn lapin_negotiates_the_offered_limits() {
+    let broker = TestBroker::start().await;
+    let conn = broker.lapin().await;
+    let cfg = conn.configuration();
+    assert_eq!(cfg.channel_max(), 2047);
+    assert_eq!(cfg.frame_max(), 131_072);
+    assert_eq!(cfg.heartbeat(), 60);
+}
+
+#[tokio::test]
+async fn client_close_is_answered_with_close_ok_then_the_socket_closes() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    c.send_method(0, 10, 50, &close).await;
+    let (r, channel) = c.expect_method(10, 51).await;
+    assert_eq!(channel, 0);
+    assert!(r.rest().is_empty());
+    // close-ok tells the client to close the socket; once it does, the server follows.
+    c.shutdown_write().await;
+    let rest = c.read_to_eof().await;
+    assert!(rest.is_empty(), "nothing may follow close-ok: {rest:?}");
+}
+
+#[tokio::test]
+async fn open_ok_is_sent_on_channel_zero_after_the_vhost_is_accepted() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, _) = c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(r.u16()).u32(r.u32()).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    let (mut r, channel) = c.expect_method(10, 41).await;
+    assert_eq!(channel, 0);
+    assert_eq!(r.shortstr(), "", "known-hosts");
+}
