@@ -327,28 +327,33 @@ impl Connection {
 
     fn handle_channel_method(&mut self, id: u16, method: Method) -> Result<(), AmqpError> {
         let (class_id, method_id) = (method.class_id(), method.method_id());
-        if id > self.tuning.channel_max {
-            return Err(AmqpError::new(
-                ReplyCode::ChannelError,
-                format!("channel number {id} is above the negotiated channel_max"),
-            )
-            .with_method(class_id, method_id));
-        }
+
         let Some(vhost) = self.vhost.clone() else {
             return Ok(());
         };
         let Some(ch) = self.channels.get_mut(&id) else {
             if let Method::ChannelOpen(_) = method {
+                // RabbitMQ enforces channel_max as a count of open channels.
+                let max = usize::from(self.tuning.channel_max);
+                if self.channels.len() >= max {
+                    return Err(AmqpError::new(
+                        ReplyCode::NotAllowed,
+                        format!(
+                            "number of channels opened ({}) has reached the negotiated \
+                             channel_max ({max})",
+                            self.channels.len()
+                        ),
+                    ));
+                }
                 self.channels.insert(id, Channel::new(id));
                 self.sink
                     .method(id, &Method::ChannelOpenOk(ChannelOpenOk::default()));
                 return Ok(());
             }
-            return Err(AmqpError::new(
-                ReplyCode::ChannelError,
-                format!("expected 'channel.open' on channel {id}"),
-            )
-            .with_method(class_id, method_id));
+            return Err(
+                AmqpError::new(ReplyCode::ChannelError, "expected 'channel.open'")
+                    .with_method(class_id, method_id),
+            );
         };
         if ch.state == ChannelState::Closing {
             match method {
@@ -401,7 +406,7 @@ impl Connection {
         let Some(ch) = self.channels.get_mut(&id) else {
             return Err(AmqpError::new(
                 ReplyCode::ChannelError,
-                format!("expected 'channel.open' on channel {id}"),
+                "expected 'channel.open'",
             ));
         };
         if ch.state == ChannelState::Closing {

@@ -98,7 +98,7 @@ impl VHost {
         let kind = ExchangeKind::parse(kind_name.as_bytes()).ok_or_else(|| {
             AmqpError::new(
                 ReplyCode::CommandInvalid,
-                format!("invalid exchange type '{kind_name}'"),
+                format!("unknown exchange type '{kind_name}'"),
             )
         })?;
         let _guard = self.topology.lock();

@@ -36,7 +36,11 @@ pub(super) fn qos(
         ch.channel_credit.set_limit(count);
         poke_consumed_queues(ch);
     } else {
+        // RabbitMQ quirk, kept because clients see it: a per-consumer qos also lifts the
+        // channel-wide limit ("ensures that if default was set, it's overridden").
         ch.consumer_prefetch = count;
+        ch.channel_credit.set_limit(0);
+        poke_consumed_queues(ch);
     }
     ctx.sink.method(ch.id, &Method::BasicQosOk(BasicQosOk));
     Ok(())
