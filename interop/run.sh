@@ -3,7 +3,7 @@
 #
 #   interop/run.sh [--uri AMQP_URI] [--only CLIENT[,CLIENT...]] [--list]
 #
-# Without --uri it builds Warren (cargo build --release; or uses $WARREN_BIN if set), starts it
+# Without --uri it builds Warren (cargo build --release; or uses $INTEROP_WARREN_BIN if set), starts it
 # on a free loopback port with a throw-away data directory, and stops it at exit; WARREN_*
 # variables (e.g. WARREN_AMQP__HEARTBEAT) reach it unchanged. With --uri it targets that broker.
 # Every scenario is a standalone program that reads AMQP_URI and exits 0 on success.
@@ -137,7 +137,7 @@ free_port() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_warren() {
-  local bin="${WARREN_BIN:-}"
+  local bin="${INTEROP_WARREN_BIN:-}"
   if [[ -z "$bin" ]]; then
     echo "interop: building Warren (cargo build --release)" >&2
     (cd "$ROOT" && cargo build --release --quiet --bin warren >&2)
