@@ -3,8 +3,9 @@
 #
 #   interop/run.sh [--uri AMQP_URI] [--only CLIENT[,CLIENT...]] [--list]
 #
-# Without --uri it builds Warren (cargo build --release), starts it on a free loopback port
-# with a throw-away data directory, and stops it at exit. With --uri it targets that broker.
+# Without --uri it builds Warren (cargo build --release; or uses $INTEROP_WARREN_BIN if set), starts it
+# on a free loopback port with a throw-away data directory, and stops it at exit; WARREN_*
+# variables (e.g. WARREN_AMQP__HEARTBEAT) reach it unchanged. With --uri it targets that broker.
 # Every scenario is a standalone program that reads AMQP_URI and exits 0 on success.
 # Output: one "PASS|FAIL client/scenario (secs)" line each, then "N passed, N failed".
 set -euo pipefail
@@ -30,7 +31,7 @@ CLIENTS=(
 )
 
 usage() {
-  sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "Clients: $(for c in "${CLIENTS[@]}"; do printf '%s ' "${c%% *}"; done)"
 }
 
@@ -136,9 +137,12 @@ free_port() {
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start_warren() {
-  echo "interop: building Warren (cargo build --release)" >&2
-  (cd "$ROOT" && cargo build --release --quiet --bin warren >&2)
-  local bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/warren"
+  local bin="${INTEROP_WARREN_BIN:-}"
+  if [[ -z "$bin" ]]; then
+    echo "interop: building Warren (cargo build --release)" >&2
+    (cd "$ROOT" && cargo build --release --quiet --bin warren >&2)
+    bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/warren"
+  fi
   [[ -x "$bin" ]] || { echo "interop: no binary at $bin" >&2; exit 2; }
   local port
   port="$(free_port)"

@@ -99,6 +99,7 @@ def scenario():
         channel = conn.default_channel
         check_eq(channel.queue_declare(QUEUE, passive=True).message_count, 0, "tasks left")
         channel.queue_delete(QUEUE)
+        channel.exchange_delete(QUEUE)  # Celery declares a direct exchange named after it
 
 
 if __name__ == "__main__":

@@ -62,6 +62,8 @@ def scenario():
         check_eq(simple.qsize(), 0, "SimpleQueue size after get")
         simple.close()
         kombu.Queue(simple.queue.name).bind(conn.default_channel).delete()
+        # SimpleQueue declares a direct exchange named after its queue.
+        conn.default_channel.exchange_delete(simple.queue.exchange.name)
 
         for q in queues:
             check_eq(q.bind(conn.default_channel).queue_declare(passive=True).message_count, 0,
