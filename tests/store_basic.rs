@@ -352,3 +352,42 @@ fn a_map_at_its_maximum_fails_ops_with_map_full_and_keeps_serving() {
     rx.recv().unwrap().unwrap();
     assert_eq!(all(&store, 1).len(), 1);
 }
+
+#[test]
+fn dropping_the_last_handle_drains_and_releases_the_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    for seq in 1..=500u64 {
+        publish(&store, seq, msg(b"m", true), vec![(9, seq)]);
+    }
+    drop(store);
+    let store = open(dir.path());
+    assert_eq!(store.queue_stats(9).unwrap().count, 500);
+}
+
+#[test]
+fn a_panicking_completion_does_not_stop_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.submit(
+        StoreOp::MarkDelivered { queue: 1, up_to: 1 },
+        Some(Box::new(|_| panic!("caller bug"))),
+    );
+    publish(&store, 1, msg(b"after", true), vec![(1, 1)]);
+    store.flush().unwrap();
+    assert_eq!(all(&store, 1).len(), 1);
+}
+
+#[test]
+fn submits_after_close_complete_with_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.close();
+    let (tx, rx) = mpsc::channel();
+    store.submit(
+        StoreOp::Remove { queue: 1, seq: 1 },
+        Some(Box::new(move |r| tx.send(r).unwrap())),
+    );
+    assert!(matches!(rx.recv().unwrap(), Err(StoreError::Closed)));
+    assert!(matches!(store.allocate_queue_id(), Err(StoreError::Closed)));
+}

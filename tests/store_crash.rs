@@ -15,7 +15,7 @@ const CHILD_DIR: &str = "WARREN_STORE_CRASH_CHILD_DIR";
 const WINDOW: usize = 2048;
 
 fn body(seq: u64) -> Bytes {
-    let len = if seq % 10 == 0 { 5000 } else { 300 };
+    let len = if seq.is_multiple_of(10) { 5000 } else { 300 };
     Bytes::from(
         (0..len)
             .map(|i| (seq as usize + i) as u8)

@@ -252,3 +252,32 @@ pub enum StoreOp {
         key: Vec<u8>,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lmdb_errors_map_to_actionable_store_errors() {
+        let full = StoreError::from(heed::Error::Mdb(heed::MdbError::MapFull));
+        assert!(matches!(full, StoreError::MapFull));
+        let enospc = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        assert!(matches!(
+            StoreError::from(heed::Error::Io(enospc)),
+            StoreError::DiskFull
+        ));
+        let bad = StoreError::from(heed::Error::Mdb(heed::MdbError::Corrupted));
+        assert!(matches!(bad, StoreError::Corrupt(_)));
+        let io = StoreError::from(heed::Error::Io(std::io::Error::from_raw_os_error(
+            libc::EIO,
+        )));
+        assert!(matches!(io.duplicate(), StoreError::Io(ref e) if e.kind() == io_kind(&io)));
+    }
+
+    fn io_kind(e: &StoreError) -> std::io::ErrorKind {
+        match e {
+            StoreError::Io(e) => e.kind(),
+            _ => std::io::ErrorKind::Other,
+        }
+    }
+}

@@ -123,7 +123,14 @@ impl Writer {
         for req in batch.drain(..) {
             let res = results.next().unwrap_or(Err(StoreError::Closed));
             match req {
-                Request::Op(_, Some(done)) => done(res),
+                Request::Op(_, Some(done)) => {
+                    // A panicking completion is a caller bug; it must not kill the writer
+                    // (every later op would then fail with `Closed`).
+                    let run = std::panic::AssertUnwindSafe(move || done(res));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("store completion panicked");
+                    }
+                }
                 Request::Op(op, None) => {
                     if let Err(e) = res {
                         tracing::warn!(error = %e, ?op, "store op failed");
