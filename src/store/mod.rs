@@ -344,6 +344,11 @@ impl Store {
     /// Drops every entry of the given queues (and their counters), with the messages no
     /// other entry references, and waits for the commit. For non-durable leftovers at boot.
     pub fn drop_queues(&self, queues: &[QueueId]) -> Result<(), StoreError> {
+        if std::thread::current().id() == self.inner.writer_id {
+            return Err(StoreError::Rejected(
+                "drop_queues called from a completion would wait for itself".into(),
+            ));
+        }
         let (tx, rx) = mpsc::channel();
         for &queue in queues {
             let tx = tx.clone();
