@@ -25,3 +25,4 @@ pub mod connection;
 pub mod error;
 pub mod protocol;
 pub mod server;
+pub mod store;
