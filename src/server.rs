@@ -19,6 +19,14 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The data directory could not be opened or recovered.
+    #[error("cannot open the data directory {}: {source}", dir.display())]
+    Store {
+        /// The data directory from the settings.
+        dir: std::path::PathBuf,
+        /// What went wrong.
+        source: crate::store::StoreError,
+    },
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -53,6 +61,9 @@ impl ServerHandle {
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
+        // Everything queued to the store is committed before the data directory is released.
+        let _ = self.broker.store.flush();
+        self.broker.store.close();
     }
 }
 
@@ -70,7 +81,11 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         source,
     })?;
     tracing::info!(%local_addr, "listening");
-    let broker = Arc::new(Broker::new(Arc::clone(&settings)));
+    let broker = Broker::open(Arc::clone(&settings)).map_err(|source| ServerError::Store {
+        dir: settings.server.data_dir.clone(),
+        source,
+    })?;
+    let broker = Arc::new(broker);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
     let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&broker), shutdown_rx));

@@ -83,6 +83,20 @@ pub struct Delivery {
 pub enum ConnectionEvent {
     /// Deliver a message to a consumer.
     Deliver(Delivery),
+    /// The store committed (or failed) a confirming channel's publish.
+    Persisted {
+        /// Channel of the publisher.
+        channel: u16,
+        /// Its confirm sequence number.
+        seq: u64,
+        /// False: the publisher gets basic.nack.
+        ok: bool,
+    },
+    /// The store committed a transaction's publishes: send tx.commit-ok.
+    TxCommitted {
+        /// Channel of the transaction.
+        channel: u16,
+    },
     /// The consumer's queue went away: send basic.cancel to the client.
     ConsumerCancelled {
         /// Channel of the consumer.

@@ -32,6 +32,30 @@ pub struct Message {
 static NEXT_MESSAGE_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Message {
+    /// The message as the store keeps it (the body joined into one buffer when it arrived
+    /// in several frames).
+    pub fn to_stored(&self) -> crate::store::StoredMessage {
+        let body = match self.body.as_slice() {
+            [] => Bytes::new(),
+            [one] => one.clone(),
+            many => {
+                let mut joined =
+                    bytes::BytesMut::with_capacity(usize::try_from(self.body_size).unwrap_or(0));
+                for chunk in many {
+                    joined.extend_from_slice(chunk);
+                }
+                joined.freeze()
+            }
+        };
+        crate::store::StoredMessage {
+            exchange: self.exchange.as_raw().clone(),
+            routing_key: self.routing_key.as_raw().clone(),
+            raw_properties: self.raw_properties.clone(),
+            body,
+            persistent: self.persistent,
+        }
+    }
+
     /// A fresh, process-wide unique message id.
     pub fn next_id() -> u64 {
         NEXT_MESSAGE_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
@@ -59,4 +83,6 @@ pub struct QueuedMessage {
     pub redelivered: bool,
     /// When it expires in this queue (x-message-ttl or the expiration property).
     pub expires_at: Option<tokio::time::Instant>,
+    /// Also held in the store under this queue's id and `seq` (removed when settled).
+    pub stored: bool,
 }

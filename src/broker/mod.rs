@@ -3,13 +3,16 @@
 
 pub mod alarms;
 pub mod consumer;
+pub mod definitions;
 pub mod exchange;
 pub mod message;
 pub mod queue;
+mod recovery;
 pub mod vhost;
 
 use crate::auth::Authenticator;
 use crate::config::Settings;
+use crate::store::{Store, StoreError, StoreOptions};
 use dashmap::DashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,24 +27,31 @@ pub struct Broker {
     pub auth: Authenticator,
     /// Memory alarm.
     pub alarms: alarms::Alarms,
+    /// The message and definition store (LMDB in the data directory).
+    pub store: Store,
     vhosts: DashMap<String, Arc<VHost>>,
     next_connection_id: AtomicU64,
 }
 
 impl Broker {
-    /// A broker with the vhosts named in the settings.
-    pub fn new(settings: Arc<Settings>) -> Broker {
+    /// Opens the store in the data directory, creates the configured vhosts and recovers
+    /// durable exchanges, queues (with their persistent messages) and bindings.
+    pub fn open(settings: Arc<Settings>) -> Result<Broker, StoreError> {
+        let store = Store::open(&settings.server.data_dir, StoreOptions::default())?;
         let vhosts = DashMap::new();
         for name in &settings.auth.vhosts {
-            vhosts.insert(name.clone(), Arc::new(VHost::new(name)));
+            vhosts.insert(name.clone(), Arc::new(VHost::new(name, store.clone())));
         }
-        Broker {
+        let broker = Broker {
             auth: Authenticator::new(&settings.auth),
             alarms: alarms::Alarms::new(settings.limits.memory_high_watermark),
             settings,
+            store,
             vhosts,
             next_connection_id: AtomicU64::new(1),
-        }
+        };
+        recovery::recover(&broker)?;
+        Ok(broker)
     }
 
     /// The vhost called `name`.

@@ -92,6 +92,8 @@ pub struct Channel {
     scratch: RouteScratch,
     /// The hidden queue behind this channel's direct reply-to consumer.
     reply_queue: Option<ShortStr>,
+    /// A publish was handed to the store since the last tx.commit.
+    stored_since_commit: bool,
 }
 
 impl Channel {
@@ -111,6 +113,7 @@ impl Channel {
             last_queue: None,
             scratch: RouteScratch::default(),
             reply_queue: None,
+            stored_since_commit: false,
         }
     }
 
@@ -215,7 +218,10 @@ impl Channel {
             m.body_size,
             ctx.frame_max,
         );
-        if !no_ack {
+        if no_ack {
+            queue.forget_stored(&message);
+        } else {
+            queue.mark_delivered(&message);
             self.unacked.insert(
                 tag,
                 UnackedEntry {
@@ -263,6 +269,20 @@ impl Channel {
                 multiple: true,
             });
             sink.method(self.id, &ack);
+        }
+    }
+
+    /// The store committed (or failed) publish `seq` of this confirming channel.
+    pub fn persisted(&mut self, seq: u64, ok: bool) {
+        if let Some(confirms) = self.confirms.as_mut() {
+            confirms.settle(seq, ok);
+        }
+    }
+
+    /// The store committed everything a tx.commit published: send commit-ok now.
+    pub fn tx_committed(&mut self, sink: &mut FrameSink) {
+        if self.state == ChannelState::Open {
+            sink.method(self.id, &Method::TxCommitOk(crate::protocol::TxCommitOk));
         }
     }
 

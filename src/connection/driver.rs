@@ -436,7 +436,9 @@ impl Connection {
         };
         let channel = match &event {
             ConnectionEvent::Deliver(d) => d.channel,
-            ConnectionEvent::ConsumerCancelled { channel, .. } => *channel,
+            ConnectionEvent::ConsumerCancelled { channel, .. }
+            | ConnectionEvent::Persisted { channel, .. }
+            | ConnectionEvent::TxCommitted { channel } => *channel,
         };
         let Some(ch) = self.channels.get_mut(&channel) else {
             if let ConnectionEvent::Deliver(d) = event {
@@ -450,6 +452,8 @@ impl Connection {
             ConnectionEvent::ConsumerCancelled { consumer_tag, .. } => {
                 ch.consumer_cancelled(consumer_tag, &mut ctx)
             }
+            ConnectionEvent::Persisted { seq, ok, .. } => ch.persisted(seq, ok),
+            ConnectionEvent::TxCommitted { .. } => ch.tx_committed(ctx.sink),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::broker::message::{Message, QueuedMessage};
 use crate::broker::vhost::VHost;
 use crate::error::{AmqpError, AmqpResult};
 use crate::protocol::{FieldTable, ReplyCode, ShortStr};
+use crate::store::{QueueId, Store, StoreOp};
 use args::{Overflow, QueueArgs};
 use dead_letter::DeathReason;
 use parking_lot::Mutex;
@@ -47,8 +48,9 @@ pub struct QueueDeclaration {
 /// What became of a message offered to a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishOutcome {
-    /// Enqueued (or delivered at once).
-    Accepted,
+    /// Enqueued (or delivered at once); with the queue's store id and the message's position
+    /// when it must also be written to the store.
+    Accepted(Option<(QueueId, u64)>),
     /// Refused by `x-overflow: reject-publish(-dlx)`: the publisher gets basic.nack.
     Rejected,
 }
@@ -75,6 +77,8 @@ pub struct Queue {
     /// Name of the vhost, for reply texts.
     pub vhost_name: Arc<str>,
     vhost: Weak<VHost>,
+    store: Store,
+    store_id: Option<QueueId>,
     inner: Mutex<Inner>,
     wake_expiry: Notify,
 }
@@ -90,13 +94,20 @@ pub struct ConsumerRemoval {
 
 impl Queue {
     /// A new, empty queue of `vhost`.
-    pub fn new(decl: QueueDeclaration, args: QueueArgs, vhost: &Arc<VHost>) -> Arc<Queue> {
+    pub fn new(
+        decl: QueueDeclaration,
+        args: QueueArgs,
+        vhost: &Arc<VHost>,
+        store_id: Option<QueueId>,
+    ) -> Arc<Queue> {
         let state = QueueState::with_max_priority(args.max_priority.unwrap_or(0));
         let queue = Arc::new(Queue {
             decl,
             args,
             vhost_name: Arc::clone(&vhost.name),
             vhost: Arc::downgrade(vhost),
+            store: vhost.store.clone(),
+            store_id,
             inner: Mutex::new(Inner {
                 state,
                 deleted: false,
@@ -115,6 +126,42 @@ impl Queue {
     /// The queue's name.
     pub fn name(&self) -> &ShortStr {
         &self.decl.name
+    }
+
+    /// The store's id for this queue's messages (durable queues).
+    pub fn store_id(&self) -> Option<QueueId> {
+        self.store_id
+    }
+
+    /// Removes a settled message from the store, if it is there.
+    pub fn forget_stored(&self, qm: &QueuedMessage) {
+        if let (true, Some(queue)) = (qm.stored, self.store_id) {
+            self.store
+                .submit(StoreOp::Remove { queue, seq: qm.seq }, None);
+        }
+    }
+
+    /// Records in the store that a stored message was delivered (so it comes back
+    /// redelivered after a crash).
+    pub fn mark_delivered(&self, qm: &QueuedMessage) {
+        if let (true, Some(queue)) = (qm.stored, self.store_id) {
+            self.store.submit(
+                StoreOp::MarkDelivered {
+                    queue,
+                    up_to: qm.seq,
+                },
+                None,
+            );
+        }
+    }
+
+    /// Loads recovered messages (in position order) at start-up.
+    pub fn restore(&self, entries: impl IntoIterator<Item = QueuedMessage>, max_seq: u64) {
+        let mut inner = self.inner.lock();
+        for qm in entries {
+            inner.state.push_at(qm);
+        }
+        inner.state.reserve_seqs_through(max_seq);
     }
 
     /// `queue 'name' in vhost 'v'`, as RabbitMQ names resources in reply texts.
@@ -168,7 +215,7 @@ impl Queue {
         let outcome = {
             let mut inner = self.inner.lock();
             if inner.deleted {
-                return PublishOutcome::Accepted;
+                return PublishOutcome::Accepted(None);
             }
             if self.args.overflow != Overflow::DropHead && self.is_full_for(&inner.state, &message)
             {
@@ -178,6 +225,7 @@ impl Queue {
                         message,
                         redelivered: false,
                         expires_at: None,
+                        stored: false,
                     };
                     dead.push((qm, DeathReason::MaxLen));
                 }
@@ -186,7 +234,8 @@ impl Queue {
                 let now = Instant::now();
                 let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration);
                 let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
-                inner.state.push(message, expires_at);
+                let store_id = self.store_id.filter(|_| message.persistent);
+                let seq = inner.state.push(message, expires_at, store_id.is_some());
                 self.dispatch_locked(&mut inner, now, &mut dead);
                 while self.is_over_limit(&inner.state) {
                     match inner.state.pop() {
@@ -197,7 +246,7 @@ impl Queue {
                 if expires_at.is_some() {
                     self.arm_expiry(&mut inner);
                 }
-                PublishOutcome::Accepted
+                PublishOutcome::Accepted(store_id.map(|id| (id, seq)))
             }
         };
         self.dead_letter(dead);
@@ -369,14 +418,17 @@ impl Queue {
         self.dead_letter(dead);
     }
 
-    /// Records `n` acks of earlier deliveries.
-    pub fn settle(&self, n: usize) {
-        self.inner.lock().state.settle(n);
+    /// basic.ack: the messages are settled and leave the store.
+    pub fn ack(&self, messages: &[QueuedMessage]) {
+        self.inner.lock().state.settle(messages.len());
+        for qm in messages {
+            self.forget_stored(qm);
+        }
     }
 
     /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
     pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
-        self.settle(messages.len());
+        self.inner.lock().state.settle(messages.len());
         let dead = messages
             .into_iter()
             .map(|qm| (qm, DeathReason::Rejected))
@@ -457,7 +509,11 @@ impl Queue {
 
     /// Drops all ready messages; returns how many.
     pub fn purge(&self) -> u32 {
-        u32::try_from(self.inner.lock().state.drain().len()).unwrap_or(u32::MAX)
+        let dropped = self.inner.lock().state.drain();
+        for qm in &dropped {
+            self.forget_stored(qm);
+        }
+        u32::try_from(dropped.len()).unwrap_or(u32::MAX)
     }
 
     /// Marks the queue deleted, drops its messages and returns (message count, consumers) so
@@ -480,12 +536,20 @@ impl Queue {
         if dead.is_empty() {
             return;
         }
+        let forget = |dead: &DeadLetters| {
+            for (qm, _) in dead {
+                self.forget_stored(qm);
+            }
+        };
         let (Some(dlx), Some(vhost)) = (&self.args.dead_letter_exchange, self.vhost.upgrade())
         else {
+            forget(&dead);
             return;
         };
-        for (qm, reason) in dead {
-            vhost.dead_letter(&qm.message, self, dlx, reason);
+        for (qm, reason) in &dead {
+            vhost.dead_letter(&qm.message, self, dlx, *reason);
         }
+        // The copies were queued to the store first, so a crash never loses both.
+        forget(&dead);
     }
 }

@@ -81,21 +81,44 @@ impl<C> QueueState<C> {
     }
 
     /// Appends a message at the tail (of its priority level) and returns its position.
-    pub fn push(&mut self, message: Arc<Message>, expires_at: Option<Instant>) -> u64 {
+    pub fn push(
+        &mut self,
+        message: Arc<Message>,
+        expires_at: Option<Instant>,
+        stored: bool,
+    ) -> u64 {
         let seq = self.next_seq;
-        self.next_seq += 1;
-        self.ready_count += 1;
-        self.ready_bytes += message.body_size;
-        let qm = QueuedMessage {
+        self.push_at(QueuedMessage {
             seq,
             message,
             redelivered: false,
             expires_at,
-        };
+            stored,
+        });
+        seq
+    }
+
+    /// Appends a message that already has its position (recovered from the store, or loaded
+    /// back from it): `qm.seq` must be above every position used so far.
+    pub fn push_at(&mut self, qm: QueuedMessage) {
+        self.next_seq = self.next_seq.max(qm.seq + 1);
+        self.ready_count += 1;
+        self.ready_bytes += qm.message.body_size;
         if let Some(level) = self.level_mut(&qm.message) {
             level.ready.push_back(qm);
         }
+    }
+
+    /// Reserves the next position for a message kept only in the store (paged out).
+    pub fn allocate_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
         seq
+    }
+
+    /// Makes later positions start above `seq` (after recovery).
+    pub fn reserve_seqs_through(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq + 1);
     }
 
     /// The message `pop` would return next.
@@ -286,7 +309,7 @@ mod tests {
     fn requeued_messages_return_to_their_place_before_later_ones() {
         let mut q: QueueState<()> = QueueState::new();
         for i in 0..5 {
-            q.push(msg(i), None);
+            q.push(msg(i), None, false);
         }
         let a = q.pop().unwrap();
         let _b = q.pop().unwrap();
@@ -302,11 +325,11 @@ mod tests {
     #[test]
     fn higher_priority_messages_come_first_and_fifo_within_a_priority() {
         let mut q: QueueState<()> = QueueState::with_max_priority(5);
-        q.push(msg_p(1, None), None);
-        q.push(msg_p(2, Some(3)), None);
-        q.push(msg_p(3, Some(9)), None); // above the maximum: treated as 5
-        q.push(msg_p(4, Some(3)), None);
-        q.push(msg_p(5, Some(5)), None);
+        q.push(msg_p(1, None), None, false);
+        q.push(msg_p(2, Some(3)), None, false);
+        q.push(msg_p(3, Some(9)), None, false); // above the maximum: treated as 5
+        q.push(msg_p(4, Some(3)), None, false);
+        q.push(msg_p(5, Some(5)), None, false);
         let order: Vec<u8> = std::iter::from_fn(|| q.pop()).map(|m| body(&m)).collect();
         assert_eq!(order, vec![3, 5, 2, 4, 1]);
     }
@@ -315,8 +338,12 @@ mod tests {
     fn only_an_expired_head_is_taken() {
         let mut q: QueueState<()> = QueueState::new();
         let now = Instant::now();
-        q.push(msg(1), Some(now + std::time::Duration::from_secs(10)));
-        q.push(msg(2), Some(now));
+        q.push(
+            msg(1),
+            Some(now + std::time::Duration::from_secs(10)),
+            false,
+        );
+        q.push(msg(2), Some(now), false);
         assert!(q.pop_expired(now).is_none());
         assert_eq!(
             q.head_expiry(),
@@ -384,13 +411,13 @@ mod tests {
             let mut held: Vec<QueuedMessage> = Vec::new();
             for op in ops {
                 match op {
-                    0 => { let s = q.push(msg(0), None); model.insert(s); }
+                    0 => { let s = q.push(msg(0), None, false); model.insert(s); }
                     1 => {
                         let got = q.pop().map(|m| m.seq);
                         let want = model.pop_first();
                         prop_assert_eq!(got, want);
                         if let Some(s) = got {
-                            held.push(QueuedMessage { seq: s, message: msg(0), redelivered: false, expires_at: None });
+                            held.push(QueuedMessage { seq: s, message: msg(0), redelivered: false, expires_at: None, stored: false });
                         }
                     }
                     _ => if let Some(m) = held.pop() { model.insert(m.seq); q.requeue(m); },

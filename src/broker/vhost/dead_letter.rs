@@ -4,11 +4,12 @@
 
 use super::{RouteScratch, VHost};
 use crate::broker::message::Message;
-use crate::broker::queue::Queue;
 use crate::broker::queue::dead_letter::{
     DeathContext, DeathReason, cc_bcc, dead_letter_properties, dead_letter_routing_keys, is_cycle,
 };
+use crate::broker::queue::{PublishOutcome, Queue};
 use crate::protocol::{BasicProperties, ShortStr};
+use crate::store::StoreOp;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -79,16 +80,24 @@ impl VHost {
             priority: message.priority,
             expiration: None,
         });
+        let mut entries = Vec::new();
         for target in scratch.queues.drain(..) {
-            if is_cycle(
-                &copy.raw_properties,
-                &target.name().to_string_lossy(),
-                reason,
-            ) {
-                tracing::debug!(queue = %target.name(), "dead-letter cycle, message dropped");
+            let name = target.name().to_string_lossy();
+            if is_cycle(&copy.raw_properties, &name, reason) {
+                tracing::debug!(queue = %name, "dead-letter cycle, message dropped");
                 continue;
             }
-            target.publish(Arc::clone(&copy));
+            if let PublishOutcome::Accepted(Some(entry)) = target.publish(Arc::clone(&copy)) {
+                entries.push(entry);
+            }
+        }
+        if !entries.is_empty() {
+            let op = StoreOp::Publish {
+                msg_id: copy.id,
+                message: copy.to_stored(),
+                entries,
+            };
+            self.store.submit(op, None);
         }
     }
 }

@@ -3,6 +3,7 @@
 //! are serialised by a per-vhost lock; publishing takes no vhost-wide lock.
 
 mod dead_letter;
+mod persist;
 mod topology;
 
 pub use topology::{QueueDeclareRequest, QueueDeclared};
@@ -11,6 +12,7 @@ use crate::broker::exchange::{Destination, Exchange, ExchangeKind};
 use crate::broker::queue::Queue;
 use crate::error::{AmqpError, AmqpResult};
 use crate::protocol::{BasicProperties, FieldTable, ShortStr};
+use crate::store::Store;
 use bytes::Bytes;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -33,6 +35,8 @@ pub struct VHost {
     exchanges: DashMap<ShortStr, Arc<Exchange>>,
     queues: DashMap<ShortStr, Arc<Queue>>,
     topology: Mutex<()>,
+    /// Where durable definitions and persistent messages go.
+    pub store: Store,
 }
 
 /// Reusable buffers for routing, kept by each channel so publishing does not allocate.
@@ -47,7 +51,7 @@ pub struct RouteScratch {
 
 impl VHost {
     /// A vhost with the predeclared `amq.*` exchanges.
-    pub fn new(name: &str) -> VHost {
+    pub fn new(name: &str, store: Store) -> VHost {
         let exchanges = DashMap::new();
         for (xname, kind) in PREDECLARED {
             let name = ShortStr::from_static(xname);
@@ -59,6 +63,7 @@ impl VHost {
             exchanges,
             queues: DashMap::new(),
             topology: Mutex::new(()),
+            store,
         }
     }
 
@@ -82,6 +87,24 @@ impl VHost {
     pub fn exchange_or_404(&self, name: &ShortStr) -> AmqpResult<Arc<Exchange>> {
         self.exchange(name)
             .ok_or_else(|| AmqpError::not_found("exchange", &name.to_string_lossy(), &self.name))
+    }
+
+    /// Adds a recovered durable exchange (start-up only).
+    pub fn restore_exchange(&self, exchange: Exchange) {
+        self.exchanges
+            .insert(exchange.name.clone(), Arc::new(exchange));
+    }
+
+    /// Adds a recovered durable queue (start-up only).
+    pub fn restore_queue(&self, queue: Arc<Queue>) {
+        self.queues.insert(queue.name().clone(), queue);
+    }
+
+    /// Adds a recovered binding (start-up only); skipped when its source is gone.
+    pub fn restore_binding(&self, source: &ShortStr, binding: crate::broker::exchange::Binding) {
+        if let Some(x) = self.exchange(source) {
+            x.router.write().bind(binding);
+        }
     }
 
     /// Every queue (for connection cleanup of exclusive queues).

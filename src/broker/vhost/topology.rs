@@ -151,6 +151,7 @@ impl VHost {
             internal,
             arguments.clone(),
         );
+        self.persist_exchange(&x);
         self.exchanges.insert(name.clone(), Arc::new(x));
         Ok(())
     }
@@ -182,7 +183,9 @@ impl VHost {
 
     /// Removes an exchange and every binding that points at it (topology lock held).
     fn remove_exchange_locked(&self, name: &ShortStr) {
-        self.exchanges.remove(name);
+        if let Some((_, x)) = self.exchanges.remove(name) {
+            self.forget_exchange(&x);
+        }
         self.remove_destination_locked(&Destination::Exchange(name.clone()));
     }
 
@@ -192,6 +195,13 @@ impl VHost {
         for entry in self.exchanges.iter() {
             let x = entry.value();
             let mut router = x.router.write();
+            if x.durable {
+                for binding in router.bindings() {
+                    if binding.destination == *dest {
+                        self.forget_binding(x, &binding);
+                    }
+                }
+            }
             if router.remove_destination(dest) > 0 && x.auto_delete && router.is_empty() {
                 emptied.push(x.name.clone());
             }
@@ -226,11 +236,13 @@ impl VHost {
         router
             .validate(arguments)
             .map_err(|e| AmqpError::precondition(e.to_string()))?;
-        router.bind(Binding {
+        let binding = Binding {
             destination,
             routing_key: routing_key.clone(),
             arguments: arguments.clone(),
-        });
+        };
+        self.persist_binding(&x, &binding);
+        router.bind(binding);
         Ok(())
     }
 
@@ -258,11 +270,15 @@ impl VHost {
         };
         let now_empty = {
             let mut router = x.router.write();
-            let removed = router.unbind(&Binding {
+            let binding = Binding {
                 destination,
                 routing_key: routing_key.clone(),
                 arguments: arguments.clone(),
-            });
+            };
+            let removed = router.unbind(&binding);
+            if removed {
+                self.forget_binding(&x, &binding);
+            }
             removed && router.is_empty()
         };
         if now_empty && x.auto_delete {
@@ -311,7 +327,18 @@ impl VHost {
             auto_delete: req.auto_delete,
             arguments: req.arguments,
         };
-        let q = Queue::new(decl, args, self);
+        let store_id = if req.durable {
+            Some(self.store.allocate_queue_id().map_err(|e| {
+                AmqpError::new(
+                    ReplyCode::InternalError,
+                    format!("cannot store the queue: {e}"),
+                )
+            })?)
+        } else {
+            None
+        };
+        let q = Queue::new(decl, args, self, store_id);
+        self.persist_queue(&q);
         self.queues.insert(req.name, Arc::clone(&q));
         Ok(QueueDeclared {
             queue: q,
@@ -399,8 +426,9 @@ impl VHost {
         {
             return 0;
         }
-        drop(self.queues.remove(q.name()));
         self.remove_destination_locked(&Destination::Queue(q.name().clone()));
+        drop(self.queues.remove(q.name()));
+        self.forget_queue(q);
         let (count, consumers) = q.delete();
         notify_cancelled(consumers);
         count

@@ -2,7 +2,7 @@
 
 use super::queue::resolve_queue_name;
 use super::random_name;
-use crate::broker::consumer::{Consumer, Credit};
+use crate::broker::consumer::{ConnectionEvent, Consumer, Credit};
 use crate::broker::message::Message;
 use crate::broker::queue::args::consumer_priority;
 use crate::broker::queue::dead_letter::{cc_bcc, strip_bcc};
@@ -18,6 +18,7 @@ use crate::protocol::{
     BasicProperties, BasicPublish, BasicQos, BasicQosOk, BasicRecoverOk, BasicReturn, Method,
     PropertySummary, ReplyCode, ShortStr, summarize_properties,
 };
+use crate::store::{Completion, StoreOp};
 use std::sync::Arc;
 
 pub(super) fn qos(
@@ -304,8 +305,39 @@ pub(in crate::channel) fn publish(
     let seq = ch.confirms.as_mut().map(|c| c.next_sequence());
     let routed = !ch.scratch.queues.is_empty();
     let mut rejected = false;
+    let mut entries = Vec::new();
     for queue in ch.scratch.queues.drain(..) {
-        rejected |= queue.publish(Arc::clone(&message)) == PublishOutcome::Rejected;
+        match queue.publish(Arc::clone(&message)) {
+            PublishOutcome::Rejected => rejected = true,
+            PublishOutcome::Accepted(Some(entry)) => entries.push(entry),
+            PublishOutcome::Accepted(None) => {}
+        }
+    }
+    if !entries.is_empty() {
+        // Persistent message in durable queues: stored once for all of them; the confirm
+        // waits for the commit.
+        let done = seq.map(|seq| {
+            if let Some(confirms) = ch.confirms.as_mut() {
+                confirms.hold(seq);
+            }
+            let inbox = ctx.inbox.clone();
+            let channel = ch.id;
+            let done: Completion = Box::new(move |result| {
+                let _ = inbox.send(ConnectionEvent::Persisted {
+                    channel,
+                    seq,
+                    ok: result.is_ok(),
+                });
+            });
+            done
+        });
+        let op = StoreOp::Publish {
+            msg_id: message.id,
+            message: message.to_stored(),
+            entries,
+        };
+        ctx.broker.store.submit(op, done);
+        ch.stored_since_commit = true;
     }
     if !routed && publish.mandatory {
         let ret = BasicReturn {
@@ -362,7 +394,10 @@ pub(super) fn get(
         msg.body_size,
         ctx.frame_max,
     );
-    if !m.no_ack {
+    if m.no_ack {
+        queue.forget_stored(&qm);
+    } else {
+        queue.mark_delivered(&qm);
         ch.unacked.insert(
             tag,
             UnackedEntry {
@@ -419,7 +454,8 @@ pub(in crate::channel) fn apply_settlement(
         }
         None => {
             for (queue, group) in group_by_queue(entries) {
-                queue.settle(group.len());
+                let messages: Vec<_> = group.into_iter().map(|e| e.message).collect();
+                queue.ack(&messages);
             }
         }
     }

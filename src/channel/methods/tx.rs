@@ -1,12 +1,14 @@
 //! tx.select / commit / rollback and confirm.select (the two modes exclude each other).
 
 use super::basic::apply_settlement;
+use crate::broker::consumer::ConnectionEvent;
 use crate::channel::confirms::Confirms;
 use crate::channel::{Channel, ChannelContext, TxAction};
 use crate::error::AmqpError;
 use crate::protocol::{
     ConfirmSelect, ConfirmSelectOk, Method, TxCommitOk, TxRollbackOk, TxSelectOk,
 };
+use crate::store::{Completion, StoreOp};
 
 pub(super) fn confirm_select(
     ch: &mut Channel,
@@ -45,11 +47,24 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
     let Some(actions) = ch.tx.as_mut().map(std::mem::take) else {
         return Err(AmqpError::precondition("channel is not transactional"));
     };
+    ch.stored_since_commit = false;
     for action in actions {
         match action {
             TxAction::Publish(content) => super::basic::publish(ch, content, ctx)?,
             TxAction::Settle { entries, requeue } => apply_settlement(ch, entries, requeue),
         }
+    }
+    if ch.stored_since_commit {
+        // commit-ok only once the published persistent messages are on disk: a barrier op
+        // completes after everything queued before it (the store's writer is FIFO).
+        let inbox = ctx.inbox.clone();
+        let channel = ch.id;
+        let done: Completion = Box::new(move |_| {
+            let _ = inbox.send(ConnectionEvent::TxCommitted { channel });
+        });
+        let barrier = StoreOp::MarkDelivered { queue: 0, up_to: 0 };
+        ctx.broker.store.submit(barrier, Some(done));
+        return Ok(());
     }
     ctx.sink.method(ch.id, &Method::TxCommitOk(TxCommitOk));
     Ok(())

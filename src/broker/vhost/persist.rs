@@ -1,0 +1,122 @@
+//! Writing durable definitions through to the store as the topology changes. Only durable
+//! entities (and bindings whose source and destination are both durable) are kept, as in
+//! RabbitMQ. Writes are queued to the store's writer thread; a later confirmed publish is
+//! committed after them (the writer is FIFO), so a confirmed message never outlives its
+//! queue's definition.
+
+use super::VHost;
+use crate::broker::definitions::{BindingDef, ExchangeDef, QueueDef};
+use crate::broker::exchange::{Binding, Destination, Exchange};
+use crate::broker::queue::Queue;
+use crate::protocol::ShortStr;
+use crate::store::{DefinitionKind, StoreOp};
+
+impl VHost {
+    fn vhost_name(&self) -> ShortStr {
+        ShortStr::from(&*self.name)
+    }
+
+    fn put(&self, kind: DefinitionKind, key: Vec<u8>, value: Vec<u8>) {
+        self.store
+            .submit(StoreOp::PutDefinition { kind, key, value }, None);
+    }
+
+    fn delete(&self, kind: DefinitionKind, key: Vec<u8>) {
+        self.store
+            .submit(StoreOp::DeleteDefinition { kind, key }, None);
+    }
+
+    fn exchange_def(&self, x: &Exchange) -> ExchangeDef {
+        ExchangeDef {
+            vhost: self.vhost_name(),
+            name: x.name.clone(),
+            kind: ShortStr::from_static(x.kind.as_str()),
+            auto_delete: x.auto_delete,
+            internal: x.internal,
+            arguments: x.arguments.clone(),
+        }
+    }
+
+    /// Records a newly declared durable exchange.
+    pub(super) fn persist_exchange(&self, x: &Exchange) {
+        if x.durable {
+            let def = self.exchange_def(x);
+            self.put(DefinitionKind::Exchange, def.key(), def.encode());
+        }
+    }
+
+    /// Forgets a deleted exchange and the durable bindings from it.
+    pub(super) fn forget_exchange(&self, x: &Exchange) {
+        if !x.durable {
+            return;
+        }
+        for binding in x.router.read().bindings() {
+            self.forget_binding(x, &binding);
+        }
+        self.delete(DefinitionKind::Exchange, self.exchange_def(x).key());
+    }
+
+    fn destination_is_durable(&self, dest: &Destination) -> bool {
+        match dest {
+            Destination::Queue(q) => self.queue(q).is_some_and(|q| q.decl.durable),
+            Destination::Exchange(x) => self.exchange(x).is_some_and(|x| x.durable),
+        }
+    }
+
+    fn binding_def(&self, source: &Exchange, binding: &Binding) -> BindingDef {
+        BindingDef {
+            vhost: self.vhost_name(),
+            source: source.name.clone(),
+            destination: binding.destination.clone(),
+            routing_key: binding.routing_key.clone(),
+            arguments: binding.arguments.clone(),
+        }
+    }
+
+    /// Records a binding between durable entities.
+    pub(super) fn persist_binding(&self, source: &Exchange, binding: &Binding) {
+        if source.durable && self.destination_is_durable(&binding.destination) {
+            let value = self.binding_def(source, binding).encode();
+            self.put(DefinitionKind::Binding, value.clone(), value);
+        }
+    }
+
+    /// Forgets a binding (a no-op in the store when it was never durable).
+    pub(super) fn forget_binding(&self, source: &Exchange, binding: &Binding) {
+        if source.durable {
+            let key = self.binding_def(source, binding).encode();
+            self.delete(DefinitionKind::Binding, key);
+        }
+    }
+
+    /// Records a durable queue (it has a store id).
+    pub(super) fn persist_queue(&self, q: &Queue) {
+        if let (true, Some(queue_id)) = (q.decl.durable, q.store_id()) {
+            let def = QueueDef {
+                vhost: self.vhost_name(),
+                name: q.name().clone(),
+                queue_id,
+                auto_delete: q.decl.auto_delete,
+                arguments: q.decl.arguments.clone(),
+            };
+            self.put(DefinitionKind::Queue, def.key(), def.encode());
+        }
+    }
+
+    /// Forgets a deleted queue and its stored messages.
+    pub(super) fn forget_queue(&self, q: &Queue) {
+        if q.decl.durable {
+            let key = crate::broker::definitions::entity_key(&self.vhost_name(), q.name());
+            self.delete(DefinitionKind::Queue, key);
+        }
+        if let Some(queue) = q.store_id() {
+            self.store.submit(
+                StoreOp::Purge {
+                    queue,
+                    forget: true,
+                },
+                None,
+            );
+        }
+    }
+}
