@@ -7,7 +7,7 @@ use crate::broker::message::QueuedMessage;
 use crate::broker::queue::Queue;
 use crate::protocol::ShortStr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use tokio::sync::mpsc::UnboundedSender;
 
 /// A prefetch window: at most `limit` unacknowledged deliveries (0 = unlimited).
@@ -164,5 +164,47 @@ impl Consumer {
     /// True when this is the consumer `tag` on channel `channel` of connection `conn`.
     pub fn is(&self, conn: u64, channel: u16, tag: &ShortStr) -> bool {
         self.connection_id == conn && self.channel == channel && self.tag == *tag
+    }
+}
+
+/// Bytes a connection has handed to the store and that are not committed yet. Over the limit
+/// the connection stops reading (TCP pushes back on the publisher) until commits catch up,
+/// so a slow disk cannot make unwritten messages pile up in memory.
+#[derive(Debug, Default)]
+pub struct StoreBacklog {
+    bytes: AtomicU64,
+    drained: tokio::sync::Notify,
+}
+
+impl StoreBacklog {
+    /// Unpersisted bytes a connection may have before it is paused.
+    pub const LIMIT: u64 = 32 * 1024 * 1024;
+
+    /// Counts bytes handed to the store.
+    pub fn add(&self, n: u64) {
+        self.bytes.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Counts bytes committed (or failed); wakes the connection when it drops below the limit.
+    pub fn sub(&self, n: u64) {
+        let before = self
+            .bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        if before >= Self::LIMIT && before.saturating_sub(n) < Self::LIMIT {
+            self.drained.notify_one();
+        }
+    }
+
+    /// True while the connection must not read.
+    pub fn is_over(&self) -> bool {
+        self.bytes.load(Ordering::Acquire) >= Self::LIMIT
+    }
+
+    /// Resolves when the backlog drops below the limit.
+    pub async fn drained(&self) {
+        self.drained.notified().await;
     }
 }

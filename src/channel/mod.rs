@@ -44,6 +44,8 @@ pub struct ChannelContext<'a> {
     pub frame_max: u32,
     /// The client understands server-sent basic.cancel.
     pub consumer_cancel_notify: bool,
+    /// This connection's bytes not yet committed by the store.
+    pub store_backlog: &'a Arc<crate::broker::consumer::StoreBacklog>,
 }
 
 /// A consumer as its channel knows it.

@@ -83,7 +83,8 @@ impl Connection {
                     }
                     Flow::Continue
                 }
-                read = self.reader.read_buf(&mut self.rbuf), if !self.blocked => {
+                _ = self.store_backlog.drained(), if self.store_backlog.is_over() => Flow::Continue,
+                read = self.reader.read_buf(&mut self.rbuf), if !self.blocked && !self.store_backlog.is_over() => {
                     match read {
                         Ok(0) | Err(_) => Flow::Stop,
                         Ok(n) => {

@@ -20,6 +20,7 @@ macro_rules! channel_ctx {
             sink: &mut $conn.sink,
             frame_max: $conn.tuning.frame_max,
             consumer_cancel_notify: $conn.consumer_cancel_notify,
+            store_backlog: &$conn.store_backlog,
         }
     };
 }
@@ -73,6 +74,8 @@ struct Connection {
     has_published: bool,
     /// Reading is paused by a resource alarm.
     blocked: bool,
+    /// Bytes this connection handed to the store that are not committed yet.
+    store_backlog: Arc<crate::broker::consumer::StoreBacklog>,
 }
 
 /// Serves one accepted socket until it closes or the server shuts down.
@@ -114,6 +117,7 @@ pub async fn serve(
             blocked_notify: false,
             has_published: false,
             blocked: false,
+            store_backlog: Arc::default(),
         };
         let timeout = std::time::Duration::from_millis(broker.settings.amqp.handshake_timeout_ms);
         match tokio::time::timeout(timeout, conn.handshake()).await {

@@ -13,6 +13,7 @@
 pub mod args;
 pub mod dead_letter;
 pub mod expiration;
+mod paging;
 pub mod state;
 mod timers;
 
@@ -45,12 +46,24 @@ pub struct QueueDeclaration {
     pub arguments: FieldTable,
 }
 
+/// A queue entry the publisher must write to the store (with the message, once for all the
+/// queues it went to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreEntry {
+    /// The queue's store id.
+    pub queue: QueueId,
+    /// The message's position in the queue.
+    pub seq: u64,
+    /// Kept only in the store (paged out): the queue reads it back once committed, so the
+    /// commit must call [`Queue::paged_committed`].
+    pub paged: bool,
+}
+
 /// What became of a message offered to a queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PublishOutcome {
-    /// Enqueued (or delivered at once); with the queue's store id and the message's position
-    /// when it must also be written to the store.
-    Accepted(Option<(QueueId, u64)>),
+    /// Enqueued (or delivered at once); with the entry to write to the store, if any.
+    Accepted(Option<StoreEntry>),
     /// Refused by `x-overflow: reject-publish(-dlx)`: the publisher gets basic.nack.
     Rejected,
 }
@@ -62,6 +75,8 @@ struct Inner {
     had_consumers: bool,
     expiry_timer_running: bool,
     last_used: Instant,
+    paged: paging::Paged,
+    accounted_bytes: u64,
 }
 
 /// Messages leaving a queue for its dead-letter exchange.
@@ -78,7 +93,7 @@ pub struct Queue {
     pub vhost_name: Arc<str>,
     vhost: Weak<VHost>,
     store: Store,
-    store_id: Option<QueueId>,
+    page_id: std::sync::OnceLock<QueueId>,
     inner: Mutex<Inner>,
     wake_expiry: Notify,
 }
@@ -107,13 +122,15 @@ impl Queue {
             vhost_name: Arc::clone(&vhost.name),
             vhost: Arc::downgrade(vhost),
             store: vhost.store.clone(),
-            store_id,
+            page_id: store_id.map(std::sync::OnceLock::from).unwrap_or_default(),
             inner: Mutex::new(Inner {
                 state,
                 deleted: false,
                 had_consumers: false,
                 expiry_timer_running: false,
                 last_used: Instant::now(),
+                paged: paging::Paged::default(),
+                accounted_bytes: 0,
             }),
             wake_expiry: Notify::new(),
         });
@@ -128,14 +145,14 @@ impl Queue {
         &self.decl.name
     }
 
-    /// The store's id for this queue's messages (durable queues).
+    /// The store's id for this queue's messages (durable queues, and any queue that paged).
     pub fn store_id(&self) -> Option<QueueId> {
-        self.store_id
+        self.page_id.get().copied()
     }
 
     /// Removes a settled message from the store, if it is there.
     pub fn forget_stored(&self, qm: &QueuedMessage) {
-        if let (true, Some(queue)) = (qm.stored, self.store_id) {
+        if let (true, Some(queue)) = (qm.stored, self.store_id()) {
             self.store
                 .submit(StoreOp::Remove { queue, seq: qm.seq }, None);
         }
@@ -144,7 +161,7 @@ impl Queue {
     /// Records in the store that a stored message was delivered (so it comes back
     /// redelivered after a crash).
     pub fn mark_delivered(&self, qm: &QueuedMessage) {
-        if let (true, Some(queue)) = (qm.stored, self.store_id) {
+        if let (true, Some(queue)) = (qm.stored, self.store_id()) {
             self.store.submit(
                 StoreOp::MarkDelivered {
                     queue,
@@ -230,27 +247,47 @@ impl Queue {
                     dead.push((qm, DeathReason::MaxLen));
                 }
                 PublishOutcome::Rejected
+            } else if self.should_page(&inner) {
+                match self.page_out(&mut inner, &message) {
+                    Some(entry) => PublishOutcome::Accepted(Some(entry)),
+                    None => self.push_in_memory(&mut inner, message, &mut dead),
+                }
             } else {
-                let now = Instant::now();
-                let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration);
-                let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
-                let store_id = self.store_id.filter(|_| message.persistent);
-                let seq = inner.state.push(message, expires_at, store_id.is_some());
-                self.dispatch_locked(&mut inner, now, &mut dead);
-                while self.is_over_limit(&inner.state) {
-                    match inner.state.pop() {
-                        Some(qm) => dead.push((qm, DeathReason::MaxLen)),
-                        None => break,
-                    }
-                }
-                if expires_at.is_some() {
-                    self.arm_expiry(&mut inner);
-                }
-                PublishOutcome::Accepted(store_id.map(|id| (id, seq)))
+                self.push_in_memory(&mut inner, message, &mut dead)
             }
         };
         self.dead_letter(dead);
         outcome
+    }
+
+    fn push_in_memory(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        message: Arc<Message>,
+        dead: &mut DeadLetters,
+    ) -> PublishOutcome {
+        let now = Instant::now();
+        let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration);
+        let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
+        let store_id = self
+            .store_id()
+            .filter(|_| message.persistent && self.decl.durable);
+        let seq = inner.state.push(message, expires_at, store_id.is_some());
+        self.dispatch_locked(inner, now, dead);
+        while self.is_over_limit(&inner.state) {
+            match inner.state.pop() {
+                Some(qm) => dead.push((qm, DeathReason::MaxLen)),
+                None => break,
+            }
+        }
+        if expires_at.is_some() {
+            self.arm_expiry(inner);
+        }
+        PublishOutcome::Accepted(store_id.map(|queue| StoreEntry {
+            queue,
+            seq,
+            paged: false,
+        }))
     }
 
     /// Delivers whatever the consumers' credit allows.
@@ -264,7 +301,13 @@ impl Queue {
     }
 
     fn dispatch_locked(self: &Arc<Self>, inner: &mut Inner, now: Instant, dead: &mut DeadLetters) {
+        self.dispatch_loop(inner, now, dead);
+        self.account(inner);
+    }
+
+    fn dispatch_loop(self: &Arc<Self>, inner: &mut Inner, now: Instant, dead: &mut DeadLetters) {
         loop {
+            self.refill(inner);
             while let Some(qm) = inner.state.pop_expired(now) {
                 dead.push((qm, DeathReason::Expired));
             }
@@ -363,16 +406,19 @@ impl Queue {
             let mut inner = self.inner.lock();
             let now = Instant::now();
             inner.last_used = now;
+            self.refill(&mut inner);
             while let Some(qm) = inner.state.pop_expired(now) {
                 dead.push((qm, DeathReason::Expired));
             }
-            inner.state.pop().map(|qm| {
+            let got = inner.state.pop().map(|qm| {
                 if !no_ack {
                     inner.state.record_unacked();
                 }
-                let left = u32::try_from(inner.state.message_count()).unwrap_or(u32::MAX);
-                (qm, left)
-            })
+                let left = inner.state.message_count() as u64 + inner.paged.count;
+                (qm, u32::try_from(left).unwrap_or(u32::MAX))
+            });
+            self.account(&mut inner);
+            got
         };
         self.dead_letter(dead);
         got
@@ -501,19 +547,39 @@ impl Queue {
     /// (ready messages, consumers), for declare-ok.
     pub fn counts(&self) -> (u32, u32) {
         let inner = self.inner.lock();
+        let messages = inner.state.message_count() as u64 + inner.paged.count;
         (
-            u32::try_from(inner.state.message_count()).unwrap_or(u32::MAX),
+            u32::try_from(messages).unwrap_or(u32::MAX),
             u32::try_from(inner.state.consumer_count()).unwrap_or(u32::MAX),
         )
     }
 
     /// Drops all ready messages; returns how many.
     pub fn purge(&self) -> u32 {
-        let dropped = self.inner.lock().state.drain();
+        let (dropped, paged) = {
+            let mut inner = self.inner.lock();
+            let dropped = inner.state.drain();
+            let paged = std::mem::take(&mut inner.paged);
+            self.account(&mut inner);
+            (dropped, paged.count)
+        };
         for qm in &dropped {
             self.forget_stored(qm);
         }
-        u32::try_from(dropped.len()).unwrap_or(u32::MAX)
+        if paged > 0
+            && let Some(queue) = self.store_id()
+        {
+            // The paged region lives only in the store: drop it there. (Unacked deliveries
+            // of this queue leave the store too; they are settled in memory as usual.)
+            self.store.submit(
+                StoreOp::Purge {
+                    queue,
+                    forget: false,
+                },
+                None,
+            );
+        }
+        u32::try_from(dropped.len() as u64 + paged).unwrap_or(u32::MAX)
     }
 
     /// Marks the queue deleted, drops its messages and returns (message count, consumers) so
@@ -521,7 +587,9 @@ impl Queue {
     pub fn delete(&self) -> (u32, Vec<Consumer>) {
         let mut inner = self.inner.lock();
         inner.deleted = true;
-        let n = u32::try_from(inner.state.drain().len()).unwrap_or(u32::MAX);
+        let paged = std::mem::take(&mut inner.paged).count;
+        let n = u32::try_from(inner.state.drain().len() as u64 + paged).unwrap_or(u32::MAX);
+        self.account(&mut inner);
         self.wake_expiry.notify_one();
         (n, inner.state.take_consumers())
     }

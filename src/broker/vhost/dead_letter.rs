@@ -9,7 +9,6 @@ use crate::broker::queue::dead_letter::{
 };
 use crate::broker::queue::{PublishOutcome, Queue};
 use crate::protocol::{BasicProperties, ShortStr};
-use crate::store::StoreOp;
 use bytes::Bytes;
 use std::sync::Arc;
 
@@ -88,16 +87,9 @@ impl VHost {
                 continue;
             }
             if let PublishOutcome::Accepted(Some(entry)) = target.publish(Arc::clone(&copy)) {
-                entries.push(entry);
+                entries.push((Arc::clone(&target), entry));
             }
         }
-        if !entries.is_empty() {
-            let op = StoreOp::Publish {
-                msg_id: copy.id,
-                message: copy.to_stored(),
-                entries,
-            };
-            self.store.submit(op, None);
-        }
+        super::persist::store_publish(&self.store, &copy, entries, None);
     }
 }

@@ -6,6 +6,7 @@ mod dead_letter;
 mod persist;
 mod topology;
 
+pub(crate) use persist::store_publish;
 pub use topology::{QueueDeclareRequest, QueueDeclared};
 
 use crate::broker::exchange::{Destination, Exchange, ExchangeKind};

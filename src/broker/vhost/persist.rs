@@ -120,3 +120,43 @@ impl VHost {
         }
     }
 }
+
+/// Writes a message to the store once for every queue entry it got, then (on the writer
+/// thread, after the commit) lets paged queues read it back and runs `after` with the
+/// outcome (publisher confirms, publisher backpressure).
+pub(crate) fn store_publish(
+    store: &crate::store::Store,
+    message: &crate::broker::message::Message,
+    entries: Vec<(std::sync::Arc<Queue>, crate::broker::queue::StoreEntry)>,
+    after: Option<Box<dyn FnOnce(bool) + Send>>,
+) {
+    if entries.is_empty() {
+        if let Some(after) = after {
+            after(true);
+        }
+        return;
+    }
+    let paged: Vec<std::sync::Arc<Queue>> = entries
+        .iter()
+        .filter(|(_, e)| e.paged)
+        .map(|(q, _)| std::sync::Arc::clone(q))
+        .collect();
+    let op = StoreOp::Publish {
+        msg_id: message.id,
+        message: message.to_stored(),
+        entries: entries.iter().map(|(_, e)| (e.queue, e.seq)).collect(),
+    };
+    let done: Option<crate::store::Completion> = if paged.is_empty() && after.is_none() {
+        None
+    } else {
+        Some(Box::new(move |result| {
+            for q in &paged {
+                q.paged_committed();
+            }
+            if let Some(after) = after {
+                after(result.is_ok());
+            }
+        }))
+    };
+    store.submit(op, done);
+}

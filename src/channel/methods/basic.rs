@@ -9,6 +9,7 @@ use crate::broker::queue::dead_letter::{cc_bcc, strip_bcc};
 use crate::broker::queue::expiration::parse_expiration;
 use crate::broker::queue::{PublishOutcome, Queue};
 use crate::broker::vhost::QueueDeclareRequest;
+use crate::broker::vhost::store_publish;
 use crate::channel::assembler::PendingContent;
 use crate::channel::unacked::{UnackedEntry, UnknownTag};
 use crate::channel::{Channel, ChannelConsumer, ChannelContext, TxAction};
@@ -18,7 +19,6 @@ use crate::protocol::{
     BasicProperties, BasicPublish, BasicQos, BasicQosOk, BasicRecoverOk, BasicReturn, Method,
     PropertySummary, ReplyCode, ShortStr, summarize_properties,
 };
-use crate::store::{Completion, StoreOp};
 use std::sync::Arc;
 
 pub(super) fn qos(
@@ -309,34 +309,29 @@ pub(in crate::channel) fn publish(
     for queue in ch.scratch.queues.drain(..) {
         match queue.publish(Arc::clone(&message)) {
             PublishOutcome::Rejected => rejected = true,
-            PublishOutcome::Accepted(Some(entry)) => entries.push(entry),
+            PublishOutcome::Accepted(Some(entry)) => entries.push((queue, entry)),
             PublishOutcome::Accepted(None) => {}
         }
     }
     if !entries.is_empty() {
-        // Persistent message in durable queues: stored once for all of them; the confirm
-        // waits for the commit.
-        let done = seq.map(|seq| {
-            if let Some(confirms) = ch.confirms.as_mut() {
-                confirms.hold(seq);
+        // Stored once for all its queues; a confirm waits for the commit, and the
+        // connection pauses reading while too much is waiting for the disk.
+        let confirm = seq.filter(|_| message.persistent);
+        if let (Some(seq), Some(confirms)) = (confirm, ch.confirms.as_mut()) {
+            confirms.hold(seq);
+        }
+        let inbox = ctx.inbox.clone();
+        let channel = ch.id;
+        let backlog = Arc::clone(ctx.store_backlog);
+        let size = message.body_size;
+        backlog.add(size);
+        let after: Box<dyn FnOnce(bool) + Send> = Box::new(move |ok| {
+            backlog.sub(size);
+            if let Some(seq) = confirm {
+                let _ = inbox.send(ConnectionEvent::Persisted { channel, seq, ok });
             }
-            let inbox = ctx.inbox.clone();
-            let channel = ch.id;
-            let done: Completion = Box::new(move |result| {
-                let _ = inbox.send(ConnectionEvent::Persisted {
-                    channel,
-                    seq,
-                    ok: result.is_ok(),
-                });
-            });
-            done
         });
-        let op = StoreOp::Publish {
-            msg_id: message.id,
-            message: message.to_stored(),
-            entries,
-        };
-        ctx.broker.store.submit(op, done);
+        store_publish(&ctx.broker.store, &message, entries, Some(after));
         ch.stored_since_commit = true;
     }
     if !routed && publish.mandatory {

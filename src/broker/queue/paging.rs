@@ -1,0 +1,130 @@
+//! Paging: a queue keeps a bounded window of ready messages in memory; beyond it, new
+//! messages (transient ones too) live only in the store and are read back in position order
+//! as the window drains. So a backlog far larger than RAM is buffered on disk, not in memory.
+//!
+//! Invariant: every message in memory has a lower position than every paged one (once a
+//! queue pages, all later publishes are paged until the paged region is empty), so reading
+//! the store from `first_seq` upwards continues the queue exactly. Reads only see committed
+//! entries; the commit's completion pokes the queue to read again.
+
+use super::{Inner, Queue, StoreEntry};
+use crate::broker::message::{Message, QueuedMessage};
+use crate::broker::recovery::queued_message;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::time::{Duration, Instant};
+
+/// Ready messages a queue keeps in memory before it pages.
+const WINDOW_COUNT: usize = 1024;
+/// Ready body bytes a queue keeps in memory before it pages.
+const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
+/// Ready body bytes all queues together keep in memory before they page early.
+const GLOBAL_BUDGET: u64 = 128 * 1024 * 1024;
+/// Every queue may keep this many in memory whatever the global budget says.
+const MIN_WINDOW: usize = 32;
+/// Messages read back from the store at a time.
+const REFILL_BATCH: usize = 512;
+
+/// Ready body bytes held in memory by all queues (for the global budget).
+static IN_MEMORY_BYTES: AtomicU64 = AtomicU64::new(0);
+
+/// The paged-out region of a queue.
+#[derive(Debug, Default)]
+pub(super) struct Paged {
+    /// Messages in the store only.
+    pub(super) count: u64,
+    /// Their body bytes.
+    pub(super) bytes: u64,
+    /// Lowest position among them.
+    pub(super) first_seq: u64,
+}
+
+impl Queue {
+    /// True when a new message must be paged out rather than kept in memory.
+    pub(super) fn should_page(&self, inner: &Inner) -> bool {
+        if inner.paged.count > 0 {
+            return true;
+        }
+        if self.args.max_priority.is_some()
+            || self.args.max_length.is_some()
+            || self.args.max_length_bytes.is_some()
+            || self.args.message_ttl.is_some()
+        {
+            // Paging would break priority order, length limits and TTL as RabbitMQ applies
+            // them (they act on the whole queue in memory); such queues stay in memory.
+            return false;
+        }
+        let count = inner.state.message_count();
+        let bytes = inner.state.ready_bytes();
+        count >= WINDOW_COUNT
+            || bytes >= WINDOW_BYTES
+            || (count >= MIN_WINDOW && IN_MEMORY_BYTES.load(Ordering::Relaxed) >= GLOBAL_BUDGET)
+    }
+
+    /// Gives `message` a position in the paged region; the caller writes it to the store.
+    pub(super) fn page_out(&self, inner: &mut Inner, message: &Message) -> Option<StoreEntry> {
+        let queue = match self.store_id() {
+            Some(id) => id,
+            None => {
+                let id = self.store.allocate_queue_id().ok()?;
+                *self.page_id.get_or_init(|| id)
+            }
+        };
+        let seq = inner.state.allocate_seq();
+        if inner.paged.count == 0 {
+            inner.paged.first_seq = seq;
+        }
+        inner.paged.count += 1;
+        inner.paged.bytes += message.body_size;
+        Some(StoreEntry {
+            queue,
+            seq,
+            paged: true,
+        })
+    }
+
+    /// Reads paged messages back into memory when the window runs low.
+    pub(super) fn refill(&self, inner: &mut Inner) {
+        if inner.paged.count == 0 || inner.state.message_count() >= WINDOW_COUNT / 2 {
+            return;
+        }
+        let Some(id) = self.store_id() else { return };
+        let want = REFILL_BATCH.min(WINDOW_COUNT - inner.state.message_count());
+        let entries = match self.store.read_queue(id, inner.paged.first_seq, want) {
+            Ok(entries) => entries,
+            Err(err) => {
+                tracing::error!(queue = %self.name(), %err, "cannot read paged messages");
+                return;
+            }
+        };
+        let ttl = self.args.message_ttl.map(Duration::from_millis);
+        for entry in entries {
+            let mut qm: QueuedMessage = queued_message(entry);
+            qm.expires_at = ttl.map(|t| Instant::now() + t);
+            inner.paged.count = inner.paged.count.saturating_sub(1);
+            inner.paged.bytes = inner.paged.bytes.saturating_sub(qm.message.body_size);
+            inner.paged.first_seq = qm.seq + 1;
+            inner.state.push_at(qm);
+        }
+        if inner.paged.count == 0 {
+            inner.paged = Paged::default();
+        }
+    }
+
+    /// The store committed paged messages of this queue: read them back if consumers wait.
+    pub fn paged_committed(self: &Arc<Self>) {
+        self.dispatch();
+    }
+
+    /// Brings the global in-memory byte count up to date with this queue's state.
+    pub(super) fn account(&self, inner: &mut Inner) {
+        let now = inner.state.ready_bytes();
+        let before = inner.accounted_bytes;
+        if now > before {
+            IN_MEMORY_BYTES.fetch_add(now - before, Ordering::Relaxed);
+        } else if before > now {
+            IN_MEMORY_BYTES.fetch_sub(before - now, Ordering::Relaxed);
+        }
+        inner.accounted_bytes = now;
+    }
+}
