@@ -7,6 +7,9 @@
 //! `Delivery` into the consumer connection's inbox (an unbounded channel; the prefetch
 //! window bounds it for acking consumers). No lock is held across an `.await`.
 
+pub mod args;
+pub mod dead_letter;
+pub mod expiration;
 pub mod state;
 
 use crate::broker::consumer::{ConnectionEvent, Consumer, Delivery};

@@ -1,0 +1,584 @@
+//! Queue and consumer x-arguments, parsed and validated exactly as RabbitMQ 3.10 does it,
+//! with its reply texts (all sent with 406 PRECONDITION_FAILED). Pure: no locks, no I/O.
+//!
+//! RabbitMQ checks a queue.declare for a queue that does not exist yet in this order (the
+//! first failure wins; redeclaring an existing queue only checks equivalence):
+//! 1. `x-dead-letter-exchange` that is not a longstr: "invalid type 'T' for arg ...".
+//! 2. `x-queue-type` (longstr "classic" | "quorum" | "stream").
+//! 3. The validators of the arguments the queue type knows, in a fixed order (below), each
+//!    looking at the first entry with its key: "invalid arg 'K' for queue 'Q' in vhost 'V': T"
+//!    where T is the Erlang term RabbitMQ prints (`{value_negative,-1}`, `invalid_overflow`,
+//!    `"expected integer, got double"`, ...).
+//! 4. Entries, in table order, whose key belongs to another queue type only: "invalid arg 'K'
+//!    for queue 'Q' in vhost 'V' of queue type rabbit_classic_queue".
+//!
+//! Every integer type is accepted where a number is expected (`b B s u I i l`); floats,
+//! decimals, strings, booleans, timestamps, void, arrays and tables are refused. Unknown
+//! keys (with or without `x-`) are ignored, as is `x-queue-master-locator`.
+
+use crate::protocol::{FieldTable, FieldValue, ShortStr};
+
+/// The largest TTL / expiry RabbitMQ accepts: ten years in milliseconds.
+pub const MAX_EXPIRY_MS: u64 = 315_360_000_000;
+
+/// What a queue does when full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overflow {
+    /// Drop (dead-letter) the oldest message to make room.
+    #[default]
+    DropHead,
+    /// Refuse the new message (nack it to a confirming publisher).
+    RejectPublish,
+    /// Refuse the new message and dead-letter it.
+    RejectPublishDlx,
+}
+
+/// The queue type named by `x-queue-type`. Warren implements every type as a classic queue;
+/// the type decides which arguments are valid and which declare flags are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// "classic" (the default).
+    #[default]
+    Classic,
+    /// "quorum".
+    Quorum,
+    /// "stream".
+    Stream,
+}
+
+const CLASSIC_QUEUE_ARGS: &[&str] = &[
+    "x-expires",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-priority",
+    "x-overflow",
+    "x-queue-mode",
+    "x-queue-version",
+    "x-single-active-consumer",
+    "x-queue-type",
+    "x-queue-master-locator",
+];
+const QUORUM_QUEUE_ARGS: &[&str] = &[
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-dead-letter-strategy",
+    "x-expires",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-in-memory-length",
+    "x-max-in-memory-bytes",
+    "x-overflow",
+    "x-single-active-consumer",
+    "x-queue-type",
+    "x-quorum-initial-group-size",
+    "x-delivery-limit",
+    "x-message-ttl",
+    "x-queue-leader-locator",
+];
+const STREAM_QUEUE_ARGS: &[&str] = &[
+    "x-max-length-bytes",
+    "x-queue-type",
+    "x-max-age",
+    "x-stream-max-segment-size-bytes",
+    "x-initial-cluster-size",
+    "x-queue-leader-locator",
+];
+const ALL_CONSUMER_ARGS: &[&str] = &[
+    "x-cancel-on-ha-failover",
+    "x-priority",
+    "x-credit",
+    "x-stream-offset",
+];
+
+impl QueueType {
+    /// The Erlang module RabbitMQ names in reply texts, e.g. `rabbit_classic_queue`.
+    pub fn module_name(self) -> &'static str {
+        match self {
+            QueueType::Classic => "rabbit_classic_queue",
+            QueueType::Quorum => "rabbit_quorum_queue",
+            QueueType::Stream => "rabbit_stream_queue",
+        }
+    }
+
+    fn queue_arguments(self) -> &'static [&'static str] {
+        match self {
+            QueueType::Classic => CLASSIC_QUEUE_ARGS,
+            QueueType::Quorum => QUORUM_QUEUE_ARGS,
+            QueueType::Stream => STREAM_QUEUE_ARGS,
+        }
+    }
+
+    fn consumer_arguments(self) -> &'static [&'static str] {
+        match self {
+            QueueType::Classic => &["x-cancel-on-ha-failover", "x-priority", "x-credit"],
+            QueueType::Quorum => &["x-priority", "x-credit"],
+            QueueType::Stream => &["x-stream-offset", "x-credit"],
+        }
+    }
+
+    /// The 406 text for a server-named (empty name) declare of this type, which only classic
+    /// queues allow: "Cannot declare a server-named queue for type rabbit_quorum_queue".
+    pub fn server_named_refusal(self) -> Option<String> {
+        (self != QueueType::Classic).then(|| {
+            format!(
+                "Cannot declare a server-named queue for type {}",
+                self.module_name()
+            )
+        })
+    }
+
+    /// Quorum and stream queues must be durable, not exclusive and not auto-delete; the 406
+    /// text RabbitMQ sends otherwise (checked after the arguments, auto-delete first).
+    /// `durable` is the declare flag (RabbitMQ treats an exclusive queue as non-durable).
+    pub fn check_flags(
+        self,
+        durable: bool,
+        exclusive: bool,
+        auto_delete: bool,
+        queue: &str,
+        vhost: &str,
+    ) -> Result<(), String> {
+        if self == QueueType::Classic {
+            return Ok(());
+        }
+        let property = if auto_delete {
+            "auto-delete"
+        } else if exclusive {
+            "exclusive-owner"
+        } else if !durable {
+            "non-durable"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "invalid property '{property}' for queue '{queue}' in vhost '{vhost}'"
+        ))
+    }
+}
+
+/// The x-arguments Warren acts on, parsed and validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueArgs {
+    /// x-message-ttl, ms (0 ..= `MAX_EXPIRY_MS`).
+    pub message_ttl: Option<u64>,
+    /// x-expires, ms (1 ..= `MAX_EXPIRY_MS`).
+    pub expires: Option<u64>,
+    /// x-max-length.
+    pub max_length: Option<u64>,
+    /// x-max-length-bytes.
+    pub max_length_bytes: Option<u64>,
+    /// x-overflow.
+    pub overflow: Overflow,
+    /// x-dead-letter-exchange; `Some("")` is the default exchange. A name longer than 255
+    /// bytes (no such exchange can exist, so RabbitMQ drops what it dead-letters) is `None`.
+    pub dead_letter_exchange: Option<ShortStr>,
+    /// x-dead-letter-routing-key (RabbitMQ refuses it without x-dead-letter-exchange);
+    /// cut to 255 bytes.
+    pub dead_letter_routing_key: Option<ShortStr>,
+    /// x-max-priority, 0 ..= 255 (0 makes a queue with the single priority 0).
+    pub max_priority: Option<u8>,
+    /// x-single-active-consumer.
+    pub single_active_consumer: bool,
+    /// x-queue-type.
+    pub queue_type: QueueType,
+}
+
+/// How one declare argument is validated (RabbitMQ's `declare_args/0`, in its order).
+#[derive(Clone, Copy)]
+enum Check {
+    Expires,
+    MessageTtl,
+    DlxName,
+    DlxRoutingKey,
+    DlxStrategy,
+    NonNegInt,
+    MaxPriority,
+    Overflow,
+    QueueMode,
+    QueueVersion,
+    Bool,
+    QueueType,
+    InitialClusterSize,
+    MaxAge,
+    LeaderLocator,
+}
+
+const DECLARE_CHECKS: &[(&str, Check)] = &[
+    ("x-expires", Check::Expires),
+    ("x-message-ttl", Check::MessageTtl),
+    ("x-dead-letter-exchange", Check::DlxName),
+    ("x-dead-letter-routing-key", Check::DlxRoutingKey),
+    ("x-dead-letter-strategy", Check::DlxStrategy),
+    ("x-max-length", Check::NonNegInt),
+    ("x-max-length-bytes", Check::NonNegInt),
+    ("x-max-in-memory-length", Check::NonNegInt),
+    ("x-max-in-memory-bytes", Check::NonNegInt),
+    ("x-max-priority", Check::MaxPriority),
+    ("x-overflow", Check::Overflow),
+    ("x-queue-mode", Check::QueueMode),
+    ("x-queue-version", Check::QueueVersion),
+    ("x-single-active-consumer", Check::Bool),
+    ("x-queue-type", Check::QueueType),
+    ("x-quorum-initial-group-size", Check::InitialClusterSize),
+    ("x-max-age", Check::MaxAge),
+    ("x-stream-max-segment-size-bytes", Check::NonNegInt),
+    ("x-initial-cluster-size", Check::InitialClusterSize),
+    ("x-queue-leader-locator", Check::LeaderLocator),
+];
+
+impl QueueArgs {
+    /// Parses and validates; the error is the reply text RabbitMQ sends with 406
+    /// PRECONDITION_FAILED, e.g. "invalid arg 'x-max-length' for queue 'q' in vhost '/':
+    /// {value_negative,-1}". Call it only when creating a queue: RabbitMQ does not validate
+    /// the arguments of a redeclare, it compares them with the existing queue's.
+    pub fn parse(arguments: &FieldTable, queue: &str, vhost: &str) -> Result<QueueArgs, String> {
+        if let Some(v) = arguments.get("x-dead-letter-exchange")
+            && !matches!(v, FieldValue::LongStr(_))
+        {
+            return Err(format!(
+                "invalid type '{}' for arg 'x-dead-letter-exchange' in queue '{queue}' in vhost \
+                 '{vhost}'",
+                type_name(v)
+            ));
+        }
+        let invalid = |key: &str, term: String| {
+            format!("invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {term}")
+        };
+        let queue_type = match arguments.get("x-queue-type") {
+            None => QueueType::Classic,
+            Some(v) => {
+                run_check(Check::QueueType, v, arguments)
+                    .map_err(|t| invalid("x-queue-type", t))?;
+                match v {
+                    FieldValue::LongStr(s) if &s[..] == b"quorum" => QueueType::Quorum,
+                    FieldValue::LongStr(s) if &s[..] == b"stream" => QueueType::Stream,
+                    _ => QueueType::Classic,
+                }
+            }
+        };
+        let known = queue_type.queue_arguments();
+        for (key, check) in DECLARE_CHECKS {
+            if !known.contains(key) {
+                continue;
+            }
+            if let Some(v) = arguments.get(key) {
+                run_check(*check, v, arguments).map_err(|t| invalid(key, t))?;
+            }
+        }
+        check_foreign_keys(arguments, queue_type, known, ALL_QUEUE_ARGS, queue, vhost)?;
+        // Past the foreign-key check every key below is one the queue type knows.
+        let int = |key: &str| {
+            arguments
+                .get(key)
+                .and_then(int_value)
+                .and_then(|n| u64::try_from(n).ok())
+        };
+        let string = |key: &str| match arguments.get(key) {
+            Some(FieldValue::LongStr(s)) => Some(s.clone()),
+            _ => None,
+        };
+        Ok(QueueArgs {
+            message_ttl: int("x-message-ttl"),
+            expires: int("x-expires"),
+            max_length: int("x-max-length"),
+            max_length_bytes: int("x-max-length-bytes"),
+            overflow: match string("x-overflow").as_deref() {
+                Some(b"reject-publish") => Overflow::RejectPublish,
+                Some(b"reject-publish-dlx") => Overflow::RejectPublishDlx,
+                _ => Overflow::DropHead,
+            },
+            dead_letter_exchange: string("x-dead-letter-exchange").and_then(ShortStr::from_bytes),
+            dead_letter_routing_key: string("x-dead-letter-routing-key")
+                .and_then(|s| ShortStr::from_bytes(s.slice(..s.len().min(ShortStr::MAX_LEN)))),
+            max_priority: int("x-max-priority").and_then(|n| u8::try_from(n).ok()),
+            single_active_consumer: matches!(
+                arguments.get("x-single-active-consumer"),
+                Some(FieldValue::Bool(true))
+            ),
+            queue_type,
+        })
+    }
+}
+
+/// Every queue argument some queue type knows (RabbitMQ's `arguments(queue_arguments)`).
+const ALL_QUEUE_ARGS: &[&str] = &[
+    "x-expires",
+    "x-message-ttl",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-dead-letter-strategy",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-max-in-memory-length",
+    "x-max-in-memory-bytes",
+    "x-max-priority",
+    "x-overflow",
+    "x-queue-mode",
+    "x-queue-version",
+    "x-single-active-consumer",
+    "x-queue-type",
+    "x-queue-master-locator",
+    "x-quorum-initial-group-size",
+    "x-delivery-limit",
+    "x-queue-leader-locator",
+    "x-max-age",
+    "x-stream-max-segment-size-bytes",
+    "x-initial-cluster-size",
+];
+
+/// Refuses, in table order, the first key that belongs to another queue type only.
+fn check_foreign_keys(
+    arguments: &FieldTable,
+    queue_type: QueueType,
+    known: &[&str],
+    all: &[&str],
+    queue: &str,
+    vhost: &str,
+) -> Result<(), String> {
+    for (key, _) in arguments.iter() {
+        let key = key.as_bytes();
+        let is = |k: &&str| k.as_bytes() == key;
+        if all.iter().any(is) && !known.iter().any(is) {
+            return Err(format!(
+                "invalid arg '{}' for queue '{queue}' in vhost '{vhost}' of queue type {}",
+                String::from_utf8_lossy(key),
+                queue_type.module_name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Consumer arguments: the `x-priority` of a basic.consume (any integer type; 0 when absent,
+/// values beyond i32 saturate). Err is the 406 text: "invalid arg 'x-priority' for queue 'q'
+/// in vhost '/': \"expected integer, got longstr\"". Also checks `x-cancel-on-ha-failover`
+/// (bool) and refuses the consumer arguments of other queue types (`x-stream-offset` on a
+/// classic queue), as RabbitMQ does.
+pub fn consumer_priority(
+    arguments: &FieldTable,
+    queue_type: QueueType,
+    queue: &str,
+    vhost: &str,
+) -> Result<i32, String> {
+    let known = queue_type.consumer_arguments();
+    for (key, check) in [
+        ("x-priority", None),
+        ("x-cancel-on-ha-failover", Some(Check::Bool)),
+    ] {
+        if !known.contains(&key) {
+            continue;
+        }
+        if let Some(v) = arguments.get(key) {
+            let result = match check {
+                Some(check) => run_check(check, v, arguments),
+                None => check_int(v).map(drop),
+            };
+            result.map_err(|term| {
+                format!("invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {term}")
+            })?;
+        }
+    }
+    check_foreign_keys(
+        arguments,
+        queue_type,
+        known,
+        ALL_CONSUMER_ARGS,
+        queue,
+        vhost,
+    )?;
+    Ok(arguments
+        .get("x-priority")
+        .and_then(int_value)
+        .map_or(0, |n| {
+            i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+        }))
+}
+
+/// RabbitMQ's name for a field value's type (`signedint`, `longstr`, `binary`, ...).
+pub(crate) fn type_name(v: &FieldValue) -> &'static str {
+    match v {
+        FieldValue::Bool(_) => "bool",
+        FieldValue::I8(_) => "byte",
+        FieldValue::U8(_) => "unsignedbyte",
+        FieldValue::I16(_) => "short",
+        FieldValue::U16(_) => "unsignedshort",
+        FieldValue::I32(_) => "signedint",
+        FieldValue::U32(_) => "unsignedint",
+        FieldValue::I64(_) => "long",
+        FieldValue::F32(_) => "float",
+        FieldValue::F64(_) => "double",
+        FieldValue::Decimal { .. } => "decimal",
+        FieldValue::LongStr(_) => "longstr",
+        FieldValue::ByteArray(_) => "binary",
+        FieldValue::Array(_) => "array",
+        FieldValue::Timestamp(_) => "timestamp",
+        FieldValue::Table(_) => "table",
+        FieldValue::Void => "void",
+    }
+}
+
+/// The value of any integer type (all fit an i64).
+pub(crate) fn int_value(v: &FieldValue) -> Option<i64> {
+    Some(match *v {
+        FieldValue::I8(n) => n.into(),
+        FieldValue::U8(n) => n.into(),
+        FieldValue::I16(n) => n.into(),
+        FieldValue::U16(n) => n.into(),
+        FieldValue::I32(n) => n.into(),
+        FieldValue::U32(n) => n.into(),
+        FieldValue::I64(n) => n,
+        _ => return None,
+    })
+}
+
+fn check_int(v: &FieldValue) -> Result<i64, String> {
+    int_value(v)
+        .ok_or_else(|| erlang_string(format!("expected integer, got {}", type_name(v)).as_bytes()))
+}
+
+fn check_non_neg(v: &FieldValue) -> Result<i64, String> {
+    let n = check_int(v)?;
+    if n < 0 {
+        Err(format!("{{value_negative,{n}}}"))
+    } else {
+        Ok(n)
+    }
+}
+
+fn check_expiry(n: i64) -> Result<(), String> {
+    if n < 0 {
+        Err(format!("{{value_negative,{n}}}"))
+    } else if n.unsigned_abs() > MAX_EXPIRY_MS {
+        Err(format!("{{value_too_large,{n}}}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A longstr that must be one of `allowed`; `bad` is the term for any other string.
+fn check_enum(
+    v: &FieldValue,
+    allowed: &[&str],
+    bad: impl Fn(&[u8]) -> String,
+) -> Result<(), String> {
+    match v {
+        FieldValue::LongStr(s) if allowed.iter().any(|a| a.as_bytes() == &s[..]) => Ok(()),
+        FieldValue::LongStr(s) => Err(bad(s)),
+        other => Err(unacceptable(other)),
+    }
+}
+
+fn unacceptable(v: &FieldValue) -> String {
+    format!("{{unacceptable_type,{}}}", type_name(v))
+}
+
+fn run_check(check: Check, v: &FieldValue, arguments: &FieldTable) -> Result<(), String> {
+    let atom = |a: &'static str| move |_: &[u8]| a.to_string();
+    let quoted = |what: &'static str| {
+        move |s: &[u8]| {
+            let mut text = format!("unsupported {what} '").into_bytes();
+            text.extend_from_slice(s);
+            text.push(b'\'');
+            erlang_string(&text)
+        }
+    };
+    match check {
+        Check::Expires => match check_int(v)? {
+            0 => Err("{value_zero,0}".into()),
+            n => check_expiry(n),
+        },
+        Check::MessageTtl => check_expiry(check_int(v)?),
+        Check::NonNegInt => check_non_neg(v).map(drop),
+        Check::MaxPriority => match check_non_neg(v)? {
+            n if n > 255 => Err(format!("{{max_value_exceeded,{n}}}")),
+            _ => Ok(()),
+        },
+        Check::InitialClusterSize => match check_non_neg(v)? {
+            0 => Err("{value_zero,0}".into()),
+            _ => Ok(()),
+        },
+        Check::QueueVersion => match check_non_neg(v)? {
+            1 | 2 => Ok(()),
+            n => Err(erlang_string(
+                format!("unsupported queue version '{n}'").as_bytes(),
+            )),
+        },
+        Check::Bool | Check::DlxName => match (check, v) {
+            (Check::Bool, FieldValue::Bool(_)) | (Check::DlxName, FieldValue::LongStr(_)) => Ok(()),
+            (_, other) => Err(unacceptable(other)),
+        },
+        Check::DlxRoutingKey => match v {
+            FieldValue::LongStr(_) if arguments.get("x-dead-letter-exchange").is_none() => {
+                Err("routing_key_but_no_dlx_defined".into())
+            }
+            FieldValue::LongStr(_) => Ok(()),
+            other => Err(unacceptable(other)),
+        },
+        Check::DlxStrategy => check_enum(
+            v,
+            &["at-most-once", "at-least-once"],
+            atom("invalid_dlx_strategy"),
+        ),
+        Check::Overflow => check_enum(
+            v,
+            &["drop-head", "reject-publish", "reject-publish-dlx"],
+            atom("invalid_overflow"),
+        ),
+        Check::QueueMode => check_enum(v, &["default", "lazy"], quoted("queue mode")),
+        Check::QueueType => check_enum(v, &["classic", "quorum", "stream"], quoted("queue type")),
+        Check::LeaderLocator => check_enum(
+            v,
+            &["client-local", "balanced", "random", "least-leaders"],
+            atom("invalid_queue_locator_arg"),
+        ),
+        Check::MaxAge => match v {
+            FieldValue::LongStr(s) if max_age_ok(s) => Ok(()),
+            FieldValue::LongStr(_) => Err("invalid_max_age".into()),
+            other => Err(unacceptable(other)),
+        },
+    }
+}
+
+/// `x-max-age`: a positive number followed by one unit of Y M D h m s.
+fn max_age_ok(s: &[u8]) -> bool {
+    let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (number, unit) = s.split_at(digits);
+    let positive = number.iter().any(|&b| b != b'0');
+    positive && matches!(unit, b"Y" | b"M" | b"D" | b"h" | b"m" | b"s")
+}
+
+/// `bytes` as Erlang's `~p` prints a string (a list of Latin-1 characters): in double quotes
+/// with escapes when every character is printable, else as a list of integers `[53,1]`.
+/// Bytes 160..=255 are copied as they are, so valid UTF-8 input stays valid UTF-8 (invalid
+/// input is replaced, RabbitMQ would send the raw bytes).
+pub(crate) fn erlang_string(bytes: &[u8]) -> String {
+    let printable = |b: u8| matches!(b, 32..=126 | 160..=255 | 8..=13 | 27);
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    if bytes.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else if bytes.iter().all(|&b| printable(b)) {
+        out.push(b'"');
+        for &b in bytes {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                11 => out.extend_from_slice(b"\\v"),
+                8 => out.extend_from_slice(b"\\b"),
+                12 => out.extend_from_slice(b"\\f"),
+                27 => out.extend_from_slice(b"\\e"),
+                b => out.push(b),
+            }
+        }
+        out.push(b'"');
+    } else {
+        let items: Vec<String> = bytes.iter().map(u8::to_string).collect();
+        out.extend_from_slice(format!("[{}]", items.join(",")).as_bytes());
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
