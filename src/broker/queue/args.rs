@@ -46,51 +46,41 @@ pub enum QueueType {
     Stream,
 }
 
-const CLASSIC_QUEUE_ARGS: &[&str] = &[
-    "x-expires",
-    "x-message-ttl",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-priority",
-    "x-overflow",
-    "x-queue-mode",
-    "x-queue-version",
-    "x-single-active-consumer",
-    "x-queue-type",
-    "x-queue-master-locator",
+/// The queue arguments some queue type knows: (key, validator, known to [classic, quorum,
+/// stream]), validators in RabbitMQ's order (`declare_args/0` and each type's capabilities).
+#[rustfmt::skip]
+const QUEUE_ARGS: &[(&str, Option<Check>, [bool; 3])] = &[
+    ("x-expires",                       Some(Check::Expires),            [true, true, false]),
+    ("x-message-ttl",                   Some(Check::MessageTtl),         [true, true, false]),
+    ("x-dead-letter-exchange",          Some(Check::DlxName),            [true, true, false]),
+    ("x-dead-letter-routing-key",       Some(Check::DlxRoutingKey),      [true, true, false]),
+    ("x-dead-letter-strategy",          Some(Check::DlxStrategy),        [false, true, false]),
+    ("x-max-length",                    Some(Check::NonNegInt),          [true, true, false]),
+    ("x-max-length-bytes",              Some(Check::NonNegInt),          [true, true, true]),
+    ("x-max-in-memory-length",          Some(Check::NonNegInt),          [false, true, false]),
+    ("x-max-in-memory-bytes",           Some(Check::NonNegInt),          [false, true, false]),
+    ("x-max-priority",                  Some(Check::MaxPriority),        [true, false, false]),
+    ("x-overflow",                      Some(Check::Overflow),           [true, true, false]),
+    ("x-queue-mode",                    Some(Check::QueueMode),          [true, false, false]),
+    ("x-queue-version",                 Some(Check::QueueVersion),       [true, false, false]),
+    ("x-single-active-consumer",        Some(Check::Bool),               [true, true, false]),
+    ("x-queue-type",                    Some(Check::QueueType),          [true, true, true]),
+    ("x-quorum-initial-group-size",     Some(Check::InitialClusterSize), [false, true, false]),
+    ("x-max-age",                       Some(Check::MaxAge),             [false, false, true]),
+    ("x-stream-max-segment-size-bytes", Some(Check::NonNegInt),          [false, false, true]),
+    ("x-initial-cluster-size",          Some(Check::InitialClusterSize), [false, false, true]),
+    ("x-queue-leader-locator",          Some(Check::LeaderLocator),      [false, true, true]),
+    ("x-queue-master-locator",          None,                            [true, false, false]),
+    ("x-delivery-limit",                None,                            [false, true, false]),
 ];
-const QUORUM_QUEUE_ARGS: &[&str] = &[
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-dead-letter-strategy",
-    "x-expires",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-in-memory-length",
-    "x-max-in-memory-bytes",
-    "x-overflow",
-    "x-single-active-consumer",
-    "x-queue-type",
-    "x-quorum-initial-group-size",
-    "x-delivery-limit",
-    "x-message-ttl",
-    "x-queue-leader-locator",
-];
-const STREAM_QUEUE_ARGS: &[&str] = &[
-    "x-max-length-bytes",
-    "x-queue-type",
-    "x-max-age",
-    "x-stream-max-segment-size-bytes",
-    "x-initial-cluster-size",
-    "x-queue-leader-locator",
-];
-const ALL_CONSUMER_ARGS: &[&str] = &[
-    "x-cancel-on-ha-failover",
-    "x-priority",
-    "x-credit",
-    "x-stream-offset",
+
+/// The same for basic.consume arguments (`consume_args/0`).
+#[rustfmt::skip]
+const CONSUMER_ARGS: &[(&str, Option<Check>, [bool; 3])] = &[
+    ("x-priority",              Some(Check::Int),  [true, true, false]),
+    ("x-cancel-on-ha-failover", Some(Check::Bool), [true, false, false]),
+    ("x-stream-offset",         None,              [false, false, true]),
+    ("x-credit",                None,              [true, true, true]),
 ];
 
 impl QueueType {
@@ -103,20 +93,8 @@ impl QueueType {
         }
     }
 
-    fn queue_arguments(self) -> &'static [&'static str] {
-        match self {
-            QueueType::Classic => CLASSIC_QUEUE_ARGS,
-            QueueType::Quorum => QUORUM_QUEUE_ARGS,
-            QueueType::Stream => STREAM_QUEUE_ARGS,
-        }
-    }
-
-    fn consumer_arguments(self) -> &'static [&'static str] {
-        match self {
-            QueueType::Classic => &["x-cancel-on-ha-failover", "x-priority", "x-credit"],
-            QueueType::Quorum => &["x-priority", "x-credit"],
-            QueueType::Stream => &["x-stream-offset", "x-credit"],
-        }
+    fn index(self) -> usize {
+        self as usize
     }
 
     /// The 406 text for a server-named (empty name) declare of this type, which only classic
@@ -189,6 +167,7 @@ pub struct QueueArgs {
 /// How one declare argument is validated (RabbitMQ's `declare_args/0`, in its order).
 #[derive(Clone, Copy)]
 enum Check {
+    Int,
     Expires,
     MessageTtl,
     DlxName,
@@ -205,29 +184,6 @@ enum Check {
     MaxAge,
     LeaderLocator,
 }
-
-const DECLARE_CHECKS: &[(&str, Check)] = &[
-    ("x-expires", Check::Expires),
-    ("x-message-ttl", Check::MessageTtl),
-    ("x-dead-letter-exchange", Check::DlxName),
-    ("x-dead-letter-routing-key", Check::DlxRoutingKey),
-    ("x-dead-letter-strategy", Check::DlxStrategy),
-    ("x-max-length", Check::NonNegInt),
-    ("x-max-length-bytes", Check::NonNegInt),
-    ("x-max-in-memory-length", Check::NonNegInt),
-    ("x-max-in-memory-bytes", Check::NonNegInt),
-    ("x-max-priority", Check::MaxPriority),
-    ("x-overflow", Check::Overflow),
-    ("x-queue-mode", Check::QueueMode),
-    ("x-queue-version", Check::QueueVersion),
-    ("x-single-active-consumer", Check::Bool),
-    ("x-queue-type", Check::QueueType),
-    ("x-quorum-initial-group-size", Check::InitialClusterSize),
-    ("x-max-age", Check::MaxAge),
-    ("x-stream-max-segment-size-bytes", Check::NonNegInt),
-    ("x-initial-cluster-size", Check::InitialClusterSize),
-    ("x-queue-leader-locator", Check::LeaderLocator),
-];
 
 impl QueueArgs {
     /// Parses and validates; the error is the reply text RabbitMQ sends with 406
@@ -259,16 +215,7 @@ impl QueueArgs {
                 }
             }
         };
-        let known = queue_type.queue_arguments();
-        for (key, check) in DECLARE_CHECKS {
-            if !known.contains(key) {
-                continue;
-            }
-            if let Some(v) = arguments.get(key) {
-                run_check(*check, v, arguments).map_err(|t| invalid(key, t))?;
-            }
-        }
-        check_foreign_keys(arguments, queue_type, known, ALL_QUEUE_ARGS, queue, vhost)?;
+        validate(QUEUE_ARGS, arguments, queue_type, queue, vhost)?;
         // Past the foreign-key check every key below is one the queue type knows.
         let int = |key: &str| {
             arguments
@@ -303,48 +250,30 @@ impl QueueArgs {
     }
 }
 
-/// Every queue argument some queue type knows (RabbitMQ's `arguments(queue_arguments)`).
-const ALL_QUEUE_ARGS: &[&str] = &[
-    "x-expires",
-    "x-message-ttl",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-dead-letter-strategy",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-in-memory-length",
-    "x-max-in-memory-bytes",
-    "x-max-priority",
-    "x-overflow",
-    "x-queue-mode",
-    "x-queue-version",
-    "x-single-active-consumer",
-    "x-queue-type",
-    "x-queue-master-locator",
-    "x-quorum-initial-group-size",
-    "x-delivery-limit",
-    "x-queue-leader-locator",
-    "x-max-age",
-    "x-stream-max-segment-size-bytes",
-    "x-initial-cluster-size",
-];
-
-/// Refuses, in table order, the first key that belongs to another queue type only.
-fn check_foreign_keys(
+/// Runs the validators of the arguments `queue_type` knows (in `spec` order), then refuses,
+/// in table order, the first key that only other queue types know.
+fn validate(
+    spec: &[(&str, Option<Check>, [bool; 3])],
     arguments: &FieldTable,
     queue_type: QueueType,
-    known: &[&str],
-    all: &[&str],
     queue: &str,
     vhost: &str,
 ) -> Result<(), String> {
+    let knows = |known: &[bool; 3]| known.get(queue_type.index()).copied().unwrap_or(false);
+    for (key, check, known) in spec {
+        if let (Some(check), Some(v), true) = (check, arguments.get(key), knows(known)) {
+            run_check(*check, v, arguments).map_err(|term| {
+                format!("invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {term}")
+            })?;
+        }
+    }
     for (key, _) in arguments.iter() {
-        let key = key.as_bytes();
-        let is = |k: &&str| k.as_bytes() == key;
-        if all.iter().any(is) && !known.iter().any(is) {
+        if spec
+            .iter()
+            .any(|(k, _, known)| k.as_bytes() == key.as_bytes() && !knows(known))
+        {
             return Err(format!(
-                "invalid arg '{}' for queue '{queue}' in vhost '{vhost}' of queue type {}",
-                String::from_utf8_lossy(key),
+                "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}' of queue type {}",
                 queue_type.module_name()
             ));
         }
@@ -363,32 +292,7 @@ pub fn consumer_priority(
     queue: &str,
     vhost: &str,
 ) -> Result<i32, String> {
-    let known = queue_type.consumer_arguments();
-    for (key, check) in [
-        ("x-priority", None),
-        ("x-cancel-on-ha-failover", Some(Check::Bool)),
-    ] {
-        if !known.contains(&key) {
-            continue;
-        }
-        if let Some(v) = arguments.get(key) {
-            let result = match check {
-                Some(check) => run_check(check, v, arguments),
-                None => check_int(v).map(drop),
-            };
-            result.map_err(|term| {
-                format!("invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {term}")
-            })?;
-        }
-    }
-    check_foreign_keys(
-        arguments,
-        queue_type,
-        known,
-        ALL_CONSUMER_ARGS,
-        queue,
-        vhost,
-    )?;
+    validate(CONSUMER_ARGS, arguments, queue_type, queue, vhost)?;
     Ok(arguments
         .get("x-priority")
         .and_then(int_value)
@@ -486,6 +390,7 @@ fn run_check(check: Check, v: &FieldValue, arguments: &FieldTable) -> Result<(),
         }
     };
     match check {
+        Check::Int => check_int(v).map(drop),
         Check::Expires => match check_int(v)? {
             0 => Err("{value_zero,0}".into()),
             n => check_expiry(n),
@@ -593,7 +498,12 @@ mod tests {
     }
 
     fn table(entries: &[(&str, FieldValue)]) -> FieldTable {
-        FieldTable(entries.iter().map(|(k, v)| ((*k).into(), v.clone())).collect())
+        FieldTable(
+            entries
+                .iter()
+                .map(|(k, v)| ((*k).into(), v.clone()))
+                .collect(),
+        )
     }
 
     fn parse(entries: &[(&str, FieldValue)]) -> Result<QueueArgs, String> {
@@ -628,7 +538,13 @@ mod tests {
         let cases = [
             (F32(5.0), "float"),
             (F64(5.0), "double"),
-            (Decimal { scale: 1, value: 50 }, "decimal"),
+            (
+                Decimal {
+                    scale: 1,
+                    value: 50,
+                },
+                "decimal",
+            ),
             (s("5"), "longstr"),
             (Bool(true), "bool"),
             (Timestamp(5), "timestamp"),
@@ -650,18 +566,38 @@ mod tests {
         use FieldValue::*;
         let cases: [(&str, FieldValue, &str); 13] = [
             ("x-max-length", I8(-1), "{value_negative,-1}"),
-            ("x-max-length", I64(i64::MIN), "{value_negative,-9223372036854775808}"),
+            (
+                "x-max-length",
+                I64(i64::MIN),
+                "{value_negative,-9223372036854775808}",
+            ),
             ("x-max-length-bytes", I32(-3), "{value_negative,-3}"),
             ("x-message-ttl", I32(-1), "{value_negative,-1}"),
-            ("x-message-ttl", I64(315_360_000_001), "{value_too_large,315360000001}"),
+            (
+                "x-message-ttl",
+                I64(315_360_000_001),
+                "{value_too_large,315360000001}",
+            ),
             ("x-expires", I32(0), "{value_zero,0}"),
             ("x-expires", I32(-1), "{value_negative,-1}"),
-            ("x-expires", I64(315_360_000_001), "{value_too_large,315360000001}"),
+            (
+                "x-expires",
+                I64(315_360_000_001),
+                "{value_too_large,315360000001}",
+            ),
             ("x-expires", F64(1.5), "\"expected integer, got double\""),
             ("x-max-priority", I32(256), "{max_value_exceeded,256}"),
             ("x-max-priority", I32(-1), "{value_negative,-1}"),
-            ("x-max-priority", s("5"), "\"expected integer, got longstr\""),
-            ("x-queue-version", I32(3), "\"unsupported queue version '3'\""),
+            (
+                "x-max-priority",
+                s("5"),
+                "\"expected integer, got longstr\"",
+            ),
+            (
+                "x-queue-version",
+                I32(3),
+                "\"unsupported queue version '3'\"",
+            ),
         ];
         for (key, v, term) in cases {
             assert_eq!(err(&[(key, v)]), invalid(key, term), "{key}");
@@ -680,7 +616,10 @@ mod tests {
         assert_eq!(ok.max_priority, Some(255));
         assert_eq!(ok.max_length, Some(0));
         assert_eq!(ok.max_length_bytes, Some(100));
-        let ok = parse(&[("x-message-ttl", I64(315_360_000_000)), ("x-max-priority", U8(0))]);
+        let ok = parse(&[
+            ("x-message-ttl", I64(315_360_000_000)),
+            ("x-max-priority", U8(0)),
+        ]);
         assert_eq!(ok.unwrap().max_priority, Some(0));
     }
 
@@ -690,11 +629,31 @@ mod tests {
         let cases: [(&str, FieldValue, &str); 11] = [
             ("x-overflow", s("foo"), "invalid_overflow"),
             ("x-overflow", I32(1), "{unacceptable_type,signedint}"),
-            ("x-overflow", ByteArray(Bytes::from_static(b"drop-head")), "{unacceptable_type,binary}"),
-            ("x-dead-letter-routing-key", s("k"), "routing_key_but_no_dlx_defined"),
-            ("x-dead-letter-routing-key", I32(1), "{unacceptable_type,signedint}"),
-            ("x-single-active-consumer", I32(1), "{unacceptable_type,signedint}"),
-            ("x-single-active-consumer", s("true"), "{unacceptable_type,longstr}"),
+            (
+                "x-overflow",
+                ByteArray(Bytes::from_static(b"drop-head")),
+                "{unacceptable_type,binary}",
+            ),
+            (
+                "x-dead-letter-routing-key",
+                s("k"),
+                "routing_key_but_no_dlx_defined",
+            ),
+            (
+                "x-dead-letter-routing-key",
+                I32(1),
+                "{unacceptable_type,signedint}",
+            ),
+            (
+                "x-single-active-consumer",
+                I32(1),
+                "{unacceptable_type,signedint}",
+            ),
+            (
+                "x-single-active-consumer",
+                s("true"),
+                "{unacceptable_type,longstr}",
+            ),
             ("x-queue-type", s("foo"), "\"unsupported queue type 'foo'\""),
             ("x-queue-type", I32(1), "{unacceptable_type,signedint}"),
             ("x-queue-mode", s("foo"), "\"unsupported queue mode 'foo'\""),
@@ -708,7 +667,10 @@ mod tests {
             ("reject-publish", Overflow::RejectPublish),
             ("reject-publish-dlx", Overflow::RejectPublishDlx),
         ] {
-            assert_eq!(parse(&[("x-overflow", s(mode))]).unwrap().overflow, overflow);
+            assert_eq!(
+                parse(&[("x-overflow", s(mode))]).unwrap().overflow,
+                overflow
+            );
         }
         let args = parse(&[
             ("x-dead-letter-exchange", s("dlx")),
@@ -727,11 +689,17 @@ mod tests {
         assert_eq!(args.dead_letter_exchange, Some("".into()));
         // x-dead-letter-routing-key with a DLX of the wrong type: the DLX check comes first.
         assert_eq!(
-            err(&[("x-dead-letter-routing-key", s("k")), ("x-dead-letter-exchange", I32(1))]),
+            err(&[
+                ("x-dead-letter-routing-key", s("k")),
+                ("x-dead-letter-exchange", I32(1))
+            ]),
             "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
         );
         assert_eq!(
-            err(&[("x-dead-letter-exchange", ByteArray(Bytes::from_static(b"dlx")))]),
+            err(&[(
+                "x-dead-letter-exchange",
+                ByteArray(Bytes::from_static(b"dlx"))
+            )]),
             "invalid type 'binary' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
         );
     }
@@ -766,7 +734,10 @@ mod tests {
             invalid("x-expires", "{value_zero,0}")
         );
         assert_eq!(
-            err(&[("x-max-length", I32(-1)), ("x-dead-letter-exchange", I32(0))]),
+            err(&[
+                ("x-max-length", I32(-1)),
+                ("x-dead-letter-exchange", I32(0))
+            ]),
             "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
         );
         assert_eq!(
@@ -800,7 +771,10 @@ mod tests {
              rabbit_quorum_queue"
         );
         assert_eq!(
-            err(&[("x-queue-type", s("quorum")), ("x-dead-letter-strategy", s("x"))]),
+            err(&[
+                ("x-queue-type", s("quorum")),
+                ("x-dead-letter-strategy", s("x"))
+            ]),
             invalid("x-dead-letter-strategy", "invalid_dlx_strategy")
         );
         assert_eq!(
@@ -821,8 +795,14 @@ mod tests {
             QueueType::Stream.check_flags(false, false, false, "q", "/"),
             Err("invalid property 'non-durable' for queue 'q' in vhost '/'".into())
         );
-        assert_eq!(QueueType::Quorum.check_flags(true, false, false, "q", "/"), Ok(()));
-        assert_eq!(QueueType::Classic.check_flags(false, true, true, "q", "/"), Ok(()));
+        assert_eq!(
+            QueueType::Quorum.check_flags(true, false, false, "q", "/"),
+            Ok(())
+        );
+        assert_eq!(
+            QueueType::Classic.check_flags(false, true, true, "q", "/"),
+            Ok(())
+        );
         assert_eq!(QueueType::Classic.server_named_refusal(), None);
         assert_eq!(
             QueueType::Quorum.server_named_refusal().as_deref(),
@@ -843,21 +823,34 @@ mod tests {
         assert_eq!(prio(&[("x-priority", U32(u32::MAX))]), Ok(i32::MAX));
         assert_eq!(prio(&[("x-foo", F64(1.0))]), Ok(0));
         assert_eq!(prio(&[("x-cancel-on-ha-failover", Bool(true))]), Ok(0));
-        for (v, name) in [(s("5"), "longstr"), (F64(1.0), "double"), (Bool(true), "bool"), (Void, "void")] {
+        for (v, name) in [
+            (s("5"), "longstr"),
+            (F64(1.0), "double"),
+            (Bool(true), "bool"),
+            (Void, "void"),
+        ] {
             assert_eq!(
                 prio(&[("x-priority", v)]),
-                Err(invalid("x-priority", &format!("\"expected integer, got {name}\"")))
+                Err(invalid(
+                    "x-priority",
+                    &format!("\"expected integer, got {name}\"")
+                ))
             );
         }
         assert_eq!(
             prio(&[("x-cancel-on-ha-failover", I32(1))]),
-            Err(invalid("x-cancel-on-ha-failover", "{unacceptable_type,signedint}"))
+            Err(invalid(
+                "x-cancel-on-ha-failover",
+                "{unacceptable_type,signedint}"
+            ))
         );
         assert_eq!(
             prio(&[("x-stream-offset", s("first"))]),
-            Err("invalid arg 'x-stream-offset' for queue 'q' in vhost '/' of queue type \
+            Err(
+                "invalid arg 'x-stream-offset' for queue 'q' in vhost '/' of queue type \
                  rabbit_classic_queue"
-                .into())
+                    .into()
+            )
         );
         // x-priority is checked before the others, whatever the table order.
         assert_eq!(
