@@ -41,11 +41,13 @@ impl AmqpError {
     pub fn reply_text(&self) -> String {
         let mut s = format!("{} - {}", self.code.name(), self.text);
         if s.len() > 255 {
-            let mut end = 255;
+            // RabbitMQ cuts long reply texts to 252 bytes and marks the cut with "...".
+            let mut end = 252;
             while !s.is_char_boundary(end) {
                 end -= 1;
             }
             s.truncate(end);
+            s.push_str("...");
         }
         s
     }

@@ -1,30 +1,879 @@
-//! TEMPORARY STUB (replaced by the ext branch).
-#![allow(missing_docs)]
-use crate::protocol::{FieldTable, ShortStr};
+//! Queue and consumer x-arguments, parsed and validated exactly as RabbitMQ 3.10 does it,
+//! with its reply texts (all sent with 406 PRECONDITION_FAILED). Pure: no locks, no I/O.
+//!
+//! RabbitMQ checks a queue.declare for a queue that does not exist yet in this order (the
+//! first failure wins; redeclaring an existing queue only checks equivalence):
+//! 1. `x-dead-letter-exchange` that is not a longstr: "invalid type 'T' for arg ...".
+//! 2. `x-queue-type` (longstr "classic" | "quorum" | "stream").
+//! 3. The validators of the arguments the queue type knows, in a fixed order (below), each
+//!    looking at the first entry with its key: "invalid arg 'K' for queue 'Q' in vhost 'V': T"
+//!    where T is the Erlang term RabbitMQ prints (`{value_negative,-1}`, `invalid_overflow`,
+//!    `"expected integer, got double"`, ...).
+//! 4. Entries, in table order, whose key belongs to another queue type only: "invalid arg 'K'
+//!    for queue 'Q' in vhost 'V' of queue type rabbit_classic_queue".
+//!
+//! Every integer type is accepted where a number is expected (`b B s u I i l`); floats,
+//! decimals, strings, booleans, timestamps, void, arrays and tables are refused. Unknown
+//! keys (with or without `x-`) are ignored, as is `x-queue-master-locator`.
+
+use crate::protocol::{FieldTable, FieldValue, ShortStr};
+
+/// The largest TTL / expiry RabbitMQ accepts: ten years in milliseconds.
+pub const MAX_EXPIRY_MS: u64 = 315_360_000_000;
+
+/// What a queue does when full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
+    /// Drop (dead-letter) the oldest message to make room.
     #[default]
     DropHead,
+    /// Refuse the new message (nack it to a confirming publisher).
     RejectPublish,
+    /// Refuse the new message and dead-letter it.
     RejectPublishDlx,
 }
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct QueueArgs {
-    pub message_ttl: Option<u64>,
-    pub expires: Option<u64>,
-    pub max_length: Option<u64>,
-    pub max_length_bytes: Option<u64>,
-    pub overflow: Overflow,
-    pub dead_letter_exchange: Option<ShortStr>,
-    pub dead_letter_routing_key: Option<ShortStr>,
-    pub max_priority: Option<u8>,
-    pub single_active_consumer: bool,
+
+/// The queue type named by `x-queue-type`. Warren implements every type as a classic queue;
+/// the type decides which arguments are valid and which declare flags are allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum QueueType {
+    /// "classic" (the default).
+    #[default]
+    Classic,
+    /// "quorum".
+    Quorum,
+    /// "stream".
+    Stream,
 }
-impl QueueArgs {
-    pub fn parse(_a: &FieldTable, _q: &str, _v: &str) -> Result<QueueArgs, String> {
-        Ok(QueueArgs::default())
+
+/// The queue arguments some queue type knows: (key, validator, known to [classic, quorum,
+/// stream]), validators in RabbitMQ's order (`declare_args/0` and each type's capabilities).
+#[rustfmt::skip]
+const QUEUE_ARGS: &[(&str, Option<Check>, [bool; 3])] = &[
+    ("x-expires",                       Some(Check::Expires),            [true, true, false]),
+    ("x-message-ttl",                   Some(Check::MessageTtl),         [true, true, false]),
+    ("x-dead-letter-exchange",          Some(Check::DlxName),            [true, true, false]),
+    ("x-dead-letter-routing-key",       Some(Check::DlxRoutingKey),      [true, true, false]),
+    ("x-dead-letter-strategy",          Some(Check::DlxStrategy),        [false, true, false]),
+    ("x-max-length",                    Some(Check::NonNegInt),          [true, true, false]),
+    ("x-max-length-bytes",              Some(Check::NonNegInt),          [true, true, true]),
+    ("x-max-in-memory-length",          Some(Check::NonNegInt),          [false, true, false]),
+    ("x-max-in-memory-bytes",           Some(Check::NonNegInt),          [false, true, false]),
+    ("x-max-priority",                  Some(Check::MaxPriority),        [true, false, false]),
+    ("x-overflow",                      Some(Check::Overflow),           [true, true, false]),
+    ("x-queue-mode",                    Some(Check::QueueMode),          [true, false, false]),
+    ("x-queue-version",                 Some(Check::QueueVersion),       [true, false, false]),
+    ("x-single-active-consumer",        Some(Check::Bool),               [true, true, false]),
+    ("x-queue-type",                    Some(Check::QueueType),          [true, true, true]),
+    ("x-quorum-initial-group-size",     Some(Check::InitialClusterSize), [false, true, false]),
+    ("x-max-age",                       Some(Check::MaxAge),             [false, false, true]),
+    ("x-stream-max-segment-size-bytes", Some(Check::NonNegInt),          [false, false, true]),
+    ("x-initial-cluster-size",          Some(Check::InitialClusterSize), [false, false, true]),
+    ("x-queue-leader-locator",          Some(Check::LeaderLocator),      [false, true, true]),
+    ("x-queue-master-locator",          None,                            [true, false, false]),
+    ("x-delivery-limit",                None,                            [false, true, false]),
+];
+
+/// The same for basic.consume arguments (`consume_args/0`).
+#[rustfmt::skip]
+const CONSUMER_ARGS: &[(&str, Option<Check>, [bool; 3])] = &[
+    ("x-priority",              Some(Check::Int),  [true, true, false]),
+    ("x-cancel-on-ha-failover", Some(Check::Bool), [true, false, false]),
+    ("x-stream-offset",         None,              [false, false, true]),
+    ("x-credit",                None,              [true, true, true]),
+];
+
+impl QueueType {
+    /// The Erlang module RabbitMQ names in reply texts, e.g. `rabbit_classic_queue`.
+    pub fn module_name(self) -> &'static str {
+        match self {
+            QueueType::Classic => "rabbit_classic_queue",
+            QueueType::Quorum => "rabbit_quorum_queue",
+            QueueType::Stream => "rabbit_stream_queue",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The 406 text for a server-named (empty name) declare of this type, which only classic
+    /// queues allow: "Cannot declare a server-named queue for type rabbit_quorum_queue".
+    pub fn server_named_refusal(self) -> Option<String> {
+        (self != QueueType::Classic).then(|| {
+            format!(
+                "Cannot declare a server-named queue for type {}",
+                self.module_name()
+            )
+        })
+    }
+
+    /// Quorum and stream queues must be durable, not exclusive and not auto-delete; the 406
+    /// text RabbitMQ sends otherwise (checked after the arguments, auto-delete first).
+    /// `durable` is the declare flag (RabbitMQ treats an exclusive queue as non-durable).
+    pub fn check_flags(
+        self,
+        durable: bool,
+        exclusive: bool,
+        auto_delete: bool,
+        queue: &str,
+        vhost: &str,
+    ) -> Result<(), String> {
+        if self == QueueType::Classic {
+            return Ok(());
+        }
+        let property = if auto_delete {
+            "auto-delete"
+        } else if exclusive {
+            "exclusive-owner"
+        } else if !durable {
+            "non-durable"
+        } else {
+            return Ok(());
+        };
+        Err(format!(
+            "invalid property '{property}' for queue '{queue}' in vhost '{vhost}'"
+        ))
     }
 }
-pub fn consumer_priority(_a: &FieldTable) -> Result<i32, String> {
-    Ok(0)
+
+/// The x-arguments Warren acts on, parsed and validated.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueArgs {
+    /// x-message-ttl, ms (0 ..= `MAX_EXPIRY_MS`).
+    pub message_ttl: Option<u64>,
+    /// x-expires, ms (1 ..= `MAX_EXPIRY_MS`).
+    pub expires: Option<u64>,
+    /// x-max-length.
+    pub max_length: Option<u64>,
+    /// x-max-length-bytes.
+    pub max_length_bytes: Option<u64>,
+    /// x-overflow.
+    pub overflow: Overflow,
+    /// x-dead-letter-exchange; `Some("")` is the default exchange. A name longer than 255
+    /// bytes (no such exchange can exist, so RabbitMQ drops what it dead-letters) is `None`.
+    pub dead_letter_exchange: Option<ShortStr>,
+    /// x-dead-letter-routing-key (RabbitMQ refuses it without x-dead-letter-exchange);
+    /// cut to 255 bytes.
+    pub dead_letter_routing_key: Option<ShortStr>,
+    /// x-max-priority, 0 ..= 255 (0 makes a queue with the single priority 0).
+    pub max_priority: Option<u8>,
+    /// x-single-active-consumer.
+    pub single_active_consumer: bool,
+    /// x-queue-type.
+    pub queue_type: QueueType,
+}
+
+/// How one declare argument is validated (RabbitMQ's `declare_args/0`, in its order).
+#[derive(Clone, Copy)]
+enum Check {
+    Int,
+    Expires,
+    MessageTtl,
+    DlxName,
+    DlxRoutingKey,
+    DlxStrategy,
+    NonNegInt,
+    MaxPriority,
+    Overflow,
+    QueueMode,
+    QueueVersion,
+    Bool,
+    QueueType,
+    InitialClusterSize,
+    MaxAge,
+    LeaderLocator,
+}
+
+impl QueueArgs {
+    /// Parses and validates; the error is the reply text RabbitMQ sends with 406
+    /// PRECONDITION_FAILED, e.g. "invalid arg 'x-max-length' for queue 'q' in vhost '/':
+    /// {value_negative,-1}". Call it only when creating a queue: RabbitMQ does not validate
+    /// the arguments of a redeclare, it compares them with the existing queue's.
+    pub fn parse(arguments: &FieldTable, queue: &str, vhost: &str) -> Result<QueueArgs, String> {
+        if let Some(v) = arguments.get("x-dead-letter-exchange")
+            && !matches!(v, FieldValue::LongStr(_))
+        {
+            return Err(format!(
+                "invalid type '{}' for arg 'x-dead-letter-exchange' in queue '{queue}' in vhost \
+                 '{vhost}'",
+                type_name(v)
+            ));
+        }
+        let invalid = |key: &str, term: String| {
+            format!("invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {term}")
+        };
+        let queue_type = match arguments.get("x-queue-type") {
+            None => QueueType::Classic,
+            Some(v) => {
+                run_check(Check::QueueType, v, arguments)
+                    .map_err(|t| invalid("x-queue-type", t))?;
+                match v {
+                    FieldValue::LongStr(s) if &s[..] == b"quorum" => QueueType::Quorum,
+                    FieldValue::LongStr(s) if &s[..] == b"stream" => QueueType::Stream,
+                    _ => QueueType::Classic,
+                }
+            }
+        };
+        validate(QUEUE_ARGS, arguments, queue_type, queue, vhost)?;
+        // Past the foreign-key check every key below is one the queue type knows.
+        let int = |key: &str| {
+            arguments
+                .get(key)
+                .and_then(int_value)
+                .and_then(|n| u64::try_from(n).ok())
+        };
+        let string = |key: &str| match arguments.get(key) {
+            Some(FieldValue::LongStr(s)) => Some(s.clone()),
+            _ => None,
+        };
+        Ok(QueueArgs {
+            message_ttl: int("x-message-ttl"),
+            expires: int("x-expires"),
+            max_length: int("x-max-length"),
+            max_length_bytes: int("x-max-length-bytes"),
+            overflow: match string("x-overflow").as_deref() {
+                Some(b"reject-publish") => Overflow::RejectPublish,
+                Some(b"reject-publish-dlx") => Overflow::RejectPublishDlx,
+                _ => Overflow::DropHead,
+            },
+            dead_letter_exchange: string("x-dead-letter-exchange").and_then(ShortStr::from_bytes),
+            dead_letter_routing_key: string("x-dead-letter-routing-key")
+                .and_then(|s| ShortStr::from_bytes(s.slice(..s.len().min(ShortStr::MAX_LEN)))),
+            max_priority: int("x-max-priority").and_then(|n| u8::try_from(n).ok()),
+            single_active_consumer: matches!(
+                arguments.get("x-single-active-consumer"),
+                Some(FieldValue::Bool(true))
+            ),
+            queue_type,
+        })
+    }
+}
+
+/// Runs the validators of the arguments `queue_type` knows (in `spec` order), then refuses,
+/// in table order, the first key that only other queue types know.
+fn validate(
+    spec: &[(&str, Option<Check>, [bool; 3])],
+    arguments: &FieldTable,
+    queue_type: QueueType,
+    queue: &str,
+    vhost: &str,
+) -> Result<(), String> {
+    let knows = |known: &[bool; 3]| known.get(queue_type.index()).copied().unwrap_or(false);
+    for (key, check, known) in spec {
+        if let (Some(check), Some(v), true) = (check, arguments.get(key), knows(known)) {
+            run_check(*check, v, arguments).map_err(|term| {
+                format!("invalid arg '{key}' for queue '{queue}' in vhost '{vhost}': {term}")
+            })?;
+        }
+    }
+    for (key, _) in arguments.iter() {
+        if spec
+            .iter()
+            .any(|(k, _, known)| k.as_bytes() == key.as_bytes() && !knows(known))
+        {
+            return Err(format!(
+                "invalid arg '{key}' for queue '{queue}' in vhost '{vhost}' of queue type {}",
+                queue_type.module_name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Consumer arguments: the `x-priority` of a basic.consume (any integer type; 0 when absent,
+/// values beyond i32 saturate). Err is the 406 text: "invalid arg 'x-priority' for queue 'q'
+/// in vhost '/': \"expected integer, got longstr\"". Also checks `x-cancel-on-ha-failover`
+/// (bool) and refuses the consumer arguments of other queue types (`x-stream-offset` on a
+/// classic queue), as RabbitMQ does.
+pub fn consumer_priority(
+    arguments: &FieldTable,
+    queue_type: QueueType,
+    queue: &str,
+    vhost: &str,
+) -> Result<i32, String> {
+    validate(CONSUMER_ARGS, arguments, queue_type, queue, vhost)?;
+    Ok(arguments
+        .get("x-priority")
+        .and_then(int_value)
+        .map_or(0, |n| {
+            i32::try_from(n).unwrap_or(if n < 0 { i32::MIN } else { i32::MAX })
+        }))
+}
+
+/// RabbitMQ's name for a field value's type (`signedint`, `longstr`, `binary`, ...).
+pub(crate) fn type_name(v: &FieldValue) -> &'static str {
+    match v {
+        FieldValue::Bool(_) => "bool",
+        FieldValue::I8(_) => "byte",
+        FieldValue::U8(_) => "unsignedbyte",
+        FieldValue::I16(_) => "short",
+        FieldValue::U16(_) => "unsignedshort",
+        FieldValue::I32(_) => "signedint",
+        FieldValue::U32(_) => "unsignedint",
+        FieldValue::I64(_) => "long",
+        FieldValue::F32(_) => "float",
+        FieldValue::F64(_) => "double",
+        FieldValue::Decimal { .. } => "decimal",
+        FieldValue::LongStr(_) => "longstr",
+        FieldValue::ByteArray(_) => "binary",
+        FieldValue::Array(_) => "array",
+        FieldValue::Timestamp(_) => "timestamp",
+        FieldValue::Table(_) => "table",
+        FieldValue::Void => "void",
+    }
+}
+
+/// The value of any integer type (all fit an i64).
+pub(crate) fn int_value(v: &FieldValue) -> Option<i64> {
+    Some(match *v {
+        FieldValue::I8(n) => n.into(),
+        FieldValue::U8(n) => n.into(),
+        FieldValue::I16(n) => n.into(),
+        FieldValue::U16(n) => n.into(),
+        FieldValue::I32(n) => n.into(),
+        FieldValue::U32(n) => n.into(),
+        FieldValue::I64(n) => n,
+        _ => return None,
+    })
+}
+
+fn check_int(v: &FieldValue) -> Result<i64, String> {
+    int_value(v)
+        .ok_or_else(|| erlang_string(format!("expected integer, got {}", type_name(v)).as_bytes()))
+}
+
+fn check_non_neg(v: &FieldValue) -> Result<i64, String> {
+    let n = check_int(v)?;
+    if n < 0 {
+        Err(format!("{{value_negative,{n}}}"))
+    } else {
+        Ok(n)
+    }
+}
+
+fn check_expiry(n: i64) -> Result<(), String> {
+    if n < 0 {
+        Err(format!("{{value_negative,{n}}}"))
+    } else if n.unsigned_abs() > MAX_EXPIRY_MS {
+        Err(format!("{{value_too_large,{n}}}"))
+    } else {
+        Ok(())
+    }
+}
+
+/// A longstr that must be one of `allowed`; `bad` is the term for any other string.
+fn check_enum(
+    v: &FieldValue,
+    allowed: &[&str],
+    bad: impl Fn(&[u8]) -> String,
+) -> Result<(), String> {
+    match v {
+        FieldValue::LongStr(s) if allowed.iter().any(|a| a.as_bytes() == &s[..]) => Ok(()),
+        FieldValue::LongStr(s) => Err(bad(s)),
+        other => Err(unacceptable(other)),
+    }
+}
+
+fn unacceptable(v: &FieldValue) -> String {
+    format!("{{unacceptable_type,{}}}", type_name(v))
+}
+
+fn run_check(check: Check, v: &FieldValue, arguments: &FieldTable) -> Result<(), String> {
+    let atom = |a: &'static str| move |_: &[u8]| a.to_string();
+    let quoted = |what: &'static str| {
+        move |s: &[u8]| {
+            let mut text = format!("unsupported {what} '").into_bytes();
+            text.extend_from_slice(s);
+            text.push(b'\'');
+            erlang_string(&text)
+        }
+    };
+    match check {
+        Check::Int => check_int(v).map(drop),
+        Check::Expires => match check_int(v)? {
+            0 => Err("{value_zero,0}".into()),
+            n => check_expiry(n),
+        },
+        Check::MessageTtl => check_expiry(check_int(v)?),
+        Check::NonNegInt => check_non_neg(v).map(drop),
+        Check::MaxPriority => match check_non_neg(v)? {
+            n if n > 255 => Err(format!("{{max_value_exceeded,{n}}}")),
+            _ => Ok(()),
+        },
+        Check::InitialClusterSize => match check_non_neg(v)? {
+            0 => Err("{value_zero,0}".into()),
+            _ => Ok(()),
+        },
+        Check::QueueVersion => match check_non_neg(v)? {
+            1 | 2 => Ok(()),
+            n => Err(erlang_string(
+                format!("unsupported queue version '{n}'").as_bytes(),
+            )),
+        },
+        Check::Bool | Check::DlxName => match (check, v) {
+            (Check::Bool, FieldValue::Bool(_)) | (Check::DlxName, FieldValue::LongStr(_)) => Ok(()),
+            (_, other) => Err(unacceptable(other)),
+        },
+        Check::DlxRoutingKey => match v {
+            FieldValue::LongStr(_) if arguments.get("x-dead-letter-exchange").is_none() => {
+                Err("routing_key_but_no_dlx_defined".into())
+            }
+            FieldValue::LongStr(_) => Ok(()),
+            other => Err(unacceptable(other)),
+        },
+        Check::DlxStrategy => check_enum(
+            v,
+            &["at-most-once", "at-least-once"],
+            atom("invalid_dlx_strategy"),
+        ),
+        Check::Overflow => check_enum(
+            v,
+            &["drop-head", "reject-publish", "reject-publish-dlx"],
+            atom("invalid_overflow"),
+        ),
+        Check::QueueMode => check_enum(v, &["default", "lazy"], quoted("queue mode")),
+        Check::QueueType => check_enum(v, &["classic", "quorum", "stream"], quoted("queue type")),
+        Check::LeaderLocator => check_enum(
+            v,
+            &["client-local", "balanced", "random", "least-leaders"],
+            atom("invalid_queue_locator_arg"),
+        ),
+        Check::MaxAge => match v {
+            FieldValue::LongStr(s) if max_age_ok(s) => Ok(()),
+            FieldValue::LongStr(_) => Err("invalid_max_age".into()),
+            other => Err(unacceptable(other)),
+        },
+    }
+}
+
+/// `x-max-age`: a positive number followed by one unit of Y M D h m s.
+fn max_age_ok(s: &[u8]) -> bool {
+    let digits = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    let (number, unit) = s.split_at(digits);
+    let positive = number.iter().any(|&b| b != b'0');
+    positive && matches!(unit, b"Y" | b"M" | b"D" | b"h" | b"m" | b"s")
+}
+
+/// `bytes` as Erlang's `~p` prints a string (a list of Latin-1 characters): in double quotes
+/// with escapes when every character is printable, else as a list of integers `[53,1]`.
+/// Bytes 160..=255 are copied as they are, so valid UTF-8 input stays valid UTF-8 (invalid
+/// input is replaced, RabbitMQ would send the raw bytes).
+pub(crate) fn erlang_string(bytes: &[u8]) -> String {
+    let printable = |b: u8| matches!(b, 32..=126 | 160..=255 | 8..=13 | 27);
+    let mut out = Vec::with_capacity(bytes.len() + 2);
+    if bytes.is_empty() {
+        out.extend_from_slice(b"[]");
+    } else if bytes.iter().all(|&b| printable(b)) {
+        out.push(b'"');
+        for &b in bytes {
+            match b {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                11 => out.extend_from_slice(b"\\v"),
+                8 => out.extend_from_slice(b"\\b"),
+                12 => out.extend_from_slice(b"\\f"),
+                27 => out.extend_from_slice(b"\\e"),
+                b => out.push(b),
+            }
+        }
+        out.push(b'"');
+    } else {
+        let items: Vec<String> = bytes.iter().map(u8::to_string).collect();
+        out.extend_from_slice(format!("[{}]", items.join(",")).as_bytes());
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn s(v: &str) -> FieldValue {
+        FieldValue::LongStr(Bytes::copy_from_slice(v.as_bytes()))
+    }
+
+    fn table(entries: &[(&str, FieldValue)]) -> FieldTable {
+        FieldTable(
+            entries
+                .iter()
+                .map(|(k, v)| ((*k).into(), v.clone()))
+                .collect(),
+        )
+    }
+
+    fn parse(entries: &[(&str, FieldValue)]) -> Result<QueueArgs, String> {
+        QueueArgs::parse(&table(entries), "q", "/")
+    }
+
+    fn err(entries: &[(&str, FieldValue)]) -> String {
+        parse(entries).unwrap_err()
+    }
+
+    fn invalid(key: &str, term: &str) -> String {
+        format!("invalid arg '{key}' for queue 'q' in vhost '/': {term}")
+    }
+
+    #[test]
+    fn every_integer_type_is_accepted() {
+        use FieldValue::*;
+        for v in [I8(5), U8(5), I16(5), U16(5), I32(5), U32(5), I64(5)] {
+            let args = parse(&[("x-max-length", v)]).unwrap();
+            assert_eq!(args.max_length, Some(5));
+        }
+        let args = parse(&[("x-max-length", U32(u32::MAX))]).unwrap();
+        assert_eq!(args.max_length, Some(u64::from(u32::MAX)));
+        let args = parse(&[("x-max-length", I64(i64::MAX))]).unwrap();
+        assert_eq!(args.max_length, Some(i64::MAX as u64));
+    }
+
+    /// Texts observed on RabbitMQ 3.10.8 for x-max-length of each non-integer type.
+    #[test]
+    fn non_integers_are_refused_by_type_name() {
+        use FieldValue::*;
+        let cases = [
+            (F32(5.0), "float"),
+            (F64(5.0), "double"),
+            (
+                Decimal {
+                    scale: 1,
+                    value: 50,
+                },
+                "decimal",
+            ),
+            (s("5"), "longstr"),
+            (Bool(true), "bool"),
+            (Timestamp(5), "timestamp"),
+            (Void, "void"),
+            (ByteArray(Bytes::from_static(b"5")), "binary"),
+            (Array(vec![]), "array"),
+            (Table(FieldTable::new()), "table"),
+        ];
+        for (v, name) in cases {
+            assert_eq!(
+                err(&[("x-max-length", v)]),
+                invalid("x-max-length", &format!("\"expected integer, got {name}\""))
+            );
+        }
+    }
+
+    #[test]
+    fn numeric_ranges_as_rabbitmq() {
+        use FieldValue::*;
+        let cases: [(&str, FieldValue, &str); 13] = [
+            ("x-max-length", I8(-1), "{value_negative,-1}"),
+            (
+                "x-max-length",
+                I64(i64::MIN),
+                "{value_negative,-9223372036854775808}",
+            ),
+            ("x-max-length-bytes", I32(-3), "{value_negative,-3}"),
+            ("x-message-ttl", I32(-1), "{value_negative,-1}"),
+            (
+                "x-message-ttl",
+                I64(315_360_000_001),
+                "{value_too_large,315360000001}",
+            ),
+            ("x-expires", I32(0), "{value_zero,0}"),
+            ("x-expires", I32(-1), "{value_negative,-1}"),
+            (
+                "x-expires",
+                I64(315_360_000_001),
+                "{value_too_large,315360000001}",
+            ),
+            ("x-expires", F64(1.5), "\"expected integer, got double\""),
+            ("x-max-priority", I32(256), "{max_value_exceeded,256}"),
+            ("x-max-priority", I32(-1), "{value_negative,-1}"),
+            (
+                "x-max-priority",
+                s("5"),
+                "\"expected integer, got longstr\"",
+            ),
+            (
+                "x-queue-version",
+                I32(3),
+                "\"unsupported queue version '3'\"",
+            ),
+        ];
+        for (key, v, term) in cases {
+            assert_eq!(err(&[(key, v)]), invalid(key, term), "{key}");
+        }
+        let ok = parse(&[
+            ("x-message-ttl", I32(0)),
+            ("x-expires", I32(1)),
+            ("x-max-priority", I32(255)),
+            ("x-max-length", I64(0)),
+            ("x-max-length-bytes", U16(100)),
+            ("x-queue-version", I32(2)),
+        ])
+        .unwrap();
+        assert_eq!(ok.message_ttl, Some(0));
+        assert_eq!(ok.expires, Some(1));
+        assert_eq!(ok.max_priority, Some(255));
+        assert_eq!(ok.max_length, Some(0));
+        assert_eq!(ok.max_length_bytes, Some(100));
+        let ok = parse(&[
+            ("x-message-ttl", I64(315_360_000_000)),
+            ("x-max-priority", U8(0)),
+        ]);
+        assert_eq!(ok.unwrap().max_priority, Some(0));
+    }
+
+    #[test]
+    fn string_and_bool_arguments() {
+        use FieldValue::*;
+        let cases: [(&str, FieldValue, &str); 11] = [
+            ("x-overflow", s("foo"), "invalid_overflow"),
+            ("x-overflow", I32(1), "{unacceptable_type,signedint}"),
+            (
+                "x-overflow",
+                ByteArray(Bytes::from_static(b"drop-head")),
+                "{unacceptable_type,binary}",
+            ),
+            (
+                "x-dead-letter-routing-key",
+                s("k"),
+                "routing_key_but_no_dlx_defined",
+            ),
+            (
+                "x-dead-letter-routing-key",
+                I32(1),
+                "{unacceptable_type,signedint}",
+            ),
+            (
+                "x-single-active-consumer",
+                I32(1),
+                "{unacceptable_type,signedint}",
+            ),
+            (
+                "x-single-active-consumer",
+                s("true"),
+                "{unacceptable_type,longstr}",
+            ),
+            ("x-queue-type", s("foo"), "\"unsupported queue type 'foo'\""),
+            ("x-queue-type", I32(1), "{unacceptable_type,signedint}"),
+            ("x-queue-mode", s("foo"), "\"unsupported queue mode 'foo'\""),
+            ("x-queue-mode", I32(1), "{unacceptable_type,signedint}"),
+        ];
+        for (key, v, term) in cases {
+            assert_eq!(err(&[(key, v)]), invalid(key, term), "{key}");
+        }
+        for (mode, overflow) in [
+            ("drop-head", Overflow::DropHead),
+            ("reject-publish", Overflow::RejectPublish),
+            ("reject-publish-dlx", Overflow::RejectPublishDlx),
+        ] {
+            assert_eq!(
+                parse(&[("x-overflow", s(mode))]).unwrap().overflow,
+                overflow
+            );
+        }
+        let args = parse(&[
+            ("x-dead-letter-exchange", s("dlx")),
+            ("x-dead-letter-routing-key", s("k")),
+            ("x-single-active-consumer", Bool(true)),
+            ("x-queue-mode", s("lazy")),
+            ("x-queue-type", s("classic")),
+        ])
+        .unwrap();
+        assert_eq!(args.dead_letter_exchange, Some("dlx".into()));
+        assert_eq!(args.dead_letter_routing_key, Some("k".into()));
+        assert!(args.single_active_consumer);
+        assert_eq!(args.queue_type, QueueType::Classic);
+        // The default exchange is a valid dead-letter exchange; it need not exist.
+        let args = parse(&[("x-dead-letter-exchange", s(""))]).unwrap();
+        assert_eq!(args.dead_letter_exchange, Some("".into()));
+        // x-dead-letter-routing-key with a DLX of the wrong type: the DLX check comes first.
+        assert_eq!(
+            err(&[
+                ("x-dead-letter-routing-key", s("k")),
+                ("x-dead-letter-exchange", I32(1))
+            ]),
+            "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
+        );
+        assert_eq!(
+            err(&[(
+                "x-dead-letter-exchange",
+                ByteArray(Bytes::from_static(b"dlx"))
+            )]),
+            "invalid type 'binary' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
+        );
+    }
+
+    #[test]
+    fn unknown_and_foreign_arguments() {
+        use FieldValue::*;
+        let ok = parse(&[
+            ("x-foo", s("bar")),
+            ("foo", F64(1.0)),
+            ("x-queue-master-locator", I32(1)),
+        ]);
+        assert_eq!(ok, Ok(QueueArgs::default()));
+        for key in ["x-max-age", "x-delivery-limit", "x-dead-letter-strategy"] {
+            assert_eq!(
+                err(&[(key, s("1D"))]),
+                format!(
+                    "invalid arg '{key}' for queue 'q' in vhost '/' of queue type \
+                     rabbit_classic_queue"
+                )
+            );
+        }
+    }
+
+    /// The first failing check in RabbitMQ's order wins, whatever the table order; the first
+    /// entry of a duplicated key is the one checked.
+    #[test]
+    fn check_order() {
+        use FieldValue::*;
+        assert_eq!(
+            err(&[("x-message-ttl", I32(-1)), ("x-expires", I32(0))]),
+            invalid("x-expires", "{value_zero,0}")
+        );
+        assert_eq!(
+            err(&[
+                ("x-max-length", I32(-1)),
+                ("x-dead-letter-exchange", I32(0))
+            ]),
+            "invalid type 'signedint' for arg 'x-dead-letter-exchange' in queue 'q' in vhost '/'"
+        );
+        assert_eq!(
+            err(&[("x-max-age", s("1D")), ("x-max-length", I32(-1))]),
+            invalid("x-max-length", "{value_negative,-1}")
+        );
+        assert_eq!(
+            parse(&[("x-max-length", I64(10)), ("x-max-length", I32(-1))])
+                .unwrap()
+                .max_length,
+            Some(10)
+        );
+        assert_eq!(
+            err(&[("x-max-length", I32(-1)), ("x-max-length", I64(10))]),
+            invalid("x-max-length", "{value_negative,-1}")
+        );
+        assert_eq!(
+            err(&[("x-queue-mode", s("x")), ("x-queue-type", s("foo"))]),
+            invalid("x-queue-type", "\"unsupported queue type 'foo'\"")
+        );
+    }
+
+    #[test]
+    fn quorum_and_stream_types() {
+        use FieldValue::*;
+        let args = parse(&[("x-queue-type", s("quorum")), ("x-delivery-limit", I32(5))]);
+        assert_eq!(args.unwrap().queue_type, QueueType::Quorum);
+        assert_eq!(
+            err(&[("x-queue-type", s("quorum")), ("x-max-priority", I32(5))]),
+            "invalid arg 'x-max-priority' for queue 'q' in vhost '/' of queue type \
+             rabbit_quorum_queue"
+        );
+        assert_eq!(
+            err(&[
+                ("x-queue-type", s("quorum")),
+                ("x-dead-letter-strategy", s("x"))
+            ]),
+            invalid("x-dead-letter-strategy", "invalid_dlx_strategy")
+        );
+        assert_eq!(
+            err(&[("x-queue-type", s("stream")), ("x-max-age", s("0D"))]),
+            invalid("x-max-age", "invalid_max_age")
+        );
+        let args = parse(&[("x-queue-type", s("stream")), ("x-max-age", s("7D"))]);
+        assert_eq!(args.unwrap().queue_type, QueueType::Stream);
+        assert_eq!(
+            QueueType::Quorum.check_flags(false, true, false, "q", "/"),
+            Err("invalid property 'exclusive-owner' for queue 'q' in vhost '/'".into())
+        );
+        assert_eq!(
+            QueueType::Quorum.check_flags(true, false, true, "q", "/"),
+            Err("invalid property 'auto-delete' for queue 'q' in vhost '/'".into())
+        );
+        assert_eq!(
+            QueueType::Stream.check_flags(false, false, false, "q", "/"),
+            Err("invalid property 'non-durable' for queue 'q' in vhost '/'".into())
+        );
+        assert_eq!(
+            QueueType::Quorum.check_flags(true, false, false, "q", "/"),
+            Ok(())
+        );
+        assert_eq!(
+            QueueType::Classic.check_flags(false, true, true, "q", "/"),
+            Ok(())
+        );
+        assert_eq!(QueueType::Classic.server_named_refusal(), None);
+        assert_eq!(
+            QueueType::Quorum.server_named_refusal().as_deref(),
+            Some("Cannot declare a server-named queue for type rabbit_quorum_queue")
+        );
+    }
+
+    /// Texts observed on RabbitMQ 3.10.8 for basic.consume on a classic queue.
+    #[test]
+    fn consumer_arguments() {
+        use FieldValue::*;
+        let prio = |entries: &[(&str, FieldValue)]| {
+            consumer_priority(&table(entries), QueueType::Classic, "q", "/")
+        };
+        assert_eq!(prio(&[]), Ok(0));
+        assert_eq!(prio(&[("x-priority", I8(-5))]), Ok(-5));
+        assert_eq!(prio(&[("x-priority", I64(1 << 40))]), Ok(i32::MAX));
+        assert_eq!(prio(&[("x-priority", U32(u32::MAX))]), Ok(i32::MAX));
+        assert_eq!(prio(&[("x-foo", F64(1.0))]), Ok(0));
+        assert_eq!(prio(&[("x-cancel-on-ha-failover", Bool(true))]), Ok(0));
+        for (v, name) in [
+            (s("5"), "longstr"),
+            (F64(1.0), "double"),
+            (Bool(true), "bool"),
+            (Void, "void"),
+        ] {
+            assert_eq!(
+                prio(&[("x-priority", v)]),
+                Err(invalid(
+                    "x-priority",
+                    &format!("\"expected integer, got {name}\"")
+                ))
+            );
+        }
+        assert_eq!(
+            prio(&[("x-cancel-on-ha-failover", I32(1))]),
+            Err(invalid(
+                "x-cancel-on-ha-failover",
+                "{unacceptable_type,signedint}"
+            ))
+        );
+        assert_eq!(
+            prio(&[("x-stream-offset", s("first"))]),
+            Err(
+                "invalid arg 'x-stream-offset' for queue 'q' in vhost '/' of queue type \
+                 rabbit_classic_queue"
+                    .into()
+            )
+        );
+        // x-priority is checked before the others, whatever the table order.
+        assert_eq!(
+            prio(&[("x-cancel-on-ha-failover", I32(1)), ("x-priority", s("a"))]),
+            Err(invalid("x-priority", "\"expected integer, got longstr\""))
+        );
+        assert_eq!(
+            prio(&[("x-stream-offset", s("first")), ("x-priority", s("a"))]),
+            Err(invalid("x-priority", "\"expected integer, got longstr\""))
+        );
+    }
+
+    #[test]
+    fn erlang_strings() {
+        assert_eq!(erlang_string(b"abc"), "\"abc\"");
+        assert_eq!(erlang_string(b""), "[]");
+        assert_eq!(erlang_string(b"a\"b\\c\n\t"), "\"a\\\"b\\\\c\\n\\t\"");
+        assert_eq!(erlang_string(b"5\x01"), "[53,1]");
+        assert_eq!(erlang_string("é".as_bytes()), "\"é\"");
+        assert_eq!(
+            erlang_string(b"unsupported queue mode 'a\x01'"),
+            "[117,110,115,117,112,112,111,114,116,101,100,32,113,117,101,117,101,32,109,111,\
+             100,101,32,39,97,1,39]"
+        );
+    }
 }

@@ -18,7 +18,7 @@ pub(crate) fn original_routing_keys(message: &Message) -> Vec<Bytes> {
     if let Ok(props) = BasicProperties::decode(&message.raw_properties)
         && let Some(headers) = props.headers
     {
-        keys.extend(cc_bcc(&headers).0);
+        keys.extend(cc_bcc(&headers).map(|(cc, _)| cc).unwrap_or_default());
     }
     keys
 }
@@ -43,6 +43,7 @@ impl VHost {
         let original = original_routing_keys(message);
         let queue_name = from.name().to_string_lossy();
         let ctx = DeathContext {
+            dead_letter_routing_key: from.args.dead_letter_routing_key.as_ref(),
             queue: &queue_name,
             reason,
             exchange: message.exchange.as_bytes(),

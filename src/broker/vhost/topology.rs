@@ -318,7 +318,17 @@ impl VHost {
                 &self.name,
             ));
         }
-        let args = QueueArgs::parse(&req.arguments, &req.name.to_string_lossy(), &self.name)
+        let queue_name = req.name.to_string_lossy();
+        let args = QueueArgs::parse(&req.arguments, &queue_name, &self.name)
+            .map_err(AmqpError::precondition)?;
+        args.queue_type
+            .check_flags(
+                req.durable,
+                req.exclusive,
+                req.auto_delete,
+                &queue_name,
+                &self.name,
+            )
             .map_err(AmqpError::precondition)?;
         let decl = QueueDeclaration {
             name: req.name.clone(),

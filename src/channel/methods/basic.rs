@@ -71,7 +71,13 @@ pub(super) fn consume(
             format!("attempt to reuse consumer tag '{tag}'"),
         ));
     }
-    let priority = consumer_priority(&m.arguments).map_err(AmqpError::precondition)?;
+    let priority = consumer_priority(
+        &m.arguments,
+        queue.args.queue_type,
+        &queue.name().to_string_lossy(),
+        &queue.vhost_name,
+    )
+    .map_err(AmqpError::precondition)?;
     let credit = Arc::new(Credit::new(ch.consumer_prefetch));
     let consumer = Consumer {
         tag: tag.clone(),
@@ -274,7 +280,7 @@ pub(in crate::channel) fn publish(
         if let Ok(props) = BasicProperties::decode(&raw_properties)
             && let Some(headers) = &props.headers
         {
-            let (cc, bcc) = cc_bcc(headers);
+            let (cc, bcc) = cc_bcc(headers).map_err(AmqpError::precondition)?;
             for key in cc.into_iter().chain(bcc) {
                 if let Some(key) = ShortStr::from_bytes(key) {
                     ctx.vhost.route_more(
