@@ -236,7 +236,7 @@ impl RawConn {
                     return Some(decode(typ, channel, payload));
                 }
             }
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536];
             match guard(self.stream.read(&mut chunk)).await {
                 Ok(0) | Err(_) => {
                     assert!(self.buf.is_empty(), "EOF inside a frame: {:?}", self.buf);
@@ -250,7 +250,7 @@ impl RawConn {
     /// Reads raw bytes until EOF and returns everything read.
     pub async fn read_to_eof(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.buf);
-        let mut chunk = [0u8; 65536];
+        let mut chunk = vec![0u8; 65536];
         loop {
             match guard(self.stream.read(&mut chunk)).await {
                 Ok(0) | Err(_) => return out,
