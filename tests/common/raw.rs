@@ -115,6 +115,15 @@ pub fn client_properties() -> Vec<u8> {
         .build()
 }
 
+/// What the raw client answers in connection.tune-ok.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TuneOk {
+    /// Channel limit to send instead of echoing the server's offer.
+    pub channel_max: Option<u16>,
+    /// Heartbeat interval in seconds (0 disables heartbeats).
+    pub heartbeat: u16,
+}
+
 /// A raw connection.
 #[derive(Debug)]
 pub struct RawConn {
@@ -155,18 +164,33 @@ impl RawConn {
     /// Connects as guest, answering tune with a lower channel_max.
     pub async fn open_with_channel_max(addr: SocketAddr, channel_max: u16) -> RawConn {
         let mut c = RawConn::connect(addr).await;
-        c.handshake_with(("guest", "guest", "/"), Some(channel_max))
-            .await;
+        let tune = TuneOk {
+            channel_max: Some(channel_max),
+            ..TuneOk::default()
+        };
+        c.handshake_with(("guest", "guest", "/"), tune).await;
+        c
+    }
+
+    /// Connects as guest and negotiates a heartbeat interval.
+    pub async fn open_with_heartbeat(addr: SocketAddr, heartbeat: u16) -> RawConn {
+        let mut c = RawConn::connect(addr).await;
+        let tune = TuneOk {
+            heartbeat,
+            ..TuneOk::default()
+        };
+        c.handshake_with(("guest", "guest", "/"), tune).await;
         c
     }
 
     /// Runs the handshake through connection.open-ok (heartbeats disabled).
     pub async fn handshake(&mut self, user: &str, pass: &str, vhost: &str) {
-        self.handshake_with((user, pass, vhost), None).await;
+        self.handshake_with((user, pass, vhost), TuneOk::default())
+            .await;
     }
 
     /// Runs the handshake; `channel_max` replaces the offered value in tune-ok.
-    pub async fn handshake_with(&mut self, login: (&str, &str, &str), channel_max: Option<u16>) {
+    pub async fn handshake_with(&mut self, login: (&str, &str, &str), tune: TuneOk) {
         let (user, pass, vhost) = login;
         self.send(PROTOCOL_HEADER).await;
         let (mut r, _) = self.expect_method(10, 10).await;
@@ -186,17 +210,17 @@ impl RawConn {
             .build();
         self.send_method(0, 10, 11, &start_ok).await;
         let (mut r, _) = self.expect_method(10, 30).await;
-        let channel_max_override = channel_max;
-        let channel_max = r.u16();
+        let offered_channel_max = r.u16();
+        let channel_max = tune.channel_max.unwrap_or(offered_channel_max);
         let frame_max = r.u32();
         let _heartbeat = r.u16();
-        let channel_max = match channel_max_override {
-            Some(n) => n,
-            None => channel_max,
-        };
         self.channel_max = channel_max;
         self.frame_max = frame_max;
-        let tune_ok = Args::new().u16(channel_max).u32(frame_max).u16(0).build();
+        let tune_ok = Args::new()
+            .u16(channel_max)
+            .u32(frame_max)
+            .u16(tune.heartbeat)
+            .build();
         self.send_method(0, 10, 31, &tune_ok).await;
         let open = Args::new().shortstr(vhost).shortstr("").u8(0).build();
         self.send_method(0, 10, 40, &open).await;
