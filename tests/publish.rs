@@ -373,3 +373,24 @@ async fn lapin_publish_to_a_missing_exchange_fails_the_confirm_with_404() {
     .unwrap();
     common::assert_amqp_error(guard(confirm).await, 404, "NOT_FOUND - no exchange");
 }
+
+#[tokio::test]
+async fn a_message_above_max_message_size_closes_the_channel_with_406() {
+    // Verified against RabbitMQ with its default limit (134217728 + 1 bytes); here a
+    // small configured limit keeps the test fast, so it runs against Warren only.
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| s.amqp.max_message_size = 1000).await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let q = c.queue_declare(1, "", true).await;
+    c.publish(1, "", &q, &patterned(1000)).await;
+    c.sync(1).await;
+    c.publish(1, "", &q, &patterned(1001)).await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(close.code, 406);
+    assert_eq!(
+        close.text,
+        "PRECONDITION_FAILED - message size 1001 is larger than configured max size 1000"
+    );
+    assert_eq!((close.class_id, close.method_id), (60, 40));
+}
