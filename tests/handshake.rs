@@ -383,3 +383,120 @@ async fn shutdown_closes_open_connections_with_320_connection_forced() {
         close.text
     );
 }
+
+/// Reads until the server drops the socket; only a connection.close may precede it.
+/// (RabbitMQ refuses bad handshakes by closing the socket without any frame.)
+async fn assert_refused(c: &mut RawConn) {
+    while let Some(f) = c.read_frame().await {
+        match f {
+            common::raw::Frame::Method {
+                channel: 0,
+                class: 10,
+                method: 50,
+                ..
+            } => c.send_method(0, 10, 51, &[]).await,
+            other => panic!("handshake should be refused, got {other:?}"),
+        }
+    }
+}
+
+/// Gets to connection.tune, answers tune-ok with the given values and sends open.
+async fn tune_ok_with(addr: std::net::SocketAddr, channel_max: u16, frame_max: u32) -> RawConn {
+    let mut c = start_ok_plain(addr, "guest", "guest").await;
+    c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(channel_max).u32(frame_max).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    c
+}
+
+#[tokio::test]
+async fn an_unknown_auth_mechanism_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let args = Args::new()
+        .table_bytes(&client_properties_with_auth_failure_close())
+        .shortstr("FOO")
+        .longstr(b"\0guest\0guest")
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &args).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn a_malformed_plain_response_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let args = Args::new()
+        .empty_table()
+        .shortstr("PLAIN")
+        .longstr(b"no-separators")
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &args).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_frame_max_above_the_offer_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 2047, 200_000).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_frame_max_below_4096_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 2047, 1000).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_unlimited_frame_max_is_refused_when_the_server_set_a_limit() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 2047, 0).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_channel_max_above_the_offer_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 4000, 131_072).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn connection_open_before_start_ok_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn channel_open_before_connection_open_is_a_505_unexpected_frame() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, _) = c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(r.u16()).u32(r.u32()).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    c.send_method(1, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 505);
+    assert!(
+        close.text.starts_with("UNEXPECTED_FRAME - "),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
