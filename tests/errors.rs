@@ -213,3 +213,28 @@ async fn channel_flow_inactive_closes_the_connection_with_540() {
     assert_eq!(close.text, "NOT_IMPLEMENTED - active=false");
     assert_eq!((close.class_id, close.method_id), (20, 20));
 }
+
+#[tokio::test]
+async fn a_connection_error_fails_every_channel_in_lapin() {
+    let broker = TestBroker::start().await;
+    let (conn, ch1) = broker.lapin_channel().await;
+    let ch2 = guard(conn.create_channel()).await.unwrap();
+    let res = guard(ch1.exchange_declare(
+        unique("bad-type").as_str().into(),
+        lapin::ExchangeKind::Custom("no-such-type".into()),
+        lapin::options::ExchangeDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await;
+    let err = res.expect_err("unknown exchange type");
+    assert!(err.is_amqp_hard_error(), "{err}");
+    assert_eq!(common::amqp_error(&err).0, 503);
+    let res = guard(ch2.queue_declare(
+        "".into(),
+        QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await;
+    assert!(res.is_err(), "the other channel died with the connection");
+    assert!(!conn.status().connected());
+}

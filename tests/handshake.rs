@@ -287,3 +287,216 @@ async fn open_ok_is_sent_on_channel_zero_after_the_vhost_is_accepted() {
     assert_eq!(channel, 0);
     assert_eq!(r.shortstr(), "", "known-hosts");
 }
+
+#[tokio::test]
+async fn the_server_sends_heartbeats_at_the_negotiated_interval() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::open_with_heartbeat(broker.addr(), 1).await;
+    // Keep our side alive too, then expect at least two server heartbeats.
+    let mut seen = 0;
+    while seen < 2 {
+        c.send(&common::raw::frame(common::raw::FRAME_HEARTBEAT, 0, &[]))
+            .await;
+        match c.read_frame().await {
+            Some(common::raw::Frame::Heartbeat { channel: 0 }) => seen += 1,
+            other => panic!("expected a heartbeat, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_client_is_disconnected_after_missing_heartbeats() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::open_with_heartbeat(broker.addr(), 1).await;
+    // We send nothing; the server may heartbeat (or send connection.close) before it
+    // drops the socket, which must happen well within the hang guard.
+    while let Some(f) = c.read_frame().await {
+        match f {
+            common::raw::Frame::Heartbeat { channel: 0 } => {}
+            common::raw::Frame::Method {
+                channel: 0,
+                class: 10,
+                method: 50,
+                ..
+            } => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn configured_limits_are_offered_in_tune() {
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| {
+        s.amqp.channel_max = 16;
+        s.amqp.frame_max = 4096;
+        s.amqp.heartbeat = 5;
+    })
+    .await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, _) = c.expect_method(10, 30).await;
+    assert_eq!((r.u16(), r.u32(), r.u16()), (16, 4096, 5));
+}
+
+#[tokio::test]
+async fn a_small_frame_max_still_carries_large_messages() {
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| s.amqp.frame_max = 4096).await;
+    let (_conn, ch) = broker.lapin_channel().await;
+    let q = common::fresh_queue(&ch, "small-frames").await;
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
+    common::publish(&ch, "", &q, &body).await;
+    let got = guard(ch.basic_get(
+        q.as_str().into(),
+        lapin::options::BasicGetOptions { no_ack: true },
+    ))
+    .await
+    .unwrap()
+    .expect("a message");
+    assert!(got.delivery.data == body);
+}
+
+#[tokio::test]
+async fn a_client_that_never_completes_the_handshake_is_dropped() {
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| s.amqp.handshake_timeout_ms = 300).await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    // No start-ok: the server gives up and closes the socket.
+    c.read_to_eof().await;
+}
+
+#[tokio::test]
+async fn shutdown_closes_open_connections_with_320_connection_forced() {
+    skip_if_external!();
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let closing = tokio::spawn(async move { c.expect_connection_close().await });
+    broker.shutdown().await;
+    let close = guard(closing).await.unwrap();
+    assert_eq!(close.code, 320);
+    assert!(
+        close.text.starts_with("CONNECTION_FORCED - "),
+        "{}",
+        close.text
+    );
+}
+
+/// Reads until the server drops the socket; only a connection.close may precede it.
+/// (RabbitMQ refuses bad handshakes by closing the socket without any frame.)
+async fn assert_refused(c: &mut RawConn) {
+    while let Some(f) = c.read_frame().await {
+        match f {
+            common::raw::Frame::Method {
+                channel: 0,
+                class: 10,
+                method: 50,
+                ..
+            } => c.send_method(0, 10, 51, &[]).await,
+            other => panic!("handshake should be refused, got {other:?}"),
+        }
+    }
+}
+
+/// Gets to connection.tune, answers tune-ok with the given values and sends open.
+async fn tune_ok_with(addr: std::net::SocketAddr, channel_max: u16, frame_max: u32) -> RawConn {
+    let mut c = start_ok_plain(addr, "guest", "guest").await;
+    c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(channel_max).u32(frame_max).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    c
+}
+
+#[tokio::test]
+async fn an_unknown_auth_mechanism_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let args = Args::new()
+        .table_bytes(&client_properties_with_auth_failure_close())
+        .shortstr("FOO")
+        .longstr(b"\0guest\0guest")
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &args).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn a_malformed_plain_response_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let args = Args::new()
+        .empty_table()
+        .shortstr("PLAIN")
+        .longstr(b"no-separators")
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &args).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_frame_max_above_the_offer_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 2047, 200_000).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_frame_max_below_4096_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 2047, 1000).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_unlimited_frame_max_is_refused_when_the_server_set_a_limit() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 2047, 0).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn tune_ok_with_channel_max_above_the_offer_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = tune_ok_with(broker.addr(), 4000, 131_072).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn connection_open_before_start_ok_is_refused() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    assert_refused(&mut c).await;
+}
+
+#[tokio::test]
+async fn channel_open_before_connection_open_is_a_505_unexpected_frame() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, _) = c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(r.u16()).u32(r.u32()).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    c.send_method(1, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 505);
+    assert!(
+        close.text.starts_with("UNEXPECTED_FRAME - "),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}

@@ -373,3 +373,104 @@ async fn lapin_publish_to_a_missing_exchange_fails_the_confirm_with_404() {
     .unwrap();
     common::assert_amqp_error(guard(confirm).await, 404, "NOT_FOUND - no exchange");
 }
+
+#[tokio::test]
+async fn a_message_above_max_message_size_closes_the_channel_with_406() {
+    // Verified against RabbitMQ with its default limit (134217728 + 1 bytes); here a
+    // small configured limit keeps the test fast, so it runs against Warren only.
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| s.amqp.max_message_size = 1000).await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let q = c.queue_declare(1, "", true).await;
+    c.publish(1, "", &q, &patterned(1000)).await;
+    c.sync(1).await;
+    c.publish(1, "", &q, &patterned(1001)).await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(close.code, 406);
+    assert_eq!(
+        close.text,
+        "PRECONDITION_FAILED - message size 1001 is larger than configured max size 1000"
+    );
+    assert_eq!((close.class_id, close.method_id), (60, 40));
+}
+
+#[tokio::test]
+async fn amqprs_publish_and_get_round_trip() {
+    use amqprs::channel::{BasicGetArguments, BasicPublishArguments, QueueDeclareArguments};
+    let broker = TestBroker::start().await;
+    let conn = broker.amqprs().await;
+    let ch = guard(conn.open_channel(None)).await.unwrap();
+    let name = unique("amqprs");
+    let declared = guard(ch.queue_declare(QueueDeclareArguments::new(&name)))
+        .await
+        .unwrap()
+        .expect("declare-ok");
+    assert_eq!(declared, (name.clone(), 0, 0));
+    let props = amqprs::BasicProperties::default()
+        .with_content_type("text/plain")
+        .with_message_id("id-7")
+        .finish();
+    let args = BasicPublishArguments::new("", &name);
+    guard(ch.basic_publish(props, b"from amqprs".to_vec(), args))
+        .await
+        .unwrap();
+    let mut get = BasicGetArguments::new(&name);
+    get.no_ack = true;
+    let (get_ok, props, body) = guard(ch.basic_get(get)).await.unwrap().expect("a message");
+    assert_eq!(body, b"from amqprs");
+    assert_eq!(get_ok.message_count(), 0);
+    assert!(!get_ok.redelivered());
+    assert_eq!(get_ok.routing_key(), &name);
+    assert_eq!(props.content_type().map(String::as_str), Some("text/plain"));
+    assert_eq!(props.message_id().map(String::as_str), Some("id-7"));
+    guard(ch.close()).await.unwrap();
+    guard(conn.close()).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_mandatory_message_caught_by_an_alternate_exchange_is_not_returned() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.lapin_channel().await;
+    let ae = unique("ae");
+    let main = unique("ae-main");
+    guard(ch.exchange_declare(
+        ae.as_str().into(),
+        lapin::ExchangeKind::Fanout,
+        Default::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let mut args = FieldTable::default();
+    args.insert(
+        "alternate-exchange".into(),
+        AMQPValue::LongString(ae.as_str().into()),
+    );
+    guard(ch.exchange_declare(
+        main.as_str().into(),
+        lapin::ExchangeKind::Direct,
+        Default::default(),
+        args,
+    ))
+    .await
+    .unwrap();
+    let q = fresh_queue(&ch, "ae-catch").await;
+    guard(ch.queue_bind(
+        q.as_str().into(),
+        ae.as_str().into(),
+        "".into(),
+        Default::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let mut bytes = publish_frame(1, &main, "no-binding", true);
+    bytes.extend(header_frame(1, 0));
+    c.send(&bytes).await;
+    // No basic.return: the next frame is the reply to a round trip.
+    c.sync(1).await;
+    assert_eq!(common::get_body(&ch, &q).await.as_deref(), Some(""));
+}

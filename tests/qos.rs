@@ -211,3 +211,19 @@ async fn nonzero_prefetch_size_closes_the_connection_with_540() {
     assert_eq!(close.text, "NOT_IMPLEMENTED - prefetch_size!=0 (4096)");
     assert_eq!((close.class_id, close.method_id), (60, 10));
 }
+
+#[tokio::test]
+async fn per_consumer_prefetch_binds_only_consumers_started_after_it() {
+    let broker = TestBroker::start().await;
+    let (_pc, publisher) = broker.lapin_confirm_channel().await;
+    let q = fresh_queue(&publisher, "prefetch-later").await;
+    let (_conn, ch) = broker.lapin_channel().await;
+    let mut early = consume(&ch, &q, BasicConsumeOptions::default()).await;
+    qos(&ch, 1, false).await;
+    let mut late = consume(&ch, &q, BasicConsumeOptions::default()).await;
+    publish_n(&publisher, &q, 6).await;
+    // Round-robin while both have room; then the unlimited early consumer takes the rest.
+    let (ne, nl) = take_from_either(&mut early, &mut late, 6).await;
+    assert_eq!((ne, nl), (5, 1));
+    assert_eq!(message_count(&publisher, &q).await, 0);
+}

@@ -444,3 +444,46 @@ async fn deleting_a_queue_removes_its_bindings() {
     publish(&ch, "", &q, b"sentinel").await;
     assert_eq!(get_body(&ch, &q).await.as_deref(), Some("sentinel"));
 }
+
+#[tokio::test]
+async fn an_empty_queue_name_in_bind_means_the_last_declared_queue_and_key() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let q = c.queue_declare(1, "", true).await;
+    // queue.bind with empty queue and empty routing key: both default to that queue.
+    let bind = common::raw::Args::new()
+        .u16(0)
+        .shortstr("")
+        .shortstr("amq.direct")
+        .shortstr("")
+        .bits(&[false])
+        .empty_table()
+        .build();
+    c.send_method(1, 50, 20, &bind).await;
+    c.expect_method(50, 21).await;
+    c.publish(1, "amq.direct", &q, b"via-default-key").await;
+    c.consume(1, &q, "t", true).await;
+    let d = c.expect_delivery().await;
+    assert_eq!(
+        (d.exchange.as_str(), d.body.as_slice()),
+        ("amq.direct", &b"via-default-key"[..])
+    );
+}
+
+#[tokio::test]
+async fn an_empty_queue_name_without_a_declared_queue_fails_with_404() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let purge = common::raw::Args::new()
+        .u16(0)
+        .shortstr("")
+        .bits(&[false])
+        .build();
+    c.send_method(1, 50, 30, &purge).await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(close.code, 404);
+    assert_eq!(close.text, "NOT_FOUND - no previously declared queue");
+    assert_eq!((close.class_id, close.method_id), (50, 30));
+}

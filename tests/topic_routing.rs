@@ -410,3 +410,46 @@ async fn amq_match_routes_by_headers() {
     .await;
     assert_eq!(got, vec!["mine"]);
 }
+
+#[tokio::test]
+async fn exchange_binding_cycles_deliver_once_per_queue() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.lapin_channel().await;
+    let a = unique("cycle-a");
+    let b = unique("cycle-b");
+    for x in [&a, &b] {
+        guard(ch.exchange_declare(
+            x.as_str().into(),
+            ExchangeKind::Fanout,
+            ExchangeDeclareOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    for (dst, src) in [(&a, &b), (&b, &a)] {
+        guard(ch.exchange_bind(
+            dst.as_str().into(),
+            src.as_str().into(),
+            "".into(),
+            lapin::options::ExchangeBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    let q = fresh_queue(&ch, "cycle-q").await;
+    for x in [&a, &b] {
+        guard(ch.queue_bind(
+            q.as_str().into(),
+            x.as_str().into(),
+            "".into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        ))
+        .await
+        .unwrap();
+    }
+    let got = routed_keys(&ch, &a, &q, &["once"]).await;
+    assert_eq!(got, vec!["once"]);
+}

@@ -1,6 +1,18 @@
 //! Shared test harness: a broker under test (Warren in-process, or an external broker
 //! named by `WARREN_TEST_URI`), client constructors, unique names, hang guards and
 //! delivery collection.
+//!
+//! Run a family against RabbitMQ (the reference) with
+//! `WARREN_TEST_URI=amqp://guest:guest@127.0.0.1:5672/%2f cargo test --test queues`;
+//! without the variable each test starts its own Warren on 127.0.0.1:0 with a temporary
+//! data directory. Tests needing custom Warren settings call `skip_if_external!()`.
+//!
+//! Notes on making assertions race-free against RabbitMQ:
+//! - queue stats (declare-ok counts) can overtake in-flight publishes, so count only
+//!   after publishing on a confirm channel ([`TestBroker::lapin_confirm_channel`]);
+//! - prove absence with a sentinel published after the message, since per-queue order
+//!   makes "sentinel first" conclusive;
+//! - `raw::RawConn` gives frame-level assertions (close codes with class/method ids).
 #![allow(dead_code, unreachable_pub)]
 
 pub mod raw;

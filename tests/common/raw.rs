@@ -2,7 +2,7 @@
 //! exact reply codes with class/method ids, ordering of frames, malformed input.
 
 use super::guard;
-pub use super::wire::{Args, Reader, Value};
+pub use super::wire::{Args, Reader, Value, frame, header_frame, method_frame, publish_frame};
 use std::net::SocketAddr;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -53,47 +53,6 @@ pub struct Close {
     pub method_id: u16,
 }
 
-/// Encodes one frame.
-pub fn frame(typ: u8, channel: u16, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() + 8);
-    out.push(typ);
-    out.extend_from_slice(&channel.to_be_bytes());
-    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
-    out.extend_from_slice(payload);
-    out.push(FRAME_END);
-    out
-}
-
-/// Encodes a method frame.
-pub fn method_frame(channel: u16, class: u16, method: u16, args: &[u8]) -> Vec<u8> {
-    let mut payload = Vec::with_capacity(args.len() + 4);
-    payload.extend_from_slice(&class.to_be_bytes());
-    payload.extend_from_slice(&method.to_be_bytes());
-    payload.extend_from_slice(args);
-    frame(FRAME_METHOD, channel, &payload)
-}
-
-/// Encodes a basic content header frame with no properties.
-pub fn header_frame(channel: u16, body_size: u64) -> Vec<u8> {
-    let mut payload = Vec::new();
-    payload.extend_from_slice(&60u16.to_be_bytes());
-    payload.extend_from_slice(&0u16.to_be_bytes());
-    payload.extend_from_slice(&body_size.to_be_bytes());
-    payload.extend_from_slice(&0u16.to_be_bytes());
-    frame(FRAME_HEADER, channel, &payload)
-}
-
-/// Encodes a basic.publish method frame.
-pub fn publish_frame(channel: u16, exchange: &str, rk: &str, mandatory: bool) -> Vec<u8> {
-    let args = Args::new()
-        .u16(0)
-        .shortstr(exchange)
-        .shortstr(rk)
-        .bits(&[mandatory, false])
-        .build();
-    method_frame(channel, 60, 40, &args)
-}
-
 /// Client properties announcing the capabilities common clients announce.
 pub fn client_properties() -> Vec<u8> {
     let mut caps = Args::new();
@@ -113,6 +72,15 @@ pub fn client_properties() -> Vec<u8> {
         .u8(b'F')
         .longstr(&caps.build())
         .build()
+}
+
+/// What the raw client answers in connection.tune-ok.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TuneOk {
+    /// Channel limit to send instead of echoing the server's offer.
+    pub channel_max: Option<u16>,
+    /// Heartbeat interval in seconds (0 disables heartbeats).
+    pub heartbeat: u16,
 }
 
 /// A raw connection.
@@ -155,18 +123,33 @@ impl RawConn {
     /// Connects as guest, answering tune with a lower channel_max.
     pub async fn open_with_channel_max(addr: SocketAddr, channel_max: u16) -> RawConn {
         let mut c = RawConn::connect(addr).await;
-        c.handshake_with(("guest", "guest", "/"), Some(channel_max))
-            .await;
+        let tune = TuneOk {
+            channel_max: Some(channel_max),
+            ..TuneOk::default()
+        };
+        c.handshake_with(("guest", "guest", "/"), tune).await;
+        c
+    }
+
+    /// Connects as guest and negotiates a heartbeat interval.
+    pub async fn open_with_heartbeat(addr: SocketAddr, heartbeat: u16) -> RawConn {
+        let mut c = RawConn::connect(addr).await;
+        let tune = TuneOk {
+            heartbeat,
+            ..TuneOk::default()
+        };
+        c.handshake_with(("guest", "guest", "/"), tune).await;
         c
     }
 
     /// Runs the handshake through connection.open-ok (heartbeats disabled).
     pub async fn handshake(&mut self, user: &str, pass: &str, vhost: &str) {
-        self.handshake_with((user, pass, vhost), None).await;
+        self.handshake_with((user, pass, vhost), TuneOk::default())
+            .await;
     }
 
     /// Runs the handshake; `channel_max` replaces the offered value in tune-ok.
-    pub async fn handshake_with(&mut self, login: (&str, &str, &str), channel_max: Option<u16>) {
+    pub async fn handshake_with(&mut self, login: (&str, &str, &str), tune: TuneOk) {
         let (user, pass, vhost) = login;
         self.send(PROTOCOL_HEADER).await;
         let (mut r, _) = self.expect_method(10, 10).await;
@@ -186,17 +169,17 @@ impl RawConn {
             .build();
         self.send_method(0, 10, 11, &start_ok).await;
         let (mut r, _) = self.expect_method(10, 30).await;
-        let channel_max_override = channel_max;
-        let channel_max = r.u16();
+        let offered_channel_max = r.u16();
+        let channel_max = tune.channel_max.unwrap_or(offered_channel_max);
         let frame_max = r.u32();
         let _heartbeat = r.u16();
-        let channel_max = match channel_max_override {
-            Some(n) => n,
-            None => channel_max,
-        };
         self.channel_max = channel_max;
         self.frame_max = frame_max;
-        let tune_ok = Args::new().u16(channel_max).u32(frame_max).u16(0).build();
+        let tune_ok = Args::new()
+            .u16(channel_max)
+            .u32(frame_max)
+            .u16(tune.heartbeat)
+            .build();
         self.send_method(0, 10, 31, &tune_ok).await;
         let open = Args::new().shortstr(vhost).shortstr("").u8(0).build();
         self.send_method(0, 10, 40, &open).await;
@@ -236,7 +219,7 @@ impl RawConn {
                     return Some(decode(typ, channel, payload));
                 }
             }
-            let mut chunk = [0u8; 65536];
+            let mut chunk = vec![0u8; 65536];
             match guard(self.stream.read(&mut chunk)).await {
                 Ok(0) | Err(_) => {
                     assert!(self.buf.is_empty(), "EOF inside a frame: {:?}", self.buf);
@@ -250,7 +233,7 @@ impl RawConn {
     /// Reads raw bytes until EOF and returns everything read.
     pub async fn read_to_eof(&mut self) -> Vec<u8> {
         let mut out = std::mem::take(&mut self.buf);
-        let mut chunk = [0u8; 65536];
+        let mut chunk = vec![0u8; 65536];
         loop {
             match guard(self.stream.read(&mut chunk)).await {
                 Ok(0) | Err(_) => return out,

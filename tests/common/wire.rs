@@ -181,3 +181,44 @@ impl Reader {
         &self.data[self.pos..]
     }
 }
+
+/// Encodes one frame.
+pub fn frame(typ: u8, channel: u16, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() + 8);
+    out.push(typ);
+    out.extend_from_slice(&channel.to_be_bytes());
+    out.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    out.extend_from_slice(payload);
+    out.push(super::raw::FRAME_END);
+    out
+}
+
+/// Encodes a method frame.
+pub fn method_frame(channel: u16, class: u16, method: u16, args: &[u8]) -> Vec<u8> {
+    let mut payload = Vec::with_capacity(args.len() + 4);
+    payload.extend_from_slice(&class.to_be_bytes());
+    payload.extend_from_slice(&method.to_be_bytes());
+    payload.extend_from_slice(args);
+    frame(super::raw::FRAME_METHOD, channel, &payload)
+}
+
+/// Encodes a basic content header frame with no properties.
+pub fn header_frame(channel: u16, body_size: u64) -> Vec<u8> {
+    let mut payload = Vec::new();
+    payload.extend_from_slice(&60u16.to_be_bytes());
+    payload.extend_from_slice(&0u16.to_be_bytes());
+    payload.extend_from_slice(&body_size.to_be_bytes());
+    payload.extend_from_slice(&0u16.to_be_bytes());
+    frame(super::raw::FRAME_HEADER, channel, &payload)
+}
+
+/// Encodes a basic.publish method frame.
+pub fn publish_frame(channel: u16, exchange: &str, rk: &str, mandatory: bool) -> Vec<u8> {
+    let args = Args::new()
+        .u16(0)
+        .shortstr(exchange)
+        .shortstr(rk)
+        .bits(&[mandatory, false])
+        .build();
+    method_frame(channel, 60, 40, &args)
+}

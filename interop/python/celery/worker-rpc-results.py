@@ -1,6 +1,6 @@
 """Celery: a real `celery -A tasks worker` process executing tasks sent by a Celery client.
 
-The scenario starts a worker (threads pool, concurrency 2, late acks, default gossip,
+The scenario starts a worker (prefork pool, concurrency 2, late acks, default gossip,
 mingle and heartbeat so the pidbox and event exchanges are used too) against the broker,
 then sends tasks with the rpc:// result backend: single calls, a group of 30 in flight, a
 chain, and a task that raises (its exception must come back). It also pings the worker
@@ -14,7 +14,7 @@ import subprocess
 import sys
 import uuid
 
-from interop_common import ScenarioFailure, check, check_eq, main, unique
+from interop_common import ScenarioFailure, check_eq, main, unique
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 APP_DIR = os.path.join(HERE, "app")
@@ -32,7 +32,7 @@ def start_worker():
     log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "interop-%s.log" % NODE), "w+")
     cmd = [
         sys.executable, "-m", "celery", "-A", "tasks", "worker",
-        "--pool=threads", "--concurrency=2", "--loglevel=warning",
+        "--pool=prefork", "--concurrency=2", "--loglevel=warning",
         "-Q", QUEUE, "-n", NODE,
     ]
     proc = subprocess.Popen(cmd, cwd=APP_DIR, stdout=log, stderr=subprocess.STDOUT)
@@ -40,22 +40,24 @@ def start_worker():
 
 
 def stop_worker(proc, log):
+    """Shut the worker down (broadcast, then signals; all bounded); return its output."""
     try:
         # The worker exits on the broadcast without replying.
         tasks.app.control.shutdown(destination=[NODE])
         proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.seek(0)
-        output = log.read()
-        log.close()
-        os.unlink(log.name)
+    except Exception as exc:  # noqa: BLE001 - reported below, then the worker is stopped
+        print("worker did not stop on the shutdown broadcast: %r" % (exc,))
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log.seek(0)
+    output = log.read()
+    log.close()
+    os.unlink(log.name)
     return output
 
 
@@ -87,7 +89,6 @@ def exercise():
 
 def scenario():
     proc, log = start_worker()
-    output = ""
     try:
         exercise()
     finally:

@@ -10,7 +10,7 @@ import threading
 
 import pika
 
-from interop_common import Worker, check, check_eq, main, pika_params, unique
+from interop_common import Worker, check_eq, main, pika_params, unique
 
 EXCHANGE = unique("direct_logs")
 LOGS = [(sev, "%s message %d" % (sev, i)) for i in range(5) for sev in ("info", "warning", "error", "debug")]

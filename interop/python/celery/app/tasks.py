@@ -18,6 +18,11 @@ app.conf.update(
     broker_connection_max_retries=0,
     worker_prefetch_multiplier=4,
     task_acks_late=True,
+    # Celery's worker sends no AMQP heartbeats while it starts up (imports, forking, mingle)
+    # and none at all with the threads pool, so a broker offering a low heartbeat (the suite
+    # may run with WARREN_AMQP__HEARTBEAT=1) would drop it, as RabbitMQ would. Opt out in
+    # connection.tune-ok, which the broker must honour.
+    broker_heartbeat=0,
 )
 
 

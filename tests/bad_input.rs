@@ -1,0 +1,287 @@
+//! Malformed input on a raw socket: protocol headers, frame errors, unexpected frames
+//! and undecodable method arguments. Codes and class/method ids follow RabbitMQ 3.10.
+
+mod common;
+
+use common::TestBroker;
+use common::raw::{
+    Args, FRAME_BODY, FRAME_HEARTBEAT, Frame, PROTOCOL_HEADER, RawConn, describe, frame,
+    header_frame, method_frame, publish_frame,
+};
+
+fn queue_declare_args() -> Vec<u8> {
+    Args::new()
+        .u16(0)
+        .shortstr("x")
+        .bits(&[true, false, false, false, false])
+        .empty_table()
+        .build()
+}
+
+fn qos_frame(channel: u16) -> Vec<u8> {
+    method_frame(
+        channel,
+        60,
+        10,
+        &Args::new().u32(0).u16(0).bits(&[false]).build(),
+    )
+}
+
+/// Opens a connection with channel 1 open, sends `bytes`, and returns the connection.close.
+async fn close_after(bytes: &[u8]) -> common::raw::Close {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send(bytes).await;
+    c.expect_connection_close().await
+}
+
+async fn header_is_rejected(header: &[u8]) {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(header).await;
+    assert_eq!(c.read_to_eof().await, PROTOCOL_HEADER.to_vec());
+}
+
+#[tokio::test]
+async fn an_older_amqp_version_header_is_answered_with_0_9_1_and_closed() {
+    header_is_rejected(b"AMQP\x00\x00\x08\x00").await;
+}
+
+#[tokio::test]
+async fn a_wrong_revision_header_is_answered_with_0_9_1_and_closed() {
+    header_is_rejected(b"AMQP\x00\x00\x09\x02").await;
+}
+
+#[tokio::test]
+async fn an_http_request_is_answered_with_the_amqp_header_and_closed() {
+    header_is_rejected(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").await;
+}
+
+#[tokio::test]
+async fn garbage_after_the_handshake_is_a_501_frame_error() {
+    let close = close_after(b"ABCDEFGHIJKLMNOP").await;
+    assert_eq!(close.code, 501);
+    assert!(close.text.starts_with("FRAME_ERROR - "), "{}", close.text);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_frame_larger_than_frame_max_is_a_501_frame_error() {
+    // frame_max 131072 bounds the whole frame (131064 payload bytes), but RabbitMQ
+    // tolerates 8 bytes of slack; a payload above frame_max itself is refused by both.
+    let payload = vec![0u8; 131_073];
+    let close = close_after(&frame(FRAME_BODY, 1, &payload)).await;
+    assert_eq!(close.code, 501);
+    assert!(close.text.starts_with("FRAME_ERROR - "), "{}", close.text);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_bad_frame_end_octet_is_a_501_frame_error() {
+    let mut bytes = method_frame(1, 50, 10, &queue_declare_args());
+    let last = bytes.len() - 1;
+    bytes[last] = 0x00;
+    let close = close_after(&bytes).await;
+    assert_eq!(close.code, 501);
+    assert!(close.text.starts_with("FRAME_ERROR - "), "{}", close.text);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn an_unknown_frame_type_is_a_501_frame_error() {
+    let close = close_after(&frame(7, 1, &[1, 2, 3])).await;
+    assert_eq!(close.code, 501);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_heartbeat_with_a_payload_is_a_501_frame_error() {
+    let close = close_after(&frame(FRAME_HEARTBEAT, 0, &[1, 2])).await;
+    assert_eq!(close.code, 501);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_heartbeat_on_a_nonzero_channel_is_a_505_unexpected_frame() {
+    let close = close_after(&frame(FRAME_HEARTBEAT, 1, &[])).await;
+    assert_eq!(close.code, 505);
+    assert!(
+        close.text.starts_with("UNEXPECTED_FRAME - "),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_channel_class_method_on_channel_zero_is_a_504_channel_error() {
+    let close = close_after(&method_frame(0, 50, 10, &queue_declare_args())).await;
+    assert_eq!(close.code, 504);
+    assert_eq!(
+        close.text,
+        "CHANNEL_ERROR - unexpected method in connection state running"
+    );
+    assert_eq!((close.class_id, close.method_id), (50, 10));
+}
+
+#[tokio::test]
+async fn channel_open_on_channel_zero_is_a_504_channel_error() {
+    let close = close_after(&method_frame(0, 20, 10, &Args::new().shortstr("").build())).await;
+    assert_eq!(close.code, 504);
+    assert_eq!((close.class_id, close.method_id), (20, 10));
+}
+
+#[tokio::test]
+async fn a_connection_class_method_on_a_channel_is_a_503_command_invalid() {
+    let close_args = Args::new().u16(200).shortstr("").u16(0).u16(0).build();
+    let close = close_after(&method_frame(1, 10, 50, &close_args)).await;
+    assert_eq!(close.code, 503);
+    assert!(
+        close.text.starts_with("COMMAND_INVALID - "),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (10, 50));
+}
+
+#[tokio::test]
+async fn a_content_header_without_a_publish_is_a_505_unexpected_frame() {
+    let close = close_after(&header_frame(1, 5)).await;
+    assert_eq!(close.code, 505);
+    assert!(
+        close.text.starts_with("UNEXPECTED_FRAME - "),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_body_frame_without_a_publish_is_a_505_unexpected_frame() {
+    let close = close_after(&frame(FRAME_BODY, 1, b"hello")).await;
+    assert_eq!(close.code, 505);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_method_before_the_content_is_complete_is_a_505_naming_basic_publish() {
+    let mut bytes = publish_frame(1, "", "q", false);
+    bytes.extend(header_frame(1, 3));
+    bytes.extend(method_frame(1, 50, 10, &queue_declare_args()));
+    let close = close_after(&bytes).await;
+    assert_eq!(close.code, 505);
+    assert!(
+        close.text.starts_with("UNEXPECTED_FRAME - "),
+        "{}",
+        close.text
+    );
+    assert_eq!((close.class_id, close.method_id), (60, 40));
+}
+
+#[tokio::test]
+async fn a_body_longer_than_the_declared_size_is_a_505_naming_basic_publish() {
+    // RabbitMQ notices only at the next frame; send one so both styles are covered.
+    let mut bytes = publish_frame(1, "", "q", false);
+    bytes.extend(header_frame(1, 3));
+    bytes.extend(frame(FRAME_BODY, 1, b"hello"));
+    bytes.extend(qos_frame(1));
+    let close = close_after(&bytes).await;
+    assert_eq!(close.code, 505);
+    assert_eq!((close.class_id, close.method_id), (60, 40));
+}
+
+#[tokio::test]
+async fn a_body_frame_after_an_empty_content_is_a_505_unexpected_frame() {
+    let mut bytes = publish_frame(1, "", "q", false);
+    bytes.extend(header_frame(1, 0));
+    bytes.extend(frame(FRAME_BODY, 1, &[]));
+    let close = close_after(&bytes).await;
+    assert_eq!(close.code, 505);
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn a_content_header_for_another_class_is_a_505_naming_basic_publish() {
+    let mut bytes = publish_frame(1, "", "q", false);
+    let mut header = header_frame(1, 0);
+    header[7..9].copy_from_slice(&50u16.to_be_bytes());
+    bytes.extend(header);
+    let close = close_after(&bytes).await;
+    assert_eq!(close.code, 505);
+    assert_eq!((close.class_id, close.method_id), (60, 40));
+}
+
+#[tokio::test]
+async fn truncated_method_arguments_are_a_501_naming_the_method() {
+    let args = queue_declare_args();
+    let close = close_after(&method_frame(1, 50, 10, &args[..4])).await;
+    assert_eq!(close.code, 501);
+    assert!(close.text.starts_with("FRAME_ERROR - "), "{}", close.text);
+    assert_eq!((close.class_id, close.method_id), (50, 10));
+}
+
+#[tokio::test]
+async fn a_short_string_running_past_the_frame_is_a_501_naming_the_method() {
+    let args = Args::new().u16(0).u8(200).bytes(b"abc").build();
+    let close = close_after(&method_frame(1, 50, 10, &args)).await;
+    assert_eq!(close.code, 501);
+    assert_eq!((close.class_id, close.method_id), (50, 10));
+}
+
+#[tokio::test]
+async fn trailing_bytes_after_method_arguments_are_a_501_naming_the_method() {
+    let mut args = Args::new().u32(0).u16(0).bits(&[false]).build();
+    args.extend([1, 2, 3]);
+    let close = close_after(&method_frame(1, 60, 10, &args)).await;
+    assert_eq!(close.code, 501);
+    assert_eq!((close.class_id, close.method_id), (60, 10));
+}
+
+#[tokio::test]
+async fn an_unknown_class_id_gets_the_connection_closed() {
+    // RabbitMQ drops the socket without a connection.close; a close with 503/540 is
+    // also acceptable, but the connection must not survive.
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send(&method_frame(1, 99, 10, &[])).await;
+    while let Some(f) = c.read_frame().await {
+        match f {
+            Frame::Method {
+                channel: 0,
+                class: 10,
+                method: 50,
+                ref args,
+            } => {
+                let code = u16::from_be_bytes([args[0], args[1]]);
+                assert!(code == 503 || code == 540, "{}", describe(&f));
+                c.send_method(0, 10, 51, &[]).await;
+            }
+            other => panic!("unexpected {}", describe(&other)),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_method_id_gets_the_connection_closed() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send(&method_frame(1, 50, 99, &[])).await;
+    while let Some(f) = c.read_frame().await {
+        match f {
+            Frame::Method {
+                channel: 0,
+                class: 10,
+                method: 50,
+                ref args,
+            } => {
+                let code = u16::from_be_bytes([args[0], args[1]]);
+                assert!(code == 503 || code == 540, "{}", describe(&f));
+                c.send_method(0, 10, 51, &[]).await;
+            }
+            other => panic!("unexpected {}", describe(&other)),
+        }
+    }
+}
