@@ -99,7 +99,7 @@ impl Assembler {
         let received = content.received + chunk.len() as u64;
         if received > content.body_size {
             return Err(AmqpError::new(
-                ReplyCode::FrameError,
+                ReplyCode::UnexpectedFrame,
                 format!(
                     "body exceeds declared size: received {} bytes, expected {}",
                     received, content.body_size

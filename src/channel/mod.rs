@@ -127,11 +127,12 @@ impl Channel {
         ctx: &mut ChannelContext<'_>,
     ) -> Result<(), AmqpError> {
         if self.assembler.in_progress() {
+            // RabbitMQ names the unfinished basic.publish, not the method that interrupted it.
             return Err(AmqpError::new(
                 crate::protocol::ReplyCode::UnexpectedFrame,
                 "expected content header for class 60, got non content header frame instead",
             )
-            .with_method(method.class_id(), method.method_id()));
+            .with_method(60, 40));
         }
         let (class_id, method_id) = (method.class_id(), method.method_id());
         methods::dispatch(self, method, ctx).map_err(|e| e.with_method(class_id, method_id))
@@ -144,10 +145,13 @@ impl Channel {
         ctx: &mut ChannelContext<'_>,
     ) -> Result<(), AmqpError> {
         let max = ctx.broker.settings.amqp.max_message_size;
+        let in_progress = self.assembler.in_progress();
         match self.assembler.header(header, max) {
             Ok(Assembled::Complete(content)) => self.publish(content, ctx),
             Ok(Assembled::Incomplete) => Ok(()),
-            Err(e) => Err(e.with_method(60, 40)),
+            // Errors inside a publish name basic.publish; a stray header names nothing.
+            Err(e) if in_progress => Err(e.with_method(60, 40)),
+            Err(e) => Err(e),
         }
     }
 
@@ -157,10 +161,12 @@ impl Channel {
         chunk: Bytes,
         ctx: &mut ChannelContext<'_>,
     ) -> Result<(), AmqpError> {
+        let in_progress = self.assembler.in_progress();
         match self.assembler.body(chunk) {
             Ok(Assembled::Complete(content)) => self.publish(content, ctx),
             Ok(Assembled::Incomplete) => Ok(()),
-            Err(e) => Err(e.with_method(60, 40)),
+            Err(e) if in_progress => Err(e.with_method(60, 40)),
+            Err(e) => Err(e),
         }
     }
 

@@ -316,9 +316,10 @@ impl Connection {
                         format!("unexpected method {}", other.name()),
                     )
                 } else {
+                    // RabbitMQ: any other class on channel 0 is a channel error.
                     AmqpError::new(
-                        ReplyCode::CommandInvalid,
-                        format!("method {} is not allowed on channel 0", other.name()),
+                        ReplyCode::ChannelError,
+                        "unexpected method in connection state running",
                     )
                 };
                 Err(err.with_method(other.class_id(), other.method_id()))
