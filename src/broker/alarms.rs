@@ -1,16 +1,41 @@
-//! Resource alarms (RabbitMQ's memory and disk alarms): a housekeeping check compares the
-//! process's resident memory with the high watermark, and raises or clears an alarm that
-//! every connection watches. While it is raised, connections that publish are sent
-//! connection.blocked and are not read from; consumers keep being served so queues drain.
+//! Resource alarms (RabbitMQ's memory and disk alarms). A housekeeping check compares the
+//! process's resident memory with the high watermark and the data directory's free space
+//! with the free-disk limit; a failed store commit (disk full, map full, I/O error) also
+//! raises the disk alarm until space returns. Every connection watches the alarm: while it
+//! is raised, connections that publish get connection.blocked and are not read from;
+//! consumers keep being served so queues drain. When it clears, connection.unblocked.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::watch;
+
+/// Which resource ran short (the reason sent in connection.blocked).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alarm {
+    /// Memory above the high watermark.
+    Memory,
+    /// Free disk below the limit, or the store failed to write.
+    Disk,
+}
+
+impl Alarm {
+    /// The reason text RabbitMQ sends in connection.blocked.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Alarm::Memory => "low on memory",
+            Alarm::Disk => "low on disk",
+        }
+    }
+}
 
 /// The alarm state shared by the broker and its connections.
 #[derive(Debug)]
 pub struct Alarms {
     memory_limit: AtomicU64,
-    raised: watch::Sender<bool>,
+    disk_free_limit: AtomicU64,
+    data_dir: PathBuf,
+    store_failing: AtomicBool,
+    raised: watch::Sender<Option<Alarm>>,
 }
 
 /// Resident memory of this process, in bytes (from /proc; 0 where unavailable).
@@ -30,8 +55,9 @@ fn read_kib_field(path: &str, field: &str) -> Option<u64> {
 }
 
 impl Alarms {
-    /// Alarms with the given memory watermark (0: 40% of the machine's memory).
-    pub fn new(memory_high_watermark: u64) -> Alarms {
+    /// Alarms with the given memory watermark (0: 40% of the machine's memory) and free-disk
+    /// limit for `data_dir`.
+    pub fn new(memory_high_watermark: u64, disk_free_limit: u64, data_dir: PathBuf) -> Alarms {
         let limit = if memory_high_watermark == 0 {
             total_memory() / 5 * 2
         } else {
@@ -39,37 +65,70 @@ impl Alarms {
         };
         Alarms {
             memory_limit: AtomicU64::new(limit),
-            raised: watch::channel(false).0,
+            disk_free_limit: AtomicU64::new(disk_free_limit),
+            data_dir,
+            store_failing: AtomicBool::new(false),
+            raised: watch::channel(None).0,
         }
     }
 
     /// A receiver that sees the alarm go up and down.
-    pub fn subscribe(&self) -> watch::Receiver<bool> {
+    pub fn subscribe(&self) -> watch::Receiver<Option<Alarm>> {
         self.raised.subscribe()
     }
 
-    /// Changes the watermark at run time and re-checks.
+    /// Changes the memory watermark at run time and re-checks.
     pub fn set_memory_high_watermark(&self, bytes: u64) {
         self.memory_limit.store(bytes, Ordering::Relaxed);
         self.check();
     }
 
-    /// Compares memory use with the watermark and raises or clears the alarm.
+    /// Changes the free-disk limit at run time and re-checks.
+    pub fn set_disk_free_limit(&self, bytes: u64) {
+        self.disk_free_limit.store(bytes, Ordering::Relaxed);
+        self.check();
+    }
+
+    /// A store commit failed (or succeeded again after failing).
+    pub fn store_failed(&self, failed: bool) {
+        if self.store_failing.swap(failed, Ordering::AcqRel) != failed {
+            self.check();
+        }
+    }
+
+    fn disk_is_low(&self) -> bool {
+        let limit = self.disk_free_limit.load(Ordering::Relaxed);
+        let free = fs4::available_space(&self.data_dir).unwrap_or(u64::MAX);
+        if free >= limit.saturating_mul(2) {
+            // Space came back (or never went): let a failed store try again.
+            self.store_failing.store(false, Ordering::Release);
+        }
+        free < limit || self.store_failing.load(Ordering::Acquire)
+    }
+
+    /// Compares memory and disk with their limits and raises or clears the alarm.
     pub fn check(&self) {
         let limit = self.memory_limit.load(Ordering::Relaxed);
-        let over = limit > 0 && resident_memory() > limit;
+        let alarm = if self.disk_is_low() {
+            Some(Alarm::Disk)
+        } else if limit > 0 && resident_memory() > limit {
+            Some(Alarm::Memory)
+        } else {
+            None
+        };
         self.raised.send_if_modified(|raised| {
-            if *raised != over {
-                if over {
-                    tracing::warn!(limit, "memory alarm raised: blocking publishers");
-                } else {
-                    tracing::info!("memory alarm cleared");
-                }
-                *raised = over;
-                true
-            } else {
-                false
+            if *raised == alarm {
+                return false;
             }
+            match alarm {
+                Some(a) => tracing::warn!(
+                    reason = a.reason(),
+                    "resource alarm raised: blocking publishers"
+                ),
+                None => tracing::info!("resource alarm cleared"),
+            }
+            *raised = alarm;
+            true
         });
     }
 }

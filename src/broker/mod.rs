@@ -26,7 +26,7 @@ pub struct Broker {
     /// Users and the loopback rule.
     pub auth: Authenticator,
     /// Memory alarm.
-    pub alarms: alarms::Alarms,
+    pub alarms: Arc<alarms::Alarms>,
     /// The message and definition store (LMDB in the data directory).
     pub store: Store,
     vhosts: DashMap<String, Arc<VHost>>,
@@ -37,14 +37,27 @@ impl Broker {
     /// Opens the store in the data directory, creates the configured vhosts and recovers
     /// durable exchanges, queues (with their persistent messages) and bindings.
     pub fn open(settings: Arc<Settings>) -> Result<Broker, StoreError> {
-        let store = Store::open(&settings.server.data_dir, StoreOptions::default())?;
+        let mut options = StoreOptions::default();
+        if settings.limits.max_store_size > 0 {
+            options.max_map_size = usize::try_from(settings.limits.max_store_size)
+                .unwrap_or(usize::MAX)
+                .max(options.initial_map_size.min(1 << 20));
+            options.initial_map_size = options.initial_map_size.min(options.max_map_size);
+        }
+        let store = Store::open(&settings.server.data_dir, options)?;
+        let alarms = Arc::new(alarms::Alarms::new(
+            settings.limits.memory_high_watermark,
+            settings.limits.disk_free_limit,
+            settings.server.data_dir.clone(),
+        ));
         let vhosts = DashMap::new();
         for name in &settings.auth.vhosts {
-            vhosts.insert(name.clone(), Arc::new(VHost::new(name, store.clone())));
+            let vhost = VHost::new(name, store.clone(), Arc::clone(&alarms));
+            vhosts.insert(name.clone(), Arc::new(vhost));
         }
         let broker = Broker {
             auth: Authenticator::new(&settings.auth),
-            alarms: alarms::Alarms::new(settings.limits.memory_high_watermark),
+            alarms,
             settings,
             store,
             vhosts,

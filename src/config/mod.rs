@@ -38,6 +38,8 @@ pub struct LimitSettings {
     /// Milliseconds a delivery may stay unacknowledged before its channel is closed with
     /// 406; 0 disables the check.
     pub consumer_timeout_ms: u64,
+    /// Largest the message store may grow, in bytes; 0 means no limit beyond the disk.
+    pub max_store_size: u64,
 }
 
 impl Default for LimitSettings {
@@ -46,6 +48,7 @@ impl Default for LimitSettings {
             memory_high_watermark: 0,
             disk_free_limit: 50_000_000,
             consumer_timeout_ms: 1_800_000,
+            max_store_size: 0,
         }
     }
 }

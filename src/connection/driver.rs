@@ -4,6 +4,7 @@
 //! writer (batched socket writes) and one multiple-ack per confirming channel.
 
 use super::Connection;
+use crate::broker::alarms::Alarm;
 use crate::broker::consumer::ConnectionEvent;
 use crate::channel::{Channel, ChannelContext, ChannelState};
 use crate::error::AmqpError;
@@ -93,8 +94,9 @@ impl Connection {
                                 read_size *= 2;
                             }
                             let flow = self.handle_input(&mut closing_since);
-                            if *alarm.borrow() && self.has_published {
-                                self.apply_alarm(true);
+                            let raised = *alarm.borrow();
+                            if raised.is_some() && self.has_published {
+                                self.apply_alarm(raised);
                             }
                             flow
                         }
@@ -141,16 +143,19 @@ impl Connection {
     }
 
     /// Blocks a publishing connection while the alarm is raised, and unblocks it after.
-    fn apply_alarm(&mut self, raised: bool) {
-        if raised && self.has_published && !self.blocked {
+    fn apply_alarm(&mut self, raised: Option<Alarm>) {
+        if let Some(alarm) = raised
+            && self.has_published
+            && !self.blocked
+        {
             self.blocked = true;
             if self.blocked_notify {
                 let blocked = ConnectionBlocked {
-                    reason: ShortStr::from_static("low on memory"),
+                    reason: ShortStr::from_static(alarm.reason()),
                 };
                 self.sink.method(0, &Method::ConnectionBlocked(blocked));
             }
-        } else if !raised && self.blocked {
+        } else if raised.is_none() && self.blocked {
             self.blocked = false;
             if self.blocked_notify {
                 self.sink

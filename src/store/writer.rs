@@ -104,6 +104,27 @@ impl Writer {
                 }
             }
         };
+        // A full store at its maximum size: commit the ops one by one instead, so the ones
+        // that free space (acks, purges) and small ones still go through and only the ops
+        // that do not fit fail.
+        let outcome = match outcome {
+            Err(StoreError::MapFull) if batch.len() > 1 => {
+                let mut results = Vec::with_capacity(batch.len());
+                for req in batch.iter() {
+                    let saved = self.last_msg_id;
+                    let r = match self.commit(std::slice::from_ref(req)) {
+                        Ok(mut r) => r.pop().unwrap_or(Ok(())),
+                        Err(e) => {
+                            self.last_msg_id = saved;
+                            Err(e)
+                        }
+                    };
+                    results.push(r);
+                }
+                Ok(results)
+            }
+            other => other,
+        };
         match &outcome {
             Ok(_) => {
                 self.metrics.commits.fetch_add(1, Ordering::Relaxed);

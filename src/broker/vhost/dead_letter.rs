@@ -91,6 +91,6 @@ impl VHost {
                 entries.push((Arc::clone(&target), entry));
             }
         }
-        super::persist::store_publish(&self.store, &copy, entries, None);
+        super::persist::store_publish(&self.alarms, &self.store, &copy, entries, None);
     }
 }

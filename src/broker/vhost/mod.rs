@@ -9,6 +9,7 @@ mod topology;
 pub(crate) use persist::store_publish;
 pub use topology::{QueueDeclareRequest, QueueDeclared};
 
+use crate::broker::alarms::Alarms;
 use crate::broker::exchange::{Destination, Exchange, ExchangeKind};
 use crate::broker::queue::Queue;
 use crate::error::{AmqpError, AmqpResult};
@@ -38,6 +39,8 @@ pub struct VHost {
     topology: Mutex<()>,
     /// Where durable definitions and persistent messages go.
     pub store: Store,
+    /// Resource alarms (a failed store write raises the disk alarm).
+    pub alarms: Arc<Alarms>,
 }
 
 /// Reusable buffers for routing, kept by each channel so publishing does not allocate.
@@ -52,7 +55,7 @@ pub struct RouteScratch {
 
 impl VHost {
     /// A vhost with the predeclared `amq.*` exchanges.
-    pub fn new(name: &str, store: Store) -> VHost {
+    pub fn new(name: &str, store: Store, alarms: Arc<Alarms>) -> VHost {
         let exchanges = DashMap::new();
         for (xname, kind) in PREDECLARED {
             let name = ShortStr::from_static(xname);
@@ -65,6 +68,7 @@ impl VHost {
             queues: DashMap::new(),
             topology: Mutex::new(()),
             store,
+            alarms,
         }
     }
 

@@ -125,6 +125,7 @@ impl VHost {
 /// thread, after the commit) lets paged queues read it back and runs `after` with the
 /// outcome (publisher confirms, publisher backpressure).
 pub(crate) fn store_publish(
+    alarms: &std::sync::Arc<crate::broker::alarms::Alarms>,
     store: &crate::store::Store,
     message: &crate::broker::message::Message,
     entries: Vec<(std::sync::Arc<Queue>, crate::broker::queue::StoreEntry)>,
@@ -146,17 +147,21 @@ pub(crate) fn store_publish(
         message: message.to_stored(),
         entries: entries.iter().map(|(_, e)| (e.queue, e.seq)).collect(),
     };
-    let done: Option<crate::store::Completion> = if paged.is_empty() && after.is_none() {
-        None
-    } else {
-        Some(Box::new(move |result| {
-            for q in &paged {
-                q.paged_committed();
-            }
-            if let Some(after) = after {
-                after(result.is_ok());
-            }
-        }))
-    };
+    let alarms = std::sync::Arc::clone(alarms);
+    let done: crate::store::Completion = Box::new(move |result| {
+        if let Err(err) = &result {
+            // Never silent: the publisher is nacked (confirm mode) and publishers are
+            // blocked until the store can write again.
+            tracing::error!(%err, "storing a message failed");
+        }
+        alarms.store_failed(result.is_err());
+        for q in &paged {
+            q.paged_committed();
+        }
+        if let Some(after) = after {
+            after(result.is_ok());
+        }
+    });
+    let done = Some(done);
     store.submit(op, done);
 }

@@ -337,7 +337,13 @@ pub(in crate::channel) fn publish(
                 let _ = inbox.send(ConnectionEvent::Persisted { channel, seq, ok });
             }
         });
-        store_publish(&ctx.broker.store, &message, entries, Some(after));
+        store_publish(
+            &ctx.broker.alarms,
+            &ctx.broker.store,
+            &message,
+            entries,
+            Some(after),
+        );
         ch.stored_since_commit = true;
     }
     if !routed && publish.mandatory {
