@@ -575,3 +575,27 @@ pub fn render_headers(m: &Msg) -> String {
         .map(|h| render_table(h))
         .unwrap_or_else(|| "-".to_string())
 }
+
+/// Reads basic.ack/basic.nack frames until every delivery tag in `from..=to` is confirmed,
+/// expanding `multiple` (which RabbitMQ uses to coalesce confirms); returns `(tag, acked)`
+/// for each tag in order.
+pub async fn confirms(c: &mut RawConn, from: u64, to: u64) -> Vec<(u64, bool)> {
+    let mut out: Vec<Option<bool>> = vec![None; (to + 1 - from) as usize];
+    while out.iter().any(Option::is_none) {
+        let (tag, multiple, ack) = expect_confirm(c).await;
+        assert!(
+            (from..=to).contains(&tag),
+            "confirm for unexpected tag {tag}"
+        );
+        let lo = if multiple { from } else { tag };
+        for t in lo..=tag {
+            let slot = &mut out[(t - from) as usize];
+            if slot.is_none() {
+                *slot = Some(ack);
+            } else {
+                assert!(multiple, "tag {t} confirmed twice");
+            }
+        }
+    }
+    (from..=to).zip(out.into_iter().flatten()).collect()
+}
