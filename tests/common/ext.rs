@@ -599,3 +599,37 @@ pub async fn confirms(c: &mut RawConn, from: u64, to: u64) -> Vec<(u64, bool)> {
     }
     (from..=to).zip(out.into_iter().flatten()).collect()
 }
+
+/// Opens a raw connection (guest, vhost `/`, heartbeats off) whose client properties
+/// announce the `connection.blocked` capability, with channel 1 open.
+pub async fn open1_blockable(broker: &TestBroker) -> RawConn {
+    let mut c = Box::pin(RawConn::connect(broker.addr())).await;
+    c.send(super::raw::PROTOCOL_HEADER).await;
+    let (mut r, _) = Box::pin(c.expect_method(10, 10)).await;
+    assert_eq!((r.u8(), r.u8()), (0, 9));
+    let caps = table(&[
+        ("connection.blocked", Value::Bool(true)),
+        ("publisher_confirms", Value::Bool(true)),
+        ("basic.nack", Value::Bool(true)),
+    ]);
+    let props = table(&[
+        ("product", vstr("warren-ext-test")),
+        ("capabilities", Value::Table(caps)),
+    ]);
+    let start_ok = Args::new()
+        .table_bytes(&encode_table(&props))
+        .shortstr("PLAIN")
+        .longstr(b"\0guest\0guest")
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &start_ok).await;
+    let (mut r, _) = Box::pin(c.expect_method(10, 30)).await;
+    let (channel_max, frame_max) = (r.u16(), r.u32());
+    let tune_ok = Args::new().u16(channel_max).u32(frame_max).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    Box::pin(c.expect_method(10, 41)).await;
+    Box::pin(c.open_channel(1)).await;
+    c
+}
