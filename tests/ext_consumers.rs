@@ -95,12 +95,23 @@ async fn with_single_active_consumer_unacked_messages_of_a_closed_channel_go_to_
     let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
     a.send_method(1, 20, 40, &close).await;
     a.expect_method(20, 41).await;
-    publish_body(&mut ops, 1, "", &q, "m4").await;
     let mut got = Vec::new();
-    for _ in 0..4 {
+    for _ in 0..3 {
         let m = next_msg(&mut b).await;
         got.push((m.text(), m.redelivered));
     }
+    assert_eq!(
+        got,
+        [
+            ("m1".to_string(), true),
+            ("m2".to_string(), true),
+            ("m3".to_string(), true)
+        ]
+    );
+    publish_body(&mut ops, 1, "", &q, "m4").await;
+    let m = next_msg(&mut b).await;
+    assert_eq!((m.text().as_str(), m.redelivered), ("m4", false));
+}
     assert_eq!(
         got,
         [
@@ -165,6 +176,8 @@ async fn a_lower_priority_consumer_gets_messages_once_the_higher_ones_prefetch_i
     assert_eq!(got, ["m3", "m4", "m5"]);
     // Credit again: the high-priority consumer takes the next message.
     ack(&mut high, h1.delivery_tag).await;
+    // A round trip on the same channel: the ack has been handled before m6 is published.
+    high.sync(1).await;
     publish_body(&mut ops, 1, "", &q, "m6").await;
     assert_eq!(next_msg(&mut high).await.text(), "m6");
 }

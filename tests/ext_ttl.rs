@@ -8,7 +8,9 @@ mod common;
 
 use common::TestBroker;
 use common::ext::*;
-use common::raw::{Args, Frame, RawConn, Value, describe};
+use common::raw::{
+    Args, FRAME_BODY, Frame, RawConn, Value, describe, frame, header_frame, publish_frame,
+};
 use common::unique;
 
 /// A consumer (no-ack) on a fresh exclusive queue, as the target of dead letters.
@@ -263,6 +265,43 @@ async fn exists(c: &mut RawConn, channel: u16, q: &str) -> bool {
     }
 }
 
+/// Waits until `q` is gone without renewing its x-expires lease (a passive declare or
+/// basic.get would): publishes mandatory messages to it on a confirm channel until one comes
+/// back unroutable; then checks a passive declare gets 404.
+async fn wait_until_gone(c: &mut RawConn, q: &str) {
+    confirm_select(c, 1).await;
+    common::guard(async {
+        loop {
+            let mut bytes = publish_frame(1, "", q, true);
+            bytes.extend(header_frame(1, 5));
+            bytes.extend(frame(FRAME_BODY, 1, b"probe"));
+            c.send(&bytes).await;
+            match c.next_frame().await {
+                Frame::Method {
+                    class: 60,
+                    method: 80,
+                    ..
+                } => continue,
+                Frame::Method {
+                    class: 60,
+                    method: 50,
+                    args,
+                    ..
+                } => {
+                    let mut r = common::raw::Reader::new(&args);
+                    assert_eq!((r.u16(), r.shortstr()), (312, "NO_ROUTE".to_string()));
+                    read_content(c).await;
+                    c.expect_method(60, 80).await;
+                    break;
+                }
+                other => panic!("expected ack or return, got {}", describe(&other)),
+            }
+        }
+    })
+    .await;
+    assert!(!exists(c, 1, q).await);
+}
+
 #[tokio::test]
 async fn x_expires_deletes_a_queue_nobody_uses() {
     let broker = TestBroker::start().await;
@@ -270,8 +309,7 @@ async fn x_expires_deletes_a_queue_nobody_uses() {
     let q = unique("expires");
     declare_with(&mut ops, 1, &q, false, &[("x-expires", Value::I32(20))]).await;
     let mut probe = open1(&broker).await;
-    // Polls (each probe a round trip) until the queue is gone; the hang guard bounds it.
-    common::guard(async { while exists(&mut probe, 1, &q).await {} }).await;
+    wait_until_gone(&mut probe, &q).await;
 }
 
 #[tokio::test]
@@ -292,5 +330,5 @@ async fn x_expires_does_not_delete_a_queue_with_a_consumer_and_does_once_it_canc
     )
     .await;
     cons.expect_method(60, 31).await;
-    common::guard(async { while exists(&mut ops, 1, &q).await {} }).await;
+    wait_until_gone(&mut ops, &q).await;
 }

@@ -1,5 +1,5 @@
 //! Helpers for the extension tests: raw reads of whole messages (properties decoded, header
-//! order preserved), raw publishes with properties, argument tables, lapin field tables and
+//! order preserved), raw publishes with properties, argument tables and
 //! access to Warren's server handle.
 
 use super::TestBroker;
@@ -7,7 +7,6 @@ use super::raw::{
     Args, Close, FRAME_BODY, FRAME_HEADER, Frame, RawConn, Reader, Value, describe, frame,
     publish_frame,
 };
-use lapin::types::{AMQPValue, FieldTable, ShortString};
 use warren::server::ServerHandle;
 
 impl TestBroker {
@@ -15,20 +14,6 @@ impl TestBroker {
     pub fn server(&self) -> Option<&ServerHandle> {
         self.handle.as_ref()
     }
-}
-
-/// A lapin field table from `(key, value)` pairs.
-pub fn ft(entries: &[(&str, AMQPValue)]) -> FieldTable {
-    let mut t = FieldTable::default();
-    for (k, v) in entries {
-        t.insert(ShortString::from(*k), v.clone());
-    }
-    t
-}
-
-/// A lapin long-string value.
-pub fn lstr(s: &str) -> AMQPValue {
-    AMQPValue::LongString(s.into())
 }
 
 /// A raw-client string value.
@@ -105,14 +90,6 @@ impl Props {
         self.headers
             .as_ref()
             .and_then(|h| h.iter().find(|(k, _)| k == key).map(|(_, v)| v))
-    }
-
-    /// Header names in wire order.
-    pub fn header_names(&self) -> Vec<String> {
-        self.headers
-            .as_ref()
-            .map(|h| h.iter().map(|(k, _)| k.clone()).collect())
-            .unwrap_or_default()
     }
 
     /// Encodes flags + property list.
@@ -509,23 +486,6 @@ pub async fn expect_confirm(c: &mut RawConn) -> (u64, bool, bool) {
 /// A plain publish with only a body.
 pub async fn publish_body(c: &mut RawConn, channel: u16, exchange: &str, rk: &str, body: &str) {
     publish_msg(c, channel, exchange, rk, &Props::default(), body.as_bytes()).await;
-}
-
-/// Replaces every timestamp in `headers` (recursively) by `Timestamp(0)`, asserting each was
-/// within a minute of now.
-pub fn zero_times(headers: &[(String, Value)]) -> Vec<(String, Value)> {
-    fn walk(v: &Value) -> Value {
-        match v {
-            Value::Timestamp(_) => {
-                assert_recent_timestamp(v);
-                Value::Timestamp(0)
-            }
-            Value::Array(items) => Value::Array(items.iter().map(walk).collect()),
-            Value::Table(t) => Value::Table(zero_times(t)),
-            other => other.clone(),
-        }
-    }
-    headers.iter().map(|(k, v)| (k.clone(), walk(v))).collect()
 }
 
 /// Renders a value compactly with its AMQP type: `"s"` long string, `1l` long-long, `1I`
