@@ -112,16 +112,6 @@ async fn with_single_active_consumer_unacked_messages_of_a_closed_channel_go_to_
     let m = next_msg(&mut b).await;
     assert_eq!((m.text().as_str(), m.redelivered), ("m4", false));
 }
-    assert_eq!(
-        got,
-        [
-            ("m1".to_string(), true),
-            ("m2".to_string(), true),
-            ("m3".to_string(), true),
-            ("m4".to_string(), false)
-        ]
-    );
-}
 
 #[tokio::test]
 async fn a_higher_priority_consumer_gets_every_message_while_it_has_credit() {
