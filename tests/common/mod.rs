@@ -366,3 +366,4 @@ pub async fn get_body(ch: &Channel, queue: &str) -> Option<String> {
     .unwrap()
     .map(|m| body(&m.delivery))
 }
+pub mod ext;

@@ -1,0 +1,162 @@
+//! Direct reply-to: the pseudo-queue amq.rabbitmq.reply-to.
+
+mod common;
+
+use common::TestBroker;
+use common::ext::*;
+use common::raw::{Args, Frame, describe};
+use common::unique;
+
+const REPLY_TO: &str = "amq.rabbitmq.reply-to";
+
+fn consume_method(queue: &str, no_ack: bool) -> Vec<u8> {
+    Args::new()
+        .u16(0)
+        .shortstr(queue)
+        .shortstr("")
+        .bits(&[false, no_ack, false, false])
+        .empty_table()
+        .build()
+}
+
+#[tokio::test]
+async fn an_rpc_over_direct_reply_to_round_trips() {
+    let broker = TestBroker::start().await;
+    let mut server = open1(&broker).await;
+    let rpc_q = unique("rpc");
+    declare(&mut server, 1, &rpc_q, &[]).await;
+    consume_args(&mut server, 1, &rpc_q, true, &[]).await;
+
+    let mut client = open1(&broker).await;
+    let ctag = consume_args(&mut client, 1, REPLY_TO, true, &[]).await;
+    let request = Props {
+        reply_to: Some(REPLY_TO.into()),
+        correlation_id: Some("c-1".into()),
+        ..Default::default()
+    };
+    publish_msg(&mut client, 1, "", &rpc_q, &request, b"ping").await;
+
+    let req = next_msg(&mut server).await;
+    assert_eq!(req.text(), "ping");
+    assert_eq!(req.props.correlation_id.as_deref(), Some("c-1"));
+    let reply_to = req.props.reply_to.clone().expect("a reply_to");
+    assert!(
+        reply_to.starts_with("amq.rabbitmq.reply-to.") && reply_to.len() > REPLY_TO.len() + 1,
+        "rewritten reply_to: {reply_to:?}"
+    );
+    let reply = Props {
+        correlation_id: Some("c-1".into()),
+        ..Default::default()
+    };
+    publish_msg(&mut server, 1, "", &reply_to, &reply, b"pong").await;
+
+    let got = next_msg(&mut client).await;
+    assert_eq!(
+        (
+            got.consumer_tag.as_str(),
+            got.exchange.as_str(),
+            got.routing_key.as_str(),
+            got.text().as_str(),
+            got.redelivered
+        ),
+        (ctag.as_str(), "", reply_to.as_str(), "pong", false)
+    );
+    assert_eq!(got.props.correlation_id.as_deref(), Some("c-1"));
+}
+
+#[tokio::test]
+async fn consuming_direct_reply_to_with_manual_acks_is_refused_with_406() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    c.send_method(1, 60, 20, &consume_method(REPLY_TO, false))
+        .await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (
+            406,
+            "PRECONDITION_FAILED - reply consumer cannot acknowledge",
+            60,
+            20
+        )
+    );
+}
+
+#[tokio::test]
+async fn publishing_with_reply_to_direct_reply_to_without_consuming_it_is_refused_with_406() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    let q = unique("rpc-noconsumer");
+    declare(&mut c, 1, &q, &[]).await;
+    let props = Props {
+        reply_to: Some(REPLY_TO.into()),
+        ..Default::default()
+    };
+    publish_msg(&mut c, 1, "", &q, &props, b"ping").await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (
+            406,
+            "PRECONDITION_FAILED - fast reply consumer does not exist",
+            60,
+            40
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_passive_declare_of_direct_reply_to_succeeds_with_one_consumer() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    let a = Args::new()
+        .u16(0)
+        .shortstr(REPLY_TO)
+        .bits(&[true, false, false, false, false])
+        .empty_table()
+        .build();
+    c.send_method(1, 50, 10, &a).await;
+    match c.next_frame().await {
+        Frame::Method {
+            class: 50,
+            method: 11,
+            args,
+            ..
+        } => {
+            let mut r = common::raw::Reader::new(&args);
+            assert_eq!(
+                (r.shortstr(), r.u32(), r.u32()),
+                (REPLY_TO.to_string(), 0, 1)
+            );
+        }
+        other => panic!("expected declare-ok, got {}", describe(&other)),
+    }
+}
+
+#[tokio::test]
+async fn a_reply_to_an_unknown_reply_to_name_is_dropped_silently() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    publish_body(&mut c, 1, "", "amq.rabbitmq.reply-to.bogus", "lost").await;
+    c.sync(1).await;
+    let q = unique("after");
+    declare(&mut c, 1, &q, &[]).await;
+    publish_body(&mut c, 1, "", &q, "fine").await;
+    assert_eq!(
+        get_msg(&mut c, 1, &q, true)
+            .await
+            .map(|m| m.text())
+            .as_deref(),
+        Some("fine")
+    );
+}
