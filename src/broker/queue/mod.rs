@@ -273,7 +273,14 @@ impl Queue {
             .store_id()
             .filter(|_| message.persistent && self.decl.durable);
         let seq = inner.state.push(message, expires_at, store_id.is_some());
-        self.dispatch_locked(inner, now, dead);
+        // A message that expires on arrival (TTL 0) still goes to a consumer waiting for
+        // it, as in RabbitMQ: expire what is strictly older than now, then deliver, then
+        // drop what nobody took.
+        let just_before = now.checked_sub(Duration::from_nanos(1)).unwrap_or(now);
+        self.dispatch_locked(inner, just_before, dead);
+        while let Some(qm) = inner.state.pop_expired(now) {
+            dead.push((qm, DeathReason::Expired));
+        }
         while self.is_over_limit(&inner.state) {
             match inner.state.pop() {
                 Some(qm) => dead.push((qm, DeathReason::MaxLen)),
@@ -314,17 +321,21 @@ impl Queue {
             if inner.state.is_empty() {
                 return;
             }
-            let single_active = self.args.single_active_consumer;
-            let Some(idx) = inner.state.next_consumer_index(
-                |c| c.has_credit(),
-                |c| if single_active { 0 } else { c.priority },
-            ) else {
-                return;
+            let idx = if self.args.single_active_consumer {
+                // Only the first consumer (the active one) receives; the others wait.
+                match inner.state.consumers().first() {
+                    Some(c) if c.has_credit() => 0,
+                    _ => return,
+                }
+            } else {
+                let Some(idx) = inner
+                    .state
+                    .next_consumer_index(|c| c.has_credit(), |c| c.priority)
+                else {
+                    return;
+                };
+                idx
             };
-            if single_active && idx != 0 {
-                // Only the first consumer (the active one) receives.
-                return;
-            }
             if !inner
                 .state
                 .consumers()

@@ -46,7 +46,8 @@ pub(super) fn declare(
             let ok = QueueDeclareOk {
                 queue: m.queue,
                 message_count: 0,
-                consumer_count: 0,
+                // RabbitMQ always reports one consumer for the pseudo-queue.
+                consumer_count: 1,
             };
             ctx.sink.method(ch.id, &Method::QueueDeclareOk(ok));
         }
