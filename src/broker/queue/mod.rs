@@ -11,10 +11,12 @@
 //! expires at the head only, so nothing is scanned) and x-expires (deletes an unused queue).
 
 pub mod args;
+mod consumers;
 pub mod dead_letter;
 pub mod expiration;
 mod paging;
 pub mod state;
+mod storage;
 mod timers;
 
 use crate::broker::consumer::{ConnectionEvent, Consumer, Delivery};
@@ -148,42 +150,6 @@ impl Queue {
     /// The store's id for this queue's messages (durable queues, and any queue that paged).
     pub fn store_id(&self) -> Option<QueueId> {
         self.page_id.get().copied()
-    }
-
-    /// Removes a settled message from the store, if it is there.
-    pub fn forget_stored(&self, qm: &QueuedMessage) {
-        if let (true, Some(queue)) = (qm.stored, self.store_id()) {
-            self.store
-                .submit(StoreOp::Remove { queue, seq: qm.seq }, None);
-        }
-    }
-
-    /// Records in the store that a stored message was delivered (so it comes back
-    /// redelivered after a crash).
-    pub fn mark_delivered(&self, qm: &QueuedMessage) {
-        if let (true, Some(queue)) = (qm.stored, self.store_id()) {
-            self.store.submit(
-                StoreOp::MarkDelivered {
-                    queue,
-                    up_to: qm.seq,
-                },
-                None,
-            );
-        }
-    }
-
-    /// Loads recovered messages (in position order) at start-up.
-    pub fn restore(&self, entries: impl IntoIterator<Item = QueuedMessage>, max_seq: u64) {
-        let mut inner = self.inner.lock();
-        for qm in entries {
-            inner.state.push_at(qm);
-        }
-        inner.state.reserve_seqs_through(max_seq);
-    }
-
-    /// `queue 'name' in vhost 'v'`, as RabbitMQ names resources in reply texts.
-    pub fn describe(&self) -> String {
-        format!("queue '{}' in vhost '{}'", self.decl.name, self.vhost_name)
     }
 
     /// 405 unless the queue is not exclusive or belongs to `connection_id`.
@@ -491,68 +457,6 @@ impl Queue {
             .map(|qm| (qm, DeathReason::Rejected))
             .collect();
         self.dead_letter(dead);
-    }
-
-    /// Adds a consumer (checking exclusivity) and starts delivering to it.
-    pub fn add_consumer(self: &Arc<Self>, consumer: Consumer) -> AmqpResult<()> {
-        let mut dead = DeadLetters::new();
-        {
-            let mut inner = self.inner.lock();
-            if inner.deleted {
-                return Err(AmqpError::not_found(
-                    "queue",
-                    &self.decl.name.to_string_lossy(),
-                    &self.vhost_name,
-                ));
-            }
-            let has_exclusive = inner.state.consumers().iter().any(|c| c.exclusive);
-            if has_exclusive || (consumer.exclusive && inner.state.consumer_count() > 0) {
-                return Err(AmqpError::access_refused(format!(
-                    "{} in exclusive use",
-                    self.describe()
-                )));
-            }
-            inner.state.add_consumer(consumer);
-            inner.had_consumers = true;
-            inner.last_used = Instant::now();
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
-        }
-        self.dead_letter(dead);
-        Ok(())
-    }
-
-    /// Removes the consumers of `connection_id`/`channel` matching `tag` (all of them if `tag`
-    /// is `None`).
-    pub fn remove_consumers(
-        self: &Arc<Self>,
-        connection_id: u64,
-        channel: u16,
-        tag: Option<&ShortStr>,
-    ) -> ConsumerRemoval {
-        let mut dead = DeadLetters::new();
-        let removal = {
-            let mut inner = self.inner.lock();
-            let removed = inner.state.remove_consumers_where(|c| {
-                c.connection_id == connection_id
-                    && c.channel == channel
-                    && tag.is_none_or(|t| c.tag == *t)
-            });
-            inner.last_used = Instant::now();
-            let now_unused = self.decl.auto_delete
-                && inner.had_consumers
-                && inner.state.consumer_count() == 0
-                && !removed.is_empty();
-            if self.args.single_active_consumer && !removed.is_empty() {
-                // The next consumer in line becomes active.
-                self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
-            }
-            ConsumerRemoval {
-                removed,
-                now_unused,
-            }
-        };
-        self.dead_letter(dead);
-        removal
     }
 
     /// (ready messages, consumers), for declare-ok.
