@@ -13,8 +13,8 @@ use crate::store::{DefinitionKind, QueueEntry, QueueId, StoreError};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-/// Entries read from the store per batch while restoring a queue.
-const RESTORE_BATCH: usize = 10_000;
+/// Messages of a recovered queue loaded into memory at start-up; the rest is paged.
+const RESTORE_BATCH: usize = 1024;
 
 /// Restores everything the store holds into `broker`'s vhosts.
 pub(super) fn recover(broker: &Broker) -> Result<(), StoreError> {
@@ -98,24 +98,24 @@ pub(super) fn recover(broker: &Broker) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Loads a queue's stored messages in position order; returns how many.
+/// Loads the head of a queue's stored messages into memory (the rest stays paged in the
+/// store and is read back as the queue drains); returns how many the queue holds.
 fn restore_messages(broker: &Broker, queue: &Queue, id: QueueId) -> Result<u64, StoreError> {
     let stats = broker.store.queue_stats(id)?;
-    let mut from = 0;
-    let mut count = 0;
-    loop {
-        let batch = broker.store.read_queue(id, from, RESTORE_BATCH)?;
-        let Some(last) = batch.last() else { break };
-        from = last.seq + 1;
-        let n = batch.len();
-        count += n as u64;
-        queue.restore(batch.into_iter().map(queued_message), 0);
-        if n < RESTORE_BATCH {
-            break;
-        }
+    let head = broker.store.read_queue(id, 0, RESTORE_BATCH)?;
+    let loaded = head.len() as u64;
+    let loaded_bytes: u64 = head.iter().map(|e| e.message.body.len() as u64).sum();
+    let next_seq = head.last().map_or(0, |e| e.seq + 1);
+    queue.restore(head.into_iter().map(queued_message), stats.max_seq);
+    if stats.count > loaded {
+        queue.restore_paged(
+            stats.count - loaded,
+            stats.bytes.saturating_sub(loaded_bytes),
+            next_seq,
+            stats.max_seq,
+        );
     }
-    queue.restore(std::iter::empty(), stats.max_seq);
-    Ok(count)
+    Ok(stats.count)
 }
 
 /// A stored entry as a queued message.

@@ -37,6 +37,8 @@ pub(super) struct Paged {
     pub(super) bytes: u64,
     /// Lowest position among them.
     pub(super) first_seq: u64,
+    /// Highest paged position known to be committed (readable).
+    pub(super) committed: u64,
 }
 
 impl Queue {
@@ -85,7 +87,10 @@ impl Queue {
 
     /// Reads paged messages back into memory when the window runs low.
     pub(super) fn refill(&self, inner: &mut Inner) {
-        if inner.paged.count == 0 || inner.state.message_count() >= WINDOW_COUNT / 2 {
+        if inner.paged.count == 0
+            || inner.paged.first_seq > inner.paged.committed
+            || inner.state.message_count() >= WINDOW_COUNT / 2
+        {
             return;
         }
         let Some(id) = self.store_id() else { return };
@@ -107,12 +112,32 @@ impl Queue {
             inner.state.push_at(qm);
         }
         if inner.paged.count == 0 {
-            inner.paged = Paged::default();
+            let committed = inner.paged.committed;
+            inner.paged = Paged {
+                committed,
+                ..Paged::default()
+            };
         }
     }
 
-    /// The store committed paged messages of this queue: read them back if consumers wait.
-    pub fn paged_committed(self: &Arc<Self>) {
+    /// Marks a recovered queue's stored tail as paged: `count` messages of `bytes` from
+    /// position `first_seq` on, all committed up to `committed`.
+    pub fn restore_paged(&self, count: u64, bytes: u64, first_seq: u64, committed: u64) {
+        let mut inner = self.inner.lock();
+        inner.paged = Paged {
+            count,
+            bytes,
+            first_seq,
+            committed,
+        };
+    }
+
+    /// The store committed this queue's paged message at `seq`: it can be read back now.
+    pub fn paged_committed(self: &Arc<Self>, seq: u64) {
+        {
+            let mut inner = self.inner.lock();
+            inner.paged.committed = inner.paged.committed.max(seq);
+        }
         self.dispatch();
     }
 

@@ -137,10 +137,10 @@ pub(crate) fn store_publish(
         }
         return;
     }
-    let paged: Vec<std::sync::Arc<Queue>> = entries
+    let paged: Vec<(std::sync::Arc<Queue>, u64)> = entries
         .iter()
         .filter(|(_, e)| e.paged)
-        .map(|(q, _)| std::sync::Arc::clone(q))
+        .map(|(q, e)| (std::sync::Arc::clone(q), e.seq))
         .collect();
     let op = StoreOp::Publish {
         msg_id: message.id,
@@ -155,8 +155,8 @@ pub(crate) fn store_publish(
             tracing::error!(%err, "storing a message failed");
         }
         alarms.store_failed(result.is_err());
-        for q in &paged {
-            q.paged_committed();
+        for (q, seq) in &paged {
+            q.paged_committed(*seq);
         }
         if let Some(after) = after {
             after(result.is_ok());
