@@ -127,11 +127,16 @@ pub struct Consumer {
     pub channel_credit: Arc<Credit>,
     /// The owning connection's inbox.
     pub inbox: UnboundedSender<ConnectionEvent>,
+    /// The owning connection's bytes on their way to its socket.
+    pub flow: Arc<OutboundFlow>,
 }
 
 impl Consumer {
     /// True when a delivery would fit both windows (no side effect).
     pub fn has_credit(&self) -> bool {
+        if !self.flow.has_room() {
+            return false;
+        }
         if self.no_ack {
             return !self.inbox.is_closed();
         }
@@ -206,5 +211,58 @@ impl StoreBacklog {
     /// Resolves when the backlog drops below the limit.
     pub async fn drained(&self) {
         self.drained.notified().await;
+    }
+}
+
+/// Bytes of deliveries a connection has been handed and not yet written to its socket.
+/// Over the budget its consumers get nothing more (they are skipped, the queue remembers
+/// to come back); the writer wakes the waiting queues once it has written half of it. This
+/// bounds what a slow client with a no-ack or unlimited-prefetch consumer can make the
+/// broker hold in memory.
+#[derive(Debug, Default)]
+pub struct OutboundFlow {
+    pending: AtomicU64,
+    waiting: parking_lot::Mutex<Vec<std::sync::Weak<Queue>>>,
+}
+
+impl OutboundFlow {
+    /// Delivery bytes a connection may have in flight towards its socket.
+    pub const BUDGET: u64 = 8 * 1024 * 1024;
+
+    /// True while more deliveries fit.
+    pub fn has_room(&self) -> bool {
+        self.pending.load(Ordering::Acquire) < Self::BUDGET
+    }
+
+    /// Counts a delivery handed to the connection.
+    pub fn add(&self, n: u64) {
+        self.pending.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// Remembers a queue that skipped this connection's consumers for lack of room.
+    pub fn wait(&self, queue: &Arc<Queue>) {
+        let mut waiting = self.waiting.lock();
+        if !waiting
+            .iter()
+            .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(queue)))
+        {
+            waiting.push(Arc::downgrade(queue));
+        }
+    }
+
+    /// Counts `n` bytes written to the socket; wakes the waiting queues once below half.
+    pub fn written(&self, n: u64) {
+        let before = self
+            .pending
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+                Some(v.saturating_sub(n))
+            })
+            .unwrap_or(0);
+        if before.saturating_sub(n) < Self::BUDGET / 2 {
+            let waiting = std::mem::take(&mut *self.waiting.lock());
+            for queue in waiting.iter().filter_map(std::sync::Weak::upgrade) {
+                queue.dispatch();
+            }
+        }
     }
 }

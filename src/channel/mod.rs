@@ -46,6 +46,8 @@ pub struct ChannelContext<'a> {
     pub consumer_cancel_notify: bool,
     /// This connection's bytes not yet committed by the store.
     pub store_backlog: &'a Arc<crate::broker::consumer::StoreBacklog>,
+    /// This connection's delivery bytes on their way to the socket.
+    pub flow: &'a Arc<crate::broker::consumer::OutboundFlow>,
 }
 
 /// A consumer as its channel knows it.
@@ -204,6 +206,8 @@ impl Channel {
                         c.credit.release(1);
                     }
                 }
+                ctx.flow
+                    .written(message.message.body_size + crate::broker::queue::DELIVERY_OVERHEAD);
                 queue.return_undelivered(message, !no_ack);
                 return;
             }

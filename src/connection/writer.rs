@@ -128,6 +128,8 @@ pub struct Outbox {
     queue: Mutex<VecDeque<Bytes>>,
     notify: Notify,
     closed: AtomicBool,
+    /// Delivery bytes not yet written (consumers pause when it is over budget).
+    pub flow: std::sync::Arc<crate::broker::consumer::OutboundFlow>,
 }
 
 impl Outbox {
@@ -161,6 +163,8 @@ pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: OwnedWriteHa
         if write_all_vectored(&mut socket, &batch).await.is_err() {
             break;
         }
+        let written: usize = batch.iter().map(Bytes::len).sum();
+        outbox.flow.written(written as u64);
         batch.clear();
     }
     let _ = socket.shutdown().await;
