@@ -214,14 +214,17 @@ impl StoreBacklog {
     }
 }
 
-/// Bytes of deliveries a connection has been handed and not yet written to its socket.
-/// Over the budget its consumers get nothing more (they are skipped, the queue remembers
-/// to come back); the writer wakes the waiting queues once it has written half of it. This
-/// bounds what a slow client with a no-ack or unlimited-prefetch consumer can make the
-/// broker hold in memory.
+/// Bytes of deliveries a connection has been handed and not yet written to its socket:
+/// those still in its inbox (counted by the queue when it sends, uncounted by the
+/// connection when it encodes them) plus those encoded and waiting for the writer (counted
+/// when handed to the writer, uncounted when written). Over the budget its consumers get
+/// nothing more (they are skipped, the queue remembers to come back); once below half, the
+/// waiting queues are woken. This bounds what a slow client with a no-ack or
+/// unlimited-prefetch consumer can make the broker hold in memory.
 #[derive(Debug, Default)]
 pub struct OutboundFlow {
-    pending: AtomicU64,
+    in_inbox: AtomicU64,
+    in_outbox: AtomicU64,
     waiting: parking_lot::Mutex<Vec<std::sync::Weak<Queue>>>,
 }
 
@@ -229,14 +232,35 @@ impl OutboundFlow {
     /// Delivery bytes a connection may have in flight towards its socket.
     pub const BUDGET: u64 = 8 * 1024 * 1024;
 
-    /// True while more deliveries fit.
-    pub fn has_room(&self) -> bool {
-        self.pending.load(Ordering::Acquire) < Self::BUDGET
+    fn total(&self) -> u64 {
+        self.in_inbox.load(Ordering::Acquire) + self.in_outbox.load(Ordering::Acquire)
     }
 
-    /// Counts a delivery handed to the connection.
-    pub fn add(&self, n: u64) {
-        self.pending.fetch_add(n, Ordering::AcqRel);
+    /// True while more deliveries fit.
+    pub fn has_room(&self) -> bool {
+        self.total() < Self::BUDGET
+    }
+
+    /// A queue sent a delivery of `n` (estimated) bytes to the connection's inbox.
+    pub fn sent(&self, n: u64) {
+        self.in_inbox.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// The connection took a delivery of `n` bytes (as counted by `sent`) out of its inbox.
+    pub fn taken(&self, n: u64) {
+        sub(&self.in_inbox, n);
+        self.wake_if_drained();
+    }
+
+    /// `n` encoded bytes were handed to the writer.
+    pub fn queued(&self, n: u64) {
+        self.in_outbox.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// The writer wrote `n` bytes to the socket.
+    pub fn written(&self, n: u64) {
+        sub(&self.in_outbox, n);
+        self.wake_if_drained();
     }
 
     /// Remembers a queue that skipped this connection's consumers for lack of room.
@@ -250,19 +274,25 @@ impl OutboundFlow {
         }
     }
 
-    /// Counts `n` bytes written to the socket; wakes the waiting queues once below half.
-    pub fn written(&self, n: u64) {
-        let before = self
-            .pending
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
-                Some(v.saturating_sub(n))
-            })
-            .unwrap_or(0);
-        if before.saturating_sub(n) < Self::BUDGET / 2 {
-            let waiting = std::mem::take(&mut *self.waiting.lock());
-            for queue in waiting.iter().filter_map(std::sync::Weak::upgrade) {
-                queue.dispatch();
+    fn wake_if_drained(&self) {
+        if self.total() >= Self::BUDGET / 2 {
+            return;
+        }
+        let waiting = {
+            let mut w = self.waiting.lock();
+            if w.is_empty() {
+                return;
             }
+            std::mem::take(&mut *w)
+        };
+        for queue in waiting.iter().filter_map(std::sync::Weak::upgrade) {
+            queue.dispatch();
         }
     }
+}
+
+fn sub(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        Some(v.saturating_sub(n))
+    });
 }

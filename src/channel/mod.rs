@@ -207,11 +207,13 @@ impl Channel {
                     }
                 }
                 ctx.flow
-                    .written(message.message.body_size + crate::broker::queue::DELIVERY_OVERHEAD);
+                    .taken(crate::broker::queue::delivery_cost(&message));
                 queue.return_undelivered(message, !no_ack);
                 return;
             }
         };
+        ctx.flow
+            .taken(crate::broker::queue::delivery_cost(&message));
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
         let deliver = Method::BasicDeliver(BasicDeliver {

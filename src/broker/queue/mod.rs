@@ -81,8 +81,11 @@ struct Inner {
     accounted_bytes: u64,
 }
 
-/// Bytes of framing counted per delivery on top of the body, for the outbound budget.
-pub(crate) const DELIVERY_OVERHEAD: u64 = 128;
+/// What a delivery counts against its connection's outbound budget: its body plus an
+/// allowance for framing.
+pub(crate) fn delivery_cost(qm: &QueuedMessage) -> u64 {
+    qm.message.body_size + 128
+}
 
 /// Messages leaving a queue for its dead-letter exchange.
 type DeadLetters = Vec<(QueuedMessage, DeathReason)>;
@@ -331,7 +334,7 @@ impl Queue {
                 return;
             };
             let no_ack = consumer.no_ack;
-            consumer.flow.add(qm.message.body_size + DELIVERY_OVERHEAD);
+            consumer.flow.sent(delivery_cost(&qm));
             let event = ConnectionEvent::Deliver(Delivery {
                 channel: consumer.channel,
                 consumer_tag: consumer.tag.clone(),
