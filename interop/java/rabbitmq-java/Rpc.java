@@ -127,12 +127,14 @@ public class Rpc {
                 Interop.checkEq(rpc.stringCall("hello " + i), "echo:HELLO " + i, "RpcClient call " + i);
             }
             rpc.close();
+            // Closing the server's channel ends its mainloop.
             stringServer.terminateMainloop();
-            stringServer.close();
+            srvCh.close();
             loop.join(10_000);
+            Interop.check(!loop.isAlive(), "StringRpcServer mainloop still running");
 
             Interop.checkEq(server.queueDelete(rpcQueue).getMessageCount(), 0, "rpc queue empty");
-            server.queueDelete(stringQueue);
+            server.queueDeleteNoWait(stringQueue, false, false);
         }
     }
 

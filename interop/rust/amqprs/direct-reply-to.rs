@@ -6,11 +6,11 @@
 
 use std::collections::HashMap;
 
-use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    Channel, QueueDeclareArguments, QueueDeleteArguments,
-};
 use amqprs::BasicProperties;
+use amqprs::channel::{
+    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments, Channel,
+    QueueDeclareArguments, QueueDeleteArguments,
+};
 use interop::rs::{Event, channel, connect, next_event};
 use interop::{bounded, unique};
 
@@ -19,12 +19,18 @@ const REPLY_TO: &str = "amq.rabbitmq.reply-to";
 /// Echoes `count` requests upper-cased to their reply address; returns the addresses seen.
 async fn server(ch: Channel, queue: String, count: usize) -> Vec<String> {
     let (tag, mut rx) = ch
-        .basic_consume_rx(BasicConsumeArguments::new(&queue, "echo").manual_ack(true).finish())
+        .basic_consume_rx(
+            BasicConsumeArguments::new(&queue, "echo")
+                .manual_ack(true)
+                .finish(),
+        )
         .await
         .expect("server basic.consume");
     let mut seen = Vec::new();
     while seen.len() < count {
-        let msg = bounded("a request", rx.recv()).await.expect("server consumer closed");
+        let msg = bounded("a request", rx.recv())
+            .await
+            .expect("server consumer closed");
         let deliver = msg.deliver.expect("deliver");
         let props = msg.basic_properties.expect("properties");
         let body = msg.content.expect("content");
@@ -42,7 +48,9 @@ async fn server(ch: Channel, queue: String, count: usize) -> Vec<String> {
             .expect("basic.ack");
         seen.push(reply_to);
     }
-    ch.basic_cancel(BasicCancelArguments::new(&tag)).await.expect("basic.cancel");
+    ch.basic_cancel(BasicCancelArguments::new(&tag))
+        .await
+        .expect("basic.cancel");
     seen
 }
 
@@ -52,13 +60,19 @@ async fn main() {
     let server_conn = connect().await;
     let (sch, _sev) = channel(&server_conn).await;
     let queue = unique("amqprs.direct-reply-to");
-    sch.queue_declare(QueueDeclareArguments::new(&queue)).await.expect("queue.declare");
+    sch.queue_declare(QueueDeclareArguments::new(&queue))
+        .await
+        .expect("queue.declare");
     let server_task = tokio::spawn(server(sch, queue.clone(), CALLS));
 
     let client = connect().await;
     let (ch, _events) = channel(&client).await;
     let (ctag, mut replies) = ch
-        .basic_consume_rx(BasicConsumeArguments::new(REPLY_TO, "direct").auto_ack(true).finish())
+        .basic_consume_rx(
+            BasicConsumeArguments::new(REPLY_TO, "direct")
+                .auto_ack(true)
+                .finish(),
+        )
         .await
         .expect("consume amq.rabbitmq.reply-to");
     assert_eq!(ctag, "direct");
@@ -67,7 +81,10 @@ async fn main() {
     for i in 0..CALLS {
         let id = format!("req-{i}");
         ch.basic_publish(
-            BasicProperties::default().with_reply_to(REPLY_TO).with_correlation_id(&id).finish(),
+            BasicProperties::default()
+                .with_reply_to(REPLY_TO)
+                .with_correlation_id(&id)
+                .finish(),
             format!("hello {i}").into_bytes(),
             BasicPublishArguments::new("", &queue),
         )
@@ -76,7 +93,9 @@ async fn main() {
         pending.insert(id, i);
     }
     while !pending.is_empty() {
-        let msg = bounded("a direct reply", replies.recv()).await.expect("reply consumer closed");
+        let msg = bounded("a direct reply", replies.recv())
+            .await
+            .expect("reply consumer closed");
         let deliver = msg.deliver.expect("deliver");
         assert_eq!(deliver.consumer_tag(), "direct");
         assert!(
@@ -86,18 +105,30 @@ async fn main() {
         );
         let props = msg.basic_properties.expect("properties");
         let id = props.correlation_id().expect("correlation_id").clone();
-        let i = pending.remove(&id).unwrap_or_else(|| panic!("unknown or duplicate reply {id}"));
-        assert_eq!(msg.content.expect("content"), format!("HELLO {i}").into_bytes());
+        let i = pending
+            .remove(&id)
+            .unwrap_or_else(|| panic!("unknown or duplicate reply {id}"));
+        assert_eq!(
+            msg.content.expect("content"),
+            format!("HELLO {i}").into_bytes()
+        );
     }
-    let seen = bounded("the server", server_task).await.expect("server task");
+    let seen = bounded("the server", server_task)
+        .await
+        .expect("server task");
     for addr in &seen {
-        let token = addr.strip_prefix("amq.rabbitmq.reply-to.").unwrap_or_else(|| {
-            panic!("the server sees a generated reply address, not {addr}")
-        });
+        let token = addr
+            .strip_prefix("amq.rabbitmq.reply-to.")
+            .unwrap_or_else(|| panic!("the server sees a generated reply address, not {addr}"));
         assert!(!token.is_empty());
     }
-    assert!(seen.windows(2).all(|w| w[0] == w[1]), "one address per channel: {seen:?}");
-    ch.basic_cancel(BasicCancelArguments::new("direct")).await.expect("basic.cancel");
+    assert!(
+        seen.windows(2).all(|w| w[0] == w[1]),
+        "one address per channel: {seen:?}"
+    );
+    ch.basic_cancel(BasicCancelArguments::new("direct"))
+        .await
+        .expect("basic.cancel");
 
     // A request naming amq.rabbitmq.reply-to on a channel with no reply consumer: 406.
     let (bad, mut bad_events) = channel(&client).await;
@@ -121,7 +152,11 @@ async fn main() {
     let (bad, mut bad_events) = channel(&client).await;
     let res = bounded(
         "consume with acks",
-        bad.basic_consume_rx(BasicConsumeArguments::new(REPLY_TO, "acking").manual_ack(true).finish()),
+        bad.basic_consume_rx(
+            BasicConsumeArguments::new(REPLY_TO, "acking")
+                .manual_ack(true)
+                .finish(),
+        ),
     )
     .await;
     assert!(res.is_err(), "a reply consumer with acks is refused");
@@ -133,7 +168,10 @@ async fn main() {
         other => panic!("expected channel.close 406, got {other:?}"),
     }
 
-    let left = ch.queue_delete(QueueDeleteArguments::new(&queue)).await.expect("queue.delete");
+    let left = ch
+        .queue_delete(QueueDeleteArguments::new(&queue))
+        .await
+        .expect("queue.delete");
     assert_eq!(left, Some(0));
     client.close().await.expect("client close");
     server_conn.close().await.expect("server close");

@@ -30,24 +30,37 @@ async fn main() {
     for i in 0..COUNT {
         let mut headers = FieldTable::new();
         headers.insert("seq".try_into().unwrap(), FieldValue::l(i as i64));
-        headers.insert("origin".try_into().unwrap(), FieldValue::S("amqprs".try_into().unwrap()));
+        headers.insert(
+            "origin".try_into().unwrap(),
+            FieldValue::S("amqprs".try_into().unwrap()),
+        );
         let props = BasicProperties::default()
             .with_content_type("application/octet-stream")
             .with_persistence(true)
             .with_message_id(&format!("m-{i}"))
             .with_headers(headers)
             .finish();
-        ch.basic_publish(props, format!("payload {i}").into_bytes(), BasicPublishArguments::new("", &qname))
-            .await
-            .expect("basic.publish");
+        ch.basic_publish(
+            props,
+            format!("payload {i}").into_bytes(),
+            BasicPublishArguments::new("", &qname),
+        )
+        .await
+        .expect("basic.publish");
     }
     // Acks arrive in tag order; a multiple ack covers everything up to its tag.
     let mut covered = 0u64;
     while covered < COUNT {
         match next_event(&mut events, "publisher confirms").await {
             Event::Ack { tag, multiple } => {
-                assert!(tag > covered, "ack {tag} covers nothing new (covered {covered})");
-                assert!(multiple || tag == covered + 1, "single ack {tag} skips a tag");
+                assert!(
+                    tag > covered,
+                    "ack {tag} covers nothing new (covered {covered})"
+                );
+                assert!(
+                    multiple || tag == covered + 1,
+                    "single ack {tag} skips a tag"
+                );
                 covered = tag;
             }
             other => panic!("expected an ack, got {other:?}"),
@@ -60,12 +73,19 @@ async fn main() {
     ch.basic_publish(
         BasicProperties::default().with_message_id("lost").finish(),
         b"unroutable".to_vec(),
-        BasicPublishArguments::new("", &nowhere).mandatory(true).finish(),
+        BasicPublishArguments::new("", &nowhere)
+            .mandatory(true)
+            .finish(),
     )
     .await
     .expect("mandatory publish");
     match next_event(&mut events, "the return").await {
-        Event::Return { code, text, properties, body } => {
+        Event::Return {
+            code,
+            text,
+            properties,
+            body,
+        } => {
             assert_eq!((code, text.as_str()), (312, "NO_ROUTE"));
             assert_eq!(body, b"unroutable");
             assert_eq!(properties.message_id().map(String::as_str), Some("lost"));
@@ -81,22 +101,37 @@ async fn main() {
 
     // Consume on a second channel, prefetch 20, acking every 10th delivery with multiple.
     let (cch, _cevents) = channel(&conn).await;
-    cch.basic_qos(BasicQosArguments::new(0, 20, false)).await.expect("basic.qos");
+    cch.basic_qos(BasicQosArguments::new(0, 20, false))
+        .await
+        .expect("basic.qos");
     let (tag, mut rx) = cch
-        .basic_consume_rx(BasicConsumeArguments::new(&qname, "amqprs-round-trip").manual_ack(true).finish())
+        .basic_consume_rx(
+            BasicConsumeArguments::new(&qname, "amqprs-round-trip")
+                .manual_ack(true)
+                .finish(),
+        )
         .await
         .expect("basic.consume");
     assert_eq!(tag, "amqprs-round-trip");
     for i in 0..COUNT {
-        let msg = bounded("a delivery", rx.recv()).await.expect("consumer closed");
+        let msg = bounded("a delivery", rx.recv())
+            .await
+            .expect("consumer closed");
         let deliver = msg.deliver.expect("deliver");
         let props = msg.basic_properties.expect("properties");
         let body = msg.content.expect("content");
-        assert_eq!(String::from_utf8_lossy(&body), format!("payload {i}"), "order");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            format!("payload {i}"),
+            "order"
+        );
         assert_eq!(deliver.delivery_tag(), i + 1, "delivery tags count from 1");
         assert!(!deliver.redelivered());
         assert_eq!(deliver.routing_key(), &qname);
-        assert_eq!(props.content_type().map(String::as_str), Some("application/octet-stream"));
+        assert_eq!(
+            props.content_type().map(String::as_str),
+            Some("application/octet-stream")
+        );
         assert_eq!(props.delivery_mode(), Some(2));
         assert_eq!(props.message_id().cloned(), Some(format!("m-{i}")));
         let headers = props.headers().expect("headers");

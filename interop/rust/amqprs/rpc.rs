@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
+use amqprs::BasicProperties;
 use amqprs::channel::{
     BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
     BasicQosArguments, Channel, QueueDeclareArguments, QueueDeleteArguments,
 };
-use amqprs::BasicProperties;
 use interop::rs::{channel, connect};
 use interop::{bounded, unique};
 
@@ -22,18 +22,31 @@ fn fib(n: u64) -> u64 {
 
 /// Serves `count` requests, then cancels its consumer; returns the numbers served.
 async fn server(ch: Channel, rpc_queue: String, count: usize) -> Vec<u64> {
-    ch.basic_qos(BasicQosArguments::new(0, 1, false)).await.expect("basic.qos");
+    ch.basic_qos(BasicQosArguments::new(0, 1, false))
+        .await
+        .expect("basic.qos");
     let (tag, mut rx) = ch
-        .basic_consume_rx(BasicConsumeArguments::new(&rpc_queue, "").manual_ack(true).finish())
+        .basic_consume_rx(
+            BasicConsumeArguments::new(&rpc_queue, "")
+                .manual_ack(true)
+                .finish(),
+        )
         .await
         .expect("server basic.consume");
-    assert!(tag.starts_with("amq.ctag-"), "server-generated consumer tag: {tag}");
+    assert!(
+        tag.starts_with("amq.ctag-"),
+        "server-generated consumer tag: {tag}"
+    );
     let mut served = Vec::new();
     while served.len() < count {
-        let msg = bounded("a request", rx.recv()).await.expect("server consumer closed");
+        let msg = bounded("a request", rx.recv())
+            .await
+            .expect("server consumer closed");
         let deliver = msg.deliver.expect("deliver");
         let props = msg.basic_properties.expect("properties");
-        let n: u64 = String::from_utf8_lossy(&msg.content.expect("content")).parse().expect("n");
+        let n: u64 = String::from_utf8_lossy(&msg.content.expect("content"))
+            .parse()
+            .expect("n");
         let reply_to = props.reply_to().expect("reply_to").clone();
         let id = props.correlation_id().expect("correlation_id").clone();
         ch.basic_publish(
@@ -48,7 +61,9 @@ async fn server(ch: Channel, rpc_queue: String, count: usize) -> Vec<u64> {
             .expect("basic.ack");
         served.push(n);
     }
-    ch.basic_cancel(BasicCancelArguments::new(&tag)).await.expect("basic.cancel");
+    ch.basic_cancel(BasicCancelArguments::new(&tag))
+        .await
+        .expect("basic.cancel");
     served
 }
 
@@ -58,7 +73,9 @@ async fn main() {
     let server_conn = connect().await;
     let (sch, _sev) = channel(&server_conn).await;
     let rpc_queue = unique("amqprs.rpc");
-    sch.queue_declare(QueueDeclareArguments::new(&rpc_queue)).await.expect("queue.declare");
+    sch.queue_declare(QueueDeclareArguments::new(&rpc_queue))
+        .await
+        .expect("queue.declare");
     let server_task = tokio::spawn(server(sch, rpc_queue.clone(), CALLS as usize));
 
     let client = connect().await;
@@ -68,9 +85,16 @@ async fn main() {
         .await
         .expect("callback queue.declare")
         .expect("declare-ok");
-    assert!(callback.starts_with("amq.gen-"), "server-named queue: {callback}");
+    assert!(
+        callback.starts_with("amq.gen-"),
+        "server-named queue: {callback}"
+    );
     let (_, mut replies) = ch
-        .basic_consume_rx(BasicConsumeArguments::new(&callback, "replies").auto_ack(true).finish())
+        .basic_consume_rx(
+            BasicConsumeArguments::new(&callback, "replies")
+                .auto_ack(true)
+                .finish(),
+        )
         .await
         .expect("callback basic.consume");
 
@@ -91,16 +115,30 @@ async fn main() {
     }
     let mut order = Vec::new();
     while !pending.is_empty() {
-        let msg = bounded("a reply", replies.recv()).await.expect("reply consumer closed");
+        let msg = bounded("a reply", replies.recv())
+            .await
+            .expect("reply consumer closed");
         let props = msg.basic_properties.expect("properties");
         let id = props.correlation_id().expect("correlation_id").clone();
-        let n = pending.remove(&id).unwrap_or_else(|| panic!("unknown or duplicate reply {id}"));
+        let n = pending
+            .remove(&id)
+            .unwrap_or_else(|| panic!("unknown or duplicate reply {id}"));
         let body = msg.content.expect("content");
-        assert_eq!(String::from_utf8_lossy(&body), fib(n).to_string(), "fib({n})");
+        assert_eq!(
+            String::from_utf8_lossy(&body),
+            fib(n).to_string(),
+            "fib({n})"
+        );
         order.push(n);
     }
-    assert_eq!(order, (0..CALLS).collect::<Vec<_>>(), "prefetch-1 server answers in order");
-    let served = bounded("the server", server_task).await.expect("server task");
+    assert_eq!(
+        order,
+        (0..CALLS).collect::<Vec<_>>(),
+        "prefetch-1 server answers in order"
+    );
+    let served = bounded("the server", server_task)
+        .await
+        .expect("server task");
     assert_eq!(served, (0..CALLS).collect::<Vec<_>>());
 
     let (admin, _aev) = channel(&server_conn).await;

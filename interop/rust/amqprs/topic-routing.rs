@@ -2,12 +2,12 @@
 //! queues and to a second (fanout) exchange bound with `*.critical`; each queue must hold
 //! exactly the keys that match it, in publish order, counted with basic.get.
 
+use amqprs::BasicProperties;
 use amqprs::channel::{
     BasicGetArguments, BasicPublishArguments, ConfirmSelectArguments, ExchangeBindArguments,
-    ExchangeDeclareArguments, ExchangeDeleteArguments, QueueBindArguments,
-    QueueDeclareArguments, QueueDeleteArguments,
+    ExchangeDeclareArguments, ExchangeDeleteArguments, QueueBindArguments, QueueDeclareArguments,
+    QueueDeleteArguments,
 };
-use amqprs::BasicProperties;
 use interop::rs::{Event, channel, connect, next_event};
 use interop::unique;
 
@@ -39,18 +39,48 @@ async fn main() {
 
     // (queue, exchange, binding keys, expected keys in order)
     let plan: Vec<(&str, &str, Vec<&str>, Vec<&str>)> = vec![
-        ("kern", &topic, vec!["kern.*"], vec!["kern.critical", "kern.info"]),
-        ("cron-deep", &topic, vec!["cron.#"], vec!["cron.critical", "cron.warning.disk"]),
-        ("info", &topic, vec!["#.info"], vec!["kern.info", "auth.info"]),
-        ("deep-critical", &topic, vec!["#.critical"], vec![
-            "kern.critical",
-            "cron.critical",
-            "critical",
-            "a.b.c.critical",
-        ]),
+        (
+            "kern",
+            &topic,
+            vec!["kern.*"],
+            vec!["kern.critical", "kern.info"],
+        ),
+        (
+            "cron-deep",
+            &topic,
+            vec!["cron.#"],
+            vec!["cron.critical", "cron.warning.disk"],
+        ),
+        (
+            "info",
+            &topic,
+            vec!["#.info"],
+            vec!["kern.info", "auth.info"],
+        ),
+        (
+            "deep-critical",
+            &topic,
+            vec!["#.critical"],
+            vec![
+                "kern.critical",
+                "cron.critical",
+                "critical",
+                "a.b.c.critical",
+            ],
+        ),
         // Through the exchange-to-exchange binding only.
-        ("pager", &fanout, vec![""], vec!["kern.critical", "cron.critical"]),
-        ("pager-2", &fanout, vec!["ignored-by-fanout"], vec!["kern.critical", "cron.critical"]),
+        (
+            "pager",
+            &fanout,
+            vec![""],
+            vec!["kern.critical", "cron.critical"],
+        ),
+        (
+            "pager-2",
+            &fanout,
+            vec!["ignored-by-fanout"],
+            vec!["kern.critical", "cron.critical"],
+        ),
     ];
     let mut queues = Vec::new();
     for (suffix, exchange, keys, _) in &plan {
@@ -66,7 +96,9 @@ async fn main() {
         queues.push(name);
     }
 
-    ch.confirm_select(ConfirmSelectArguments::default()).await.expect("confirm.select");
+    ch.confirm_select(ConfirmSelectArguments::default())
+        .await
+        .expect("confirm.select");
     for key in KEYS {
         ch.basic_publish(
             BasicProperties::default(),
@@ -91,17 +123,31 @@ async fn main() {
             .await
             .expect("basic.get")
         {
-            assert_eq!(get_ok.exchange(), &topic, "exchange of a message routed via e2e");
+            assert_eq!(
+                get_ok.exchange(),
+                &topic,
+                "exchange of a message routed via e2e"
+            );
             assert_eq!(get_ok.routing_key().as_bytes(), body.as_slice());
-            assert_eq!(get_ok.message_count() as usize, expected.len() - got.len() - 1);
+            assert_eq!(
+                get_ok.message_count() as usize,
+                expected.len() - got.len() - 1
+            );
             got.push(String::from_utf8_lossy(&body).into_owned());
         }
         assert_eq!(got, *expected, "keys in queue {suffix}");
-        let left = ch.queue_delete(QueueDeleteArguments::new(q)).await.expect("queue.delete");
+        let left = ch
+            .queue_delete(QueueDeleteArguments::new(q))
+            .await
+            .expect("queue.delete");
         assert_eq!(left, Some(0));
     }
-    ch.exchange_delete(ExchangeDeleteArguments::new(&fanout)).await.expect("exchange.delete");
-    ch.exchange_delete(ExchangeDeleteArguments::new(&topic)).await.expect("exchange.delete");
+    ch.exchange_delete(ExchangeDeleteArguments::new(&fanout))
+        .await
+        .expect("exchange.delete");
+    ch.exchange_delete(ExchangeDeleteArguments::new(&topic))
+        .await
+        .expect("exchange.delete");
     ch.close().await.expect("channel close");
     conn.close().await.expect("close");
     println!("amqprs topic routing: {} queues exact", queues.len());

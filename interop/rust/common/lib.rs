@@ -47,7 +47,9 @@ fn percent_decode(s: &str) -> String {
 /// Splits `AMQP_URI` into its parts (for clients that take them separately, like amqprs).
 pub fn uri_parts() -> UriParts {
     let uri = uri();
-    let rest = uri.strip_prefix("amqp://").expect("AMQP_URI must start with amqp://");
+    let rest = uri
+        .strip_prefix("amqp://")
+        .expect("AMQP_URI must start with amqp://");
     let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
     let (userinfo, hostport) = authority.rsplit_once('@').unwrap_or(("", authority));
     let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
@@ -56,9 +58,21 @@ pub fn uri_parts() -> UriParts {
     UriParts {
         host: host.to_string(),
         port: port.parse().expect("port in AMQP_URI"),
-        user: if user.is_empty() { "guest".into() } else { percent_decode(user) },
-        password: if password.is_empty() { "guest".into() } else { percent_decode(password) },
-        vhost: if path.is_empty() { "/".into() } else { percent_decode(path) },
+        user: if user.is_empty() {
+            "guest".into()
+        } else {
+            percent_decode(user)
+        },
+        password: if password.is_empty() {
+            "guest".into()
+        } else {
+            percent_decode(password)
+        },
+        vhost: if path.is_empty() {
+            "/".into()
+        } else {
+            percent_decode(path)
+        },
     }
 }
 
@@ -136,14 +150,22 @@ pub mod rs {
 
     #[async_trait]
     impl ChannelCallback for Recorder {
-        async fn close(&mut self, _: &Channel, close: CloseChannel) -> Result<(), amqprs::error::Error> {
+        async fn close(
+            &mut self,
+            _: &Channel,
+            close: CloseChannel,
+        ) -> Result<(), amqprs::error::Error> {
             let _ = self.0.send(Event::Closed {
                 code: close.reply_code(),
                 text: close.reply_text().clone(),
             });
             Ok(())
         }
-        async fn cancel(&mut self, _: &Channel, cancel: Cancel) -> Result<(), amqprs::error::Error> {
+        async fn cancel(
+            &mut self,
+            _: &Channel,
+            cancel: Cancel,
+        ) -> Result<(), amqprs::error::Error> {
             let _ = self.0.send(Event::Cancelled {
                 consumer_tag: cancel.consumer_tag().clone(),
             });
@@ -197,12 +219,16 @@ pub mod rs {
     pub async fn channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
         let ch = conn.open_channel(None).await.expect("open channel");
         let (tx, rx) = mpsc::unbounded_channel();
-        ch.register_callback(Recorder(tx)).await.expect("channel callback");
+        ch.register_callback(Recorder(tx))
+            .await
+            .expect("channel callback");
         (ch, rx)
     }
 
     /// Waits for the next event (30 s hang guard).
     pub async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>, what: &str) -> Event {
-        super::bounded(what, rx.recv()).await.expect("event channel closed")
+        super::bounded(what, rx.recv())
+            .await
+            .expect("event channel closed")
     }
 }

@@ -15,9 +15,12 @@ const COUNT: usize = 200;
 
 #[tokio::main]
 async fn main() {
-    let conn = bounded("connect", Connection::connect(&uri(), ConnectionProperties::default()))
-        .await
-        .expect("connect");
+    let conn = bounded(
+        "connect",
+        Connection::connect(&uri(), ConnectionProperties::default()),
+    )
+    .await
+    .expect("connect");
     let ch = conn.create_channel().await.expect("channel");
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
@@ -66,7 +69,12 @@ async fn main() {
         assert!(c.is_ack(), "publish {i} not acked: {c:?}");
         assert!(c.take_message().is_none(), "publish {i} returned");
     }
-    assert!(ch.wait_for_confirms().await.expect("wait_for_confirms").is_empty());
+    assert!(
+        ch.wait_for_confirms()
+            .await
+            .expect("wait_for_confirms")
+            .is_empty()
+    );
 
     let declared = ch
         .queue_declare(
@@ -76,27 +84,41 @@ async fn main() {
         )
         .await
         .expect("passive queue.declare");
-    assert_eq!(declared.message_count() as usize, COUNT, "queue depth after confirms");
+    assert_eq!(
+        declared.message_count() as usize,
+        COUNT,
+        "queue depth after confirms"
+    );
 
     // Mandatory and unroutable: returned (312) first, then acked.
     let confirm = ch
         .basic_publish(
             "".into(),
             unique("lapin.nowhere").as_str().into(),
-            BasicPublishOptions { mandatory: true, ..BasicPublishOptions::default() },
+            BasicPublishOptions {
+                mandatory: true,
+                ..BasicPublishOptions::default()
+            },
             b"unroutable",
             BasicProperties::default().with_message_id("lost".into()),
         )
         .await
         .expect("mandatory publish");
-    let c = bounded("the mandatory confirm", confirm).await.expect("confirm");
+    let c = bounded("the mandatory confirm", confirm)
+        .await
+        .expect("confirm");
     assert!(c.is_ack(), "an unroutable message is still acked: {c:?}");
     let returned = c.take_message().expect("the unroutable message comes back");
     assert_eq!(returned.reply_code, 312);
     assert_eq!(returned.reply_text.as_str(), "NO_ROUTE");
     assert_eq!(returned.delivery.data, b"unroutable");
     assert_eq!(
-        returned.delivery.properties.message_id().as_ref().map(|s| s.as_str()),
+        returned
+            .delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.as_str()),
         Some("lost")
     );
 
@@ -130,19 +152,29 @@ async fn main() {
         if d.redelivered {
             assert_eq!(body, "message 7", "only the nacked message is redelivered");
             assert!(!requeued_back, "the nacked message comes back once");
-            assert!(next > 7 && next <= 20, "requeued message back at the head (next was {next})");
+            assert!(
+                next > 7 && next <= 20,
+                "requeued message back at the head (next was {next})"
+            );
             requeued_back = true;
             check_properties(&d, &qname, 7);
             d.ack(BasicAckOptions::default()).await.expect("basic.ack");
             seen += 1;
             continue;
         }
-        assert_eq!(body, format!("message {next}"), "first deliveries in publish order");
+        assert_eq!(
+            body,
+            format!("message {next}"),
+            "first deliveries in publish order"
+        );
         check_properties(&d, &qname, next);
         if next == 7 {
-            d.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })
-                .await
-                .expect("basic.nack");
+            d.nack(BasicNackOptions {
+                requeue: true,
+                ..BasicNackOptions::default()
+            })
+            .await
+            .expect("basic.nack");
         } else {
             d.ack(BasicAckOptions::default()).await.expect("basic.ack");
             seen += 1;
@@ -168,12 +200,24 @@ fn check_properties(d: &lapin::message::Delivery, qname: &str, n: usize) {
     assert_eq!(d.routing_key.as_str(), qname);
     assert_eq!(d.exchange.as_str(), "");
     let p = &d.properties;
-    assert_eq!(p.content_type().as_ref().map(|s| s.as_str()), Some("text/plain"));
+    assert_eq!(
+        p.content_type().as_ref().map(|s| s.as_str()),
+        Some("text/plain")
+    );
     assert_eq!(*p.delivery_mode(), Some(2));
-    assert_eq!(p.message_id().as_ref().map(|s| s.to_string()), Some(format!("m-{n}")));
-    assert_eq!(p.correlation_id().as_ref().map(|s| s.to_string()), Some(format!("c-{n}")));
+    assert_eq!(
+        p.message_id().as_ref().map(|s| s.to_string()),
+        Some(format!("m-{n}"))
+    );
+    assert_eq!(
+        p.correlation_id().as_ref().map(|s| s.to_string()),
+        Some(format!("c-{n}"))
+    );
     let headers = p.headers().as_ref().expect("headers");
-    assert_eq!(headers.inner().get("seq"), Some(&AMQPValue::LongLongInt(n as i64)));
+    assert_eq!(
+        headers.inner().get("seq"),
+        Some(&AMQPValue::LongLongInt(n as i64))
+    );
     match headers.inner().get("origin") {
         Some(AMQPValue::LongString(s)) => assert_eq!(s.as_bytes(), b"lapin"),
         other => panic!("origin header: {other:?}"),

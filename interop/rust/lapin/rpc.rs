@@ -23,14 +23,19 @@ fn fib(n: u64) -> u64 {
 }
 
 async fn connect() -> Connection {
-    bounded("connect", Connection::connect(&uri(), ConnectionProperties::default()))
-        .await
-        .expect("connect")
+    bounded(
+        "connect",
+        Connection::connect(&uri(), ConnectionProperties::default()),
+    )
+    .await
+    .expect("connect")
 }
 
 /// Serves fib requests until its consumer is cancelled; returns the requests served.
 async fn server(ch: Channel, rpc_queue: String) -> Vec<u64> {
-    ch.basic_qos(1, BasicQosOptions::default()).await.expect("basic.qos");
+    ch.basic_qos(1, BasicQosOptions::default())
+        .await
+        .expect("basic.qos");
     let mut consumer = ch
         .basic_consume(
             rpc_queue.as_str().into(),
@@ -45,7 +50,11 @@ async fn server(ch: Channel, rpc_queue: String) -> Vec<u64> {
         let d = delivery.expect("server delivery");
         let n: u64 = String::from_utf8_lossy(&d.data).parse().expect("a number");
         let reply_to = d.properties.reply_to().clone().expect("reply_to");
-        let correlation_id = d.properties.correlation_id().clone().expect("correlation_id");
+        let correlation_id = d
+            .properties
+            .correlation_id()
+            .clone()
+            .expect("correlation_id");
         ch.basic_publish(
             "".into(),
             reply_to,
@@ -58,6 +67,9 @@ async fn server(ch: Channel, rpc_queue: String) -> Vec<u64> {
         d.ack(BasicAckOptions::default()).await.expect("basic.ack");
         served.push(n);
     }
+    // Close explicitly: a dropped lapin channel closes itself in the background, which
+    // races with the connection close at the end.
+    ch.close(200, "bye".into()).await.expect("server channel close");
     served
 }
 
@@ -67,7 +79,11 @@ async fn main() {
     let server_conn = connect().await;
     let setup = server_conn.create_channel().await.expect("channel");
     setup
-        .queue_declare(rpc_queue.as_str().into(), QueueDeclareOptions::default(), FieldTable::default())
+        .queue_declare(
+            rpc_queue.as_str().into(),
+            QueueDeclareOptions::default(),
+            FieldTable::default(),
+        )
         .await
         .expect("rpc queue.declare");
     let server_ch = server_conn.create_channel().await.expect("server channel");
@@ -84,12 +100,18 @@ async fn main() {
         .await
         .expect("callback queue.declare");
     let callback_name = callback.name().to_string();
-    assert!(callback_name.starts_with("amq.gen-"), "server-named queue: {callback_name}");
+    assert!(
+        callback_name.starts_with("amq.gen-"),
+        "server-named queue: {callback_name}"
+    );
     let mut replies = ch
         .basic_consume(
             callback.name().clone(),
             "".into(),
-            BasicConsumeOptions { no_ack: true, ..BasicConsumeOptions::default() },
+            BasicConsumeOptions {
+                no_ack: true,
+                ..BasicConsumeOptions::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -133,8 +155,16 @@ async fn main() {
         call(n, id.clone()).await;
         requests.push(n);
         loop {
-            let d = bounded("an RPC reply", replies.next()).await.expect("stream").expect("reply");
-            match d.properties.correlation_id().as_ref().map(|s| s.to_string()) {
+            let d = bounded("an RPC reply", replies.next())
+                .await
+                .expect("stream")
+                .expect("reply");
+            match d
+                .properties
+                .correlation_id()
+                .as_ref()
+                .map(|s| s.to_string())
+            {
                 Some(got) if got == id => {
                     assert_eq!(String::from_utf8_lossy(&d.data), fib(n).to_string());
                     break;
@@ -157,9 +187,19 @@ async fn main() {
     }
     let mut order = Vec::new();
     while !pending.is_empty() {
-        let d = bounded("a batch reply", replies.next()).await.expect("stream").expect("reply");
-        let id = d.properties.correlation_id().as_ref().map(|s| s.to_string()).expect("id");
-        let n = pending.remove(&id).unwrap_or_else(|| panic!("unknown or duplicate reply {id}"));
+        let d = bounded("a batch reply", replies.next())
+            .await
+            .expect("stream")
+            .expect("reply");
+        let id = d
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|s| s.to_string())
+            .expect("id");
+        let n = pending
+            .remove(&id)
+            .unwrap_or_else(|| panic!("unknown or duplicate reply {id}"));
         assert_eq!(String::from_utf8_lossy(&d.data), fib(n).to_string());
         order.push(id);
     }
@@ -169,11 +209,17 @@ async fn main() {
     client.close(200, "bye".into()).await.expect("client close");
 
     // The exclusive callback queue went with its connection.
-    let probe = server_conn.create_channel().await.expect("probe channel");
+    // (On a connection of its own: lapin may still be closing the probe channel after the
+    // 404 when a connection close is requested, so that connection is just dropped.)
+    let probe_conn = connect().await;
+    let probe = probe_conn.create_channel().await.expect("probe channel");
     let err = probe
         .queue_declare(
             callback_name.as_str().into(),
-            QueueDeclareOptions { passive: true, ..QueueDeclareOptions::default() },
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
             FieldTable::default(),
         )
         .await
@@ -189,8 +235,13 @@ async fn main() {
         .queue_delete(rpc_queue.as_str().into(), QueueDeleteOptions::default())
         .await
         .expect("queue.delete");
-    let served = bounded("the server to stop", server_task).await.expect("server task");
-    assert_eq!(served, requests, "the server saw every request once, in order");
+    let served = bounded("the server to stop", server_task)
+        .await
+        .expect("server task");
+    assert_eq!(
+        served, requests,
+        "the server saw every request once, in order"
+    );
     server_conn.close(200, "bye".into()).await.expect("close");
     println!("lapin rpc: {} calls", requests.len());
 }

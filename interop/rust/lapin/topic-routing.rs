@@ -28,7 +28,15 @@ const KEYS: &[&str] = &[
 /// (queue suffix, binding keys, keys expected in it, in publish order)
 fn plan() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
     vec![
-        ("q1", vec!["*.orange.*"], vec!["quick.orange.rabbit", "lazy.orange.elephant", "quick.orange.fox"]),
+        (
+            "q1",
+            vec!["*.orange.*"],
+            vec![
+                "quick.orange.rabbit",
+                "lazy.orange.elephant",
+                "quick.orange.fox",
+            ],
+        ),
         (
             "q2",
             // Two bindings that both match "lazy.pink.rabbit": delivered once.
@@ -43,24 +51,31 @@ fn plan() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
             ],
         ),
         ("all", vec!["#"], KEYS.to_vec()),
-        ("empty-words", vec!["*.*.*"], vec![
-            "quick.orange.rabbit",
-            "lazy.orange.elephant",
-            "quick.orange.fox",
-            "lazy.brown.fox",
-            "lazy.pink.rabbit",
-            "quick.brown.fox",
-            "..",
-        ]),
+        (
+            "empty-words",
+            vec!["*.*.*"],
+            vec![
+                "quick.orange.rabbit",
+                "lazy.orange.elephant",
+                "quick.orange.fox",
+                "lazy.brown.fox",
+                "lazy.pink.rabbit",
+                "quick.brown.fox",
+                "..",
+            ],
+        ),
         ("audit", vec!["audit.#"], vec!["audit.log", "audit"]),
     ]
 }
 
 #[tokio::main]
 async fn main() {
-    let conn = bounded("connect", Connection::connect(&uri(), ConnectionProperties::default()))
-        .await
-        .expect("connect");
+    let conn = bounded(
+        "connect",
+        Connection::connect(&uri(), ConnectionProperties::default()),
+    )
+    .await
+    .expect("connect");
     let ch = conn.create_channel().await.expect("channel");
     let exchange = unique("lapin.topic");
     ch.exchange_declare(
@@ -122,7 +137,10 @@ async fn main() {
             .expect("basic.get")
         {
             assert_eq!(m.delivery.exchange.as_str(), exchange);
-            assert_eq!(m.delivery.routing_key.as_str().as_bytes(), m.delivery.data.as_slice());
+            assert_eq!(
+                m.delivery.routing_key.as_str().as_bytes(),
+                m.delivery.data.as_slice()
+            );
             assert_eq!(m.message_count as usize, expected.len() - got.len() - 1);
             got.push(String::from_utf8_lossy(&m.delivery.data).into_owned());
         }
