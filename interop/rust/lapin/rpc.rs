@@ -69,7 +69,9 @@ async fn server(ch: Channel, rpc_queue: String) -> Vec<u64> {
     }
     // Close explicitly: a dropped lapin channel closes itself in the background, which
     // races with the connection close at the end.
-    ch.close(200, "bye".into()).await.expect("server channel close");
+    ch.close(200, "bye".into())
+        .await
+        .expect("server channel close");
     served
 }
 
