@@ -40,7 +40,7 @@ CLIENTS=(
 FAMILIES=(python node rust c-tools java go)
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "Clients: $(for c in "${CLIENTS[@]}"; do printf '%s ' "${c%% *}"; done)"
 }
 
