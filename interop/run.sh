@@ -7,7 +7,9 @@
 # on a free loopback port with a throw-away data directory, and stops it at exit; WARREN_*
 # variables (e.g. WARREN_AMQP__HEARTBEAT) reach it unchanged. With --uri it targets that broker.
 # Every scenario is a standalone program that reads AMQP_URI and exits 0 on success.
-# Output: one "PASS|FAIL client/scenario (secs)" line each, then "N passed, N failed".
+# Output: one "SETUP family (secs)" line per toolchain, one "PASS|FAIL client/scenario (secs)"
+# line each (a toolchain that cannot be installed or built is one FAIL line), then
+# "N passed, N failed".
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,10 +30,17 @@ CLIENTS=(
   "kombu python python/kombu"
   "celery python python/celery"
   "scenarios python python/scenarios"
+  "lapin rust rust/lapin"
+  "amqprs rust rust/amqprs"
+  "amqp-tools c-tools+python c/amqp-tools"
+  "rabbitmq-java java java/rabbitmq-java"
+  "amqp091-go go go/amqp091-go"
 )
+# Toolchain families, in setup order; each has a setup_<family> function below.
+FAMILIES=(python node rust c-tools java go)
 
 usage() {
-  sed -n '2,10p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
   echo "Clients: $(for c in "${CLIENTS[@]}"; do printf '%s ' "${c%% *}"; done)"
 }
 
@@ -51,18 +60,18 @@ while [[ $# -gt 0 ]]; do
 done
 
 # ---- which scenarios run ----------------------------------------------------------------
-selected=()   # entries "client<TAB>path"
-need_python=0
-need_node=0
+selected=()   # entries "client<TAB>needs<TAB>path"
+declare -A needed=()
 for entry in "${CLIENTS[@]}"; do
   read -r name needs dir <<<"$entry"
   if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
-  for f in "$HERE/$dir"/*.py "$HERE/$dir"/*.js; do
+  for f in "$HERE/$dir"/*.py "$HERE/$dir"/*.js "$HERE/$dir"/*.rs "$HERE/$dir"/*.sh \
+    "$HERE/$dir"/*.java "$HERE/$dir"/*.go; do
     [[ -f "$f" ]] || continue
-    selected+=("$name"$'\t'"$f")
+    selected+=("$name"$'\t'"$needs"$'\t'"$f")
   done
-  [[ "$needs" == *python* ]] && need_python=1
-  [[ "$needs" == *node* ]] && need_node=1
+  IFS=+ read -ra parts <<<"$needs"
+  for part in "${parts[@]}"; do needed[$part]=1; done
 done
 if [[ ${#selected[@]} -eq 0 ]]; then
   echo "run.sh: no scenario matches --only '$ONLY'" >&2
@@ -71,7 +80,7 @@ if [[ ${#selected[@]} -eq 0 ]]; then
 fi
 if [[ $LIST -eq 1 ]]; then
   for s in "${selected[@]}"; do
-    f="${s#*$'\t'}"; b="$(basename "$f")"; echo "${s%%$'\t'*}/${b%.*}"
+    f="${s##*$'\t'}"; b="$(basename "$f")"; echo "${s%%$'\t'*}/${b%.*}"
   done
   exit 0
 fi
@@ -87,8 +96,9 @@ setup_python() {
   fi
   echo "interop: installing pinned Python clients into $venv" >&2
   rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/python/requirements.txt" >&2
+  python3 -m venv "$venv" >&2 || return 1
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/python/requirements.txt" >&2 \
+    || return 1
   echo "$want" >"$venv/.interop-stamp"
 }
 
@@ -102,19 +112,125 @@ setup_node() {
   rm -rf "$dir"
   mkdir -p "$dir"
   cp "$HERE/node/package.json" "$HERE/node/package-lock.json" "$dir/"
-  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || return 1
   echo "$want" >"$dir/.interop-stamp"
 }
 
+# Debian packages for the C, Java and Go families. Installed when missing (root only);
+# `apt-get update` runs once, only if an install fails (e.g. stale or empty package lists).
+APT_UPDATED=0
+apt_ensure() {
+  local missing=() p
+  for p in "$@"; do
+    [[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" == "install ok installed" ]] || missing+=("$p")
+  done
+  [[ ${#missing[@]} -eq 0 ]] && return 0
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "interop: missing Debian packages (install them as root): ${missing[*]}" >&2
+    return 1
+  fi
+  echo "interop: apt-get install ${missing[*]}" >&2
+  local apt=(env DEBIAN_FRONTEND=noninteractive apt-get -y -q --no-install-recommends
+    -o DPkg::Lock::Timeout=600)
+  if ! "${apt[@]}" install "${missing[@]}" >&2; then
+    [[ $APT_UPDATED -eq 1 ]] && return 1
+    APT_UPDATED=1
+    env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 update >&2 || return 1
+    "${apt[@]}" install "${missing[@]}" >&2 || return 1
+  fi
+}
+
+deb_version() { dpkg-query -W -f='${Version}' "$1" 2>/dev/null; }
+
+# Rust: lapin and amqprs, one binary per scenario (interop/rust/Cargo.toml, Cargo.lock).
+setup_rust() {
+  command -v cargo >/dev/null || { echo "interop: cargo not found" >&2; return 1; }
+  (cd "$HERE/rust" && CARGO_TARGET_DIR="$CACHE/rust-target" \
+    cargo build --release --locked --quiet >&2)
+}
+
+# C: rabbitmq-c's command-line tools.
+setup_c-tools() {
+  apt_ensure amqp-tools || return 1
+  SETUP_NOTE="amqp-tools $(deb_version amqp-tools)"
+}
+
+# Java: RabbitMQ's Java client from Debian, scenarios compiled with javac.
+JAVA_CP=""
+setup_java() {
+  apt_ensure default-jdk-headless librabbitmq-client-java libslf4j-java || return 1
+  local jar slf4j nop
+  jar="$(dpkg -L librabbitmq-client-java | grep -m1 '^/usr/share/java/amqp-client.jar$')" || true
+  slf4j="$(dpkg -L libslf4j-java | grep -m1 '/slf4j-api.jar$')" || true
+  nop="$(dpkg -L libslf4j-java | grep -m1 '/slf4j-nop.jar$')" || true
+  [[ -f "$jar" && -f "$slf4j" && -f "$nop" ]] || {
+    echo "interop: amqp-client.jar or slf4j jars not found" >&2; return 1; }
+  JAVA_CP="$jar:$slf4j:$nop"
+  local out="$CACHE/java-classes" want
+  want="$(cat "$HERE"/java/lib/*.java "$HERE"/java/rabbitmq-java/*.java <(echo "$JAVA_CP") \
+    <(deb_version librabbitmq-client-java) <(javac -version 2>&1) | sha256sum | cut -d' ' -f1)"
+  if [[ "$(cat "$out/.interop-stamp" 2>/dev/null)" != "$want" ]]; then
+    rm -rf "$out" && mkdir -p "$out"
+    javac -Xlint:all -Werror -d "$out" -cp "$JAVA_CP" "$HERE"/java/lib/*.java \
+      "$HERE"/java/rabbitmq-java/*.java >&2 || return 1
+    echo "$want" >"$out/.interop-stamp"
+  fi
+  SETUP_NOTE="librabbitmq-client-java $(deb_version librabbitmq-client-java)"
+}
+
+# Go: amqp091-go from Debian, built in GOPATH mode offline (no module proxy).
+setup_go() {
+  apt_ensure golang-go golang-github-rabbitmq-amqp091-go-dev || return 1
+  mkdir -p "$CACHE/go-bin"
+  local f
+  for f in "$HERE"/go/amqp091-go/*.go; do
+    (cd "$(dirname "$f")" && GO111MODULE=off GOFLAGS= GOPROXY=off \
+      GOPATH="$HERE/go:/usr/share/gocode" GOCACHE="$CACHE/go-build" \
+      go build -o "$CACHE/go-bin/$(basename "$f" .go)" "$(basename "$f")" >&2) || return 1
+  done
+  SETUP_NOTE="golang-github-rabbitmq-amqp091-go-dev $(deb_version golang-github-rabbitmq-amqp091-go-dev)"
+}
+
 mkdir -p "$CACHE"
-[[ $need_python -eq 1 ]] && setup_python
-[[ $need_node -eq 1 ]] && setup_node
+OUT_DIR="$(mktemp -d "${TMPDIR:-/tmp}/warren-interop.XXXXXX")"
+passed=0
+failed=0
+declare -A setup_failed=()
+
+# Print the start and end of a log file, indented.
+show_log() {
+  if [[ $(wc -l <"$1") -le 30 ]]; then
+    sed 's/^/    /' "$1"
+  else
+    head -n 8 "$1" | sed 's/^/    /'
+    echo "    ..."
+    tail -n 20 "$1" | sed 's/^/    /'
+  fi
+}
+
+# Sets up each needed family; one SETUP line each with its time, or a FAIL line.
+for family in "${FAMILIES[@]}"; do
+  [[ -n "${needed[$family]:-}" ]] || continue
+  SETUP_NOTE=""
+  log="$OUT_DIR/setup-$family.txt"
+  start_ns=$(date +%s%N)
+  rc=0
+  "setup_$family" 2>"$log" || rc=$?
+  secs=$(awk -v a="$start_ns" -v b="$(date +%s%N)" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+  if [[ $rc -eq 0 ]]; then
+    echo "SETUP $family (${secs}s${SETUP_NOTE:+, $SETUP_NOTE})"
+  else
+    setup_failed[$family]=1
+    failed=$((failed + 1))
+    echo "FAIL setup/$family (${secs}s, exit $rc; its scenarios are not run)"
+    show_log "$log"
+  fi
+done
 
 # ---- the broker ---------------------------------------------------------------------------
 WARREN_PID=""
 WARREN_DATA=""
 WARREN_LOG=""
-OUT_DIR="$(mktemp -d "${TMPDIR:-/tmp}/warren-interop.XXXXXX")"
 
 cleanup() {
   if [[ -n "$WARREN_PID" ]] && kill -0 "$WARREN_PID" 2>/dev/null; then
@@ -181,16 +297,24 @@ export INTEROP_PYTHON="$CACHE/venv/bin/python"
 export PATH="$CACHE/venv/bin:$PATH"
 export PYTHONUNBUFFERED=1
 
-passed=0
-failed=0
 for s in "${selected[@]}"; do
   client="${s%%$'\t'*}"
-  file="${s#*$'\t'}"
+  rest="${s#*$'\t'}"
+  needs="${rest%%$'\t'*}"
+  file="${rest#*$'\t'}"
   base="$(basename "$file")"
   label="$client/${base%.*}"
+  skip=0
+  IFS=+ read -ra parts <<<"$needs"
+  for part in "${parts[@]}"; do [[ -n "${setup_failed[$part]:-}" ]] && skip=1; done
+  [[ $skip -eq 1 ]] && continue
   case "$file" in
     *.py) cmd=("$INTEROP_PYTHON" "$file") ;;
     *.js) cmd=(node "$file") ;;
+    *.rs) cmd=("$CACHE/rust-target/release/$client-${base%.rs}") ;;
+    *.sh) cmd=(bash "$file") ;;
+    *.java) cmd=(java -cp "$CACHE/java-classes:$JAVA_CP" "${base%.java}") ;;
+    *.go) cmd=("$CACHE/go-bin/${base%.go}") ;;
   esac
   out="$OUT_DIR/out.txt"
   start_ns=$(date +%s%N)
@@ -208,13 +332,7 @@ for s in "${selected[@]}"; do
     [[ $rc -eq 124 || $rc -eq 137 ]] && why="timed out after ${SCENARIO_TIMEOUT}s"
     echo "FAIL $label (${secs}s, $why)"
     # The first lines of output, and the end (where a traceback's message is).
-    if [[ $(wc -l <"$out") -le 30 ]]; then
-      sed 's/^/    /' "$out"
-    else
-      head -n 8 "$out" | sed 's/^/    /'
-      echo "    ..."
-      tail -n 20 "$out" | sed 's/^/    /'
-    fi
+    show_log "$out"
     if [[ -n "$WARREN_PID" ]] && ! kill -0 "$WARREN_PID" 2>/dev/null; then
       echo "    warren is no longer running; its log ends with:"
       tail -n 20 "$WARREN_LOG" | sed 's/^/    | /'

@@ -1,0 +1,234 @@
+//! Shared helpers for the Rust interop scenarios: the broker address from `AMQP_URI`,
+//! unique names and hang guards. Every scenario is its own binary that exits 0 on success
+//! and panics (exit 101) with a message when an expectation fails.
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The broker URI from `AMQP_URI` (RabbitMQ's default when unset).
+pub fn uri() -> String {
+    std::env::var("AMQP_URI").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2F".into())
+}
+
+/// The parts of an `amqp://user:pass@host:port/vhost` URI, percent-decoded.
+#[derive(Debug, Clone)]
+pub struct UriParts {
+    /// Host name or address.
+    pub host: String,
+    /// TCP port (5672 when absent).
+    pub port: u16,
+    /// User name (guest when absent).
+    pub user: String,
+    /// Password (guest when absent).
+    pub password: String,
+    /// Virtual host ("/" when the path is empty).
+    pub vhost: String,
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(v) = u8::from_str_radix(hex, 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Splits `AMQP_URI` into its parts (for clients that take them separately, like amqprs).
+pub fn uri_parts() -> UriParts {
+    let uri = uri();
+    let rest = uri
+        .strip_prefix("amqp://")
+        .expect("AMQP_URI must start with amqp://");
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (userinfo, hostport) = authority.rsplit_once('@').unwrap_or(("", authority));
+    let (user, password) = userinfo.split_once(':').unwrap_or((userinfo, ""));
+    let (host, port) = hostport.rsplit_once(':').unwrap_or((hostport, "5672"));
+    let path = path.split('?').next().unwrap_or("");
+    UriParts {
+        host: host.to_string(),
+        port: port.parse().expect("port in AMQP_URI"),
+        user: if user.is_empty() {
+            "guest".into()
+        } else {
+            percent_decode(user)
+        },
+        password: if password.is_empty() {
+            "guest".into()
+        } else {
+            percent_decode(password)
+        },
+        vhost: if path.is_empty() {
+            "/".into()
+        } else {
+            percent_decode(path)
+        },
+    }
+}
+
+/// A name no other run uses: `interop.<what>.<random hex>`.
+pub fn unique(what: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mix = (nanos as u64) ^ (u64::from(std::process::id()) << 40);
+    format!("interop.{what}.{:012x}", mix & 0xffff_ffff_ffff)
+}
+
+/// Awaits `fut`, panicking with `what` if it takes longer than 30 seconds (a hang guard).
+pub async fn bounded<T>(what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(30), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after 30s waiting for {what}"),
+    }
+}
+
+/// amqprs helpers: connecting from `AMQP_URI` and a channel callback that reports what
+/// the broker sends asynchronously (confirms, returns, channel closes, cancels).
+pub mod rs {
+    use amqprs::callbacks::ChannelCallback;
+    use amqprs::channel::Channel;
+    use amqprs::connection::{Connection, OpenConnectionArguments};
+    use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, Nack, Return};
+    use async_trait::async_trait;
+    use tokio::sync::mpsc;
+
+    /// Something the broker told a channel outside a request/response exchange.
+    #[derive(Debug)]
+    pub enum Event {
+        /// basic.ack in confirm mode.
+        Ack {
+            /// Delivery tag.
+            tag: u64,
+            /// The ack covers every tag up to `tag`.
+            multiple: bool,
+        },
+        /// basic.nack in confirm mode.
+        Nack {
+            /// Delivery tag.
+            tag: u64,
+        },
+        /// basic.return with the returned message.
+        Return {
+            /// Reply code (312 NO_ROUTE, ...).
+            code: u16,
+            /// Reply text.
+            text: String,
+            /// Properties of the returned message.
+            properties: BasicProperties,
+            /// Body of the returned message.
+            body: Vec<u8>,
+        },
+        /// channel.close from the broker.
+        Closed {
+            /// Reply code.
+            code: u16,
+            /// Reply text.
+            text: String,
+        },
+        /// basic.cancel from the broker.
+        Cancelled {
+            /// The cancelled consumer's tag.
+            consumer_tag: String,
+        },
+    }
+
+    /// A [`ChannelCallback`] forwarding every event to an unbounded channel.
+    #[derive(Debug)]
+    pub struct Recorder(pub mpsc::UnboundedSender<Event>);
+
+    #[async_trait]
+    impl ChannelCallback for Recorder {
+        async fn close(
+            &mut self,
+            _: &Channel,
+            close: CloseChannel,
+        ) -> Result<(), amqprs::error::Error> {
+            let _ = self.0.send(Event::Closed {
+                code: close.reply_code(),
+                text: close.reply_text().clone(),
+            });
+            Ok(())
+        }
+        async fn cancel(
+            &mut self,
+            _: &Channel,
+            cancel: Cancel,
+        ) -> Result<(), amqprs::error::Error> {
+            let _ = self.0.send(Event::Cancelled {
+                consumer_tag: cancel.consumer_tag().clone(),
+            });
+            Ok(())
+        }
+        async fn flow(&mut self, _: &Channel, active: bool) -> Result<bool, amqprs::error::Error> {
+            Ok(active)
+        }
+        async fn publish_ack(&mut self, _: &Channel, ack: Ack) {
+            let _ = self.0.send(Event::Ack {
+                tag: ack.delivery_tag(),
+                multiple: ack.mutiple(),
+            });
+        }
+        async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
+            let _ = self.0.send(Event::Nack {
+                tag: nack.delivery_tag(),
+            });
+        }
+        async fn publish_return(
+            &mut self,
+            _: &Channel,
+            ret: Return,
+            properties: BasicProperties,
+            body: Vec<u8>,
+        ) {
+            let _ = self.0.send(Event::Return {
+                code: ret.reply_code(),
+                text: ret.reply_text().clone(),
+                properties,
+                body,
+            });
+        }
+    }
+
+    /// Opens an amqprs connection to `AMQP_URI`.
+    pub async fn connect() -> Connection {
+        let p = super::uri_parts();
+        let mut args = OpenConnectionArguments::new(&p.host, p.port, &p.user, &p.password);
+        args.virtual_host(&p.vhost);
+        let conn = super::bounded("connect", Connection::open(&args))
+            .await
+            .expect("amqprs connect");
+        conn.register_callback(amqprs::callbacks::DefaultConnectionCallback)
+            .await
+            .expect("connection callback");
+        conn
+    }
+
+    /// Opens a channel whose asynchronous events arrive on the returned receiver.
+    pub async fn channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
+        let ch = conn.open_channel(None).await.expect("open channel");
+        let (tx, rx) = mpsc::unbounded_channel();
+        ch.register_callback(Recorder(tx))
+            .await
+            .expect("channel callback");
+        (ch, rx)
+    }
+
+    /// Waits for the next event (30 s hang guard).
+    pub async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>, what: &str) -> Event {
+        super::bounded(what, rx.recv())
+            .await
+            .expect("event channel closed")
+    }
+}
