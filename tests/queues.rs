@@ -487,3 +487,28 @@ async fn an_empty_queue_name_without_a_declared_queue_fails_with_404() {
     assert_eq!(close.text, "NOT_FOUND - no previously declared queue");
     assert_eq!((close.class_id, close.method_id), (50, 30));
 }
+
+#[tokio::test]
+async fn a_server_named_quorum_queue_is_refused_with_406() {
+    let broker = TestBroker::start().await;
+    let (_conn, ch) = broker.lapin_channel().await;
+    let mut args = lapin::types::FieldTable::default();
+    args.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
+    let res = guard(ch.queue_declare(
+        "".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        args,
+    ))
+    .await;
+    let text = assert_amqp_error(res, 406, "PRECONDITION_FAILED - ");
+    assert_eq!(
+        text,
+        "PRECONDITION_FAILED - Cannot declare a server-named queue for type rabbit_quorum_queue"
+    );
+}

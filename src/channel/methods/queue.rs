@@ -2,12 +2,13 @@
 
 use super::random_name;
 use crate::broker::exchange::Destination;
+use crate::broker::queue::args::QueueType;
 use crate::broker::vhost::QueueDeclareRequest;
 use crate::channel::{Channel, ChannelContext};
 use crate::error::AmqpError;
 use crate::protocol::{
-    Method, QueueBind, QueueBindOk, QueueDeclare, QueueDeclareOk, QueueDelete, QueueDeleteOk,
-    QueuePurge, QueuePurgeOk, QueueUnbind, QueueUnbindOk, ReplyCode, ShortStr,
+    FieldValue, Method, QueueBind, QueueBindOk, QueueDeclare, QueueDeclareOk, QueueDelete,
+    QueueDeleteOk, QueuePurge, QueuePurgeOk, QueueUnbind, QueueUnbindOk, ReplyCode, ShortStr,
 };
 
 /// The queue a method names; an empty name means the channel's last declared queue, as
@@ -30,6 +31,15 @@ pub(super) fn declare(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     let name = if m.queue.is_empty() && !m.passive {
+        // RabbitMQ refuses server-named quorum and stream queues before any other check.
+        let queue_type = match m.arguments.get("x-queue-type") {
+            Some(FieldValue::LongStr(t)) if t.as_ref() == b"quorum" => QueueType::Quorum,
+            Some(FieldValue::LongStr(t)) if t.as_ref() == b"stream" => QueueType::Stream,
+            _ => QueueType::Classic,
+        };
+        if let Some(text) = queue_type.server_named_refusal() {
+            return Err(AmqpError::precondition(text));
+        }
         ShortStr::from(random_name("amq.gen-"))
     } else {
         if !m.passive && m.queue.starts_with("amq.") {
