@@ -71,3 +71,37 @@ async fn a_connection_that_never_published_gets_no_connection_blocked() {
     idle.sync(1).await;
     broker.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_disk_alarm_blocks_a_publisher_with_low_on_disk_until_space_returns() {
+    skip_if_external!();
+    let broker = TestBroker::start_with(|_| {}).await;
+    let alarms = || {
+        std::sync::Arc::clone(
+            &broker
+                .server()
+                .expect("an in-process Warren")
+                .broker()
+                .alarms,
+        )
+    };
+    let mut consumer = open1(&broker).await;
+    let q = unique("disk");
+    declare(&mut consumer, 1, &q, &[]).await;
+    consume_args(&mut consumer, 1, &q, true, &[]).await;
+    let mut publisher = open1_blockable(&broker).await;
+    publish_body(&mut publisher, 1, "", &q, "before").await;
+    assert_eq!(next_msg(&mut consumer).await.text(), "before");
+
+    // No disk has this much free space.
+    alarms().set_disk_free_limit(u64::MAX);
+    let (mut r, ch) = publisher.expect_method(10, 60).await;
+    assert_eq!((ch, r.shortstr()), (0, "low on disk".to_string()));
+    publish_body(&mut publisher, 1, "", &q, "during").await;
+
+    alarms().set_disk_free_limit(0);
+    let (_, ch) = publisher.expect_method(10, 61).await;
+    assert_eq!(ch, 0);
+    assert_eq!(next_msg(&mut consumer).await.text(), "during");
+    broker.shutdown().await;
+}
