@@ -127,11 +127,16 @@ pub struct Consumer {
     pub channel_credit: Arc<Credit>,
     /// The owning connection's inbox.
     pub inbox: UnboundedSender<ConnectionEvent>,
+    /// The owning connection's bytes on their way to its socket.
+    pub flow: Arc<OutboundFlow>,
 }
 
 impl Consumer {
     /// True when a delivery would fit both windows (no side effect).
     pub fn has_credit(&self) -> bool {
+        if !self.flow.has_room() {
+            return false;
+        }
         if self.no_ack {
             return !self.inbox.is_closed();
         }
@@ -207,4 +212,87 @@ impl StoreBacklog {
     pub async fn drained(&self) {
         self.drained.notified().await;
     }
+}
+
+/// Bytes of deliveries a connection has been handed and not yet written to its socket:
+/// those still in its inbox (counted by the queue when it sends, uncounted by the
+/// connection when it encodes them) plus those encoded and waiting for the writer (counted
+/// when handed to the writer, uncounted when written). Over the budget its consumers get
+/// nothing more (they are skipped, the queue remembers to come back); once below half, the
+/// waiting queues are woken. This bounds what a slow client with a no-ack or
+/// unlimited-prefetch consumer can make the broker hold in memory.
+#[derive(Debug, Default)]
+pub struct OutboundFlow {
+    in_inbox: AtomicU64,
+    in_outbox: AtomicU64,
+    waiting: parking_lot::Mutex<Vec<std::sync::Weak<Queue>>>,
+}
+
+impl OutboundFlow {
+    /// Delivery bytes a connection may have in flight towards its socket.
+    pub const BUDGET: u64 = 8 * 1024 * 1024;
+
+    fn total(&self) -> u64 {
+        self.in_inbox.load(Ordering::Acquire) + self.in_outbox.load(Ordering::Acquire)
+    }
+
+    /// True while more deliveries fit.
+    pub fn has_room(&self) -> bool {
+        self.total() < Self::BUDGET
+    }
+
+    /// A queue sent a delivery of `n` (estimated) bytes to the connection's inbox.
+    pub fn sent(&self, n: u64) {
+        self.in_inbox.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// The connection took a delivery of `n` bytes (as counted by `sent`) out of its inbox.
+    pub fn taken(&self, n: u64) {
+        sub(&self.in_inbox, n);
+        self.wake_if_drained();
+    }
+
+    /// `n` encoded bytes were handed to the writer.
+    pub fn queued(&self, n: u64) {
+        self.in_outbox.fetch_add(n, Ordering::AcqRel);
+    }
+
+    /// The writer wrote `n` bytes to the socket.
+    pub fn written(&self, n: u64) {
+        sub(&self.in_outbox, n);
+        self.wake_if_drained();
+    }
+
+    /// Remembers a queue that skipped this connection's consumers for lack of room.
+    pub fn wait(&self, queue: &Arc<Queue>) {
+        let mut waiting = self.waiting.lock();
+        if !waiting
+            .iter()
+            .any(|w| std::ptr::eq(w.as_ptr(), Arc::as_ptr(queue)))
+        {
+            waiting.push(Arc::downgrade(queue));
+        }
+    }
+
+    fn wake_if_drained(&self) {
+        if self.total() >= Self::BUDGET / 2 {
+            return;
+        }
+        let waiting = {
+            let mut w = self.waiting.lock();
+            if w.is_empty() {
+                return;
+            }
+            std::mem::take(&mut *w)
+        };
+        for queue in waiting.iter().filter_map(std::sync::Weak::upgrade) {
+            queue.dispatch();
+        }
+    }
+}
+
+fn sub(counter: &AtomicU64, n: u64) {
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |v| {
+        Some(v.saturating_sub(n))
+    });
 }

@@ -46,6 +46,8 @@ pub struct ChannelContext<'a> {
     pub consumer_cancel_notify: bool,
     /// This connection's bytes not yet committed by the store.
     pub store_backlog: &'a Arc<crate::broker::consumer::StoreBacklog>,
+    /// This connection's delivery bytes on their way to the socket.
+    pub flow: &'a Arc<crate::broker::consumer::OutboundFlow>,
 }
 
 /// A consumer as its channel knows it.
@@ -204,10 +206,14 @@ impl Channel {
                         c.credit.release(1);
                     }
                 }
+                ctx.flow
+                    .taken(crate::broker::queue::delivery_cost(&message));
                 queue.return_undelivered(message, !no_ack);
                 return;
             }
         };
+        ctx.flow
+            .taken(crate::broker::queue::delivery_cost(&message));
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
         let deliver = Method::BasicDeliver(BasicDeliver {

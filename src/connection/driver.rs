@@ -449,6 +449,9 @@ impl Connection {
         };
         let Some(ch) = self.channels.get_mut(&channel) else {
             if let ConnectionEvent::Deliver(d) = event {
+                self.outbox
+                    .flow
+                    .taken(crate::broker::queue::delivery_cost(&d.message));
                 d.queue.return_undelivered(d.message, !d.no_ack);
             }
             return;

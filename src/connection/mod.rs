@@ -21,6 +21,7 @@ macro_rules! channel_ctx {
             frame_max: $conn.tuning.frame_max,
             consumer_cancel_notify: $conn.consumer_cancel_notify,
             store_backlog: &$conn.store_backlog,
+            flow: &$conn.outbox.flow,
         }
     };
 }

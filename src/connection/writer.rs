@@ -20,6 +20,10 @@ use tokio::sync::Notify;
 
 /// Bodies at least this large are passed through as their own `Bytes` instead of copied.
 const ZERO_COPY_MIN: usize = 4096;
+/// Size of the blocks frames are encoded into.
+const BLOCK_SIZE: usize = 64 * 1024;
+/// Header and end octet of a frame.
+const FRAME_OVERHEAD_BYTES: usize = 8;
 /// Most slices per vectored write.
 const MAX_IOV: usize = 64;
 
@@ -33,12 +37,27 @@ pub struct FrameSink {
 impl FrameSink {
     /// Appends a method frame.
     pub fn method(&mut self, channel: u16, method: &Method) {
+        self.ensure(method.encoded_len() + 8);
         write_method_frame(&mut self.buf, channel, method);
     }
 
     /// Appends a heartbeat frame.
     pub fn heartbeat(&mut self) {
+        self.ensure(8);
         write_heartbeat_frame(&mut self.buf);
+    }
+
+    /// Makes room for `n` more bytes without copying what is already encoded: a full block
+    /// is handed on as a chunk and a fresh block started (growing one buffer by doubling
+    /// would copy everything each time).
+    fn ensure(&mut self, n: usize) {
+        if self.buf.capacity() - self.buf.len() >= n {
+            return;
+        }
+        if !self.buf.is_empty() {
+            self.chunks.push(self.buf.split().freeze());
+        }
+        self.buf.reserve(n.max(BLOCK_SIZE));
     }
 
     /// Appends a content header and the body, cut into frames of at most `frame_max`.
@@ -50,6 +69,10 @@ impl FrameSink {
         body_size: u64,
         frame_max: u32,
     ) {
+        let copied = usize::try_from(body_size)
+            .unwrap_or(usize::MAX)
+            .min(ZERO_COPY_MIN);
+        self.ensure(raw_properties.len() + 24 + copied + 16);
         write_content_header_frame(
             &mut self.buf,
             channel,
@@ -63,6 +86,7 @@ impl FrameSink {
         let mut left = usize::try_from(body_size).unwrap_or(usize::MAX);
         while left > 0 {
             let frame_len = left.min(max_payload);
+            self.ensure(FRAME_OVERHEAD_BYTES + frame_len.min(ZERO_COPY_MIN));
             write_frame_header(&mut self.buf, FrameType::Body, channel, frame_len as u32);
             let mut need = frame_len;
             while need > 0 {
@@ -70,8 +94,7 @@ impl FrameSink {
                     return;
                 };
                 let take = (chunk.len() - offset).min(need);
-                let piece = chunk.slice(offset..offset + take);
-                self.push_bytes(piece);
+                self.push_body_piece(chunk, offset, take);
                 need -= take;
                 offset += take;
                 if offset == chunk.len() {
@@ -79,6 +102,7 @@ impl FrameSink {
                     offset = 0;
                 }
             }
+            self.ensure(1);
             self.buf.extend_from_slice(&[FRAME_END]);
             left -= frame_len;
         }
@@ -89,14 +113,17 @@ impl FrameSink {
         self.buf.extend_from_slice(&bytes);
     }
 
-    fn push_bytes(&mut self, piece: Bytes) {
-        if piece.len() >= ZERO_COPY_MIN {
+    /// Large pieces go out as slices of the body (no copy); small ones are copied into the
+    /// current block, which is cheaper than one more slice in the vectored write.
+    fn push_body_piece(&mut self, chunk: &Bytes, offset: usize, len: usize) {
+        if len >= ZERO_COPY_MIN {
             if !self.buf.is_empty() {
                 self.chunks.push(self.buf.split().freeze());
             }
-            self.chunks.push(piece);
-        } else {
-            self.buf.extend_from_slice(&piece);
+            self.chunks.push(chunk.slice(offset..offset + len));
+        } else if let Some(piece) = chunk.get(offset..offset + len) {
+            self.ensure(len + 1);
+            self.buf.extend_from_slice(piece);
         }
     }
 
@@ -113,12 +140,12 @@ impl FrameSink {
         if !self.buf.is_empty() {
             self.chunks.push(self.buf.split().freeze());
         }
+        let bytes: usize = self.chunks.iter().map(Bytes::len).sum();
+        outbox.flow.queued(bytes as u64);
         outbox.push(self.chunks.drain(..));
-        // Keep a small buffer for the next batch; a large one would pin memory on idle
-        // connections.
-        if self.buf.capacity() > 64 * 1024 {
-            self.buf = BytesMut::new();
-        }
+        // Start the next batch with a fresh block: keeping the tail of this one would pin a
+        // whole block per idle connection.
+        self.buf = BytesMut::new();
     }
 }
 
@@ -128,6 +155,8 @@ pub struct Outbox {
     queue: Mutex<VecDeque<Bytes>>,
     notify: Notify,
     closed: AtomicBool,
+    /// Delivery bytes not yet written (consumers pause when it is over budget).
+    pub flow: std::sync::Arc<crate::broker::consumer::OutboundFlow>,
 }
 
 impl Outbox {
@@ -161,6 +190,8 @@ pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: OwnedWriteHa
         if write_all_vectored(&mut socket, &batch).await.is_err() {
             break;
         }
+        let written: usize = batch.iter().map(Bytes::len).sum();
+        outbox.flow.written(written as u64);
         batch.clear();
     }
     let _ = socket.shutdown().await;

@@ -57,6 +57,32 @@ pub enum FieldValue {
     Void,
 }
 
+impl FieldValue {
+    /// RabbitMQ's name for this value's type, as its error texts print it (`signedint`,
+    /// `longstr`, `binary`, ...).
+    pub fn rabbit_type_name(&self) -> &'static str {
+        match self {
+            FieldValue::Bool(_) => "bool",
+            FieldValue::I8(_) => "byte",
+            FieldValue::U8(_) => "unsignedbyte",
+            FieldValue::I16(_) => "short",
+            FieldValue::U16(_) => "unsignedshort",
+            FieldValue::I32(_) => "signedint",
+            FieldValue::U32(_) => "unsignedint",
+            FieldValue::I64(_) => "long",
+            FieldValue::F32(_) => "float",
+            FieldValue::F64(_) => "double",
+            FieldValue::Decimal { .. } => "decimal",
+            FieldValue::LongStr(_) => "longstr",
+            FieldValue::ByteArray(_) => "binary",
+            FieldValue::Array(_) => "array",
+            FieldValue::Timestamp(_) => "timestamp",
+            FieldValue::Table(_) => "table",
+            FieldValue::Void => "void",
+        }
+    }
+}
+
 /// An AMQP field table: ordered name/value pairs. Order is kept as received, because
 /// clients compare tables they sent with what they get back.
 #[derive(Debug, Clone, PartialEq, Default)]

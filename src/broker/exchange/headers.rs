@@ -70,7 +70,7 @@ pub(super) fn validate(arguments: &FieldTable) -> Result<(), BindingError> {
             }),
         },
         Some(other) => Err(BindingError::InvalidXMatchType {
-            type_name: type_name(other),
+            type_name: other.rabbit_type_name(),
             value: erlang_value(other),
         }),
     }
@@ -226,29 +226,6 @@ impl RoutingTable for HeadersTable {
     }
 }
 
-/// RabbitMQ's name for a field's type, as its error texts print it.
-fn type_name(value: &FieldValue) -> &'static str {
-    match value {
-        FieldValue::Bool(_) => "bool",
-        FieldValue::I8(_) => "byte",
-        FieldValue::U8(_) => "unsignedbyte",
-        FieldValue::I16(_) => "short",
-        FieldValue::U16(_) => "unsignedshort",
-        FieldValue::I32(_) => "signedint",
-        FieldValue::U32(_) => "unsignedint",
-        FieldValue::I64(_) => "long",
-        FieldValue::F32(_) => "float",
-        FieldValue::F64(_) => "double",
-        FieldValue::Decimal { .. } => "decimal",
-        FieldValue::LongStr(_) => "longstr",
-        FieldValue::ByteArray(_) => "binary",
-        FieldValue::Array(_) => "array",
-        FieldValue::Timestamp(_) => "timestamp",
-        FieldValue::Table(_) => "table",
-        FieldValue::Void => "void",
-    }
-}
-
 /// A decoded field value printed the way Erlang's `~tp` prints it (on one line: RabbitMQ
 /// wraps long nested values, this does not).
 fn erlang_value(value: &FieldValue) -> String {
@@ -261,7 +238,7 @@ fn erlang_value(value: &FieldValue) -> String {
         FieldValue::Array(items) => {
             let items: Vec<String> = items
                 .iter()
-                .map(|v| format!("{{{},{}}}", type_name(v), erlang_value(v)))
+                .map(|v| format!("{{{},{}}}", v.rabbit_type_name(), erlang_value(v)))
                 .collect();
             format!("[{}]", items.join(","))
         }
@@ -270,7 +247,7 @@ fn erlang_value(value: &FieldValue) -> String {
                 .iter()
                 .map(|(k, v)| {
                     let key = erlang_binary(k.as_bytes());
-                    format!("{{{key},{},{}}}", type_name(v), erlang_value(v))
+                    format!("{{{key},{},{}}}", v.rabbit_type_name(), erlang_value(v))
                 })
                 .collect();
             format!("[{}]", items.join(","))

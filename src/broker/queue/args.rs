@@ -197,7 +197,7 @@ impl QueueArgs {
             return Err(format!(
                 "invalid type '{}' for arg 'x-dead-letter-exchange' in queue '{queue}' in vhost \
                  '{vhost}'",
-                type_name(v)
+                v.rabbit_type_name()
             ));
         }
         let invalid = |key: &str, term: String| {
@@ -301,29 +301,6 @@ pub fn consumer_priority(
         }))
 }
 
-/// RabbitMQ's name for a field value's type (`signedint`, `longstr`, `binary`, ...).
-pub(crate) fn type_name(v: &FieldValue) -> &'static str {
-    match v {
-        FieldValue::Bool(_) => "bool",
-        FieldValue::I8(_) => "byte",
-        FieldValue::U8(_) => "unsignedbyte",
-        FieldValue::I16(_) => "short",
-        FieldValue::U16(_) => "unsignedshort",
-        FieldValue::I32(_) => "signedint",
-        FieldValue::U32(_) => "unsignedint",
-        FieldValue::I64(_) => "long",
-        FieldValue::F32(_) => "float",
-        FieldValue::F64(_) => "double",
-        FieldValue::Decimal { .. } => "decimal",
-        FieldValue::LongStr(_) => "longstr",
-        FieldValue::ByteArray(_) => "binary",
-        FieldValue::Array(_) => "array",
-        FieldValue::Timestamp(_) => "timestamp",
-        FieldValue::Table(_) => "table",
-        FieldValue::Void => "void",
-    }
-}
-
 /// The value of any integer type (all fit an i64).
 pub(crate) fn int_value(v: &FieldValue) -> Option<i64> {
     Some(match *v {
@@ -339,8 +316,9 @@ pub(crate) fn int_value(v: &FieldValue) -> Option<i64> {
 }
 
 fn check_int(v: &FieldValue) -> Result<i64, String> {
-    int_value(v)
-        .ok_or_else(|| erlang_string(format!("expected integer, got {}", type_name(v)).as_bytes()))
+    int_value(v).ok_or_else(|| {
+        erlang_string(format!("expected integer, got {}", v.rabbit_type_name()).as_bytes())
+    })
 }
 
 fn check_non_neg(v: &FieldValue) -> Result<i64, String> {
@@ -376,7 +354,7 @@ fn check_enum(
 }
 
 fn unacceptable(v: &FieldValue) -> String {
-    format!("{{unacceptable_type,{}}}", type_name(v))
+    format!("{{unacceptable_type,{}}}", v.rabbit_type_name())
 }
 
 fn run_check(check: Check, v: &FieldValue, arguments: &FieldTable) -> Result<(), String> {

@@ -24,7 +24,6 @@
 //! RabbitMQ 3.13/4.x differ: they add `x-last-death-reason/-queue/-exchange`, keep entries
 //! in true recency order, and (4.x) ignore an `x-death` sent by a publisher.
 
-use super::args::type_name;
 use crate::protocol::{BasicProperties, DecodeError, FieldTable, FieldValue, ShortStr};
 use bytes::Bytes;
 
@@ -303,7 +302,7 @@ pub fn cc_bcc(headers: &FieldTable) -> Result<(Vec<Bytes>, Vec<Bytes>), String> 
             .collect()),
         Some(other) => Err(format!(
             "invalid message: {{unacceptable_type_in_header,\"{name}\",{}}}",
-            type_name(other)
+            other.rabbit_type_name()
         )),
     };
     Ok((routes("CC")?, routes("BCC")?))

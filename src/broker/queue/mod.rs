@@ -81,6 +81,12 @@ struct Inner {
     accounted_bytes: u64,
 }
 
+/// What a delivery counts against its connection's outbound budget: its body plus an
+/// allowance for framing.
+pub(crate) fn delivery_cost(qm: &QueuedMessage) -> u64 {
+    qm.message.body_size + 128
+}
+
 /// Messages leaving a queue for its dead-letter exchange.
 type DeadLetters = Vec<(QueuedMessage, DeathReason)>;
 
@@ -291,13 +297,25 @@ impl Queue {
                 // Only the first consumer (the active one) receives; the others wait.
                 match inner.state.consumers().first() {
                     Some(c) if c.has_credit() => 0,
-                    _ => return,
+                    Some(c) => {
+                        if !c.flow.has_room() {
+                            c.flow.wait(self);
+                        }
+                        return;
+                    }
+                    None => return,
                 }
             } else {
                 let Some(idx) = inner
                     .state
                     .next_consumer_index(|c| c.has_credit(), |c| c.priority)
                 else {
+                    // Consumers whose connection is backed up get a wake-up when it drains.
+                    for c in inner.state.consumers() {
+                        if !c.flow.has_room() {
+                            c.flow.wait(self);
+                        }
+                    }
                     return;
                 };
                 idx
@@ -316,6 +334,7 @@ impl Queue {
                 return;
             };
             let no_ack = consumer.no_ack;
+            consumer.flow.sent(delivery_cost(&qm));
             let event = ConnectionEvent::Deliver(Delivery {
                 channel: consumer.channel,
                 consumer_tag: consumer.tag.clone(),

@@ -14,16 +14,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::time::{Duration, Instant};
 
-/// Ready messages a queue keeps in memory before it pages.
-const WINDOW_COUNT: usize = 1024;
+/// Ready messages a queue keeps in memory before it pages (a burst below this never
+/// touches the disk).
+const WINDOW_COUNT: usize = 512 * 1024;
 /// Ready body bytes a queue keeps in memory before it pages.
-const WINDOW_BYTES: u64 = 8 * 1024 * 1024;
-/// Ready body bytes all queues together keep in memory before they page early.
-const GLOBAL_BUDGET: u64 = 128 * 1024 * 1024;
+const WINDOW_BYTES: u64 = 192 * 1024 * 1024;
+/// Ready body bytes all queues together keep in memory before they page early (sized so a
+/// backlog of millions stays well under 512 MiB of resident memory).
+const GLOBAL_BUDGET: u64 = 192 * 1024 * 1024;
 /// Every queue may keep this many in memory whatever the global budget says.
 const MIN_WINDOW: usize = 32;
 /// Messages read back from the store at a time.
-const REFILL_BATCH: usize = 512;
+const REFILL_BATCH: usize = 2048;
+/// Refill once fewer than this many are in memory.
+const REFILL_BELOW: usize = 4096;
 
 /// Ready body bytes held in memory by all queues (for the global budget).
 static IN_MEMORY_BYTES: AtomicU64 = AtomicU64::new(0);
@@ -89,12 +93,12 @@ impl Queue {
     pub(super) fn refill(&self, inner: &mut Inner) {
         if inner.paged.count == 0
             || inner.paged.first_seq > inner.paged.committed
-            || inner.state.message_count() >= WINDOW_COUNT / 2
+            || inner.state.message_count() >= REFILL_BELOW
         {
             return;
         }
         let Some(id) = self.store_id() else { return };
-        let want = REFILL_BATCH.min(WINDOW_COUNT - inner.state.message_count());
+        let want = REFILL_BATCH;
         let entries = match self.store.read_queue(id, inner.paged.first_seq, want) {
             Ok(entries) => entries,
             Err(err) => {

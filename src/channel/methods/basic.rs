@@ -89,6 +89,7 @@ pub(super) fn consume(
         credit: Arc::clone(&credit),
         channel_credit: Arc::clone(&ch.channel_credit),
         inbox: ctx.inbox.clone(),
+        flow: Arc::clone(ctx.flow),
     };
     ch.consumers.insert(
         tag.clone(),
