@@ -23,11 +23,10 @@
 mod common;
 
 use common::durable::{
-    ConsStats, ConsumePlan, ConsumeReport, PubStats, PublishPlan, du_bytes, percentile,
-    run_consumer, run_publisher,
+    ConsumePlan, ConsumeReport, PublishPlan, du_bytes, percentile, run_consumer, run_publisher,
 };
-use common::{RawConn, Target, arg_num, arg_value, rss_anon_kib};
-use std::future::Future;
+use common::monitor::{Monitor, mib};
+use common::{RawConn, Target, arg_num, arg_value};
 use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,98 +115,6 @@ fn real_main(args: &[String]) -> Result<(), String> {
         other => return Err(format!("unknown --mode {other}")),
     };
     result.map_err(|e| e.to_string())
-}
-
-/// Samples counters and the broker's RssAnon once a second while a phase runs.
-#[derive(Debug)]
-struct Monitor {
-    pid: Option<u32>,
-    pubs: Arc<PubStats>,
-    cons: Arc<ConsStats>,
-    start: Instant,
-    stall: Duration,
-    /// Highest RssAnon seen in the current phase, KiB.
-    phase_peak: u64,
-    /// Highest RssAnon seen overall, KiB.
-    peak: u64,
-}
-
-impl Monitor {
-    fn new(opts: &Options) -> Monitor {
-        Monitor {
-            pid: opts.pid,
-            pubs: Arc::default(),
-            cons: Arc::default(),
-            start: Instant::now(),
-            stall: Duration::from_secs(opts.stall),
-            phase_peak: 0,
-            peak: 0,
-        }
-    }
-
-    fn rss(&mut self) -> u64 {
-        let kib = self.pid.and_then(|p| rss_anon_kib(p).ok()).unwrap_or(0);
-        self.phase_peak = self.phase_peak.max(kib);
-        self.peak = self.peak.max(kib);
-        kib
-    }
-
-    /// Runs `fut`, printing a sample line every second; an error if neither the confirmed
-    /// nor the delivered count moves for `--stall` seconds (a hang).
-    async fn watch<T>(
-        &mut self,
-        phase: &str,
-        fut: impl Future<Output = io::Result<T>>,
-    ) -> io::Result<(T, Duration)> {
-        self.phase_peak = 0;
-        let began = Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.tick().await;
-        let mut fut = std::pin::pin!(fut);
-        let counts = |m: &Monitor| {
-            (
-                m.pubs.confirmed.load(Ordering::Relaxed),
-                m.cons.delivered.load(Ordering::Relaxed),
-            )
-        };
-        let (mut last, mut moved) = (counts(self), Instant::now());
-        loop {
-            tokio::select! {
-                out = &mut fut => {
-                    self.rss();
-                    return out.map(|v| (v, began.elapsed()));
-                }
-                _ = tick.tick() => {
-                    let now = counts(self);
-                    let kib = self.rss();
-                    println!(
-                        "  t={:7.1}s {phase:<10} confirmed {:>9} (+{:>7}/s) delivered {:>9} (+{:>7}/s) nacked {} blocked {} RssAnon {:>7.1} MiB",
-                        self.start.elapsed().as_secs_f64(),
-                        now.0,
-                        now.0 - last.0,
-                        now.1,
-                        now.1 - last.1,
-                        self.pubs.nacked.load(Ordering::Relaxed),
-                        self.pubs.blocked.load(Ordering::Relaxed),
-                        kib as f64 / 1024.0
-                    );
-                    if now != last {
-                        moved = Instant::now();
-                    } else if moved.elapsed() >= self.stall {
-                        return Err(io::Error::other(format!(
-                            "{phase}: no progress for {} s (confirmed {}, delivered {})",
-                            self.stall.as_secs(), now.0, now.1
-                        )));
-                    }
-                    last = now;
-                }
-            }
-        }
-    }
-}
-
-fn mib(kib: u64) -> f64 {
-    kib as f64 / 1024.0
 }
 
 async fn channel(target: &Target) -> io::Result<RawConn> {
@@ -315,7 +222,7 @@ async fn drain(
 async fn confirmed(opts: &Options) -> io::Result<()> {
     let mut rows = Vec::new();
     for run in 1..=opts.runs {
-        let mut mon = Monitor::new(opts);
+        let mut mon = Monitor::new(opts.pid, Duration::from_secs(opts.stall));
         let name = format!("durbench-confirmed-{}-{run}", std::process::id());
         let mut admin = channel(&opts.target).await?;
         admin.declare_durable(1, &name).await?;
@@ -399,7 +306,7 @@ async fn confirmed(opts: &Options) -> io::Result<()> {
 }
 
 async fn backlog(opts: &Options, nqueues: usize) -> io::Result<()> {
-    let mut mon = Monitor::new(opts);
+    let mut mon = Monitor::new(opts.pid, Duration::from_secs(opts.stall));
     let mut admin = channel(&opts.target).await?;
     let names: Vec<String> = (0..nqueues)
         .map(|i| format!("durbench-backlog-{i}"))
@@ -452,7 +359,7 @@ async fn backlog(opts: &Options, nqueues: usize) -> io::Result<()> {
 }
 
 async fn cycles(opts: &Options) -> io::Result<()> {
-    let mut mon = Monitor::new(opts);
+    let mut mon = Monitor::new(opts.pid, Duration::from_secs(opts.stall));
     let name = "durbench-cycles";
     let mut admin = channel(&opts.target).await?;
     admin.delete_queue(1, name).await?;
@@ -501,7 +408,7 @@ async fn recovery(opts: &Options) -> io::Result<()> {
             "recovery needs --pid, --data-dir and --warren-bin",
         ));
     };
-    let mut mon = Monitor::new(opts);
+    let mut mon = Monitor::new(opts.pid, Duration::from_secs(opts.stall));
     let name = "durbench-recovery";
     let queues = [ShortStr::truncated(name)];
     let mut admin = channel(&opts.target).await?;

@@ -25,6 +25,8 @@ use warren::protocol::{
 pub const SEQ_BYTES: usize = 8;
 /// Hang guard while waiting for the last confirms or deliveries.
 const DRAIN_GUARD: Duration = Duration::from_secs(600);
+/// A consumer acks what it holds once no delivery arrived for this long.
+const IDLE_ACK: Duration = Duration::from_millis(20);
 
 impl RawConn {
     /// queue.declare with every field given; returns declare-ok (name and counts).
@@ -362,7 +364,12 @@ pub async fn run_consumer(
     let spread = plan.spread.max(1);
     let mut next: HashMap<u64, u64> = HashMap::new();
     let mut report = ConsumeReport::default();
-    let (mut unacked, mut last_tag, mut want_body) = (0u64, 0u64, false);
+    // `last_tag`: the newest delivery whose body arrived (only those are acked, so a
+    // multiple ack never covers a delivery still being read and no tag is acked twice).
+    let (mut unacked, mut last_tag, mut body_tag, mut want_body) = (0u64, 0u64, 0u64, false);
+    // Set when nothing arrived for a moment: ack what is pending, lest consumers that each
+    // hold `prefetch` unacked deliveries wait for an ack that waits for more deliveries.
+    let mut idle = false;
     conn.rbuf.reserve(256 * 1024);
     loop {
         let max = *limit.borrow_and_update();
@@ -374,7 +381,7 @@ pub async fn run_consumer(
                 FrameType::Method => {
                     match Method::decode(frame.payload).map_err(io::Error::other)? {
                         Method::BasicDeliver(d) => {
-                            last_tag = d.delivery_tag;
+                            body_tag = d.delivery_tag;
                             report.redelivered += u64::from(d.redelivered);
                             want_body = true;
                         }
@@ -405,6 +412,7 @@ pub async fn run_consumer(
                         }
                     }
                     next.insert(q, seq + spread);
+                    last_tag = body_tag;
                     report.delivered += 1;
                     unacked += 1;
                     stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -414,7 +422,7 @@ pub async fn run_consumer(
             }
         }
         let done = report.delivered >= *limit.borrow();
-        if plan.ack_every > 0 && (unacked >= plan.ack_every || (unacked > 0 && done)) {
+        if plan.ack_every > 0 && (unacked >= plan.ack_every || (unacked > 0 && (done || idle))) {
             let ack = BasicAck {
                 delivery_tag: last_tag,
                 multiple: true,
@@ -422,6 +430,7 @@ pub async fn run_consumer(
             write_method_frame(&mut out, 1, &Method::BasicAck(ack));
             unacked = 0;
         }
+        idle = false;
         if !out.is_empty() {
             conn.stream.write_all(&out).await?;
             out.clear();
@@ -438,6 +447,7 @@ pub async fn run_consumer(
                     return Err(io::ErrorKind::UnexpectedEof.into());
                 }
             }
+            _ = tokio::time::sleep(IDLE_ACK), if unacked > 0 && plan.ack_every > 0 => idle = true,
             changed = limit.changed() => {
                 if changed.is_err() {
                     break;

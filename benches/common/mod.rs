@@ -406,3 +406,4 @@ pub fn arg_num<T: std::str::FromStr>(args: &[String], name: &str, default: T) ->
 }
 
 pub mod durable;
+pub mod monitor;
