@@ -404,3 +404,6 @@ pub fn arg_num<T: std::str::FromStr>(args: &[String], name: &str, default: T) ->
             .map_err(|_| format!("{name}: cannot parse {v:?} as a number")),
     }
 }
+
+pub mod durable;
+pub mod monitor;
