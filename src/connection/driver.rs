@@ -85,7 +85,10 @@ impl Connection {
                     Flow::Continue
                 }
                 _ = self.store_backlog.drained(), if self.store_backlog.is_over() => Flow::Continue,
-                read = self.reader.read_buf(&mut self.rbuf), if !self.blocked && !self.store_backlog.is_over() => {
+                _ = self.broker.store.drained(), if self.broker.store.is_backed_up() => Flow::Continue,
+                read = self.reader.read_buf(&mut self.rbuf), if !self.blocked
+                    && !self.store_backlog.is_over()
+                    && !self.broker.store.is_backed_up() => {
                     match read {
                         Ok(0) | Err(_) => Flow::Stop,
                         Ok(n) => {
@@ -104,7 +107,7 @@ impl Connection {
                 }
                 _ = ticker.tick() => {
                     let now = Instant::now();
-                    if self.blocked {
+                    if self.blocked || self.store_backlog.is_over() || self.broker.store.is_backed_up() {
                         // Not reading: the client's heartbeats cannot be seen.
                         last_read = now;
                     }

@@ -225,9 +225,30 @@ impl Store {
 
     fn send(&self, req: Request) -> Result<(), Box<Request>> {
         match self.inner.tx.read().as_ref() {
-            Some(tx) => tx.send(req).map_err(|e| Box::new(e.0)),
+            Some(tx) => {
+                self.inner.metrics.pending.fetch_add(1, Ordering::AcqRel);
+                tx.send(req).map_err(|e| {
+                    self.inner.metrics.pending.fetch_sub(1, Ordering::AcqRel);
+                    Box::new(e.0)
+                })
+            }
             None => Err(Box::new(req)),
         }
+    }
+
+    /// Requests queued for the writer beyond which connections stop reading (acks and
+    /// publishes both generate writes), so a writer that falls behind slows clients down
+    /// instead of growing its queue in memory.
+    pub const BACKLOG_LIMIT: u64 = 200_000;
+
+    /// True while the writer's queue is over [`Store::BACKLOG_LIMIT`].
+    pub fn is_backed_up(&self) -> bool {
+        self.inner.metrics.pending.load(Ordering::Acquire) >= Self::BACKLOG_LIMIT
+    }
+
+    /// Resolves once the writer's queue has drained below half the limit.
+    pub async fn drained(&self) {
+        self.inner.metrics.drained.notified().await;
     }
 
     /// Waits until everything submitted before has committed; returns the error of the batch

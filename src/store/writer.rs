@@ -48,6 +48,10 @@ impl std::fmt::Debug for Request {
 pub(crate) struct Metrics {
     pub(crate) commits: AtomicU64,
     pub(crate) ops: AtomicU64,
+    /// Requests submitted and not yet processed (the writer's queue depth).
+    pub(crate) pending: AtomicU64,
+    /// Woken when the queue depth falls below half of [`super::Store::BACKLOG_LIMIT`].
+    pub(crate) drained: tokio::sync::Notify,
 }
 
 /// The thread's state.
@@ -83,7 +87,12 @@ impl Writer {
                     Err(_) => break,
                 }
             }
+            let n = batch.len() as u64;
             self.process(&mut batch);
+            let before = self.metrics.pending.fetch_sub(n, Ordering::AcqRel);
+            if before.saturating_sub(n) < super::Store::BACKLOG_LIMIT / 2 {
+                self.metrics.drained.notify_waiters();
+            }
         }
     }
 

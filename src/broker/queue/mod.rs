@@ -286,7 +286,7 @@ impl Queue {
 
     fn dispatch_loop(self: &Arc<Self>, inner: &mut Inner, now: Instant, dead: &mut DeadLetters) {
         loop {
-            self.refill(inner);
+            self.refill(inner, false);
             while let Some(qm) = inner.state.pop_expired(now) {
                 dead.push((qm, DeathReason::Expired));
             }
@@ -402,7 +402,7 @@ impl Queue {
             let mut inner = self.inner.lock();
             let now = Instant::now();
             inner.last_used = now;
-            self.refill(&mut inner);
+            self.refill(&mut inner, true);
             while let Some(qm) = inner.state.pop_expired(now) {
                 dead.push((qm, DeathReason::Expired));
             }

@@ -21,7 +21,7 @@ const WINDOW_COUNT: usize = 512 * 1024;
 const WINDOW_BYTES: u64 = 192 * 1024 * 1024;
 /// Ready body bytes all queues together keep in memory before they page early (sized so a
 /// backlog of millions stays well under 512 MiB of resident memory).
-const GLOBAL_BUDGET: u64 = 192 * 1024 * 1024;
+const GLOBAL_BUDGET: u64 = 128 * 1024 * 1024;
 /// Every queue may keep this many in memory whatever the global budget says.
 const MIN_WINDOW: usize = 32;
 /// Messages read back from the store at a time.
@@ -90,15 +90,26 @@ impl Queue {
     }
 
     /// Reads paged messages back into memory when the window runs low.
-    pub(super) fn refill(&self, inner: &mut Inner) {
+    /// Only on demand: a consumer is attached, or `on_demand` (basic.get). Reading back for
+    /// a queue nobody consumes from would just move the backlog into memory. While all
+    /// queues together are over the memory budget, only a small batch is read.
+    pub(super) fn refill(&self, inner: &mut Inner, on_demand: bool) {
         if inner.paged.count == 0
             || inner.paged.first_seq > inner.paged.committed
-            || inner.state.message_count() >= REFILL_BELOW
+            || (!on_demand && inner.state.consumer_count() == 0)
         {
             return;
         }
+        let over_budget = IN_MEMORY_BYTES.load(Ordering::Relaxed) >= GLOBAL_BUDGET;
+        let (below, want) = if over_budget {
+            (MIN_WINDOW, MIN_WINDOW * 2)
+        } else {
+            (REFILL_BELOW, REFILL_BATCH)
+        };
+        if inner.state.message_count() >= below {
+            return;
+        }
         let Some(id) = self.store_id() else { return };
-        let want = REFILL_BATCH;
         let entries = match self.store.read_queue(id, inner.paged.first_seq, want) {
             Ok(entries) => entries,
             Err(err) => {

@@ -17,7 +17,10 @@ impl Queue {
     /// Records in the store that a stored message was delivered (so it comes back
     /// redelivered after a crash).
     pub fn mark_delivered(&self, qm: &QueuedMessage) {
-        if let (true, Some(queue)) = (qm.stored, self.store_id()) {
+        // Only what survives a restart needs the mark: persistent messages in durable queues
+        // (paged transient messages are dropped when the store reopens).
+        let survives = qm.stored && qm.message.persistent && self.decl.durable;
+        if let (true, Some(queue)) = (survives, self.store_id()) {
             self.store.submit(
                 StoreOp::MarkDelivered {
                     queue,
