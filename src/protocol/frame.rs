@@ -74,16 +74,13 @@ const _: () = assert!(OVERHEAD_U32 as usize == FRAME_OVERHEAD);
 /// a payload is rejected only when it exceeds frame_max itself; the error reports the limit
 /// as frame_max - 8 (RabbitMQ: `{frame_too_large, 131073, 131064}`). frame_max 0 = no limit.
 pub fn read_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Option<Frame>, FrameError> {
-    let Some(header) = buf.get(..FRAME_HEADER_SIZE) else {
+    // Numbers cannot fail to parse: the only outcome besides a header is "not all there".
+    let Ok((_, (type_octet, channel, size))) = frame_header(buf) else {
         return Ok(None);
     };
-    let [type_octet, c0, c1, s0, s1, s2, s3] =
-        <[u8; FRAME_HEADER_SIZE]>::try_from(header).unwrap_or([0; FRAME_HEADER_SIZE]);
     let frame_type = FrameType::from_u8(type_octet).ok_or(FrameError::UnknownFrameType {
         frame_type: type_octet,
     })?;
-    let channel = u16::from_be_bytes([c0, c1]);
-    let size = u32::from_be_bytes([s0, s1, s2, s3]);
     let limit = payload_limit(frame_max);
     let too_large = FrameError::TooLarge { size, max: limit };
     if size > limit.saturating_add(OVERHEAD_U32) {
@@ -109,6 +106,14 @@ pub fn read_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Option<Frame>, F
         channel,
         payload: whole.freeze(),
     }))
+}
+
+/// The 7-byte frame header (type, channel, payload size), parsed with nom's streaming
+/// parsers: `Incomplete` until all seven bytes have arrived, so nothing is read early.
+fn frame_header(input: &[u8]) -> nom::IResult<&[u8], (u8, u16, u32)> {
+    use nom::Parser;
+    use nom::number::streaming::{be_u8, be_u16, be_u32};
+    (be_u8, be_u16, be_u32).parse(input)
 }
 
 /// Writes the 7-byte frame header.
