@@ -64,6 +64,31 @@ async fn publishes_on_a_confirm_channel_are_acked_with_tags_one_to_n() {
 }
 
 #[tokio::test]
+async fn a_lone_publish_is_acked_with_multiple_false_as_rabbitmq_does() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let q = c.queue_declare(1, "", true).await;
+    confirm_select(&mut c, 1).await;
+    for i in 1..=3u64 {
+        c.publish(1, "", &q, b"one").await;
+        match c.next_frame().await {
+            Frame::Method {
+                channel: 1,
+                class: 60,
+                method: 80,
+                args,
+            } => {
+                let mut r = Reader::new(&args);
+                assert_eq!((r.u64(), r.u8() & 1), (i, 0), "basic.ack tag and multiple");
+            }
+            other => panic!("expected basic.ack, got {}", describe(&other)),
+        }
+    }
+    c.sync(1).await;
+}
+
+#[tokio::test]
 async fn lapin_sees_every_publish_acked() {
     let broker = TestBroker::start().await;
     let (_conn, ch) = broker.lapin_channel().await;

@@ -113,7 +113,14 @@ async fn server_properties_carry_product_version_and_all_capabilities() {
     let broker = TestBroker::start().await;
     let c = broker.raw().await;
     let props = Value::Table(c.server_properties.clone());
-    for key in ["product", "version", "platform"] {
+    for key in [
+        "product",
+        "version",
+        "platform",
+        "information",
+        "copyright",
+        "cluster_name",
+    ] {
         match props.get(key) {
             Some(Value::Str(s)) => assert!(!s.is_empty(), "{key} is empty"),
             other => panic!("{key} should be a long string, got {other:?}"),

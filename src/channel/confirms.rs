@@ -20,13 +20,16 @@ pub struct Confirms {
     acked_through: u64,
 }
 
-/// What to send: individual nacks, then at most one multiple-ack.
+/// What to send: individual nacks, then at most one ack.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ConfirmOutput {
     /// Sequence numbers to nack one by one.
     pub nacks: Vec<u64>,
-    /// Sequence to ack with multiple=true.
+    /// Sequence to ack, with multiple=true when it settles more than that one sequence
+    /// (RabbitMQ acks a lone publish with multiple=false, and some clients count on it).
     pub ack_through: Option<u64>,
+    /// Whether the ack covers earlier sequences too.
+    pub ack_multiple: bool,
 }
 
 impl Default for Confirms {
@@ -78,6 +81,7 @@ impl Confirms {
             None => self.next_seq - 1,
         };
         let mut ack_through = None;
+        let mut ack_multiple = false;
         if settled_through > self.acked_through {
             // Ack up to the highest settled sequence that was not nacked.
             let mut top = settled_through;
@@ -86,11 +90,16 @@ impl Confirms {
             }
             if top > self.acked_through {
                 ack_through = Some(top);
+                ack_multiple = top > self.acked_through + 1;
             }
             self.acked_through = settled_through;
             self.nacked = self.nacked.split_off(&(settled_through + 1));
         }
-        ConfirmOutput { nacks, ack_through }
+        ConfirmOutput {
+            nacks,
+            ack_through,
+            ack_multiple,
+        }
     }
 }
 
@@ -108,7 +117,8 @@ mod tests {
             c.take_output(),
             ConfirmOutput {
                 nacks: vec![],
-                ack_through: Some(3)
+                ack_through: Some(3),
+                ack_multiple: true,
             }
         );
         assert_eq!(c.take_output(), ConfirmOutput::default());
@@ -136,7 +146,8 @@ mod tests {
             c.take_output(),
             ConfirmOutput {
                 nacks: vec![2],
-                ack_through: Some(1)
+                ack_through: Some(1),
+                ack_multiple: false,
             }
         );
         let d = c.next_sequence();
@@ -145,10 +156,24 @@ mod tests {
             c.take_output(),
             ConfirmOutput {
                 nacks: vec![3],
-                ack_through: None
+                ack_through: None,
+                ack_multiple: false,
             }
         );
         c.next_sequence();
-        assert_eq!(c.take_output().ack_through, Some(4));
+        let out = c.take_output();
+        assert_eq!((out.ack_through, out.ack_multiple), (Some(4), false));
+    }
+
+    #[test]
+    fn a_lone_publish_is_acked_without_multiple() {
+        let mut c = Confirms::default();
+        c.next_sequence();
+        let out = c.take_output();
+        assert_eq!((out.ack_through, out.ack_multiple), (Some(1), false));
+        c.next_sequence();
+        c.next_sequence();
+        let out = c.take_output();
+        assert_eq!((out.ack_through, out.ack_multiple), (Some(3), true));
     }
 }

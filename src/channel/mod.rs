@@ -280,7 +280,7 @@ impl Channel {
         if let Some(seq) = out.ack_through {
             let ack = Method::BasicAck(crate::protocol::BasicAck {
                 delivery_tag: seq,
-                multiple: true,
+                multiple: out.ack_multiple,
             });
             sink.method(self.id, &ack);
         }

@@ -45,8 +45,21 @@ fn server_properties() -> FieldTable {
     props.insert("version", text(env!("CARGO_PKG_VERSION")));
     props.insert("platform", text("Rust"));
     props.insert("information", text("An AMQP 0-9-1 broker"));
+    props.insert("copyright", text("Copyright (c) the Warren authors"));
+    props.insert("cluster_name", text(&cluster_name()));
     props.insert("capabilities", FieldValue::Table(caps));
     props
+}
+
+/// `warren@<host name>`, in the shape of RabbitMQ's `rabbit@<host name>` node name; clients
+/// and management tools show it.
+fn cluster_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!("warren@{host}")
 }
 
 fn client_capability(props: &FieldTable, name: &str) -> bool {
