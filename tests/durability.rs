@@ -388,3 +388,62 @@ async fn a_data_directory_of_an_unknown_format_stops_start_up_and_is_left_alone(
     );
     assert_eq!(std::fs::read(dir.path().join("data.mdb")).unwrap(), garbage);
 }
+
+#[tokio::test]
+async fn message_ttls_still_apply_to_messages_recovered_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let node = start(dir.path()).await;
+    declare_durable(&node.ch, "expired").await;
+    let dead_letter_to_sink = |ttl: Option<i32>| {
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString("".into()),
+        );
+        args.insert(
+            "x-dead-letter-routing-key".into(),
+            AMQPValue::LongString("expired".into()),
+        );
+        if let Some(ms) = ttl {
+            args.insert("x-message-ttl".into(), AMQPValue::LongInt(ms));
+        }
+        args
+    };
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    for (name, ttl) in [("queue-ttl", Some(1000)), ("own-expiration", None)] {
+        guard(
+            node.ch
+                .queue_declare(name.into(), durable, dead_letter_to_sink(ttl)),
+        )
+        .await
+        .unwrap();
+    }
+    publish(&node.ch, "", "queue-ttl", b"by queue ttl", persistent()).await;
+    let expiring = persistent().with_expiration("1000".into());
+    publish(&node.ch, "", "own-expiration", b"by expiration", expiring).await;
+    node.stop().await;
+
+    // Recovered messages keep their TTLs: both expire into the sink after the restart
+    // instead of living forever.
+    let node = start(dir.path()).await;
+    let consumer = guard(node.ch.basic_consume(
+        "expired".into(),
+        "sink".into(),
+        BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let mut got = Deliveries::of(&consumer).bodies(2).await;
+    got.sort();
+    assert_eq!(got, ["by expiration", "by queue ttl"]);
+    assert_eq!(count(&node.ch, "queue-ttl").await, 0);
+    assert_eq!(count(&node.ch, "own-expiration").await, 0);
+    node.stop().await;
+}

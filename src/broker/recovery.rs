@@ -7,6 +7,7 @@ use super::definitions::{BindingDef, ExchangeDef, QueueDef};
 use super::exchange::{Binding, Exchange, ExchangeKind};
 use super::message::{Message, QueuedMessage};
 use super::queue::args::QueueArgs;
+use super::queue::expiration::parse_expiration;
 use super::queue::{Queue, QueueDeclaration};
 use crate::protocol::{ShortStr, summarize_properties};
 use crate::store::{DefinitionKind, QueueEntry, QueueId, StoreError};
@@ -100,7 +101,7 @@ pub(super) fn recover(broker: &Broker) -> Result<(), StoreError> {
 
 /// Loads the head of a queue's stored messages into memory (the rest stays paged in the
 /// store and is read back as the queue drains); returns how many the queue holds.
-fn restore_messages(broker: &Broker, queue: &Queue, id: QueueId) -> Result<u64, StoreError> {
+fn restore_messages(broker: &Broker, queue: &Arc<Queue>, id: QueueId) -> Result<u64, StoreError> {
     let stats = broker.store.queue_stats(id)?;
     let head = broker.store.read_queue(id, 0, RESTORE_BATCH)?;
     let loaded = head.len() as u64;
@@ -136,7 +137,10 @@ pub(crate) fn queued_message(entry: QueueEntry) -> QueuedMessage {
         body_size,
         persistent: m.persistent,
         priority: summary.priority,
-        expiration: None,
+        // Validated when it was published; the queue turns it into a deadline again.
+        expiration: summary
+            .expiration
+            .and_then(|e| parse_expiration(e.as_bytes()).ok()),
     };
     QueuedMessage {
         seq: entry.seq,

@@ -12,7 +12,7 @@ use crate::broker::message::{Message, QueuedMessage};
 use crate::broker::recovery::queued_message;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 
 /// Ready messages a queue keeps in memory before it pages (a burst below this never
 /// touches the disk).
@@ -117,10 +117,10 @@ impl Queue {
                 return;
             }
         };
-        let ttl = self.args.message_ttl.map(Duration::from_millis);
+        let now = Instant::now();
         for entry in entries {
             let mut qm: QueuedMessage = queued_message(entry);
-            qm.expires_at = ttl.map(|t| Instant::now() + t);
+            qm.expires_at = self.expiry_from(now, &qm.message);
             inner.paged.count = inner.paged.count.saturating_sub(1);
             inner.paged.bytes = inner.paged.bytes.saturating_sub(qm.message.body_size);
             inner.paged.first_seq = qm.seq + 1;

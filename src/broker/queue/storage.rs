@@ -1,9 +1,11 @@
 //! A queue's side of the store: removing settled messages, recording deliveries, loading
 //! recovered messages at start-up.
 
-use super::Queue;
-use crate::broker::message::QueuedMessage;
+use super::{Queue, expiration};
+use crate::broker::message::{Message, QueuedMessage};
 use crate::store::StoreOp;
+use std::sync::Arc;
+use tokio::time::{Duration, Instant};
 
 impl Queue {
     /// Removes a settled message from the store, if it is there.
@@ -32,12 +34,27 @@ impl Queue {
     }
 
     /// Loads recovered messages (in position order) at start-up.
-    pub fn restore(&self, entries: impl IntoIterator<Item = QueuedMessage>, max_seq: u64) {
+    pub fn restore(
+        self: &Arc<Self>,
+        entries: impl IntoIterator<Item = QueuedMessage>,
+        max_seq: u64,
+    ) {
         let mut inner = self.inner.lock();
-        for qm in entries {
+        let now = Instant::now();
+        for mut qm in entries {
+            qm.expires_at = self.expiry_from(now, &qm.message);
             inner.state.push_at(qm);
         }
         inner.state.reserve_seqs_through(max_seq);
+        self.arm_expiry(&mut inner);
+    }
+
+    /// When a message read back from the store expires: its TTL (the queue's or its own
+    /// expiration, whichever is shorter) counted from `now`, since the store keeps no
+    /// arrival time.
+    pub(super) fn expiry_from(&self, now: Instant, message: &Message) -> Option<Instant> {
+        expiration::effective_ttl(self.args.message_ttl, message.expiration)
+            .map(|ms| now + Duration::from_millis(ms))
     }
 
     /// `queue 'name' in vhost 'v'`, as RabbitMQ names resources in reply texts.
