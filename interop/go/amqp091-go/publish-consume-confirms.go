@@ -22,6 +22,7 @@ func main() {
 	interoplib.Must(err, "channel")
 
 	queue := interoplib.Unique("go.confirms")
+	interoplib.DeleteOnFail([]string{queue}, nil)
 	q, err := ch.QueueDeclare(queue, true, false, false, false, nil)
 	interoplib.Must(err, "queue declare")
 	interoplib.CheckEq(q.Name, queue, "declared name")

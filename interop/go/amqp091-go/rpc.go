@@ -50,6 +50,7 @@ func main() {
 	admin, err := serverConn.Channel()
 	interoplib.Must(err, "channel")
 	rpcQueue := interoplib.Unique("go.rpc")
+	interoplib.DeleteOnFail([]string{rpcQueue}, nil)
 	_, err = admin.QueueDeclare(rpcQueue, false, false, false, false, nil)
 	interoplib.Must(err, "rpc queue declare")
 	done := make(chan []int, 1)

@@ -25,6 +25,7 @@ func main() {
 	ch, err := conn.Channel()
 	interoplib.Must(err, "channel")
 	exchange := interoplib.Unique("go.topic")
+	interoplib.DeleteOnFail(nil, []string{exchange})
 	interoplib.Must(ch.ExchangeDeclare(exchange, "topic", false, false, false, false, nil), "exchange declare")
 
 	plan := []struct {
