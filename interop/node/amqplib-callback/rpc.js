@@ -26,12 +26,16 @@ function fib(n) {
   return a;
 }
 
+// noDelay (an amqplib socket option): each call is a few small frames; with Nagle's
+// algorithm every sequential round trip would wait on delayed TCP acks.
+const SOCKET_OPTIONS = { noDelay: true };
+
 run(scenario(({ ok, guard, fail, done, within, owned }) => {
   const rpcQueue = unique('amqplib-cb-rpc');
   const served = [];
 
   // ---- server: its own connection -------------------------------------------------------
-  amqplib.connect(amqpUri(), ok((serverConn) => {
+  amqplib.connect(amqpUri(), SOCKET_OPTIONS, ok((serverConn) => {
     serverConn.on('error', fail);
     serverConn.createChannel(ok((sch) => {
       sch.on('error', fail);
@@ -51,7 +55,7 @@ run(scenario(({ ok, guard, fail, done, within, owned }) => {
 
   // ---- client -----------------------------------------------------------------------------
   function startClient(serverConn, sch) {
-    amqplib.connect(amqpUri(), ok((conn) => {
+    amqplib.connect(amqpUri(), SOCKET_OPTIONS, ok((conn) => {
       conn.on('error', fail);
       conn.createChannel(ok((ch) => {
         ch.on('error', fail);
