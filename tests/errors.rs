@@ -238,3 +238,36 @@ async fn a_connection_error_fails_every_channel_in_lapin() {
     assert!(res.is_err(), "the other channel died with the connection");
     assert!(!conn.status().connected());
 }
+
+#[tokio::test]
+async fn acks_written_right_after_a_client_close_do_not_reset_the_connection() {
+    // amqplib writes connection.close ahead of acks still queued on a channel. With
+    // amqplib's timing RabbitMQ 3.10 reads and drops them and amqplib sees a clean close;
+    // with these back-to-back raw writes RabbitMQ resets the socket. Warren always reads
+    // and drops what follows a close until the client hangs up, so the client sees
+    // close-ok and a clean end of stream, never a reset (amqplib's EPIPE error). Warren's
+    // own behaviour, so not run against an external broker.
+    if common::external_uri().is_some() {
+        return;
+    }
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let q = c.queue_declare(1, "", true).await;
+    for i in 0..50u8 {
+        c.publish(1, "", &q, &[i]).await;
+    }
+    c.consume(1, &q, "acks-after-close", false).await;
+    for _ in 0..50 {
+        c.expect_delivery().await;
+    }
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    c.send_method(0, 10, 50, &close).await;
+    for tag in 1..=50u64 {
+        c.ack(1, tag, false).await;
+    }
+    c.expect_method(10, 51).await;
+    c.shutdown_write().await;
+    let rest = c.read_until_closed().await.expect("a clean end of stream");
+    assert!(rest.is_empty(), "nothing may follow close-ok: {rest:?}");
+}

@@ -4,6 +4,7 @@
 //! writer (batched socket writes) and one multiple-ack per confirming channel.
 
 use super::Connection;
+use super::heartbeat::HeartbeatSchedule;
 use crate::broker::alarms::Alarm;
 use crate::broker::consumer::ConnectionEvent;
 use crate::channel::{Channel, ChannelContext, ChannelState};
@@ -29,8 +30,13 @@ const CLOSE_OK_WAIT: Duration = Duration::from_secs(3);
 #[derive(Debug, PartialEq, Eq)]
 enum Flow {
     Continue,
-    /// The client closed or the connection is finished.
+    /// The connection is finished (socket closed, close-ok received, fatal error).
     Stop,
+    /// The client sent connection.close and close-ok is on its way: read and discard what
+    /// it still sends until it hangs up, as RabbitMQ does. Dropping the socket with unread
+    /// frames in it (amqplib can queue acks behind its close) would reset the connection
+    /// and the client would see EPIPE instead of a clean close.
+    ClosedByClient,
 }
 
 impl Connection {
@@ -44,7 +50,7 @@ impl Connection {
         };
         let mut ticker = tokio::time::interval_at(Instant::now() + tick_every, tick_every);
         let mut last_read = Instant::now();
-        let mut last_heartbeat_sent = Instant::now();
+        let mut heartbeats = HeartbeatSchedule::new(Instant::now(), heartbeat / 2, tick_every / 2);
         let mut closing_since: Option<Instant> = None;
         let mut read_size = 8 * 1024;
         let mut alarm = self.broker.alarms.subscribe();
@@ -120,9 +126,8 @@ impl Connection {
                         tracing::warn!(timeout = ?heartbeat, "missed heartbeats from client, closing");
                         Flow::Stop
                     } else {
-                        if now.duration_since(last_heartbeat_sent) >= heartbeat / 2 {
+                        if heartbeats.due(now) {
                             self.sink.heartbeat();
-                            last_heartbeat_sent = now;
                         }
                         Flow::Continue
                     }
@@ -132,8 +137,13 @@ impl Connection {
                 ch.flush_confirms(&mut self.sink);
             }
             self.sink.flush_to(&self.outbox);
-            if flow == Flow::Stop {
-                break;
+            match flow {
+                Flow::Continue => {}
+                Flow::Stop => break,
+                Flow::ClosedByClient => {
+                    self.discard_until_hang_up().await;
+                    break;
+                }
             }
             if self.rbuf.is_empty() && self.rbuf.capacity() > 64 * 1024 {
                 // Let go of a large buffer while idle (messages keep their own slices).
@@ -141,6 +151,20 @@ impl Connection {
             }
             if self.rbuf.capacity() - self.rbuf.len() < 4096 {
                 self.rbuf.reserve(read_size);
+            }
+        }
+    }
+
+    /// After close-ok: reads and drops whatever the client still sends until it closes
+    /// the socket, for at most `CLOSE_OK_WAIT`.
+    async fn discard_until_hang_up(&mut self) {
+        let deadline = Instant::now() + CLOSE_OK_WAIT;
+        loop {
+            self.rbuf.clear();
+            self.rbuf.reserve(4096);
+            match tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => continue,
+                _ => break,
             }
         }
     }
@@ -208,7 +232,7 @@ impl Connection {
                         Ok(Method::ConnectionClose(_)) => {
                             self.sink
                                 .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
-                            return Flow::Stop;
+                            return Flow::ClosedByClient;
                         }
                         _ => {}
                     }
@@ -217,7 +241,7 @@ impl Connection {
             }
             match self.handle_frame(frame) {
                 Ok(Flow::Continue) => {}
-                Ok(Flow::Stop) => return Flow::Stop,
+                Ok(flow) => return flow,
                 Err(e) => self.fail(e, closing_since),
             }
         }
@@ -309,7 +333,7 @@ impl Connection {
                 self.release_channels();
                 self.sink
                     .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
-                Ok(Flow::Stop)
+                Ok(Flow::ClosedByClient)
             }
             Method::ConnectionCloseOk(_) => Ok(Flow::Stop),
             Method::ConnectionUpdateSecret(_) => {

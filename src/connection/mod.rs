@@ -28,6 +28,7 @@ macro_rules! channel_ctx {
 
 mod driver;
 mod handshake;
+mod heartbeat;
 pub mod writer;
 
 use crate::broker::Broker;

@@ -294,6 +294,19 @@ impl RawConn {
         }
     }
 
+    /// Reads until the server closes the socket: the bytes read, or the error that ended
+    /// the connection instead of a clean end of stream (e.g. a reset).
+    pub async fn read_until_closed(&mut self) -> std::io::Result<Vec<u8>> {
+        let mut out = std::mem::take(&mut self.buf);
+        let mut chunk = vec![0u8; 65536];
+        loop {
+            match guard(self.stream.read(&mut chunk)).await? {
+                0 => return Ok(out),
+                n => out.extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+
     /// Half-closes the socket (we send nothing more).
     pub async fn shutdown_write(&mut self) {
         guard(self.stream.shutdown()).await.unwrap();
