@@ -29,7 +29,7 @@ CLIENTS=(
   "cross-language python+node cross"
   "kombu python python/kombu"
   "celery python python/celery"
-  "scenarios python python/scenarios"
+  "pika-scenarios python python/scenarios"
   "lapin rust+python rust/lapin"
   "amqprs rust+python rust/amqprs"
   "amqp-tools c-tools+python c/amqp-tools"

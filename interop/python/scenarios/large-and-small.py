@@ -1,9 +1,11 @@
-"""A 16 MiB message (pika BlockingConnection), split into many body frames.
+"""Large and small messages (pika BlockingConnection).
 
 Publishes 16 MiB of pseudo-random bytes (with confirms, persistent, to a durable queue),
 then consumes it on a second connection and compares length and SHA-256; then does the same
 through basic.get. The body spans ~128 frames at the default frame_max of 128 KiB, so this
-exercises content assembly on the way in and frame splitting on the way out.
+exercises content assembly on the way in and frame splitting on the way out. Then 10,000
+confirmed small messages of 0..100 bytes (empty bodies included) come back in order with
+exact bodies and consecutive delivery tags, and the queue ends empty.
 """
 
 import hashlib
@@ -14,6 +16,7 @@ import pika
 from interop_common import check_eq, main, pika_params, unique
 
 SIZE = 16 * 1024 * 1024
+SMALL = 10000
 
 
 def scenario():
@@ -48,6 +51,27 @@ def scenario():
     check_eq(method.message_count, 0, "message_count after the last get")
     check_eq(len(gbody), SIZE, "fetched body length")
     check_eq(hashlib.sha256(gbody).hexdigest(), digest, "fetched body SHA-256")
+
+    rng = random.Random(100)
+    small = [rng.randbytes(i % 101) for i in range(SMALL)]
+    for b in small:
+        channel.basic_publish("", queue, b)
+    cch.basic_qos(prefetch_count=500)
+    got = []
+    first_tag = None
+    for method, _props, cbody in cch.consume(queue, inactivity_timeout=30):
+        check_eq(method is not None, True, "a small message within 30 s")
+        first_tag = first_tag or method.delivery_tag
+        check_eq((method.delivery_tag, method.redelivered), (first_tag + len(got), False),
+                 "delivery tag and redelivered flag of small message %d" % len(got))
+        got.append(cbody)
+        if len(got) % 100 == 0 or len(got) == SMALL:
+            cch.basic_ack(method.delivery_tag, multiple=True)
+        if len(got) == SMALL:
+            break
+    cch.cancel()
+    check_eq(got == small, True, "the %d small bodies, in order" % SMALL)
+    check_eq(cch.queue_declare(queue, passive=True).method.message_count, 0, "queue empty")
     cch.queue_delete(queue)
     consumer.close()
     publisher.close()
