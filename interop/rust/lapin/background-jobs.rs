@@ -12,6 +12,7 @@
 //! exactly 300 results (nothing after stalling); the queues end empty and are deleted; the
 //! other workers exit cleanly when the jobs queue is deleted.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -20,8 +21,8 @@ use futures_lite::StreamExt;
 use interop::lp::{self, depth};
 use interop::{bounded, bounded_secs, fnv1a_hex, json_field, unique};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, PublisherConfirm};
@@ -247,12 +248,15 @@ async fn scenario() {
                     assert!(job < count, "result for unknown job {job}");
                     assert_eq!(field("digest"), fnv1a_hex(payload(job).as_bytes()), "digest of job {job}");
                     by_worker[worker] += 1;
-                    if results.contains_key(&job) {
-                        // Allowed only when the job was redone after a lost ack.
-                        assert!(redelivered, "job {job} done twice without redelivery");
-                        repeats += 1;
-                    } else {
-                        results.insert(job, JobResult { worker, redelivered });
+                    match results.entry(job) {
+                        Entry::Occupied(_) => {
+                            // Allowed only when the job was redone after a lost ack.
+                            assert!(redelivered, "job {job} done twice without redelivery");
+                            repeats += 1;
+                        }
+                        Entry::Vacant(v) => {
+                            v.insert(JobResult { worker, redelivered });
+                        }
                     }
                     d.ack(BasicAckOptions::default()).await.expect("basic.ack");
                 }
@@ -260,22 +264,26 @@ async fn scenario() {
         }
     })
     .await;
-    let acked = bounded("the producer", producer).await.expect("producer task");
+    let acked = bounded("the producer", producer)
+        .await
+        .expect("producer task");
     assert_eq!(acked, count, "jobs confirmed by the broker");
 
-    let stalled = stalled.unwrap_or_else(|| {
-        panic!(
-            "worker 0 never stalled (it did {} jobs)",
-            by_worker[0]
-        )
-    });
+    let stalled =
+        stalled.unwrap_or_else(|| panic!("worker 0 never stalled (it did {} jobs)", by_worker[0]));
     assert_eq!(
         by_worker[0], STALL_AFTER,
         "results from worker 0 (nothing after it stalled)"
     );
     let r = &results[&stalled];
-    assert_ne!(r.worker, 0, "the stalled job {stalled} was done by another worker");
-    assert!(r.redelivered, "the stalled job {stalled} came back redelivered");
+    assert_ne!(
+        r.worker, 0,
+        "the stalled job {stalled} was done by another worker"
+    );
+    assert!(
+        r.redelivered,
+        "the stalled job {stalled} came back redelivered"
+    );
     println!(
         "lapin background jobs: {count} jobs, per worker {by_worker:?}, stalled job {stalled}, {repeats} repeated"
     );

@@ -15,9 +15,9 @@ use futures_lite::StreamExt;
 use interop::lp::{self, depth};
 use interop::{bounded, bounded_secs, unique};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ExchangeKind, PublisherConfirm};
@@ -59,9 +59,13 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
         let want = first + 2 * got;
         assert_eq!(seq, want, "{queue}: out of order after {got} messages");
         assert!(!d.redelivered, "{queue}: message {seq} flagged redelivered");
-        assert_eq!(d.data.len(), 8 + (seq % 32) as usize, "length of message {seq}");
+        assert_eq!(
+            d.data.len(),
+            8 + (seq % 32) as usize,
+            "length of message {seq}"
+        );
         got += 1;
-        if got % ACK_EVERY == 0 || got == expected {
+        if got.is_multiple_of(ACK_EVERY) || got == expected {
             d.acker
                 .ack(BasicAckOptions { multiple: true })
                 .await
@@ -79,7 +83,7 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
 #[tokio::main]
 async fn main() {
     let n = burst();
-    assert!(n % 2 == 0, "INTEROP_BURST must be even");
+    assert!(n.is_multiple_of(2), "INTEROP_BURST must be even");
     let exchange = unique("lapin.levelling");
     let queues = [unique("lapin.levelling-q0"), unique("lapin.levelling-q1")];
 
@@ -150,7 +154,11 @@ async fn main() {
     .await;
     assert_eq!(acked, n, "burst publishes acked");
     for q in &queues {
-        assert_eq!(u64::from(depth(&ch, q).await), n / 2, "depth of {q} after the burst");
+        assert_eq!(
+            u64::from(depth(&ch, q).await),
+            n / 2,
+            "depth of {q} after the burst"
+        );
     }
 
     let published = started.elapsed();

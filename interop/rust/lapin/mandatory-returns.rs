@@ -19,8 +19,9 @@ use futures_lite::StreamExt;
 use interop::lp::{self, depth};
 use interop::{bounded, unique};
 use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Consumer, ErrorKind, ExchangeKind};
@@ -112,9 +113,33 @@ async fn main() {
     let default = BasicPublishOptions::default();
     publish(&ch, "", &missing, MANDATORY, b"to nowhere", props).await;
     let none = BasicProperties::default();
-    publish(&ch, &exchange, "unbound", MANDATORY, b"unbound key", none.clone()).await;
-    publish(&ch, &exchange, "bound", MANDATORY, b"routable", none.clone()).await;
-    publish(&ch, &exchange, "unbound", default, b"dropped quietly", none.clone()).await;
+    publish(
+        &ch,
+        &exchange,
+        "unbound",
+        MANDATORY,
+        b"unbound key",
+        none.clone(),
+    )
+    .await;
+    publish(
+        &ch,
+        &exchange,
+        "bound",
+        MANDATORY,
+        b"routable",
+        none.clone(),
+    )
+    .await;
+    publish(
+        &ch,
+        &exchange,
+        "unbound",
+        default,
+        b"dropped quietly",
+        none.clone(),
+    )
+    .await;
     // A synchronous round trip: every return for the publishes above has arrived by now.
     depth(&ch, &queue).await;
     let returns = ch.wait_for_confirms().await.expect("returned messages");
@@ -122,7 +147,11 @@ async fn main() {
     let r = &returns[0];
     assert_eq!((r.reply_code, r.reply_text.as_str()), (312, "NO_ROUTE"));
     assert_eq!(r.delivery.exchange.as_str(), "", "first return's exchange");
-    assert_eq!(r.delivery.routing_key.as_str(), missing, "first return's key");
+    assert_eq!(
+        r.delivery.routing_key.as_str(),
+        missing,
+        "first return's key"
+    );
     assert_eq!(r.delivery.data, b"to nowhere");
     let p = &r.delivery.properties;
     assert_eq!(p.message_id().as_ref().map(|s| s.as_str()), Some("r-1"));
@@ -133,10 +162,18 @@ async fn main() {
     assert_eq!(p.headers().as_ref(), Some(&headers), "returned headers");
     let r = &returns[1];
     assert_eq!((r.reply_code, r.reply_text.as_str()), (312, "NO_ROUTE"));
-    assert_eq!(r.delivery.exchange.as_str(), exchange, "second return's exchange");
+    assert_eq!(
+        r.delivery.exchange.as_str(),
+        exchange,
+        "second return's exchange"
+    );
     assert_eq!(r.delivery.routing_key.as_str(), "unbound");
     assert_eq!(r.delivery.data, b"unbound key");
-    assert_eq!(next_body(&mut routed).await, "routable", "the routable mandatory message");
+    assert_eq!(
+        next_body(&mut routed).await,
+        "routable",
+        "the routable mandatory message"
+    );
 
     // --- with confirms ------------------------------------------------------------------
     let confirm_ch = conn.create_channel().await.expect("channel");
@@ -162,13 +199,36 @@ async fn main() {
     assert_eq!(r.delivery.routing_key.as_str(), "unbound");
     assert_eq!(r.delivery.data, b"confirm+return");
     assert_eq!(
-        r.delivery.properties.message_id().as_ref().map(|s| s.as_str()),
+        r.delivery
+            .properties
+            .message_id()
+            .as_ref()
+            .map(|s| s.as_str()),
         Some("r-2")
     );
-    let c = publish(&confirm_ch, &exchange, "bound", MANDATORY, b"confirmed", none.clone()).await;
+    let c = publish(
+        &confirm_ch,
+        &exchange,
+        "bound",
+        MANDATORY,
+        b"confirmed",
+        none.clone(),
+    )
+    .await;
     assert!(c.is_ack(), "routable mandatory acked: {c:?}");
-    assert!(c.take_message().is_none(), "routable mandatory not returned");
-    let c = publish(&confirm_ch, &exchange, "unbound", default, b"dropped", none.clone()).await;
+    assert!(
+        c.take_message().is_none(),
+        "routable mandatory not returned"
+    );
+    let c = publish(
+        &confirm_ch,
+        &exchange,
+        "unbound",
+        default,
+        b"dropped",
+        none.clone(),
+    )
+    .await;
     assert!(c.is_ack(), "unroutable non-mandatory acked: {c:?}");
     assert!(c.take_message().is_none(), "non-mandatory not returned");
     assert!(
@@ -179,7 +239,11 @@ async fn main() {
             .is_empty(),
         "no other returns"
     );
-    assert_eq!(next_body(&mut routed).await, "confirmed", "the confirmed routable message");
+    assert_eq!(
+        next_body(&mut routed).await,
+        "confirmed",
+        "the confirmed routable message"
+    );
 
     // --- a missing exchange closes the channel with 404 ---------------------------------
     let confirm = confirm_ch

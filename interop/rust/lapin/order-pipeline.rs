@@ -18,9 +18,9 @@ use futures_lite::StreamExt;
 use interop::lp::{self, depth, int, text};
 use interop::{bounded, bounded_secs, json_field, unique};
 use lapin::options::{
-    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions,
-    BasicQosOptions, BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
@@ -132,7 +132,10 @@ impl Running {
         bounded("a service to stop", self.task)
             .await
             .expect("service task");
-        self.ch.close(200, "bye".into()).await.expect("channel close");
+        self.ch
+            .close(200, "bye".into())
+            .await
+            .expect("channel close");
         self.conn.close(200, "bye".into()).await.expect("close");
         Arc::try_unwrap(self.seen)
             .ok()
@@ -281,10 +284,7 @@ async fn main() {
     let bad: Vec<u64> = (0..ORDERS).filter(|id| failing(*id)).collect();
     let mut completed = payment.completed.clone();
     completed.sort_unstable();
-    assert_eq!(
-        completed, valid,
-        "payment completed every valid order once"
-    );
+    assert_eq!(completed, valid, "payment completed every valid order once");
     assert_eq!(payment.rejected, bad, "payment rejected the failing orders");
     let zero: Vec<bool> = payment
         .deliveries
@@ -292,7 +292,11 @@ async fn main() {
         .filter(|(id, _)| *id == 0)
         .map(|(_, r)| *r)
         .collect();
-    assert_eq!(zero, [false, true], "order 0 delivered twice, then redelivered");
+    assert_eq!(
+        zero,
+        [false, true],
+        "order 0 delivered twice, then redelivered"
+    );
     let redelivered: Vec<u64> = payment
         .deliveries
         .iter()
@@ -300,7 +304,11 @@ async fn main() {
         .map(|(id, _)| *id)
         .collect();
     assert_eq!(redelivered, [0], "only order 0 is redelivered to payment");
-    assert_eq!(payment.deliveries.len() as u64, ORDERS + 1, "payment deliveries");
+    assert_eq!(
+        payment.deliveries.len() as u64,
+        ORDERS + 1,
+        "payment deliveries"
+    );
 
     // The dead-lettered orders, with their x-death entries.
     let dead_ch = conn.create_channel().await.expect("channel");
@@ -335,7 +343,11 @@ async fn main() {
             Some(AMQPValue::FieldTable(t)) => t.inner().clone(),
             other => panic!("x-death[0] of order {id}: {other:?}"),
         };
-        let field = |k: &str| death.get(k).unwrap_or_else(|| panic!("x-death {k}: {death:?}"));
+        let field = |k: &str| {
+            death
+                .get(k)
+                .unwrap_or_else(|| panic!("x-death {k}: {death:?}"))
+        };
         assert_eq!(text(field("queue")).as_deref(), Some(q["payment"].as_str()));
         assert_eq!(text(field("reason")).as_deref(), Some("rejected"));
         assert_eq!(text(field("exchange")).as_deref(), Some(exchange.as_str()));
@@ -350,12 +362,18 @@ async fn main() {
         d.ack(BasicAckOptions::default()).await.expect("basic.ack");
         rejected.push(id);
     }
-    assert_eq!(rejected, bad, "rejected holds exactly the failing orders, in order");
+    assert_eq!(
+        rejected, bad,
+        "rejected holds exactly the failing orders, in order"
+    );
     dead_ch
         .basic_cancel("rejected-reader".into(), BasicCancelOptions::default())
         .await
         .expect("basic.cancel");
-    dead_ch.close(200, "bye".into()).await.expect("channel close");
+    dead_ch
+        .close(200, "bye".into())
+        .await
+        .expect("channel close");
 
     for (name, queue) in &q {
         assert_eq!(depth(&ch, queue).await, 0, "messages left in {name}");

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use interop::{bounded, lp, unique, uri_parts};
+use lapin::BasicProperties;
 use lapin::options::{
     BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, ByteArray, DecimalValue, FieldArray, FieldTable};
-use lapin::BasicProperties;
 
 const APP_ID: &str = "interop-lapin";
 const BODY: &[u8] = br#"{"order": 42, "note": "properties"}"#;

@@ -126,7 +126,9 @@ async fn fanout(conn: &Connection, ch: &Channel) {
             got.push(body);
         }
         assert_eq!(got, expected, "subscriber {i} got every message, in order");
-        sub.close(200, "bye".into()).await.expect("subscriber close");
+        sub.close(200, "bye".into())
+            .await
+            .expect("subscriber close");
         queues.push(name);
     }
     // Exclusive to this connection: deleted explicitly rather than left to the close.
@@ -206,8 +208,14 @@ async fn headers(ch: &Channel) {
     }
 
     let messages: [(&str, Option<FieldTable>); 6] = [
-        ("1", Some(table(&[("format", s("pdf")), ("type", s("report"))]))),
-        ("2", Some(table(&[("format", s("pdf")), ("type", s("log"))]))),
+        (
+            "1",
+            Some(table(&[("format", s("pdf")), ("type", s("report"))])),
+        ),
+        (
+            "2",
+            Some(table(&[("format", s("pdf")), ("type", s("log"))])),
+        ),
         ("3", Some(table(&[("format", s("zip"))]))),
         ("4", Some(table(&[("format", s("pdf"))]))),
         (
@@ -240,7 +248,9 @@ async fn headers(ch: &Channel) {
             )
             .await
             .expect("basic.publish");
-        let c = bounded("a headers confirm", confirm).await.expect("confirm");
+        let c = bounded("a headers confirm", confirm)
+            .await
+            .expect("confirm");
         assert!(c.is_ack(), "headers publish {body} not acked: {c:?}");
         if let Some(r) = c.take_message() {
             assert_eq!(r.reply_code, 312, "reply code of returned message {body}");
@@ -249,8 +259,16 @@ async fn headers(ch: &Channel) {
         }
     }
     assert_eq!(returned, ["4", "6"], "messages matching no binding");
-    assert_eq!(get_all(ch, &qa).await, ["1", "5"], "queue bound x-match=all");
-    assert_eq!(get_all(ch, &qb).await, ["2", "3"], "queue bound x-match=any");
+    assert_eq!(
+        get_all(ch, &qa).await,
+        ["1", "5"],
+        "queue bound x-match=all"
+    );
+    assert_eq!(
+        get_all(ch, &qb).await,
+        ["2", "3"],
+        "queue bound x-match=any"
+    );
 
     for q in [&qa, &qb] {
         ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
