@@ -105,6 +105,9 @@ pub mod rs {
     use tokio::sync::mpsc;
 
     /// Something the broker told a channel outside a request/response exchange.
+    // Returns are rare and short-lived in the scenarios; boxing them would only change the
+    // scenarios' pattern matches.
+    #[allow(clippy::large_enum_variant)]
     #[derive(Debug)]
     pub enum Event {
         /// basic.ack in confirm mode.
@@ -230,5 +233,137 @@ pub mod rs {
         super::bounded(what, rx.recv())
             .await
             .expect("event channel closed")
+    }
+}
+
+/// Like [`bounded`], with a hang guard of `secs` seconds.
+pub async fn bounded_secs<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
+    }
+}
+
+/// A small deterministic pseudo-random generator (xorshift64*), for test payloads.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator seeded from the clock and the process id (never zero).
+    pub fn from_clock() -> Self {
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0);
+        Self::new(nanos ^ u64::from(std::process::id()).rotate_left(32))
+    }
+
+    /// A generator with a fixed seed.
+    pub fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// `len` random bytes.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(len + 8);
+        while out.len() < len {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+}
+
+/// FNV-1a (64 bit) of `data`, as 16 hex digits: a cheap digest for job payloads.
+pub fn fnv1a_hex(data: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in data {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The raw value of `key` in a flat JSON object written by these scenarios (numbers,
+/// `true`/`false`, or a string without escapes, returned without its quotes).
+pub fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let pattern = format!("\"{key}\":");
+    let start = json.find(&pattern)? + pattern.len();
+    let rest = json[start..].trim_start();
+    if let Some(s) = rest.strip_prefix('"') {
+        return s.find('"').map(|end| &s[..end]);
+    }
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    Some(rest[..end].trim_end())
+}
+
+/// lapin helpers: connecting from `AMQP_URI`, queue depths and header values.
+pub mod lp {
+    use lapin::options::QueueDeclareOptions;
+    use lapin::types::{AMQPValue, FieldTable};
+    use lapin::{Channel, Connection, ConnectionProperties};
+
+    /// Opens a lapin connection to `uri` (30 s hang guard).
+    pub async fn connect_to(uri: &str) -> Connection {
+        super::bounded(
+            "connect",
+            Connection::connect(uri, ConnectionProperties::default()),
+        )
+        .await
+        .expect("connect")
+    }
+
+    /// Opens a lapin connection to `AMQP_URI`.
+    pub async fn connect() -> Connection {
+        connect_to(&super::uri()).await
+    }
+
+    /// The ready-message count of an existing queue (passive queue.declare).
+    pub async fn depth(ch: &Channel, queue: &str) -> u32 {
+        ch.queue_declare(
+            queue.into(),
+            QueueDeclareOptions {
+                passive: true,
+                ..QueueDeclareOptions::default()
+            },
+            FieldTable::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("passive queue.declare {queue}: {e}"))
+        .message_count()
+    }
+
+    /// An integer field value of any width, widened.
+    pub fn int(v: &AMQPValue) -> Option<i128> {
+        Some(match v {
+            AMQPValue::ShortShortInt(n) => i128::from(*n),
+            AMQPValue::ShortShortUInt(n) => i128::from(*n),
+            AMQPValue::ShortInt(n) => i128::from(*n),
+            AMQPValue::ShortUInt(n) => i128::from(*n),
+            AMQPValue::LongInt(n) => i128::from(*n),
+            AMQPValue::LongUInt(n) => i128::from(*n),
+            AMQPValue::LongLongInt(n) => i128::from(*n),
+            AMQPValue::Timestamp(n) => i128::from(*n),
+            _ => return None,
+        })
+    }
+
+    /// A string field value (long or short string).
+    pub fn text(v: &AMQPValue) -> Option<String> {
+        match v {
+            AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+            AMQPValue::ShortString(s) => Some(s.to_string()),
+            _ => None,
+        }
     }
 }

@@ -1,0 +1,397 @@
+//! lapin: an order pipeline. An order API publishes 300 persistent JSON orders, with
+//! publisher confirms, to a durable topic exchange as `order.created.<eu|us|ap>`. Three
+//! services, each on its own connection (prefetch 10, manual acks), read their own durable
+//! queue: inventory (`order.created.*`) and e-mail (`order.#`) ack everything; payment
+//! (`order.created.*`, dead-lettering to a fanout DLX that feeds a durable `rejected` queue)
+//! rejects orders with `id % 7 == 3` without requeue and rejects order 0 once with requeue.
+//!
+//! Checks: every publish acked; inventory and e-mail saw every id exactly once; payment saw
+//! order 0 twice (the second time redelivered) and completed exactly the other valid ids
+//! once; `rejected` holds exactly the failing ids, in order, each with an `x-death` entry
+//! naming the payment queue, reason `rejected`, count 1, the orders exchange and the
+//! original routing key; every queue ends empty; everything is deleted.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+use futures_lite::StreamExt;
+use interop::lp::{self, depth, int, text};
+use interop::{bounded, bounded_secs, json_field, unique};
+use lapin::options::{
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
+    BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
+    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
+use tokio::sync::Notify;
+
+const ORDERS: u64 = 300;
+const REGIONS: [&str; 3] = ["eu", "us", "ap"];
+
+fn failing(id: u64) -> bool {
+    id % 7 == 3
+}
+
+fn routing_key(id: u64) -> String {
+    format!("order.created.{}", REGIONS[(id % 3) as usize])
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Inventory,
+    Payment,
+    Email,
+}
+
+/// What one service saw: every delivery (id, redelivered) and the ids it completed.
+#[derive(Default)]
+struct Seen {
+    deliveries: Vec<(u64, bool)>,
+    completed: Vec<u64>,
+    rejected: Vec<u64>,
+}
+
+struct Running {
+    conn: Connection,
+    ch: Channel,
+    tag: String,
+    seen: Arc<Mutex<Seen>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+async fn start_service(
+    service: Service,
+    queue: &str,
+    name: &str,
+    progress: Arc<Notify>,
+) -> Running {
+    let conn = lp::connect().await;
+    let ch = conn.create_channel().await.expect("service channel");
+    ch.basic_qos(10, BasicQosOptions::default())
+        .await
+        .expect("basic.qos");
+    let tag = format!("{name}-service");
+    let mut consumer = ch
+        .basic_consume(
+            queue.into(),
+            tag.as_str().into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("basic.consume");
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let state = seen.clone();
+    // Runs until the consumer is cancelled (the stream then ends).
+    let task = tokio::spawn(async move {
+        while let Some(delivery) = consumer.next().await {
+            let d = delivery.expect("service delivery");
+            let body = std::str::from_utf8(&d.data).expect("UTF-8 order");
+            let id: u64 = json_field(body, "id")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("order without id: {body}"));
+            state.lock().unwrap().deliveries.push((id, d.redelivered));
+            if service == Service::Payment && id == 0 && !d.redelivered {
+                d.reject(BasicRejectOptions { requeue: true })
+                    .await
+                    .expect("basic.reject requeue");
+            } else if service == Service::Payment && failing(id) {
+                d.reject(BasicRejectOptions { requeue: false })
+                    .await
+                    .expect("basic.reject");
+                state.lock().unwrap().rejected.push(id);
+            } else {
+                d.ack(BasicAckOptions::default()).await.expect("basic.ack");
+                state.lock().unwrap().completed.push(id);
+            }
+            progress.notify_one();
+        }
+    });
+    Running {
+        conn,
+        ch,
+        tag,
+        seen,
+        task,
+    }
+}
+
+impl Running {
+    fn finished(&self) -> usize {
+        let s = self.seen.lock().unwrap();
+        s.completed.len() + s.rejected.len()
+    }
+
+    /// Cancels the consumer, waits for its stream to end and returns what it saw.
+    async fn stop(self) -> Seen {
+        self.ch
+            .basic_cancel(self.tag.as_str().into(), BasicCancelOptions::default())
+            .await
+            .expect("basic.cancel");
+        bounded("a service to stop", self.task)
+            .await
+            .expect("service task");
+        self.ch
+            .close(200, "bye".into())
+            .await
+            .expect("channel close");
+        self.conn.close(200, "bye".into()).await.expect("close");
+        Arc::try_unwrap(self.seen)
+            .ok()
+            .expect("service state")
+            .into_inner()
+            .unwrap()
+    }
+}
+
+fn ids_once(seen: &Seen, what: &str) {
+    let mut ids: Vec<u64> = seen.deliveries.iter().map(|(id, _)| *id).collect();
+    ids.sort_unstable();
+    assert_eq!(
+        ids,
+        (0..ORDERS).collect::<Vec<_>>(),
+        "{what} saw every order exactly once"
+    );
+    assert!(
+        seen.deliveries.iter().all(|(_, r)| !r),
+        "{what}: nothing redelivered"
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let exchange = unique("lapin.orders");
+    let dlx = unique("lapin.orders-dlx");
+    let q: BTreeMap<&str, String> = ["inventory", "payment", "email", "rejected"]
+        .into_iter()
+        .map(|n| (n, unique(&format!("lapin.orders-{n}"))))
+        .collect();
+
+    let conn = lp::connect().await;
+    let ch = conn.create_channel().await.expect("channel");
+    let durable = ExchangeDeclareOptions {
+        durable: true,
+        ..ExchangeDeclareOptions::default()
+    };
+    ch.exchange_declare(
+        exchange.as_str().into(),
+        ExchangeKind::Topic,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .expect("orders exchange.declare");
+    ch.exchange_declare(
+        dlx.as_str().into(),
+        ExchangeKind::Fanout,
+        durable,
+        FieldTable::default(),
+    )
+    .await
+    .expect("DLX exchange.declare");
+    for (name, queue) in &q {
+        let mut args = FieldTable::default();
+        if *name == "payment" {
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(dlx.as_str().into()),
+            );
+        }
+        ch.queue_declare(queue.as_str().into(), QueueDeclareOptions::durable(), args)
+            .await
+            .expect("queue.declare");
+    }
+    for (name, source, key) in [
+        ("inventory", &exchange, "order.created.*"),
+        ("payment", &exchange, "order.created.*"),
+        ("email", &exchange, "order.#"),
+        ("rejected", &dlx, ""),
+    ] {
+        ch.queue_bind(
+            q[name].as_str().into(),
+            source.as_str().into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("queue.bind");
+    }
+
+    let progress = Arc::new(Notify::new());
+    let inventory = start_service(
+        Service::Inventory,
+        &q["inventory"],
+        "inventory",
+        progress.clone(),
+    )
+    .await;
+    let payment = start_service(Service::Payment, &q["payment"], "payment", progress.clone()).await;
+    let email = start_service(Service::Email, &q["email"], "email", progress.clone()).await;
+
+    // The order API: every order once, persistent, confirmed.
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirm.select");
+    let mut confirms = Vec::with_capacity(ORDERS as usize);
+    for id in 0..ORDERS {
+        let key = routing_key(id);
+        let body = format!(
+            "{{\"id\": {id}, \"region\": \"{}\", \"amount\": {}}}",
+            REGIONS[(id % 3) as usize],
+            10 + id
+        );
+        let confirm = ch
+            .basic_publish(
+                exchange.as_str().into(),
+                key.as_str().into(),
+                BasicPublishOptions::default(),
+                body.as_bytes(),
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into())
+                    .with_message_id(format!("order-{id}").into()),
+            )
+            .await
+            .expect("basic.publish");
+        confirms.push(confirm);
+    }
+    for (id, confirm) in confirms.into_iter().enumerate() {
+        let c = bounded("an order confirm", confirm).await.expect("confirm");
+        assert!(c.is_ack(), "order {id} not acked: {c:?}");
+    }
+
+    // Wait (bounded) until every service has finished every order.
+    let done = || {
+        inventory.finished() >= ORDERS as usize
+            && email.finished() >= ORDERS as usize
+            && payment.finished() >= ORDERS as usize
+    };
+    bounded_secs(60, "the services to finish every order", async {
+        while !done() {
+            progress.notified().await;
+        }
+    })
+    .await;
+    let inventory = inventory.stop().await;
+    let payment = payment.stop().await;
+    let email = email.stop().await;
+
+    ids_once(&inventory, "inventory");
+    ids_once(&email, "email");
+    let valid: Vec<u64> = (0..ORDERS).filter(|id| !failing(*id)).collect();
+    let bad: Vec<u64> = (0..ORDERS).filter(|id| failing(*id)).collect();
+    let mut completed = payment.completed.clone();
+    completed.sort_unstable();
+    assert_eq!(completed, valid, "payment completed every valid order once");
+    assert_eq!(payment.rejected, bad, "payment rejected the failing orders");
+    let zero: Vec<bool> = payment
+        .deliveries
+        .iter()
+        .filter(|(id, _)| *id == 0)
+        .map(|(_, r)| *r)
+        .collect();
+    assert_eq!(
+        zero,
+        [false, true],
+        "order 0 delivered twice, then redelivered"
+    );
+    let redelivered: Vec<u64> = payment
+        .deliveries
+        .iter()
+        .filter(|(_, r)| *r)
+        .map(|(id, _)| *id)
+        .collect();
+    assert_eq!(redelivered, [0], "only order 0 is redelivered to payment");
+    assert_eq!(
+        payment.deliveries.len() as u64,
+        ORDERS + 1,
+        "payment deliveries"
+    );
+
+    // The dead-lettered orders, with their x-death entries.
+    let dead_ch = conn.create_channel().await.expect("channel");
+    let mut dead = dead_ch
+        .basic_consume(
+            q["rejected"].as_str().into(),
+            "rejected-reader".into(),
+            BasicConsumeOptions::default(),
+            FieldTable::default(),
+        )
+        .await
+        .expect("basic.consume rejected");
+    let mut rejected = Vec::new();
+    while rejected.len() < bad.len() {
+        let d = bounded("a dead-lettered order", dead.next())
+            .await
+            .expect("stream")
+            .expect("delivery");
+        let body = std::str::from_utf8(&d.data).expect("UTF-8");
+        let id: u64 = json_field(body, "id").unwrap().parse().unwrap();
+        assert_eq!(
+            d.properties.message_id().as_ref().map(|s| s.to_string()),
+            Some(format!("order-{id}")),
+            "dead-lettered message id"
+        );
+        let headers = d.properties.headers().as_ref().expect("x-death headers");
+        let deaths = match headers.inner().get("x-death") {
+            Some(AMQPValue::FieldArray(a)) => a.as_slice().to_vec(),
+            other => panic!("x-death of order {id}: {other:?}"),
+        };
+        let death = match deaths.first() {
+            Some(AMQPValue::FieldTable(t)) => t.inner().clone(),
+            other => panic!("x-death[0] of order {id}: {other:?}"),
+        };
+        let field = |k: &str| {
+            death
+                .get(k)
+                .unwrap_or_else(|| panic!("x-death {k}: {death:?}"))
+        };
+        assert_eq!(text(field("queue")).as_deref(), Some(q["payment"].as_str()));
+        assert_eq!(text(field("reason")).as_deref(), Some("rejected"));
+        assert_eq!(text(field("exchange")).as_deref(), Some(exchange.as_str()));
+        assert_eq!(int(field("count")), Some(1), "x-death count");
+        match field("routing-keys") {
+            AMQPValue::FieldArray(keys) => {
+                let keys: Vec<Option<String>> = keys.as_slice().iter().map(text).collect();
+                assert_eq!(keys, [Some(routing_key(id))], "x-death routing-keys");
+            }
+            other => panic!("x-death routing-keys: {other:?}"),
+        }
+        d.ack(BasicAckOptions::default()).await.expect("basic.ack");
+        rejected.push(id);
+    }
+    assert_eq!(
+        rejected, bad,
+        "rejected holds exactly the failing orders, in order"
+    );
+    dead_ch
+        .basic_cancel("rejected-reader".into(), BasicCancelOptions::default())
+        .await
+        .expect("basic.cancel");
+    dead_ch
+        .close(200, "bye".into())
+        .await
+        .expect("channel close");
+
+    for (name, queue) in &q {
+        assert_eq!(depth(&ch, queue).await, 0, "messages left in {name}");
+        let left = ch
+            .queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
+            .await
+            .expect("queue.delete");
+        assert_eq!(left, 0, "{name} empty when deleted");
+    }
+    for e in [&exchange, &dlx] {
+        ch.exchange_delete(e.as_str().into(), ExchangeDeleteOptions::default())
+            .await
+            .expect("exchange.delete");
+    }
+    conn.close(200, "bye".into()).await.expect("close");
+    println!(
+        "lapin order pipeline: {ORDERS} orders, {} paid, {} dead-lettered",
+        valid.len(),
+        bad.len()
+    );
+}
