@@ -293,19 +293,31 @@ where
     let cleanup = async {
         let conn = interop::rs::connect().await;
         for q in &queues {
-            if let Ok(ch) = conn.open_channel(None).await {
-                let _ = ch.queue_delete(QueueDeleteArguments::new(q)).await;
-                let _ = ch.close().await;
+            match conn.open_channel(None).await {
+                Ok(ch) => {
+                    if let Err(e) = ch.queue_delete(QueueDeleteArguments::new(q)).await {
+                        eprintln!("cleanup: queue.delete {q}: {e}");
+                    }
+                    let _ = ch.close().await;
+                }
+                Err(e) => eprintln!("cleanup: channel.open: {e}"),
             }
         }
         for x in &exchanges {
-            if let Ok(ch) = conn.open_channel(None).await {
-                let _ = ch.exchange_delete(ExchangeDeleteArguments::new(x)).await;
-                let _ = ch.close().await;
+            match conn.open_channel(None).await {
+                Ok(ch) => {
+                    if let Err(e) = ch.exchange_delete(ExchangeDeleteArguments::new(x)).await {
+                        eprintln!("cleanup: exchange.delete {x}: {e}");
+                    }
+                    let _ = ch.close().await;
+                }
+                Err(e) => eprintln!("cleanup: channel.open: {e}"),
             }
         }
         let _ = conn.close().await;
     };
-    let _ = tokio::time::timeout(Duration::from_secs(10), cleanup).await;
+    if tokio::time::timeout(Duration::from_secs(10), cleanup).await.is_err() {
+        eprintln!("cleanup: timed out after 10s");
+    }
     std::process::exit(1);
 }
