@@ -316,7 +316,10 @@ where
         }
         let _ = conn.close().await;
     };
-    if tokio::time::timeout(Duration::from_secs(10), cleanup).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(10), cleanup)
+        .await
+        .is_err()
+    {
         eprintln!("cleanup: timed out after 10s");
     }
     std::process::exit(1);
