@@ -1,0 +1,326 @@
+//! Shared code for the amqprs scenarios (included with `#[path = "helpers/util.rs"] mod util;`).
+//! A channel callback that records everything the broker sends asynchronously (with the
+//! exchange and routing key of returns), publisher-confirm bookkeeping, bounded receives,
+//! passive message counts, a deterministic byte generator and a cleanup guard that deletes
+//! a scenario's queues and exchanges when it fails.
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use amqprs::callbacks::ChannelCallback;
+use amqprs::channel::{
+    Channel, ConsumerMessage, ExchangeDeleteArguments, QueueDeclareArguments, QueueDeleteArguments,
+};
+use amqprs::connection::Connection;
+use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, Deliver, FieldTable, FieldValue, Nack};
+use amqprs::{Return, error::Error};
+use async_trait::async_trait;
+use tokio::sync::mpsc;
+
+/// Something the broker told a channel outside a request/response exchange.
+#[derive(Debug)]
+pub enum Event {
+    /// basic.ack in confirm mode.
+    Ack { tag: u64, multiple: bool },
+    /// basic.nack in confirm mode.
+    Nack { tag: u64, multiple: bool },
+    /// basic.return with the returned message.
+    Return {
+        code: u16,
+        text: String,
+        exchange: String,
+        routing_key: String,
+        properties: BasicProperties,
+        body: Vec<u8>,
+    },
+    /// channel.close from the broker.
+    Closed { code: u16, text: String },
+    /// basic.cancel from the broker.
+    Cancelled { consumer_tag: String },
+}
+
+/// A [`ChannelCallback`] forwarding every event to an unbounded channel.
+pub struct Recorder(pub mpsc::UnboundedSender<Event>);
+
+#[async_trait]
+impl ChannelCallback for Recorder {
+    async fn close(&mut self, _: &Channel, close: CloseChannel) -> Result<(), Error> {
+        let _ = self.0.send(Event::Closed {
+            code: close.reply_code(),
+            text: close.reply_text().clone(),
+        });
+        Ok(())
+    }
+    async fn cancel(&mut self, _: &Channel, cancel: Cancel) -> Result<(), Error> {
+        let _ = self.0.send(Event::Cancelled {
+            consumer_tag: cancel.consumer_tag().clone(),
+        });
+        Ok(())
+    }
+    async fn flow(&mut self, _: &Channel, active: bool) -> Result<bool, Error> {
+        Ok(active)
+    }
+    async fn publish_ack(&mut self, _: &Channel, ack: Ack) {
+        let _ = self.0.send(Event::Ack {
+            tag: ack.delivery_tag(),
+            multiple: ack.mutiple(),
+        });
+    }
+    async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
+        let _ = self.0.send(Event::Nack {
+            tag: nack.delivery_tag(),
+            multiple: nack.multiple(),
+        });
+    }
+    async fn publish_return(
+        &mut self,
+        _: &Channel,
+        ret: Return,
+        properties: BasicProperties,
+        body: Vec<u8>,
+    ) {
+        let _ = self.0.send(Event::Return {
+            code: ret.reply_code(),
+            text: ret.reply_text().clone(),
+            exchange: ret.exchange().clone(),
+            routing_key: ret.routing_key().clone(),
+            properties,
+            body,
+        });
+    }
+}
+
+/// Opens a channel whose asynchronous events arrive on the returned receiver.
+pub async fn channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
+    let ch = interop::bounded("channel.open", conn.open_channel(None))
+        .await
+        .expect("open channel");
+    let (tx, rx) = mpsc::unbounded_channel();
+    ch.register_callback(Recorder(tx))
+        .await
+        .expect("channel callback");
+    (ch, rx)
+}
+
+/// Waits up to `secs` seconds for the next channel event.
+pub async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>, what: &str) -> Event {
+    interop::bounded(what, rx.recv())
+        .await
+        .expect("event channel closed")
+}
+
+/// Publisher-confirm bookkeeping: which delivery tags are still unconfirmed.
+#[derive(Default)]
+pub struct Confirms {
+    next_tag: u64,
+    outstanding: BTreeSet<u64>,
+    /// Number of tags acked so far.
+    pub acked: u64,
+}
+
+impl Confirms {
+    /// Records one publish on the confirm-mode channel; returns its delivery tag.
+    pub fn published(&mut self) -> u64 {
+        self.next_tag += 1;
+        self.outstanding.insert(self.next_tag);
+        self.next_tag
+    }
+
+    /// Number of publishes not yet confirmed.
+    pub fn in_flight(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// Applies an ack; panics on a nack, on a tag never published or on an ack that
+    /// confirms nothing new.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Ack { tag, multiple } => {
+                assert!(tag <= self.next_tag, "ack for unpublished tag {tag}");
+                let before = self.outstanding.len();
+                if multiple {
+                    let rest = self.outstanding.split_off(&(tag + 1));
+                    self.outstanding = rest;
+                } else {
+                    self.outstanding.remove(&tag);
+                }
+                let newly = before - self.outstanding.len();
+                assert!(
+                    newly > 0,
+                    "ack {tag} (multiple={multiple}) confirms nothing new"
+                );
+                self.acked += newly as u64;
+            }
+            other => panic!("expected a publisher ack, got {other:?}"),
+        }
+    }
+
+    /// Processes events until at most `max_in_flight` publishes are unconfirmed.
+    pub async fn wait_until(
+        &mut self,
+        events: &mut mpsc::UnboundedReceiver<Event>,
+        max_in_flight: usize,
+    ) {
+        while self.outstanding.len() > max_in_flight {
+            let ev = next_event(events, "publisher confirms").await;
+            self.apply(ev);
+        }
+    }
+
+    /// Waits until every publish is acked.
+    pub async fn wait_all(&mut self, events: &mut mpsc::UnboundedReceiver<Event>) {
+        self.wait_until(events, 0).await;
+        assert_eq!(
+            self.acked, self.next_tag,
+            "every publish acked exactly once"
+        );
+    }
+}
+
+/// The next delivery of a `basic_consume_rx` consumer (30 s hang guard), split into parts.
+pub async fn recv(
+    rx: &mut mpsc::UnboundedReceiver<ConsumerMessage>,
+    what: &str,
+) -> (Deliver, BasicProperties, Vec<u8>) {
+    let msg = interop::bounded(what, rx.recv())
+        .await
+        .unwrap_or_else(|| panic!("consumer stream ended waiting for {what}"));
+    (
+        msg.deliver.expect("deliver"),
+        msg.basic_properties.expect("properties"),
+        msg.content.expect("content"),
+    )
+}
+
+/// Message count of `queue` from a passive queue.declare.
+pub async fn message_count(ch: &Channel, queue: &str) -> u32 {
+    let (_, messages, _) = ch
+        .queue_declare(QueueDeclareArguments::new(queue).passive(true).finish())
+        .await
+        .unwrap_or_else(|e| panic!("passive queue.declare {queue}: {e}"))
+        .expect("declare-ok");
+    messages
+}
+
+/// A field-table key.
+pub fn key(k: &str) -> amqprs::FieldName {
+    k.try_into().expect("field name")
+}
+
+/// A long-string field value.
+pub fn s(v: &str) -> FieldValue {
+    FieldValue::S(v.try_into().expect("long string"))
+}
+
+/// A string header value, if `table[k]` is one.
+pub fn get_str<'a>(table: &'a FieldTable, k: &str) -> Option<&'a str> {
+    match table.get(&key(k)) {
+        Some(FieldValue::S(v)) => Some(v.as_ref().as_str()),
+        _ => None,
+    }
+}
+
+/// Any integer field value widened to i64 (brokers pick different integer types).
+pub fn as_int(v: &FieldValue) -> Option<i64> {
+    Some(match v {
+        FieldValue::b(x) => *x as i64,
+        FieldValue::B(x) => *x as i64,
+        FieldValue::s(x) => *x as i64,
+        FieldValue::u(x) => *x as i64,
+        FieldValue::I(x) => *x as i64,
+        FieldValue::i(x) => *x as i64,
+        FieldValue::l(x) => *x,
+        _ => return None,
+    })
+}
+
+/// A deterministic xorshift64* byte generator (test data, not cryptography).
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    pub fn next_u64(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    pub fn fill(&mut self, n: usize) -> Vec<u8> {
+        let mut out = Vec::with_capacity(n + 8);
+        while out.len() < n {
+            out.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        out.truncate(n);
+        out
+    }
+}
+
+/// A seed that differs between runs.
+pub fn seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(1);
+    (nanos ^ (u64::from(std::process::id()) << 32)) | 1
+}
+
+/// 64-bit FNV-1a digest of `bytes`, as hex.
+pub fn digest(bytes: &[u8]) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// Runs a scenario. If it panics (a failed expectation), the queues and exchanges named
+/// in `queues` and `exchanges` are deleted best effort over a fresh connection, and the
+/// program exits with status 1 (the panic message is already printed).
+pub async fn run<F>(queues: Vec<String>, exchanges: Vec<String>, scenario: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let res = tokio::spawn(scenario).await;
+    if res.is_ok() {
+        return;
+    }
+    eprintln!("scenario failed; deleting its queues and exchanges");
+    let cleanup = async {
+        let conn = interop::rs::connect().await;
+        for q in &queues {
+            match conn.open_channel(None).await {
+                Ok(ch) => {
+                    if let Err(e) = ch.queue_delete(QueueDeleteArguments::new(q)).await {
+                        eprintln!("cleanup: queue.delete {q}: {e}");
+                    }
+                    let _ = ch.close().await;
+                }
+                Err(e) => eprintln!("cleanup: channel.open: {e}"),
+            }
+        }
+        for x in &exchanges {
+            match conn.open_channel(None).await {
+                Ok(ch) => {
+                    if let Err(e) = ch.exchange_delete(ExchangeDeleteArguments::new(x)).await {
+                        eprintln!("cleanup: exchange.delete {x}: {e}");
+                    }
+                    let _ = ch.close().await;
+                }
+                Err(e) => eprintln!("cleanup: channel.open: {e}"),
+            }
+        }
+        let _ = conn.close().await;
+    };
+    if tokio::time::timeout(Duration::from_secs(10), cleanup)
+        .await
+        .is_err()
+    {
+        eprintln!("cleanup: timed out after 10s");
+    }
+    std::process::exit(1);
+}

@@ -1,0 +1,160 @@
+//! amqprs: load levelling. A burst of `INTEROP_BURST` (default 100000) small messages, each
+//! carrying its sequence number, is published with publisher confirms (all acked) while no
+//! consumer is attached, alternating between two durable queues bound to a direct exchange
+//! with keys `q0` and `q1`. Each queue must then report exactly half the burst (passive
+//! declare). Each queue is drained by its own consumer (prefetch 1000, `multiple` acks
+//! every 100): every message arrives exactly once, strictly in order per queue, none
+//! redelivered; both queues end empty and everything is deleted.
+
+#[path = "helpers/util.rs"]
+mod util;
+
+use amqprs::BasicProperties;
+use amqprs::channel::{
+    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
+    BasicQosArguments, ConfirmSelectArguments, ExchangeDeclareArguments, ExchangeDeleteArguments,
+    QueueBindArguments, QueueDeclareArguments, QueueDeleteArguments,
+};
+use amqprs::connection::Connection;
+use interop::rs::connect;
+use interop::{bounded, unique};
+use util::{Confirms, channel, message_count, recv};
+
+/// Drains `queue` on its own channel; expects sequence numbers `first, first+2, ...` (`n` of them).
+async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
+    let (ch, _events) = channel(conn).await;
+    ch.basic_qos(BasicQosArguments::new(0, 1000, false))
+        .await
+        .expect("basic.qos");
+    let (tag, mut rx) = ch
+        .basic_consume_rx(
+            BasicConsumeArguments::new(queue, "")
+                .manual_ack(true)
+                .finish(),
+        )
+        .await
+        .expect("basic.consume");
+    let mut expected = first;
+    for i in 0..n {
+        let (deliver, _props, body) = recv(&mut rx, "a queued message").await;
+        assert_eq!(body.len(), 16, "body length");
+        let seq = u64::from_be_bytes(body[..8].try_into().unwrap());
+        assert_eq!(seq, expected, "{queue}: out of order after {i} messages");
+        assert_eq!(&body[8..], b"levelled", "body tail");
+        assert!(!deliver.redelivered(), "message {seq} flagged redelivered");
+        assert_eq!(deliver.delivery_tag(), i + 1, "delivery tag");
+        if (i + 1) % 100 == 0 || i + 1 == n {
+            ch.basic_ack(BasicAckArguments::new(deliver.delivery_tag(), true))
+                .await
+                .expect("basic.ack multiple");
+        }
+        expected += 2;
+    }
+    ch.basic_cancel(BasicCancelArguments::new(&tag))
+        .await
+        .expect("basic.cancel");
+    assert!(
+        rx.try_recv().is_err(),
+        "{queue}: a message beyond the burst"
+    );
+    // Same channel: the acks above were processed before this declare.
+    assert_eq!(
+        message_count(&ch, queue).await,
+        0,
+        "{queue} empty after draining"
+    );
+    ch.close().await.expect("channel close");
+}
+
+#[tokio::main]
+async fn main() {
+    let exchange = unique("amqprs.levelling");
+    let q0 = unique("amqprs.levelling-q0");
+    let q1 = unique("amqprs.levelling-q1");
+    util::run(
+        vec![q0.clone(), q1.clone()],
+        vec![exchange.clone()],
+        scenario(exchange, q0, q1),
+    )
+    .await;
+}
+
+async fn scenario(exchange: String, q0: String, q1: String) {
+    let burst: u64 = std::env::var("INTEROP_BURST")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    assert!(burst % 2 == 0, "INTEROP_BURST must be even");
+    let producer = connect().await;
+    let (ch, mut events) = channel(&producer).await;
+    ch.exchange_declare(ExchangeDeclareArguments::new(&exchange, "direct"))
+        .await
+        .expect("exchange.declare");
+    for (q, k) in [(&q0, "q0"), (&q1, "q1")] {
+        ch.queue_declare(QueueDeclareArguments::durable_client_named(q))
+            .await
+            .expect("queue.declare");
+        ch.queue_bind(QueueBindArguments::new(q, &exchange, k))
+            .await
+            .expect("queue.bind");
+    }
+    ch.confirm_select(ConfirmSelectArguments::default())
+        .await
+        .expect("confirm.select");
+    let mut confirms = Confirms::default();
+    let started = std::time::Instant::now();
+    for seq in 0..burst {
+        let mut body = seq.to_be_bytes().to_vec();
+        body.extend_from_slice(b"levelled");
+        ch.basic_publish(
+            BasicProperties::default(),
+            body,
+            BasicPublishArguments::new(&exchange, if seq % 2 == 0 { "q0" } else { "q1" }),
+        )
+        .await
+        .expect("basic.publish");
+        confirms.published();
+        // Keep the event queue short; acks are usually far ahead of this bound.
+        if confirms.in_flight() > 20_000 {
+            confirms.wait_until(&mut events, 10_000).await;
+        }
+    }
+    confirms.wait_all(&mut events).await;
+    assert_eq!(confirms.acked, burst, "burst confirmed");
+    let published = started.elapsed();
+    for q in [&q0, &q1] {
+        assert_eq!(
+            u64::from(message_count(&ch, q).await),
+            burst / 2,
+            "depth of {q} after the burst"
+        );
+    }
+
+    let consumer = connect().await;
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(
+        bounded("draining q0", drain(&consumer, &q0, 0, burst / 2)),
+        bounded("draining q1", drain(&consumer, &q1, 1, burst / 2)),
+    );
+    let _ = (a, b);
+    let drained = started.elapsed();
+    consumer.close().await.expect("consumer close");
+
+    for q in [&q0, &q1] {
+        let left = ch
+            .queue_delete(QueueDeleteArguments::new(q))
+            .await
+            .expect("queue.delete");
+        assert_eq!(left, Some(0));
+    }
+    ch.exchange_delete(ExchangeDeleteArguments::new(&exchange))
+        .await
+        .expect("exchange.delete");
+    ch.close().await.expect("channel close");
+    producer.close().await.expect("producer close");
+    println!(
+        "amqprs load levelling: {burst} messages confirmed in {:.1}s, drained in order in {:.1}s",
+        published.as_secs_f64(),
+        drained.as_secs_f64()
+    );
+}
