@@ -1,0 +1,210 @@
+"""Helpers for the scenarios written against pika's asynchronous adapters.
+
+SelectScenario: the skeleton of a SelectConnection program (callback style, as pika's
+asynchronous examples are written): one IOLoop shared by any number of connections, a
+hang guard, and failure handling. pika catches and logs exceptions raised in callbacks and
+carries on, so a failed check would otherwise leave the loop running: every callback a
+scenario registers goes through `self.cb(fn)`, which turns an exception into a recorded
+failure and stops the loop.
+
+AsyncioPika: pika's AsyncioConnection bridged to coroutines: `await self.call(fn, ...)`
+runs a pika method that takes `callback=` and returns what the callback got, bounded by a
+timeout and failing fast if the channel or connection closes meanwhile.
+"""
+
+import asyncio
+import functools
+import traceback
+
+import pika
+import pika.exceptions
+from pika.adapters.asyncio_connection import AsyncioConnection
+from pika.adapters.select_connection import IOLoop
+
+from interop_common import ScenarioFailure, pika_params
+
+
+class SelectScenario:
+    TIMEOUT = 60
+
+    def __init__(self):
+        self.ioloop = IOLoop()
+        self.error = None
+        self.connections = []
+        self.finished = False
+
+    # -- subclasses implement start() and call finish() when done ------------------------
+    def start(self):
+        raise NotImplementedError
+
+    def cb(self, fn):
+        """Wrap a callback: an exception in it fails the scenario instead of being logged."""
+
+        @functools.wraps(fn)
+        def guarded(*args, **kwargs):
+            if self.error is not None:
+                return None
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - becomes the scenario's failure
+                detail = str(exc) if isinstance(exc, ScenarioFailure) else \
+                    "".join(traceback.format_exception(exc)).rstrip()
+                self.fail(detail)
+                return None
+
+        return guarded
+
+    def connect(self, on_open, **overrides):
+        """Open a SelectConnection on the shared IOLoop; on_open(connection) when ready."""
+        connection = pika.SelectConnection(
+            pika_params(**overrides),
+            on_open_callback=self.cb(on_open),
+            on_open_error_callback=lambda _c, err: self.fail("connection failed: %r" % err),
+            on_close_callback=self._on_connection_closed,
+            custom_ioloop=self.ioloop,
+        )
+        self.connections.append(connection)
+        return connection
+
+    def open_channel(self, connection, on_open, closing_ok=False):
+        """Open a channel; a broker close fails the scenario unless closing_ok."""
+
+        def opened(channel):
+            if not closing_ok:
+                channel.add_on_close_callback(self._on_channel_closed)
+            on_open(channel)
+
+        return connection.channel(on_open_callback=self.cb(opened))
+
+    def chain(self, steps, then):
+        """Run callback-taking steps one after another: each step is fn(callback); the
+        frame each callback receives is collected and then(frames) runs after the last."""
+        frames = []
+
+        def run(i, *received):
+            if i > 0:
+                frames.append(received[-1] if received else None)
+            if i == len(steps):
+                then(frames)
+            else:
+                steps[i](self.cb(functools.partial(run, i + 1)))
+
+        self.cb(run)(0)
+
+    def _on_channel_closed(self, channel, reason):
+        # Closes the program asked for (channel or connection close) are not failures.
+        if not self.finished and not isinstance(reason, pika.exceptions.ChannelClosedByClient) \
+                and not getattr(channel.connection, "closing_expected", False):
+            self.fail("channel %d closed: %r" % (channel.channel_number, reason))
+
+    def _on_connection_closed(self, connection, reason):
+        if not self.finished and not getattr(connection, "closing_expected", False):
+            self.fail("connection closed: %r" % (reason,))
+        self._stop_when_all_closed()
+
+    def close(self, connection):
+        """Close one connection on purpose (not a failure)."""
+        connection.closing_expected = True
+        if connection.is_open:
+            connection.close()
+
+    def fail(self, message):
+        if self.error is None:
+            self.error = message
+        self.finish()
+
+    def finish(self):
+        """Done (or failed): close every connection, then stop the loop."""
+        self.finished = True
+        for connection in self.connections:
+            if connection.is_open:
+                connection.close()
+        self._stop_when_all_closed()
+
+    def _stop_when_all_closed(self):
+        if self.finished and all(c.is_closed for c in self.connections):
+            self.ioloop.stop()
+
+    def run(self):
+        """Run the scenario to completion; raise ScenarioFailure if it failed."""
+        timer = self.ioloop.call_later(
+            self.TIMEOUT, lambda: self.fail("timed out after %ss" % self.TIMEOUT))
+        self.ioloop.add_callback_threadsafe(self.cb(self.start))
+        self.ioloop.start()
+        self.ioloop.remove_timeout(timer)
+        self.ioloop.close()
+        if self.error is not None:
+            raise ScenarioFailure(self.error)
+
+
+class AsyncioPika:
+    """pika's AsyncioConnection from coroutines (one instance per asyncio program)."""
+
+    def __init__(self, timeout=30):
+        self.loop = asyncio.get_running_loop()
+        self.timeout = timeout
+
+    async def connect(self, **overrides):
+        fut = self.loop.create_future()
+
+        def on_error(_conn, err):
+            if not fut.done():
+                fut.set_exception(ScenarioFailure("connection failed: %r" % (err,)))
+
+        def on_closed(conn, reason):
+            for waiter in list(conn.interop_waiters):
+                if not waiter.done():
+                    waiter.set_exception(ScenarioFailure("connection closed: %r" % (reason,)))
+
+        conn = AsyncioConnection(
+            pika_params(**overrides),
+            on_open_callback=lambda c: fut.done() or fut.set_result(c),
+            on_open_error_callback=on_error, on_close_callback=on_closed,
+            custom_ioloop=self.loop)
+        conn.interop_waiters = set()
+        return await asyncio.wait_for(fut, self.timeout)
+
+    async def channel(self, conn):
+        fut = self.loop.create_future()
+        conn.channel(on_open_callback=lambda ch: fut.done() or fut.set_result(ch))
+        channel = await asyncio.wait_for(fut, self.timeout)
+        channel.interop_waiters = set()
+        channel.close_reason = None
+
+        def on_closed(ch, reason):
+            ch.close_reason = reason
+            for waiter in list(ch.interop_waiters):
+                if not waiter.done():
+                    waiter.set_exception(reason if isinstance(reason, Exception)
+                                         else ScenarioFailure("channel closed: %r" % (reason,)))
+
+        channel.add_on_close_callback(on_closed)
+        return channel
+
+    async def call(self, method, *args, **kwargs):
+        """Call a pika method taking `callback=`, await what the callback receives."""
+        owner = getattr(method, "__self__", None)
+        fut = self.loop.create_future()
+
+        def done(*results):
+            if not fut.done():
+                fut.set_result(results[-1] if results else None)
+
+        waiters = getattr(owner, "interop_waiters", None)
+        if waiters is not None:
+            waiters.add(fut)
+        try:
+            method(*args, callback=done, **kwargs)
+            return await asyncio.wait_for(fut, self.timeout)
+        finally:
+            if waiters is not None:
+                waiters.discard(fut)
+
+    async def close(self, conn):
+        if conn.is_closed:
+            return
+        fut = self.loop.create_future()
+        conn.add_on_close_callback(lambda _c, reason: fut.done() or fut.set_result(reason))
+        if not conn.is_closing:
+            conn.close()
+        await asyncio.wait_for(fut, self.timeout)
