@@ -20,7 +20,9 @@ import pika
 import pika.exceptions
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.adapters.select_connection import IOLoop
+from pika.spec import Basic
 
+from confirm_tracker import ConfirmTracker
 from interop_common import ScenarioFailure, pika_params
 
 
@@ -200,6 +202,29 @@ class AsyncioPika:
             if waiters is not None:
                 waiters.discard(fut)
 
+    async def confirms(self, channel):
+        """Put the channel in confirm mode; returns an AsyncConfirms tracking its publishes."""
+        tracker = AsyncConfirms()
+        await self.call(channel.confirm_delivery, tracker.on_frame)
+        return tracker
+
+    async def consume(self, channel, queue, auto_ack=False, **kwargs):
+        """basic.consume into an asyncio.Queue of (method, properties, body); returns
+        (consumer_tag, queue) once the broker's consume-ok is in."""
+        deliveries = asyncio.Queue()
+        frame = await self.call(
+            channel.basic_consume, queue,
+            lambda _ch, method, props, body: deliveries.put_nowait((method, props, body)),
+            auto_ack=auto_ack, **kwargs)
+        return frame.method.consumer_tag, deliveries
+
+    async def next(self, deliveries, what="a delivery"):
+        """The next (method, properties, body) from a consume() queue, bounded."""
+        try:
+            return await asyncio.wait_for(deliveries.get(), self.timeout)
+        except asyncio.TimeoutError:
+            raise ScenarioFailure("no %s within %ss" % (what, self.timeout)) from None
+
     async def close(self, conn):
         if conn.is_closed:
             return
@@ -208,3 +233,28 @@ class AsyncioPika:
         if not conn.is_closing:
             conn.close()
         await asyncio.wait_for(fut, self.timeout)
+
+
+class AsyncConfirms(ConfirmTracker):
+    """ConfirmTracker fed by pika's ack/nack callback; `await wait(n)` until at most n
+    publishes are unconfirmed. Call published() after each basic_publish."""
+
+    def __init__(self):
+        super().__init__()
+        self.changed = asyncio.Event()
+
+    def on_frame(self, frame):
+        m = frame.method
+        self.settle(m.delivery_tag, m.multiple, isinstance(m, Basic.Ack))
+        self.changed.set()
+
+    async def wait(self, outstanding=0, timeout=30):
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.outstanding > outstanding:
+            self.changed.clear()
+            remaining = deadline - asyncio.get_running_loop().time()
+            try:
+                await asyncio.wait_for(self.changed.wait(), max(0.001, remaining))
+            except asyncio.TimeoutError:
+                raise ScenarioFailure("%d publishes unconfirmed after %ss"
+                                      % (self.outstanding, timeout)) from None
