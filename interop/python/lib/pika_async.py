@@ -9,7 +9,9 @@ failure and stops the loop.
 
 AsyncioPika: pika's AsyncioConnection bridged to coroutines: `await self.call(fn, ...)`
 runs a pika method that takes `callback=` and returns what the callback got, bounded by a
-timeout and failing fast if the channel or connection closes meanwhile.
+timeout and failing fast if the channel or connection closes meanwhile; `confirms()` puts
+a channel in confirm mode (AsyncConfirms: `published()` per publish, `await wait(n)`);
+`consume()` feeds deliveries into an asyncio.Queue read with `await next(queue)`.
 """
 
 import asyncio
