@@ -20,7 +20,7 @@ import json
 import aio_pika
 from pamqp.commands import Basic
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from interop_common import amqp_uri, check_eq, main, unique
 
 ORDERS = 300
 REGIONS = ["eu", "us", "ap"]

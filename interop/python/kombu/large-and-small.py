@@ -15,7 +15,7 @@ import socket
 
 import kombu
 
-from interop_common import Deadline, amqp_uri, check, check_eq, main, unique
+from interop_common import Deadline, amqp_uri, check_eq, main, unique
 from kombu_confirms import ConfirmWindow
 
 SIZE = 16 * 1024 * 1024

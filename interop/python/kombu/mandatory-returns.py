@@ -19,7 +19,7 @@ Everything is deleted at the end.
 import amqp.exceptions
 import kombu
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from interop_common import amqp_uri, check_eq, main, unique
 
 
 def scenario():
