@@ -1,0 +1,97 @@
+"""aio-pika: one 16 MiB message, then 10,000 small ones of varying length.
+
+A 16 MiB body of pseudo-random bytes is published persistent to a durable queue with a
+confirm (aiormq splits it into frame_max-sized body frames), consumed back with the queue
+iterator and compared by length and SHA-256 (also carried in a header). Then 10,000 small
+messages with bodies of length i % 101 (0..100 bytes, the first one empty) are published
+with confirms (a window of 1,000 in flight) and consumed (prefetch 500, multiple acks);
+every body must match exactly, in order. The queue ends empty and is deleted.
+"""
+
+import asyncio
+import hashlib
+import random
+
+import aio_pika
+from pamqp.commands import Basic
+
+from interop_common import amqp_uri, check, check_eq, main, unique
+
+SIZE = 16 * 1024 * 1024
+SMALL = 10000
+WINDOW = 1000
+QUEUE = unique("large-and-small")
+
+
+def small_body(i):
+    return bytes((i + k) % 256 for k in range(i % 101))
+
+
+async def consume(queue, count, on_message):
+    got = 0
+
+    async def drain():
+        nonlocal got
+        async with queue.iterator() as messages:
+            async for message in messages:
+                on_message(got, message)
+                got += 1
+                if got % 100 == 0 or got == count:
+                    await message.ack(multiple=True)
+                if got == count:
+                    return
+
+    try:
+        await asyncio.wait_for(drain(), 30)
+    except asyncio.TimeoutError:
+        raise AssertionError("only %d of %d messages consumed in 30s" % (got, count))
+
+
+async def run():
+    body = random.Random(16).randbytes(SIZE)
+    digest = hashlib.sha256(body).hexdigest()
+    connection = await aio_pika.connect(amqp_uri())
+    async with connection:
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=500)
+        queue = await channel.declare_queue(QUEUE, durable=True)
+
+        frame = await channel.default_exchange.publish(
+            aio_pika.Message(body, headers={"sha256": digest},
+                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+            routing_key=QUEUE)
+        check(isinstance(frame, Basic.Ack), "confirm of the 16 MiB publish: %r" % (frame,))
+
+        def check_large(_n, message):
+            check_eq(len(message.body), SIZE, "length of the consumed 16 MiB body")
+            check_eq(hashlib.sha256(message.body).hexdigest(), digest, "SHA-256 of the body")
+            check_eq(message.headers, {"sha256": digest}, "headers of the large message")
+        await consume(queue, 1, check_large)
+
+        kinds = set()
+        for start in range(0, SMALL, WINDOW):
+            frames = await asyncio.gather(*[
+                channel.default_exchange.publish(aio_pika.Message(small_body(i)),
+                                                 routing_key=QUEUE)
+                for i in range(start, min(start + WINDOW, SMALL))
+            ])
+            kinds.update(type(f) for f in frames)
+        check_eq(kinds, {Basic.Ack}, "confirmation frames of the small messages")
+
+        def check_small(n, message):
+            if message.body != small_body(n):
+                raise AssertionError("small message %d: expected %r, got %r"
+                                     % (n, small_body(n), message.body))
+        await consume(queue, SMALL, check_small)
+
+        declared = await channel.declare_queue(QUEUE, passive=True)
+        check_eq(declared.declaration_result.message_count, 0, "messages left")
+        await queue.delete()
+
+
+def scenario():
+    asyncio.run(asyncio.wait_for(run(), 90))
+
+
+if __name__ == "__main__":
+    main(scenario)

@@ -1,0 +1,150 @@
+"""pika SelectConnection: background jobs, a pool of worker processes, one SIGKILLed.
+
+A durable jobs queue and a results queue. Four worker processes (helpers/job_worker.py,
+SelectConnection, prefetch 10, manual acks) compute a SHA-256 of each job's payload,
+publish a result {job, worker, redelivered, digest}, then ack. Worker 0 stalls after 300
+jobs: it announces the job it holds and stops, its prefetch unacked; the scenario
+then kills it with SIGKILL. Meanwhile INTEROP_JOBS (default 10,000) persistent jobs are
+published on a confirm-mode channel with a window of 500 unconfirmed (the ack callback
+publishes more); all must be acked, none nacked.
+
+Checks: every job has exactly one result with the right digest (a duplicate is tolerated
+only if flagged redelivered); the job worker 0 was stuck on was done by another worker
+with redelivered=True; worker 0 did exactly 300 jobs and nothing after stalling; the
+queues end empty and are deleted.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pika
+from pika.spec import Basic
+
+from confirm_tracker import ConfirmTracker
+from interop_common import check, check_eq, main, unique
+from pika_async import SelectScenario
+
+JOBS = int(os.environ.get("INTEROP_JOBS", "10000"))
+WORKERS = 4
+STALL_AFTER = 300
+WINDOW = 500
+JOBS_Q = unique("jobs")
+RESULTS_Q = unique("job-results")
+HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers", "job_worker.py")
+
+
+def payload(i):
+    return "job-%d-" % i + "x" * (i % 100)
+
+
+class BackgroundJobs(SelectScenario):
+    TIMEOUT = 100
+
+    def __init__(self):
+        super().__init__()
+        self.procs = []
+        self.confirms = ConfirmTracker()
+        self.results, self.duplicates, self.stalled = {}, [], []
+        self.by_worker = [0] * WORKERS
+
+    def start(self):
+        self.connect(lambda conn: self.open_channel(conn, self.on_channel))
+
+    def on_channel(self, ch):
+        self.ch = ch
+        self.chain([
+            lambda cb: ch.queue_declare(JOBS_Q, durable=True, callback=cb),
+            lambda cb: ch.queue_declare(RESULTS_Q, durable=True, callback=cb),
+            lambda cb: ch.basic_consume(RESULTS_Q, self.cb(self.on_result), callback=cb),
+        ], self.start_workers)
+
+    def start_workers(self, _frames):
+        for w in range(WORKERS):
+            args = [sys.executable, HELPER, JOBS_Q, RESULTS_Q, str(w)]
+            if w == 0:
+                args.append(str(STALL_AFTER))
+            self.procs.append(subprocess.Popen(args))
+        self.connect(lambda conn: self.open_channel(conn, self.on_publisher_channel))
+
+    def on_publisher_channel(self, ch):
+        self.publisher = ch
+        ch.confirm_delivery(self.cb(self.on_confirm), callback=self.cb(self.publish_more))
+
+    def publish_more(self, _frame=None):
+        while self.confirms.published_count < JOBS and self.confirms.outstanding < WINDOW:
+            i = self.confirms.published_count
+            self.publisher.basic_publish(
+                "", JOBS_Q, json.dumps({"id": i, "payload": payload(i)}).encode(),
+                pika.BasicProperties(delivery_mode=2))
+            self.confirms.published()
+
+    def on_confirm(self, frame):
+        m = frame.method
+        self.confirms.settle(m.delivery_tag, m.multiple, isinstance(m, Basic.Ack))
+        check_eq(self.confirms.nacked, [], "nacked jobs")
+        self.publish_more()
+
+    def on_result(self, ch, method, _props, body):
+        ch.basic_ack(method.delivery_tag)
+        msg = json.loads(body)
+        if "stalled" in msg:
+            check_eq(msg["worker"], 0, "the worker that stalled")
+            self.stalled.append(msg["stalled"])
+            self.procs[0].send_signal(signal.SIGKILL)
+            self.procs[0].wait(10)
+        elif msg["job"] in self.results:
+            self.duplicates.append(msg)
+        else:
+            self.results[msg["job"]] = msg
+            self.by_worker[msg["worker"]] += 1
+        if len(self.results) == JOBS:
+            ch.basic_cancel(method.consumer_tag, callback=self.cb(self.clean_up))
+
+    def clean_up(self, _frame):
+        ch = self.ch
+        self.chain([
+            lambda cb: ch.queue_declare(JOBS_Q, passive=True, callback=cb),
+            lambda cb: ch.queue_declare(RESULTS_Q, passive=True, callback=cb),
+            lambda cb: ch.queue_delete(JOBS_Q, callback=cb),
+            lambda cb: ch.queue_delete(RESULTS_Q, callback=cb),
+        ], self.done)
+
+    def done(self, frames):
+        check_eq(frames[0].method.message_count, 0, "jobs left")
+        check_eq(frames[1].method.message_count, 0, "results left")
+        self.ok = True
+        self.finish()
+
+
+def scenario():
+    s = BackgroundJobs()
+    try:
+        s.run()
+    finally:
+        for p in s.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait(10)
+    check(getattr(s, "ok", False), "the scenario did not reach its end")
+    check_eq((s.confirms.acked, s.confirms.outstanding), (JOBS, 0), "jobs confirmed")
+    check_eq(len(s.stalled), 1, "stall announcements from worker 0")
+    stalled = s.stalled[0]
+    check_eq(s.procs[0].returncode, -signal.SIGKILL, "worker 0's exit status")
+    check_eq([d for d in s.duplicates if not d["redelivered"]], [],
+             "jobs done twice without a redelivered flag")
+    check_eq(s.by_worker[0], STALL_AFTER, "jobs done by worker 0 (none after it stalled)")
+    for i, r in s.results.items():
+        check_eq(r["digest"], hashlib.sha256(payload(i).encode()).hexdigest(),
+                 "digest of job %d" % i)
+    check(s.results[stalled]["worker"] != 0, "the stalled job was finished by another worker")
+    check_eq(s.results[stalled]["redelivered"], True, "redelivered flag on the stalled job")
+    print("jobs per worker: %s; stalled job %d; %d duplicates"
+          % (s.by_worker, stalled, len(s.duplicates)))
+
+
+if __name__ == "__main__":
+    main(scenario)
