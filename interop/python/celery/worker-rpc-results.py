@@ -9,8 +9,6 @@ waits for it to exit; the wait is bounded and the worker is killed if it overrun
 """
 
 import os
-import signal
-import subprocess
 import sys
 import uuid
 
@@ -24,41 +22,9 @@ sys.path.insert(0, APP_DIR)
 
 import celery  # noqa: E402
 import tasks  # noqa: E402
+from workers import WorkerProcess  # noqa: E402
 
 NODE = "interop-%s@localhost" % uuid.uuid4().hex[:8]
-
-
-def start_worker():
-    log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"), "interop-%s.log" % NODE), "w+")
-    cmd = [
-        sys.executable, "-m", "celery", "-A", "tasks", "worker",
-        "--pool=prefork", "--concurrency=2", "--loglevel=warning",
-        "-Q", QUEUE, "-n", NODE,
-    ]
-    proc = subprocess.Popen(cmd, cwd=APP_DIR, stdout=log, stderr=subprocess.STDOUT)
-    return proc, log
-
-
-def stop_worker(proc, log):
-    """Shut the worker down (broadcast, then signals; all bounded); return its output."""
-    try:
-        # The worker exits on the broadcast without replying.
-        tasks.app.control.shutdown(destination=[NODE])
-        proc.wait(timeout=30)
-    except Exception as exc:  # noqa: BLE001 - reported below, then the worker is stopped
-        print("worker did not stop on the shutdown broadcast: %r" % (exc,))
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    log.seek(0)
-    output = log.read()
-    log.close()
-    os.unlink(log.name)
-    return output
 
 
 def exercise():
@@ -88,14 +54,14 @@ def exercise():
 
 
 def scenario():
-    proc, log = start_worker()
+    worker = WorkerProcess(NODE, QUEUE)
     try:
         exercise()
     finally:
-        output = stop_worker(proc, log)
+        output = worker.stop(tasks.app)
         if output.strip():
             print("worker output:\n" + output)
-    check_eq(proc.returncode, 0, "worker exit code")
+    check_eq(worker.proc.returncode, 0, "worker exit code")
     with tasks.app.connection_for_write() as conn:
         channel = conn.default_channel
         check_eq(channel.queue_declare(QUEUE, passive=True).message_count, 0, "tasks left")

@@ -4,7 +4,9 @@ Broker: $AMQP_URI. Result backend: rpc:// (results travel back over AMQP to the 
 reply queue). The task queue name comes from $INTEROP_CELERY_QUEUE so runs don't collide.
 """
 
+import hashlib
 import os
+import time
 
 from celery import Celery
 
@@ -44,3 +46,29 @@ def fail(message):
 @app.task(bind=True)
 def whoami(self):
     return {"hostname": self.request.hostname, "delivery_info": self.request.delivery_info}
+
+
+@app.task(bind=True)
+def job(self, number, payload):
+    """A background job: the SHA-256 of its payload. Each execution is logged to
+    $INTEROP_JOB_LOG as "<job> <worker> <redelivered>". A worker started with
+    $INTEROP_STALL_AFTER=N stalls (never returns) in the first job it starts after it has
+    done N, first writing that job's number to $INTEROP_JOB_LOG.stalled."""
+    log = os.environ["INTEROP_JOB_LOG"]
+    stall_after = os.environ.get("INTEROP_STALL_AFTER")
+    if stall_after is not None:
+        done = log + ".stall-count"
+        if os.path.exists(done) and os.path.getsize(done) >= int(stall_after):
+            with open(log + ".stalled.tmp", "w") as marker:
+                marker.write(str(number))
+            os.replace(log + ".stalled.tmp", log + ".stalled")
+            time.sleep(600)
+    redelivered = bool(self.request.delivery_info.get("redelivered"))
+    digest = hashlib.sha256(payload.encode()).hexdigest()
+    with open(log, "a") as out:
+        out.write("%d %s %d\n" % (number, self.request.hostname, redelivered))
+    if stall_after is not None:
+        with open(log + ".stall-count", "ab") as done_file:
+            done_file.write(b".")
+    return {"job": number, "digest": digest, "worker": self.request.hostname,
+            "redelivered": redelivered}
