@@ -19,10 +19,29 @@ pub(super) enum HandshakeError {
     /// The client sent something other than the AMQP 0-9-1 header.
     #[error("unsupported protocol header")]
     BadProtocolHeader,
-    /// The client broke the handshake sequence or the protocol; a close was sent.
+    /// The client was refused with a connection.close (an unknown vhost, failed
+    /// authentication from a client with `authentication_failure_close`).
     #[error("{0}")]
     Refused(String),
+    /// The client broke the handshake sequence or the protocol before the connection was
+    /// open: as RabbitMQ does, no connection.close is sent and the socket is closed after
+    /// [`SILENT_CLOSE_DELAY`], so a misbehaving client cannot retry in a tight loop.
+    #[error("{} - {text}", code.name())]
+    RefusedSilently {
+        /// The reply code RabbitMQ would log.
+        code: ReplyCode,
+        /// What was wrong.
+        text: String,
+        /// The class of the offending method.
+        class_id: u16,
+        /// The offending method.
+        method_id: u16,
+    },
 }
+
+/// How long a client that broke the handshake waits before its socket is closed
+/// (RabbitMQ's `SILENT_CLOSE_DELAY`).
+pub(super) const SILENT_CLOSE_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
 
 fn server_properties() -> FieldTable {
     let mut caps = FieldTable::new();
@@ -155,8 +174,12 @@ impl Connection {
             self.tuning.channel_max = tune_ok.channel_max;
         }
         self.tuning.heartbeat = tune_ok.heartbeat;
-        let Method::ConnectionOpen(open) = self.read_method().await? else {
-            return Err(self.refuse(
+        let method = match self.read_method().await {
+            Ok(method) => method,
+            Err(err) => return Err(self.refuse_loudly(err)),
+        };
+        let Method::ConnectionOpen(open) = method else {
+            return Err(self.close_with(
                 ReplyCode::CommandInvalid,
                 "expected connection.open",
                 10,
@@ -166,7 +189,7 @@ impl Connection {
         let vhost_name = open.virtual_host.to_string_lossy().into_owned();
         let Some(vhost) = self.broker.vhost(&vhost_name) else {
             let text = format!("vhost {vhost_name} not found");
-            return Err(self.refuse(ReplyCode::NotAllowed, &text, 10, 40));
+            return Err(self.close_with(ReplyCode::NotAllowed, &text, 10, 40));
         };
         self.vhost = Some(vhost);
         self.send_now(&Method::ConnectionOpenOk(ConnectionOpenOk::default()));
@@ -195,8 +218,33 @@ impl Connection {
         Ok(())
     }
 
+    /// Gives up on a connection that broke the handshake, without a close (see
+    /// [`HandshakeError::RefusedSilently`]).
+    fn refuse(&self, code: ReplyCode, text: &str, class_id: u16, method_id: u16) -> HandshakeError {
+        HandshakeError::RefusedSilently {
+            code,
+            text: text.to_string(),
+            class_id,
+            method_id,
+        }
+    }
+
+    /// Once tune-ok is accepted (RabbitMQ's `opening` state), errors are answered with a
+    /// connection.close instead.
+    fn refuse_loudly(&mut self, err: HandshakeError) -> HandshakeError {
+        match err {
+            HandshakeError::RefusedSilently {
+                code,
+                text,
+                class_id,
+                method_id,
+            } => self.close_with(code, &text, class_id, method_id),
+            other => other,
+        }
+    }
+
     /// Sends connection.close and gives up on the connection.
-    fn refuse(
+    fn close_with(
         &mut self,
         code: ReplyCode,
         text: &str,

@@ -36,6 +36,7 @@ use crate::broker::consumer::ConnectionEvent;
 use crate::broker::vhost::VHost;
 use crate::channel::Channel;
 use bytes::BytesMut;
+use handshake::HandshakeError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -126,6 +127,14 @@ pub async fn serve(
             Ok(Ok(())) => {
                 tracing::info!(user = %conn.user, "connection opened");
                 conn.run(shutdown).await;
+            }
+            Ok(Err(err @ HandshakeError::RefusedSilently { .. })) => {
+                tracing::warn!(%err, "handshake refused; closing the socket without a close");
+                let mut shutdown = shutdown;
+                tokio::select! {
+                    _ = tokio::time::sleep(handshake::SILENT_CLOSE_DELAY) => {}
+                    _ = shutdown.changed() => {}
+                }
             }
             Ok(Err(err)) => tracing::warn!(%err, "handshake failed"),
             Err(_) => tracing::warn!("handshake timed out"),
