@@ -293,3 +293,66 @@ async fn a_boolean_x_priority_consumer_argument_is_refused() {
         invalid_arg("x-priority", &q, "\"expected integer, got bool\"")
     );
 }
+
+/// Declares `name` with `first`, then redeclares it with `second`; the reply text of the
+/// 406 the redeclare must cause.
+async fn redeclare_refused(
+    broker: &TestBroker,
+    name: &str,
+    first: &[(&str, Value)],
+    second: &[(&str, Value)],
+) -> String {
+    let mut c = open1(broker).await;
+    declare(&mut c, 1, name, first).await;
+    let close = declare_refused(&mut c, 1, name, second).await;
+    assert_eq!((close.code, close.class_id, close.method_id), (406, 50, 10));
+    close.text
+}
+
+fn inequivalent(queue: &str, detail: &str) -> String {
+    format!(
+        "PRECONDITION_FAILED - inequivalent arg 'x-max-length' for queue '{queue}' in vhost '/': {detail}"
+    )
+}
+
+#[tokio::test]
+async fn a_redeclare_with_another_value_names_both_values() {
+    let broker = TestBroker::start().await;
+    let q = unique("redeclare-value");
+    let five = [("x-max-length", Value::I32(5))];
+    let text = redeclare_refused(&broker, &q, &five, &[("x-max-length", Value::I64(6))]).await;
+    assert_eq!(text, inequivalent(&q, "received '6' but current is '5'"));
+}
+
+#[tokio::test]
+async fn a_redeclare_without_the_argument_names_its_type() {
+    let broker = TestBroker::start().await;
+    let q = unique("redeclare-missing");
+    let five = [("x-max-length", Value::I32(5))];
+    let text = redeclare_refused(&broker, &q, &five, &[]).await;
+    assert_eq!(
+        text,
+        inequivalent(
+            &q,
+            "received none but current is the value '5' of type 'signedint'"
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_redeclare_with_another_type_is_refused_even_for_an_equal_looking_value() {
+    let broker = TestBroker::start().await;
+    let q = unique("redeclare-type");
+    let five = [("x-max-length", Value::I64(5))];
+    let text = redeclare_refused(&broker, &q, &five, &[("x-max-length", vstr("5"))]).await;
+    assert_eq!(text, inequivalent(&q, "received '5' but current is '5'"));
+}
+
+#[tokio::test]
+async fn a_redeclare_with_the_same_value_in_another_integer_width_is_accepted() {
+    let broker = TestBroker::start().await;
+    let q = unique("redeclare-width");
+    let mut c = open1(&broker).await;
+    declare(&mut c, 1, &q, &[("x-max-length", Value::I32(5))]).await;
+    declare(&mut c, 1, &q, &[("x-max-length", Value::I64(5))]).await;
+}

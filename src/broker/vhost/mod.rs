@@ -3,6 +3,7 @@
 //! are serialised by a per-vhost lock; publishing takes no vhost-wide lock.
 
 mod dead_letter;
+mod equivalence;
 mod persist;
 mod topology;
 

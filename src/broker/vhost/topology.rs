@@ -2,13 +2,13 @@
 //! RabbitMQ's checks and reply texts. Serialised by the vhost's topology lock; the publish
 //! path never takes it.
 
-use super::VHost;
+use super::{VHost, equivalence};
 use crate::broker::consumer::{ConnectionEvent, Consumer};
 use crate::broker::exchange::{Binding, Destination, Exchange, ExchangeKind};
 use crate::broker::queue::args::QueueArgs;
 use crate::broker::queue::{Queue, QueueDeclaration};
 use crate::error::{AmqpError, AmqpResult};
-use crate::protocol::{FieldTable, FieldValue, ReplyCode, ShortStr};
+use crate::protocol::{FieldTable, ReplyCode, ShortStr};
 use std::sync::Arc;
 
 /// Queue arguments whose values must match on redeclare (RabbitMQ's list).
@@ -131,9 +131,12 @@ impl VHost {
                     bool_text(x.internal),
                 ));
             }
-            if x.arguments.get("alternate-exchange") != arguments.get("alternate-exchange") {
+            if let Some(difference) = equivalence::mismatch(
+                x.arguments.get("alternate-exchange"),
+                arguments.get("alternate-exchange"),
+            ) {
                 return Err(AmqpError::precondition(format!(
-                    "inequivalent arg 'alternate-exchange' for {what}"
+                    "inequivalent arg 'alternate-exchange' for {what}: {difference}"
                 )));
             }
             return Ok(());
@@ -386,11 +389,9 @@ impl VHost {
         for arg in EQUIVALENCE_ARGS {
             let current = q.decl.arguments.get(arg);
             let received = req.arguments.get(arg);
-            if !args_equivalent(current, received) {
+            if let Some(difference) = equivalence::mismatch(current, received) {
                 return Err(AmqpError::precondition(format!(
-                    "inequivalent arg '{arg}' for {what}: received {} but current is {}",
-                    describe_arg(received),
-                    describe_arg(current)
+                    "inequivalent arg '{arg}' for {what}: {difference}"
                 )));
             }
         }
@@ -452,40 +453,5 @@ fn notify_cancelled(consumers: Vec<Consumer>) {
             channel: c.channel,
             consumer_tag: c.tag.clone(),
         });
-    }
-}
-
-fn args_equivalent(a: Option<&FieldValue>, b: Option<&FieldValue>) -> bool {
-    match (a, b) {
-        (None, None) => true,
-        (Some(x), Some(y)) => match (as_i64(x), as_i64(y)) {
-            (Some(i), Some(j)) => i == j,
-            _ => x == y,
-        },
-        _ => false,
-    }
-}
-
-fn as_i64(v: &FieldValue) -> Option<i64> {
-    match *v {
-        FieldValue::I8(n) => Some(n.into()),
-        FieldValue::U8(n) => Some(n.into()),
-        FieldValue::I16(n) => Some(n.into()),
-        FieldValue::U16(n) => Some(n.into()),
-        FieldValue::I32(n) => Some(n.into()),
-        FieldValue::U32(n) => Some(n.into()),
-        FieldValue::I64(n) => Some(n),
-        _ => None,
-    }
-}
-
-fn describe_arg(v: Option<&FieldValue>) -> String {
-    match v {
-        None => "none".to_string(),
-        Some(FieldValue::LongStr(b)) => format!("the value '{}'", String::from_utf8_lossy(b)),
-        Some(other) => match as_i64(other) {
-            Some(n) => format!("the value '{n}'"),
-            None => format!("the value '{other:?}'"),
-        },
     }
 }
