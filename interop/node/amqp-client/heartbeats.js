@@ -49,4 +49,4 @@ run(async () => {
     await closeQuietly(conn);
     throw err;
   }
-});
+}, (IDLE + 30) * 1000);
