@@ -16,7 +16,6 @@
 #[path = "helpers/util.rs"]
 mod util;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,17 +25,10 @@ use amqprs::channel::{
     BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
     BasicQosArguments, ConfirmSelectArguments, QueueDeclareArguments, QueueDeleteArguments,
 };
+use interop::jobs::{self, STALL_AFTER, Tally, WINDOW, WORKERS, digest, payload};
 use interop::rs::connect;
 use interop::{bounded, unique};
-use util::{Confirms, channel, digest, message_count, recv};
-
-const WORKERS: usize = 4;
-const STALL_AFTER: usize = 300;
-const WINDOW: usize = 500;
-
-fn payload(i: u64) -> String {
-    format!("job-{i}-{}", "x".repeat((i % 100) as usize))
-}
+use util::{Confirms, channel, message_count, recv};
 
 /// Worker process: `worker <jobs> <results> <id> [stall-after]`. Runs until its stdin
 /// closes (the scenario's signal to stop), or forever once stalled (until killed).
@@ -177,17 +169,8 @@ async fn main() {
     .await;
 }
 
-struct JobResult {
-    worker: usize,
-    redelivered: bool,
-    digest: String,
-}
-
 async fn scenario(jobs_q: String, results_q: String) {
-    let jobs: u64 = std::env::var("INTEROP_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let jobs = jobs::count();
     let conn = connect().await;
     let (ch, _events) = channel(&conn).await;
     for q in [&jobs_q, &results_q] {
@@ -245,17 +228,15 @@ async fn scenario(jobs_q: String, results_q: String) {
         )
         .await
         .expect("consume results");
-    let mut done: HashMap<u64, JobResult> = HashMap::new();
-    let mut by_worker = [0usize; WORKERS];
-    let mut duplicates = 0;
+    let mut tally = Tally::new(jobs);
     let mut stalled: Option<u64> = None;
     let mut after_stall_from_0 = 0;
     let deadline = Instant::now() + Duration::from_secs(100);
-    while done.len() < jobs as usize {
+    while !tally.complete() {
         assert!(
             Instant::now() < deadline,
             "only {} of {jobs} results within 100s",
-            done.len()
+            tally.results.len()
         );
         let (deliver, _props, body) = recv(&mut results, "a job result").await;
         let text = String::from_utf8(body).expect("utf-8 result");
@@ -274,20 +255,7 @@ async fn scenario(jobs_q: String, results_q: String) {
                 if w == 0 && stalled.is_some() {
                     after_stall_from_0 += 1;
                 }
-                if done.contains_key(&job) {
-                    assert!(redelivered, "job {job} done twice, second not redelivered");
-                    duplicates += 1;
-                } else {
-                    by_worker[w] += 1;
-                    done.insert(
-                        job,
-                        JobResult {
-                            worker: w,
-                            redelivered,
-                            digest: dig.to_string(),
-                        },
-                    );
-                }
+                tally.record(job, w, redelivered, dig);
             }
             _ => panic!("unexpected result message {text:?}"),
         }
@@ -305,37 +273,10 @@ async fn scenario(jobs_q: String, results_q: String) {
     // The workers finish their acks and close cleanly before the queues are checked.
     tokio::task::block_in_place(|| pool.stop());
 
-    let stalled =
-        stalled.unwrap_or_else(|| panic!("worker 0 never stalled (it did {} jobs)", by_worker[0]));
-    assert_eq!(done.len() as u64, jobs, "jobs with a result");
-    for (job, r) in &done {
-        assert_eq!(
-            r.digest,
-            digest(payload(*job).as_bytes()),
-            "digest of job {job}"
-        );
-    }
-    assert_eq!(
-        by_worker[0], STALL_AFTER,
-        "jobs done by worker 0 before it stalled"
-    );
+    let (stalled, redone_by, redelivered) = tally.check(stalled);
     assert_eq!(
         after_stall_from_0, 0,
         "worker 0 produced nothing after stalling"
-    );
-    let r = &done[&stalled];
-    assert_ne!(
-        r.worker, 0,
-        "the stuck job {stalled} was finished by another worker"
-    );
-    assert!(
-        r.redelivered,
-        "the stuck job {stalled} came back redelivered"
-    );
-    let redelivered = done.values().filter(|r| r.redelivered).count();
-    assert!(
-        (1..=10).contains(&redelivered),
-        "redelivered jobs {redelivered}: worker 0's prefetch (at most 10)"
     );
 
     for q in [&jobs_q, &results_q] {
@@ -350,8 +291,8 @@ async fn scenario(jobs_q: String, results_q: String) {
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");
     println!(
-        "amqprs background jobs: {jobs} jobs, per worker {by_worker:?}, stuck job {stalled} \
-         redone by worker {}, {redelivered} redelivered, {duplicates} duplicates",
-        r.worker
+        "amqprs background jobs: {jobs} jobs, per worker {:?}, stuck job {stalled} \
+         redone by worker {redone_by}, {redelivered} redelivered, {} duplicates",
+        tally.by_worker, tally.repeats
     );
 }

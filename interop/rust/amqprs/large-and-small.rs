@@ -15,8 +15,8 @@ use amqprs::channel::{
 };
 use amqprs::{BasicProperties, FieldTable, FieldValue};
 use interop::rs::connect;
-use interop::unique;
-use util::{Bytes, Confirms, channel, digest, key, message_count, recv};
+use interop::{Rng, fnv1a_hex, unique};
+use util::{Confirms, channel, key, message_count, recv};
 
 const LARGE: usize = 16 * 1024 * 1024;
 const SMALL: u64 = 10_000;
@@ -37,10 +37,10 @@ async fn scenario(queue: String) {
         .await
         .expect("confirm.select");
     let mut confirms = Confirms::default();
-    let mut rng = Bytes(util::seed());
+    let mut rng = Rng::from_clock();
 
-    let large = rng.fill(LARGE);
-    let large_digest = digest(&large);
+    let large = rng.bytes(LARGE);
+    let large_digest = fnv1a_hex(&large);
     ch.basic_publish(
         BasicProperties::default()
             .with_content_type("application/octet-stream")
@@ -70,7 +70,7 @@ async fn scenario(queue: String) {
     let (deliver, props, body) = recv(&mut rx, "the 16 MiB message").await;
     assert_eq!(props.message_id().map(String::as_str), Some("large"));
     assert_eq!(body.len(), LARGE, "large body length");
-    assert_eq!(digest(&body), large_digest, "large body digest");
+    assert_eq!(fnv1a_hex(&body), large_digest, "large body digest");
     assert!(body == large, "large body differs");
     drop((large, body));
     cch.basic_ack(BasicAckArguments::new(deliver.delivery_tag(), false))
@@ -81,7 +81,7 @@ async fn scenario(queue: String) {
     let mut bodies = Vec::with_capacity(SMALL as usize);
     for i in 0..SMALL {
         let len = (i % 101) as usize;
-        let body = rng.fill(len);
+        let body = rng.bytes(len);
         let mut headers = FieldTable::new();
         headers.insert(key("seq"), FieldValue::l(i as i64));
         ch.basic_publish(

@@ -17,7 +17,7 @@ use amqprs::channel::{
 };
 use amqprs::connection::Connection;
 use interop::rs::connect;
-use interop::{bounded, unique};
+use interop::{bounded, levelling, unique};
 use util::{Confirms, channel, message_count, recv};
 
 /// Drains `queue` on its own channel; expects sequence numbers `first, first+2, ...` (`n` of them).
@@ -34,13 +34,9 @@ async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
         )
         .await
         .expect("basic.consume");
-    let mut expected = first;
     for i in 0..n {
         let (deliver, _props, body) = recv(&mut rx, "a queued message").await;
-        assert_eq!(body.len(), 16, "body length");
-        let seq = u64::from_be_bytes(body[..8].try_into().unwrap());
-        assert_eq!(seq, expected, "{queue}: out of order after {i} messages");
-        assert_eq!(&body[8..], b"levelled", "body tail");
+        let seq = levelling::check(queue, first, i, &body);
         assert!(!deliver.redelivered(), "message {seq} flagged redelivered");
         assert_eq!(deliver.delivery_tag(), i + 1, "delivery tag");
         if (i + 1) % 100 == 0 || i + 1 == n {
@@ -48,7 +44,6 @@ async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
                 .await
                 .expect("basic.ack multiple");
         }
-        expected += 2;
     }
     ch.basic_cancel(BasicCancelArguments::new(&tag))
         .await
@@ -80,11 +75,7 @@ async fn main() {
 }
 
 async fn scenario(exchange: String, q0: String, q1: String) {
-    let burst: u64 = std::env::var("INTEROP_BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    assert!(burst % 2 == 0, "INTEROP_BURST must be even");
+    let burst = levelling::burst();
     let producer = connect().await;
     let (ch, mut events) = channel(&producer).await;
     ch.exchange_declare(ExchangeDeclareArguments::new(&exchange, "direct"))
@@ -104,12 +95,10 @@ async fn scenario(exchange: String, q0: String, q1: String) {
     let mut confirms = Confirms::default();
     let started = std::time::Instant::now();
     for seq in 0..burst {
-        let mut body = seq.to_be_bytes().to_vec();
-        body.extend_from_slice(b"levelled");
         ch.basic_publish(
             BasicProperties::default(),
-            body,
-            BasicPublishArguments::new(&exchange, if seq % 2 == 0 { "q0" } else { "q1" }),
+            levelling::body(seq),
+            BasicPublishArguments::new(&exchange, levelling::key(seq)),
         )
         .await
         .expect("basic.publish");

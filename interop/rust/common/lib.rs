@@ -5,6 +5,13 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod data;
+pub mod jobs;
+pub mod levelling;
+pub mod orders;
+
+pub use data::{Rng, fnv1a_hex};
+
 /// The broker URI from `AMQP_URI` (RabbitMQ's default when unset).
 pub fn uri() -> String {
     std::env::var("AMQP_URI").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2F".into())
@@ -121,6 +128,8 @@ pub mod rs {
         Nack {
             /// Delivery tag.
             tag: u64,
+            /// The nack covers every tag up to `tag`.
+            multiple: bool,
         },
         /// basic.return with the returned message.
         Return {
@@ -128,6 +137,10 @@ pub mod rs {
             code: u16,
             /// Reply text.
             text: String,
+            /// The exchange it was published to.
+            exchange: String,
+            /// The routing key it was published with.
+            routing_key: String,
             /// Properties of the returned message.
             properties: BasicProperties,
             /// Body of the returned message.
@@ -186,6 +199,7 @@ pub mod rs {
         async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
             let _ = self.0.send(Event::Nack {
                 tag: nack.delivery_tag(),
+                multiple: nack.multiple(),
             });
         }
         async fn publish_return(
@@ -198,6 +212,8 @@ pub mod rs {
             let _ = self.0.send(Event::Return {
                 code: ret.reply_code(),
                 text: ret.reply_text().clone(),
+                exchange: ret.exchange().clone(),
+                routing_key: ret.routing_key().clone(),
                 properties,
                 body,
             });
@@ -220,7 +236,9 @@ pub mod rs {
 
     /// Opens a channel whose asynchronous events arrive on the returned receiver.
     pub async fn channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
-        let ch = conn.open_channel(None).await.expect("open channel");
+        let ch = super::bounded("channel.open", conn.open_channel(None))
+            .await
+            .expect("open channel");
         let (tx, rx) = mpsc::unbounded_channel();
         ch.register_callback(Recorder(tx))
             .await
@@ -242,56 +260,6 @@ pub async fn bounded_secs<T>(secs: u64, what: &str, fut: impl Future<Output = T>
         Ok(v) => v,
         Err(_) => panic!("timed out after {secs}s waiting for {what}"),
     }
-}
-
-/// A small deterministic pseudo-random generator (xorshift64*), for test payloads.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator seeded from the clock and the process id (never zero).
-    pub fn from_clock() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Self::new(nanos ^ u64::from(std::process::id()).rotate_left(32))
-    }
-
-    /// A generator with a fixed seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// `len` random bytes.
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-}
-
-/// FNV-1a (64 bit) of `data`, as 16 hex digits: a cheap digest for job payloads.
-pub fn fnv1a_hex(data: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in data {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 /// The raw value of `key` in a flat JSON object written by these scenarios (numbers,

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use std::time::Instant;
 
 use futures_lite::StreamExt;
+use interop::levelling;
 use interop::lp::{self, depth};
 use interop::{bounded, bounded_secs, unique};
 use lapin::options::{
@@ -24,13 +25,6 @@ use lapin::{BasicProperties, Connection, ExchangeKind, PublisherConfirm};
 
 const WINDOW: usize = 5000;
 const ACK_EVERY: u64 = 100;
-
-fn burst() -> u64 {
-    std::env::var("INTEROP_BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
-}
 
 /// Drains `queue` (which holds `expected` messages numbered 0, 2, 4, ... or 1, 3, 5, ...
 /// as `first`, `first + 2`, ...) in order; returns how many arrived.
@@ -55,15 +49,8 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
             .await
             .expect("consumer stream ended")
             .expect("delivery");
-        let seq = u64::from_be_bytes(d.data[..8].try_into().expect("8-byte sequence number"));
-        let want = first + 2 * got;
-        assert_eq!(seq, want, "{queue}: out of order after {got} messages");
+        let seq = levelling::check(&queue, first, got, &d.data);
         assert!(!d.redelivered, "{queue}: message {seq} flagged redelivered");
-        assert_eq!(
-            d.data.len(),
-            8 + (seq % 32) as usize,
-            "length of message {seq}"
-        );
         got += 1;
         if got.is_multiple_of(ACK_EVERY) || got == expected {
             d.acker
@@ -82,7 +69,7 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
 
 #[tokio::main]
 async fn main() {
-    let n = burst();
+    let n = levelling::burst();
     assert!(n.is_multiple_of(2), "INTEROP_BURST must be even");
     let exchange = unique("lapin.levelling");
     let queues = [unique("lapin.levelling-q0"), unique("lapin.levelling-q1")];
@@ -130,9 +117,8 @@ async fn main() {
                 assert!(c.is_ack(), "burst publish nacked: {c:?}");
                 acked += 1;
             }
-            let mut body = seq.to_be_bytes().to_vec();
-            body.resize(8 + (seq % 32) as usize, b'.');
-            let key = if seq % 2 == 0 { "q0" } else { "q1" };
+            let body = levelling::body(seq);
+            let key = levelling::key(seq);
             let confirm = ch
                 .basic_publish(
                     exchange.as_str().into(),
