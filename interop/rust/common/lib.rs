@@ -275,11 +275,20 @@ pub fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim_end())
 }
 
-/// lapin helpers: connecting from `AMQP_URI`, queue depths and header values.
+/// lapin helpers: connecting from `AMQP_URI`, the declare/bind/delete and confirm
+/// boilerplate the scenarios share, queue depths and header values.
 pub mod lp {
-    use lapin::options::QueueDeclareOptions;
+    use futures_lite::StreamExt;
+    use lapin::message::Delivery;
+    use lapin::options::{
+        ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+        QueueDeclareOptions, QueueDeleteOptions,
+    };
     use lapin::types::{AMQPValue, FieldTable};
-    use lapin::{Channel, Connection, ConnectionProperties};
+    use lapin::{
+        Channel, Confirmation, Connection, ConnectionProperties, Consumer, ExchangeKind,
+        PublisherConfirm, Queue,
+    };
 
     /// Opens a lapin connection to `uri` (30 s hang guard).
     pub async fn connect_to(uri: &str) -> Connection {
@@ -294,6 +303,78 @@ pub mod lp {
     /// Opens a lapin connection to `AMQP_URI`.
     pub async fn connect() -> Connection {
         connect_to(&super::uri()).await
+    }
+
+    /// Opens a channel in confirm mode.
+    pub async fn confirm_channel(conn: &Connection) -> Channel {
+        let ch = conn.create_channel().await.expect("channel");
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        ch
+    }
+
+    /// Declares exchange `name` of `kind` with `options` and no arguments.
+    pub async fn declare_exchange(
+        ch: &Channel,
+        name: &str,
+        kind: ExchangeKind,
+        options: ExchangeDeclareOptions,
+    ) {
+        ch.exchange_declare(name.into(), kind, options, FieldTable::default())
+            .await
+            .unwrap_or_else(|e| panic!("exchange.declare {name}: {e}"));
+    }
+
+    /// Declares queue `name` with `options` and no arguments.
+    pub async fn declare_queue(ch: &Channel, name: &str, options: QueueDeclareOptions) -> Queue {
+        ch.queue_declare(name.into(), options, FieldTable::default())
+            .await
+            .unwrap_or_else(|e| panic!("queue.declare {name}: {e}"))
+    }
+
+    /// Binds `queue` to `exchange` with `key` and `args`.
+    pub async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str, args: FieldTable) {
+        ch.queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            args,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("queue.bind {queue} to {exchange} as {key:?}: {e}"));
+    }
+
+    /// Deletes `queues`, then `exchanges` (the end of a scenario).
+    pub async fn delete(ch: &Channel, queues: &[&str], exchanges: &[&str]) {
+        for q in queues {
+            ch.queue_delete((*q).into(), QueueDeleteOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("queue.delete {q}: {e}"));
+        }
+        for x in exchanges {
+            ch.exchange_delete((*x).into(), ExchangeDeleteOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("exchange.delete {x}: {e}"));
+        }
+    }
+
+    /// Awaits a publisher confirm (30 s hang guard) and asserts it is an ack.
+    pub async fn acked(confirm: PublisherConfirm, what: &str) -> Confirmation {
+        let c = super::bounded(what, confirm)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(c.is_ack(), "{what}: not acked: {c:?}");
+        c
+    }
+
+    /// The next delivery of `consumer` (30 s hang guard).
+    pub async fn next(consumer: &mut Consumer, what: &str) -> Delivery {
+        super::bounded(what, consumer.next())
+            .await
+            .unwrap_or_else(|| panic!("consumer stream ended waiting for {what}"))
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
     /// The ready-message count of an existing queue (passive queue.declare).

@@ -22,7 +22,7 @@ use interop::lp::{self, depth};
 use interop::{bounded, bounded_secs, json_field, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, PublisherConfirm};
@@ -128,18 +128,12 @@ fn spawn_workers(jobs_q: &str, results_q: &str, lines: mpsc::UnboundedSender<Wor
 /// Publishes every job with confirms, `WINDOW` in flight; returns how many were acked.
 async fn produce(jobs_q: String, count: u64) -> u64 {
     let conn = lp::connect().await;
-    let ch = conn.create_channel().await.expect("producer channel");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
+    let ch = lp::confirm_channel(&conn).await;
     let mut in_flight: VecDeque<PublisherConfirm> = VecDeque::with_capacity(WINDOW);
     let mut acked = 0;
     for i in 0..count {
         if in_flight.len() == WINDOW {
-            let c = bounded("a job confirm", in_flight.pop_front().unwrap())
-                .await
-                .expect("confirm");
-            assert!(c.is_ack(), "job publish nacked: {c:?}");
+            lp::acked(in_flight.pop_front().unwrap(), "a job confirm").await;
             acked += 1;
         }
         let body = format!("{{\"id\": {i}, \"payload\": \"{}\"}}", payload(i));
@@ -156,8 +150,7 @@ async fn produce(jobs_q: String, count: u64) -> u64 {
         in_flight.push_back(confirm);
     }
     for confirm in in_flight {
-        let c = bounded("a job confirm", confirm).await.expect("confirm");
-        assert!(c.is_ack(), "job publish nacked: {c:?}");
+        lp::acked(confirm, "a job confirm").await;
         acked += 1;
     }
     conn.close(200, "bye".into()).await.expect("producer close");
@@ -171,13 +164,7 @@ async fn scenario() {
     let conn = lp::connect().await;
     let ch = conn.create_channel().await.expect("channel");
     for q in [&jobs_q, &results_q] {
-        ch.queue_declare(
-            q.as_str().into(),
-            QueueDeclareOptions::durable(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.declare");
+        lp::declare_queue(&ch, q, QueueDeclareOptions::durable()).await;
     }
 
     let (tx, mut lines) = mpsc::unbounded_channel();
@@ -249,11 +236,7 @@ async fn scenario() {
         assert_eq!(depth(&ch, q).await, 0, "messages left in {q}");
     }
     // Deleting the jobs queue cancels the workers' consumers; they close and exit.
-    for q in [&jobs_q, &results_q] {
-        ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .expect("queue.delete");
-    }
+    lp::delete(&ch, &[&jobs_q, &results_q], &[]).await;
     let mut running = WORKERS - 1;
     while running > 0 {
         match bounded("the workers to exit", lines.recv()).await {

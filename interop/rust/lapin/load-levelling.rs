@@ -11,14 +11,13 @@
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use futures_lite::StreamExt;
 use interop::levelling;
 use interop::lp::{self, depth};
-use interop::{bounded, bounded_secs, unique};
+use interop::{bounded_secs, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ExchangeKind, PublisherConfirm};
@@ -45,10 +44,7 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
         .expect("basic.consume");
     let mut got = 0u64;
     while got < expected {
-        let d = bounded("a queued message", consumer.next())
-            .await
-            .expect("consumer stream ended")
-            .expect("delivery");
+        let d = lp::next(&mut consumer, "a queued message").await;
         let seq = levelling::check(&queue, first, got, &d.data);
         assert!(!d.redelivered, "{queue}: message {seq} flagged redelivered");
         got += 1;
@@ -70,37 +66,21 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
 #[tokio::main]
 async fn main() {
     let n = levelling::burst();
-    assert!(n.is_multiple_of(2), "INTEROP_BURST must be even");
     let exchange = unique("lapin.levelling");
     let queues = [unique("lapin.levelling-q0"), unique("lapin.levelling-q1")];
 
     let conn = lp::connect().await;
     let ch = conn.create_channel().await.expect("channel");
-    ch.exchange_declare(
-        exchange.as_str().into(),
+    lp::declare_exchange(
+        &ch,
+        &exchange,
         ExchangeKind::Direct,
         ExchangeDeclareOptions::default(),
-        FieldTable::default(),
     )
-    .await
-    .expect("exchange.declare");
+    .await;
     for (i, q) in queues.iter().enumerate() {
-        ch.queue_declare(
-            q.as_str().into(),
-            QueueDeclareOptions::durable(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.declare");
-        ch.queue_bind(
-            q.as_str().into(),
-            exchange.as_str().into(),
-            format!("q{i}").as_str().into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.bind");
+        lp::declare_queue(&ch, q, QueueDeclareOptions::durable()).await;
+        lp::bind(&ch, q, &exchange, &format!("q{i}"), FieldTable::default()).await;
     }
 
     // The burst, nobody consuming: sequence number then 0..31 bytes of padding.
@@ -113,8 +93,7 @@ async fn main() {
     bounded_secs(90, "the burst to be confirmed", async {
         for seq in 0..n {
             if in_flight.len() == WINDOW {
-                let c = in_flight.pop_front().unwrap().await.expect("confirm");
-                assert!(c.is_ack(), "burst publish nacked: {c:?}");
+                lp::acked(in_flight.pop_front().unwrap(), "a burst confirm").await;
                 acked += 1;
             }
             let body = levelling::body(seq);
@@ -132,8 +111,7 @@ async fn main() {
             in_flight.push_back(confirm);
         }
         for confirm in in_flight.drain(..) {
-            let c = confirm.await.expect("confirm");
-            assert!(c.is_ack(), "burst publish nacked: {c:?}");
+            lp::acked(confirm, "a burst confirm").await;
             acked += 1;
         }
     })
