@@ -10,8 +10,9 @@
 //! is killed with SIGKILL.
 //! Checks: every job has exactly one result with the right digest (a second result is
 //! tolerated only when flagged redelivered); the stuck job was done by another worker with
-//! redelivered=true; worker 0 did exactly 300 jobs and nothing after stalling; the queues
-//! end empty and are deleted.
+//! redelivered=true; worker 0 did exactly 300 jobs and nothing after stalling; between 1
+//! and 10 (worker 0's prefetch) jobs came back redelivered; the queues end empty and are
+//! deleted. The job data and the result checks are shared with lapin (`interop::jobs`).
 
 #[path = "helpers/util.rs"]
 mod util;
@@ -22,13 +23,13 @@ use std::time::{Duration, Instant};
 
 use amqprs::BasicProperties;
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, ConfirmSelectArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    QueueDeclareArguments,
 };
 use interop::jobs::{self, STALL_AFTER, Tally, WINDOW, WORKERS, digest, payload};
 use interop::rs::connect;
 use interop::{bounded, unique};
-use util::{Confirms, channel, message_count, recv};
+use util::{Confirms, channel, confirm_channel, consume_manual, delete_empty, message_count, recv};
 
 /// Worker process: `worker <jobs> <results> <id> [stall-after]`. Runs until its stdin
 /// closes (the scenario's signal to stop), or forever once stalled (until killed).
@@ -38,14 +39,7 @@ async fn worker(jobs: String, results: String, id: usize, stall_after: Option<us
     ch.basic_qos(BasicQosArguments::new(0, 10, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = ch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&jobs, &format!("worker-{id}"))
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
+    let (tag, mut rx) = consume_manual(&ch, &jobs, &format!("worker-{id}")).await;
     // Stop when the parent closes our stdin.
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
@@ -196,10 +190,7 @@ async fn scenario(jobs_q: String, results_q: String) {
         let jobs_q = jobs_q.clone();
         async move {
             let conn = connect().await;
-            let (ch, mut events) = channel(&conn).await;
-            ch.confirm_select(ConfirmSelectArguments::default())
-                .await
-                .expect("confirm.select");
+            let (ch, mut events) = confirm_channel(&conn).await;
             let mut confirms = Confirms::default();
             for i in 0..jobs {
                 confirms.wait_until(&mut events, WINDOW - 1).await;
@@ -220,14 +211,7 @@ async fn scenario(jobs_q: String, results_q: String) {
     });
 
     let (rch, _revents) = channel(&conn).await;
-    let (rtag, mut results) = rch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&results_q, "results")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("consume results");
+    let (rtag, mut results) = consume_manual(&rch, &results_q, "results").await;
     let mut tally = Tally::new(jobs);
     let mut stalled: Option<u64> = None;
     let mut after_stall_from_0 = 0;
@@ -281,12 +265,8 @@ async fn scenario(jobs_q: String, results_q: String) {
 
     for q in [&jobs_q, &results_q] {
         assert_eq!(message_count(&ch, q).await, 0, "messages left in {q}");
-        let left = ch
-            .queue_delete(QueueDeleteArguments::new(q))
-            .await
-            .expect("queue.delete");
-        assert_eq!(left, Some(0));
     }
+    delete_empty(&ch, &[&jobs_q, &results_q], &[]).await;
     rch.close().await.expect("channel close");
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");

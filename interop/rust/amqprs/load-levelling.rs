@@ -3,22 +3,22 @@
 //! consumer is attached, alternating between two durable queues bound to a direct exchange
 //! with keys `q0` and `q1`. Each queue must then report exactly half the burst (passive
 //! declare). Each queue is drained by its own consumer (prefetch 1000, `multiple` acks
-//! every 100): every message arrives exactly once, strictly in order per queue, none
-//! redelivered; both queues end empty and everything is deleted.
+//! every 100): every message arrives exactly once, strictly in order per queue, with
+//! exactly the published body, none redelivered; both queues end empty and everything is
+//! deleted. The bodies and the order check are shared with lapin (`interop::levelling`).
 
 #[path = "helpers/util.rs"]
 mod util;
 
 use amqprs::BasicProperties;
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, ConfirmSelectArguments, ExchangeDeclareArguments, ExchangeDeleteArguments,
-    QueueBindArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    ConfirmSelectArguments, ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
 };
 use amqprs::connection::Connection;
 use interop::rs::connect;
 use interop::{bounded, levelling, unique};
-use util::{Confirms, channel, message_count, recv};
+use util::{Confirms, channel, consume_manual, delete_empty, message_count, recv};
 
 /// Drains `queue` on its own channel; expects sequence numbers `first, first+2, ...` (`n` of them).
 async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
@@ -26,14 +26,7 @@ async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
     ch.basic_qos(BasicQosArguments::new(0, 1000, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = ch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(queue, "")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
+    let (tag, mut rx) = consume_manual(&ch, queue, "").await;
     for i in 0..n {
         let (deliver, _props, body) = recv(&mut rx, "a queued message").await;
         let seq = levelling::check(queue, first, i, &body);
@@ -129,16 +122,7 @@ async fn scenario(exchange: String, q0: String, q1: String) {
     let drained = started.elapsed();
     consumer.close().await.expect("consumer close");
 
-    for q in [&q0, &q1] {
-        let left = ch
-            .queue_delete(QueueDeleteArguments::new(q))
-            .await
-            .expect("queue.delete");
-        assert_eq!(left, Some(0));
-    }
-    ch.exchange_delete(ExchangeDeleteArguments::new(&exchange))
-        .await
-        .expect("exchange.delete");
+    delete_empty(&ch, &[&q0, &q1], &[&exchange]).await;
     ch.close().await.expect("channel close");
     producer.close().await.expect("producer close");
     println!(

@@ -16,15 +16,17 @@
 mod util;
 
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, BasicRejectArguments, ConfirmSelectArguments, ExchangeDeclareArguments,
-    ExchangeDeleteArguments, QueueBindArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    BasicRejectArguments, ConfirmSelectArguments, ExchangeDeclareArguments, QueueBindArguments,
+    QueueDeclareArguments,
 };
 use amqprs::{BasicProperties, FieldTable, FieldValue};
 use interop::orders::{self, Death, ORDERS, failing, message_id, region, routing_key};
 use interop::rs::connect;
 use interop::{bounded, unique};
-use util::{Confirms, as_int, channel, get_str, key, message_count, recv, s};
+use util::{
+    Confirms, as_int, channel, consume_manual, delete_empty, get_str, key, message_count, recv, s,
+};
 
 /// What a service saw: every delivery as (order id, redelivered), and the ids it completed.
 #[derive(Default, Debug)]
@@ -41,14 +43,7 @@ async fn service(name: &'static str, queue: String, finish: usize, payment: bool
     ch.basic_qos(BasicQosArguments::new(0, 10, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = ch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&queue, name)
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
+    let (tag, mut rx) = consume_manual(&ch, &queue, name).await;
     let mut seen = Seen::default();
     let mut done = 0;
     while done < finish {
@@ -213,14 +208,7 @@ async fn scenario(
 
     // The rejected queue: exactly the failing orders, in order, with x-death.
     let (rch, _revents) = channel(&conn).await;
-    let (rtag, mut rx) = rch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&rejected, "rejected")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume rejected");
+    let (rtag, mut rx) = consume_manual(&rch, &rejected, "rejected").await;
     let mut dead = Vec::new();
     while dead.len() < bad.len() {
         let (deliver, props, body) = recv(&mut rx, "a dead-lettered order").await;
@@ -279,18 +267,13 @@ async fn scenario(
         ("rejected", &rejected),
     ] {
         assert_eq!(message_count(&ch, q).await, 0, "messages left in {name}");
-        let left = ch
-            .queue_delete(QueueDeleteArguments::new(q))
-            .await
-            .expect("queue.delete");
-        assert_eq!(left, Some(0), "{name} empty when deleted");
     }
-    ch.exchange_delete(ExchangeDeleteArguments::new(&exchange))
-        .await
-        .expect("exchange.delete");
-    ch.exchange_delete(ExchangeDeleteArguments::new(&dlx))
-        .await
-        .expect("exchange.delete dlx");
+    delete_empty(
+        &ch,
+        &[&inventory, &email, &payment, &rejected],
+        &[&exchange, &dlx],
+    )
+    .await;
     rch.close().await.expect("channel close");
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");

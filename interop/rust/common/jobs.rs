@@ -13,10 +13,7 @@ pub const WINDOW: usize = 500;
 
 /// How many jobs to publish: `INTEROP_JOBS`, 10000 by default.
 pub fn count() -> u64 {
-    std::env::var("INTEROP_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
+    crate::env_or("INTEROP_JOBS", 10_000)
 }
 
 /// The payload of job `i`.

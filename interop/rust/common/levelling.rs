@@ -3,10 +3,7 @@
 
 /// The burst size: `INTEROP_BURST`, 100000 by default (must be even: half per queue).
 pub fn burst() -> u64 {
-    let n: u64 = std::env::var("INTEROP_BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
+    let n: u64 = crate::env_or("INTEROP_BURST", 100_000);
     assert!(n.is_multiple_of(2), "INTEROP_BURST must be even");
     n
 }

@@ -83,6 +83,15 @@ pub fn uri_parts() -> UriParts {
     }
 }
 
+/// The value of environment variable `name` parsed as a `T`, or `default` when unset or
+/// unparsable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A name no other run uses: `interop.<what>.<random hex>`.
 pub fn unique(what: &str) -> String {
     let nanos = SystemTime::now()

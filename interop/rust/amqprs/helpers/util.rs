@@ -9,8 +9,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use amqprs::channel::{
-    Channel, ConsumerMessage, ExchangeDeleteArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicConsumeArguments, Channel, ConfirmSelectArguments, ConsumerMessage,
+    ExchangeDeleteArguments, QueueDeclareArguments, QueueDeleteArguments,
 };
+use amqprs::connection::Connection;
 use amqprs::{BasicProperties, Deliver, FieldTable, FieldValue};
 use tokio::sync::mpsc;
 
@@ -81,6 +83,47 @@ impl Confirms {
             self.acked, self.next_tag,
             "every publish acked exactly once"
         );
+    }
+}
+
+/// Opens a channel in confirm mode; its acks arrive on the returned receiver.
+pub async fn confirm_channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
+    let (ch, events) = channel(conn).await;
+    ch.confirm_select(ConfirmSelectArguments::default())
+        .await
+        .expect("confirm.select");
+    (ch, events)
+}
+
+/// Consumes `queue` with manual acks as consumer `tag` ("" lets the broker choose one);
+/// returns the consumer tag and the deliveries.
+pub async fn consume_manual(
+    ch: &Channel,
+    queue: &str,
+    tag: &str,
+) -> (String, mpsc::UnboundedReceiver<ConsumerMessage>) {
+    ch.basic_consume_rx(
+        BasicConsumeArguments::new(queue, tag)
+            .manual_ack(true)
+            .finish(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("basic.consume {queue}: {e}"))
+}
+
+/// Deletes `queues`, each of which must be empty, then `exchanges` (the end of a scenario).
+pub async fn delete_empty(ch: &Channel, queues: &[&str], exchanges: &[&str]) {
+    for q in queues {
+        let left = ch
+            .queue_delete(QueueDeleteArguments::new(q))
+            .await
+            .unwrap_or_else(|e| panic!("queue.delete {q}: {e}"));
+        assert_eq!(left, Some(0), "{q} empty when deleted");
+    }
+    for x in exchanges {
+        ch.exchange_delete(ExchangeDeleteArguments::new(x))
+            .await
+            .unwrap_or_else(|e| panic!("exchange.delete {x}: {e}"));
     }
 }
 
