@@ -9,8 +9,10 @@
 //! Checks: every publish acked, none nacked; every job has exactly one result with the
 //! right digest (a repeated result is accepted only from a redelivered job); the job worker
 //! 0 was stuck on was done by another worker with redelivered=true; worker 0 produced
-//! exactly 300 results (nothing after stalling); the queues end empty and are deleted; the
-//! other workers exit cleanly when the jobs queue is deleted.
+//! exactly 300 results (nothing after stalling); between 1 and 10 (worker 0's prefetch)
+//! jobs came back redelivered; the queues end empty and are deleted; the other workers exit
+//! cleanly when the jobs queue is deleted. The job data and the result checks are shared
+//! with amqprs (`interop::jobs`).
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};

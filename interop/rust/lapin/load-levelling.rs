@@ -5,8 +5,9 @@
 //!
 //! Checks: each queue's depth is exactly half the burst (passive queue.declare); then both
 //! are drained at once by consumers with prefetch 1,000 that ack with `multiple` every
-//! 100 deliveries: every message arrives once, strictly in publish order per queue, none
-//! redelivered; both queues end empty and everything is deleted.
+//! 100 deliveries: every message arrives once, strictly in publish order per queue, with
+//! exactly the published body, none redelivered; both queues end empty and everything is
+//! deleted. The bodies and the order check are shared with amqprs (`interop::levelling`).
 
 use std::collections::VecDeque;
 use std::time::Instant;

@@ -21,7 +21,7 @@ use interop::{bounded, bounded_secs, json_field, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
@@ -150,22 +150,8 @@ async fn main() {
         durable: true,
         ..ExchangeDeclareOptions::default()
     };
-    ch.exchange_declare(
-        exchange.as_str().into(),
-        ExchangeKind::Topic,
-        durable,
-        FieldTable::default(),
-    )
-    .await
-    .expect("orders exchange.declare");
-    ch.exchange_declare(
-        dlx.as_str().into(),
-        ExchangeKind::Fanout,
-        durable,
-        FieldTable::default(),
-    )
-    .await
-    .expect("DLX exchange.declare");
+    lp::declare_exchange(&ch, &exchange, ExchangeKind::Topic, durable).await;
+    lp::declare_exchange(&ch, &dlx, ExchangeKind::Fanout, durable).await;
     for (name, queue) in &q {
         let mut args = FieldTable::default();
         if *name == "payment" {
@@ -184,15 +170,7 @@ async fn main() {
         ("email", &exchange, "order.#"),
         ("rejected", &dlx, ""),
     ] {
-        ch.queue_bind(
-            q[name].as_str().into(),
-            source.as_str().into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.bind");
+        lp::bind(&ch, &q[name], source, key, FieldTable::default()).await;
     }
 
     let progress = Arc::new(Notify::new());
@@ -234,8 +212,7 @@ async fn main() {
         confirms.push(confirm);
     }
     for (id, confirm) in confirms.into_iter().enumerate() {
-        let c = bounded("an order confirm", confirm).await.expect("confirm");
-        assert!(c.is_ack(), "order {id} not acked: {c:?}");
+        lp::acked(confirm, &format!("the confirm of order {id}")).await;
     }
 
     // Wait (bounded) until every service has finished every order.
@@ -279,10 +256,7 @@ async fn main() {
         .expect("basic.consume rejected");
     let mut rejected = Vec::new();
     while rejected.len() < bad.len() {
-        let d = bounded("a dead-lettered order", dead.next())
-            .await
-            .expect("stream")
-            .expect("delivery");
+        let d = lp::next(&mut dead, "a dead-lettered order").await;
         let body = std::str::from_utf8(&d.data).expect("UTF-8");
         let id: u64 = json_field(body, "id").unwrap().parse().unwrap();
         assert_eq!(
