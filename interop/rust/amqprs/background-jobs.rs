@@ -10,33 +10,26 @@
 //! is killed with SIGKILL.
 //! Checks: every job has exactly one result with the right digest (a second result is
 //! tolerated only when flagged redelivered); the stuck job was done by another worker with
-//! redelivered=true; worker 0 did exactly 300 jobs and nothing after stalling; the queues
-//! end empty and are deleted.
+//! redelivered=true; worker 0 did exactly 300 jobs and nothing after stalling; between 1
+//! and 10 (worker 0's prefetch) jobs came back redelivered; the queues end empty and are
+//! deleted. The job data and the result checks are shared with lapin (`interop::jobs`).
 
 #[path = "helpers/util.rs"]
 mod util;
 
-use std::collections::HashMap;
 use std::io::Read;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use amqprs::BasicProperties;
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, ConfirmSelectArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    QueueDeclareArguments,
 };
+use interop::jobs::{self, STALL_AFTER, Tally, WINDOW, WORKERS, digest, payload};
 use interop::rs::connect;
 use interop::{bounded, unique};
-use util::{Confirms, channel, digest, message_count, recv};
-
-const WORKERS: usize = 4;
-const STALL_AFTER: usize = 300;
-const WINDOW: usize = 500;
-
-fn payload(i: u64) -> String {
-    format!("job-{i}-{}", "x".repeat((i % 100) as usize))
-}
+use util::{Confirms, channel, confirm_channel, consume_manual, delete_empty, message_count, recv};
 
 /// Worker process: `worker <jobs> <results> <id> [stall-after]`. Runs until its stdin
 /// closes (the scenario's signal to stop), or forever once stalled (until killed).
@@ -46,14 +39,7 @@ async fn worker(jobs: String, results: String, id: usize, stall_after: Option<us
     ch.basic_qos(BasicQosArguments::new(0, 10, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = ch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&jobs, &format!("worker-{id}"))
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
+    let (tag, mut rx) = consume_manual(&ch, &jobs, &format!("worker-{id}")).await;
     // Stop when the parent closes our stdin.
     let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
@@ -177,17 +163,8 @@ async fn main() {
     .await;
 }
 
-struct JobResult {
-    worker: usize,
-    redelivered: bool,
-    digest: String,
-}
-
 async fn scenario(jobs_q: String, results_q: String) {
-    let jobs: u64 = std::env::var("INTEROP_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+    let jobs = jobs::count();
     let conn = connect().await;
     let (ch, _events) = channel(&conn).await;
     for q in [&jobs_q, &results_q] {
@@ -213,10 +190,7 @@ async fn scenario(jobs_q: String, results_q: String) {
         let jobs_q = jobs_q.clone();
         async move {
             let conn = connect().await;
-            let (ch, mut events) = channel(&conn).await;
-            ch.confirm_select(ConfirmSelectArguments::default())
-                .await
-                .expect("confirm.select");
+            let (ch, mut events) = confirm_channel(&conn).await;
             let mut confirms = Confirms::default();
             for i in 0..jobs {
                 confirms.wait_until(&mut events, WINDOW - 1).await;
@@ -237,25 +211,16 @@ async fn scenario(jobs_q: String, results_q: String) {
     });
 
     let (rch, _revents) = channel(&conn).await;
-    let (rtag, mut results) = rch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&results_q, "results")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("consume results");
-    let mut done: HashMap<u64, JobResult> = HashMap::new();
-    let mut by_worker = [0usize; WORKERS];
-    let mut duplicates = 0;
+    let (rtag, mut results) = consume_manual(&rch, &results_q, "results").await;
+    let mut tally = Tally::new(jobs);
     let mut stalled: Option<u64> = None;
     let mut after_stall_from_0 = 0;
     let deadline = Instant::now() + Duration::from_secs(100);
-    while done.len() < jobs as usize {
+    while !tally.complete() {
         assert!(
             Instant::now() < deadline,
             "only {} of {jobs} results within 100s",
-            done.len()
+            tally.results.len()
         );
         let (deliver, _props, body) = recv(&mut results, "a job result").await;
         let text = String::from_utf8(body).expect("utf-8 result");
@@ -274,20 +239,7 @@ async fn scenario(jobs_q: String, results_q: String) {
                 if w == 0 && stalled.is_some() {
                     after_stall_from_0 += 1;
                 }
-                if done.contains_key(&job) {
-                    assert!(redelivered, "job {job} done twice, second not redelivered");
-                    duplicates += 1;
-                } else {
-                    by_worker[w] += 1;
-                    done.insert(
-                        job,
-                        JobResult {
-                            worker: w,
-                            redelivered,
-                            digest: dig.to_string(),
-                        },
-                    );
-                }
+                tally.record(job, w, redelivered, dig);
             }
             _ => panic!("unexpected result message {text:?}"),
         }
@@ -305,53 +257,22 @@ async fn scenario(jobs_q: String, results_q: String) {
     // The workers finish their acks and close cleanly before the queues are checked.
     tokio::task::block_in_place(|| pool.stop());
 
-    let stalled =
-        stalled.unwrap_or_else(|| panic!("worker 0 never stalled (it did {} jobs)", by_worker[0]));
-    assert_eq!(done.len() as u64, jobs, "jobs with a result");
-    for (job, r) in &done {
-        assert_eq!(
-            r.digest,
-            digest(payload(*job).as_bytes()),
-            "digest of job {job}"
-        );
-    }
-    assert_eq!(
-        by_worker[0], STALL_AFTER,
-        "jobs done by worker 0 before it stalled"
-    );
+    let (stalled, redone_by, redelivered) = tally.check(stalled);
     assert_eq!(
         after_stall_from_0, 0,
         "worker 0 produced nothing after stalling"
     );
-    let r = &done[&stalled];
-    assert_ne!(
-        r.worker, 0,
-        "the stuck job {stalled} was finished by another worker"
-    );
-    assert!(
-        r.redelivered,
-        "the stuck job {stalled} came back redelivered"
-    );
-    let redelivered = done.values().filter(|r| r.redelivered).count();
-    assert!(
-        (1..=10).contains(&redelivered),
-        "redelivered jobs {redelivered}: worker 0's prefetch (at most 10)"
-    );
 
     for q in [&jobs_q, &results_q] {
         assert_eq!(message_count(&ch, q).await, 0, "messages left in {q}");
-        let left = ch
-            .queue_delete(QueueDeleteArguments::new(q))
-            .await
-            .expect("queue.delete");
-        assert_eq!(left, Some(0));
     }
+    delete_empty(&ch, &[&jobs_q, &results_q], &[]).await;
     rch.close().await.expect("channel close");
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");
     println!(
-        "amqprs background jobs: {jobs} jobs, per worker {by_worker:?}, stuck job {stalled} \
-         redone by worker {}, {redelivered} redelivered, {duplicates} duplicates",
-        r.worker
+        "amqprs background jobs: {jobs} jobs, per worker {:?}, stuck job {stalled} \
+         redone by worker {redone_by}, {redelivered} redelivered, {} duplicates",
+        tally.by_worker, tally.repeats
     );
 }

@@ -27,17 +27,10 @@ use amqprs::connection::{Connection, OpenConnectionArguments};
 use interop::bounded;
 use util::channel;
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() {
-    let heartbeat = env_or("INTEROP_HEARTBEAT", 2) as u16;
-    let idle = env_or("INTEROP_IDLE_SECONDS", 5);
+    let heartbeat = interop::env_or::<u64>("INTEROP_HEARTBEAT", 2) as u16;
+    let idle = interop::env_or::<u64>("INTEROP_IDLE_SECONDS", 5);
     let p = interop::uri_parts();
     let args = OpenConnectionArguments::new(&p.host, p.port, &p.user, &p.password)
         .virtual_host(&p.vhost)

@@ -10,13 +10,15 @@
 mod util;
 
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, ConfirmSelectArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    QueueDeclareArguments,
 };
 use amqprs::{BasicProperties, FieldTable, FieldValue};
 use interop::rs::connect;
-use interop::unique;
-use util::{Bytes, Confirms, channel, digest, key, message_count, recv};
+use interop::{Rng, fnv1a_hex, unique};
+use util::{
+    Confirms, channel, confirm_channel, consume_manual, delete_empty, key, message_count, recv,
+};
 
 const LARGE: usize = 16 * 1024 * 1024;
 const SMALL: u64 = 10_000;
@@ -29,18 +31,15 @@ async fn main() {
 
 async fn scenario(queue: String) {
     let conn = connect().await;
-    let (ch, mut events) = channel(&conn).await;
+    let (ch, mut events) = confirm_channel(&conn).await;
     ch.queue_declare(QueueDeclareArguments::durable_client_named(&queue))
         .await
         .expect("queue.declare");
-    ch.confirm_select(ConfirmSelectArguments::default())
-        .await
-        .expect("confirm.select");
     let mut confirms = Confirms::default();
-    let mut rng = Bytes(util::seed());
+    let mut rng = Rng::from_clock();
 
-    let large = rng.fill(LARGE);
-    let large_digest = digest(&large);
+    let large = rng.bytes(LARGE);
+    let large_digest = fnv1a_hex(&large);
     ch.basic_publish(
         BasicProperties::default()
             .with_content_type("application/octet-stream")
@@ -59,18 +58,11 @@ async fn scenario(queue: String) {
     cch.basic_qos(BasicQosArguments::new(0, 500, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = cch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&queue, "")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
+    let (tag, mut rx) = consume_manual(&cch, &queue, "").await;
     let (deliver, props, body) = recv(&mut rx, "the 16 MiB message").await;
     assert_eq!(props.message_id().map(String::as_str), Some("large"));
     assert_eq!(body.len(), LARGE, "large body length");
-    assert_eq!(digest(&body), large_digest, "large body digest");
+    assert_eq!(fnv1a_hex(&body), large_digest, "large body digest");
     assert!(body == large, "large body differs");
     drop((large, body));
     cch.basic_ack(BasicAckArguments::new(deliver.delivery_tag(), false))
@@ -81,7 +73,7 @@ async fn scenario(queue: String) {
     let mut bodies = Vec::with_capacity(SMALL as usize);
     for i in 0..SMALL {
         let len = (i % 101) as usize;
-        let body = rng.fill(len);
+        let body = rng.bytes(len);
         let mut headers = FieldTable::new();
         headers.insert(key("seq"), FieldValue::l(i as i64));
         ch.basic_publish(
@@ -118,11 +110,7 @@ async fn scenario(queue: String) {
         .expect("basic.cancel");
     assert!(rx.try_recv().is_err(), "nothing beyond the 10,000");
     assert_eq!(message_count(&cch, &queue).await, 0, "queue empty");
-    let left = ch
-        .queue_delete(QueueDeleteArguments::new(&queue))
-        .await
-        .expect("queue.delete");
-    assert_eq!(left, Some(0));
+    delete_empty(&ch, &[&queue], &[]).await;
     cch.close().await.expect("channel close");
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");

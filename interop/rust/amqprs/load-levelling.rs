@@ -3,22 +3,22 @@
 //! consumer is attached, alternating between two durable queues bound to a direct exchange
 //! with keys `q0` and `q1`. Each queue must then report exactly half the burst (passive
 //! declare). Each queue is drained by its own consumer (prefetch 1000, `multiple` acks
-//! every 100): every message arrives exactly once, strictly in order per queue, none
-//! redelivered; both queues end empty and everything is deleted.
+//! every 100): every message arrives exactly once, strictly in order per queue, with
+//! exactly the published body, none redelivered; both queues end empty and everything is
+//! deleted. The bodies and the order check are shared with lapin (`interop::levelling`).
 
 #[path = "helpers/util.rs"]
 mod util;
 
 use amqprs::BasicProperties;
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, ConfirmSelectArguments, ExchangeDeclareArguments, ExchangeDeleteArguments,
-    QueueBindArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    ConfirmSelectArguments, ExchangeDeclareArguments, QueueBindArguments, QueueDeclareArguments,
 };
 use amqprs::connection::Connection;
 use interop::rs::connect;
-use interop::{bounded, unique};
-use util::{Confirms, channel, message_count, recv};
+use interop::{bounded, levelling, unique};
+use util::{Confirms, channel, consume_manual, delete_empty, message_count, recv};
 
 /// Drains `queue` on its own channel; expects sequence numbers `first, first+2, ...` (`n` of them).
 async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
@@ -26,21 +26,10 @@ async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
     ch.basic_qos(BasicQosArguments::new(0, 1000, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = ch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(queue, "")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
-    let mut expected = first;
+    let (tag, mut rx) = consume_manual(&ch, queue, "").await;
     for i in 0..n {
         let (deliver, _props, body) = recv(&mut rx, "a queued message").await;
-        assert_eq!(body.len(), 16, "body length");
-        let seq = u64::from_be_bytes(body[..8].try_into().unwrap());
-        assert_eq!(seq, expected, "{queue}: out of order after {i} messages");
-        assert_eq!(&body[8..], b"levelled", "body tail");
+        let seq = levelling::check(queue, first, i, &body);
         assert!(!deliver.redelivered(), "message {seq} flagged redelivered");
         assert_eq!(deliver.delivery_tag(), i + 1, "delivery tag");
         if (i + 1) % 100 == 0 || i + 1 == n {
@@ -48,7 +37,6 @@ async fn drain(conn: &Connection, queue: &str, first: u64, n: u64) {
                 .await
                 .expect("basic.ack multiple");
         }
-        expected += 2;
     }
     ch.basic_cancel(BasicCancelArguments::new(&tag))
         .await
@@ -80,11 +68,7 @@ async fn main() {
 }
 
 async fn scenario(exchange: String, q0: String, q1: String) {
-    let burst: u64 = std::env::var("INTEROP_BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000);
-    assert!(burst % 2 == 0, "INTEROP_BURST must be even");
+    let burst = levelling::burst();
     let producer = connect().await;
     let (ch, mut events) = channel(&producer).await;
     ch.exchange_declare(ExchangeDeclareArguments::new(&exchange, "direct"))
@@ -104,12 +88,10 @@ async fn scenario(exchange: String, q0: String, q1: String) {
     let mut confirms = Confirms::default();
     let started = std::time::Instant::now();
     for seq in 0..burst {
-        let mut body = seq.to_be_bytes().to_vec();
-        body.extend_from_slice(b"levelled");
         ch.basic_publish(
             BasicProperties::default(),
-            body,
-            BasicPublishArguments::new(&exchange, if seq % 2 == 0 { "q0" } else { "q1" }),
+            levelling::body(seq),
+            BasicPublishArguments::new(&exchange, levelling::key(seq)),
         )
         .await
         .expect("basic.publish");
@@ -140,16 +122,7 @@ async fn scenario(exchange: String, q0: String, q1: String) {
     let drained = started.elapsed();
     consumer.close().await.expect("consumer close");
 
-    for q in [&q0, &q1] {
-        let left = ch
-            .queue_delete(QueueDeleteArguments::new(q))
-            .await
-            .expect("queue.delete");
-        assert_eq!(left, Some(0));
-    }
-    ch.exchange_delete(ExchangeDeleteArguments::new(&exchange))
-        .await
-        .expect("exchange.delete");
+    delete_empty(&ch, &[&q0, &q1], &[&exchange]).await;
     ch.close().await.expect("channel close");
     producer.close().await.expect("producer close");
     println!(

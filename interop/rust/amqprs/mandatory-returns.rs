@@ -17,14 +17,16 @@ mod util;
 
 use amqprs::BasicProperties;
 use amqprs::channel::{
-    BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments, ConfirmSelectArguments,
-    ExchangeDeclareArguments, ExchangeDeleteArguments, QueueBindArguments, QueueDeclareArguments,
-    QueueDeleteArguments,
+    BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments, ExchangeDeclareArguments,
+    QueueBindArguments, QueueDeclareArguments,
 };
 use amqprs::{FieldTable, FieldValue};
 use interop::rs::connect;
 use interop::unique;
-use util::{Confirms, Event, channel, get_str, key, message_count, next_event, recv, s};
+use util::{
+    Confirms, Event, channel, confirm_channel, delete_empty, get_str, key, message_count,
+    next_event, recv, s,
+};
 
 #[tokio::main]
 async fn main() {
@@ -158,10 +160,7 @@ async fn scenario(exchange: String, queue: String) {
     );
 
     // With publisher confirms.
-    let (cch, mut cevents) = channel(&conn).await;
-    cch.confirm_select(ConfirmSelectArguments::default())
-        .await
-        .expect("confirm.select");
+    let (cch, mut cevents) = confirm_channel(&conn).await;
     cch.basic_publish(
         BasicProperties::default().with_message_id("c-1").finish(),
         b"confirm+return".to_vec(),
@@ -241,14 +240,7 @@ async fn scenario(exchange: String, queue: String) {
     }
     assert!(conn.is_open(), "the connection survives a channel error");
     assert!(ch.is_open(), "the other channel stays open");
-    let left = ch
-        .queue_delete(QueueDeleteArguments::new(&queue))
-        .await
-        .expect("queue.delete");
-    assert_eq!(left, Some(0));
-    ch.exchange_delete(ExchangeDeleteArguments::new(&exchange))
-        .await
-        .expect("exchange.delete");
+    delete_empty(&ch, &[&queue], &[&exchange]).await;
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");
     println!("amqprs mandatory returns: 3 returns, 404 for a missing exchange");

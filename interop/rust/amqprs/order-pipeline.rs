@@ -15,28 +15,18 @@
 #[path = "helpers/util.rs"]
 mod util;
 
-use std::collections::BTreeMap;
-
 use amqprs::channel::{
-    BasicAckArguments, BasicCancelArguments, BasicConsumeArguments, BasicPublishArguments,
-    BasicQosArguments, BasicRejectArguments, ConfirmSelectArguments, ExchangeDeclareArguments,
-    ExchangeDeleteArguments, QueueBindArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicAckArguments, BasicCancelArguments, BasicPublishArguments, BasicQosArguments,
+    BasicRejectArguments, ConfirmSelectArguments, ExchangeDeclareArguments, QueueBindArguments,
+    QueueDeclareArguments,
 };
 use amqprs::{BasicProperties, FieldTable, FieldValue};
+use interop::orders::{self, Death, ORDERS, failing, message_id, region, routing_key};
 use interop::rs::connect;
 use interop::{bounded, unique};
-use util::{Confirms, as_int, channel, get_str, key, message_count, recv, s};
-
-const ORDERS: u64 = 300;
-const REGIONS: [&str; 3] = ["eu", "us", "ap"];
-
-fn failing(id: u64) -> bool {
-    id % 7 == 3
-}
-
-fn routing_key(id: u64) -> String {
-    format!("order.created.{}", REGIONS[(id % 3) as usize])
-}
+use util::{
+    Confirms, as_int, channel, consume_manual, delete_empty, get_str, key, message_count, recv, s,
+};
 
 /// What a service saw: every delivery as (order id, redelivered), and the ids it completed.
 #[derive(Default, Debug)]
@@ -53,14 +43,7 @@ async fn service(name: &'static str, queue: String, finish: usize, payment: bool
     ch.basic_qos(BasicQosArguments::new(0, 10, false))
         .await
         .expect("basic.qos");
-    let (tag, mut rx) = ch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&queue, name)
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume");
+    let (tag, mut rx) = consume_manual(&ch, &queue, name).await;
     let mut seen = Seen::default();
     let mut done = 0;
     while done < finish {
@@ -77,7 +60,7 @@ async fn service(name: &'static str, queue: String, finish: usize, payment: bool
             "{name}: routing key"
         );
         assert_eq!(props.delivery_mode(), Some(2), "{name}: persistent");
-        assert_eq!(props.message_id().cloned(), Some(format!("order-{id}")));
+        assert_eq!(props.message_id().cloned(), Some(message_id(id)));
         seen.deliveries.push((id, deliver.redelivered()));
         let dtag = deliver.delivery_tag();
         if payment && id == 0 && !deliver.redelivered() {
@@ -102,24 +85,13 @@ async fn service(name: &'static str, queue: String, finish: usize, payment: bool
         .await
         .expect("basic.cancel");
     // Anything already delivered but not yet taken is an extra delivery.
-    while let Ok(msg) = rx.try_recv() {
+    if let Ok(msg) = rx.try_recv() {
         let body = String::from_utf8_lossy(msg.content.as_deref().unwrap_or(b"")).into_owned();
         panic!("{name}: delivery beyond the expected {finish}: {body:?}");
     }
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");
     seen
-}
-
-fn assert_each_once(name: &str, ids: &[u64], expected: &[u64]) {
-    let mut counts = BTreeMap::new();
-    for id in ids {
-        *counts.entry(*id).or_insert(0) += 1;
-    }
-    let dups: Vec<_> = counts.iter().filter(|(_, c)| **c > 1).collect();
-    assert!(dups.is_empty(), "{name}: ids seen more than once: {dups:?}");
-    let got: Vec<u64> = counts.keys().copied().collect();
-    assert_eq!(got, expected, "{name}: ids seen");
 }
 
 #[tokio::main]
@@ -194,9 +166,8 @@ async fn scenario(
             .expect("queue.bind");
     }
 
-    let all: Vec<u64> = (0..ORDERS).collect();
-    let good: Vec<u64> = all.iter().copied().filter(|i| !failing(*i)).collect();
-    let bad: Vec<u64> = all.iter().copied().filter(|i| failing(*i)).collect();
+    let good = orders::good();
+    let bad = orders::bad();
     let n = ORDERS as usize;
     let inv_task = tokio::spawn(service("inventory", inventory.clone(), n, false));
     let email_task = tokio::spawn(service("email", email.clone(), n, false));
@@ -208,12 +179,12 @@ async fn scenario(
     let mut confirms = Confirms::default();
     for id in 0..ORDERS {
         let key = routing_key(id);
-        let region = &key["order.created.".len()..];
+        let region = region(id);
         ch.basic_publish(
             BasicProperties::default()
                 .with_persistence(true)
                 .with_content_type("text/plain")
-                .with_message_id(&format!("order-{id}"))
+                .with_message_id(&message_id(id))
                 .finish(),
             format!("order {id} {region}").into_bytes(),
             BasicPublishArguments::new(&exchange, &key),
@@ -231,53 +202,13 @@ async fn scenario(
     let mail = bounded("email", email_task).await.expect("email service");
     let pay = bounded("payment", pay_task).await.expect("payment service");
 
-    for (name, seen) in [("inventory", &inv), ("email", &mail)] {
-        let ids: Vec<u64> = seen.deliveries.iter().map(|(id, _)| *id).collect();
-        assert_each_once(name, &ids, &all);
-        assert!(
-            seen.deliveries.iter().all(|(_, r)| !r),
-            "{name}: nothing redelivered"
-        );
-    }
-    assert_each_once("payment completions", &pay.completed, &good);
-    let mut pay_ids: Vec<u64> = pay.deliveries.iter().map(|(id, _)| *id).collect();
-    pay_ids.sort_unstable();
-    let mut want = all.clone();
-    want.push(0);
-    want.sort_unstable();
-    assert_eq!(
-        pay_ids, want,
-        "payment deliveries: every order, order 0 twice"
-    );
-    let zero: Vec<bool> = pay
-        .deliveries
-        .iter()
-        .filter(|(id, _)| *id == 0)
-        .map(|(_, r)| *r)
-        .collect();
-    assert_eq!(
-        zero,
-        [false, true],
-        "order 0: first delivery, then redelivered"
-    );
-    let redelivered: Vec<u64> = pay
-        .deliveries
-        .iter()
-        .filter(|(_, r)| *r)
-        .map(|(id, _)| *id)
-        .collect();
-    assert_eq!(redelivered, [0], "payment redeliveries");
+    orders::check_acking_service("inventory", &inv.deliveries);
+    orders::check_acking_service("email", &mail.deliveries);
+    orders::check_payment(&pay.deliveries, &pay.completed);
 
     // The rejected queue: exactly the failing orders, in order, with x-death.
     let (rch, _revents) = channel(&conn).await;
-    let (rtag, mut rx) = rch
-        .basic_consume_rx(
-            BasicConsumeArguments::new(&rejected, "rejected")
-                .manual_ack(true)
-                .finish(),
-        )
-        .await
-        .expect("basic.consume rejected");
+    let (rtag, mut rx) = consume_manual(&rch, &rejected, "rejected").await;
     let mut dead = Vec::new();
     while dead.len() < bad.len() {
         let (deliver, props, body) = recv(&mut rx, "a dead-lettered order").await;
@@ -289,7 +220,7 @@ async fn scenario(
             .expect("id");
         assert_eq!(deliver.exchange(), &dlx, "delivered from the DLX");
         assert_eq!(deliver.routing_key(), &routing_key(id), "DLX keeps the key");
-        assert_eq!(props.message_id().cloned(), Some(format!("order-{id}")));
+        assert_eq!(props.message_id().cloned(), Some(message_id(id)));
         let headers = props.headers().expect("dead-lettered message has headers");
         let deaths = match headers.get(&key("x-death")) {
             Some(FieldValue::A(a)) => Vec::<FieldValue>::from(a.clone()),
@@ -300,35 +231,24 @@ async fn scenario(
             FieldValue::F(t) => t,
             other => panic!("x-death[0] is {other:?}"),
         };
-        assert_eq!(
-            get_str(death, "queue"),
-            Some(payment.as_str()),
-            "x-death queue"
-        );
-        assert_eq!(get_str(death, "reason"), Some("rejected"), "x-death reason");
-        assert_eq!(
-            get_str(death, "exchange"),
-            Some(exchange.as_str()),
-            "x-death exchange"
-        );
-        assert_eq!(
-            death.get(&key("count")).and_then(as_int),
-            Some(1),
-            "x-death count"
-        );
-        match death.get(&key("routing-keys")) {
-            Some(FieldValue::A(a)) => {
-                let keys: Vec<String> = Vec::<FieldValue>::from(a.clone())
-                    .into_iter()
-                    .map(|v| match v {
-                        FieldValue::S(s) => String::from(s),
-                        other => panic!("routing key {other:?}"),
-                    })
-                    .collect();
-                assert_eq!(keys, [routing_key(id)], "x-death routing-keys");
-            }
+        let routing_keys = match death.get(&key("routing-keys")) {
+            Some(FieldValue::A(a)) => Vec::<FieldValue>::from(a.clone())
+                .into_iter()
+                .map(|v| match v {
+                    FieldValue::S(s) => String::from(s),
+                    other => panic!("routing key {other:?}"),
+                })
+                .collect(),
             other => panic!("x-death routing-keys is {other:?}"),
-        }
+        };
+        let death = Death {
+            queue: get_str(death, "queue").map(String::from),
+            reason: get_str(death, "reason").map(String::from),
+            exchange: get_str(death, "exchange").map(String::from),
+            count: death.get(&key("count")).and_then(as_int).map(i128::from),
+            routing_keys,
+        };
+        orders::check_death(id, &death, &payment, &exchange);
         rch.basic_ack(BasicAckArguments::new(deliver.delivery_tag(), false))
             .await
             .expect("basic.ack");
@@ -347,18 +267,13 @@ async fn scenario(
         ("rejected", &rejected),
     ] {
         assert_eq!(message_count(&ch, q).await, 0, "messages left in {name}");
-        let left = ch
-            .queue_delete(QueueDeleteArguments::new(q))
-            .await
-            .expect("queue.delete");
-        assert_eq!(left, Some(0), "{name} empty when deleted");
     }
-    ch.exchange_delete(ExchangeDeleteArguments::new(&exchange))
-        .await
-        .expect("exchange.delete");
-    ch.exchange_delete(ExchangeDeleteArguments::new(&dlx))
-        .await
-        .expect("exchange.delete dlx");
+    delete_empty(
+        &ch,
+        &[&inventory, &email, &payment, &rejected],
+        &[&exchange, &dlx],
+    )
+    .await;
     rch.close().await.expect("channel close");
     ch.close().await.expect("channel close");
     conn.close().await.expect("connection close");

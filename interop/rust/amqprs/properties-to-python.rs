@@ -12,13 +12,11 @@ mod util;
 
 use std::process::Command;
 
-use amqprs::channel::{
-    BasicPublishArguments, ConfirmSelectArguments, QueueDeclareArguments, QueueDeleteArguments,
-};
+use amqprs::channel::{BasicPublishArguments, QueueDeclareArguments, QueueDeleteArguments};
 use amqprs::{BasicProperties, ByteArray, DecimalValue, FieldArray, FieldTable, FieldValue};
 use interop::rs::connect;
 use interop::unique;
-use util::{Confirms, channel, key, message_count, s};
+use util::{Confirms, confirm_channel, key, message_count, s};
 
 const APP_ID: &str = "interop-amqprs";
 
@@ -61,13 +59,10 @@ async fn main() {
 async fn scenario(queue: String) {
     let user = interop::uri_parts().user;
     let conn = connect().await;
-    let (ch, mut events) = channel(&conn).await;
+    let (ch, mut events) = confirm_channel(&conn).await;
     ch.queue_declare(QueueDeclareArguments::durable_client_named(&queue))
         .await
         .expect("queue.declare");
-    ch.confirm_select(ConfirmSelectArguments::default())
-        .await
-        .expect("confirm.select");
     let props = BasicProperties::default()
         .with_content_type("application/json")
         .with_content_encoding("utf-8")

@@ -85,6 +85,7 @@ async fn main() {
             text,
             properties,
             body,
+            ..
         } => {
             assert_eq!((code, text.as_str()), (312, "NO_ROUTE"));
             assert_eq!(body, b"unroutable");

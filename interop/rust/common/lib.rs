@@ -5,6 +5,13 @@
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub mod data;
+pub mod jobs;
+pub mod levelling;
+pub mod orders;
+
+pub use data::{Rng, fnv1a_hex};
+
 /// The broker URI from `AMQP_URI` (RabbitMQ's default when unset).
 pub fn uri() -> String {
     std::env::var("AMQP_URI").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2F".into())
@@ -76,6 +83,15 @@ pub fn uri_parts() -> UriParts {
     }
 }
 
+/// The value of environment variable `name` parsed as a `T`, or `default` when unset or
+/// unparsable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A name no other run uses: `interop.<what>.<random hex>`.
 pub fn unique(what: &str) -> String {
     let nanos = SystemTime::now()
@@ -121,6 +137,8 @@ pub mod rs {
         Nack {
             /// Delivery tag.
             tag: u64,
+            /// The nack covers every tag up to `tag`.
+            multiple: bool,
         },
         /// basic.return with the returned message.
         Return {
@@ -128,6 +146,10 @@ pub mod rs {
             code: u16,
             /// Reply text.
             text: String,
+            /// The exchange it was published to.
+            exchange: String,
+            /// The routing key it was published with.
+            routing_key: String,
             /// Properties of the returned message.
             properties: BasicProperties,
             /// Body of the returned message.
@@ -186,6 +208,7 @@ pub mod rs {
         async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
             let _ = self.0.send(Event::Nack {
                 tag: nack.delivery_tag(),
+                multiple: nack.multiple(),
             });
         }
         async fn publish_return(
@@ -198,6 +221,8 @@ pub mod rs {
             let _ = self.0.send(Event::Return {
                 code: ret.reply_code(),
                 text: ret.reply_text().clone(),
+                exchange: ret.exchange().clone(),
+                routing_key: ret.routing_key().clone(),
                 properties,
                 body,
             });
@@ -220,7 +245,9 @@ pub mod rs {
 
     /// Opens a channel whose asynchronous events arrive on the returned receiver.
     pub async fn channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
-        let ch = conn.open_channel(None).await.expect("open channel");
+        let ch = super::bounded("channel.open", conn.open_channel(None))
+            .await
+            .expect("open channel");
         let (tx, rx) = mpsc::unbounded_channel();
         ch.register_callback(Recorder(tx))
             .await
@@ -244,56 +271,6 @@ pub async fn bounded_secs<T>(secs: u64, what: &str, fut: impl Future<Output = T>
     }
 }
 
-/// A small deterministic pseudo-random generator (xorshift64*), for test payloads.
-#[derive(Debug, Clone)]
-pub struct Rng(u64);
-
-impl Rng {
-    /// A generator seeded from the clock and the process id (never zero).
-    pub fn from_clock() -> Self {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(0);
-        Self::new(nanos ^ u64::from(std::process::id()).rotate_left(32))
-    }
-
-    /// A generator with a fixed seed.
-    pub fn new(seed: u64) -> Self {
-        Rng(seed | 1)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// `len` random bytes.
-    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(len + 8);
-        while out.len() < len {
-            out.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out.truncate(len);
-        out
-    }
-}
-
-/// FNV-1a (64 bit) of `data`, as 16 hex digits: a cheap digest for job payloads.
-pub fn fnv1a_hex(data: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in data {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
-}
-
 /// The raw value of `key` in a flat JSON object written by these scenarios (numbers,
 /// `true`/`false`, or a string without escapes, returned without its quotes).
 pub fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
@@ -307,11 +284,20 @@ pub fn json_field<'a>(json: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim_end())
 }
 
-/// lapin helpers: connecting from `AMQP_URI`, queue depths and header values.
+/// lapin helpers: connecting from `AMQP_URI`, the declare/bind/delete and confirm
+/// boilerplate the scenarios share, queue depths and header values.
 pub mod lp {
-    use lapin::options::QueueDeclareOptions;
+    use futures_lite::StreamExt;
+    use lapin::message::Delivery;
+    use lapin::options::{
+        ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
+        QueueDeclareOptions, QueueDeleteOptions,
+    };
     use lapin::types::{AMQPValue, FieldTable};
-    use lapin::{Channel, Connection, ConnectionProperties};
+    use lapin::{
+        Channel, Confirmation, Connection, ConnectionProperties, Consumer, ExchangeKind,
+        PublisherConfirm, Queue,
+    };
 
     /// Opens a lapin connection to `uri` (30 s hang guard).
     pub async fn connect_to(uri: &str) -> Connection {
@@ -326,6 +312,78 @@ pub mod lp {
     /// Opens a lapin connection to `AMQP_URI`.
     pub async fn connect() -> Connection {
         connect_to(&super::uri()).await
+    }
+
+    /// Opens a channel in confirm mode.
+    pub async fn confirm_channel(conn: &Connection) -> Channel {
+        let ch = conn.create_channel().await.expect("channel");
+        ch.confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm.select");
+        ch
+    }
+
+    /// Declares exchange `name` of `kind` with `options` and no arguments.
+    pub async fn declare_exchange(
+        ch: &Channel,
+        name: &str,
+        kind: ExchangeKind,
+        options: ExchangeDeclareOptions,
+    ) {
+        ch.exchange_declare(name.into(), kind, options, FieldTable::default())
+            .await
+            .unwrap_or_else(|e| panic!("exchange.declare {name}: {e}"));
+    }
+
+    /// Declares queue `name` with `options` and no arguments.
+    pub async fn declare_queue(ch: &Channel, name: &str, options: QueueDeclareOptions) -> Queue {
+        ch.queue_declare(name.into(), options, FieldTable::default())
+            .await
+            .unwrap_or_else(|e| panic!("queue.declare {name}: {e}"))
+    }
+
+    /// Binds `queue` to `exchange` with `key` and `args`.
+    pub async fn bind(ch: &Channel, queue: &str, exchange: &str, key: &str, args: FieldTable) {
+        ch.queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            args,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("queue.bind {queue} to {exchange} as {key:?}: {e}"));
+    }
+
+    /// Deletes `queues`, then `exchanges` (the end of a scenario).
+    pub async fn delete(ch: &Channel, queues: &[&str], exchanges: &[&str]) {
+        for q in queues {
+            ch.queue_delete((*q).into(), QueueDeleteOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("queue.delete {q}: {e}"));
+        }
+        for x in exchanges {
+            ch.exchange_delete((*x).into(), ExchangeDeleteOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("exchange.delete {x}: {e}"));
+        }
+    }
+
+    /// Awaits a publisher confirm (30 s hang guard) and asserts it is an ack.
+    pub async fn acked(confirm: PublisherConfirm, what: &str) -> Confirmation {
+        let c = super::bounded(what, confirm)
+            .await
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert!(c.is_ack(), "{what}: not acked: {c:?}");
+        c
+    }
+
+    /// The next delivery of `consumer` (30 s hang guard).
+    pub async fn next(consumer: &mut Consumer, what: &str) -> Delivery {
+        super::bounded(what, consumer.next())
+            .await
+            .unwrap_or_else(|| panic!("consumer stream ended waiting for {what}"))
+            .unwrap_or_else(|e| panic!("{what}: {e}"))
     }
 
     /// The ready-message count of an existing queue (passive queue.declare).

@@ -9,39 +9,26 @@
 //! Checks: every publish acked, none nacked; every job has exactly one result with the
 //! right digest (a repeated result is accepted only from a redelivered job); the job worker
 //! 0 was stuck on was done by another worker with redelivered=true; worker 0 produced
-//! exactly 300 results (nothing after stalling); the queues end empty and are deleted; the
-//! other workers exit cleanly when the jobs queue is deleted.
+//! exactly 300 results (nothing after stalling); between 1 and 10 (worker 0's prefetch)
+//! jobs came back redelivered; the queues end empty and are deleted; the other workers exit
+//! cleanly when the jobs queue is deleted. The job data and the result checks are shared
+//! with amqprs (`interop::jobs`).
 
-use std::collections::hash_map::Entry;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 
 use futures_lite::StreamExt;
+use interop::jobs::{self, STALL_AFTER, Tally, WINDOW, WORKERS, digest, payload};
 use interop::lp::{self, depth};
-use interop::{bounded, bounded_secs, fnv1a_hex, json_field, unique};
+use interop::{bounded, bounded_secs, json_field, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, PublisherConfirm};
 use tokio::sync::mpsc;
-
-const WORKERS: usize = 4;
-const STALL_AFTER: usize = 300;
-const WINDOW: usize = 500;
-
-fn jobs() -> usize {
-    std::env::var("INTEROP_JOBS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000)
-}
-
-fn payload(i: usize) -> String {
-    format!("job-{i}-{}", "x".repeat(i % 100))
-}
 
 /// A worker process: `worker JOBS_QUEUE RESULTS_QUEUE ID [STALL_AFTER]`. Prints `ready`
 /// once consuming and `stalled <job>` when it hangs; exits when its consumer is cancelled.
@@ -65,7 +52,7 @@ async fn worker(jobs_q: &str, results_q: &str, id: usize, stall_after: Option<us
     while let Some(delivery) = consumer.next().await {
         let d = delivery.expect("job delivery");
         let body = std::str::from_utf8(&d.data).expect("UTF-8 job");
-        let job: usize = json_field(body, "id").unwrap().parse().unwrap();
+        let job: u64 = json_field(body, "id").unwrap().parse().unwrap();
         if stall_after.is_some_and(|n| done >= n) {
             println!("stalled {job}");
             // Hang mid-job, holding this job and the rest of the prefetch, until killed.
@@ -74,7 +61,7 @@ async fn worker(jobs_q: &str, results_q: &str, id: usize, stall_after: Option<us
         let result = format!(
             "{{\"job\": {job}, \"worker\": {id}, \"redelivered\": {}, \"digest\": \"{}\"}}",
             d.redelivered,
-            fnv1a_hex(json_field(body, "payload").unwrap().as_bytes())
+            digest(json_field(body, "payload").unwrap().as_bytes())
         );
         ch.basic_publish(
             "".into(),
@@ -141,20 +128,14 @@ fn spawn_workers(jobs_q: &str, results_q: &str, lines: mpsc::UnboundedSender<Wor
 }
 
 /// Publishes every job with confirms, `WINDOW` in flight; returns how many were acked.
-async fn produce(jobs_q: String, count: usize) -> usize {
+async fn produce(jobs_q: String, count: u64) -> u64 {
     let conn = lp::connect().await;
-    let ch = conn.create_channel().await.expect("producer channel");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
+    let ch = lp::confirm_channel(&conn).await;
     let mut in_flight: VecDeque<PublisherConfirm> = VecDeque::with_capacity(WINDOW);
     let mut acked = 0;
     for i in 0..count {
         if in_flight.len() == WINDOW {
-            let c = bounded("a job confirm", in_flight.pop_front().unwrap())
-                .await
-                .expect("confirm");
-            assert!(c.is_ack(), "job publish nacked: {c:?}");
+            lp::acked(in_flight.pop_front().unwrap(), "a job confirm").await;
             acked += 1;
         }
         let body = format!("{{\"id\": {i}, \"payload\": \"{}\"}}", payload(i));
@@ -171,33 +152,21 @@ async fn produce(jobs_q: String, count: usize) -> usize {
         in_flight.push_back(confirm);
     }
     for confirm in in_flight {
-        let c = bounded("a job confirm", confirm).await.expect("confirm");
-        assert!(c.is_ack(), "job publish nacked: {c:?}");
+        lp::acked(confirm, "a job confirm").await;
         acked += 1;
     }
     conn.close(200, "bye".into()).await.expect("producer close");
     acked
 }
 
-struct JobResult {
-    worker: usize,
-    redelivered: bool,
-}
-
 async fn scenario() {
-    let count = jobs();
+    let count = jobs::count();
     let jobs_q = unique("lapin.jobs");
     let results_q = unique("lapin.job-results");
     let conn = lp::connect().await;
     let ch = conn.create_channel().await.expect("channel");
     for q in [&jobs_q, &results_q] {
-        ch.queue_declare(
-            q.as_str().into(),
-            QueueDeclareOptions::durable(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.declare");
+        lp::declare_queue(&ch, q, QueueDeclareOptions::durable()).await;
     }
 
     let (tx, mut lines) = mpsc::unbounded_channel();
@@ -221,17 +190,15 @@ async fn scenario() {
         )
         .await
         .expect("basic.consume results");
-    let mut results: HashMap<usize, JobResult> = HashMap::with_capacity(count);
-    let mut by_worker = [0usize; WORKERS];
+    let mut tally = Tally::new(count);
     let mut stalled = None;
-    let mut repeats = 0;
     bounded_secs(90, "every job's result", async {
-        while results.len() < count {
+        while !tally.complete() {
             tokio::select! {
                 line = lines.recv() => match line.expect("worker output") {
                     (0, Some(l)) if l.starts_with("stalled ") => {
                         assert!(stalled.is_none(), "worker 0 stalled twice");
-                        stalled = Some(l["stalled ".len()..].parse::<usize>().unwrap());
+                        stalled = Some(l["stalled ".len()..].parse::<u64>().unwrap());
                         pool.0[0].kill().expect("SIGKILL worker 0");
                         pool.0[0].wait().expect("wait for worker 0");
                     }
@@ -242,22 +209,10 @@ async fn scenario() {
                     let d = delivery.expect("results stream").expect("result");
                     let body = std::str::from_utf8(&d.data).expect("UTF-8 result");
                     let field = |k| json_field(body, k).unwrap_or_else(|| panic!("{k} in {body}"));
-                    let job: usize = field("job").parse().unwrap();
+                    let job: u64 = field("job").parse().unwrap();
                     let worker: usize = field("worker").parse().unwrap();
                     let redelivered = field("redelivered") == "true";
-                    assert!(job < count, "result for unknown job {job}");
-                    assert_eq!(field("digest"), fnv1a_hex(payload(job).as_bytes()), "digest of job {job}");
-                    by_worker[worker] += 1;
-                    match results.entry(job) {
-                        Entry::Occupied(_) => {
-                            // Allowed only when the job was redone after a lost ack.
-                            assert!(redelivered, "job {job} done twice without redelivery");
-                            repeats += 1;
-                        }
-                        Entry::Vacant(v) => {
-                            v.insert(JobResult { worker, redelivered });
-                        }
-                    }
+                    tally.record(job, worker, redelivered, field("digest"));
                     d.ack(BasicAckOptions::default()).await.expect("basic.ack");
                 }
             }
@@ -269,23 +224,11 @@ async fn scenario() {
         .expect("producer task");
     assert_eq!(acked, count, "jobs confirmed by the broker");
 
-    let stalled =
-        stalled.unwrap_or_else(|| panic!("worker 0 never stalled (it did {} jobs)", by_worker[0]));
-    assert_eq!(
-        by_worker[0], STALL_AFTER,
-        "results from worker 0 (nothing after it stalled)"
-    );
-    let r = &results[&stalled];
-    assert_ne!(
-        r.worker, 0,
-        "the stalled job {stalled} was done by another worker"
-    );
-    assert!(
-        r.redelivered,
-        "the stalled job {stalled} came back redelivered"
-    );
+    let (stalled, redone_by, redelivered) = tally.check(stalled);
     println!(
-        "lapin background jobs: {count} jobs, per worker {by_worker:?}, stalled job {stalled}, {repeats} repeated"
+        "lapin background jobs: {count} jobs, per worker {:?}, stalled job {stalled} redone by \
+         worker {redone_by}, {redelivered} redelivered, {} repeated",
+        tally.by_worker, tally.repeats
     );
 
     ch.basic_cancel("results".into(), BasicCancelOptions::default())
@@ -295,11 +238,7 @@ async fn scenario() {
         assert_eq!(depth(&ch, q).await, 0, "messages left in {q}");
     }
     // Deleting the jobs queue cancels the workers' consumers; they close and exit.
-    for q in [&jobs_q, &results_q] {
-        ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .expect("queue.delete");
-    }
+    lp::delete(&ch, &[&jobs_q, &results_q], &[]).await;
     let mut running = WORKERS - 1;
     while running > 0 {
         match bounded("the workers to exit", lines.recv()).await {

@@ -20,17 +20,10 @@ use lapin::options::{
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Event};
 
-fn env_or(name: &str, default: f64) -> f64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[tokio::main]
 async fn main() {
-    let heartbeat = env_or("INTEROP_HEARTBEAT", 1.0) as u16;
-    let idle = Duration::from_secs_f64(env_or("INTEROP_IDLE_SECONDS", 4.0));
+    let heartbeat = interop::env_or("INTEROP_HEARTBEAT", 1.0) as u16;
+    let idle = Duration::from_secs_f64(interop::env_or("INTEROP_IDLE_SECONDS", 4.0));
     let base = uri();
     let sep = if base.contains('?') { '&' } else { '?' };
     let conn = lp::connect_to(&format!("{base}{sep}heartbeat={heartbeat}")).await;

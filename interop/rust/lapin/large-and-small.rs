@@ -9,12 +9,11 @@
 
 use std::collections::VecDeque;
 
-use futures_lite::StreamExt;
 use interop::lp::{self, depth};
 use interop::{Rng, bounded, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Channel};
@@ -35,29 +34,13 @@ async fn publish(ch: &Channel, queue: &str, body: &[u8]) -> lapin::PublisherConf
     .expect("basic.publish")
 }
 
-async fn confirmed(confirm: lapin::PublisherConfirm) {
-    let c = bounded("a publish confirm", confirm)
-        .await
-        .expect("confirm");
-    assert!(c.is_ack(), "publish not acked: {c:?}");
-}
-
 #[tokio::main]
 async fn main() {
     let mut rng = Rng::from_clock();
     let queue = unique("lapin.large-small");
     let conn = lp::connect().await;
-    let ch = conn.create_channel().await.expect("channel");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
-    ch.queue_declare(
-        queue.as_str().into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("queue.declare");
+    let ch = lp::confirm_channel(&conn).await;
+    lp::declare_queue(&ch, &queue, QueueDeclareOptions::default()).await;
 
     let consume_ch = conn.create_channel().await.expect("channel");
     consume_ch
@@ -76,11 +59,8 @@ async fn main() {
 
     // One 16 MiB message.
     let large = rng.bytes(LARGE);
-    confirmed(publish(&ch, &queue, &large).await).await;
-    let d = bounded("the 16 MiB message", consumer.next())
-        .await
-        .expect("consumer stream ended")
-        .expect("delivery");
+    lp::acked(publish(&ch, &queue, &large).await, "the 16 MiB publish").await;
+    let d = lp::next(&mut consumer, "the 16 MiB message").await;
     assert_eq!(d.data.len(), LARGE, "length of the large body");
     assert!(d.data == large, "the large body came back byte for byte");
     assert!(!d.redelivered);
@@ -97,10 +77,7 @@ async fn main() {
     let expected = bodies.clone();
     let reader = tokio::spawn(async move {
         for (i, want) in expected.iter().enumerate() {
-            let d = bounded("a small message", consumer.next())
-                .await
-                .expect("consumer stream ended")
-                .expect("delivery");
+            let d = lp::next(&mut consumer, "a small message").await;
             assert!(
                 d.data == *want,
                 "small message {i}: got {} bytes {:?}, want {} bytes {:?}",
@@ -120,12 +97,12 @@ async fn main() {
     let mut in_flight = VecDeque::with_capacity(WINDOW);
     for body in &bodies {
         if in_flight.len() == WINDOW {
-            confirmed(in_flight.pop_front().unwrap()).await;
+            lp::acked(in_flight.pop_front().unwrap(), "a small publish").await;
         }
         in_flight.push_back(publish(&ch, &queue, body).await);
     }
     for confirm in in_flight {
-        confirmed(confirm).await;
+        lp::acked(confirm, "a small publish").await;
     }
     bounded("the small messages to be consumed", reader)
         .await

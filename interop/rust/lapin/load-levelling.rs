@@ -5,32 +5,26 @@
 //!
 //! Checks: each queue's depth is exactly half the burst (passive queue.declare); then both
 //! are drained at once by consumers with prefetch 1,000 that ack with `multiple` every
-//! 100 deliveries: every message arrives once, strictly in publish order per queue, none
-//! redelivered; both queues end empty and everything is deleted.
+//! 100 deliveries: every message arrives once, strictly in publish order per queue, with
+//! exactly the published body, none redelivered; both queues end empty and everything is
+//! deleted. The bodies and the order check are shared with amqprs (`interop::levelling`).
 
 use std::collections::VecDeque;
 use std::time::Instant;
 
-use futures_lite::StreamExt;
+use interop::levelling;
 use interop::lp::{self, depth};
-use interop::{bounded, bounded_secs, unique};
+use interop::{bounded_secs, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions,
+    ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions, QueueDeclareOptions,
+    QueueDeleteOptions,
 };
 use lapin::types::FieldTable;
 use lapin::{BasicProperties, Connection, ExchangeKind, PublisherConfirm};
 
 const WINDOW: usize = 5000;
 const ACK_EVERY: u64 = 100;
-
-fn burst() -> u64 {
-    std::env::var("INTEROP_BURST")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100_000)
-}
 
 /// Drains `queue` (which holds `expected` messages numbered 0, 2, 4, ... or 1, 3, 5, ...
 /// as `first`, `first + 2`, ...) in order; returns how many arrived.
@@ -51,19 +45,9 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
         .expect("basic.consume");
     let mut got = 0u64;
     while got < expected {
-        let d = bounded("a queued message", consumer.next())
-            .await
-            .expect("consumer stream ended")
-            .expect("delivery");
-        let seq = u64::from_be_bytes(d.data[..8].try_into().expect("8-byte sequence number"));
-        let want = first + 2 * got;
-        assert_eq!(seq, want, "{queue}: out of order after {got} messages");
+        let d = lp::next(&mut consumer, "a queued message").await;
+        let seq = levelling::check(&queue, first, got, &d.data);
         assert!(!d.redelivered, "{queue}: message {seq} flagged redelivered");
-        assert_eq!(
-            d.data.len(),
-            8 + (seq % 32) as usize,
-            "length of message {seq}"
-        );
         got += 1;
         if got.is_multiple_of(ACK_EVERY) || got == expected {
             d.acker
@@ -82,38 +66,22 @@ async fn drain(conn: &Connection, queue: String, first: u64, expected: u64) -> u
 
 #[tokio::main]
 async fn main() {
-    let n = burst();
-    assert!(n.is_multiple_of(2), "INTEROP_BURST must be even");
+    let n = levelling::burst();
     let exchange = unique("lapin.levelling");
     let queues = [unique("lapin.levelling-q0"), unique("lapin.levelling-q1")];
 
     let conn = lp::connect().await;
     let ch = conn.create_channel().await.expect("channel");
-    ch.exchange_declare(
-        exchange.as_str().into(),
+    lp::declare_exchange(
+        &ch,
+        &exchange,
         ExchangeKind::Direct,
         ExchangeDeclareOptions::default(),
-        FieldTable::default(),
     )
-    .await
-    .expect("exchange.declare");
+    .await;
     for (i, q) in queues.iter().enumerate() {
-        ch.queue_declare(
-            q.as_str().into(),
-            QueueDeclareOptions::durable(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.declare");
-        ch.queue_bind(
-            q.as_str().into(),
-            exchange.as_str().into(),
-            format!("q{i}").as_str().into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.bind");
+        lp::declare_queue(&ch, q, QueueDeclareOptions::durable()).await;
+        lp::bind(&ch, q, &exchange, &format!("q{i}"), FieldTable::default()).await;
     }
 
     // The burst, nobody consuming: sequence number then 0..31 bytes of padding.
@@ -126,13 +94,11 @@ async fn main() {
     bounded_secs(90, "the burst to be confirmed", async {
         for seq in 0..n {
             if in_flight.len() == WINDOW {
-                let c = in_flight.pop_front().unwrap().await.expect("confirm");
-                assert!(c.is_ack(), "burst publish nacked: {c:?}");
+                lp::acked(in_flight.pop_front().unwrap(), "a burst confirm").await;
                 acked += 1;
             }
-            let mut body = seq.to_be_bytes().to_vec();
-            body.resize(8 + (seq % 32) as usize, b'.');
-            let key = if seq % 2 == 0 { "q0" } else { "q1" };
+            let body = levelling::body(seq);
+            let key = levelling::key(seq);
             let confirm = ch
                 .basic_publish(
                     exchange.as_str().into(),
@@ -146,8 +112,7 @@ async fn main() {
             in_flight.push_back(confirm);
         }
         for confirm in in_flight.drain(..) {
-            let c = confirm.await.expect("confirm");
-            assert!(c.is_ack(), "burst publish nacked: {c:?}");
+            lp::acked(confirm, "a burst confirm").await;
             acked += 1;
         }
     })

@@ -19,9 +19,8 @@ use futures_lite::StreamExt;
 use interop::lp::{self, depth};
 use interop::{bounded, unique};
 use lapin::options::{
-    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, ExchangeDeclareOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Confirmation, Consumer, ErrorKind, ExchangeKind};
@@ -49,10 +48,7 @@ async fn publish(
 }
 
 async fn next_body(consumer: &mut Consumer) -> String {
-    let d = bounded("a routed message", consumer.next())
-        .await
-        .expect("consumer stream ended")
-        .expect("delivery");
+    let d = lp::next(consumer, "a routed message").await;
     String::from_utf8(d.data).expect("UTF-8")
 }
 
@@ -62,30 +58,15 @@ async fn main() {
     let ch = conn.create_channel().await.expect("channel");
     let exchange = unique("lapin.mandatory-ex");
     let queue = unique("lapin.mandatory-q");
-    ch.exchange_declare(
-        exchange.as_str().into(),
+    lp::declare_exchange(
+        &ch,
+        &exchange,
         ExchangeKind::Direct,
         ExchangeDeclareOptions::default(),
-        FieldTable::default(),
     )
-    .await
-    .expect("exchange.declare");
-    ch.queue_declare(
-        queue.as_str().into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("queue.declare");
-    ch.queue_bind(
-        queue.as_str().into(),
-        exchange.as_str().into(),
-        "bound".into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("queue.bind");
+    .await;
+    lp::declare_queue(&ch, &queue, QueueDeclareOptions::default()).await;
+    lp::bind(&ch, &queue, &exchange, "bound", FieldTable::default()).await;
     // Everything routed to the bound queue arrives here (RabbitMQ counts a routed
     // mandatory message in the queue depth only a little later, so this consumes instead).
     let reader = conn.create_channel().await.expect("channel");
@@ -176,11 +157,7 @@ async fn main() {
     );
 
     // --- with confirms ------------------------------------------------------------------
-    let confirm_ch = conn.create_channel().await.expect("channel");
-    confirm_ch
-        .confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
+    let confirm_ch = lp::confirm_channel(&conn).await;
     let c = publish(
         &confirm_ch,
         &exchange,
@@ -275,12 +252,7 @@ async fn main() {
         "only the two routable messages reached the queue"
     );
 
-    ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await
-        .expect("queue.delete");
-    ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-        .await
-        .expect("exchange.delete");
+    lp::delete(&ch, &[&queue], &[&exchange]).await;
     conn.close(200, "bye".into()).await.expect("close");
     println!("lapin mandatory returns: 312 returns, confirms, silent drop, 404");
 }

@@ -16,26 +16,16 @@ use std::sync::{Arc, Mutex};
 
 use futures_lite::StreamExt;
 use interop::lp::{self, depth, int, text};
+use interop::orders::{self, Death, ORDERS, failing, message_id, region, routing_key};
 use interop::{bounded, bounded_secs, json_field, unique};
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
     BasicRejectOptions, ConfirmSelectOptions, ExchangeDeclareOptions, ExchangeDeleteOptions,
-    QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions, QueueDeleteOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
 use tokio::sync::Notify;
-
-const ORDERS: u64 = 300;
-const REGIONS: [&str; 3] = ["eu", "us", "ap"];
-
-fn failing(id: u64) -> bool {
-    id % 7 == 3
-}
-
-fn routing_key(id: u64) -> String {
-    format!("order.created.{}", REGIONS[(id % 3) as usize])
-}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Service {
@@ -145,20 +135,6 @@ impl Running {
     }
 }
 
-fn ids_once(seen: &Seen, what: &str) {
-    let mut ids: Vec<u64> = seen.deliveries.iter().map(|(id, _)| *id).collect();
-    ids.sort_unstable();
-    assert_eq!(
-        ids,
-        (0..ORDERS).collect::<Vec<_>>(),
-        "{what} saw every order exactly once"
-    );
-    assert!(
-        seen.deliveries.iter().all(|(_, r)| !r),
-        "{what}: nothing redelivered"
-    );
-}
-
 #[tokio::main]
 async fn main() {
     let exchange = unique("lapin.orders");
@@ -174,22 +150,8 @@ async fn main() {
         durable: true,
         ..ExchangeDeclareOptions::default()
     };
-    ch.exchange_declare(
-        exchange.as_str().into(),
-        ExchangeKind::Topic,
-        durable,
-        FieldTable::default(),
-    )
-    .await
-    .expect("orders exchange.declare");
-    ch.exchange_declare(
-        dlx.as_str().into(),
-        ExchangeKind::Fanout,
-        durable,
-        FieldTable::default(),
-    )
-    .await
-    .expect("DLX exchange.declare");
+    lp::declare_exchange(&ch, &exchange, ExchangeKind::Topic, durable).await;
+    lp::declare_exchange(&ch, &dlx, ExchangeKind::Fanout, durable).await;
     for (name, queue) in &q {
         let mut args = FieldTable::default();
         if *name == "payment" {
@@ -208,15 +170,7 @@ async fn main() {
         ("email", &exchange, "order.#"),
         ("rejected", &dlx, ""),
     ] {
-        ch.queue_bind(
-            q[name].as_str().into(),
-            source.as_str().into(),
-            key.into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.bind");
+        lp::bind(&ch, &q[name], source, key, FieldTable::default()).await;
     }
 
     let progress = Arc::new(Notify::new());
@@ -239,7 +193,7 @@ async fn main() {
         let key = routing_key(id);
         let body = format!(
             "{{\"id\": {id}, \"region\": \"{}\", \"amount\": {}}}",
-            REGIONS[(id % 3) as usize],
+            region(id),
             10 + id
         );
         let confirm = ch
@@ -251,15 +205,14 @@ async fn main() {
                 BasicProperties::default()
                     .with_delivery_mode(2)
                     .with_content_type("application/json".into())
-                    .with_message_id(format!("order-{id}").into()),
+                    .with_message_id(message_id(id).into()),
             )
             .await
             .expect("basic.publish");
         confirms.push(confirm);
     }
     for (id, confirm) in confirms.into_iter().enumerate() {
-        let c = bounded("an order confirm", confirm).await.expect("confirm");
-        assert!(c.is_ack(), "order {id} not acked: {c:?}");
+        lp::acked(confirm, &format!("the confirm of order {id}")).await;
     }
 
     // Wait (bounded) until every service has finished every order.
@@ -278,32 +231,12 @@ async fn main() {
     let payment = payment.stop().await;
     let email = email.stop().await;
 
-    ids_once(&inventory, "inventory");
-    ids_once(&email, "email");
-    let valid: Vec<u64> = (0..ORDERS).filter(|id| !failing(*id)).collect();
-    let bad: Vec<u64> = (0..ORDERS).filter(|id| failing(*id)).collect();
-    let mut completed = payment.completed.clone();
-    completed.sort_unstable();
-    assert_eq!(completed, valid, "payment completed every valid order once");
+    orders::check_acking_service("inventory", &inventory.deliveries);
+    orders::check_acking_service("email", &email.deliveries);
+    orders::check_payment(&payment.deliveries, &payment.completed);
+    let valid = orders::good();
+    let bad = orders::bad();
     assert_eq!(payment.rejected, bad, "payment rejected the failing orders");
-    let zero: Vec<bool> = payment
-        .deliveries
-        .iter()
-        .filter(|(id, _)| *id == 0)
-        .map(|(_, r)| *r)
-        .collect();
-    assert_eq!(
-        zero,
-        [false, true],
-        "order 0 delivered twice, then redelivered"
-    );
-    let redelivered: Vec<u64> = payment
-        .deliveries
-        .iter()
-        .filter(|(_, r)| *r)
-        .map(|(id, _)| *id)
-        .collect();
-    assert_eq!(redelivered, [0], "only order 0 is redelivered to payment");
     assert_eq!(
         payment.deliveries.len() as u64,
         ORDERS + 1,
@@ -323,15 +256,12 @@ async fn main() {
         .expect("basic.consume rejected");
     let mut rejected = Vec::new();
     while rejected.len() < bad.len() {
-        let d = bounded("a dead-lettered order", dead.next())
-            .await
-            .expect("stream")
-            .expect("delivery");
+        let d = lp::next(&mut dead, "a dead-lettered order").await;
         let body = std::str::from_utf8(&d.data).expect("UTF-8");
         let id: u64 = json_field(body, "id").unwrap().parse().unwrap();
         assert_eq!(
             d.properties.message_id().as_ref().map(|s| s.to_string()),
-            Some(format!("order-{id}")),
+            Some(message_id(id)),
             "dead-lettered message id"
         );
         let headers = d.properties.headers().as_ref().expect("x-death headers");
@@ -348,17 +278,22 @@ async fn main() {
                 .get(k)
                 .unwrap_or_else(|| panic!("x-death {k}: {death:?}"))
         };
-        assert_eq!(text(field("queue")).as_deref(), Some(q["payment"].as_str()));
-        assert_eq!(text(field("reason")).as_deref(), Some("rejected"));
-        assert_eq!(text(field("exchange")).as_deref(), Some(exchange.as_str()));
-        assert_eq!(int(field("count")), Some(1), "x-death count");
-        match field("routing-keys") {
-            AMQPValue::FieldArray(keys) => {
-                let keys: Vec<Option<String>> = keys.as_slice().iter().map(text).collect();
-                assert_eq!(keys, [Some(routing_key(id))], "x-death routing-keys");
-            }
+        let routing_keys = match field("routing-keys") {
+            AMQPValue::FieldArray(keys) => keys
+                .as_slice()
+                .iter()
+                .map(|k| text(k).unwrap_or_else(|| panic!("x-death routing key {k:?}")))
+                .collect(),
             other => panic!("x-death routing-keys: {other:?}"),
-        }
+        };
+        let death = Death {
+            queue: text(field("queue")),
+            reason: text(field("reason")),
+            exchange: text(field("exchange")),
+            count: int(field("count")),
+            routing_keys,
+        };
+        orders::check_death(id, &death, &q["payment"], &exchange);
         d.ack(BasicAckOptions::default()).await.expect("basic.ack");
         rejected.push(id);
     }

@@ -10,9 +10,7 @@ use std::process::Command;
 
 use interop::{bounded, lp, unique, uri_parts};
 use lapin::BasicProperties;
-use lapin::options::{
-    BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions, QueueDeleteOptions,
-};
+use lapin::options::{BasicPublishOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, ByteArray, DecimalValue, FieldArray, FieldTable};
 
 const APP_ID: &str = "interop-lapin";
@@ -67,17 +65,8 @@ fn headers() -> FieldTable {
 async fn main() {
     let queue = unique("lapin.properties");
     let conn = lp::connect().await;
-    let ch = conn.create_channel().await.expect("channel");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
-    ch.queue_declare(
-        queue.as_str().into(),
-        QueueDeclareOptions::durable(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("queue.declare");
+    let ch = lp::confirm_channel(&conn).await;
+    lp::declare_queue(&ch, &queue, QueueDeclareOptions::durable()).await;
 
     let props = BasicProperties::default()
         .with_content_type("application/json".into())
@@ -103,10 +92,7 @@ async fn main() {
         )
         .await
         .expect("basic.publish");
-    let c = bounded("the publish confirm", confirm)
-        .await
-        .expect("confirm");
-    assert!(c.is_ack(), "publish not acked: {c:?}");
+    let c = lp::acked(confirm, "the publish confirm").await;
     assert!(c.take_message().is_none(), "publish returned");
 
     let dir = PathBuf::from(std::env::var("INTEROP_DIR").expect("INTEROP_DIR (set by run.sh)"));
@@ -125,9 +111,7 @@ async fn main() {
         .expect("checker task")
         .expect("run the Python checker");
 
-    ch.queue_delete(queue.as_str().into(), QueueDeleteOptions::default())
-        .await
-        .expect("queue.delete");
+    lp::delete(&ch, &[&queue], &[]).await;
     conn.close(200, "bye".into()).await.expect("close");
     if !status.success() {
         eprintln!("lapin properties-to-python: the Python checker failed ({status})");

@@ -12,13 +12,11 @@
 //! confirms, the others do not; basic.get until empty finds exactly [1, 5] in A and
 //! [2, 3] in B. Everything is deleted.
 
-use futures_lite::StreamExt;
 use interop::lp;
-use interop::{bounded, unique};
+use interop::unique;
 use lapin::options::{
-    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
-    ExchangeDeclareOptions, ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions,
-    QueueDeleteOptions,
+    BasicConsumeOptions, BasicGetOptions, BasicPublishOptions, ExchangeDeclareOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ExchangeKind};
@@ -37,43 +35,23 @@ fn s(v: &str) -> AMQPValue {
     AMQPValue::LongString(v.into())
 }
 
-async fn declare_exchange(ch: &Channel, name: &str, kind: ExchangeKind) {
-    ch.exchange_declare(
-        name.into(),
-        kind,
-        ExchangeDeclareOptions::default(),
-        FieldTable::default(),
-    )
-    .await
-    .expect("exchange.declare");
-}
-
 async fn fanout(conn: &Connection, ch: &Channel) {
     let exchange = unique("lapin.pubsub-fanout");
-    declare_exchange(ch, &exchange, ExchangeKind::Fanout).await;
+    lp::declare_exchange(
+        ch,
+        &exchange,
+        ExchangeKind::Fanout,
+        ExchangeDeclareOptions::default(),
+    )
+    .await;
 
     let mut subscribers = Vec::new();
     for i in 0..3 {
         let sub = conn.create_channel().await.expect("subscriber channel");
-        let q = sub
-            .queue_declare(
-                "".into(),
-                QueueDeclareOptions::exclusive(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("server-named queue.declare");
+        let q = lp::declare_queue(&sub, "", QueueDeclareOptions::exclusive()).await;
         let name = q.name().to_string();
         assert!(name.starts_with("amq.gen-"), "server-named queue: {name}");
-        sub.queue_bind(
-            name.as_str().into(),
-            exchange.as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.bind");
+        lp::bind(&sub, &name, &exchange, "", FieldTable::default()).await;
         let consumer = sub
             .basic_consume(
                 name.as_str().into(),
@@ -105,18 +83,14 @@ async fn fanout(conn: &Connection, ch: &Channel) {
         );
     }
     for confirm in confirms {
-        let c = bounded("a fanout confirm", confirm).await.expect("confirm");
-        assert!(c.is_ack(), "fanout publish not acked: {c:?}");
+        lp::acked(confirm, "a fanout confirm").await;
     }
 
     let mut queues = Vec::new();
     for (i, (sub, name, mut consumer)) in subscribers.into_iter().enumerate() {
         let mut got = Vec::new();
         loop {
-            let d = bounded("a fanout message", consumer.next())
-                .await
-                .expect("subscriber stream ended")
-                .expect("delivery");
+            let d = lp::next(&mut consumer, "a fanout message").await;
             assert_eq!(d.exchange.as_str(), exchange, "delivery exchange");
             assert_eq!(d.routing_key.as_str(), "ignored.by.fanout");
             let body = String::from_utf8(d.data).expect("UTF-8");
@@ -132,14 +106,8 @@ async fn fanout(conn: &Connection, ch: &Channel) {
         queues.push(name);
     }
     // Exclusive to this connection: deleted explicitly rather than left to the close.
-    for q in queues {
-        ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .expect("queue.delete");
-    }
-    ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-        .await
-        .expect("exchange.delete");
+    let queues: Vec<&str> = queues.iter().map(String::as_str).collect();
+    lp::delete(ch, &queues, &[&exchange]).await;
 }
 
 async fn get_all(ch: &Channel, queue: &str) -> Vec<String> {
@@ -167,7 +135,13 @@ async fn get_all(ch: &Channel, queue: &str) -> Vec<String> {
 
 async fn headers(ch: &Channel) {
     let exchange = unique("lapin.pubsub-headers");
-    declare_exchange(ch, &exchange, ExchangeKind::Headers).await;
+    lp::declare_exchange(
+        ch,
+        &exchange,
+        ExchangeKind::Headers,
+        ExchangeDeclareOptions::default(),
+    )
+    .await;
     let qa = unique("lapin.pubsub-all");
     let qb = unique("lapin.pubsub-any");
     let bindings = [
@@ -189,22 +163,8 @@ async fn headers(ch: &Channel) {
         ),
     ];
     for (q, args) in bindings {
-        ch.queue_declare(
-            q.as_str().into(),
-            QueueDeclareOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .expect("queue.declare");
-        ch.queue_bind(
-            q.as_str().into(),
-            exchange.as_str().into(),
-            "".into(),
-            QueueBindOptions::default(),
-            args,
-        )
-        .await
-        .expect("queue.bind");
+        lp::declare_queue(ch, q, QueueDeclareOptions::default()).await;
+        lp::bind(ch, q, &exchange, "", args).await;
     }
 
     let messages: [(&str, Option<FieldTable>); 6] = [
@@ -248,10 +208,7 @@ async fn headers(ch: &Channel) {
             )
             .await
             .expect("basic.publish");
-        let c = bounded("a headers confirm", confirm)
-            .await
-            .expect("confirm");
-        assert!(c.is_ack(), "headers publish {body} not acked: {c:?}");
+        let c = lp::acked(confirm, &format!("the confirm of headers publish {body}")).await;
         if let Some(r) = c.take_message() {
             assert_eq!(r.reply_code, 312, "reply code of returned message {body}");
             assert_eq!(String::from_utf8_lossy(&r.delivery.data), body);
@@ -270,23 +227,13 @@ async fn headers(ch: &Channel) {
         "queue bound x-match=any"
     );
 
-    for q in [&qa, &qb] {
-        ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .expect("queue.delete");
-    }
-    ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-        .await
-        .expect("exchange.delete");
+    lp::delete(ch, &[&qa, &qb], &[&exchange]).await;
 }
 
 #[tokio::main]
 async fn main() {
     let conn = lp::connect().await;
-    let ch = conn.create_channel().await.expect("channel");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
+    let ch = lp::confirm_channel(&conn).await;
     fanout(&conn, &ch).await;
     headers(&ch).await;
     conn.close(200, "bye".into()).await.expect("close");

@@ -1,13 +1,13 @@
 //! lapin: a topic exchange with the RabbitMQ tutorial's bindings plus `#`/`*` edge cases;
 //! every queue must hold exactly the keys that match it, each once, in publish order.
 
-use interop::{bounded, unique, uri};
+use interop::{lp, unique};
 use lapin::options::{
     BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions,
-    ExchangeDeleteOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueueDeclareOptions,
 };
 use lapin::types::FieldTable;
-use lapin::{BasicProperties, Connection, ConnectionProperties, ExchangeKind};
+use lapin::{BasicProperties, ExchangeKind};
 
 const KEYS: &[&str] = &[
     "quick.orange.rabbit",
@@ -70,44 +70,31 @@ fn plan() -> Vec<(&'static str, Vec<&'static str>, Vec<&'static str>)> {
 
 #[tokio::main]
 async fn main() {
-    let conn = bounded(
-        "connect",
-        Connection::connect(&uri(), ConnectionProperties::default()),
-    )
-    .await
-    .expect("connect");
+    let conn = lp::connect().await;
     let ch = conn.create_channel().await.expect("channel");
     let exchange = unique("lapin.topic");
-    ch.exchange_declare(
-        exchange.as_str().into(),
+    lp::declare_exchange(
+        &ch,
+        &exchange,
         ExchangeKind::Topic,
         ExchangeDeclareOptions::default(),
-        FieldTable::default(),
     )
-    .await
-    .expect("exchange.declare");
+    .await;
 
     let plan = plan();
     let mut queues = Vec::new();
     for (suffix, bindings, _) in &plan {
-        let q = ch
-            .queue_declare(
-                unique(&format!("lapin.topic.{suffix}")).as_str().into(),
-                QueueDeclareOptions::default(),
-                FieldTable::default(),
-            )
-            .await
-            .expect("queue.declare");
+        let name = unique(&format!("lapin.topic.{suffix}"));
+        let q = lp::declare_queue(&ch, &name, QueueDeclareOptions::default()).await;
         for key in bindings {
-            ch.queue_bind(
-                q.name().clone(),
-                exchange.as_str().into(),
-                (*key).into(),
-                QueueBindOptions::default(),
+            lp::bind(
+                &ch,
+                q.name().as_str(),
+                &exchange,
+                key,
                 FieldTable::default(),
             )
-            .await
-            .expect("queue.bind");
+            .await;
         }
         queues.push(q.name().to_string());
     }
@@ -126,7 +113,7 @@ async fn main() {
             )
             .await
             .expect("basic.publish");
-        assert!(bounded("confirm", confirm).await.expect("confirm").is_ack());
+        lp::acked(confirm, "confirm").await;
     }
 
     for ((suffix, _, expected), q) in plan.iter().zip(&queues) {
@@ -145,13 +132,9 @@ async fn main() {
             got.push(String::from_utf8_lossy(&m.delivery.data).into_owned());
         }
         assert_eq!(got, *expected, "keys routed to queue {suffix}");
-        ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default())
-            .await
-            .expect("queue.delete");
     }
-    ch.exchange_delete(exchange.as_str().into(), ExchangeDeleteOptions::default())
-        .await
-        .expect("exchange.delete");
+    let queues: Vec<&str> = queues.iter().map(String::as_str).collect();
+    lp::delete(&ch, &queues, &[&exchange]).await;
     conn.close(200, "bye".into()).await.expect("close");
     println!("lapin topic routing: {} queues exact", queues.len());
 }

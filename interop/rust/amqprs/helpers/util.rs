@@ -1,115 +1,22 @@
 //! Shared code for the amqprs scenarios (included with `#[path = "helpers/util.rs"] mod util;`).
-//! A channel callback that records everything the broker sends asynchronously (with the
-//! exchange and routing key of returns), publisher-confirm bookkeeping, bounded receives,
-//! passive message counts, a deterministic byte generator and a cleanup guard that deletes
-//! a scenario's queues and exchanges when it fails.
+//! Publisher-confirm bookkeeping over the channel events of `interop::rs`, bounded
+//! receives, passive message counts, field-table values and a cleanup guard that deletes a
+//! scenario's queues and exchanges when it fails.
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
 
-use amqprs::callbacks::ChannelCallback;
 use amqprs::channel::{
-    Channel, ConsumerMessage, ExchangeDeleteArguments, QueueDeclareArguments, QueueDeleteArguments,
+    BasicConsumeArguments, Channel, ConfirmSelectArguments, ConsumerMessage,
+    ExchangeDeleteArguments, QueueDeclareArguments, QueueDeleteArguments,
 };
 use amqprs::connection::Connection;
-use amqprs::{Ack, BasicProperties, Cancel, CloseChannel, Deliver, FieldTable, FieldValue, Nack};
-use amqprs::{Return, error::Error};
-use async_trait::async_trait;
+use amqprs::{BasicProperties, Deliver, FieldTable, FieldValue};
 use tokio::sync::mpsc;
 
-/// Something the broker told a channel outside a request/response exchange.
-#[derive(Debug)]
-pub enum Event {
-    /// basic.ack in confirm mode.
-    Ack { tag: u64, multiple: bool },
-    /// basic.nack in confirm mode.
-    Nack { tag: u64, multiple: bool },
-    /// basic.return with the returned message.
-    Return {
-        code: u16,
-        text: String,
-        exchange: String,
-        routing_key: String,
-        properties: BasicProperties,
-        body: Vec<u8>,
-    },
-    /// channel.close from the broker.
-    Closed { code: u16, text: String },
-    /// basic.cancel from the broker.
-    Cancelled { consumer_tag: String },
-}
-
-/// A [`ChannelCallback`] forwarding every event to an unbounded channel.
-pub struct Recorder(pub mpsc::UnboundedSender<Event>);
-
-#[async_trait]
-impl ChannelCallback for Recorder {
-    async fn close(&mut self, _: &Channel, close: CloseChannel) -> Result<(), Error> {
-        let _ = self.0.send(Event::Closed {
-            code: close.reply_code(),
-            text: close.reply_text().clone(),
-        });
-        Ok(())
-    }
-    async fn cancel(&mut self, _: &Channel, cancel: Cancel) -> Result<(), Error> {
-        let _ = self.0.send(Event::Cancelled {
-            consumer_tag: cancel.consumer_tag().clone(),
-        });
-        Ok(())
-    }
-    async fn flow(&mut self, _: &Channel, active: bool) -> Result<bool, Error> {
-        Ok(active)
-    }
-    async fn publish_ack(&mut self, _: &Channel, ack: Ack) {
-        let _ = self.0.send(Event::Ack {
-            tag: ack.delivery_tag(),
-            multiple: ack.mutiple(),
-        });
-    }
-    async fn publish_nack(&mut self, _: &Channel, nack: Nack) {
-        let _ = self.0.send(Event::Nack {
-            tag: nack.delivery_tag(),
-            multiple: nack.multiple(),
-        });
-    }
-    async fn publish_return(
-        &mut self,
-        _: &Channel,
-        ret: Return,
-        properties: BasicProperties,
-        body: Vec<u8>,
-    ) {
-        let _ = self.0.send(Event::Return {
-            code: ret.reply_code(),
-            text: ret.reply_text().clone(),
-            exchange: ret.exchange().clone(),
-            routing_key: ret.routing_key().clone(),
-            properties,
-            body,
-        });
-    }
-}
-
-/// Opens a channel whose asynchronous events arrive on the returned receiver.
-pub async fn channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
-    let ch = interop::bounded("channel.open", conn.open_channel(None))
-        .await
-        .expect("open channel");
-    let (tx, rx) = mpsc::unbounded_channel();
-    ch.register_callback(Recorder(tx))
-        .await
-        .expect("channel callback");
-    (ch, rx)
-}
-
-/// Waits up to `secs` seconds for the next channel event.
-pub async fn next_event(rx: &mut mpsc::UnboundedReceiver<Event>, what: &str) -> Event {
-    interop::bounded(what, rx.recv())
-        .await
-        .expect("event channel closed")
-}
+pub use interop::rs::{Event, channel, next_event};
 
 /// Publisher-confirm bookkeeping: which delivery tags are still unconfirmed.
 #[derive(Default)]
@@ -179,6 +86,47 @@ impl Confirms {
     }
 }
 
+/// Opens a channel in confirm mode; its acks arrive on the returned receiver.
+pub async fn confirm_channel(conn: &Connection) -> (Channel, mpsc::UnboundedReceiver<Event>) {
+    let (ch, events) = channel(conn).await;
+    ch.confirm_select(ConfirmSelectArguments::default())
+        .await
+        .expect("confirm.select");
+    (ch, events)
+}
+
+/// Consumes `queue` with manual acks as consumer `tag` ("" lets the broker choose one);
+/// returns the consumer tag and the deliveries.
+pub async fn consume_manual(
+    ch: &Channel,
+    queue: &str,
+    tag: &str,
+) -> (String, mpsc::UnboundedReceiver<ConsumerMessage>) {
+    ch.basic_consume_rx(
+        BasicConsumeArguments::new(queue, tag)
+            .manual_ack(true)
+            .finish(),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("basic.consume {queue}: {e}"))
+}
+
+/// Deletes `queues`, each of which must be empty, then `exchanges` (the end of a scenario).
+pub async fn delete_empty(ch: &Channel, queues: &[&str], exchanges: &[&str]) {
+    for q in queues {
+        let left = ch
+            .queue_delete(QueueDeleteArguments::new(q))
+            .await
+            .unwrap_or_else(|e| panic!("queue.delete {q}: {e}"));
+        assert_eq!(left, Some(0), "{q} empty when deleted");
+    }
+    for x in exchanges {
+        ch.exchange_delete(ExchangeDeleteArguments::new(x))
+            .await
+            .unwrap_or_else(|e| panic!("exchange.delete {x}: {e}"));
+    }
+}
+
 /// The next delivery of a `basic_consume_rx` consumer (30 s hang guard), split into parts.
 pub async fn recv(
     rx: &mut mpsc::UnboundedReceiver<ConsumerMessage>,
@@ -234,48 +182,6 @@ pub fn as_int(v: &FieldValue) -> Option<i64> {
         FieldValue::l(x) => *x,
         _ => return None,
     })
-}
-
-/// A deterministic xorshift64* byte generator (test data, not cryptography).
-pub struct Bytes(pub u64);
-
-impl Bytes {
-    pub fn next_u64(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    pub fn fill(&mut self, n: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(n + 8);
-        while out.len() < n {
-            out.extend_from_slice(&self.next_u64().to_le_bytes());
-        }
-        out.truncate(n);
-        out
-    }
-}
-
-/// A seed that differs between runs.
-pub fn seed() -> u64 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(1);
-    (nanos ^ (u64::from(std::process::id()) << 32)) | 1
-}
-
-/// 64-bit FNV-1a digest of `bytes`, as hex.
-pub fn digest(bytes: &[u8]) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
 }
 
 /// Runs a scenario. If it panics (a failed expectation), the queues and exchanges named
