@@ -213,6 +213,7 @@ class OrderServices:
 def check_dead_lettered(body, message_id, headers, payment_queue, exchange):
     """Check one message from "rejected"; return its order id."""
     msg = json.loads(body) if isinstance(body, (bytes, str)) else body
+    check_eq(msg, order(msg["id"]), "dead-lettered order body")
     check_eq(message_id, order_message_id(msg["id"]), "dead-lettered message id")
     death = headers["x-death"][0]
     check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),

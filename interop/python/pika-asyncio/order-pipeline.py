@@ -21,31 +21,23 @@ import json
 
 import pika
 
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_QUEUES, ORDER_SERVICES, ORDERS,
+                       REQUEUE, OrderServices, check_dead_lettered, check_rejected, order_body,
+                       order_key, order_message_id)
 from interop_common import check_eq, main, unique
 from pika_async import AsyncioPika
 
-ORDERS = 300
-REGIONS = ["eu", "us", "ap"]
 EXCHANGE = unique("orders")
 DLX = unique("orders-dlx")
-Q = {name: unique("orders-" + name) for name in ("inventory", "payment", "email", "rejected")}
-SERVICES = ("inventory", "payment", "email")
+Q = {name: unique("orders-" + name) for name in ORDER_QUEUES}
+SERVICES = ORDER_SERVICES
 
 
-def failing(i):
-    return i % 7 == 3
-
-
-class Pipeline:
+class Pipeline(OrderServices):
     def __init__(self, amqp):
+        super().__init__()
         self.amqp = amqp
-        self.seen = {name: [] for name in SERVICES}
-        self.completed, self.redelivered = [], []
         self.done = asyncio.Event()
-
-    def finished(self):
-        return (len(self.seen["inventory"]) >= ORDERS and len(self.seen["email"]) >= ORDERS
-                and len(self.completed) + sum(map(failing, range(ORDERS))) >= ORDERS)
 
     async def service(self, name, ready):
         amqp = self.amqp
@@ -57,21 +49,14 @@ class Pipeline:
             ready.set()
             while True:
                 method, _props, body = await deliveries.get()
-                order = json.loads(body)
-                self.seen[name].append(order["id"])
-                if name == "payment":
-                    if order["id"] == 0 and not method.redelivered:
-                        ch.basic_reject(method.delivery_tag, requeue=True)
-                        continue
-                    if method.redelivered:
-                        self.redelivered.append(order["id"])
-                    if failing(order["id"]):
-                        ch.basic_reject(method.delivery_tag, requeue=False)
-                    else:
-                        self.completed.append(order["id"])
-                        ch.basic_ack(method.delivery_tag)
-                else:
+                action = self.handle(name, json.loads(body)["id"], method.redelivered)
+                if action == REQUEUE:
+                    ch.basic_reject(method.delivery_tag, requeue=True)
+                    continue
+                if action == ACK:
                     ch.basic_ack(method.delivery_tag)
+                else:
+                    ch.basic_reject(method.delivery_tag, requeue=False)
                 if self.finished():
                     self.done.set()
         finally:
@@ -88,9 +73,8 @@ async def run():
         await amqp.call(ch.queue_declare, Q[name], durable=True)
     await amqp.call(ch.queue_declare, Q["payment"], durable=True,
                     arguments={"x-dead-letter-exchange": DLX})
-    await amqp.call(ch.queue_bind, Q["inventory"], EXCHANGE, "order.created.*")
-    await amqp.call(ch.queue_bind, Q["payment"], EXCHANGE, "order.created.*")
-    await amqp.call(ch.queue_bind, Q["email"], EXCHANGE, "order.#")
+    for name in SERVICES:
+        await amqp.call(ch.queue_bind, Q[name], EXCHANGE, ORDER_BINDINGS[name])
     await amqp.call(ch.queue_bind, Q["rejected"], DLX, "")
 
     pipeline = Pipeline(amqp)
@@ -109,10 +93,8 @@ async def run():
 
         confirms = await amqp.confirms(ch)
         for i in range(ORDERS):
-            region = REGIONS[i % 3]
-            ch.basic_publish(EXCHANGE, "order.created." + region,
-                             json.dumps({"id": i, "region": region}).encode(),
-                             pika.BasicProperties(delivery_mode=2, message_id="order-%d" % i,
+            ch.basic_publish(EXCHANGE, order_key(i), order_body(i),
+                             pika.BasicProperties(delivery_mode=2, message_id=order_message_id(i),
                                                   content_type="application/json"))
             confirms.published()
         await confirms.wait(0)
@@ -130,29 +112,17 @@ async def run():
             task.cancel()
         await asyncio.gather(*services, return_exceptions=True)
 
-    good = [i for i in range(ORDERS) if not failing(i)]
-    bad = [i for i in range(ORDERS) if failing(i)]
-    check_eq(sorted(pipeline.seen["inventory"]), list(range(ORDERS)), "inventory ids")
-    check_eq(sorted(pipeline.seen["email"]), list(range(ORDERS)), "e-mail ids")
-    check_eq(sorted(pipeline.completed), good, "payments completed (once each)")
-    check_eq(sorted(pipeline.seen["payment"]), sorted(list(range(ORDERS)) + [0]),
-             "payment deliveries (order 0 twice)")
-    check_eq(pipeline.redelivered, [0], "orders redelivered to payment")
+    pipeline.verify()
 
     # Dead-lettering is asynchronous: consume "rejected" until every failing id is in.
     tag, deliveries = await amqp.consume(ch, Q["rejected"])
     rejected = []
-    while len(rejected) < len(bad):
+    while len(rejected) < len(ORDER_BAD):
         method, props, body = await amqp.next(deliveries, "dead-lettered order")
-        order = json.loads(body)
-        rejected.append(order["id"])
-        check_eq(props.message_id, "order-%d" % order["id"], "dead-lettered message id")
-        death = props.headers["x-death"][0]
-        check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),
-                 (Q["payment"], "rejected", 1, EXCHANGE), "x-death entry")
-        check_eq(death["routing-keys"], ["order.created." + order["region"]], "x-death keys")
+        rejected.append(check_dead_lettered(body, props.message_id, props.headers, Q["payment"],
+                                            EXCHANGE))
         ch.basic_ack(method.delivery_tag)
-    check_eq(rejected, bad, "dead-lettered orders, in order")
+    check_rejected(rejected)
     await amqp.call(ch.basic_cancel, tag)
 
     for name, queue in Q.items():

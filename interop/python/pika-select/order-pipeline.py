@@ -22,28 +22,25 @@ import json
 import pika
 from pika.spec import Basic
 
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_QUEUES, ORDER_SERVICES, ORDERS,
+                       REQUEUE, OrderServices, check_dead_lettered, check_rejected, order_body,
+                       order_key, order_message_id)
 from confirm_tracker import ConfirmTracker
 from interop_common import check, check_eq, main, unique
 from pika_async import SelectScenario
 
-ORDERS = 300
-REGIONS = ["eu", "us", "ap"]
 EXCHANGE = unique("orders")
 DLX = unique("orders-dlx")
-Q = {name: unique("orders-" + name) for name in ("inventory", "payment", "email", "rejected")}
-SERVICES = ("inventory", "payment", "email")
-
-
-def failing(i):
-    return i % 7 == 3
+Q = {name: unique("orders-" + name) for name in ORDER_QUEUES}
+SERVICES = ORDER_SERVICES
 
 
 class OrderPipeline(SelectScenario):
     def __init__(self):
         super().__init__()
         self.confirms = ConfirmTracker()
-        self.seen = {name: [] for name in SERVICES}
-        self.completed, self.redelivered, self.rejected = [], [], []
+        self.services = OrderServices()
+        self.rejected = []
         self.service_connections = []
         self.consuming = 0
         self.checked = False
@@ -61,9 +58,11 @@ class OrderPipeline(SelectScenario):
                                         arguments={"x-dead-letter-exchange": DLX}),
             lambda cb: ch.queue_declare(Q["email"], durable=True, callback=cb),
             lambda cb: ch.queue_declare(Q["rejected"], durable=True, callback=cb),
-            lambda cb: ch.queue_bind(Q["inventory"], EXCHANGE, "order.created.*", callback=cb),
-            lambda cb: ch.queue_bind(Q["payment"], EXCHANGE, "order.created.*", callback=cb),
-            lambda cb: ch.queue_bind(Q["email"], EXCHANGE, "order.#", callback=cb),
+            lambda cb: ch.queue_bind(Q["inventory"], EXCHANGE, ORDER_BINDINGS["inventory"],
+                                     callback=cb),
+            lambda cb: ch.queue_bind(Q["payment"], EXCHANGE, ORDER_BINDINGS["payment"],
+                                     callback=cb),
+            lambda cb: ch.queue_bind(Q["email"], EXCHANGE, ORDER_BINDINGS["email"], callback=cb),
             lambda cb: ch.queue_bind(Q["rejected"], DLX, "", callback=cb),
             lambda cb: ch.confirm_delivery(self.cb(self.on_confirm), callback=cb),
         ], lambda _frames: [self.connect(functools.partial(self.on_service_open, name))
@@ -86,11 +85,9 @@ class OrderPipeline(SelectScenario):
         if self.consuming < len(SERVICES):
             return
         for i in range(ORDERS):
-            region = REGIONS[i % 3]
             self.ch.basic_publish(
-                EXCHANGE, "order.created." + region,
-                json.dumps({"id": i, "region": region}).encode(),
-                pika.BasicProperties(delivery_mode=2, message_id="order-%d" % i,
+                EXCHANGE, order_key(i), order_body(i),
+                pika.BasicProperties(delivery_mode=2, message_id=order_message_id(i),
                                      content_type="application/json"))
             self.confirms.published()
 
@@ -101,55 +98,34 @@ class OrderPipeline(SelectScenario):
         self.progress()
 
     def on_order(self, name, ch, method, props, body):
-        order = json.loads(body)
-        self.seen[name].append(order["id"])
-        if name == "payment":
-            if order["id"] == 0 and not method.redelivered:
-                ch.basic_reject(method.delivery_tag, requeue=True)
-                return
-            if method.redelivered:
-                self.redelivered.append(order["id"])
-            if failing(order["id"]):
-                ch.basic_reject(method.delivery_tag, requeue=False)
-                self.progress()
-                return
-            self.completed.append(order["id"])
-        ch.basic_ack(method.delivery_tag)
+        action = self.services.handle(name, json.loads(body)["id"], method.redelivered)
+        if action == REQUEUE:
+            ch.basic_reject(method.delivery_tag, requeue=True)
+            return
+        if action == ACK:
+            ch.basic_ack(method.delivery_tag)
+        else:
+            ch.basic_reject(method.delivery_tag, requeue=False)
         self.progress()
 
     def progress(self):
-        n_failing = sum(map(failing, range(ORDERS)))
-        if (self.checked or self.confirms.acked < ORDERS or len(self.seen["inventory"]) < ORDERS
-                or len(self.seen["email"]) < ORDERS
-                or len(self.completed) + n_failing < ORDERS):
+        if self.checked or self.confirms.acked < ORDERS or not self.services.finished():
             return
         self.checked = True
         check_eq((self.confirms.published_count, self.confirms.outstanding), (ORDERS, 0),
                  "orders published and all confirmed")
-        good = [i for i in range(ORDERS) if not failing(i)]
-        check_eq(sorted(self.seen["inventory"]), list(range(ORDERS)), "inventory ids")
-        check_eq(sorted(self.seen["email"]), list(range(ORDERS)), "e-mail ids")
-        check_eq(sorted(self.completed), good, "payments completed (once each)")
-        check_eq(sorted(self.seen["payment"]), sorted(list(range(ORDERS)) + [0]),
-                 "payment deliveries (order 0 twice)")
-        check_eq(self.redelivered, [0], "orders redelivered to payment")
+        self.services.verify()
         for conn in self.service_connections:
             self.close(conn)
         # Dead-lettering is asynchronous: consume "rejected" until every failing id is in.
         self.ch.basic_consume(Q["rejected"], self.cb(self.on_rejected))
 
     def on_rejected(self, ch, method, props, body):
-        order = json.loads(body)
-        self.rejected.append(order["id"])
-        check_eq(props.message_id, "order-%d" % order["id"], "dead-lettered message id")
-        death = props.headers["x-death"][0]
-        check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),
-                 (Q["payment"], "rejected", 1, EXCHANGE), "x-death entry")
-        check_eq(death["routing-keys"], ["order.created." + order["region"]], "x-death keys")
+        self.rejected.append(check_dead_lettered(body, props.message_id, props.headers,
+                                                 Q["payment"], EXCHANGE))
         ch.basic_ack(method.delivery_tag)
-        bad = [i for i in range(ORDERS) if failing(i)]
-        if len(self.rejected) == len(bad):
-            check_eq(self.rejected, bad, "dead-lettered orders, in order")
+        if len(self.rejected) == len(ORDER_BAD):
+            check_rejected(self.rejected)
             ch.basic_cancel(method.consumer_tag, callback=self.cb(self.clean_up))
 
     def clean_up(self, _frame):
