@@ -230,13 +230,18 @@ def check_rejected(rejected_ids):
 
 FANOUT_MESSAGES = 100
 FANOUT_SUBSCRIBERS = 3
+FANOUT_END = "end"  # the marker published after the messages
 
 
 def fanout_body(i):
     return "news %d" % i
 
 
-FANOUT_EXPECTED = [fanout_body(i) for i in range(FANOUT_MESSAGES)]
+def fanout_expected(encode=False):
+    """What every fanout subscriber must get before the end marker, in order (str, or bytes
+    with encode)."""
+    return [fanout_body(i).encode() if encode else fanout_body(i)
+            for i in range(FANOUT_MESSAGES)]
 
 # Binding arguments of headers queues A and B.
 HEADER_BINDINGS = {"A": {"x-match": "all", "format": "pdf", "type": "report"},
@@ -252,9 +257,11 @@ HEADER_MESSAGES = [
 ]
 
 
-def header_expected(queue):
-    """The bodies (str) headers queue `queue` ("A" or "B") must hold, in order."""
-    return [body for body, _headers, dest in HEADER_MESSAGES if dest == queue]
+def header_expected(queue, encode=False):
+    """The bodies headers queue `queue` ("A" or "B") must hold, in order (str, or bytes with
+    encode)."""
+    return [body.encode() if encode else body
+            for body, _headers, dest in HEADER_MESSAGES if dest == queue]
 
 
 # --- large-and-small ----------------------------------------------------------------------
