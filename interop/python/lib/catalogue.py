@@ -270,9 +270,18 @@ LARGE_SIZE = 16 * 1024 * 1024
 SMALL_COUNT = 10000
 
 
-def large_body():
-    """16 MiB of reproducible pseudo-random bytes."""
-    return random.Random(16).randbytes(LARGE_SIZE)
+def large_message():
+    """The 16 MiB body (reproducible pseudo-random bytes) and its SHA-256 (hex), which the
+    scenarios also send as header "sha256"."""
+    body = random.Random(16).randbytes(LARGE_SIZE)
+    return body, hashlib.sha256(body).hexdigest()
+
+
+def check_large(got, headers, digest):
+    """The consumed 16 MiB message: length, SHA-256 and the "sha256" header."""
+    check_eq(len(got), LARGE_SIZE, "length of the consumed 16 MiB body")
+    check_eq(hashlib.sha256(got).hexdigest(), digest, "SHA-256 of the body")
+    check_eq(headers, {"sha256": digest}, "headers of the large message")
 
 
 def small_body(i):
@@ -280,13 +289,7 @@ def small_body(i):
     return bytes((i + k) % 256 for k in range(i % 101))
 
 
-def check_large(got, sent):
-    check_eq(len(got), LARGE_SIZE, "length of the consumed 16 MiB body")
-    check_eq(hashlib.sha256(got).hexdigest(), hashlib.sha256(sent).hexdigest(),
-             "SHA-256 of the 16 MiB body")
-
-
 def check_small(n, got):
     """Small message n must come back exactly (bytes)."""
-    if got != small_body(n):
-        check_eq(got, small_body(n), "small message %d" % n)
+    expected = small_body(n)
+    check(got == expected, "small message %d: expected %r, got %r" % (n, expected, got))
