@@ -13,7 +13,7 @@ from pika.spec import Basic
 
 from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
 from confirm_tracker import ConfirmTracker
-from interop_common import check, check_eq, main, unique
+from interop_common import check_eq, main, unique
 from pika_async import SelectScenario
 
 QUEUE = unique("large-and-small")
@@ -77,15 +77,8 @@ class LargeAndSmall(SelectScenario):
 
     def done(self, frames):
         check_eq(frames[1].method.message_count, 0, "messages left")
-        self.ok = True
-        self.finish()
-
-
-def scenario():
-    s = LargeAndSmall()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(LargeAndSmall().run)

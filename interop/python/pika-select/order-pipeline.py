@@ -26,7 +26,7 @@ from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_QUEUES, ORDER_SERVI
                        REQUEUE, OrderServices, check_dead_lettered, check_rejected, order_body,
                        order_key, order_message_id)
 from confirm_tracker import ConfirmTracker
-from interop_common import check, check_eq, main, unique
+from interop_common import check_eq, main, unique
 from pika_async import SelectScenario
 
 EXCHANGE = unique("orders")
@@ -140,17 +140,10 @@ class OrderPipeline(SelectScenario):
         def done(frames):
             for name, frame in zip(Q, frames):
                 check_eq(frame.method.message_count, 0, "messages left in %s" % name)
-            self.ok = True
-            self.finish()
+            self.succeed()
 
         self.chain(steps, done)
 
 
-def scenario():
-    pipeline = OrderPipeline()
-    pipeline.run()
-    check(getattr(pipeline, "ok", False), "the scenario did not reach its end")
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main(OrderPipeline().run)

@@ -123,15 +123,8 @@ class PubSub(SelectScenario):
             self.ch.exchange_delete(HEADERS, callback=self.cb(self.done))
 
     def done(self, _frame):
-        self.ok = True
-        self.finish()  # the exclusive queues go with the connection
-
-
-def scenario():
-    s = PubSub()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()  # the exclusive queues go with the connection
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(PubSub().run)

@@ -100,15 +100,8 @@ class Rpc(SelectScenario):
 
     def on_deleted(self, frame):
         check_eq(frame.method.message_count, 0, "requests left in the RPC queue")
-        self.ok = True
-        self.finish()
-
-
-def scenario():
-    s = Rpc()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(Rpc().run)
