@@ -293,3 +293,25 @@ def check_small(n, got):
     """Small message n must come back exactly (bytes)."""
     expected = small_body(n)
     check(got == expected, "small message %d: expected %r, got %r" % (n, expected, got))
+
+
+# --- rpc ----------------------------------------------------------------------------------
+
+RPC_SEQUENTIAL = 15  # calls 0..14, one at a time
+RPC_BATCH = list(range(20, 45))  # then 25 calls in flight at once
+
+
+def fib(n):
+    """What the RPC server computes for request n."""
+    a, b = 0, 1
+    for _ in range(n):
+        a, b = b, a + b
+    return a
+
+
+def check_rpc_served(served):
+    """The order the server took requests in: the sequential calls in order, then each
+    batch call once."""
+    check_eq(served[:RPC_SEQUENTIAL], list(range(RPC_SEQUENTIAL)),
+             "sequential requests served in order")
+    check_eq(sorted(served[RPC_SEQUENTIAL:]), RPC_BATCH, "batch requests served once each")
