@@ -12,6 +12,7 @@ import json
 import os
 import random
 import signal
+import struct
 import sys
 import threading
 
@@ -224,6 +225,37 @@ def check_dead_lettered(body, message_id, headers, payment_queue, exchange):
 
 def check_rejected(rejected_ids):
     check_eq(rejected_ids, ORDER_BAD, "dead-lettered orders, in order")
+
+
+# --- load-levelling -----------------------------------------------------------------------
+
+BURST = int(os.environ.get("INTEROP_BURST", "100000"))
+BURST_QUEUES = 2  # message i goes to queue i % 2
+
+
+def burst_body(i):
+    """Message i of the burst: the sequence number (8 bytes, big-endian) and 32 bytes of
+    padding."""
+    return struct.pack(">Q", i) + b"." * 32
+
+
+def burst_sequence(q):
+    """The sequence numbers queue q must hold, in order."""
+    return range(q, BURST, BURST_QUEUES)
+
+
+def check_burst_message(q, body, expected, redelivered):
+    """One drained message of queue q: the next sequence number, not redelivered."""
+    seq = struct.unpack(">Q", body[:8])[0]
+    if seq != expected:
+        check(False, "queue %d: got %d, expected %d" % (q, seq, expected))
+    if redelivered:
+        check(False, "message %d flagged redelivered" % seq)
+
+
+def report_burst(started, published, drained):
+    print("published %d in %.1fs, drained in %.1fs"
+          % (BURST, published - started, drained - published))
 
 
 # --- pubsub -------------------------------------------------------------------------------
