@@ -8,10 +8,10 @@ hangs with its prefetch unacked; the scenario then kills it with SIGKILL. Meanwh
 INTEROP_JOBS (default 10,000) persistent jobs are published with publisher confirms, a
 window of 500 in flight (asyncio.gather); every one must be confirmed with Basic.Ack.
 
-Checks: every job has exactly one result with the right digest (a duplicate is tolerated
-only if flagged redelivered); the job worker 0 was stuck on was done by another worker
-with redelivered=True; worker 0 did exactly 300 jobs and nothing after stalling; the
-queues end empty and are deleted.
+Checks: JobResults.verify (lib/catalogue.py: one result per job with the right digest, a
+duplicate only if redelivered, the stalled job redone elsewhere with redelivered=True,
+worker 0 SIGKILLed after exactly 300 jobs); every confirm frame a Basic.Ack; the queues
+end empty (passive declare) and are deleted.
 """
 
 import asyncio
@@ -21,7 +21,8 @@ import signal
 import aio_pika
 from pamqp.commands import Basic
 
-from catalogue import JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv
+from catalogue import (JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv,
+                       stop_workers_async)
 from interop_common import amqp_uri, check_eq, main, unique
 
 JOBS_Q = unique("jobs")
@@ -75,10 +76,7 @@ async def run():
             check_eq(len(frames), JOBS, "publish confirmations")
             check_eq({type(f) for f in frames}, {Basic.Ack}, "confirmation frames")
         finally:
-            for p in procs:
-                if p.returncode is None:
-                    p.kill()
-                    await asyncio.wait_for(p.wait(), 10)
+            await stop_workers_async(procs)
 
         collected.verify(procs[0].returncode)
 

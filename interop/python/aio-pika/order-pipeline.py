@@ -8,10 +8,10 @@ connection with prefetch 10 and manual acks, consuming with `queue.consume(callb
 Payment rejects orders with id % 7 == 3 without requeue, and rejects order 0 once with
 requeue (it must come back flagged redelivered and is then processed).
 
-Checks: inventory and e-mail saw every id exactly once; payment completed exactly the
-non-failing ids once each (order 0 delivered twice); "rejected" holds exactly the failing
-ids, in order, with x-death[0] naming the payment queue, reason "rejected", count 1, the
-orders exchange and the original routing key; every queue ends empty; all is deleted.
+Checks: OrderServices.verify and check_dead_lettered (lib/catalogue.py): inventory and
+e-mail saw every id exactly once; payment completed the non-failing ids once each (order 0
+delivered twice); "rejected" holds exactly the failing ids, in order, each with the
+catalogue's x-death[0]; every queue ends empty; all is deleted.
 """
 
 import asyncio
@@ -20,14 +20,12 @@ import json
 import aio_pika
 from pamqp.commands import Basic
 
-from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_QUEUES, ORDER_SERVICES, ORDERS,
-                       REQUEUE, OrderServices, check_dead_lettered, check_rejected, order_body,
-                       order_key, order_message_id)
-from interop_common import amqp_uri, check_eq, main, unique
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
+                       OrderServices, check_dead_lettered, check_rejected, order_body, order_key,
+                       order_message_id, order_names)
+from interop_common import amqp_uri, check_eq, main
 
-EXCHANGE = unique("orders")
-DLX = unique("orders-dlx")
-Q = {name: unique("orders-" + name) for name in ORDER_QUEUES}
+EXCHANGE, DLX, Q = order_names()
 
 
 async def start_service(name, state, done, errors):

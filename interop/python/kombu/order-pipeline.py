@@ -9,11 +9,10 @@ prefetch 10, manual acks. Payment rejects orders with id % 7 == 3 (`message.reje
 no requeue) and requeues order 0 once (`message.requeue()`); it must come back with
 delivery_info["redelivered"] and is then processed.
 
-Checks: inventory and e-mail saw every id exactly once; payment completed exactly the
-non-failing ids once each (order 0 delivered twice); "rejected" (read with basic.get via
-Queue.get) holds exactly the failing ids in order, with x-death[0] naming the payment
-queue, reason "rejected", count 1, the orders exchange and the original routing key;
-every queue ends empty; everything is deleted.
+Checks (lib/catalogue.py): OrderServices.verify over what the three ConsumerMixins saw;
+"rejected", drained by a kombu Consumer, holds exactly the failing ids in order, each
+passing check_dead_lettered (message id, x-death[0]: payment queue, reason "rejected",
+count 1, orders exchange, original routing key); queues empty at the end, then deleted.
 """
 
 import socket

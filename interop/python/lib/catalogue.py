@@ -16,7 +16,7 @@ import struct
 import sys
 import threading
 
-from interop_common import check, check_eq
+from interop_common import check, check_eq, unique
 
 # --- background-jobs ----------------------------------------------------------------------
 
@@ -76,6 +76,31 @@ def job_worker_options(argv=None):
     return argv[1], argv[2], int(argv[3]), stall
 
 
+def stop_workers(procs):
+    """End the job worker processes (subprocess.Popen) still running, waiting for each."""
+    for p in procs:
+        if p.poll() is None:
+            p.kill()
+            p.wait(10)
+
+
+async def stop_workers_async(procs):
+    """End the job worker processes (asyncio subprocesses) still running."""
+    import asyncio
+
+    for p in procs:
+        if p.returncode is None:
+            p.kill()
+            await asyncio.wait_for(p.wait(), 10)
+
+
+def order_names():
+    """Fresh names for one order-pipeline run: (orders exchange, dead-letter exchange,
+    {queue role: queue name})."""
+    return (unique("orders"), unique("orders-dlx"),
+            {name: unique("orders-" + name) for name in ORDER_QUEUES})
+
+
 class JobResults:
     """The results queue's messages as the scenario collects them, and the final checks."""
 
@@ -103,8 +128,11 @@ class JobResults:
         return len(self.results) >= JOBS
 
     def verify(self, worker0_returncode, duplicates_allowed=True):
-        """The catalogue's checks. With duplicates_allowed a second result is tolerated only
-        for a redelivered job; without it there must be none."""
+        """The catalogue's checks: worker 0 announced exactly one stalled job and was killed
+        by SIGKILL; every job has a result with the right digest; a second result is
+        tolerated only for a redelivered job (with duplicates_allowed; otherwise there must
+        be none); worker 0 did exactly STALL_AFTER jobs, none after stalling; the stalled
+        job was finished by another worker, flagged redelivered."""
         check(self.stalled, "worker 0 never stalled (it did %d jobs)" % self.by_worker[0])
         check_eq(len(self.stalled), 1, "stall announcements from worker 0")
         stalled = self.stalled[0]
@@ -202,6 +230,9 @@ class OrderServices:
             len(self.seen["inventory"]), len(self.seen["email"]), len(self.completed))
 
     def verify(self):
+        """Inventory and e-mail saw every id exactly once; payment completed exactly the
+        non-failing ids, each once; payment got every id once and order 0 twice (the
+        requeue), and only order 0 came redelivered."""
         everything = list(range(ORDERS))
         check_eq(sorted(self.seen["inventory"]), everything, "inventory ids (each once)")
         check_eq(sorted(self.seen["email"]), everything, "e-mail ids (each once)")
@@ -212,7 +243,9 @@ class OrderServices:
 
 
 def check_dead_lettered(body, message_id, headers, payment_queue, exchange):
-    """Check one message from "rejected"; return its order id."""
+    """Check one message from "rejected" (body, message id, and x-death[0]: the payment
+    queue, reason "rejected", count 1, the orders exchange, the original routing key);
+    return its order id."""
     msg = json.loads(body) if isinstance(body, (bytes, str)) else body
     check_eq(msg, order(msg["id"]), "dead-lettered order body")
     check_eq(message_id, order_message_id(msg["id"]), "dead-lettered message id")

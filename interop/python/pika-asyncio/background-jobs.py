@@ -8,10 +8,10 @@ kills it with SIGKILL (asyncio subprocess). Meanwhile a publisher coroutine send
 INTEROP_JOBS (default 10,000) persistent jobs on a confirm-mode channel, at most 500
 unconfirmed; all must be acked, none nacked.
 
-Checks: every job has exactly one result with the right digest (a duplicate is tolerated
-only if flagged redelivered); the job worker 0 was stuck on was done by another worker
-with redelivered=True; worker 0 did exactly 300 jobs and nothing after stalling; the
-queues end empty and are deleted.
+Checks, after the results are in: the publisher's confirms (all acked, none nacked); the
+catalogue's JobResults.verify (lib/catalogue.py), i.e. one digest-checked result per job,
+duplicates only when redelivered, the stalled job redone by another worker with the
+redelivered flag, exactly 300 jobs from worker 0; empty queues, deleted at the end.
 """
 
 import asyncio
@@ -20,7 +20,8 @@ import signal
 
 import pika
 
-from catalogue import JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv
+from catalogue import (JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv,
+                       stop_workers_async)
 from interop_common import check_eq, main, unique
 from pika_async import AsyncioPika
 
@@ -65,10 +66,7 @@ async def run():
         confirms = await asyncio.wait_for(publisher, 30)
         check_eq((confirms.acked, confirms.nacked), (JOBS, []), "job confirms (acked, nacked)")
     finally:
-        for p in procs:
-            if p.returncode is None:
-                p.kill()
-                await asyncio.wait_for(p.wait(), 10)
+        await stop_workers_async(procs)
 
     collected.verify(procs[0].returncode)
 

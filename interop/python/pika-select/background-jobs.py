@@ -8,10 +8,10 @@ then kills it with SIGKILL. Meanwhile INTEROP_JOBS (default 10,000) persistent j
 published on a confirm-mode channel with a window of 500 unconfirmed (the ack callback
 publishes more); all must be acked, none nacked.
 
-Checks: every job has exactly one result with the right digest (a duplicate is tolerated
-only if flagged redelivered); the job worker 0 was stuck on was done by another worker
-with redelivered=True; worker 0 did exactly 300 jobs and nothing after stalling; the
-queues end empty and are deleted.
+Checks, once the loop has stopped: every delivery tag confirmed (ConfirmTracker), then
+JobResults.verify from lib/catalogue.py: one result per job with its SHA-256, repeats only
+for redelivered jobs, the job worker 0 stalled on completed elsewhere as a redelivery,
+worker 0 SIGKILLed after exactly 300 jobs. The queues are empty before they are deleted.
 """
 
 import json
@@ -21,7 +21,8 @@ import subprocess
 import pika
 from pika.spec import Basic
 
-from catalogue import JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv
+from catalogue import (JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv,
+                       stop_workers)
 from confirm_tracker import ConfirmTracker
 from interop_common import check_eq, main, unique
 from pika_async import SelectScenario
@@ -99,10 +100,7 @@ def scenario():
     try:
         s.run()
     finally:
-        for p in s.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(10)
+        stop_workers(s.procs)
     check_eq((s.confirms.acked, s.confirms.outstanding), (JOBS, 0), "jobs confirmed")
     s.collected.verify(s.procs[0].returncode)
 
