@@ -23,7 +23,7 @@ from pamqp.commands import Basic
 
 from catalogue import (JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv,
                        stop_workers_async)
-from interop_common import amqp_uri, check_eq, main, unique
+from interop_common import amqp_uri, check_eq, main_async, unique
 
 JOBS_Q = unique("jobs")
 RESULTS_Q = unique("job-results")
@@ -86,9 +86,5 @@ async def run():
             await queue.delete(if_unused=False, if_empty=False)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 110))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 110)

@@ -14,7 +14,7 @@ import aio_pika
 from pamqp.commands import Basic
 
 from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
-from interop_common import amqp_uri, check, check_eq, main, unique
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
 WINDOW = 1000
 QUEUE = unique("large-and-small")
@@ -74,9 +74,5 @@ async def run():
         await queue.delete()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 90))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 90)

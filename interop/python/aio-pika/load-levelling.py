@@ -16,7 +16,7 @@ import aio_pika
 from pamqp.commands import Basic
 
 from catalogue import BURST, burst_body, burst_sequence, check_burst_message, report_burst
-from interop_common import amqp_uri, check_eq, main, unique
+from interop_common import amqp_uri, check_eq, main_async, unique
 
 WINDOW = 2000
 QUEUES = [unique("levelling-q0"), unique("levelling-q1")]
@@ -79,9 +79,5 @@ async def run():
         report_burst(started, published, drained)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 110))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 110)

@@ -23,7 +23,7 @@ from pamqp.commands import Basic
 from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
                        OrderServices, check_dead_lettered, check_rejected, order_body, order_key,
                        order_message_id, order_names)
-from interop_common import amqp_uri, check_eq, main
+from interop_common import amqp_uri, check_eq, main_async
 
 EXCHANGE, DLX, Q = order_names()
 
@@ -114,9 +114,5 @@ async def run():
     await setup.close()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

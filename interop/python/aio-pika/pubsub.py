@@ -18,7 +18,7 @@ import aio_pika
 
 from catalogue import (FANOUT_END, FANOUT_MESSAGES, FANOUT_SUBSCRIBERS, HEADER_BINDINGS,
                        HEADER_MESSAGES, fanout_body, fanout_expected, header_expected)
-from interop_common import amqp_uri, check, check_eq, main, unique
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
 FANOUT = unique("pubsub-fanout")
 HEADERS = unique("pubsub-headers")
@@ -87,9 +87,5 @@ async def run():
         await headers(connection)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

@@ -16,7 +16,7 @@ import uuid
 import aio_pika
 
 from catalogue import RPC_BATCH, RPC_SEQUENTIAL, check_rpc_served, fib
-from interop_common import amqp_uri, check, check_eq, main, unique
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
 RPC_QUEUE = unique("rpc_queue")
 
@@ -104,9 +104,5 @@ async def run():
         await declared.delete()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

@@ -22,7 +22,7 @@ import pika
 
 from catalogue import (JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv,
                        stop_workers_async)
-from interop_common import check_eq, main, unique
+from interop_common import check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 JOBS_Q = unique("jobs")
@@ -77,9 +77,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 100))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 100)

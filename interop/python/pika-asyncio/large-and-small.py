@@ -8,12 +8,10 @@ to a durable queue; once acked it is consumed back and compared by length and SH
 queue ends empty and is deleted.
 """
 
-import asyncio
-
 import pika
 
 from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
-from interop_common import check_eq, main, unique
+from interop_common import check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 QUEUE = unique("large-and-small")
@@ -56,9 +54,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

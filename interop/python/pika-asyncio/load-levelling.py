@@ -9,11 +9,10 @@ every 100 deliveries): every message once, in sequence order, none redelivered; 
 queues end empty and are deleted.
 """
 
-import asyncio
 import time
 
 from catalogue import BURST, burst_body, burst_sequence, check_burst_message, report_burst
-from interop_common import check_eq, main, unique
+from interop_common import check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 WINDOW = 5000
@@ -64,9 +63,5 @@ async def run():
     report_burst(started, published, drained)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 110))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 110)

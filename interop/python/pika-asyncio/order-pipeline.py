@@ -24,7 +24,7 @@ import pika
 from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
                        OrderServices, check_dead_lettered, check_rejected, order_body, order_key,
                        order_message_id, order_names)
-from interop_common import check_eq, main
+from interop_common import check_eq, main_async
 from pika_async import AsyncioPika
 
 EXCHANGE, DLX, Q = order_names()
@@ -131,9 +131,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

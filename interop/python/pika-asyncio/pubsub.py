@@ -18,7 +18,7 @@ import pika
 
 from catalogue import (FANOUT_END, FANOUT_MESSAGES, FANOUT_SUBSCRIBERS, HEADER_BINDINGS,
                        HEADER_MESSAGES, fanout_body, fanout_expected, header_expected)
-from interop_common import check, check_eq, main, unique
+from interop_common import check, check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 FANOUT = unique("pubsub-fanout")
@@ -86,9 +86,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

@@ -15,7 +15,7 @@ import uuid
 import pika
 
 from catalogue import RPC_BATCH, RPC_SEQUENTIAL, check_rpc_served, fib
-from interop_common import check, check_eq, main, unique
+from interop_common import check, check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 RPC_QUEUE = unique("rpc_queue")
@@ -95,9 +95,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)
