@@ -94,13 +94,6 @@ async def stop_workers_async(procs):
             await asyncio.wait_for(p.wait(), 10)
 
 
-def order_names():
-    """Fresh names for one order-pipeline run: (orders exchange, dead-letter exchange,
-    {queue role: queue name})."""
-    return (unique("orders"), unique("orders-dlx"),
-            {name: unique("orders-" + name) for name in ORDER_QUEUES})
-
-
 class JobResults:
     """The results queue's messages as the scenario collects them, and the final checks."""
 
@@ -162,6 +155,13 @@ ORDER_QUEUES = ORDER_SERVICES + ("rejected",)
 # Binding key of each queue on the orders exchange ("rejected" is bound to the DLX).
 ORDER_BINDINGS = {"inventory": "order.created.*", "payment": "order.created.*",
                   "email": "order.#"}
+
+
+def order_names():
+    """Fresh names for one order-pipeline run: (orders exchange, dead-letter exchange,
+    {queue role: queue name})."""
+    return (unique("orders"), unique("orders-dlx"),
+            {name: unique("orders-" + name) for name in ORDER_QUEUES})
 
 
 def order_fails(i):
