@@ -17,7 +17,7 @@ import os
 
 import aio_pika
 
-from interop_common import amqp_uri, check, check_eq, main
+from interop_common import amqp_uri, check, check_eq, main_async
 
 HEARTBEAT = int(os.environ.get("INTEROP_HEARTBEAT", "1"))
 IDLE = float(os.environ.get("INTEROP_IDLE_SECONDS", "4"))
@@ -61,9 +61,5 @@ async def run():
         print("%d broker heartbeats seen in %ss" % (received, IDLE))
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), IDLE + 30))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, IDLE + 30)

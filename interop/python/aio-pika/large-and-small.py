@@ -9,22 +9,15 @@ every body must match exactly, in order. The queue ends empty and is deleted.
 """
 
 import asyncio
-import hashlib
-import random
 
 import aio_pika
 from pamqp.commands import Basic
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
-SIZE = 16 * 1024 * 1024
-SMALL = 10000
 WINDOW = 1000
 QUEUE = unique("large-and-small")
-
-
-def small_body(i):
-    return bytes((i + k) % 256 for k in range(i % 101))
 
 
 async def consume(queue, count, on_message):
@@ -48,8 +41,7 @@ async def consume(queue, count, on_message):
 
 
 async def run():
-    body = random.Random(16).randbytes(SIZE)
-    digest = hashlib.sha256(body).hexdigest()
+    body, digest = large_message()
     connection = await aio_pika.connect(amqp_uri())
     async with connection:
         channel = await connection.channel(publisher_confirms=True)
@@ -62,36 +54,25 @@ async def run():
             routing_key=QUEUE)
         check(isinstance(frame, Basic.Ack), "confirm of the 16 MiB publish: %r" % (frame,))
 
-        def check_large(_n, message):
-            check_eq(len(message.body), SIZE, "length of the consumed 16 MiB body")
-            check_eq(hashlib.sha256(message.body).hexdigest(), digest, "SHA-256 of the body")
-            check_eq(message.headers, {"sha256": digest}, "headers of the large message")
-        await consume(queue, 1, check_large)
+        await consume(queue, 1,
+                      lambda _n, message: check_large(message.body, message.headers, digest))
 
         kinds = set()
-        for start in range(0, SMALL, WINDOW):
+        for start in range(0, SMALL_COUNT, WINDOW):
             frames = await asyncio.gather(*[
                 channel.default_exchange.publish(aio_pika.Message(small_body(i)),
                                                  routing_key=QUEUE)
-                for i in range(start, min(start + WINDOW, SMALL))
+                for i in range(start, min(start + WINDOW, SMALL_COUNT))
             ])
             kinds.update(type(f) for f in frames)
         check_eq(kinds, {Basic.Ack}, "confirmation frames of the small messages")
 
-        def check_small(n, message):
-            if message.body != small_body(n):
-                raise AssertionError("small message %d: expected %r, got %r"
-                                     % (n, small_body(n), message.body))
-        await consume(queue, SMALL, check_small)
+        await consume(queue, SMALL_COUNT, lambda n, message: check_small(n, message.body))
 
         declared = await channel.declare_queue(QUEUE, passive=True)
         check_eq(declared.declaration_result.message_count, 0, "messages left")
         await queue.delete()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 90))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 90)

@@ -10,19 +10,16 @@ sequence order per queue, none flagged redelivered; the queues end empty and are
 """
 
 import asyncio
-import os
-import struct
 import time
 
 import aio_pika
 from pamqp.commands import Basic
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from catalogue import BURST, burst_body, burst_sequence, check_burst_message, report_burst
+from interop_common import amqp_uri, check_eq, main_async, unique
 
-BURST = int(os.environ.get("INTEROP_BURST", "100000"))
 WINDOW = 2000
 QUEUES = [unique("levelling-q0"), unique("levelling-q1")]
-PADDING = b"." * 32
 
 
 async def run():
@@ -36,7 +33,7 @@ async def run():
         kinds = set()
         for start in range(0, BURST, WINDOW):
             frames = await asyncio.gather(*[
-                exchange.publish(aio_pika.Message(struct.pack(">Q", i) + PADDING),
+                exchange.publish(aio_pika.Message(burst_body(i)),
                                  routing_key=QUEUES[i % 2], mandatory=False)
                 for i in range(start, min(start + WINDOW, BURST))
             ])
@@ -46,7 +43,7 @@ async def run():
 
         for q, name in enumerate(QUEUES):
             declared = await channel.declare_queue(name, passive=True)
-            expected = len(range(q, BURST, 2))
+            expected = len(burst_sequence(q))
             check_eq(declared.declaration_result.message_count, expected,
                      "depth of queue %d after the burst" % q)
 
@@ -54,18 +51,14 @@ async def run():
         await consumer.set_qos(prefetch_count=1000)
         for q, name in enumerate(QUEUES):
             queue = await consumer.get_queue(name, ensure=False)
-            sequence = list(range(q, BURST, 2))
+            sequence = burst_sequence(q)
             got = 0
 
             async def drain():
                 nonlocal got
                 async with queue.iterator() as messages:
                     async for message in messages:
-                        seq = struct.unpack(">Q", message.body[:8])[0]
-                        if seq != sequence[got]:
-                            raise AssertionError("queue %d: got %d, expected %d"
-                                                 % (q, seq, sequence[got]))
-                        check(not message.redelivered, "message %d flagged redelivered" % seq)
+                        check_burst_message(q, message.body, sequence[got], message.redelivered)
                         got += 1
                         if got % 100 == 0 or got == len(sequence):
                             await message.ack(multiple=True)
@@ -83,13 +76,8 @@ async def run():
             declared = await channel.declare_queue(name, passive=True)
             check_eq(declared.declaration_result.message_count, 0, "messages left in %s" % name)
             await queue.delete(if_unused=False, if_empty=False)
-        print("published %d in %.1fs, drained in %.1fs"
-              % (BURST, published - started, drained - published))
-
-
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 110))
+        report_burst(started, published, drained)
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 110)

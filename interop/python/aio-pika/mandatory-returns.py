@@ -22,7 +22,7 @@ import aio_pika
 import aiormq.exceptions
 from pamqp.commands import Basic
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
 
 async def run():
@@ -90,9 +90,5 @@ async def run():
         await exchange.delete()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

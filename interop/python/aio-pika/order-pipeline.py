@@ -8,10 +8,10 @@ connection with prefetch 10 and manual acks, consuming with `queue.consume(callb
 Payment rejects orders with id % 7 == 3 without requeue, and rejects order 0 once with
 requeue (it must come back flagged redelivered and is then processed).
 
-Checks: inventory and e-mail saw every id exactly once; payment completed exactly the
-non-failing ids once each (order 0 delivered twice); "rejected" holds exactly the failing
-ids, in order, with x-death[0] naming the payment queue, reason "rejected", count 1, the
-orders exchange and the original routing key; every queue ends empty; all is deleted.
+Checks: OrderServices.verify and check_dead_lettered (lib/catalogue.py): inventory and
+e-mail saw every id exactly once; payment completed the non-failing ids once each (order 0
+delivered twice); "rejected" holds exactly the failing ids, in order, each with the
+catalogue's x-death[0]; every queue ends empty; all is deleted.
 """
 
 import asyncio
@@ -20,37 +20,15 @@ import json
 import aio_pika
 from pamqp.commands import Basic
 
-from interop_common import amqp_uri, check_eq, main, unique
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
+                       OrderServices, check_dead_lettered, check_rejected, order_body, order_key,
+                       order_message_id, order_names)
+from interop_common import amqp_uri, check_eq, main_async
 
-ORDERS = 300
-REGIONS = ["eu", "us", "ap"]
-EXCHANGE = unique("orders")
-DLX = unique("orders-dlx")
-Q = {name: unique("orders-" + name) for name in ("inventory", "payment", "email", "rejected")}
-
-
-def failing(i):
-    return i % 7 == 3
+EXCHANGE, DLX, Q = order_names()
 
 
-class Services:
-    """What the three services saw; `done` is set once every expected delivery is in."""
-
-    def __init__(self):
-        self.seen = {"inventory": [], "email": [], "payment": []}
-        self.completed = []  # ids payment processed successfully
-        self.redelivered = []  # ids payment got with redelivered=True
-        self.errors = []
-        self.done = asyncio.Event()
-
-    def update(self):
-        n_fail = sum(1 for i in range(ORDERS) if failing(i))
-        if (len(self.seen["inventory"]) >= ORDERS and len(self.seen["email"]) >= ORDERS
-                and len(self.completed) + n_fail >= ORDERS):
-            self.done.set()
-
-
-async def start_service(name, state):
+async def start_service(name, state, done, errors):
     connection = await aio_pika.connect(amqp_uri())
     channel = await connection.channel()
     await channel.set_qos(prefetch_count=10)
@@ -58,22 +36,16 @@ async def start_service(name, state):
 
     async def on_message(message: aio_pika.abc.AbstractIncomingMessage):
         try:
-            order = json.loads(message.body)
-            state.seen[name].append(order["id"])
-            if name == "payment":
-                if order["id"] == 0 and not message.redelivered:
-                    await message.reject(requeue=True)
-                    return
-                if message.redelivered:
-                    state.redelivered.append(order["id"])
-                if failing(order["id"]):
-                    await message.reject(requeue=False)
-                    return
-                state.completed.append(order["id"])
-            await message.ack()
+            order_id = json.loads(message.body)["id"]
+            action = state.handle(name, order_id, message.redelivered)
+            if action == ACK:
+                await message.ack()
+            else:
+                await message.reject(requeue=action == REQUEUE)
         except Exception as exc:  # noqa: BLE001 - reported by the scenario
-            state.errors.append(repr(exc))
-        state.update()
+            errors.append(repr(exc))
+        if state.finished():
+            done.set()
 
     await queue.consume(on_message)
     return connection
@@ -91,46 +63,34 @@ async def run():
         "email": await channel.declare_queue(Q["email"], durable=True),
         "rejected": await channel.declare_queue(Q["rejected"], durable=True),
     }
-    await queues["inventory"].bind(orders, "order.created.*")
-    await queues["payment"].bind(orders, "order.created.*")
-    await queues["email"].bind(orders, "order.#")
+    for name in ORDER_SERVICES:
+        await queues[name].bind(orders, ORDER_BINDINGS[name])
     await queues["rejected"].bind(dlx, "")
 
-    state = Services()
-    services = [await start_service(name, state) for name in ("inventory", "payment", "email")]
+    state, done, errors = OrderServices(), asyncio.Event(), []
+    services = [await start_service(name, state, done, errors) for name in ORDER_SERVICES]
     try:
         confirms = await asyncio.gather(*[
             orders.publish(
                 aio_pika.Message(
-                    json.dumps({"id": i, "region": REGIONS[i % 3]}).encode(),
+                    order_body(i),
                     content_type="application/json",
-                    message_id="order-%d" % i,
+                    message_id=order_message_id(i),
                     delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                routing_key="order.created." + REGIONS[i % 3])
+                routing_key=order_key(i))
             for i in range(ORDERS)
         ])
         check_eq({type(c) for c in confirms}, {Basic.Ack}, "confirmation frames for the orders")
 
         try:
-            await asyncio.wait_for(state.done.wait(), 30)
+            await asyncio.wait_for(done.wait(), 30)
         except asyncio.TimeoutError:
-            raise AssertionError("services incomplete after 30s: inventory %d, email %d, "
-                                 "payment completed %d" % (len(state.seen["inventory"]),
-                                                           len(state.seen["email"]),
-                                                           len(state.completed)))
+            raise AssertionError("services incomplete after 30s: " + state.progress())
     finally:
         for connection in services:
             await connection.close()
-    check_eq(state.errors, [], "errors in the services' callbacks")
-
-    good = [i for i in range(ORDERS) if not failing(i)]
-    bad = [i for i in range(ORDERS) if failing(i)]
-    check_eq(sorted(state.seen["inventory"]), list(range(ORDERS)), "inventory ids (each once)")
-    check_eq(sorted(state.seen["email"]), list(range(ORDERS)), "e-mail ids (each once)")
-    check_eq(sorted(state.completed), good, "payments completed (each once)")
-    check_eq(sorted(state.seen["payment"]), sorted(list(range(ORDERS)) + [0]),
-             "payment deliveries (order 0 twice)")
-    check_eq(state.redelivered, [0], "orders redelivered to payment")
+    check_eq(errors, [], "errors in the services' callbacks")
+    state.verify()
 
     # Dead-lettering is asynchronous: consume "rejected" until every failing id is in.
     rejected = []
@@ -138,18 +98,12 @@ async def run():
         async def drain():
             async for message in messages:
                 async with message.process():
-                    order = json.loads(message.body)
-                    rejected.append(order["id"])
-                    check_eq(message.message_id, "order-%d" % order["id"], "dead-lettered id")
-                    death = message.headers["x-death"][0]
-                    check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),
-                             (Q["payment"], "rejected", 1, EXCHANGE), "x-death entry")
-                    check_eq(list(death["routing-keys"]), ["order.created." + order["region"]],
-                             "x-death routing keys")
-                if len(rejected) == len(bad):
+                    rejected.append(check_dead_lettered(message.body, message.message_id,
+                                                        message.headers, Q["payment"], EXCHANGE))
+                if len(rejected) == len(ORDER_BAD):
                     return
         await asyncio.wait_for(drain(), 15)
-    check_eq(rejected, bad, "dead-lettered orders, in order")
+    check_rejected(rejected)
 
     for name, queue in queues.items():
         declared = await channel.declare_queue(Q[name], passive=True)
@@ -160,9 +114,5 @@ async def run():
     await setup.close()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

@@ -14,7 +14,7 @@ import datetime
 import aio_pika
 from aio_pika.exceptions import DeliveryError
 
-from interop_common import check, check_eq, main, amqp_uri, unique
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
 COUNT = 300
 EXCHANGE = unique("aio-events")
@@ -82,9 +82,5 @@ async def run():
         await exchange.delete()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

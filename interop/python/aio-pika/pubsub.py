@@ -16,19 +16,12 @@ import asyncio
 
 import aio_pika
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from catalogue import (FANOUT_END, FANOUT_MESSAGES, FANOUT_SUBSCRIBERS, HEADER_BINDINGS,
+                       HEADER_MESSAGES, fanout_body, fanout_expected, header_expected)
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
-COUNT = 100
 FANOUT = unique("pubsub-fanout")
 HEADERS = unique("pubsub-headers")
-HEADER_MESSAGES = [
-    ("pdf-report", {"format": "pdf", "type": "report"}, "A"),
-    ("pdf-log", {"format": "pdf", "type": "log"}, "B"),
-    ("zip", {"format": "zip"}, "B"),
-    ("pdf", {"format": "pdf"}, None),
-    ("pdf-report-extra", {"format": "pdf", "type": "report", "extra": 1}, "A"),
-    ("no-headers", None, None),
-]
 
 
 async def subscriber(connection, exchange_name, ready):
@@ -42,7 +35,7 @@ async def subscriber(connection, exchange_name, ready):
         ready.set()
         async for message in messages:
             await message.ack()
-            if message.body == b"end":
+            if message.body == FANOUT_END.encode():
                 break
             got.append(message.body.decode())
     await channel.close()
@@ -52,15 +45,15 @@ async def subscriber(connection, exchange_name, ready):
 async def fanout(connection):
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange(FANOUT, aio_pika.ExchangeType.FANOUT)
-    readies = [asyncio.Event() for _ in range(3)]
+    readies = [asyncio.Event() for _ in range(FANOUT_SUBSCRIBERS)]
     subscribers = [asyncio.ensure_future(subscriber(connection, FANOUT, r)) for r in readies]
     await asyncio.wait_for(asyncio.gather(*[r.wait() for r in readies]), 20)
-    for i in range(COUNT):
-        await exchange.publish(aio_pika.Message(b"news %d" % i), routing_key="")
-    await exchange.publish(aio_pika.Message(b"end"), routing_key="")
+    for i in range(FANOUT_MESSAGES):
+        await exchange.publish(aio_pika.Message(fanout_body(i).encode()), routing_key="")
+    await exchange.publish(aio_pika.Message(FANOUT_END.encode()), routing_key="")
     results = await asyncio.wait_for(asyncio.gather(*subscribers), 20)
     for n, got in enumerate(results):
-        check_eq(got, ["news %d" % i for i in range(COUNT)], "messages of subscriber %d" % n)
+        check_eq(got, fanout_expected(), "messages of subscriber %d" % n)
     await exchange.delete()
     await channel.close()
 
@@ -69,10 +62,8 @@ async def headers(connection):
     channel = await connection.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange(HEADERS, aio_pika.ExchangeType.HEADERS)
     queues = {name: await channel.declare_queue(unique("pubsub-" + name)) for name in "AB"}
-    await queues["A"].bind(exchange, arguments={"x-match": "all", "format": "pdf",
-                                                 "type": "report"})
-    await queues["B"].bind(exchange, arguments={"x-match": "any", "format": "zip",
-                                                 "type": "log"})
+    for name, queue in queues.items():
+        await queue.bind(exchange, arguments=HEADER_BINDINGS[name])
     for body, hdrs, _dest in HEADER_MESSAGES:
         await exchange.publish(aio_pika.Message(body.encode(), headers=hdrs),
                                routing_key="ignored", mandatory=False)
@@ -83,8 +74,7 @@ async def headers(connection):
             if message is None:
                 break
             got.append(message.body.decode())
-        check_eq(got, [b for b, _h, dest in HEADER_MESSAGES if dest == name],
-                 "messages routed to queue %s" % name)
+        check_eq(got, header_expected(name), "messages routed to queue %s" % name)
         await queue.delete()
     await exchange.delete()
     await channel.close()
@@ -97,9 +87,5 @@ async def run():
         await headers(connection)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

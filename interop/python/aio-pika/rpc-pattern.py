@@ -11,7 +11,7 @@ import asyncio
 import aio_pika
 from aio_pika.patterns import RPC
 
-from interop_common import check_eq, main, amqp_uri, unique
+from interop_common import amqp_uri, check_eq, main_async, unique
 
 METHOD = unique("multiply").replace(".", "_")
 FAILING = unique("explode").replace(".", "_")
@@ -51,9 +51,5 @@ async def run():
         await server_rpc.close()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

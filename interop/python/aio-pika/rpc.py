@@ -15,16 +15,10 @@ import uuid
 
 import aio_pika
 
-from interop_common import amqp_uri, check, check_eq, main, unique
+from catalogue import RPC_BATCH, RPC_SEQUENTIAL, check_rpc_served, fib
+from interop_common import amqp_uri, check, check_eq, main_async, unique
 
 RPC_QUEUE = unique("rpc_queue")
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 async def rpc_server(ready, served):
@@ -85,19 +79,17 @@ async def run():
         async with client.connection:
             check(client.callback_queue.name.startswith("amq.gen-"),
                   "callback queue %r" % client.callback_queue.name)
-            for n in range(15):
+            for n in range(RPC_SEQUENTIAL):
                 check_eq(await client.call(n), fib(n), "fib(%d) over RPC" % n)
 
             await client.channel.default_exchange.publish(
                 aio_pika.Message(b"-1", correlation_id="stray"),
                 routing_key=client.callback_queue.name)
-            batch = list(range(20, 45))
-            results = await asyncio.gather(*[client.call(n) for n in batch])
-            check_eq(results, [fib(n) for n in batch], "batch of 25 concurrent calls")
+            results = await asyncio.gather(*[client.call(n) for n in RPC_BATCH])
+            check_eq(results, [fib(n) for n in RPC_BATCH], "batch of 25 concurrent calls")
             check_eq(client.strays, [("stray", b"-1")], "replies with unknown correlation ids")
             check_eq(client.futures, {}, "calls left pending")
-        check_eq(served[:15], list(range(15)), "sequential requests served in order")
-        check_eq(sorted(served[15:]), batch, "batch requests served once each")
+        check_rpc_served(served)
     finally:
         server.cancel()
         try:
@@ -112,9 +104,5 @@ async def run():
         await declared.delete()
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

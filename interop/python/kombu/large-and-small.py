@@ -9,22 +9,15 @@ bodies of length i % 101 (0..100 bytes, the first one empty) are published with 
 every 100); every body must match exactly, in order. The queue ends empty and is deleted.
 """
 
-import hashlib
-import random
 import socket
 
 import kombu
 
+from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
 from interop_common import Deadline, amqp_uri, check_eq, main, unique
 from kombu_confirms import ConfirmWindow
 
-SIZE = 16 * 1024 * 1024
-SMALL = 10000
 QUEUE = kombu.Queue(unique("large-and-small"), durable=True)
-
-
-def small_body(i):
-    return bytes((i + k) % 256 for k in range(i % 101))
 
 
 def consume(conn, count, on_body):
@@ -56,37 +49,30 @@ def consume(conn, count, on_body):
 
 
 def scenario():
-    body = random.Random(16).randbytes(SIZE)
-    digest = hashlib.sha256(body).hexdigest()
+    body, digest = large_message()
     with kombu.Connection(amqp_uri(), transport_options={"confirm_publish": True}) as conn:
         producer = kombu.Producer(conn.channel(), serializer=None)
         QUEUE(producer.channel).declare()
         producer.publish(body, routing_key=QUEUE.name, delivery_mode=2,
                          headers={"sha256": digest}, retry=False)
 
-        def check_large(_n, got, message):
+        def on_large(_n, got, message):
             check_eq(message.content_type, "application/data", "content type")
-            check_eq(len(got), SIZE, "length of the consumed 16 MiB body")
-            check_eq(hashlib.sha256(got).hexdigest(), digest, "SHA-256 of the body")
-            check_eq(message.headers, {"sha256": digest}, "headers of the large message")
-        consume(conn, 1, check_large)
+            check_large(got, message.headers, digest)
+        consume(conn, 1, on_large)
 
     with kombu.Connection(amqp_uri()) as conn:
         channel = conn.channel()
         confirms = ConfirmWindow(conn, channel)
         producer = kombu.Producer(channel, serializer=None)
-        for i in range(SMALL):
+        for i in range(SMALL_COUNT):
             producer.publish(small_body(i), routing_key=QUEUE.name, retry=False)
             confirms.published()
             confirms.wait(1000)
         confirms.wait(0)
-        check_eq((confirms.acked, confirms.nacked), (SMALL, []), "confirms (acked, nacked)")
+        check_eq((confirms.acked, confirms.nacked), (SMALL_COUNT, []), "confirms (acked, nacked)")
 
-        def check_small(n, got, _message):
-            if got != small_body(n):
-                raise AssertionError("small message %d: expected %r, got %r"
-                                     % (n, small_body(n), got))
-        consume(conn, SMALL, check_small)
+        consume(conn, SMALL_COUNT, lambda n, got, _message: check_small(n, got))
 
         bound = QUEUE(channel)
         check_eq(bound.queue_declare(passive=True).message_count, 0, "messages left")

@@ -10,22 +10,19 @@ is drained by a kombu Consumer (prefetch 1000, `on_message` with the raw Message
 none flagged redelivered; the queues end empty; everything is deleted.
 """
 
-import os
 import socket
-import struct
 import time
 
 import kombu
 
-from interop_common import Deadline, amqp_uri, check, check_eq, main, unique
+from catalogue import BURST, burst_body, burst_sequence, check_burst_message, report_burst
+from interop_common import Deadline, amqp_uri, check_eq, main, unique
 from kombu_confirms import ConfirmWindow
 
-BURST = int(os.environ.get("INTEROP_BURST", "100000"))
 WINDOW = 5000
 exchange = kombu.Exchange(unique("levelling"), type="direct", durable=True)
 QUEUES = [kombu.Queue(unique("levelling-q%d" % q), exchange, routing_key="q%d" % q,
                       durable=True) for q in range(2)]
-PADDING = b"." * 32
 
 
 def scenario():
@@ -37,7 +34,7 @@ def scenario():
         confirms = ConfirmWindow(conn, channel)
         producer = kombu.Producer(channel, exchange=exchange, serializer=None)
         for i in range(BURST):
-            producer.publish(struct.pack(">Q", i) + PADDING, routing_key="q%d" % (i % 2),
+            producer.publish(burst_body(i), routing_key="q%d" % (i % 2),
                              retry=False)
             confirms.published()
             confirms.wait(WINDOW)
@@ -47,18 +44,16 @@ def scenario():
 
         for n, q in enumerate(QUEUES):
             check_eq(q(channel).queue_declare(passive=True).message_count,
-                     len(range(n, BURST, 2)), "depth of %s after the burst" % q.name)
+                     len(burst_sequence(n)), "depth of %s after the burst" % q.name)
 
         for n, q in enumerate(QUEUES):
-            sequence = range(n, BURST, 2)
+            sequence = burst_sequence(n)
             got = 0
 
             def on_message(message):
                 nonlocal got
-                seq = struct.unpack(">Q", message.body[:8])[0]
-                if seq != sequence[got]:
-                    raise AssertionError("%s: got %d, expected %d" % (q.name, seq, sequence[got]))
-                check(not message.delivery_info["redelivered"], "%d flagged redelivered" % seq)
+                check_burst_message(n, message.body, sequence[got],
+                                    message.delivery_info["redelivered"])
                 got += 1
                 if got % 100 == 0 or got == len(sequence):
                     message.ack(multiple=True)
@@ -80,8 +75,7 @@ def scenario():
                      "messages left in %s" % q.name)
             bound.delete()
         exchange(channel).delete()
-        print("published %d in %.1fs, drained in %.1fs"
-              % (BURST, published - started, drained - published))
+        report_burst(started, published, drained)
 
 
 if __name__ == "__main__":

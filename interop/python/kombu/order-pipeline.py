@@ -9,11 +9,10 @@ prefetch 10, manual acks. Payment rejects orders with id % 7 == 3 (`message.reje
 no requeue) and requeues order 0 once (`message.requeue()`); it must come back with
 delivery_info["redelivered"] and is then processed.
 
-Checks: inventory and e-mail saw every id exactly once; payment completed exactly the
-non-failing ids once each (order 0 delivered twice); "rejected" (read with basic.get via
-Queue.get) holds exactly the failing ids in order, with x-death[0] naming the payment
-queue, reason "rejected", count 1, the orders exchange and the original routing key;
-every queue ends empty; everything is deleted.
+Checks (lib/catalogue.py): OrderServices.verify over what the three ConsumerMixins saw;
+"rejected", drained by a kombu Consumer, holds exactly the failing ids in order, each
+passing check_dead_lettered (message id, x-death[0]: payment queue, reason "rejected",
+count 1, orders exchange, original routing key); queues empty at the end, then deleted.
 """
 
 import socket
@@ -22,26 +21,23 @@ import threading
 import kombu
 from kombu.mixins import ConsumerMixin
 
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
+                       OrderServices, check_dead_lettered, check_rejected, order, order_key,
+                       order_message_id)
 from interop_common import Deadline, Worker, amqp_uri, check_eq, main, unique
 
-ORDERS = 300
-REGIONS = ["eu", "us", "ap"]
 orders_exchange = kombu.Exchange(unique("orders"), type="topic", durable=True)
 dlx = kombu.Exchange(unique("orders-dlx"), type="fanout", durable=True)
 QUEUES = {
     "inventory": kombu.Queue(unique("orders-inventory"), orders_exchange,
-                             routing_key="order.created.*", durable=True),
+                             routing_key=ORDER_BINDINGS["inventory"], durable=True),
     "payment": kombu.Queue(unique("orders-payment"), orders_exchange,
-                           routing_key="order.created.*", durable=True,
+                           routing_key=ORDER_BINDINGS["payment"], durable=True,
                            queue_arguments={"x-dead-letter-exchange": dlx.name}),
-    "email": kombu.Queue(unique("orders-email"), orders_exchange, routing_key="order.#",
-                         durable=True),
+    "email": kombu.Queue(unique("orders-email"), orders_exchange,
+                         routing_key=ORDER_BINDINGS["email"], durable=True),
     "rejected": kombu.Queue(unique("orders-rejected"), dlx, routing_key="", durable=True),
 }
-
-
-def failing(i):
-    return i % 7 == 3
 
 
 class Service(ConsumerMixin):
@@ -59,39 +55,23 @@ class Service(ConsumerMixin):
 
     def on_order(self, body, message):
         state = self.state
-        with state.lock:
-            state.seen[self.name].append(body["id"])
-        if self.name == "payment":
-            redelivered = message.delivery_info["redelivered"]
-            if body["id"] == 0 and not redelivered:
-                message.requeue()
-                return
-            if redelivered:
-                with state.lock:
-                    state.redelivered.append(body["id"])
-            if failing(body["id"]):
-                message.reject()
-                return
-            with state.lock:
-                state.completed.append(body["id"])
+        action = state.handle(self.name, body["id"], message.delivery_info["redelivered"])
+        if action == REQUEUE:
+            message.requeue()
+            return
+        if action != ACK:
+            message.reject()  # no requeue: dead-lettered
+            return
         message.ack()
-        if state.done():
+        if state.finished():
             state.all_done.set()
 
 
-class State:
+class State(OrderServices):
     def __init__(self):
-        self.lock = threading.Lock()
-        self.seen = {"inventory": [], "payment": [], "email": []}
-        self.completed = []
-        self.redelivered = []
-        self.ready = {name: threading.Event() for name in self.seen}
+        super().__init__()
+        self.ready = {name: threading.Event() for name in ORDER_SERVICES}
         self.all_done = threading.Event()
-
-    def done(self):
-        with self.lock:
-            return (len(self.seen["inventory"]) >= ORDERS and len(self.seen["email"]) >= ORDERS
-                    and len(self.completed) + sum(map(failing, range(ORDERS))) >= ORDERS)
 
 
 def scenario():
@@ -101,7 +81,7 @@ def scenario():
             queue(channel).declare()  # declares the exchanges and bindings too
 
         state = State()
-        services = [Service(name, state) for name in ("inventory", "payment", "email")]
+        services = [Service(name, state) for name in ORDER_SERVICES]
         threads = [Worker(s.run, name=s.name) for s in services]
         for s, t in zip(services, threads):
             t.start()
@@ -109,10 +89,8 @@ def scenario():
         try:
             producer = kombu.Producer(channel, exchange=orders_exchange, serializer="json")
             for i in range(ORDERS):
-                region = REGIONS[i % 3]
-                producer.publish({"id": i, "region": region},
-                                 routing_key="order.created." + region,
-                                 delivery_mode=2, message_id="order-%d" % i, retry=False)
+                producer.publish(order(i), routing_key=order_key(i), delivery_mode=2,
+                                 message_id=order_message_id(i), retry=False)
             deadline = Deadline(30)
             while not state.all_done.wait(0.1) and not deadline.expired():
                 if any(not t.is_alive() for t in threads):
@@ -125,39 +103,26 @@ def scenario():
             for s in services:
                 s.connection.release()
 
-        good = [i for i in range(ORDERS) if not failing(i)]
-        bad = [i for i in range(ORDERS) if failing(i)]
-        check_eq(sorted(state.seen["inventory"]), list(range(ORDERS)), "inventory ids (once each)")
-        check_eq(sorted(state.seen["email"]), list(range(ORDERS)), "e-mail ids (once each)")
-        check_eq(sorted(state.completed), good, "payments completed (once each)")
-        check_eq(sorted(state.seen["payment"]), sorted(list(range(ORDERS)) + [0]),
-                 "payment deliveries (order 0 twice)")
-        check_eq(state.redelivered, [0], "orders redelivered to payment")
+        state.verify()
 
         # Dead-lettering is asynchronous: consume "rejected" until every failing id is in.
         rejected = []
 
-        def on_rejected(order, message):
-            rejected.append(order["id"])
-            check_eq(message.properties["message_id"], "order-%d" % order["id"],
-                     "dead-lettered message id")
-            death = message.headers["x-death"][0]
-            check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),
-                     (QUEUES["payment"].name, "rejected", 1, orders_exchange.name),
-                     "x-death entry")
-            check_eq(list(death["routing-keys"]), ["order.created." + order["region"]],
-                     "x-death routing keys")
+        def on_rejected(body, message):
+            rejected.append(check_dead_lettered(body, message.properties["message_id"],
+                                                message.headers, QUEUES["payment"].name,
+                                                orders_exchange.name))
             message.ack()
 
         with kombu.Consumer(conn.channel(), queues=[QUEUES["rejected"]], accept=["json"],
                             callbacks=[on_rejected], prefetch_count=100):
             deadline = Deadline(15)
-            while len(rejected) < len(bad) and not deadline.expired():
+            while len(rejected) < len(ORDER_BAD) and not deadline.expired():
                 try:
                     conn.drain_events(timeout=deadline.remaining())
                 except socket.timeout:
                     break  # reported by the check below
-        check_eq(rejected, bad, "dead-lettered orders, in order")
+        check_rejected(rejected)
 
         for name, queue in QUEUES.items():
             bound = queue(channel)

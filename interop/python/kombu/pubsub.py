@@ -17,28 +17,21 @@ import socket
 
 import kombu
 
+from catalogue import (FANOUT_END, FANOUT_MESSAGES, FANOUT_SUBSCRIBERS, HEADER_BINDINGS,
+                       HEADER_MESSAGES, fanout_body, fanout_expected, header_expected)
 from interop_common import Deadline, amqp_uri, check, check_eq, main, unique
 
-COUNT = 100
-HEADER_MESSAGES = [
-    ("pdf-report", {"format": "pdf", "type": "report"}, "A"),
-    ("pdf-log", {"format": "pdf", "type": "log"}, "B"),
-    ("zip", {"format": "zip"}, "B"),
-    ("pdf", {"format": "pdf"}, None),
-    ("pdf-report-extra", {"format": "pdf", "type": "report", "extra": 1}, "A"),
-    ("no-headers", None, None),
-]
 
 
 def fanout(sub_conn, pub_conn):
     exchange = kombu.Exchange(unique("pubsub-fanout"), type="fanout", durable=False)
-    got = [[] for _ in range(3)]
-    ended = [False] * 3
+    got = [[] for _ in range(FANOUT_SUBSCRIBERS)]
+    ended = [False] * FANOUT_SUBSCRIBERS
     consumers = []
-    for n in range(3):
+    for n in range(FANOUT_SUBSCRIBERS):
         def on_message(body, message, n=n):
             message.ack()
-            if body == "end":
+            if body == FANOUT_END:
                 ended[n] = True
             else:
                 check(not ended[n], "subscriber %d got %r after the end marker" % (n, body))
@@ -53,9 +46,9 @@ def fanout(sub_conn, pub_conn):
         consumers.append(consumer)
 
     producer = kombu.Producer(pub_conn.channel(), exchange=exchange, serializer="json")
-    for i in range(COUNT):
-        producer.publish("news %d" % i, retry=False)
-    producer.publish("end", retry=False)
+    for i in range(FANOUT_MESSAGES):
+        producer.publish(fanout_body(i), retry=False)
+    producer.publish(FANOUT_END, retry=False)
 
     deadline = Deadline(20)
     while not all(ended):
@@ -64,8 +57,8 @@ def fanout(sub_conn, pub_conn):
         except socket.timeout:
             raise AssertionError("subscribers incomplete after 20s: %s"
                                  % [len(g) for g in got])
-    for n in range(3):
-        check_eq(got[n], ["news %d" % i for i in range(COUNT)], "messages of subscriber %d" % n)
+    for n in range(FANOUT_SUBSCRIBERS):
+        check_eq(got[n], fanout_expected(), "messages of subscriber %d" % n)
     for consumer in consumers:
         consumer.cancel()
         consumer.channel.close()
@@ -74,12 +67,8 @@ def fanout(sub_conn, pub_conn):
 
 def headers(conn):
     exchange = kombu.Exchange(unique("pubsub-headers"), type="headers", durable=False)
-    queues = {
-        "A": kombu.Queue(unique("pubsub-A"), exchange, binding_arguments={
-            "x-match": "all", "format": "pdf", "type": "report"}),
-        "B": kombu.Queue(unique("pubsub-B"), exchange, binding_arguments={
-            "x-match": "any", "format": "zip", "type": "log"}),
-    }
+    queues = {name: kombu.Queue(unique("pubsub-" + name), exchange, binding_arguments=args)
+              for name, args in HEADER_BINDINGS.items()}
     channel = conn.channel()
     for q in queues.values():
         q(channel).declare()
@@ -94,8 +83,7 @@ def headers(conn):
             if message is None:
                 break
             got.append(message.body.decode())
-        check_eq(got, [b for b, _h, dest in HEADER_MESSAGES if dest == name],
-                 "messages routed to queue %s" % name)
+        check_eq(got, header_expected(name), "messages routed to queue %s" % name)
         bound.delete()
     exchange(channel).delete()
 

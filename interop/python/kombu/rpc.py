@@ -17,16 +17,10 @@ import uuid
 import kombu
 from kombu.mixins import ConsumerMixin
 
+from catalogue import RPC_BATCH, RPC_SEQUENTIAL, check_rpc_served, fib
 from interop_common import Deadline, Worker, amqp_uri, check, check_eq, main, unique
 
 RPC_QUEUE = kombu.Queue(unique("rpc_queue"), durable=False)
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 class FibonacciServer(ConsumerMixin):
@@ -92,19 +86,17 @@ def scenario():
             thread.wait_ready(server.ready, 20)
             client = FibonacciRpcClient(conn)
             check(client.reply_to.startswith("amq.gen-"), "callback queue %r" % client.reply_to)
-            for n in range(15):
+            for n in range(RPC_SEQUENTIAL):
                 check_eq(client.wait_for([client.send(n)])[0], fib(n), "fib(%d) over RPC" % n)
             client.producer.publish(-1, routing_key=client.reply_to, correlation_id="stray",
                                     retry=False)
-            batch = list(range(20, 45))
-            ids = [client.send(n) for n in batch]
-            check_eq(client.wait_for(ids), [fib(n) for n in batch], "25 calls in flight")
+            ids = [client.send(n) for n in RPC_BATCH]
+            check_eq(client.wait_for(ids), [fib(n) for n in RPC_BATCH], "25 calls in flight")
             check_eq(client.responses, {"stray": -1}, "replies left over (only the stray one)")
         finally:
             server.should_stop = True
             thread.join_checked(10)
-        check_eq(server.served[:15], list(range(15)), "sequential requests served in order")
-        check_eq(sorted(server.served[15:]), batch, "batch requests served once each")
+        check_rpc_served(server.served)
         check_eq(RPC_QUEUE(conn.default_channel).delete(), 0, "requests left in the queue")
 
 

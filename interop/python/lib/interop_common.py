@@ -112,6 +112,14 @@ class Worker(threading.Thread):
         return self.result
 
 
+def main_async(coroutine_fn, seconds):
+    """main() for an asyncio scenario: run coroutine_fn() on a new event loop, failing the
+    scenario if it takes longer than `seconds`."""
+    import asyncio
+
+    main(lambda: asyncio.run(asyncio.wait_for(coroutine_fn(), seconds)))
+
+
 def main(fn):
     """Run a scenario's entry point: exit 0 on success, 1 with a message on failure."""
     try:

@@ -2,7 +2,8 @@
 
 SelectScenario: the skeleton of a SelectConnection program (callback style, as pika's
 asynchronous examples are written): one IOLoop shared by any number of connections, a
-hang guard, and failure handling. pika catches and logs exceptions raised in callbacks and
+hang guard, and failure handling: the scenario calls `succeed()` at its end, and `run()`
+fails unless it got there. pika catches and logs exceptions raised in callbacks and
 carries on, so a failed check would otherwise leave the loop running: every callback a
 scenario registers goes through `self.cb(fn)`, which turns an exception into a recorded
 failure and stops the loop.
@@ -36,8 +37,9 @@ class SelectScenario:
         self.error = None
         self.connections = []
         self.finished = False
+        self.succeeded = False
 
-    # -- subclasses implement start() and call finish() when done ------------------------
+    # -- subclasses implement start() and call succeed() at the end -----------------------
     def start(self):
         raise NotImplementedError
 
@@ -117,6 +119,11 @@ class SelectScenario:
             self.error = message
         self.finish()
 
+    def succeed(self):
+        """The scenario reached its end with every check passed: close down."""
+        self.succeeded = True
+        self.finish()
+
     def finish(self):
         """Done (or failed): close every connection, then stop the loop."""
         self.finished = True
@@ -130,7 +137,8 @@ class SelectScenario:
             self.ioloop.stop()
 
     def run(self):
-        """Run the scenario to completion; raise ScenarioFailure if it failed."""
+        """Run the scenario to completion; raise ScenarioFailure if it failed or stopped
+        before succeed()."""
         timer = self.ioloop.call_later(
             self.TIMEOUT, lambda: self.fail("timed out after %ss" % self.TIMEOUT))
         self.ioloop.add_callback_threadsafe(self.cb(self.start))
@@ -139,6 +147,8 @@ class SelectScenario:
         self.ioloop.close()
         if self.error is not None:
             raise ScenarioFailure(self.error)
+        if not self.succeeded:
+            raise ScenarioFailure("the scenario did not reach its end")
 
 
 class AsyncioPika:

@@ -19,7 +19,7 @@ import time
 
 import pika.exceptions
 
-from interop_common import check, check_eq, main, unique
+from interop_common import check, check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 HEARTBEAT = int(os.environ.get("INTEROP_HEARTBEAT", "1"))
@@ -75,9 +75,5 @@ async def run():
     await silent_client_dropped(amqp)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), IDLE + HEARTBEAT * 3 + 30))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, IDLE + HEARTBEAT * 3 + 30)

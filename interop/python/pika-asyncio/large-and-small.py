@@ -8,27 +8,17 @@ to a durable queue; once acked it is consumed back and compared by length and SH
 queue ends empty and is deleted.
 """
 
-import asyncio
-import hashlib
-import random
-
 import pika
 
-from interop_common import check_eq, main, unique
+from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
+from interop_common import check_eq, main_async, unique
 from pika_async import AsyncioPika
 
-SIZE = 16 * 1024 * 1024
-SMALL = 10000
 QUEUE = unique("large-and-small")
 
 
-def small_body(i):
-    return bytes((i + k) % 256 for k in range(i % 101))
-
-
 async def run():
-    body = random.Random(16).randbytes(SIZE)
-    digest = hashlib.sha256(body).hexdigest()
+    body, digest = large_message()
     amqp = AsyncioPika()
     conn = await amqp.connect()
     ch = await amqp.channel(conn)
@@ -42,24 +32,20 @@ async def run():
     await confirms.wait(0)
     tag, deliveries = await amqp.consume(ch, QUEUE)
     method, props, got = await amqp.next(deliveries, "the 16 MiB message")
-    check_eq(len(got), SIZE, "length of the consumed 16 MiB body")
-    check_eq(hashlib.sha256(got).hexdigest(), digest, "SHA-256 of the body")
-    check_eq(props.headers, {"sha256": digest}, "headers of the large message")
+    check_large(got, props.headers, digest)
     ch.basic_ack(method.delivery_tag)
     await amqp.call(ch.basic_cancel, tag)
 
-    for i in range(SMALL):
+    for i in range(SMALL_COUNT):
         ch.basic_publish("", QUEUE, small_body(i))
         confirms.published()
     await confirms.wait(0)
-    check_eq((confirms.acked, confirms.nacked), (SMALL + 1, []), "confirms (acked, nacked)")
+    check_eq((confirms.acked, confirms.nacked), (SMALL_COUNT + 1, []), "confirms (acked, nacked)")
     tag, deliveries = await amqp.consume(ch, QUEUE)
-    for n in range(SMALL):
+    for n in range(SMALL_COUNT):
         method, _props, got = await amqp.next(deliveries, "small message %d" % n)
-        if got != small_body(n):
-            raise AssertionError("small message %d: expected %r, got %r"
-                                 % (n, small_body(n), got))
-        if (n + 1) % 100 == 0 or n + 1 == SMALL:
+        check_small(n, got)
+        if (n + 1) % 100 == 0 or n + 1 == SMALL_COUNT:
             ch.basic_ack(method.delivery_tag, multiple=True)
     await amqp.call(ch.basic_cancel, tag)
     frame = await amqp.call(ch.queue_declare, QUEUE, passive=True)
@@ -68,9 +54,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

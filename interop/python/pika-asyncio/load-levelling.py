@@ -9,18 +9,14 @@ every 100 deliveries): every message once, in sequence order, none redelivered; 
 queues end empty and are deleted.
 """
 
-import asyncio
-import os
-import struct
 import time
 
-from interop_common import check, check_eq, main, unique
+from catalogue import BURST, burst_body, burst_sequence, check_burst_message, report_burst
+from interop_common import check_eq, main_async, unique
 from pika_async import AsyncioPika
 
-BURST = int(os.environ.get("INTEROP_BURST", "100000"))
 WINDOW = 5000
 QUEUES = [unique("levelling-q0"), unique("levelling-q1")]
-PADDING = b"." * 32
 
 
 async def run():
@@ -33,7 +29,7 @@ async def run():
     started = time.monotonic()
     confirms = await amqp.confirms(ch)
     for i in range(BURST):
-        ch.basic_publish("", QUEUES[i % 2], struct.pack(">Q", i) + PADDING)
+        ch.basic_publish("", QUEUES[i % 2], burst_body(i))
         confirms.published()
         if confirms.outstanding >= WINDOW:
             await confirms.wait(WINDOW // 2)
@@ -43,20 +39,17 @@ async def run():
 
     for q, name in enumerate(QUEUES):
         frame = await amqp.call(ch.queue_declare, name, passive=True)
-        check_eq(frame.method.message_count, len(range(q, BURST, 2)),
+        check_eq(frame.method.message_count, len(burst_sequence(q)),
                  "depth of queue %d after the burst" % q)
 
     consumer = await amqp.channel(conn)
     await amqp.call(consumer.basic_qos, prefetch_count=1000)
     for q, name in enumerate(QUEUES):
         tag, deliveries = await amqp.consume(consumer, name)
-        sequence = range(q, BURST, 2)
+        sequence = burst_sequence(q)
         for n, expected in enumerate(sequence):
             method, _props, body = await amqp.next(deliveries, "message %d" % expected)
-            seq = struct.unpack(">Q", body[:8])[0]
-            if seq != expected:
-                raise AssertionError("queue %d: got %d, expected %d" % (q, seq, expected))
-            check(not method.redelivered, "message %d flagged redelivered" % seq)
+            check_burst_message(q, body, expected, method.redelivered)
             if (n + 1) % 100 == 0 or n + 1 == len(sequence):
                 consumer.basic_ack(method.delivery_tag, multiple=True)
         await amqp.call(consumer.basic_cancel, tag)
@@ -67,13 +60,8 @@ async def run():
         check_eq(frame.method.message_count, 0, "messages left in %s" % name)
         await amqp.call(ch.queue_delete, name)
     await amqp.close(conn)
-    print("published %d in %.1fs, drained in %.1fs"
-          % (BURST, published - started, drained - published))
-
-
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 110))
+    report_burst(started, published, drained)
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 110)

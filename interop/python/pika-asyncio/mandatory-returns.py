@@ -20,7 +20,7 @@ import pika
 import pika.exceptions
 from pika.spec import Basic
 
-from interop_common import check, check_eq, main, unique
+from interop_common import check, check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 
@@ -93,9 +93,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

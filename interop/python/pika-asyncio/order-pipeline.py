@@ -10,10 +10,10 @@ AsyncioConnection, prefetch 10 and manual acks. Payment rejects orders with id %
 without requeue and rejects order 0 once with requeue (it must come back with
 redelivered=True and is then processed).
 
-Checks: inventory and e-mail saw every id once; payment completed exactly the non-failing
-ids once each (order 0 delivered twice); "rejected" receives exactly the failing ids, in
-order, each with x-death[0] = payment queue, reason "rejected", count 1, the orders
-exchange and the original routing key; every queue ends empty; everything is deleted.
+Checks: the services' deliveries against OrderServices.verify (lib/catalogue.py: every id
+once at inventory and e-mail, payment completing each good id once); "rejected", consumed
+with the bridge, yields the failing ids in order, each passing check_dead_lettered; all
+queues empty (passive declare) before everything is deleted.
 """
 
 import asyncio
@@ -21,31 +21,20 @@ import json
 
 import pika
 
-from interop_common import check_eq, main, unique
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
+                       OrderServices, check_dead_lettered, check_rejected, order_body, order_key,
+                       order_message_id, order_names)
+from interop_common import check_eq, main_async
 from pika_async import AsyncioPika
 
-ORDERS = 300
-REGIONS = ["eu", "us", "ap"]
-EXCHANGE = unique("orders")
-DLX = unique("orders-dlx")
-Q = {name: unique("orders-" + name) for name in ("inventory", "payment", "email", "rejected")}
-SERVICES = ("inventory", "payment", "email")
+EXCHANGE, DLX, Q = order_names()
 
 
-def failing(i):
-    return i % 7 == 3
-
-
-class Pipeline:
+class Pipeline(OrderServices):
     def __init__(self, amqp):
+        super().__init__()
         self.amqp = amqp
-        self.seen = {name: [] for name in SERVICES}
-        self.completed, self.redelivered = [], []
         self.done = asyncio.Event()
-
-    def finished(self):
-        return (len(self.seen["inventory"]) >= ORDERS and len(self.seen["email"]) >= ORDERS
-                and len(self.completed) + sum(map(failing, range(ORDERS))) >= ORDERS)
 
     async def service(self, name, ready):
         amqp = self.amqp
@@ -57,21 +46,14 @@ class Pipeline:
             ready.set()
             while True:
                 method, _props, body = await deliveries.get()
-                order = json.loads(body)
-                self.seen[name].append(order["id"])
-                if name == "payment":
-                    if order["id"] == 0 and not method.redelivered:
-                        ch.basic_reject(method.delivery_tag, requeue=True)
-                        continue
-                    if method.redelivered:
-                        self.redelivered.append(order["id"])
-                    if failing(order["id"]):
-                        ch.basic_reject(method.delivery_tag, requeue=False)
-                    else:
-                        self.completed.append(order["id"])
-                        ch.basic_ack(method.delivery_tag)
-                else:
+                action = self.handle(name, json.loads(body)["id"], method.redelivered)
+                if action == REQUEUE:
+                    ch.basic_reject(method.delivery_tag, requeue=True)
+                    continue
+                if action == ACK:
                     ch.basic_ack(method.delivery_tag)
+                else:
+                    ch.basic_reject(method.delivery_tag, requeue=False)
                 if self.finished():
                     self.done.set()
         finally:
@@ -88,17 +70,16 @@ async def run():
         await amqp.call(ch.queue_declare, Q[name], durable=True)
     await amqp.call(ch.queue_declare, Q["payment"], durable=True,
                     arguments={"x-dead-letter-exchange": DLX})
-    await amqp.call(ch.queue_bind, Q["inventory"], EXCHANGE, "order.created.*")
-    await amqp.call(ch.queue_bind, Q["payment"], EXCHANGE, "order.created.*")
-    await amqp.call(ch.queue_bind, Q["email"], EXCHANGE, "order.#")
+    for name in ORDER_SERVICES:
+        await amqp.call(ch.queue_bind, Q[name], EXCHANGE, ORDER_BINDINGS[name])
     await amqp.call(ch.queue_bind, Q["rejected"], DLX, "")
 
     pipeline = Pipeline(amqp)
-    readies = {name: asyncio.Event() for name in SERVICES}
+    readies = {name: asyncio.Event() for name in ORDER_SERVICES}
     services = [asyncio.ensure_future(pipeline.service(name, readies[name]))
-                for name in SERVICES]
+                for name in ORDER_SERVICES]
     try:
-        for name in SERVICES:
+        for name in ORDER_SERVICES:
             ready = asyncio.ensure_future(readies[name].wait())
             finished, _ = await asyncio.wait([ready] + services, timeout=20,
                                              return_when=asyncio.FIRST_COMPLETED)
@@ -109,10 +90,8 @@ async def run():
 
         confirms = await amqp.confirms(ch)
         for i in range(ORDERS):
-            region = REGIONS[i % 3]
-            ch.basic_publish(EXCHANGE, "order.created." + region,
-                             json.dumps({"id": i, "region": region}).encode(),
-                             pika.BasicProperties(delivery_mode=2, message_id="order-%d" % i,
+            ch.basic_publish(EXCHANGE, order_key(i), order_body(i),
+                             pika.BasicProperties(delivery_mode=2, message_id=order_message_id(i),
                                                   content_type="application/json"))
             confirms.published()
         await confirms.wait(0)
@@ -130,29 +109,17 @@ async def run():
             task.cancel()
         await asyncio.gather(*services, return_exceptions=True)
 
-    good = [i for i in range(ORDERS) if not failing(i)]
-    bad = [i for i in range(ORDERS) if failing(i)]
-    check_eq(sorted(pipeline.seen["inventory"]), list(range(ORDERS)), "inventory ids")
-    check_eq(sorted(pipeline.seen["email"]), list(range(ORDERS)), "e-mail ids")
-    check_eq(sorted(pipeline.completed), good, "payments completed (once each)")
-    check_eq(sorted(pipeline.seen["payment"]), sorted(list(range(ORDERS)) + [0]),
-             "payment deliveries (order 0 twice)")
-    check_eq(pipeline.redelivered, [0], "orders redelivered to payment")
+    pipeline.verify()
 
     # Dead-lettering is asynchronous: consume "rejected" until every failing id is in.
     tag, deliveries = await amqp.consume(ch, Q["rejected"])
     rejected = []
-    while len(rejected) < len(bad):
+    while len(rejected) < len(ORDER_BAD):
         method, props, body = await amqp.next(deliveries, "dead-lettered order")
-        order = json.loads(body)
-        rejected.append(order["id"])
-        check_eq(props.message_id, "order-%d" % order["id"], "dead-lettered message id")
-        death = props.headers["x-death"][0]
-        check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),
-                 (Q["payment"], "rejected", 1, EXCHANGE), "x-death entry")
-        check_eq(death["routing-keys"], ["order.created." + order["region"]], "x-death keys")
+        rejected.append(check_dead_lettered(body, props.message_id, props.headers, Q["payment"],
+                                            EXCHANGE))
         ch.basic_ack(method.delivery_tag)
-    check_eq(rejected, bad, "dead-lettered orders, in order")
+    check_rejected(rejected)
     await amqp.call(ch.basic_cancel, tag)
 
     for name, queue in Q.items():
@@ -164,9 +131,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

@@ -16,22 +16,13 @@ import asyncio
 
 import pika
 
-from interop_common import check, check_eq, main, unique
+from catalogue import (FANOUT_END, FANOUT_MESSAGES, FANOUT_SUBSCRIBERS, HEADER_BINDINGS,
+                       HEADER_MESSAGES, fanout_body, fanout_expected, header_expected)
+from interop_common import check, check_eq, main_async, unique
 from pika_async import AsyncioPika
 
-COUNT = 100
 FANOUT = unique("pubsub-fanout")
 HEADERS = unique("pubsub-headers")
-BINDINGS = {"A": {"x-match": "all", "format": "pdf", "type": "report"},
-            "B": {"x-match": "any", "format": "zip", "type": "log"}}
-HEADER_MESSAGES = [
-    ("pdf-report", {"format": "pdf", "type": "report"}, "A"),
-    ("pdf-log", {"format": "pdf", "type": "log"}, "B"),
-    ("zip", {"format": "zip"}, "B"),
-    ("pdf", {"format": "pdf"}, None),
-    ("pdf-report-extra", {"format": "pdf", "type": "report", "extra": 1}, "A"),
-    ("no-headers", None, None),
-]
 
 
 async def subscribe(amqp, conn):
@@ -48,7 +39,7 @@ async def receive_all(amqp, deliveries):
     got = []
     while True:
         _method, _props, body = await amqp.next(deliveries, "news")
-        if body == b"end":
+        if body == FANOUT_END.encode():
             return got
         got.append(body)
 
@@ -58,13 +49,13 @@ async def run():
     conn = await amqp.connect()
     ch = await amqp.channel(conn)
     await amqp.call(ch.exchange_declare, FANOUT, "fanout")
-    subscribers = [await subscribe(amqp, conn) for _ in range(3)]
-    for i in range(COUNT):
-        ch.basic_publish(FANOUT, "", b"news %d" % i)
-    ch.basic_publish(FANOUT, "", b"end")
+    subscribers = [await subscribe(amqp, conn) for _ in range(FANOUT_SUBSCRIBERS)]
+    for i in range(FANOUT_MESSAGES):
+        ch.basic_publish(FANOUT, "", fanout_body(i).encode())
+    ch.basic_publish(FANOUT, "", FANOUT_END.encode())
     results = await asyncio.gather(*[receive_all(amqp, d) for _c, d in subscribers])
     for n, got in enumerate(results):
-        check_eq(got, [b"news %d" % i for i in range(COUNT)], "messages of subscriber %d" % n)
+        check_eq(got, fanout_expected(encode=True), "messages of subscriber %d" % n)
         check(subscribers[n][1].empty(), "subscriber %d got more after the marker" % n)
     for sub_channel, _d in subscribers:
         sub_channel.close()
@@ -72,7 +63,7 @@ async def run():
 
     await amqp.call(ch.exchange_declare, HEADERS, "headers")
     queues = {}
-    for name, args in BINDINGS.items():
+    for name, args in HEADER_BINDINGS.items():
         frame = await amqp.call(ch.queue_declare, unique("pubsub-" + name), exclusive=True)
         queues[name] = frame.method.queue
         await amqp.call(ch.queue_bind, queues[name], HEADERS, "", arguments=args)
@@ -83,7 +74,7 @@ async def run():
     await confirms.wait(0)
     check_eq((confirms.acked, confirms.nacked), (len(HEADER_MESSAGES), []), "confirms")
     for name, queue in queues.items():
-        expected = [b.encode() for b, _h, dest in HEADER_MESSAGES if dest == name]
+        expected = header_expected(name, encode=True)
         frame = await amqp.call(ch.queue_declare, queue, passive=True)
         check_eq(frame.method.message_count, len(expected), "messages routed to %s" % name)
         tag, deliveries = await amqp.consume(ch, queue, auto_ack=True)
@@ -95,9 +86,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

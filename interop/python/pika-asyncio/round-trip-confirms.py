@@ -13,7 +13,7 @@ import pika
 from pika.adapters.asyncio_connection import AsyncioConnection
 from pika.spec import Basic
 
-from interop_common import ScenarioFailure, check, check_eq, main, pika_params, unique
+from interop_common import ScenarioFailure, check, check_eq, main_async, pika_params, unique
 
 COUNT = 100
 QUEUE = unique("asyncio")
@@ -117,9 +117,5 @@ async def run():
     await asyncio.wait_for(fut, 10)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

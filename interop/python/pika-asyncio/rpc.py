@@ -14,17 +14,11 @@ import uuid
 
 import pika
 
-from interop_common import check, check_eq, main, unique
+from catalogue import RPC_BATCH, RPC_SEQUENTIAL, check_rpc_served, fib
+from interop_common import check, check_eq, main_async, unique
 from pika_async import AsyncioPika
 
 RPC_QUEUE = unique("rpc_queue")
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 async def start_server(amqp, served):
@@ -82,16 +76,15 @@ async def run():
     client = await FibonacciRpcClient(amqp).connect()
     check(client.callback_queue.startswith("amq.gen-"), "callback queue %r"
           % client.callback_queue)
-    for n in range(15):
+    for n in range(RPC_SEQUENTIAL):
         check_eq(await client.call(n), fib(n), "fib(%d) over RPC" % n)
     client.ch.basic_publish("", client.callback_queue, b"-1",
                             pika.BasicProperties(correlation_id="stray"))
-    batch = list(range(20, 45))
-    check_eq(await asyncio.gather(*[client.call(n) for n in batch]), [fib(n) for n in batch],
+    check_eq(await asyncio.gather(*[client.call(n) for n in RPC_BATCH]),
+             [fib(n) for n in RPC_BATCH],
              "batch of 25 concurrent calls")
     check_eq(client.strays, [("stray", b"-1")], "replies with unknown correlation ids")
-    check_eq(served[:15], list(range(15)), "sequential requests served in order")
-    check_eq(sorted(served[15:]), batch, "batch requests served once each")
+    check_rpc_served(served)
     await amqp.close(client.conn)
     await amqp.close(server)
 
@@ -102,9 +95,5 @@ async def run():
     await amqp.close(conn)
 
 
-def scenario():
-    asyncio.run(asyncio.wait_for(run(), 60))
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main_async(run, 60)

@@ -8,37 +8,27 @@ then kills it with SIGKILL. Meanwhile INTEROP_JOBS (default 10,000) persistent j
 published on a confirm-mode channel with a window of 500 unconfirmed (the ack callback
 publishes more); all must be acked, none nacked.
 
-Checks: every job has exactly one result with the right digest (a duplicate is tolerated
-only if flagged redelivered); the job worker 0 was stuck on was done by another worker
-with redelivered=True; worker 0 did exactly 300 jobs and nothing after stalling; the
-queues end empty and are deleted.
+Checks, once the loop has stopped: every delivery tag confirmed (ConfirmTracker), then
+JobResults.verify from lib/catalogue.py: one result per job with its SHA-256, repeats only
+for redelivered jobs, the job worker 0 stalled on completed elsewhere as a redelivery,
+worker 0 SIGKILLed after exactly 300 jobs. The queues are empty before they are deleted.
 """
 
-import hashlib
 import json
-import os
 import signal
 import subprocess
-import sys
 
 import pika
 from pika.spec import Basic
 
+from catalogue import (JOB_WINDOW, JOB_WORKERS, JOBS, JobResults, job_body, job_worker_argv,
+                       stop_workers)
 from confirm_tracker import ConfirmTracker
-from interop_common import check, check_eq, main, unique
+from interop_common import check_eq, main, unique
 from pika_async import SelectScenario
 
-JOBS = int(os.environ.get("INTEROP_JOBS", "10000"))
-WORKERS = 4
-STALL_AFTER = 300
-WINDOW = 500
 JOBS_Q = unique("jobs")
 RESULTS_Q = unique("job-results")
-HELPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers", "job_worker.py")
-
-
-def payload(i):
-    return "job-%d-" % i + "x" * (i % 100)
 
 
 class BackgroundJobs(SelectScenario):
@@ -48,8 +38,7 @@ class BackgroundJobs(SelectScenario):
         super().__init__()
         self.procs = []
         self.confirms = ConfirmTracker()
-        self.results, self.duplicates, self.stalled = {}, [], []
-        self.by_worker = [0] * WORKERS
+        self.collected = JobResults()
 
     def start(self):
         self.connect(lambda conn: self.open_channel(conn, self.on_channel))
@@ -63,11 +52,8 @@ class BackgroundJobs(SelectScenario):
         ], self.start_workers)
 
     def start_workers(self, _frames):
-        for w in range(WORKERS):
-            args = [sys.executable, HELPER, JOBS_Q, RESULTS_Q, str(w)]
-            if w == 0:
-                args.append(str(STALL_AFTER))
-            self.procs.append(subprocess.Popen(args))
+        for w in range(JOB_WORKERS):
+            self.procs.append(subprocess.Popen(job_worker_argv(__file__, JOBS_Q, RESULTS_Q, w)))
         self.connect(lambda conn: self.open_channel(conn, self.on_publisher_channel))
 
     def on_publisher_channel(self, ch):
@@ -75,11 +61,9 @@ class BackgroundJobs(SelectScenario):
         ch.confirm_delivery(self.cb(self.on_confirm), callback=self.cb(self.publish_more))
 
     def publish_more(self, _frame=None):
-        while self.confirms.published_count < JOBS and self.confirms.outstanding < WINDOW:
-            i = self.confirms.published_count
-            self.publisher.basic_publish(
-                "", JOBS_Q, json.dumps({"id": i, "payload": payload(i)}).encode(),
-                pika.BasicProperties(delivery_mode=2))
+        while self.confirms.published_count < JOBS and self.confirms.outstanding < JOB_WINDOW:
+            self.publisher.basic_publish("", JOBS_Q, job_body(self.confirms.published_count),
+                                         pika.BasicProperties(delivery_mode=2))
             self.confirms.published()
 
     def on_confirm(self, frame):
@@ -90,18 +74,10 @@ class BackgroundJobs(SelectScenario):
 
     def on_result(self, ch, method, _props, body):
         ch.basic_ack(method.delivery_tag)
-        msg = json.loads(body)
-        if "stalled" in msg:
-            check_eq(msg["worker"], 0, "the worker that stalled")
-            self.stalled.append(msg["stalled"])
+        if self.collected.record(json.loads(body)):
             self.procs[0].send_signal(signal.SIGKILL)
             self.procs[0].wait(10)
-        elif msg["job"] in self.results:
-            self.duplicates.append(msg)
-        else:
-            self.results[msg["job"]] = msg
-            self.by_worker[msg["worker"]] += 1
-        if len(self.results) == JOBS:
+        if len(self.collected.results) == JOBS:
             ch.basic_cancel(method.consumer_tag, callback=self.cb(self.clean_up))
 
     def clean_up(self, _frame):
@@ -116,8 +92,7 @@ class BackgroundJobs(SelectScenario):
     def done(self, frames):
         check_eq(frames[0].method.message_count, 0, "jobs left")
         check_eq(frames[1].method.message_count, 0, "results left")
-        self.ok = True
-        self.finish()
+        self.succeed()
 
 
 def scenario():
@@ -125,25 +100,9 @@ def scenario():
     try:
         s.run()
     finally:
-        for p in s.procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait(10)
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        stop_workers(s.procs)
     check_eq((s.confirms.acked, s.confirms.outstanding), (JOBS, 0), "jobs confirmed")
-    check_eq(len(s.stalled), 1, "stall announcements from worker 0")
-    stalled = s.stalled[0]
-    check_eq(s.procs[0].returncode, -signal.SIGKILL, "worker 0's exit status")
-    check_eq([d for d in s.duplicates if not d["redelivered"]], [],
-             "jobs done twice without a redelivered flag")
-    check_eq(s.by_worker[0], STALL_AFTER, "jobs done by worker 0 (none after it stalled)")
-    for i, r in s.results.items():
-        check_eq(r["digest"], hashlib.sha256(payload(i).encode()).hexdigest(),
-                 "digest of job %d" % i)
-    check(s.results[stalled]["worker"] != 0, "the stalled job was finished by another worker")
-    check_eq(s.results[stalled]["redelivered"], True, "redelivered flag on the stalled job")
-    print("jobs per worker: %s; stalled job %d; %d duplicates"
-          % (s.by_worker, stalled, len(s.duplicates)))
+    s.collected.verify(s.procs[0].returncode)
 
 
 if __name__ == "__main__":

@@ -90,15 +90,8 @@ class Heartbeats(SelectScenario):
                                   pika.exceptions.ConnectionClosedByBroker)),
               "the silent connection closed with %r" % (reason,))
         print("silent connection closed: %r" % (reason,))
-        self.ok = True
-        self.finish()
-
-
-def scenario():
-    s = Heartbeats()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(Heartbeats().run)

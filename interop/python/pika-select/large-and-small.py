@@ -8,30 +8,21 @@ to a durable queue; once acked it is consumed back and compared by length and SH
 queue ends empty and is deleted.
 """
 
-import hashlib
-import random
-
 import pika
 from pika.spec import Basic
 
+from catalogue import SMALL_COUNT, check_large, check_small, large_message, small_body
 from confirm_tracker import ConfirmTracker
-from interop_common import check, check_eq, main, unique
+from interop_common import check_eq, main, unique
 from pika_async import SelectScenario
 
-SIZE = 16 * 1024 * 1024
-SMALL = 10000
 QUEUE = unique("large-and-small")
-
-
-def small_body(i):
-    return bytes((i + k) % 256 for k in range(i % 101))
 
 
 class LargeAndSmall(SelectScenario):
     def __init__(self):
         super().__init__()
-        self.body = random.Random(16).randbytes(SIZE)
-        self.digest = hashlib.sha256(self.body).hexdigest()
+        self.body, self.digest = large_message()
         self.confirms = ConfirmTracker()
         self.on_all_confirmed = None
         self.received = 0
@@ -62,27 +53,22 @@ class LargeAndSmall(SelectScenario):
         self.confirms.published()
 
     def on_large(self, ch, method, props, body):
-        check_eq(len(body), SIZE, "length of the consumed 16 MiB body")
-        check_eq(hashlib.sha256(body).hexdigest(), self.digest, "SHA-256 of the body")
-        check_eq(props.headers, {"sha256": self.digest}, "headers of the large message")
+        check_large(body, props.headers, self.digest)
         ch.basic_ack(method.delivery_tag)
         ch.basic_cancel(method.consumer_tag, callback=self.cb(self.publish_small))
 
     def publish_small(self, _frame):
         self.on_all_confirmed = lambda: self.ch.basic_consume(QUEUE, self.cb(self.on_small))
-        for i in range(SMALL):
+        for i in range(SMALL_COUNT):
             self.ch.basic_publish("", QUEUE, small_body(i))
             self.confirms.published()
 
     def on_small(self, ch, method, _props, body):
-        n = self.received
-        if body != small_body(n):
-            raise AssertionError("small message %d: expected %r, got %r"
-                                 % (n, small_body(n), body))
+        check_small(self.received, body)
         self.received += 1
-        if self.received % 100 == 0 or self.received == SMALL:
+        if self.received % 100 == 0 or self.received == SMALL_COUNT:
             ch.basic_ack(method.delivery_tag, multiple=True)
-        if self.received == SMALL:
+        if self.received == SMALL_COUNT:
             self.chain([
                 lambda cb: ch.basic_cancel(method.consumer_tag, callback=cb),
                 lambda cb: ch.queue_declare(QUEUE, passive=True, callback=cb),
@@ -91,15 +77,8 @@ class LargeAndSmall(SelectScenario):
 
     def done(self, frames):
         check_eq(frames[1].method.message_count, 0, "messages left")
-        self.ok = True
-        self.finish()
-
-
-def scenario():
-    s = LargeAndSmall()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(LargeAndSmall().run)

@@ -12,19 +12,16 @@ are deleted.
 """
 
 import functools
-import os
-import struct
 import time
 
 from pika.spec import Basic
 
 from confirm_tracker import ConfirmTracker
-from interop_common import check, check_eq, main, unique
+from catalogue import BURST, burst_body, burst_sequence, check_burst_message, report_burst
+from interop_common import check_eq, main, unique
 from pika_async import SelectScenario
 
-BURST = int(os.environ.get("INTEROP_BURST", "100000"))
 QUEUES = [unique("levelling-q0"), unique("levelling-q1")]
-PADDING = b"." * 32
 
 
 class LoadLevelling(SelectScenario):
@@ -50,7 +47,7 @@ class LoadLevelling(SelectScenario):
 
     def publish(self, _frames):
         for i in range(BURST):
-            self.ch.basic_publish("", QUEUES[i % 2], struct.pack(">Q", i) + PADDING)
+            self.ch.basic_publish("", QUEUES[i % 2], burst_body(i))
             self.confirms.published()
 
     def on_confirm(self, frame):
@@ -67,7 +64,7 @@ class LoadLevelling(SelectScenario):
 
     def on_depths(self, frames):
         for q, frame in enumerate(frames):
-            check_eq(frame.method.message_count, len(range(q, BURST, 2)),
+            check_eq(frame.method.message_count, len(burst_sequence(q)),
                      "depth of queue %d after the burst" % q)
         self.open_channel(self.connections[0], self.on_consumer_channel)
 
@@ -81,10 +78,7 @@ class LoadLevelling(SelectScenario):
         ch.basic_qos(prefetch_count=1000, callback=self.cb(consume))
 
     def on_message(self, q, ch, method, _props, body):
-        seq = struct.unpack(">Q", body[:8])[0]
-        if seq != self.next_seq[q]:
-            raise AssertionError("queue %d: got %d, expected %d" % (q, seq, self.next_seq[q]))
-        check(not method.redelivered, "message %d flagged redelivered" % seq)
+        check_burst_message(q, body, self.next_seq[q], method.redelivered)
         self.next_seq[q] += 2
         self.delivered += 1
         if self.delivered % 100 == 0 or self.delivered == BURST:
@@ -103,17 +97,14 @@ class LoadLevelling(SelectScenario):
     def on_cleaned(self, frames):
         for q in range(2):
             check_eq(frames[q].method.message_count, 0, "messages left in queue %d" % q)
-        self.ok = True
-        self.finish()
+        self.succeed()
 
 
 def scenario():
     s = LoadLevelling()
     s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
     check_eq(s.next_seq, [BURST + BURST % 2, BURST + 1 - BURST % 2], "messages drained")
-    print("published %d in %.1fs, drained in %.1fs"
-          % (BURST, s.times[1] - s.times[0], s.times[2] - s.times[1]))
+    report_burst(*s.times)
 
 
 if __name__ == "__main__":

@@ -105,15 +105,8 @@ class MandatoryReturns(SelectScenario):
 
     def done(self, frames):
         check_eq(frames[0].method.message_count, 0, "messages left in the bound queue")
-        self.ok = True
-        self.finish()
-
-
-def scenario():
-    s = MandatoryReturns()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(MandatoryReturns().run)

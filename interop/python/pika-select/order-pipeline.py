@@ -10,10 +10,10 @@ Inventory, payment and e-mail each have their own connection, prefetch 10, manua
 Payment rejects orders with id % 7 == 3 without requeue and rejects order 0 once with
 requeue (it must come back with redelivered=True and is then processed).
 
-Checks: inventory and e-mail saw every id once; payment completed exactly the non-failing
-ids once each (order 0 delivered twice); "rejected" receives exactly the failing ids, in
-order, each with x-death[0] = payment queue, reason "rejected", count 1, the orders
-exchange and the original routing key; every queue ends empty; everything is deleted.
+Checks, from the callbacks: every order confirmed; OrderServices.verify (lib/catalogue.py)
+once all three services are done; each message consumed from "rejected" passes
+check_dead_lettered and they arrive as exactly the failing ids, in order; the passive
+declares in the clean-up chain find every queue empty.
 """
 
 import functools
@@ -22,28 +22,22 @@ import json
 import pika
 from pika.spec import Basic
 
+from catalogue import (ACK, ORDER_BAD, ORDER_BINDINGS, ORDER_SERVICES, ORDERS, REQUEUE,
+                       OrderServices, check_dead_lettered, check_rejected, order_body, order_key,
+                       order_message_id, order_names)
 from confirm_tracker import ConfirmTracker
-from interop_common import check, check_eq, main, unique
+from interop_common import check_eq, main
 from pika_async import SelectScenario
 
-ORDERS = 300
-REGIONS = ["eu", "us", "ap"]
-EXCHANGE = unique("orders")
-DLX = unique("orders-dlx")
-Q = {name: unique("orders-" + name) for name in ("inventory", "payment", "email", "rejected")}
-SERVICES = ("inventory", "payment", "email")
-
-
-def failing(i):
-    return i % 7 == 3
+EXCHANGE, DLX, Q = order_names()
 
 
 class OrderPipeline(SelectScenario):
     def __init__(self):
         super().__init__()
         self.confirms = ConfirmTracker()
-        self.seen = {name: [] for name in SERVICES}
-        self.completed, self.redelivered, self.rejected = [], [], []
+        self.services = OrderServices()
+        self.rejected = []
         self.service_connections = []
         self.consuming = 0
         self.checked = False
@@ -61,13 +55,15 @@ class OrderPipeline(SelectScenario):
                                         arguments={"x-dead-letter-exchange": DLX}),
             lambda cb: ch.queue_declare(Q["email"], durable=True, callback=cb),
             lambda cb: ch.queue_declare(Q["rejected"], durable=True, callback=cb),
-            lambda cb: ch.queue_bind(Q["inventory"], EXCHANGE, "order.created.*", callback=cb),
-            lambda cb: ch.queue_bind(Q["payment"], EXCHANGE, "order.created.*", callback=cb),
-            lambda cb: ch.queue_bind(Q["email"], EXCHANGE, "order.#", callback=cb),
+            lambda cb: ch.queue_bind(Q["inventory"], EXCHANGE, ORDER_BINDINGS["inventory"],
+                                     callback=cb),
+            lambda cb: ch.queue_bind(Q["payment"], EXCHANGE, ORDER_BINDINGS["payment"],
+                                     callback=cb),
+            lambda cb: ch.queue_bind(Q["email"], EXCHANGE, ORDER_BINDINGS["email"], callback=cb),
             lambda cb: ch.queue_bind(Q["rejected"], DLX, "", callback=cb),
             lambda cb: ch.confirm_delivery(self.cb(self.on_confirm), callback=cb),
         ], lambda _frames: [self.connect(functools.partial(self.on_service_open, name))
-                            for name in SERVICES])
+                            for name in ORDER_SERVICES])
 
     def on_service_open(self, name, conn):
         self.service_connections.append(conn)
@@ -83,14 +79,12 @@ class OrderPipeline(SelectScenario):
 
     def on_consuming(self, _frames):
         self.consuming += 1
-        if self.consuming < len(SERVICES):
+        if self.consuming < len(ORDER_SERVICES):
             return
         for i in range(ORDERS):
-            region = REGIONS[i % 3]
             self.ch.basic_publish(
-                EXCHANGE, "order.created." + region,
-                json.dumps({"id": i, "region": region}).encode(),
-                pika.BasicProperties(delivery_mode=2, message_id="order-%d" % i,
+                EXCHANGE, order_key(i), order_body(i),
+                pika.BasicProperties(delivery_mode=2, message_id=order_message_id(i),
                                      content_type="application/json"))
             self.confirms.published()
 
@@ -101,55 +95,34 @@ class OrderPipeline(SelectScenario):
         self.progress()
 
     def on_order(self, name, ch, method, props, body):
-        order = json.loads(body)
-        self.seen[name].append(order["id"])
-        if name == "payment":
-            if order["id"] == 0 and not method.redelivered:
-                ch.basic_reject(method.delivery_tag, requeue=True)
-                return
-            if method.redelivered:
-                self.redelivered.append(order["id"])
-            if failing(order["id"]):
-                ch.basic_reject(method.delivery_tag, requeue=False)
-                self.progress()
-                return
-            self.completed.append(order["id"])
-        ch.basic_ack(method.delivery_tag)
+        action = self.services.handle(name, json.loads(body)["id"], method.redelivered)
+        if action == REQUEUE:
+            ch.basic_reject(method.delivery_tag, requeue=True)
+            return
+        if action == ACK:
+            ch.basic_ack(method.delivery_tag)
+        else:
+            ch.basic_reject(method.delivery_tag, requeue=False)
         self.progress()
 
     def progress(self):
-        n_failing = sum(map(failing, range(ORDERS)))
-        if (self.checked or self.confirms.acked < ORDERS or len(self.seen["inventory"]) < ORDERS
-                or len(self.seen["email"]) < ORDERS
-                or len(self.completed) + n_failing < ORDERS):
+        if self.checked or self.confirms.acked < ORDERS or not self.services.finished():
             return
         self.checked = True
         check_eq((self.confirms.published_count, self.confirms.outstanding), (ORDERS, 0),
                  "orders published and all confirmed")
-        good = [i for i in range(ORDERS) if not failing(i)]
-        check_eq(sorted(self.seen["inventory"]), list(range(ORDERS)), "inventory ids")
-        check_eq(sorted(self.seen["email"]), list(range(ORDERS)), "e-mail ids")
-        check_eq(sorted(self.completed), good, "payments completed (once each)")
-        check_eq(sorted(self.seen["payment"]), sorted(list(range(ORDERS)) + [0]),
-                 "payment deliveries (order 0 twice)")
-        check_eq(self.redelivered, [0], "orders redelivered to payment")
+        self.services.verify()
         for conn in self.service_connections:
             self.close(conn)
         # Dead-lettering is asynchronous: consume "rejected" until every failing id is in.
         self.ch.basic_consume(Q["rejected"], self.cb(self.on_rejected))
 
     def on_rejected(self, ch, method, props, body):
-        order = json.loads(body)
-        self.rejected.append(order["id"])
-        check_eq(props.message_id, "order-%d" % order["id"], "dead-lettered message id")
-        death = props.headers["x-death"][0]
-        check_eq((death["queue"], death["reason"], death["count"], death["exchange"]),
-                 (Q["payment"], "rejected", 1, EXCHANGE), "x-death entry")
-        check_eq(death["routing-keys"], ["order.created." + order["region"]], "x-death keys")
+        self.rejected.append(check_dead_lettered(body, props.message_id, props.headers,
+                                                 Q["payment"], EXCHANGE))
         ch.basic_ack(method.delivery_tag)
-        bad = [i for i in range(ORDERS) if failing(i)]
-        if len(self.rejected) == len(bad):
-            check_eq(self.rejected, bad, "dead-lettered orders, in order")
+        if len(self.rejected) == len(ORDER_BAD):
+            check_rejected(self.rejected)
             ch.basic_cancel(method.consumer_tag, callback=self.cb(self.clean_up))
 
     def clean_up(self, _frame):
@@ -164,17 +137,10 @@ class OrderPipeline(SelectScenario):
         def done(frames):
             for name, frame in zip(Q, frames):
                 check_eq(frame.method.message_count, 0, "messages left in %s" % name)
-            self.ok = True
-            self.finish()
+            self.succeed()
 
         self.chain(steps, done)
 
 
-def scenario():
-    pipeline = OrderPipeline()
-    pipeline.run()
-    check(getattr(pipeline, "ok", False), "the scenario did not reach its end")
-
-
 if __name__ == "__main__":
-    main(scenario)
+    main(OrderPipeline().run)

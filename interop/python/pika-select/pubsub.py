@@ -17,31 +17,22 @@ import functools
 import pika
 from pika.spec import Basic
 
+from catalogue import (FANOUT_END, FANOUT_MESSAGES, FANOUT_SUBSCRIBERS, HEADER_BINDINGS,
+                       HEADER_MESSAGES, fanout_body, fanout_expected, header_expected)
 from confirm_tracker import ConfirmTracker
 from interop_common import check, check_eq, main, unique
 from pika_async import SelectScenario
 
-COUNT = 100
 FANOUT = unique("pubsub-fanout")
 HEADERS = unique("pubsub-headers")
 HQ = {"A": unique("pubsub-A"), "B": unique("pubsub-B")}
-BINDINGS = {"A": {"x-match": "all", "format": "pdf", "type": "report"},
-            "B": {"x-match": "any", "format": "zip", "type": "log"}}
-HEADER_MESSAGES = [
-    ("pdf-report", {"format": "pdf", "type": "report"}, "A"),
-    ("pdf-log", {"format": "pdf", "type": "log"}, "B"),
-    ("zip", {"format": "zip"}, "B"),
-    ("pdf", {"format": "pdf"}, None),
-    ("pdf-report-extra", {"format": "pdf", "type": "report", "extra": 1}, "A"),
-    ("no-headers", None, None),
-]
 
 
 class PubSub(SelectScenario):
     def __init__(self):
         super().__init__()
-        self.got = [[] for _ in range(3)]
-        self.ended = [False] * 3
+        self.got = [[] for _ in range(FANOUT_SUBSCRIBERS)]
+        self.ended = [False] * FANOUT_SUBSCRIBERS
         self.subscribed = 0
         self.confirms = ConfirmTracker()
         self.headers_got = {"A": [], "B": []}
@@ -53,7 +44,7 @@ class PubSub(SelectScenario):
         self.ch = ch
         ch.exchange_declare(FANOUT, "fanout", callback=self.cb(
             lambda _f: [self.open_channel(self.conn, functools.partial(self.subscribe, n))
-                        for n in range(3)]))
+                        for n in range(FANOUT_SUBSCRIBERS)]))
 
     def subscribe(self, n, ch):
         def declared(frame):
@@ -69,18 +60,17 @@ class PubSub(SelectScenario):
 
     def on_subscribed(self, _frames):
         self.subscribed += 1
-        if self.subscribed == 3:
-            for i in range(COUNT):
-                self.ch.basic_publish(FANOUT, "", b"news %d" % i)
-            self.ch.basic_publish(FANOUT, "", b"end")
+        if self.subscribed == FANOUT_SUBSCRIBERS:
+            for i in range(FANOUT_MESSAGES):
+                self.ch.basic_publish(FANOUT, "", fanout_body(i).encode())
+            self.ch.basic_publish(FANOUT, "", FANOUT_END.encode())
 
     def on_news(self, n, ch, method, _props, body):
         ch.basic_ack(method.delivery_tag)
         check(not self.ended[n], "subscriber %d got %r after the end marker" % (n, body))
-        if body == b"end":
+        if body == FANOUT_END.encode():
             self.ended[n] = True
-            check_eq(self.got[n], [b"news %d" % i for i in range(COUNT)],
-                     "messages of subscriber %d" % n)
+            check_eq(self.got[n], fanout_expected(encode=True), "messages of subscriber %d" % n)
             ch.close()
             if all(self.ended):
                 self.headers()
@@ -97,7 +87,7 @@ class PubSub(SelectScenario):
                 lambda q, cb: ch.queue_declare(q, exclusive=True, callback=cb), queue))
             steps.append(functools.partial(
                 lambda q, args, cb: ch.queue_bind(q, HEADERS, "", arguments=args, callback=cb),
-                queue, BINDINGS[name]))
+                queue, HEADER_BINDINGS[name]))
         steps.append(lambda cb: ch.confirm_delivery(self.cb(self.on_confirm), callback=cb))
         self.chain(steps, self.publish_headers)
 
@@ -117,8 +107,7 @@ class PubSub(SelectScenario):
                 for q in HQ.values()], self.on_depths)
 
     def on_depths(self, frames):
-        self.expected = {name: [b.encode() for b, _h, dest in HEADER_MESSAGES if dest == name]
-                         for name in HQ}
+        self.expected = {name: header_expected(name, encode=True) for name in HQ}
         for name, frame in zip(HQ, frames):
             check_eq(frame.method.message_count, len(self.expected[name]),
                      "messages routed to queue %s" % name)
@@ -134,15 +123,8 @@ class PubSub(SelectScenario):
             self.ch.exchange_delete(HEADERS, callback=self.cb(self.done))
 
     def done(self, _frame):
-        self.ok = True
-        self.finish()  # the exclusive queues go with the connection
-
-
-def scenario():
-    s = PubSub()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()  # the exclusive queues go with the connection
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(PubSub().run)

@@ -15,18 +15,11 @@ import uuid
 
 import pika
 
+from catalogue import RPC_BATCH, RPC_SEQUENTIAL, check_rpc_served, fib
 from interop_common import check, check_eq, main, unique
 from pika_async import SelectScenario
 
 RPC_QUEUE = unique("rpc_queue")
-BATCH = list(range(20, 45))
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 class Rpc(SelectScenario):
@@ -84,31 +77,24 @@ class Rpc(SelectScenario):
             return
         check_eq(int(body), fib(n), "fib(%d) over RPC" % n)
         self.answers[n] = int(body)
-        if n < 14:
+        if n < RPC_SEQUENTIAL - 1:
             self.call(n + 1)
-        elif n == 14:
+        elif n == RPC_SEQUENTIAL - 1:
             self.client.basic_publish("", self.callback_queue, b"-1",
                                       pika.BasicProperties(correlation_id="stray"))
-            for m in BATCH:
+            for m in RPC_BATCH:
                 self.call(m)
         elif not self.pending:
-            check_eq(sorted(self.answers), list(range(15)) + BATCH, "calls answered")
+            check_eq(sorted(self.answers), list(range(RPC_SEQUENTIAL)) + RPC_BATCH,
+                     "calls answered")
             check_eq(self.strays, [("stray", b"-1")], "replies with unknown correlation ids")
-            check_eq(self.served[:15], list(range(15)), "sequential requests served in order")
-            check_eq(sorted(self.served[15:]), BATCH, "batch requests served once each")
+            check_rpc_served(self.served)
             self.client.queue_delete(RPC_QUEUE, callback=self.cb(self.on_deleted))
 
     def on_deleted(self, frame):
         check_eq(frame.method.message_count, 0, "requests left in the RPC queue")
-        self.ok = True
-        self.finish()
-
-
-def scenario():
-    s = Rpc()
-    s.run()
-    check(getattr(s, "ok", False), "the scenario did not reach its end")
+        self.succeed()
 
 
 if __name__ == "__main__":
-    main(scenario)
+    main(Rpc().run)

@@ -12,16 +12,10 @@ import uuid
 
 import pika
 
+from catalogue import fib
 from interop_common import Worker, check, check_eq, main, pika_params, unique
 
 RPC_QUEUE = unique("rpc_queue")
-
-
-def fib(n):
-    a, b = 0, 1
-    for _ in range(n):
-        a, b = b, a + b
-    return a
 
 
 def rpc_server(ready, stop):

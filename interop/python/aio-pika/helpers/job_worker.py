@@ -10,12 +10,11 @@ RESULTS_QUEUE and hangs mid-job (never acking), until the scenario SIGKILLs it.
 """
 
 import asyncio
-import hashlib
 import json
-import sys
 
 import aio_pika
 
+from catalogue import job_result, job_worker_options, stall_notice
 from interop_common import amqp_uri
 
 
@@ -31,17 +30,11 @@ async def run(jobs_queue, results_queue, worker_id, stall_after):
                 job = json.loads(message.body)
                 if stall_after is not None and done >= stall_after:
                     await channel.default_exchange.publish(
-                        aio_pika.Message(json.dumps({"stalled": job["id"],
-                                                     "worker": worker_id}).encode()),
+                        aio_pika.Message(json.dumps(stall_notice(job, worker_id)).encode()),
                         routing_key=results_queue)
                     # Hang mid-job, this job and the rest of the prefetch unacked.
                     await asyncio.Event().wait()
-                result = {
-                    "job": job["id"],
-                    "worker": worker_id,
-                    "redelivered": message.redelivered,
-                    "digest": hashlib.sha256(job["payload"].encode()).hexdigest(),
-                }
+                result = job_result(job, worker_id, message.redelivered)
                 await channel.default_exchange.publish(
                     aio_pika.Message(json.dumps(result).encode()), routing_key=results_queue)
                 await message.ack()
@@ -49,5 +42,4 @@ async def run(jobs_queue, results_queue, worker_id, stall_after):
 
 
 if __name__ == "__main__":
-    stall = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    asyncio.run(run(sys.argv[1], sys.argv[2], int(sys.argv[3]), stall))
+    asyncio.run(run(*job_worker_options()))

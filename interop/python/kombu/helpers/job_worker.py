@@ -9,13 +9,12 @@ With STALL_AFTER=n, after n jobs it announces the job it holds as {"stalled": id
 mid-job (never acking), until the scenario SIGKILLs it.
 """
 
-import hashlib
-import sys
 import time
 
 import kombu
 from kombu.mixins import ConsumerMixin
 
+from catalogue import job_result, job_worker_options, stall_notice
 from interop_common import amqp_uri
 
 
@@ -38,21 +37,15 @@ class JobWorker(ConsumerMixin):
 
     def on_job(self, job, message):
         if self.stall_after is not None and self.done >= self.stall_after:
-            self.result({"stalled": job["id"], "worker": self.worker_id})
+            self.result(stall_notice(job, self.worker_id))
             # Hang mid-job, this job and the rest of the prefetch unacked, until killed.
             while True:
                 time.sleep(1)
-        self.result({
-            "job": job["id"],
-            "worker": self.worker_id,
-            "redelivered": message.delivery_info["redelivered"],
-            "digest": hashlib.sha256(job["payload"].encode()).hexdigest(),
-        })
+        self.result(job_result(job, self.worker_id, message.delivery_info["redelivered"]))
         message.ack()
         self.done += 1
 
 
 if __name__ == "__main__":
-    stall = int(sys.argv[4]) if len(sys.argv) > 4 else None
     with kombu.Connection(amqp_uri()) as conn:
-        JobWorker(conn, sys.argv[1], sys.argv[2], int(sys.argv[3]), stall).run()
+        JobWorker(conn, *job_worker_options()).run()

@@ -10,10 +10,9 @@ acking, until the scenario SIGKILLs it.
 """
 
 import asyncio
-import hashlib
 import json
-import sys
 
+from catalogue import job_result, job_worker_options, stall_notice
 from pika_async import AsyncioPika
 
 
@@ -28,19 +27,14 @@ async def run(jobs_queue, results_queue, worker_id, stall_after):
         method, _props, body = await deliveries.get()
         job = json.loads(body)
         if stall_after is not None and done >= stall_after:
-            ch.basic_publish("", results_queue, json.dumps(
-                {"stalled": job["id"], "worker": worker_id}).encode())
+            ch.basic_publish("", results_queue,
+                             json.dumps(stall_notice(job, worker_id)).encode())
             await asyncio.Event().wait()  # stalled mid-job: the loop runs, nothing is acked
-        ch.basic_publish("", results_queue, json.dumps({
-            "job": job["id"],
-            "worker": worker_id,
-            "redelivered": method.redelivered,
-            "digest": hashlib.sha256(job["payload"].encode()).hexdigest(),
-        }).encode())
+        ch.basic_publish("", results_queue,
+                         json.dumps(job_result(job, worker_id, method.redelivered)).encode())
         ch.basic_ack(method.delivery_tag)
         done += 1
 
 
 if __name__ == "__main__":
-    stall = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    asyncio.run(run(sys.argv[1], sys.argv[2], int(sys.argv[3]), stall))
+    asyncio.run(run(*job_worker_options()))

@@ -9,12 +9,12 @@ publishes {"stalled": id} for the job it holds and from then on neither acks nor
 processes anything (its IOLoop still runs), until the scenario SIGKILLs it.
 """
 
-import hashlib
 import json
 import sys
 
 import pika
 
+from catalogue import job_result, job_worker_options, stall_notice
 from interop_common import pika_params
 
 
@@ -48,19 +48,13 @@ class JobWorker:
         if self.stall_after is not None and self.done >= self.stall_after:
             # Stall mid-job: announce it, then neither ack nor process anything more (the
             # IOLoop keeps running so the announcement goes out), holding the prefetch.
-            self.publish({"stalled": job["id"], "worker": self.worker_id})
+            self.publish(stall_notice(job, self.worker_id))
             self.stall_after = -1
             return
-        self.publish({
-            "job": job["id"],
-            "worker": self.worker_id,
-            "redelivered": method.redelivered,
-            "digest": hashlib.sha256(job["payload"].encode()).hexdigest(),
-        })
+        self.publish(job_result(job, self.worker_id, method.redelivered))
         channel.basic_ack(method.delivery_tag)
         self.done += 1
 
 
 if __name__ == "__main__":
-    stall = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    JobWorker(sys.argv[1], sys.argv[2], int(sys.argv[3]), stall).connection.ioloop.start()
+    JobWorker(*job_worker_options()).connection.ioloop.start()

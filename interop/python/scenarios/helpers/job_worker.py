@@ -8,13 +8,12 @@ RESULTS_QUEUE, then acks the job. With STALL_AFTER=n, after n jobs it announces 
 job it holds as "stalled" and hangs mid-job (never acking), waiting to be killed.
 """
 
-import hashlib
 import json
-import sys
 import time
 
 import pika
 
+from catalogue import job_result, job_worker_options, stall_notice
 from interop_common import pika_params
 
 
@@ -28,17 +27,11 @@ def run(jobs_queue, results_queue, worker_id, stall_after):
         nonlocal done
         job = json.loads(body)
         if stall_after is not None and done >= stall_after:
-            ch.basic_publish("", results_queue, json.dumps(
-                {"stalled": job["id"], "worker": worker_id}))
+            ch.basic_publish("", results_queue, json.dumps(stall_notice(job, worker_id)))
             # Hang mid-job with this and up to 9 more jobs unacked, until killed.
             while True:
                 time.sleep(1)
-        result = {
-            "job": job["id"],
-            "worker": worker_id,
-            "redelivered": method.redelivered,
-            "digest": hashlib.sha256(job["payload"].encode()).hexdigest(),
-        }
+        result = job_result(job, worker_id, method.redelivered)
         ch.basic_publish("", results_queue, json.dumps(result))
         ch.basic_ack(method.delivery_tag)
         done += 1
@@ -48,5 +41,4 @@ def run(jobs_queue, results_queue, worker_id, stall_after):
 
 
 if __name__ == "__main__":
-    stall = int(sys.argv[4]) if len(sys.argv) > 4 else None
-    run(sys.argv[1], sys.argv[2], int(sys.argv[3]), stall)
+    run(*job_worker_options())
