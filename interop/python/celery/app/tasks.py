@@ -59,9 +59,11 @@ def job(self, number, payload):
     if stall_after is not None:
         done = log + ".stall-count"
         if os.path.exists(done) and os.path.getsize(done) >= int(stall_after):
-            with open(log + ".stalled.tmp", "w") as marker:
+            # Both pool processes may stall at once: each writes its own temporary file.
+            tmp = "%s.stalled.%d.tmp" % (log, os.getpid())
+            with open(tmp, "w") as marker:
                 marker.write(str(number))
-            os.replace(log + ".stalled.tmp", log + ".stalled")
+            os.replace(tmp, log + ".stalled")
             time.sleep(600)
     redelivered = bool(self.request.delivery_info.get("redelivered"))
     digest = hashlib.sha256(payload.encode()).hexdigest()
