@@ -271,3 +271,25 @@ async fn acks_written_right_after_a_client_close_do_not_reset_the_connection() {
     let rest = c.read_until_closed().await.expect("a clean end of stream");
     assert!(rest.is_empty(), "nothing may follow close-ok: {rest:?}");
 }
+
+#[tokio::test]
+async fn exclusive_queues_are_gone_once_close_ok_arrives_even_before_the_socket_closes() {
+    let broker = TestBroker::start().await;
+    let mut owner = broker.raw().await;
+    owner.open_channel(1).await;
+    let q = owner.queue_declare(1, "", true).await;
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    owner.send_method(0, 10, 50, &close).await;
+    owner.expect_method(10, 51).await;
+    // The owner keeps its socket open; the queue must already be gone.
+    let (_c, ch) = broker.lapin_channel().await;
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let err = guard(ch.queue_declare(q.as_str().into(), passive, FieldTable::default()))
+        .await
+        .expect_err("the exclusive queue of a closed connection is deleted");
+    assert_eq!(common::amqp_error(&err).0, 404);
+    owner.shutdown_write().await;
+}

@@ -230,6 +230,7 @@ impl Connection {
                     match Method::decode(frame.payload) {
                         Ok(Method::ConnectionCloseOk(_)) => return Flow::Stop,
                         Ok(Method::ConnectionClose(_)) => {
+                            self.cleanup();
                             self.sink
                                 .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
                             return Flow::ClosedByClient;
@@ -330,7 +331,9 @@ impl Connection {
     fn handle_channel_zero(&mut self, method: Method) -> Result<Flow, AmqpError> {
         match method {
             Method::ConnectionClose(_) => {
-                self.release_channels();
+                // Everything the connection held (channels, exclusive queues) goes before
+                // close-ok: a client that has its close-ok finds its exclusive queues gone.
+                self.cleanup();
                 self.sink
                     .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
                 Ok(Flow::ClosedByClient)
