@@ -474,3 +474,34 @@ async fn a_mandatory_message_caught_by_an_alternate_exchange_is_not_returned() {
     c.sync(1).await;
     assert_eq!(common::get_body(&ch, &q).await.as_deref(), Some(""));
 }
+
+#[tokio::test]
+async fn a_delivery_mode_other_than_1_or_2_closes_the_channel_with_406() {
+    let broker = TestBroker::start().await;
+    for mode in [0u8, 3] {
+        let (_c, ch) = broker.lapin_channel().await;
+        let props = BasicProperties::default().with_delivery_mode(mode);
+        // Unroutable, so only the properties can be at fault.
+        let published = guard(ch.basic_publish(
+            "".into(),
+            unique("nowhere").as_str().into(),
+            BasicPublishOptions::default(),
+            b"x",
+            props,
+        ))
+        .await;
+        let err = match published {
+            Err(err) => err,
+            Ok(_) => guard(ch.basic_qos(0, Default::default()))
+                .await
+                .expect_err("the channel is closed"),
+        };
+        assert_eq!(
+            common::amqp_error(&err),
+            (
+                406,
+                format!("PRECONDITION_FAILED - invalid message: {{delivery_mode_unknown,{mode}}}")
+            )
+        );
+    }
+}

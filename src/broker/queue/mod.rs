@@ -161,17 +161,23 @@ impl Queue {
     /// 405 unless the queue is not exclusive or belongs to `connection_id`.
     pub fn check_access(&self, connection_id: u64) -> AmqpResult<()> {
         match self.decl.exclusive_owner {
-            Some(owner) if owner != connection_id => Err(AmqpError::new(
-                ReplyCode::ResourceLocked,
-                format!(
-                    "cannot obtain exclusive access to locked {}. It could be originally \
-                     declared on another connection or the exclusive property value does not \
-                     match that of the original declaration.",
-                    self.describe()
-                ),
-            )),
+            Some(owner) if owner != connection_id => Err(self.locked()),
             _ => Ok(()),
         }
+    }
+
+    /// RabbitMQ's 405 RESOURCE_LOCKED for a queue someone else holds exclusively, or one
+    /// redeclared with the other exclusivity.
+    pub fn locked(&self) -> AmqpError {
+        AmqpError::new(
+            ReplyCode::ResourceLocked,
+            format!(
+                "cannot obtain exclusive access to locked {}. It could be originally declared \
+                 on another connection or the exclusive property value does not match that of \
+                 the original declaration.",
+                self.describe()
+            ),
+        )
     }
 
     /// Marks the queue used now (declare, get, consumers), for x-expires.

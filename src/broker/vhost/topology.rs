@@ -361,6 +361,10 @@ impl VHost {
     }
 
     fn check_queue_equivalence(&self, q: &Queue, req: &QueueDeclareRequest) -> AmqpResult<()> {
+        // As RabbitMQ: exclusivity first, and a mismatch is 405, not an inequivalent arg.
+        if q.decl.exclusive_owner.is_some() != req.exclusive {
+            return Err(q.locked());
+        }
         let what = q.describe();
         if q.decl.durable != req.durable {
             return Err(inequivalent(
@@ -376,14 +380,6 @@ impl VHost {
                 &what,
                 bool_text(req.auto_delete),
                 bool_text(q.decl.auto_delete),
-            ));
-        }
-        if q.decl.exclusive_owner.is_some() != req.exclusive {
-            return Err(inequivalent(
-                "exclusive",
-                &what,
-                bool_text(req.exclusive),
-                bool_text(q.decl.exclusive_owner.is_some()),
             ));
         }
         for arg in EQUIVALENCE_ARGS {

@@ -259,6 +259,11 @@ pub(in crate::channel) fn publish(
         Some(raw) => Some(parse_expiration(raw.as_bytes()).map_err(AmqpError::precondition)?),
         None => None,
     };
+    if let Some(mode) = summary.delivery_mode.filter(|m| !matches!(m, 1 | 2)) {
+        return Err(AmqpError::precondition(format!(
+            "invalid message: {{delivery_mode_unknown,{mode}}}"
+        )));
+    }
     let PendingContent {
         publish,
         mut raw_properties,

@@ -41,8 +41,12 @@ pub(super) fn declare(
             return Err(AmqpError::precondition(text));
         }
         ShortStr::from(random_name("amq.gen-"))
+    } else if m.passive {
+        // RabbitMQ does not stand an empty name in for the last declared queue here: a
+        // passive declare of "" is 404 "no queue ''".
+        m.queue.clone()
     } else {
-        if !m.passive && m.queue.starts_with("amq.") {
+        if m.queue.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
                 "queue name '{}' contains reserved prefix 'amq.*'",
                 m.queue
