@@ -26,29 +26,6 @@ pub(crate) fn mismatch(
     }
 }
 
-/// RabbitMQ's name for a field's type.
-fn type_name(v: &FieldValue) -> &'static str {
-    match v {
-        FieldValue::Bool(_) => "bool",
-        FieldValue::I8(_) => "byte",
-        FieldValue::U8(_) => "unsignedbyte",
-        FieldValue::I16(_) => "short",
-        FieldValue::U16(_) => "unsignedshort",
-        FieldValue::I32(_) => "signedint",
-        FieldValue::U32(_) => "unsignedint",
-        FieldValue::I64(_) => "long",
-        FieldValue::F32(_) => "float",
-        FieldValue::F64(_) => "double",
-        FieldValue::Decimal { .. } => "decimal",
-        FieldValue::LongStr(_) => "longstr",
-        FieldValue::ByteArray(_) => "binary",
-        FieldValue::Array(_) => "array",
-        FieldValue::Timestamp(_) => "timestamp",
-        FieldValue::Table(_) => "table",
-        FieldValue::Void => "void",
-    }
-}
-
 /// Types that compare by value with each other.
 fn type_class(v: &FieldValue) -> &'static str {
     match v {
@@ -60,7 +37,7 @@ fn type_class(v: &FieldValue) -> &'static str {
         | FieldValue::U32(_)
         | FieldValue::I64(_) => "int",
         FieldValue::F32(_) | FieldValue::F64(_) => "float",
-        other => type_name(other),
+        other => other.rabbit_type_name(),
     }
 }
 
@@ -118,7 +95,11 @@ fn bare(v: &FieldValue) -> String {
 fn typed(v: Option<&FieldValue>) -> String {
     match v {
         None => "none".to_string(),
-        Some(v) => format!("the value '{}' of type '{}'", value_text(v), type_name(v)),
+        Some(v) => format!(
+            "the value '{}' of type '{}'",
+            value_text(v),
+            v.rabbit_type_name()
+        ),
     }
 }
 
