@@ -479,23 +479,20 @@ async fn a_mandatory_message_caught_by_an_alternate_exchange_is_not_returned() {
 async fn a_delivery_mode_other_than_1_or_2_closes_the_channel_with_406() {
     let broker = TestBroker::start().await;
     for mode in [0u8, 3] {
-        let (_c, ch) = broker.lapin_channel().await;
+        // A confirm channel: the close reaches the pending confirm, whenever it arrives.
+        let (_c, ch) = broker.lapin_confirm_channel().await;
         let props = BasicProperties::default().with_delivery_mode(mode);
         // Unroutable, so only the properties can be at fault.
-        let published = guard(ch.basic_publish(
+        let confirm = guard(ch.basic_publish(
             "".into(),
             unique("nowhere").as_str().into(),
             BasicPublishOptions::default(),
             b"x",
             props,
         ))
-        .await;
-        let err = match published {
-            Err(err) => err,
-            Ok(_) => guard(ch.basic_qos(0, Default::default()))
-                .await
-                .expect_err("the channel is closed"),
-        };
+        .await
+        .expect("a fresh channel accepts the publish");
+        let err = guard(confirm).await.expect_err("the channel is closed");
         assert_eq!(
             common::amqp_error(&err),
             (
