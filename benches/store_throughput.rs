@@ -22,6 +22,7 @@ fn message(body: &Bytes) -> StoredMessage {
         raw_properties: Bytes::from_static(b"\x10\x00\x02"),
         body: body.clone(),
         persistent: true,
+        published_at_ms: None,
     }
 }
 

@@ -14,6 +14,7 @@ fn msg(body: &[u8], persistent: bool) -> StoredMessage {
         raw_properties: Bytes::from_static(b"\x10\x00\x02"),
         body: Bytes::copy_from_slice(body),
         persistent,
+        published_at_ms: Some(1_795_000_000_000),
     }
 }
 

@@ -47,6 +47,7 @@ fn crash_child() {
                     raw_properties: Bytes::new(),
                     body: body(seq),
                     persistent: true,
+                    published_at_ms: None,
                 },
                 entries: vec![(1, seq), (2, seq)],
             },

@@ -12,29 +12,64 @@ fn snapshot(dir: &std::path::Path) -> (Vec<u8>, std::time::SystemTime) {
     )
 }
 
+/// Opens the store's `meta` database directly.
+fn with_meta<T>(
+    dir: &std::path::Path,
+    f: impl FnOnce(&heed::Env, heed::Database<Raw, Raw>) -> T,
+) -> T {
+    let env = unsafe { EnvOpenOptions::new().max_dbs(16).open(dir).unwrap() };
+    let wtxn = env.write_txn().unwrap();
+    let meta = env
+        .create_databases_and_commit(wtxn, |dbo, wtxn| {
+            dbo.create_database::<Raw, Raw>(wtxn, Some("meta"))
+                .map(CommitOrAbort::<_, ()>::Commit)
+        })
+        .unwrap()
+        .unwrap_commit();
+    let out = f(&env, meta);
+    env.prepare_for_closing().wait();
+    out
+}
+
+fn set_format_version(dir: &std::path::Path, version: u32) {
+    with_meta(dir, |env, meta| {
+        let mut wtxn = env.write_txn().unwrap();
+        meta.put(&mut wtxn, b"format-version", &version.to_be_bytes())
+            .unwrap();
+        wtxn.commit().unwrap();
+    });
+}
+
+fn format_version(dir: &std::path::Path) -> u32 {
+    with_meta(dir, |env, meta| {
+        let rtxn = env.read_txn().unwrap();
+        let v = meta.get(&rtxn, b"format-version").unwrap().unwrap();
+        u32::from_be_bytes(v.try_into().unwrap())
+    })
+}
+
+#[test]
+fn a_format_1_directory_is_read_and_marked_as_format_2() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path(), StoreOptions::default())
+        .unwrap()
+        .close();
+    assert_eq!(format_version(dir.path()), 2);
+    set_format_version(dir.path(), 1);
+    Store::open(dir.path(), StoreOptions::default())
+        .unwrap()
+        .close();
+    assert_eq!(format_version(dir.path()), 2);
+}
+
 #[test]
 fn a_future_format_version_stops_start_up_and_leaves_the_files_untouched() {
     let dir = tempfile::tempdir().unwrap();
     Store::open(dir.path(), StoreOptions::default())
         .unwrap()
         .close();
-    {
-        // Rewrite the version as a newer Warren would.
-        let env = unsafe { EnvOpenOptions::new().max_dbs(16).open(dir.path()).unwrap() };
-        let wtxn = env.write_txn().unwrap();
-        let meta = env
-            .create_databases_and_commit(wtxn, |dbo, wtxn| {
-                dbo.create_database::<Raw, Raw>(wtxn, Some("meta"))
-                    .map(CommitOrAbort::<_, ()>::Commit)
-            })
-            .unwrap()
-            .unwrap_commit();
-        let mut wtxn = env.write_txn().unwrap();
-        meta.put(&mut wtxn, b"format-version", &99u32.to_be_bytes())
-            .unwrap();
-        wtxn.commit().unwrap();
-        env.prepare_for_closing().wait();
-    }
+    // Rewrite the version as a newer Warren would.
+    set_format_version(dir.path(), 99);
     let before = snapshot(dir.path());
     let err = Store::open(dir.path(), StoreOptions::default()).unwrap_err();
     assert!(
@@ -42,7 +77,7 @@ fn a_future_format_version_stops_start_up_and_leaves_the_files_untouched() {
             err,
             StoreError::UnknownFormat {
                 found: 99,
-                expected: 1
+                expected: 2
             }
         ),
         "{err}"

@@ -31,6 +31,7 @@ fn the_data_file_stops_growing_after_the_first_fill_drain_cycle() {
                         raw_properties: Bytes::new(),
                         body: body.clone(),
                         persistent: true,
+                        published_at_ms: None,
                     },
                     entries: vec![(1, seq)],
                 },

@@ -26,6 +26,16 @@ pub struct Message {
     pub priority: Option<u8>,
     /// The expiration property in milliseconds, if set and valid.
     pub expiration: Option<u64>,
+    /// When it was published or dead-lettered (Unix milliseconds): TTLs count from here
+    /// when the message is read back from the store.
+    pub published_at_ms: u64,
+}
+
+/// The wall clock in Unix milliseconds (0 if the clock is before 1970).
+pub fn unix_millis_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// Source of message ids (the store starts it above what it holds).
@@ -53,6 +63,7 @@ impl Message {
             raw_properties: self.raw_properties.clone(),
             body,
             persistent: self.persistent,
+            published_at_ms: Some(self.published_at_ms),
         }
     }
 

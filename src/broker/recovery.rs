@@ -141,6 +141,10 @@ pub(crate) fn queued_message(entry: QueueEntry) -> QueuedMessage {
         expiration: summary
             .expiration
             .and_then(|e| parse_expiration(e.as_bytes()).ok()),
+        // Format 1 kept no publish time: its TTLs count from the read-back.
+        published_at_ms: m
+            .published_at_ms
+            .unwrap_or_else(crate::broker::message::unix_millis_now),
     };
     QueuedMessage {
         seq: entry.seq,

@@ -3,8 +3,9 @@
 //! messages sort by id (so fresh messages append at the right edge of the B-tree).
 //!
 //! - `messages`: `(msg_id u64, part u32)` → part 0 is the header
-//!   `refcount u32 | flags u8 | parts u32 | body_len u64 | exchange | routing key | properties`
-//!   (each `len u32 | bytes`) followed by the whole body when it fits in [`INLINE_MAX`];
+//!   `refcount u32 | flags u8 | parts u32 | body_len u64 | [published_at u64] | exchange |
+//!   routing key | properties` (each `len u32 | bytes`; `published_at`, Unix milliseconds,
+//!   is there when flag 2 is set: format 1 did not write it) followed by the whole body when it fits in [`INLINE_MAX`];
 //!   otherwise the body is split over parts `1..=parts` of at most [`CHUNK`] bytes. Small
 //!   values never leave the leaf pages, so LMDB never needs a contiguous run of free pages
 //!   (overflow pages), which a queue's fill/drain pattern fragments. Measured with
@@ -25,7 +26,9 @@ use bytes::{Bytes, BytesMut};
 use super::types::StoredMessage;
 
 /// The format this build reads and writes.
-pub(crate) const FORMAT_VERSION: u32 = 1;
+pub(crate) const FORMAT_VERSION: u32 = 2;
+/// The oldest format this build still reads (it upgrades the version mark on open).
+pub(crate) const OLDEST_READABLE_VERSION: u32 = 1;
 /// Meta key of the format version.
 pub(crate) const META_VERSION: &[u8] = b"format-version";
 /// Meta key of the next queue id.
@@ -39,6 +42,7 @@ pub(crate) const INLINE_MAX: usize = 2000;
 pub(crate) const DEF_KEY_INLINE: usize = 400;
 
 const FLAG_PERSISTENT: u8 = 1;
+const FLAG_PUBLISHED_AT: u8 = 2;
 const HEADER_FIXED: usize = 4 + 1 + 4 + 8;
 
 /// The key of part `part` of message `msg_id`.
@@ -93,6 +97,7 @@ pub(crate) struct Header<'a> {
     pub(crate) persistent: bool,
     pub(crate) parts: u32,
     pub(crate) body_len: u64,
+    pub(crate) published_at_ms: Option<u64>,
     pub(crate) exchange: &'a [u8],
     pub(crate) routing_key: &'a [u8],
     pub(crate) properties: &'a [u8],
@@ -118,6 +123,13 @@ pub(crate) fn decode_header(b: &[u8]) -> Option<Header<'_>> {
     let parts = be_u32(b, 5)?;
     let body_len = be_u64(b, 9)?;
     let mut at = HEADER_FIXED;
+    let published_at_ms = if flags & FLAG_PUBLISHED_AT != 0 {
+        let t = be_u64(b, at)?;
+        at += 8;
+        Some(t)
+    } else {
+        None
+    };
     let ex = field(b, &mut at)?;
     let rk = field(b, &mut at)?;
     let pr = field(b, &mut at)?;
@@ -130,6 +142,7 @@ pub(crate) fn decode_header(b: &[u8]) -> Option<Header<'_>> {
         persistent: flags & FLAG_PERSISTENT != 0,
         parts,
         body_len,
+        published_at_ms,
         exchange: b.get(ex)?,
         routing_key: b.get(rk)?,
         properties: b.get(pr)?,
@@ -147,7 +160,8 @@ pub(crate) fn set_refcount(header: &mut [u8], refcount: u32) {
 /// Encodes part 0 and tells how many body chunks follow; `None` if a field exceeds u32 lengths.
 pub(crate) fn encode_header(m: &StoredMessage, refcount: u32) -> Option<(Vec<u8>, u32)> {
     let fields = m.exchange.len() + m.routing_key.len() + m.raw_properties.len();
-    let head_len = HEADER_FIXED + 12 + fields;
+    let stamp = if m.published_at_ms.is_some() { 8 } else { 0 };
+    let head_len = HEADER_FIXED + stamp + 12 + fields;
     let inline = head_len.checked_add(m.body.len())? <= INLINE_MAX;
     let parts = if inline {
         0
@@ -156,9 +170,16 @@ pub(crate) fn encode_header(m: &StoredMessage, refcount: u32) -> Option<(Vec<u8>
     };
     let mut v = Vec::with_capacity(head_len + if inline { m.body.len() } else { 0 });
     v.extend_from_slice(&refcount.to_be_bytes());
-    v.push(if m.persistent { FLAG_PERSISTENT } else { 0 });
+    let mut flags = if m.persistent { FLAG_PERSISTENT } else { 0 };
+    if m.published_at_ms.is_some() {
+        flags |= FLAG_PUBLISHED_AT;
+    }
+    v.push(flags);
     v.extend_from_slice(&parts.to_be_bytes());
     v.extend_from_slice(&u64::try_from(m.body.len()).ok()?.to_be_bytes());
+    if let Some(t) = m.published_at_ms {
+        v.extend_from_slice(&t.to_be_bytes());
+    }
     for f in [&m.exchange, &m.routing_key, &m.raw_properties] {
         v.extend_from_slice(&u32::try_from(f.len()).ok()?.to_be_bytes());
         v.extend_from_slice(f);
@@ -193,6 +214,7 @@ pub(crate) fn assemble<'a>(
         raw_properties: Bytes::copy_from_slice(h.properties),
         body,
         persistent: h.persistent,
+        published_at_ms: h.published_at_ms,
     })
 }
 
@@ -281,6 +303,7 @@ mod tests {
             raw_properties: Bytes::from_static(b"\x80\x00\x02"),
             body: Bytes::from(vec![7u8; body]),
             persistent: true,
+            published_at_ms: Some(1_795_000_000_123),
         }
     }
 
@@ -305,6 +328,25 @@ mod tests {
         let chunks: Vec<&[u8]> = m.body.chunks(CHUNK).collect();
         assert_eq!(assemble(&d, chunks.into_iter()).unwrap(), m);
         assert!(assemble(&d, std::iter::once(&b"short"[..])).is_none());
+    }
+
+    #[test]
+    fn format_1_headers_without_a_publish_time_still_decode() {
+        let m = StoredMessage {
+            published_at_ms: None,
+            ..msg(10)
+        };
+        let (h, _) = encode_header(&m, 1).unwrap();
+        assert_eq!(h[4], FLAG_PERSISTENT, "format 1 flags");
+        let d = decode_header(&h).unwrap();
+        assert_eq!(d.published_at_ms, None);
+        assert_eq!(assemble(&d, std::iter::empty()).unwrap(), m);
+        let (stamped, _) = encode_header(&msg(10), 1).unwrap();
+        assert_eq!(stamped.len(), h.len() + 8);
+        assert_eq!(
+            decode_header(&stamped).unwrap().published_at_ms,
+            Some(1_795_000_000_123)
+        );
     }
 
     #[test]

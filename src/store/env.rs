@@ -18,7 +18,7 @@ use heed::types::Bytes as Raw;
 use heed::{CommitOrAbort, Env, EnvFlags, EnvOpenOptions, WithoutTls};
 use parking_lot::{Mutex, RwLock};
 
-use super::codec::{FORMAT_VERSION, META_VERSION};
+use super::codec::{FORMAT_VERSION, META_VERSION, OLDEST_READABLE_VERSION};
 use super::types::{StoreError, StoreOptions};
 
 /// A database of raw bytes.
@@ -77,9 +77,10 @@ fn round_mib(n: usize) -> usize {
     n.div_ceil(MIB).saturating_mul(MIB)
 }
 
-/// Checks an existing data file without writing anything. `Ok(true)`: a valid store;
-/// `Ok(false)`: an LMDB file with nothing in it (an interrupted first start), safe to set up.
-fn validate_existing(dir: &Path, file_len: u64) -> Result<bool, StoreError> {
+/// Checks an existing data file without writing anything. `Ok(Some(version))`: a valid store
+/// of that format; `Ok(None)`: an LMDB file with nothing in it (an interrupted first start),
+/// safe to set up.
+fn validate_existing(dir: &Path, file_len: u64) -> Result<Option<u32>, StoreError> {
     let map = round_mib(usize::try_from(file_len).unwrap_or(usize::MAX).max(MIB));
     let mut opts = EnvOpenOptions::new().read_txn_without_tls();
     opts.map_size(map).max_dbs(16);
@@ -96,7 +97,7 @@ fn validate_existing(dir: &Path, file_len: u64) -> Result<bool, StoreError> {
     verdict
 }
 
-fn check_meta(env: &Env<WithoutTls>) -> Result<bool, StoreError> {
+fn check_meta(env: &Env<WithoutTls>) -> Result<Option<u32>, StoreError> {
     let corrupt = |e: heed::Error| StoreError::Corrupt(e.to_string());
     let rtxn = env.read_txn().map_err(corrupt)?;
     let opened = env
@@ -114,7 +115,7 @@ fn check_meta(env: &Env<WithoutTls>) -> Result<bool, StoreError> {
         return Err(StoreError::Corrupt("no main database".into()));
     };
     if main.is_empty(&rtxn).map_err(corrupt)? {
-        return Ok(false);
+        return Ok(None);
     }
     let Some(meta) = meta else {
         return Err(StoreError::Corrupt(format!(
@@ -129,13 +130,13 @@ fn check_meta(env: &Env<WithoutTls>) -> Result<bool, StoreError> {
     let found = <[u8; 4]>::try_from(v)
         .map(u32::from_be_bytes)
         .map_err(|_| StoreError::Corrupt("the format version is not 4 bytes".into()))?;
-    if found != FORMAT_VERSION {
+    if !(OLDEST_READABLE_VERSION..=FORMAT_VERSION).contains(&found) {
         return Err(StoreError::UnknownFormat {
             found,
             expected: FORMAT_VERSION,
         });
     }
-    Ok(true)
+    Ok(Some(found))
 }
 
 /// Refuses a non-empty directory that does not hold a Warren store.
@@ -171,9 +172,9 @@ pub(crate) fn open_env(
     let existing = if file_len > 0 {
         validate_existing(dir, file_len)?
     } else {
-        false
+        None
     };
-    if !existing {
+    if existing.is_none() {
         check_fresh_dir(dir)?;
     }
     let max_map = round_mib(options.max_map_size.max(MIB));
@@ -200,7 +201,10 @@ pub(crate) fn open_env(
     // (held by the caller) excludes other Warren processes, and within this process the lock
     // file excludes a second `Store` on the same directory.
     let env = unsafe { opts.open(dir) }?;
-    let dbs = create_dbs(&env, !existing)?;
+    // A fresh store, or an older format this build reads: from now on it holds records of
+    // this build's format, so the mark moves up (and older builds refuse it cleanly).
+    let stamp_version = existing.is_none_or(|v| v < FORMAT_VERSION);
+    let dbs = create_dbs(&env, stamp_version)?;
     Ok(Shared {
         env: RwLock::new(Some(env)),
         dbs,
@@ -209,7 +213,7 @@ pub(crate) fn open_env(
     })
 }
 
-fn create_dbs(env: &Env<WithoutTls>, fresh: bool) -> Result<Dbs, StoreError> {
+fn create_dbs(env: &Env<WithoutTls>, stamp_version: bool) -> Result<Dbs, StoreError> {
     let wtxn = env.write_txn()?;
     let made = env.create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, heed::Error> {
         let mut dbs = Vec::with_capacity(DB_NAMES.len());
@@ -219,7 +223,7 @@ fn create_dbs(env: &Env<WithoutTls>, fresh: bool) -> Result<Dbs, StoreError> {
         let Ok([meta, messages, index, marks, stats, defs]) = <[_; 6]>::try_from(dbs) else {
             return Ok(CommitOrAbort::Abort(()));
         };
-        if fresh {
+        if stamp_version {
             meta.put(wtxn, META_VERSION, &FORMAT_VERSION.to_be_bytes())?;
         }
         Ok(CommitOrAbort::Commit((

@@ -56,7 +56,7 @@ pub enum StoreError {
     },
     /// The data directory was written by a different (usually newer) Warren.
     #[error(
-        "data directory format version {found} is not supported (this Warren reads version \
+        "data directory format version {found} is not supported (this Warren reads versions up to \
          {expected}); run the Warren release that wrote it, or move the directory away. \
          Nothing was changed"
     )]
@@ -142,6 +142,9 @@ pub struct StoredMessage {
     pub body: Bytes,
     /// Delivery mode 2. Transient entries are dropped when the store is reopened.
     pub persistent: bool,
+    /// When it was published (Unix milliseconds), so TTLs keep counting from then after a
+    /// read-back; `None` for messages stored by format 1, which did not keep it.
+    pub published_at_ms: Option<u64>,
 }
 
 /// A queue's entry as read back.

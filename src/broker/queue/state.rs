@@ -294,6 +294,7 @@ mod tests {
             persistent: false,
             priority,
             expiration: None,
+            published_at_ms: 0,
         })
     }
 

@@ -50,11 +50,13 @@ impl Queue {
     }
 
     /// When a message read back from the store expires: its TTL (the queue's or its own
-    /// expiration, whichever is shorter) counted from `now`, since the store keeps no
-    /// arrival time.
+    /// expiration, whichever is shorter) counted from when it was published, mapped onto
+    /// the monotonic clock at `now` (already past: it expires at once).
     pub(super) fn expiry_from(&self, now: Instant, message: &Message) -> Option<Instant> {
-        expiration::effective_ttl(self.args.message_ttl, message.expiration)
-            .map(|ms| now + Duration::from_millis(ms))
+        let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration)?;
+        let deadline_ms = message.published_at_ms.saturating_add(ttl);
+        let left = deadline_ms.saturating_sub(crate::broker::message::unix_millis_now());
+        Some(now + Duration::from_millis(left))
     }
 
     /// `queue 'name' in vhost 'v'`, as RabbitMQ names resources in reply texts.

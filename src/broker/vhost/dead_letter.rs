@@ -79,6 +79,7 @@ impl VHost {
             persistent: message.persistent,
             priority: message.priority,
             expiration: None,
+            published_at_ms: crate::broker::message::unix_millis_now(),
         });
         let mut entries = Vec::new();
         for target in scratch.queues.drain(..) {

@@ -313,6 +313,7 @@ pub(in crate::channel) fn publish(
         persistent: summary.delivery_mode == Some(2),
         priority: summary.priority,
         expiration,
+        published_at_ms: crate::broker::message::unix_millis_now(),
     });
     let seq = ch.confirms.as_mut().map(|c| c.next_sequence());
     let routed = !ch.scratch.queues.is_empty();
