@@ -21,13 +21,15 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use std::sync::Arc;
 
-/// The exchanges every vhost starts with, besides the default one.
-const PREDECLARED: [(&str, ExchangeKind); 5] = [
-    ("amq.direct", ExchangeKind::Direct),
-    ("amq.fanout", ExchangeKind::Fanout),
-    ("amq.topic", ExchangeKind::Topic),
-    ("amq.headers", ExchangeKind::Headers),
-    ("amq.match", ExchangeKind::Headers),
+/// The exchanges every vhost starts with, besides the default one: (name, type, internal).
+/// `amq.rabbitmq.trace` is RabbitMQ's firehose exchange; it stays empty (no tracing).
+const PREDECLARED: [(&str, ExchangeKind, bool); 6] = [
+    ("amq.direct", ExchangeKind::Direct, false),
+    ("amq.fanout", ExchangeKind::Fanout, false),
+    ("amq.topic", ExchangeKind::Topic, false),
+    ("amq.headers", ExchangeKind::Headers, false),
+    ("amq.match", ExchangeKind::Headers, false),
+    ("amq.rabbitmq.trace", ExchangeKind::Topic, true),
 ];
 
 /// A virtual host.
@@ -58,9 +60,9 @@ impl VHost {
     /// A vhost with the predeclared `amq.*` exchanges.
     pub fn new(name: &str, store: Store, alarms: Arc<Alarms>) -> VHost {
         let exchanges = DashMap::new();
-        for (xname, kind) in PREDECLARED {
+        for (xname, kind, internal) in PREDECLARED {
             let name = ShortStr::from_static(xname);
-            let x = Exchange::new(name.clone(), kind, true, false, false, FieldTable::new());
+            let x = Exchange::new(name.clone(), kind, true, false, internal, FieldTable::new());
             exchanges.insert(name, Arc::new(x));
         }
         VHost {

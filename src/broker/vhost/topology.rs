@@ -8,7 +8,7 @@ use crate::broker::exchange::{Binding, Destination, Exchange, ExchangeKind};
 use crate::broker::queue::args::QueueArgs;
 use crate::broker::queue::{Queue, QueueDeclaration};
 use crate::error::{AmqpError, AmqpResult};
-use crate::protocol::{FieldTable, ReplyCode, ShortStr};
+use crate::protocol::{FieldTable, FieldValue, ReplyCode, ShortStr};
 use std::sync::Arc;
 
 /// Queue arguments whose values must match on redeclare (RabbitMQ's list).
@@ -67,6 +67,54 @@ fn inequivalent(arg: &str, what: &str, received: &str, current: &str) -> AmqpErr
     ))
 }
 
+/// RabbitMQ's 503 for an exchange type it has no module for. Its wording depends on whether
+/// the name happens to be an atom already known to the Erlang VM ("invalid") or not
+/// ("unknown"); the common words below are such atoms in RabbitMQ 3.10.
+fn unknown_exchange_type(kind_name: &ShortStr) -> AmqpError {
+    const KNOWN_ATOMS: &[&str] = &[
+        "",
+        "all",
+        "any",
+        "bad",
+        "badtype",
+        "bar",
+        "default",
+        "error",
+        "exchange",
+        "false",
+        "foo",
+        "hash",
+        "header",
+        "invalid",
+        "invalid_type",
+        "local",
+        "match",
+        "none",
+        "ok",
+        "queue",
+        "random",
+        "stream",
+        "system",
+        "test",
+        "true",
+        "undefined",
+        "unknown",
+        "unsupported",
+    ];
+    let adjective = if KNOWN_ATOMS
+        .iter()
+        .any(|a| a.as_bytes() == kind_name.as_bytes())
+    {
+        "invalid"
+    } else {
+        "unknown"
+    };
+    AmqpError::new(
+        ReplyCode::CommandInvalid,
+        format!("{adjective} exchange type '{kind_name}'"),
+    )
+}
+
 fn default_exchange_refused() -> AmqpError {
     AmqpError::access_refused("operation not permitted on the default exchange")
 }
@@ -88,19 +136,19 @@ impl VHost {
         internal: bool,
         arguments: &FieldTable,
     ) -> AmqpResult<()> {
-        if name.is_empty() {
-            return Err(default_exchange_refused());
-        }
         if passive {
+            if name.is_empty() {
+                return Err(default_exchange_refused());
+            }
             self.exchange_or_404(name)?;
             return Ok(());
         }
-        let kind = ExchangeKind::parse(kind_name.as_bytes()).ok_or_else(|| {
-            AmqpError::new(
-                ReplyCode::CommandInvalid,
-                format!("unknown exchange type '{kind_name}'"),
-            )
-        })?;
+        // RabbitMQ checks the type before the name.
+        let kind = ExchangeKind::parse(kind_name.as_bytes())
+            .ok_or_else(|| unknown_exchange_type(kind_name))?;
+        if name.is_empty() {
+            return Err(default_exchange_refused());
+        }
         let _guard = self.topology.lock();
         if let Some(x) = self.exchange(name) {
             let what = self.describe_exchange(name);
@@ -144,6 +192,15 @@ impl VHost {
         if name.starts_with("amq.") {
             return Err(AmqpError::access_refused(format!(
                 "exchange name '{name}' contains reserved prefix 'amq.*'"
+            )));
+        }
+        if let Some(ae) = arguments.get("alternate-exchange")
+            && !matches!(ae, FieldValue::LongStr(_))
+        {
+            return Err(AmqpError::precondition(format!(
+                "invalid type '{}' for arg 'alternate-exchange' in {}",
+                ae.rabbit_type_name(),
+                self.describe_exchange(name)
             )));
         }
         let x = Exchange::new(
@@ -214,16 +271,35 @@ impl VHost {
         }
     }
 
-    fn check_bindable_source(&self, source: &ShortStr) -> AmqpResult<Arc<Exchange>> {
-        if source.is_empty() {
-            return Err(AmqpError::access_refused(
-                "operation not permitted on the default exchange",
-            ));
+    /// The default exchange cannot be either end of a binding (403).
+    fn refuse_default_exchange(source: &ShortStr, destination: &Destination) -> AmqpResult<()> {
+        if source.is_empty() || matches!(destination, Destination::Exchange(x) if x.is_empty()) {
+            return Err(default_exchange_refused());
         }
-        self.exchange_or_404(source)
+        Ok(())
     }
 
-    /// queue.bind / exchange.bind: adds a binding from `source` to `destination`.
+    /// The source exchange and (for a queue destination) the queue of a binding, or the 404
+    /// for the first missing end, the source first as in RabbitMQ.
+    fn binding_ends(
+        &self,
+        source: &ShortStr,
+        destination: &Destination,
+    ) -> AmqpResult<(Arc<Exchange>, Option<Arc<Queue>>)> {
+        let x = self.exchange_or_404(source)?;
+        let queue = match destination {
+            Destination::Queue(q) => Some(self.queue_or_404(q)?),
+            Destination::Exchange(d) => {
+                self.exchange_or_404(d)?;
+                None
+            }
+        };
+        Ok((x, queue))
+    }
+
+    /// queue.bind / exchange.bind: adds a binding from `source` to `destination`. Checks in
+    /// RabbitMQ's order: default exchange (403), missing ends (404), binding arguments (406),
+    /// another connection's exclusive queue (405).
     pub fn bind(
         &self,
         source: &ShortStr,
@@ -232,13 +308,16 @@ impl VHost {
         arguments: &FieldTable,
         connection_id: u64,
     ) -> AmqpResult<()> {
+        Self::refuse_default_exchange(source, &destination)?;
         let _guard = self.topology.lock();
-        self.check_destination(&destination, connection_id)?;
-        let x = self.check_bindable_source(source)?;
+        let (x, queue) = self.binding_ends(source, &destination)?;
         let mut router = x.router.write();
         router
             .validate(arguments)
             .map_err(|e| AmqpError::precondition(e.to_string()))?;
+        if let Some(queue) = queue {
+            queue.check_access(connection_id)?;
+        }
         let binding = Binding {
             destination,
             routing_key: routing_key.clone(),
@@ -249,7 +328,9 @@ impl VHost {
         Ok(())
     }
 
-    /// queue.unbind / exchange.unbind. Removing a binding that does not exist succeeds.
+    /// queue.unbind / exchange.unbind. As in RabbitMQ, removing a binding whose queue,
+    /// exchange or binding is missing succeeds, and another connection's exclusive queue is
+    /// only refused (405) when a binding would really be removed.
     pub fn unbind(
         &self,
         source: &ShortStr,
@@ -258,17 +339,9 @@ impl VHost {
         arguments: &FieldTable,
         connection_id: u64,
     ) -> AmqpResult<()> {
+        Self::refuse_default_exchange(source, &destination)?;
         let _guard = self.topology.lock();
-        if source.is_empty() {
-            return Err(default_exchange_refused());
-        }
-        // RabbitMQ answers unbind-ok when the queue, the exchange or the binding is missing.
-        if let Destination::Queue(q) = &destination
-            && let Some(queue) = self.queue(q)
-        {
-            queue.check_access(connection_id)?;
-        }
-        let Some(x) = self.exchange(source) else {
+        let Ok((x, queue)) = self.binding_ends(source, &destination) else {
             return Ok(());
         };
         let now_empty = {
@@ -279,6 +352,12 @@ impl VHost {
                 arguments: arguments.clone(),
             };
             let removed = router.unbind(&binding);
+            if removed && let Some(Err(locked)) = queue.map(|q| q.check_access(connection_id)) {
+                // It was there but is not ours to remove: put it back (both locks are held,
+                // so nothing saw it gone).
+                router.bind(binding);
+                return Err(locked);
+            }
             if removed {
                 self.forget_binding(&x, &binding);
             }
@@ -288,14 +367,6 @@ impl VHost {
             self.remove_exchange_locked(&x.name);
         }
         Ok(())
-    }
-
-    fn check_destination(&self, destination: &Destination, connection_id: u64) -> AmqpResult<()> {
-        match destination {
-            Destination::Queue(q) => self.queue_or_404(q)?.check_access(connection_id),
-            Destination::Exchange(x) if x.is_empty() => Err(default_exchange_refused()),
-            Destination::Exchange(x) => self.exchange_or_404(x).map(|_| ()),
-        }
     }
 
     /// queue.declare.
