@@ -89,6 +89,26 @@ async fn a_bad_frame_end_octet_is_a_501_frame_error() {
 }
 
 #[tokio::test]
+async fn after_a_framing_error_one_close_is_sent_and_later_input_is_dropped() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send(&frame(7, 1, &[1, 2, 3])).await;
+    let (mut r, channel) = c.expect_method(10, 50).await;
+    assert_eq!((channel, r.u16()), (0, 501));
+    // A client still sending heartbeats, then its close-ok: no second close comes back.
+    for _ in 0..3 {
+        c.send(&frame(FRAME_HEARTBEAT, 0, &[])).await;
+    }
+    c.send_method(0, 10, 51, &[]).await;
+    c.shutdown_write().await;
+    // RabbitMQ resets the socket, Warren closes it; either way nothing more is sent.
+    if let Ok(rest) = c.read_until_closed().await {
+        assert!(rest.is_empty(), "more frames after the close: {rest:?}");
+    }
+}
+
+#[tokio::test]
 async fn an_unknown_frame_type_is_a_501_frame_error() {
     let close = close_after(&frame(7, 1, &[1, 2, 3])).await;
     assert_eq!(close.code, 501);

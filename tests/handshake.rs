@@ -458,10 +458,12 @@ async fn tune_ok_with_frame_max_below_4096_is_refused() {
 }
 
 #[tokio::test]
-async fn tune_ok_with_unlimited_frame_max_is_refused_when_the_server_set_a_limit() {
+async fn tune_ok_with_unlimited_frame_max_or_channel_max_is_refused_when_the_server_set_a_limit() {
     let broker = TestBroker::start().await;
-    let mut c = tune_ok_with(broker.addr(), 2047, 0).await;
-    assert_refused(&mut c).await;
+    for (channel_max, frame_max) in [(2047, 0), (0, 131_072)] {
+        let mut c = tune_ok_with(broker.addr(), channel_max, frame_max).await;
+        assert_refused(&mut c).await;
+    }
 }
 
 #[tokio::test]

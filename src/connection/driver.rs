@@ -213,15 +213,24 @@ impl Connection {
     /// Handles every whole frame in the read buffer.
     fn handle_input(&mut self, closing_since: &mut Option<Instant>) -> Flow {
         loop {
+            if self.framing_lost {
+                self.rbuf.clear();
+                return Flow::Continue;
+            }
             let frame = match read_frame(&mut self.rbuf, self.tuning.frame_max) {
                 Ok(Some(frame)) => frame,
                 Ok(None) => return Flow::Continue,
                 Err(e) => {
-                    self.fail(
-                        AmqpError::new(ReplyCode::FrameError, e.to_string()),
-                        closing_since,
-                    );
-                    return Flow::Continue;
+                    // Frame boundaries are lost: one close, then the rest of the input is
+                    // dropped (a close-ok from the client cannot be found in it any more).
+                    self.framing_lost = true;
+                    if closing_since.is_none() {
+                        self.fail(
+                            AmqpError::new(ReplyCode::FrameError, e.to_string()),
+                            closing_since,
+                        );
+                    }
+                    continue;
                 }
             };
             if closing_since.is_some() {

@@ -209,7 +209,7 @@ impl Connection {
             let text = format!("{field}={client} < {min} min {field}");
             return Err(self.refuse(ReplyCode::NotAllowed, &text, 10, 31));
         }
-        if server != 0 && (client == 0 && field == "frame_max" || client > server) {
+        if server != 0 && (client == 0 || client > server) {
             let text = format!(
                 "negotiated {field} = {client} is higher than the maximum allowed value ({server})"
             );

@@ -75,6 +75,9 @@ struct Connection {
     blocked_notify: bool,
     /// The client has published on this connection (only publishers are blocked).
     has_published: bool,
+    /// A framing error was seen: nothing after it can be parsed, so further input is
+    /// dropped until the client hangs up or the close wait ends (as RabbitMQ does).
+    framing_lost: bool,
     /// Reading is paused by a resource alarm.
     blocked: bool,
     /// Bytes this connection handed to the store that are not committed yet.
@@ -119,6 +122,7 @@ pub async fn serve(
             consumer_cancel_notify: false,
             blocked_notify: false,
             has_published: false,
+            framing_lost: false,
             blocked: false,
             store_backlog: Arc::default(),
         };
