@@ -122,17 +122,23 @@ async fn a_short_queue_ttl_wins_over_a_long_expiration() {
 }
 
 #[tokio::test]
-async fn an_expired_message_behind_a_live_one_is_never_delivered() {
+async fn an_expired_message_behind_a_live_one_goes_as_soon_as_it_reaches_the_head() {
     let broker = TestBroker::start().await;
     let mut ops = open1(&broker).await;
+    let (mut s, sq) = sink(&broker).await;
     let q = unique("behind");
-    declare(&mut ops, 1, &q, &[]).await;
+    declare(&mut ops, 1, &q, &dl_to(&sq)).await;
     publish_body(&mut ops, 1, "", &q, "live-1").await;
     publish_msg(&mut ops, 1, "", &q, &with_expiration("5"), b"expiring").await;
     publish_body(&mut ops, 1, "", &q, "live-2").await;
     wait_ms(&broker, &mut ops, 50).await;
+    // As in RabbitMQ, taking the head drops the expired message behind it at once: it is
+    // not in the count left behind, and it is dead-lettered.
     let a = get_msg(&mut ops, 1, &q, true).await.expect("live-1");
-    assert_eq!(a.text(), "live-1");
+    assert_eq!((a.text().as_str(), a.message_count), ("live-1", Some(1)));
+    let dead = next_msg(&mut s).await;
+    assert_eq!(dead.text(), "expiring");
+    assert_eq!(first_death(&dead), ("expired".to_string(), q.clone()));
     let b = get_msg(&mut ops, 1, &q, true).await.expect("live-2");
     assert_eq!((b.text().as_str(), b.message_count), ("live-2", Some(0)));
     assert!(get_msg(&mut ops, 1, &q, true).await.is_none());

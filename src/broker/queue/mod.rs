@@ -416,6 +416,11 @@ impl Queue {
                 if !no_ack {
                     inner.state.record_unacked();
                 }
+                // As in RabbitMQ, what expired behind the taken message goes now that it is
+                // at the head, so the count left behind does not include it.
+                while let Some(qm) = inner.state.pop_expired(now) {
+                    dead.push((qm, DeathReason::Expired));
+                }
                 let left = inner.state.message_count() as u64 + inner.paged.count;
                 (qm, u32::try_from(left).unwrap_or(u32::MAX))
             });
