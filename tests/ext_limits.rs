@@ -177,3 +177,38 @@ async fn unacked_messages_do_not_count_towards_x_max_length() {
     assert_eq!(confirms(&mut c, 4, 4).await, [(4, false)]);
     assert_eq!(drain(&mut c, &q).await, ["2", "3"]);
 }
+
+#[tokio::test]
+async fn requeued_messages_count_again_and_drop_head_dead_letters_them_with_reason_maxlen() {
+    let broker = TestBroker::start().await;
+    let mut sink = open1(&broker).await;
+    let sq = unique("sink");
+    declare(&mut sink, 1, &sq, &[]).await;
+    let mut c = open1(&broker).await;
+    let q = unique("drop-head-requeue");
+    let mut args = overflow(2, "drop-head");
+    args.push(("x-dead-letter-exchange", vstr("")));
+    args.push(("x-dead-letter-routing-key", vstr(&sq)));
+    declare(&mut c, 1, &q, &args).await;
+    confirm_select(&mut c, 1).await;
+    publish_body(&mut c, 1, "", &q, "m0").await;
+    publish_body(&mut c, 1, "", &q, "m1").await;
+    confirms(&mut c, 1, 2).await;
+    let held: Vec<u64> = [
+        get_msg(&mut c, 1, &q, false).await,
+        get_msg(&mut c, 1, &q, false).await,
+    ]
+    .into_iter()
+    .map(|m| m.expect("held").delivery_tag)
+    .collect();
+    publish_body(&mut c, 1, "", &q, "m2").await;
+    publish_body(&mut c, 1, "", &q, "m3").await;
+    confirms(&mut c, 3, 4).await;
+    // Both back at the head: the queue holds 4 for a limit of 2, so the head goes.
+    for tag in held {
+        reject(&mut c, 1, tag, true).await;
+    }
+    assert_eq!(declare(&mut c, 1, &q, &args).await, (2, 0));
+    assert_eq!(drain(&mut c, &q).await, ["m2", "m3"]);
+    assert_eq!(drain(&mut sink, &sq).await, ["m0", "m1"]);
+}

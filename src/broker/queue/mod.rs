@@ -259,12 +259,7 @@ impl Queue {
         while let Some(qm) = inner.state.pop_expired(now) {
             dead.push((qm, DeathReason::Expired));
         }
-        while self.is_over_limit(&inner.state) {
-            match inner.state.pop() {
-                Some(qm) => dead.push((qm, DeathReason::MaxLen)),
-                None => break,
-            }
-        }
+        self.drop_head_over_limit(inner, dead);
         if expires_at.is_some() {
             self.arm_expiry(inner);
         }
@@ -273,6 +268,16 @@ impl Queue {
             seq,
             paged: false,
         }))
+    }
+
+    /// x-overflow drop-head: dead-letters from the head until the queue is within its limits.
+    fn drop_head_over_limit(&self, inner: &mut Inner, dead: &mut DeadLetters) {
+        while self.is_over_limit(&inner.state) {
+            match inner.state.pop() {
+                Some(qm) => dead.push((qm, DeathReason::MaxLen)),
+                None => break,
+            }
+        }
     }
 
     /// Delivers whatever the consumers' credit allows.
@@ -447,6 +452,11 @@ impl Queue {
             }
             inner.state.settle(n);
             self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+            if self.args.overflow == Overflow::DropHead {
+                // Requeued messages count against the limit again (RabbitMQ drops from the
+                // head, which is where they went back to).
+                self.drop_head_over_limit(&mut inner, &mut dead);
+            }
             if has_expiry {
                 self.arm_expiry(&mut inner);
             }
