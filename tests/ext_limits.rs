@@ -212,3 +212,29 @@ async fn requeued_messages_count_again_and_drop_head_dead_letters_them_with_reas
     assert_eq!(drain(&mut c, &q).await, ["m2", "m3"]);
     assert_eq!(drain(&mut sink, &sq).await, ["m0", "m1"]);
 }
+
+#[tokio::test]
+async fn a_tx_commit_with_a_publish_a_reject_publish_queue_refused_closes_the_channel_406() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    let q = unique("reject-publish-tx");
+    let args = overflow(1, "reject-publish");
+    declare(&mut c, 1, &q, &args).await;
+    c.send_method(1, 90, 10, &[]).await;
+    c.expect_method(90, 11).await;
+    publish_body(&mut c, 1, "", &q, "fits").await;
+    publish_body(&mut c, 1, "", &q, "refused").await;
+    c.send_method(1, 90, 20, &[]).await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (406, "PRECONDITION_FAILED - partial tx completion", 90, 20)
+    );
+    c.open_channel(1).await;
+    assert_eq!(drain(&mut c, &q).await, ["fits"]);
+}

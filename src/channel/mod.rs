@@ -98,6 +98,8 @@ pub struct Channel {
     reply_queue: Option<ShortStr>,
     /// A publish was handed to the store since the last tx.commit.
     stored_since_commit: bool,
+    /// A queue refused a publish (x-overflow reject-publish) since the last tx.commit.
+    refused_since_commit: bool,
 }
 
 impl Channel {
@@ -118,6 +120,7 @@ impl Channel {
             scratch: RouteScratch::default(),
             reply_queue: None,
             stored_since_commit: false,
+            refused_since_commit: false,
         }
     }
 

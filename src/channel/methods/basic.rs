@@ -369,6 +369,7 @@ pub(in crate::channel) fn publish(
             ctx.frame_max,
         );
     }
+    ch.refused_since_commit |= rejected;
     if let (Some(confirms), Some(seq)) = (ch.confirms.as_mut(), seq)
         && rejected
     {

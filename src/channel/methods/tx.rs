@@ -48,11 +48,16 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
         return Err(AmqpError::precondition("channel is not transactional"));
     };
     ch.stored_since_commit = false;
+    ch.refused_since_commit = false;
     for action in actions {
         match action {
             TxAction::Publish(content) => super::basic::publish(ch, content, ctx)?,
             TxAction::Settle { entries, requeue } => apply_settlement(ch, entries, requeue),
         }
+    }
+    if ch.refused_since_commit {
+        // What fitted stays published, as in RabbitMQ; the channel is closed.
+        return Err(AmqpError::precondition("partial tx completion"));
     }
     if ch.stored_since_commit {
         // commit-ok only once the published persistent messages are on disk: a barrier op
