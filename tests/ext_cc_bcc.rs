@@ -172,3 +172,39 @@ async fn a_bcc_header_that_is_not_an_array_closes_the_channel_with_406() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_dead_lettered_message_is_routed_with_its_bcc_keys_too() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    // Sinks bound to the dead-letter exchange (amq.direct) by the routing, CC and BCC keys,
+    // each with its own consumer.
+    let mut sinks = Vec::new();
+    let mut consumers = Vec::new();
+    for name in ["k", "cc", "bcc"] {
+        let mut s = open1(&broker).await;
+        sinks.extend(queues(&mut s, &[name]).await);
+        let (q, _) = &sinks[sinks.len() - 1];
+        consume_args(&mut s, 1, q, true, &[]).await;
+        consumers.push(s);
+    }
+    let (k, cc, bcc) = (&sinks[0], &sinks[1], &sinks[2]);
+    let q = unique("dl-bcc");
+    let args = [("x-dead-letter-exchange", vstr("amq.direct"))];
+    declare(&mut c, 1, &q, &args).await;
+    bind(&mut c, 1, &q, "amq.direct", &k.1).await;
+    let props = with_headers(&[("CC", keys(&[&cc.1])), ("BCC", keys(&[&bcc.1]))]);
+    publish_msg(&mut c, 1, "amq.direct", &k.1, &props, b"m").await;
+    let m = get_msg(&mut c, 1, &q, false).await.expect("the message");
+    reject(&mut c, 1, m.delivery_tag, false).await;
+    for s in &mut consumers {
+        // First the published copy, then the dead-lettered one.
+        let published = next_msg(s).await;
+        assert!(!render_headers(&published).contains("x-death"));
+        let dead = next_msg(s).await;
+        assert_eq!(dead.routing_key, k.1);
+        let headers = render_headers(&dead);
+        assert!(headers.contains("reason: \"rejected\""), "{headers}");
+        assert!(!headers.contains("BCC"), "{headers}");
+    }
+}

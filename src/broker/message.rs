@@ -29,6 +29,10 @@ pub struct Message {
     /// When it was published or dead-lettered (Unix milliseconds): TTLs count from here
     /// when the message is read back from the store.
     pub published_at_ms: u64,
+    /// The BCC header's routing keys (the header itself is removed before delivery).
+    /// Dead-lettering without a dead-letter routing key routes with them too, as RabbitMQ
+    /// does. Not kept in the store.
+    pub bcc: Vec<Bytes>,
 }
 
 /// The wall clock in Unix milliseconds (0 if the clock is before 1970).

@@ -145,6 +145,7 @@ pub(crate) fn queued_message(entry: QueueEntry) -> QueuedMessage {
         published_at_ms: m
             .published_at_ms
             .unwrap_or_else(crate::broker::message::unix_millis_now),
+        bcc: Vec::new(),
     };
     QueuedMessage {
         seq: entry.seq,

@@ -295,6 +295,7 @@ mod tests {
             priority,
             expiration: None,
             published_at_ms: 0,
+            bcc: Vec::new(),
         })
     }
 

@@ -54,7 +54,11 @@ impl VHost {
             tracing::warn!(queue = %queue_name, "cannot dead-letter a message with bad properties");
             return;
         };
-        let keys = dead_letter_routing_keys(from.args.dead_letter_routing_key.as_ref(), &original);
+        // x-death lists the routing key and CC keys; routing also uses the BCC keys.
+        let mut all_keys = original;
+        all_keys.extend(message.bcc.iter().cloned());
+        let dlrk = from.args.dead_letter_routing_key.as_ref();
+        let keys = dead_letter_routing_keys(dlrk, &all_keys);
         let mut scratch = RouteScratch::default();
         let mut first_key = None;
         for key in keys {
@@ -80,6 +84,11 @@ impl VHost {
             priority: message.priority,
             expiration: None,
             published_at_ms: crate::broker::message::unix_millis_now(),
+            bcc: if dlrk.is_some() {
+                Vec::new()
+            } else {
+                message.bcc.clone()
+            },
         });
         let mut entries = Vec::new();
         for target in scratch.queues.drain(..) {

@@ -280,6 +280,7 @@ pub(in crate::channel) fn publish(
         &raw_properties,
         &mut ch.scratch,
     )?;
+    let mut bcc_keys = Vec::new();
     if summary.has_headers {
         // Sender-selected distribution: CC and BCC headers add routing keys; BCC is removed
         // before delivery.
@@ -287,7 +288,7 @@ pub(in crate::channel) fn publish(
             && let Some(headers) = &props.headers
         {
             let (cc, bcc) = cc_bcc(headers).map_err(AmqpError::precondition)?;
-            for key in cc.into_iter().chain(bcc) {
+            for key in cc.into_iter().chain(bcc.iter().cloned()) {
                 if let Some(key) = ShortStr::from_bytes(key) {
                     ctx.vhost.route_more(
                         &publish.exchange,
@@ -301,6 +302,7 @@ pub(in crate::channel) fn publish(
             if let Ok(Some(stripped)) = strip_bcc(&raw_properties) {
                 raw_properties = stripped;
             }
+            bcc_keys = bcc;
         }
     }
     let message = Arc::new(Message {
@@ -314,6 +316,7 @@ pub(in crate::channel) fn publish(
         priority: summary.priority,
         expiration,
         published_at_ms: crate::broker::message::unix_millis_now(),
+        bcc: bcc_keys,
     });
     let seq = ch.confirms.as_mut().map(|c| c.next_sequence());
     let routed = !ch.scratch.queues.is_empty();
