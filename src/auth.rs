@@ -164,12 +164,15 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     diff == 0
 }
 
-/// Decodes a SASL PLAIN response (`[authzid]\0user\0password`, authzid ignored) into
+/// Decodes a SASL PLAIN response (`\0user\0password`: as in RabbitMQ, an authorization
+/// identity before the first NUL is not accepted) into
 /// (user, password). `None` if there are not exactly two NUL separators or the user is not
 /// UTF-8.
 pub fn parse_plain(response: &[u8]) -> Option<(String, Vec<u8>)> {
     let mut parts = response.split(|&b| b == 0);
-    let _authzid = parts.next()?;
+    if !parts.next()?.is_empty() {
+        return None;
+    }
     let user = parts.next()?;
     let password = parts.next()?;
     if parts.next().is_some() {

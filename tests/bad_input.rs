@@ -146,6 +146,35 @@ async fn a_channel_class_method_on_channel_zero_is_a_504_channel_error() {
 }
 
 #[tokio::test]
+async fn handshake_methods_or_a_stray_close_ok_after_open_are_a_504_channel_error() {
+    let start_ok = Args::new()
+        .empty_table()
+        .shortstr("PLAIN")
+        .longstr(b"\0guest\0guest")
+        .shortstr("en_US")
+        .build();
+    let tune_ok = Args::new().u16(2047).u32(131_072).u16(0).build();
+    let open = Args::new().shortstr("/").shortstr("").u8(0).build();
+    for (method, args) in [(11, start_ok), (31, tune_ok), (40, open), (51, Vec::new())] {
+        let close = close_after(&method_frame(0, 10, method, &args)).await;
+        assert_eq!(
+            (
+                close.code,
+                close.text.as_str(),
+                close.class_id,
+                close.method_id
+            ),
+            (
+                504,
+                "CHANNEL_ERROR - unexpected method in connection state running",
+                10,
+                method
+            )
+        );
+    }
+}
+
+#[tokio::test]
 async fn channel_open_on_channel_zero_is_a_504_channel_error() {
     let close = close_after(&method_frame(0, 20, 10, &Args::new().shortstr("").build())).await;
     assert_eq!(close.code, 504);

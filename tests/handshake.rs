@@ -427,20 +427,31 @@ async fn an_unknown_auth_mechanism_is_refused() {
     assert_refused(&mut c).await;
 }
 
-#[tokio::test]
-async fn a_malformed_plain_response_is_refused() {
-    let broker = TestBroker::start().await;
-    let mut c = RawConn::connect(broker.addr()).await;
+/// Sends the header and a start-ok with this PLAIN response (announcing the
+/// authentication_failure_close capability).
+async fn start_ok_plain_response(addr: std::net::SocketAddr, response: &[u8]) -> RawConn {
+    let mut c = RawConn::connect(addr).await;
     c.send(PROTOCOL_HEADER).await;
     c.expect_method(10, 10).await;
     let args = Args::new()
-        .empty_table()
+        .table_bytes(&client_properties_with_auth_failure_close())
         .shortstr("PLAIN")
-        .longstr(b"no-separators")
+        .longstr(response)
         .shortstr("en_US")
         .build();
     c.send_method(0, 10, 11, &args).await;
-    assert_refused(&mut c).await;
+    c
+}
+
+#[tokio::test]
+async fn a_malformed_plain_response_or_one_with_an_authzid_is_refused_without_a_close() {
+    let broker = TestBroker::start().await;
+    let addr = broker.addr();
+    let refused = |response: &'static [u8]| async move {
+        let mut c = start_ok_plain_response(addr, response).await;
+        assert_refused(&mut c).await;
+    };
+    tokio::join!(refused(b"no-separators"), refused(b"guest\0guest\0guest"));
 }
 
 #[tokio::test]
@@ -501,4 +512,30 @@ async fn channel_open_before_connection_open_is_a_505_unexpected_frame() {
         close.text
     );
     assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn connection_close_instead_of_open_is_a_504_in_the_opening_state() {
+    let broker = TestBroker::start().await;
+    let mut c = start_ok_plain(broker.addr(), "guest", "guest").await;
+    let (mut r, _) = c.expect_method(10, 30).await;
+    let tune_ok = Args::new().u16(r.u16()).u32(r.u32()).u16(0).build();
+    c.send_method(0, 10, 31, &tune_ok).await;
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    c.send_method(0, 10, 50, &close).await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (
+            504,
+            "CHANNEL_ERROR - unexpected method in connection state opening",
+            10,
+            50
+        )
+    );
 }

@@ -347,27 +347,18 @@ impl Connection {
                     .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
                 Ok(Flow::ClosedByClient)
             }
-            Method::ConnectionCloseOk(_) => Ok(Flow::Stop),
             Method::ConnectionUpdateSecret(_) => {
                 let ok = Method::ConnectionUpdateSecretOk(ConnectionUpdateSecretOk);
                 self.sink.method(0, &ok);
                 Ok(Flow::Continue)
             }
-            other => {
-                let err = if other.class_id() == crate::protocol::CLASS_CONNECTION {
-                    AmqpError::new(
-                        ReplyCode::CommandInvalid,
-                        format!("unexpected method {}", other.name()),
-                    )
-                } else {
-                    // RabbitMQ: any other class on channel 0 is a channel error.
-                    AmqpError::new(
-                        ReplyCode::ChannelError,
-                        "unexpected method in connection state running",
-                    )
-                };
-                Err(err.with_method(other.class_id(), other.method_id()))
-            }
+            // RabbitMQ: any other method on channel 0 (a handshake method again, an unsolicited
+            // close-ok, another class) is a channel error.
+            other => Err(AmqpError::new(
+                ReplyCode::ChannelError,
+                "unexpected method in connection state running",
+            )
+            .with_method(other.class_id(), other.method_id())),
         }
     }
 

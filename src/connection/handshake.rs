@@ -122,14 +122,20 @@ impl Connection {
                 return Err(self.refuse(ReplyCode::CommandInvalid, &text, 10, 11));
             }
         };
-        let authenticated = credentials.and_then(|(user, password)| {
-            self.broker
-                .auth
-                .authenticate(&user, &password, self.peer)
-                .map_err(|e| tracing::warn!("{e}"))
-                .ok()
-                .map(|()| user)
-        });
+        let Some(credentials) = credentials else {
+            // Not a login that failed but a malformed response: RabbitMQ treats it as a
+            // protocol error (no close, the socket goes after the delay).
+            let text = format!("invalid {mechanism} response");
+            return Err(self.refuse(ReplyCode::AccessRefused, &text, 10, 11));
+        };
+        let (user, password) = credentials;
+        let authenticated = match self.broker.auth.authenticate(&user, &password, self.peer) {
+            Ok(()) => Some(user),
+            Err(e) => {
+                tracing::warn!("{e}");
+                None
+            }
+        };
         let Some(user) = authenticated else {
             if failure_close {
                 let close = ConnectionClose {
@@ -180,10 +186,10 @@ impl Connection {
         };
         let Method::ConnectionOpen(open) = method else {
             return Err(self.close_with(
-                ReplyCode::CommandInvalid,
-                "expected connection.open",
-                10,
-                40,
+                ReplyCode::ChannelError,
+                "unexpected method in connection state opening",
+                method.class_id(),
+                method.method_id(),
             ));
         };
         let vhost_name = open.virtual_host.to_string_lossy().into_owned();
@@ -259,6 +265,40 @@ impl Connection {
         };
         self.send_now(&Method::ConnectionClose(close));
         HandshakeError::Refused(text.to_string())
+    }
+
+    /// After a refusal with connection.close: waits for the client's close-ok (or its
+    /// hang-up) for at most [`SILENT_CLOSE_DELAY`], as RabbitMQ does, so the client's
+    /// close-ok does not meet a closed socket.
+    pub(super) async fn await_close_ok(&mut self) {
+        let deadline = tokio::time::Instant::now() + SILENT_CLOSE_DELAY;
+        loop {
+            loop {
+                match read_frame(&mut self.rbuf, self.tuning.frame_max.max(FRAME_MIN_SIZE)) {
+                    Ok(Some(frame)) => {
+                        if frame.frame_type == FrameType::Method
+                            && frame.channel == 0
+                            && matches!(
+                                Method::decode(frame.payload),
+                                Ok(Method::ConnectionCloseOk(_))
+                            )
+                        {
+                            return;
+                        }
+                    }
+                    Ok(None) => break,
+                    Err(_) => {
+                        // Nothing more can be parsed: just wait for the hang-up.
+                        self.rbuf.clear();
+                        break;
+                    }
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.rbuf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                _ => return,
+            }
+        }
     }
 
     fn send_now(&mut self, method: &Method) {

@@ -140,6 +140,14 @@ pub async fn serve(
                     _ = shutdown.changed() => {}
                 }
             }
+            Ok(Err(err @ HandshakeError::Refused(_))) => {
+                tracing::warn!(%err, "handshake refused");
+                let mut shutdown = shutdown;
+                tokio::select! {
+                    _ = conn.await_close_ok() => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
             Ok(Err(err)) => tracing::warn!(%err, "handshake failed"),
             Err(_) => tracing::warn!("handshake timed out"),
         }
