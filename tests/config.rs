@@ -284,15 +284,16 @@ fn boundary_values_are_accepted() {
 }
 
 #[test]
-fn plain_response_is_decoded_and_authzid_ignored() {
+fn plain_response_is_decoded_and_an_authzid_refused_as_rabbitmq_does() {
     assert_eq!(
         auth::parse_plain(b"\0guest\0secret"),
         Some(("guest".to_string(), b"secret".to_vec()))
     );
     assert_eq!(
-        auth::parse_plain(b"admin\0guest\0"),
+        auth::parse_plain(b"\0guest\0"),
         Some(("guest".to_string(), Vec::new()))
     );
+    assert_eq!(auth::parse_plain(b"admin\0guest\0"), None);
     assert_eq!(auth::parse_plain(b"guest\0secret"), None);
     assert_eq!(auth::parse_plain(b"\0a\0b\0c"), None);
     assert_eq!(auth::parse_plain(b""), None);
