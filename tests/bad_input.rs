@@ -182,16 +182,27 @@ async fn channel_open_on_channel_zero_is_a_504_channel_error() {
 }
 
 #[tokio::test]
-async fn a_connection_class_method_on_a_channel_is_a_503_command_invalid() {
+async fn connection_methods_on_a_channel_and_server_only_methods_are_503_unimplemented() {
     let close_args = Args::new().u16(200).shortstr("").u16(0).u16(0).build();
-    let close = close_after(&method_frame(1, 10, 50, &close_args)).await;
-    assert_eq!(close.code, 503);
-    assert!(
-        close.text.starts_with("COMMAND_INVALID - "),
-        "{}",
-        close.text
-    );
-    assert_eq!((close.class_id, close.method_id), (10, 50));
+    let declare_ok = Args::new().shortstr("q").u32(0).u32(0).build();
+    let flow_ok = Args::new().bits(&[true]).build();
+    for (class, method, args) in [
+        (10, 50, close_args),
+        (50, 11, declare_ok),
+        (20, 21, flow_ok),
+        (20, 41, Vec::new()),
+    ] {
+        let close = close_after(&method_frame(1, class, method, &args)).await;
+        assert_eq!(
+            (
+                close.code,
+                close.text.as_str(),
+                close.class_id,
+                close.method_id
+            ),
+            (503, "COMMAND_INVALID - unimplemented method", class, method)
+        );
+    }
 }
 
 #[tokio::test]

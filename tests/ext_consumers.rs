@@ -227,3 +227,24 @@ async fn an_exclusive_consume_on_a_queue_that_has_consumers_is_refused_with_403(
         )
     );
 }
+
+#[tokio::test]
+async fn an_exclusive_consume_on_a_single_active_consumer_queue_is_always_refused_with_403() {
+    let broker = TestBroker::start().await;
+    let mut a = open1(&broker).await;
+    let q = unique("excl-sac");
+    shared_queue(&mut a, &q, &[SAC]).await;
+    a.send_method(1, 60, 20, &consume_method(&q, true, &[]))
+        .await;
+    let close = a.expect_channel_close(1).await;
+    assert_eq!(
+        (close.code, close.text.clone()),
+        (
+            403,
+            format!("ACCESS_REFUSED - queue '{q}' in vhost '/' in exclusive use")
+        )
+    );
+    // A plain consumer is still welcome.
+    a.open_channel(1).await;
+    consume_args(&mut a, 1, &q, false, &[]).await;
+}

@@ -419,7 +419,12 @@ impl Connection {
                 self.channels.remove(&id);
                 return Ok(());
             }
-            Method::ChannelCloseOk(_) => Ok(()),
+            // No close of ours is pending: RabbitMQ treats it as a method a client never sends.
+            Method::ChannelCloseOk(_) => Err(AmqpError::new(
+                ReplyCode::CommandInvalid,
+                "unimplemented method",
+            )
+            .with_method(class_id, method_id)),
             other => ch.handle_method(other, &mut ctx),
         };
         match result {

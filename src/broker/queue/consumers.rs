@@ -22,7 +22,10 @@ impl Queue {
                 ));
             }
             let has_exclusive = inner.state.consumers().iter().any(|c| c.exclusive);
-            if has_exclusive || (consumer.exclusive && inner.state.consumer_count() > 0) {
+            // RabbitMQ never lets a single-active-consumer queue have an exclusive consumer.
+            let exclusive_refused = consumer.exclusive
+                && (inner.state.consumer_count() > 0 || self.args.single_active_consumer);
+            if has_exclusive || exclusive_refused {
                 return Err(AmqpError::access_refused(format!(
                     "{} in exclusive use",
                     self.describe()

@@ -56,9 +56,10 @@ pub(super) fn dispatch(
             );
             Ok(())
         }
-        other => Err(AmqpError::new(
+        // Methods only a server sends, or connection methods on a channel: RabbitMQ's text.
+        _ => Err(AmqpError::new(
             ReplyCode::CommandInvalid,
-            format!("unexpected method {} on a channel", other.name()),
+            "unimplemented method",
         )),
     }
 }
