@@ -110,9 +110,45 @@ async fn after_a_framing_error_one_close_is_sent_and_later_input_is_dropped() {
 
 #[tokio::test]
 async fn an_unknown_frame_type_is_a_501_frame_error() {
-    let close = close_after(&frame(7, 1, &[1, 2, 3])).await;
-    assert_eq!(close.code, 501);
-    assert_eq!((close.class_id, close.method_id), (0, 0));
+    let close = close_after(&frame(7, 1, b"abc")).await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (
+            501,
+            "FRAME_ERROR - type 7, all octets = <<\"abc\">>: unknown_frame",
+            0,
+            0
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_body_frame_on_channel_zero_is_a_505_showing_its_octets() {
+    let close = close_after(&frame(FRAME_BODY, 0, &[0, 1, 255])).await;
+    assert_eq!(
+        (close.code, close.text.as_str()),
+        (505, "UNEXPECTED_FRAME - type 3, all octets = <<0,1,255>>")
+    );
+}
+
+#[tokio::test]
+async fn truncated_method_arguments_show_the_bytes_rabbitmq_could_not_decode() {
+    // queue.declare: ticket 0, then a short string claiming 5 bytes with only 2 there.
+    let close = close_after(&method_frame(1, 50, 10, &[0, 0, 5, b'a', b'b'])).await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (501, "FRAME_ERROR - cannot decode <<0,0,5,97,98>>", 50, 10)
+    );
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use crate::channel::{Channel, ChannelContext, ChannelState};
 use crate::error::AmqpError;
 use crate::protocol::{
     ChannelClose, ChannelCloseOk, ChannelOpenOk, ConnectionBlocked, ConnectionClose,
-    ConnectionCloseOk, ConnectionUnblocked, ConnectionUpdateSecretOk, ContentHeader, Frame,
-    FrameType, Method, ReplyCode, ShortStr, read_frame,
+    ConnectionCloseOk, ConnectionUnblocked, ConnectionUpdateSecretOk, ContentHeader, DecodeError,
+    Frame, FrameType, Method, ReplyCode, ShortStr, erlang_format, read_frame,
 };
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -298,22 +298,24 @@ impl Connection {
                 if channel != 0 {
                     return Err(AmqpError::new(
                         ReplyCode::UnexpectedFrame,
-                        format!("heartbeat frame on non-zero channel {channel}"),
+                        erlang_format::frame_octets(frame_type.as_u8(), &payload),
                     ));
                 }
                 if !payload.is_empty() {
                     return Err(AmqpError::new(
                         ReplyCode::FrameError,
-                        "heartbeat frame with a payload",
+                        erlang_format::frame_error(
+                            frame_type.as_u8(),
+                            &payload,
+                            erlang_format::Term::Atom("unknown_frame"),
+                        ),
                     ));
                 }
                 Ok(Flow::Continue)
             }
             FrameType::Method => {
-                let method = Method::decode(payload).map_err(|e| {
-                    AmqpError::new(e.reply_code(), e.to_string())
-                        .with_method(e.class_id(), e.method_id())
-                })?;
+                let method = Method::decode(payload.clone())
+                    .map_err(|e| method_decode_error(&payload, &e))?;
                 if let Method::BasicPublish(_) = method {
                     self.has_published = true;
                 }
@@ -327,8 +329,8 @@ impl Connection {
             FrameType::Header | FrameType::Body => {
                 if channel == 0 {
                     return Err(AmqpError::new(
-                        ReplyCode::CommandInvalid,
-                        "content frame on channel 0",
+                        ReplyCode::UnexpectedFrame,
+                        erlang_format::frame_octets(frame_type.as_u8(), &payload),
                     ));
                 }
                 self.handle_content(channel, frame_type, payload)
@@ -516,6 +518,25 @@ fn close_channel(ch: &mut Channel, ctx: &mut ChannelContext<'_>, e: &AmqpError) 
         method_id: e.method_id,
     };
     ctx.sink.method(ch.id, &Method::ChannelClose(close));
+}
+
+/// The connection error for a method frame that does not decode, worded as RabbitMQ words
+/// it: a payload too short for the ids is an unknown frame, arguments that do not parse are
+/// "cannot decode" followed by the argument bytes.
+fn method_decode_error(payload: &[u8], e: &DecodeError) -> AmqpError {
+    let text = match e {
+        DecodeError::MethodFrameTooShort { .. } => erlang_format::frame_error(
+            FrameType::Method.as_u8(),
+            payload,
+            erlang_format::Term::Atom("unknown_frame"),
+        ),
+        DecodeError::Truncated { .. } | DecodeError::TrailingBytes { .. } => format!(
+            "cannot decode {}",
+            erlang_format::binary_w(payload.get(4..).unwrap_or_default())
+        ),
+        other => other.to_string(),
+    };
+    AmqpError::new(e.reply_code(), text).with_method(e.class_id(), e.method_id())
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -13,30 +13,42 @@
 //! type code inside method arguments RabbitMQ drops the TCP connection without a
 //! connection.close; we answer 540 NOT_IMPLEMENTED and 501 FRAME_ERROR respectively.
 
+use super::erlang_format::{Term, frame_error};
 use super::reply_code::ReplyCode;
 
-/// A frame that cannot be accepted; every variant is a hard 501 FRAME_ERROR.
+/// A frame that cannot be accepted; every variant is a hard 501 FRAME_ERROR. The texts are
+/// RabbitMQ's: `type T, all octets = <<...>>: reason`, the payload's first 16 octets and
+/// the reason printed as Erlang prints them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FrameError {
-    /// The frame's payload is larger than the negotiated frame_max allows.
-    #[error("frame payload of {size} bytes exceeds the limit of {max} bytes (frame_max minus 8)")]
+    /// The frame's payload is larger than the negotiated frame_max allows (checked before the
+    /// payload is read, so no octets are shown).
+    #[error("{}", frame_error(*frame_type, &[], Term::Pair("frame_too_large", &format!("{size},{max}"))))]
     TooLarge {
+        /// The frame type octet.
+        frame_type: u8,
         /// Payload size announced in the frame header.
         size: u32,
         /// frame_max minus the 8 bytes of frame overhead.
         max: u32,
     },
     /// The octet after the payload is not 0xCE.
-    #[error("frame end octet is {found:#04x}, expected 0xce")]
+    #[error("{}", frame_error(*frame_type, octets, Term::Pair("invalid_frame_end_marker", &found.to_string())))]
     BadFrameEnd {
+        /// The frame type octet.
+        frame_type: u8,
+        /// The first (at most 16) payload octets.
+        octets: Vec<u8>,
         /// The octet found instead.
         found: u8,
     },
     /// The frame type is not method, header, body or heartbeat.
-    #[error("unknown frame type {frame_type}")]
+    #[error("{}", frame_error(*frame_type, octets, Term::Atom("unknown_frame")))]
     UnknownFrameType {
         /// The frame type octet received.
         frame_type: u8,
+        /// The first (at most 16) payload octets.
+        octets: Vec<u8>,
     },
 }
 

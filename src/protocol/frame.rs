@@ -66,8 +66,9 @@ const _: () = assert!(OVERHEAD_U32 as usize == FRAME_OVERHEAD);
 /// `Ok(None)` means the frame is incomplete and `buf` is untouched (the caller reads more).
 ///
 /// As soon as the 7 header bytes are there, before waiting for the rest, it checks that the
-/// frame type is known (else `UnknownFrameType`) and that the payload fits frame_max (else
-/// `TooLarge`); once the frame is complete, that the end octet is 0xCE (else `BadFrameEnd`).
+/// payload fits frame_max (else `TooLarge`); once the frame is complete, that the end octet is
+/// 0xCE (else `BadFrameEnd`) and the frame type is known (else `UnknownFrameType`), as
+/// RabbitMQ does (its error shows the payload).
 ///
 /// Size rule, as RabbitMQ 3.10.8 does it (verified): the limit is frame_max minus the 8 bytes
 /// of overhead, but RabbitMQ adds an 8-byte fudge for clients that got the overhead wrong, so
@@ -78,11 +79,12 @@ pub fn read_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Option<Frame>, F
     let Ok((_, (type_octet, channel, size))) = frame_header(buf) else {
         return Ok(None);
     };
-    let frame_type = FrameType::from_u8(type_octet).ok_or(FrameError::UnknownFrameType {
-        frame_type: type_octet,
-    })?;
     let limit = payload_limit(frame_max);
-    let too_large = FrameError::TooLarge { size, max: limit };
+    let too_large = FrameError::TooLarge {
+        frame_type: type_octet,
+        size,
+        max: limit,
+    };
     if size > limit.saturating_add(OVERHEAD_U32) {
         return Err(too_large);
     }
@@ -95,9 +97,24 @@ pub fn read_frame(buf: &mut BytesMut, frame_max: u32) -> Result<Option<Frame>, F
     let Some(&end) = buf.get(FRAME_HEADER_SIZE + payload_len) else {
         return Ok(None);
     };
+    let shown = || {
+        let payload = buf.get(FRAME_HEADER_SIZE..FRAME_HEADER_SIZE + payload_len);
+        let payload = payload.unwrap_or_default();
+        payload.iter().take(16).copied().collect::<Vec<u8>>()
+    };
     if end != FRAME_END {
-        return Err(FrameError::BadFrameEnd { found: end });
+        return Err(FrameError::BadFrameEnd {
+            frame_type: type_octet,
+            octets: shown(),
+            found: end,
+        });
     }
+    let Some(frame_type) = FrameType::from_u8(type_octet) else {
+        return Err(FrameError::UnknownFrameType {
+            frame_type: type_octet,
+            octets: shown(),
+        });
+    };
     let mut whole = buf.split_to(total);
     whole.advance(FRAME_HEADER_SIZE);
     whole.truncate(payload_len);

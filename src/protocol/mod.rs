@@ -16,6 +16,7 @@
     clippy::cast_possible_truncation
 )]
 
+pub mod erlang_format;
 pub mod error;
 pub mod field_table;
 pub mod frame;

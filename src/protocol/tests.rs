@@ -72,11 +72,21 @@ fn read_frame_waits_for_whole_frame_and_leaves_buffer_untouched() {
 }
 
 #[test]
-fn read_frame_rejects_bad_header_before_payload_arrives() {
+fn read_frame_rejects_oversize_before_payload_arrives_and_unknown_types_after() {
     let mut buf = BytesMut::from(&b"\x09\x00\x01\x00\x00\x00\x03"[..]);
+    assert_eq!(read_frame(&mut buf, 4096), Ok(None));
+    buf.extend_from_slice(b"abc\xce");
+    let err = read_frame(&mut buf, 4096).unwrap_err();
     assert_eq!(
-        read_frame(&mut buf, 4096),
-        Err(FrameError::UnknownFrameType { frame_type: 9 })
+        err,
+        FrameError::UnknownFrameType {
+            frame_type: 9,
+            octets: b"abc".to_vec()
+        }
+    );
+    assert_eq!(
+        err.to_string(),
+        "type 9, all octets = <<\"abc\">>: unknown_frame"
     );
     // RabbitMQ's 8-byte leniency: payload == frame_max passes, frame_max + 1 does not.
     let mut buf = BytesMut::from(&b"\x03\x00\x01\x00\x00\x10\x00"[..]);
@@ -86,9 +96,14 @@ fn read_frame_rejects_bad_header_before_payload_arrives() {
     assert_eq!(
         err,
         FrameError::TooLarge {
+            frame_type: 3,
             size: 4097,
             max: 4088
         }
+    );
+    assert_eq!(
+        err.to_string(),
+        "type 3, all octets = <<>>: {frame_too_large,4097,4088}"
     );
     assert_eq!(err.reply_code(), ReplyCode::FrameError);
 }
@@ -98,7 +113,11 @@ fn read_frame_checks_end_octet() {
     let mut buf = BytesMut::from(&b"\x08\x00\x00\x00\x00\x00\x00\x00"[..]);
     assert_eq!(
         read_frame(&mut buf, 4096),
-        Err(FrameError::BadFrameEnd { found: 0 })
+        Err(FrameError::BadFrameEnd {
+            frame_type: 8,
+            octets: Vec::new(),
+            found: 0
+        })
     );
     let mut buf = BytesMut::new();
     write_heartbeat_frame(&mut buf);

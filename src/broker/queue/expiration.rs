@@ -10,6 +10,7 @@
 //! `format_term`).
 
 use super::args::{MAX_EXPIRY_MS, erlang_string};
+use crate::protocol::erlang_format::{Term, format_term};
 
 /// Parses the `expiration` property (a decimal string of milliseconds, as RabbitMQ
 /// requires). Err is the 406 reply text RabbitMQ sends for an invalid value, e.g.
@@ -28,7 +29,7 @@ pub fn parse_expiration(value: &[u8]) -> Result<u64, String> {
     if !leftover.is_empty() {
         return Err(error_text(
             value,
-            Term::Pair("leftover_string", erlang_string(leftover)),
+            Term::Pair("leftover_string", &erlang_string(leftover)),
         ));
     }
     // Erlang integers are unbounded: print the number as Erlang would, whatever its size.
@@ -43,14 +44,14 @@ pub fn parse_expiration(value: &[u8]) -> Result<u64, String> {
     }
     printed.push_str(&String::from_utf8_lossy(significant));
     if negative && !is_zero {
-        return Err(error_text(value, Term::Pair("value_negative", printed)));
+        return Err(error_text(value, Term::Pair("value_negative", &printed)));
     }
     match std::str::from_utf8(significant)
         .ok()
         .and_then(|s| s.parse::<u64>().ok())
     {
         Some(ms) if ms <= MAX_EXPIRY_MS => Ok(ms),
-        _ => Err(error_text(value, Term::Pair("value_too_large", printed))),
+        _ => Err(error_text(value, Term::Pair("value_too_large", &printed))),
     }
 }
 
@@ -63,42 +64,14 @@ pub fn effective_ttl(queue_ttl: Option<u64>, message_expiration: Option<u64>) ->
     }
 }
 
-/// An Erlang term as it appears in the error: an atom, or a `{tag,Value}` pair whose value is
-/// already printed.
-enum Term {
-    Atom(&'static str),
-    Pair(&'static str, String),
-}
-
-/// Erlang's `~p` line length.
-const LINE_LENGTH: usize = 80;
-
 fn error_text(value: &[u8], term: Term) -> String {
     let mut text = String::from("invalid expiration '");
     text.push_str(&String::from_utf8_lossy(value));
     text.push_str("': ");
     // Erlang counts columns in characters of the byte list it printed: one per byte.
     let column = "invalid expiration '".len() + value.len() + "': ".len();
-    text.push_str(&format_term(&term, column));
+    text.push_str(&format_term(term, column));
     text
-}
-
-/// `~p` of `term` starting at `column`: on one line when it fits (ends at most two columns
-/// before the 80-column limit), else a pair breaks after its tag and the value goes on the
-/// next line, aligned one column right of the opening brace. Observed on RabbitMQ 3.10.8:
-/// a 78-column line stays whole, a 79-column one breaks.
-fn format_term(term: &Term, column: usize) -> String {
-    match term {
-        Term::Atom(atom) => (*atom).to_string(),
-        Term::Pair(tag, value) => {
-            let flat_len = 1 + tag.len() + 1 + value.len() + 1;
-            if column + flat_len + 2 <= LINE_LENGTH {
-                format!("{{{tag},{value}}}")
-            } else {
-                format!("{{{tag},\n{}{value}}}", " ".repeat(column + 1))
-            }
-        }
-    }
 }
 
 #[cfg(test)]
