@@ -41,8 +41,20 @@ pub struct QueueState<C> {
     ready_count: usize,
     ready_bytes: u64,
     consumers: Vec<C>,
-    cursor: usize,
+    /// Each consumer's place in the round-robin rotation (parallel to `consumers`).
+    turns: Vec<Turn>,
+    next_turn: u64,
     unacked: usize,
+}
+
+/// A consumer's place in the rotation, as RabbitMQ's classic queues keep it: a consumer that
+/// is served, or gets credit back after being passed over for lack of it, goes to the back.
+#[derive(Debug, Clone, Copy)]
+struct Turn {
+    /// Lower goes first (within a priority).
+    order: u64,
+    /// Passed over for lack of credit; rejoins at the back once it has credit again.
+    blocked: bool,
 }
 
 impl<C> Default for QueueState<C> {
@@ -65,7 +77,8 @@ impl<C> QueueState<C> {
             ready_count: 0,
             ready_bytes: 0,
             consumers: Vec::new(),
-            cursor: 0,
+            turns: Vec::new(),
+            next_turn: 0,
             unacked: 0,
         }
     }
@@ -209,22 +222,30 @@ impl<C> QueueState<C> {
         self.unacked
     }
 
-    /// Adds a consumer at the end of the round-robin ring.
+    /// A turn at the back of the rotation.
+    fn back_of_rotation(&mut self) -> Turn {
+        let order = self.next_turn;
+        self.next_turn += 1;
+        Turn {
+            order,
+            blocked: false,
+        }
+    }
+
+    /// Adds a consumer at the back of the round-robin rotation.
     pub fn add_consumer(&mut self, consumer: C) {
         self.consumers.push(consumer);
+        let turn = self.back_of_rotation();
+        self.turns.push(turn);
     }
 
     /// Removes the first consumer matching `pred`.
     pub fn remove_consumer(&mut self, pred: impl Fn(&C) -> bool) -> Option<C> {
         let idx = self.consumers.iter().position(pred)?;
-        if idx < self.cursor {
-            self.cursor -= 1;
+        if idx < self.turns.len() {
+            self.turns.remove(idx);
         }
-        let c = self.consumers.remove(idx);
-        if self.cursor >= self.consumers.len() {
-            self.cursor = 0;
-        }
-        Some(c)
+        Some(self.consumers.remove(idx))
     }
 
     /// Removes every consumer matching `pred`, returning them.
@@ -238,7 +259,7 @@ impl<C> QueueState<C> {
 
     /// Removes all consumers.
     pub fn take_consumers(&mut self) -> Vec<C> {
-        self.cursor = 0;
+        self.turns.clear();
         std::mem::take(&mut self.consumers)
     }
 
@@ -252,26 +273,48 @@ impl<C> QueueState<C> {
         self.consumers.len()
     }
 
-    /// Picks the consumer for the next delivery: among those `ready` accepts, the ones with
-    /// the highest `priority`, and among those the next in round-robin order; the ring then
-    /// moves past it, as RabbitMQ does. `ready` must not have side effects.
+    /// Picks the consumer for the next delivery, as RabbitMQ does: the consumers in line
+    /// are ordered by `priority` (highest first), then by their turn; those ahead of the pick
+    /// that `ready` refuses are passed over (and rejoin at the back once `ready` accepts them
+    /// again), and the pick goes to the back. `ready` must not have side effects.
     pub fn next_consumer_index(
         &mut self,
         ready: impl Fn(&C) -> bool,
         priority: impl Fn(&C) -> i32,
     ) -> Option<usize> {
-        let n = self.consumers.len();
-        let mut best: Option<(usize, i32)> = None;
-        for step in 0..n {
-            let idx = (self.cursor + step) % n;
-            let c = self.consumers.get(idx)?;
-            let p = priority(c);
-            if best.is_none_or(|(_, bp)| p > bp) && ready(c) {
-                best = Some((idx, p));
+        // Consumers with credit again rejoin at the back, in registration order.
+        for idx in 0..self.consumers.len() {
+            let rejoins = match (self.turns.get(idx), self.consumers.get(idx)) {
+                (Some(t), Some(c)) => t.blocked && ready(c),
+                _ => false,
+            };
+            if rejoins {
+                let turn = self.back_of_rotation();
+                if let Some(t) = self.turns.get_mut(idx) {
+                    *t = turn;
+                }
             }
         }
-        let (idx, _) = best?;
-        self.cursor = (idx + 1) % n;
+        // Ahead in line: higher priority, then lower turn order.
+        let key = |c: &C, t: &Turn| (std::cmp::Reverse(priority(c)), t.order);
+        let pick = self
+            .consumers
+            .iter()
+            .zip(&self.turns)
+            .enumerate()
+            .filter(|(_, (c, t))| !t.blocked && ready(c))
+            .min_by_key(|(_, (c, t))| key(c, t))
+            .map(|(idx, (c, t))| (idx, key(c, t)));
+        for (c, t) in self.consumers.iter().zip(self.turns.iter_mut()) {
+            if !t.blocked && !ready(c) && pick.as_ref().is_none_or(|(_, k)| key(c, t) < *k) {
+                t.blocked = true;
+            }
+        }
+        let (idx, _) = pick?;
+        let turn = self.back_of_rotation();
+        if let Some(t) = self.turns.get_mut(idx) {
+            *t = turn;
+        }
         Some(idx)
     }
 }
@@ -384,6 +427,32 @@ mod tests {
         assert_eq!(picks, vec![2, 3, 2]);
         let idx = q.next_consumer_index(|c| c.1 == 0, |c| c.1).unwrap();
         assert_eq!(q.consumers()[idx].0, 1);
+    }
+
+    #[test]
+    fn a_consumer_passed_over_for_credit_rejoins_at_the_back() {
+        // RabbitMQ 3.10.8 (probed): A (prefetch 1) and no-ack B and C. A is passed over once
+        // while full; after its ack the rotation is C, B, A.
+        let mut q: QueueState<char> = QueueState::new();
+        for c in ['A', 'B', 'C'] {
+            q.add_consumer(c);
+        }
+        let mut a_has_credit = true;
+        let mut picks = Vec::new();
+        for n in 0..8 {
+            if n == 4 {
+                a_has_credit = true; // A's delivery is acked
+            }
+            let idx = q
+                .next_consumer_index(|c| *c != 'A' || a_has_credit, |_| 0)
+                .unwrap();
+            let picked = q.consumers()[idx];
+            if picked == 'A' {
+                a_has_credit = false;
+            }
+            picks.push(picked);
+        }
+        assert_eq!(picks, ['A', 'B', 'C', 'B', 'C', 'B', 'A', 'C']);
     }
 
     #[test]
