@@ -227,3 +227,27 @@ async fn per_consumer_prefetch_binds_only_consumers_started_after_it() {
     assert_eq!((ne, nl), (5, 1));
     assert_eq!(message_count(&publisher, &q).await, 0);
 }
+
+#[tokio::test]
+async fn a_channel_at_its_global_prefetch_stops_its_no_ack_consumers_too() {
+    let broker = TestBroker::start().await;
+    let (_pc, publisher) = broker.lapin_confirm_channel().await;
+    let q = fresh_queue(&publisher, "prefetch-global-noack").await;
+    publish_n(&publisher, &q, 6).await;
+    let (_conn, ch) = broker.lapin_channel().await;
+    qos(&ch, 1, true).await;
+    let mut acking = consume(&ch, &q, BasicConsumeOptions::default()).await;
+    assert_eq!(acking.bodies(1).await, ["m1"]);
+    // As RabbitMQ: the channel is full, so its no-ack consumer gets nothing either.
+    let _no_ack = consume(
+        &ch,
+        &q,
+        BasicConsumeOptions {
+            no_ack: true,
+            ..Default::default()
+        },
+    )
+    .await;
+    assert_eq!(message_count(&publisher, &q).await, 5);
+    remaining_go_to_a_fresh_consumer(&broker, &q, 5).await;
+}

@@ -138,7 +138,9 @@ impl Consumer {
             return false;
         }
         if self.no_ack {
-            return !self.inbox.is_closed();
+            // As RabbitMQ's limiter: a channel at its global prefetch stops its no-ack
+            // consumers too (their deliveries never count against it).
+            return !self.inbox.is_closed() && self.channel_credit.has_room();
         }
         self.credit.has_room() && self.channel_credit.has_room()
     }
@@ -146,7 +148,7 @@ impl Consumer {
     /// Takes credit for one delivery from both windows, or none.
     pub fn try_take_credit(&self) -> bool {
         if self.no_ack {
-            return !self.inbox.is_closed();
+            return !self.inbox.is_closed() && self.channel_credit.has_room();
         }
         if !self.credit.try_take() {
             return false;
