@@ -381,3 +381,51 @@ async fn an_unknown_method_id_gets_the_connection_closed() {
         }
     }
 }
+
+fn channel_close_frame(channel: u16) -> Vec<u8> {
+    let args = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    method_frame(channel, 20, 40, &args)
+}
+
+#[tokio::test]
+async fn methods_pipelined_behind_a_channel_close_are_dropped() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    // One write: the declare was sent before the client could see close-ok.
+    let mut bytes = channel_close_frame(1);
+    bytes.extend(method_frame(1, 50, 10, &queue_declare_args()));
+    c.send(&bytes).await;
+    c.expect_method(20, 41).await;
+    c.open_channel(2).await;
+    c.sync(2).await;
+}
+
+#[tokio::test]
+async fn reopening_a_channel_right_behind_its_close_is_a_504() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let mut bytes = channel_close_frame(1);
+    bytes.extend(method_frame(1, 20, 10, &Args::new().shortstr("").build()));
+    c.send(&bytes).await;
+    let close = loop {
+        match c.next_frame().await {
+            Frame::Method {
+                channel: 0,
+                class: 10,
+                method: 50,
+                args,
+            } => break args,
+            _ => continue, // RabbitMQ sends no close-ok first, Warren does
+        }
+    };
+    let mut r = common::wire::Reader::new(&close);
+    assert_eq!(
+        (r.u16(), r.shortstr()),
+        (
+            504,
+            "CHANNEL_ERROR - second 'channel.open' seen".to_string()
+        )
+    );
+}

@@ -219,7 +219,10 @@ impl Connection {
             }
             let frame = match read_frame(&mut self.rbuf, self.tuning.frame_max) {
                 Ok(Some(frame)) => frame,
-                Ok(None) => return Flow::Continue,
+                Ok(None) => {
+                    self.closed_in_this_read.clear();
+                    return Flow::Continue;
+                }
                 Err(e) => {
                     // Frame boundaries are lost: one close, then the rest of the input is
                     // dropped (a close-ok from the client cannot be found in it any more).
@@ -371,6 +374,18 @@ impl Connection {
             return Ok(());
         };
         let Some(ch) = self.channels.get_mut(&id) else {
+            if self.closed_in_this_read.contains(&id) {
+                // Sent right behind its channel.close: RabbitMQ still counts the channel as
+                // closing, drops methods for it and refuses to reopen it.
+                if let Method::ChannelOpen(_) = method {
+                    return Err(AmqpError::new(
+                        ReplyCode::ChannelError,
+                        "second 'channel.open' seen",
+                    )
+                    .with_method(class_id, method_id));
+                }
+                return Ok(());
+            }
             if let Method::ChannelOpen(_) = method {
                 // RabbitMQ enforces channel_max as a count of open channels.
                 let max = usize::from(self.tuning.channel_max);
@@ -419,6 +434,7 @@ impl Connection {
                 ch.release(&ctx);
                 ctx.sink.method(id, &Method::ChannelCloseOk(ChannelCloseOk));
                 self.channels.remove(&id);
+                self.closed_in_this_read.push(id);
                 return Ok(());
             }
             // No close of ours is pending: RabbitMQ treats it as a method a client never sends.
@@ -448,6 +464,13 @@ impl Connection {
             return Ok(());
         };
         let Some(ch) = self.channels.get_mut(&id) else {
+            if self.closed_in_this_read.contains(&id) {
+                // RabbitMQ dropped the method this content belonged to.
+                return Err(AmqpError::new(
+                    ReplyCode::UnexpectedFrame,
+                    "expected method frame, got non method frame instead",
+                ));
+            }
             return Err(AmqpError::new(
                 ReplyCode::ChannelError,
                 "expected 'channel.open'",

@@ -78,6 +78,10 @@ struct Connection {
     /// A framing error was seen: nothing after it can be parsed, so further input is
     /// dropped until the client hangs up or the close wait ends (as RabbitMQ does).
     framing_lost: bool,
+    /// Channels the client closed in the input being handled: frames it sent for them
+    /// before it could have seen our close-ok are dropped, as RabbitMQ does while a channel
+    /// is closing. Cleared before the next read.
+    closed_in_this_read: Vec<u16>,
     /// Reading is paused by a resource alarm.
     blocked: bool,
     /// Bytes this connection handed to the store that are not committed yet.
@@ -123,6 +127,7 @@ pub async fn serve(
             blocked_notify: false,
             has_published: false,
             framing_lost: false,
+            closed_in_this_read: Vec::new(),
             blocked: false,
             store_backlog: Arc::default(),
         };
