@@ -39,6 +39,10 @@ impl AmqpError {
 
     /// The reply text as sent on the wire: `"NOT_FOUND - no queue 'x' in vhost '/'"`.
     pub fn reply_text(&self) -> String {
+        if self.text.is_empty() {
+            // RabbitMQ's text for a crashed channel is the bare code name.
+            return self.code.name().to_string();
+        }
         let mut s = format!("{} - {}", self.code.name(), self.text);
         if s.len() > 255 {
             // RabbitMQ cuts long reply texts to 252 bytes and marks the cut with "...".

@@ -51,6 +51,23 @@ impl Assembler {
         !matches!(self, Assembler::Idle)
     }
 
+    /// RabbitMQ's 505 for a frame that does not fit the current state (another method, a
+    /// header or body out of place).
+    pub fn out_of_place(&self) -> AmqpError {
+        unexpected(
+            match self {
+                Assembler::Idle => "expected method frame, got non method frame instead",
+                Assembler::AwaitHeader(_) => {
+                    "expected content header for class 60, got non content header frame instead"
+                }
+                Assembler::AwaitBody(_) => {
+                    "expected content body, got non content body frame instead"
+                }
+            }
+            .to_string(),
+        )
+    }
+
     /// basic.publish arrived.
     pub fn start(&mut self, publish: BasicPublish) {
         *self = Assembler::AwaitHeader(publish);
@@ -58,10 +75,11 @@ impl Assembler {
 
     /// A content header arrived. `max_size` is the largest body accepted.
     pub fn header(&mut self, header: ContentHeader, max_size: u64) -> Result<Assembled, AmqpError> {
+        if !matches!(self, Assembler::AwaitHeader(_)) {
+            return Err(self.out_of_place());
+        }
         let Assembler::AwaitHeader(publish) = std::mem::take(self) else {
-            return Err(unexpected(
-                "expected method frame, got non method frame instead".to_string(),
-            ));
+            return Err(self.out_of_place());
         };
         if header.class_id != crate::protocol::CLASS_BASIC {
             return Err(unexpected(format!(
@@ -91,10 +109,11 @@ impl Assembler {
 
     /// A body frame arrived.
     pub fn body(&mut self, chunk: Bytes) -> Result<Assembled, AmqpError> {
+        if !matches!(self, Assembler::AwaitBody(_)) {
+            return Err(self.out_of_place());
+        }
         let Assembler::AwaitBody(content) = self else {
-            return Err(unexpected(
-                "expected method frame, got non method frame instead".to_string(),
-            ));
+            return Err(self.out_of_place());
         };
         let received = content.received + chunk.len() as u64;
         if received > content.body_size {

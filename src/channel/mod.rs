@@ -133,11 +133,7 @@ impl Channel {
     ) -> Result<(), AmqpError> {
         if self.assembler.in_progress() {
             // RabbitMQ names the unfinished basic.publish, not the method that interrupted it.
-            return Err(AmqpError::new(
-                crate::protocol::ReplyCode::UnexpectedFrame,
-                "expected content header for class 60, got non content header frame instead",
-            )
-            .with_method(60, 40));
+            return Err(self.assembler.out_of_place().with_method(60, 40));
         }
         let (class_id, method_id) = (method.class_id(), method.method_id());
         methods::dispatch(self, method, ctx).map_err(|e| e.with_method(class_id, method_id))
@@ -157,6 +153,43 @@ impl Channel {
             // Errors inside a publish name basic.publish; a stray header names nothing.
             Err(e) if in_progress => Err(e.with_method(60, 40)),
             Err(e) => Err(e),
+        }
+    }
+
+    /// The 505 RabbitMQ sends when a channel.close arrives in the middle of a message.
+    pub fn interrupted_content(&self) -> Option<AmqpError> {
+        self.assembler
+            .in_progress()
+            .then(|| self.assembler.out_of_place().with_method(60, 40))
+    }
+
+    /// The connection error for a content header that does not decode, as RabbitMQ reports
+    /// it: out of place if no publish awaits a header; a too-short frame as an unknown frame;
+    /// a malformed property list as the bare INTERNAL_ERROR of its crashed channel process.
+    pub fn header_error(&self, payload: &[u8], e: &crate::protocol::DecodeError) -> AmqpError {
+        use crate::protocol::{DecodeError, ReplyCode, erlang_format};
+        let awaiting_header = matches!(self.assembler, Assembler::AwaitHeader(_));
+        match e {
+            _ if !awaiting_header => {
+                let err = self.assembler.out_of_place();
+                if self.assembler.in_progress() {
+                    err.with_method(60, 40)
+                } else {
+                    err
+                }
+            }
+            DecodeError::ContentHeaderTooShort { .. } => AmqpError::new(
+                ReplyCode::FrameError,
+                erlang_format::frame_error(
+                    crate::protocol::FrameType::Header.as_u8(),
+                    payload,
+                    erlang_format::Term::Atom("unknown_frame"),
+                ),
+            ),
+            DecodeError::BadProperties { .. } | DecodeError::BadPropertyFlags { .. } => {
+                AmqpError::new(ReplyCode::InternalError, "")
+            }
+            other => AmqpError::new(other.reply_code(), other.to_string()).with_method(60, 40),
         }
     }
 

@@ -431,6 +431,9 @@ impl Connection {
             )
             .with_method(class_id, method_id)),
             Method::ChannelClose(_) => {
+                if let Some(err) = ch.interrupted_content() {
+                    return Err(err);
+                }
                 ch.release(&ctx);
                 ctx.sink.method(id, &Method::ChannelCloseOk(ChannelCloseOk));
                 self.channels.remove(&id);
@@ -481,9 +484,9 @@ impl Connection {
         }
         let mut ctx = channel_ctx!(self, &vhost);
         let result = if frame_type == FrameType::Header {
-            match ContentHeader::decode(payload) {
+            match ContentHeader::decode(payload.clone()) {
                 Ok(header) => ch.handle_header(header, &mut ctx),
-                Err(e) => Err(AmqpError::new(e.reply_code(), e.to_string()).with_method(60, 40)),
+                Err(e) => Err(ch.header_error(&payload, &e)),
             }
         } else {
             ch.handle_body(payload, &mut ctx)

@@ -128,7 +128,7 @@ pub enum DecodeError {
         len: usize,
     },
     /// A content header whose weight field is not 0.
-    #[error("content header for class {class_id} has weight {weight}, expected 0")]
+    #[error("expected content header for class 60, got non content header frame instead")]
     ContentHeaderWeight {
         /// Class id from the header.
         class_id: u16,
@@ -136,7 +136,7 @@ pub enum DecodeError {
         weight: u16,
     },
     /// A content header for a class that carries no content (only basic does).
-    #[error("content header for class {class_id}, which has no content")]
+    #[error("expected content header for class 60, got one for class {class_id} instead")]
     ContentHeaderClass {
         /// Class id from the header.
         class_id: u16,
