@@ -44,6 +44,15 @@ async fn header_is_rejected(header: &[u8]) {
 }
 
 #[tokio::test]
+async fn the_amqp_0_9_header_is_accepted_as_0_9_1_like_rabbitmq_does() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(b"AMQP\x01\x01\x00\x09").await;
+    let (mut start, _) = c.expect_method(10, 10).await;
+    assert_eq!((start.u8(), start.u8()), (0, 9));
+}
+
+#[tokio::test]
 async fn an_older_amqp_version_header_is_answered_with_0_9_1_and_closed() {
     header_is_rejected(b"AMQP\x00\x00\x08\x00").await;
 }

@@ -39,6 +39,10 @@ pub(super) enum HandshakeError {
     },
 }
 
+/// The header of AMQP 0-9 (class 1, instance 1), which RabbitMQ accepts as 0-9-1: the
+/// framing and methods are the same.
+const PROTOCOL_HEADER_0_9: [u8; 8] = *b"AMQP\x01\x01\x00\x09";
+
 /// How long a client that broke the handshake waits before its socket is closed
 /// (RabbitMQ's `SILENT_CLOSE_DELAY`).
 pub(super) const SILENT_CLOSE_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
@@ -307,17 +311,22 @@ impl Connection {
     }
 
     async fn read_protocol_header(&mut self) -> Result<(), HandshakeError> {
+        let accepted = |got: &[u8]| {
+            [&PROTOCOL_HEADER[..], &PROTOCOL_HEADER_0_9[..]]
+                .iter()
+                .any(|h| h.get(..got.len()) == Some(got))
+        };
         while self.rbuf.len() < PROTOCOL_HEADER.len() {
             if self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0) == 0 {
                 return Err(HandshakeError::Closed);
             }
             // A client that starts with anything else gets our header as soon as we can tell.
             let n = self.rbuf.len().min(PROTOCOL_HEADER.len());
-            if self.rbuf.get(..n) != PROTOCOL_HEADER.get(..n) {
+            if !self.rbuf.get(..n).is_some_and(accepted) {
                 break;
             }
         }
-        if self.rbuf.get(..PROTOCOL_HEADER.len()) != Some(&PROTOCOL_HEADER[..]) {
+        if !self.rbuf.get(..PROTOCOL_HEADER.len()).is_some_and(accepted) {
             self.sink.push_raw(Bytes::from_static(&PROTOCOL_HEADER));
             self.sink.flush_to(&self.outbox);
             return Err(HandshakeError::BadProtocolHeader);
