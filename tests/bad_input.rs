@@ -438,3 +438,30 @@ async fn reopening_a_channel_right_behind_its_close_is_a_504() {
         )
     );
 }
+
+#[tokio::test]
+async fn reopening_a_channel_the_server_closed_before_its_close_ok_is_a_504() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    // A passive declare of a missing queue: the server closes channel 1 with 404.
+    let passive = Args::new()
+        .u16(0)
+        .shortstr("no-such-queue-for-reopen")
+        .bits(&[true, false, false, false, false])
+        .empty_table()
+        .build();
+    c.send_method(1, 50, 10, &passive).await;
+    c.expect_method(20, 40).await;
+    c.send_method(1, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let (mut r, channel) = c.expect_method(10, 50).await;
+    assert_eq!(
+        (channel, r.u16(), r.shortstr()),
+        (
+            0,
+            504,
+            "CHANNEL_ERROR - second 'channel.open' seen".to_string()
+        )
+    );
+}

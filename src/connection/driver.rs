@@ -419,6 +419,14 @@ impl Connection {
                         .method(id, &Method::ChannelCloseOk(ChannelCloseOk));
                     self.channels.remove(&id);
                 }
+                // Our close is not acknowledged yet, so the channel is still in use.
+                Method::ChannelOpen(_) => {
+                    return Err(AmqpError::new(
+                        ReplyCode::ChannelError,
+                        "second 'channel.open' seen",
+                    )
+                    .with_method(class_id, method_id));
+                }
                 _ => {}
             }
             return Ok(());
