@@ -286,14 +286,27 @@ async fn a_method_before_the_content_is_complete_is_a_505_naming_basic_publish()
 
 #[tokio::test]
 async fn a_body_longer_than_the_declared_size_is_a_505_naming_basic_publish() {
-    // RabbitMQ notices only at the next frame; send one so both styles are covered.
+    // As in RabbitMQ, the excess is noticed at the next frame that is not a body.
     let mut bytes = publish_frame(1, "", "q", false);
     bytes.extend(header_frame(1, 3));
     bytes.extend(frame(FRAME_BODY, 1, b"hello"));
+    bytes.extend(frame(FRAME_BODY, 1, b"more"));
     bytes.extend(qos_frame(1));
     let close = close_after(&bytes).await;
-    assert_eq!(close.code, 505);
-    assert_eq!((close.class_id, close.method_id), (60, 40));
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (
+            505,
+            "UNEXPECTED_FRAME - expected content body, got non content body frame instead",
+            60,
+            40
+        )
+    );
 }
 
 #[tokio::test]

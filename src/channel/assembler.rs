@@ -115,17 +115,14 @@ impl Assembler {
         let Assembler::AwaitBody(content) = self else {
             return Err(self.out_of_place());
         };
-        let received = content.received + chunk.len() as u64;
-        if received > content.body_size {
-            return Err(AmqpError::new(
-                ReplyCode::UnexpectedFrame,
-                format!(
-                    "body exceeds declared size: received {} bytes, expected {}",
-                    received, content.body_size
-                ),
-            ));
-        }
+        let received = content.received.saturating_add(chunk.len() as u64);
         content.received = received;
+        if received > content.body_size {
+            // As RabbitMQ: more body than declared is not an error yet; the message can no
+            // longer complete, and the next frame that is not a body is out of place.
+            content.body.clear();
+            return Ok(Assembled::Incomplete);
+        }
         if !chunk.is_empty() {
             content.body.push(chunk);
         }
