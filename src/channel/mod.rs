@@ -252,6 +252,7 @@ impl Channel {
             .taken(crate::broker::queue::delivery_cost(&message));
         let tag = self.next_delivery_tag;
         self.next_delivery_tag += 1;
+        let entry_tag = (!no_ack).then(|| consumer_tag.clone());
         let deliver = Method::BasicDeliver(BasicDeliver {
             consumer_tag,
             delivery_tag: tag,
@@ -278,6 +279,7 @@ impl Channel {
                     queue,
                     message,
                     credit: Some(credit),
+                    consumer_tag: entry_tag,
                     delivered_at: tokio::time::Instant::now(),
                 },
             );

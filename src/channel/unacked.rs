@@ -4,6 +4,7 @@
 use crate::broker::consumer::Credit;
 use crate::broker::message::QueuedMessage;
 use crate::broker::queue::Queue;
+use crate::protocol::ShortStr;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -16,6 +17,8 @@ pub struct UnackedEntry {
     pub message: QueuedMessage,
     /// The consumer's prefetch window (None for basic.get).
     pub credit: Option<Arc<Credit>>,
+    /// The consumer it went to (None for basic.get).
+    pub consumer_tag: Option<ShortStr>,
     /// When it was sent (for the consumer timeout).
     pub delivered_at: tokio::time::Instant,
 }

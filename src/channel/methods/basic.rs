@@ -422,6 +422,7 @@ pub(super) fn get(
                 queue,
                 message: qm,
                 credit: None,
+                consumer_tag: None,
                 delivered_at: tokio::time::Instant::now(),
             },
         );
@@ -464,7 +465,7 @@ pub(in crate::channel) fn apply_settlement(
         }
     }
     match requeue {
-        Some(true) => requeue_entries(entries),
+        Some(true) => requeue_per_consumer(entries),
         Some(false) => {
             for (queue, group) in group_by_queue(entries) {
                 queue.reject(group.into_iter().map(|e| e.message).collect());
@@ -486,6 +487,25 @@ pub(in crate::channel) fn apply_settlement(
 pub(in crate::channel) fn requeue_entries(entries: Vec<(u64, UnackedEntry)>) {
     for (queue, group) in group_by_queue(entries) {
         queue.requeue(group.into_iter().map(|e| e.message));
+    }
+}
+
+/// basic.recover and basic.nack/reject with requeue, as RabbitMQ does them: per queue, one
+/// consumer at a time (basic.get deliveries first, then consumer tags in byte order), each
+/// group returned and redelivered before the next. A lone consumer's order is unchanged.
+fn requeue_per_consumer(entries: Vec<(u64, UnackedEntry)>) {
+    for (queue, mut group) in group_by_queue(entries) {
+        // Stable: each consumer's messages keep their delivery order.
+        group.sort_by(|a, b| a.consumer_tag.cmp(&b.consumer_tag));
+        let mut rest = group.into_iter().peekable();
+        while let Some(first) = rest.next() {
+            let tag = first.consumer_tag.clone();
+            let mut batch = vec![first.message];
+            while let Some(next) = rest.next_if(|e| e.consumer_tag == tag) {
+                batch.push(next.message);
+            }
+            queue.requeue(batch);
+        }
     }
 }
 
