@@ -1,8 +1,10 @@
 //! Publisher confirms (rabbit_confirms): each publish on a confirming channel gets the next
 //! sequence number; it is settled at once (transient routing) or when its storage commit
-//! completes. What the client is told is batched: nacks individually first, then one
-//! `basic.ack multiple=true` for the highest sequence below which nothing is pending.
-//! Pure: the channel turns the output into frames.
+//! completes. What the client is told is batched the way RabbitMQ batches it: acks first,
+//! then nacks; the run of settled sequences starting at the lowest one not yet confirmed goes
+//! out as one frame with `multiple` (an ack of a lone sequence without it), every later one
+//! on its own, so no multiple-ack ever covers a nacked sequence. Pure: the channel turns the
+//! output into frames.
 
 use std::collections::BTreeSet;
 
@@ -12,24 +14,39 @@ pub struct Confirms {
     next_seq: u64,
     /// Sequences waiting for storage.
     pending: BTreeSet<u64>,
-    /// Nacks not yet sent.
-    unsent_nacks: Vec<u64>,
-    /// Sequences already nacked and not yet covered by a multiple-ack (so the ack skips them).
-    nacked: BTreeSet<u64>,
-    /// Highest sequence the client has been acked or nacked up to.
-    acked_through: u64,
+    /// Nacked sequences above `confirmed_through`, and whether each was sent already.
+    nacked: std::collections::BTreeMap<u64, bool>,
+    /// Every sequence up to here has been acked or nacked to the client.
+    confirmed_through: u64,
 }
 
-/// What to send: individual nacks, then at most one ack.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub struct ConfirmOutput {
-    /// Sequence numbers to nack one by one.
-    pub nacks: Vec<u64>,
-    /// Sequence to ack, with multiple=true when it settles more than that one sequence
-    /// (RabbitMQ acks a lone publish with multiple=false, and some clients count on it).
-    pub ack_through: Option<u64>,
-    /// Whether the ack covers earlier sequences too.
-    pub ack_multiple: bool,
+/// One basic.ack or basic.nack to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfirmFrame {
+    /// basic.ack (true) or basic.nack (false).
+    pub ack: bool,
+    /// The delivery tag (publish sequence).
+    pub tag: u64,
+    /// Whether it covers every earlier unconfirmed sequence too.
+    pub multiple: bool,
+}
+
+impl ConfirmFrame {
+    fn ack(tag: u64, multiple: bool) -> Self {
+        ConfirmFrame {
+            ack: true,
+            tag,
+            multiple,
+        }
+    }
+
+    fn nack(tag: u64, multiple: bool) -> Self {
+        ConfirmFrame {
+            ack: false,
+            tag,
+            multiple,
+        }
+    }
 }
 
 impl Default for Confirms {
@@ -37,9 +54,8 @@ impl Default for Confirms {
         Confirms {
             next_seq: 1,
             pending: BTreeSet::new(),
-            unsent_nacks: Vec::new(),
-            nacked: BTreeSet::new(),
-            acked_through: 0,
+            nacked: std::collections::BTreeMap::new(),
+            confirmed_through: 0,
         }
     }
 }
@@ -68,38 +84,75 @@ impl Confirms {
     /// Nacks `seq` (a rejected publish) whether or not it was held.
     pub fn nack(&mut self, seq: u64) {
         self.pending.remove(&seq);
-        if seq > self.acked_through && self.nacked.insert(seq) {
-            self.unsent_nacks.push(seq);
+        if seq > self.confirmed_through {
+            self.nacked.entry(seq).or_insert(false);
         }
     }
 
-    /// What to tell the client now.
-    pub fn take_output(&mut self) -> ConfirmOutput {
-        let nacks = std::mem::take(&mut self.unsent_nacks);
+    /// What to tell the client now, in sending order.
+    pub fn take_output(&mut self) -> Vec<ConfirmFrame> {
         let settled_through = match self.pending.first() {
             Some(first) => first - 1,
             None => self.next_seq - 1,
         };
-        let mut ack_through = None;
-        let mut ack_multiple = false;
-        if settled_through > self.acked_through {
-            // Ack up to the highest settled sequence that was not nacked.
-            let mut top = settled_through;
-            while top > self.acked_through && self.nacked.contains(&top) {
-                top -= 1;
+        let mut acks = Vec::new();
+        let mut nacks = Vec::new();
+        let mut tag = self.confirmed_through + 1;
+        // The first run: everything from the lowest unconfirmed sequence on of one kind.
+        if tag <= settled_through {
+            match self.nacked.get(&tag).copied() {
+                None => {
+                    let end = self
+                        .nacked
+                        .range(tag..=settled_through)
+                        .next()
+                        .map_or(settled_through, |(&n, _)| n - 1);
+                    acks.push(ConfirmFrame::ack(end, end > tag));
+                    tag = end + 1;
+                }
+                Some(false) => {
+                    let mut end = tag;
+                    while end < settled_through && self.nacked.get(&(end + 1)) == Some(&false) {
+                        end += 1;
+                    }
+                    nacks.push(ConfirmFrame::nack(end, true));
+                    tag = end + 1;
+                }
+                Some(true) => {}
             }
-            if top > self.acked_through {
-                ack_through = Some(top);
-                ack_multiple = top > self.acked_through + 1;
+        }
+        // The rest one by one, skipping nacks already sent.
+        let rest: Vec<(u64, bool)> = self
+            .nacked
+            .range(tag..=settled_through.max(tag))
+            .map(|(&n, &sent)| (n, sent))
+            .collect();
+        let mut next_nack = rest.iter().peekable();
+        while tag <= settled_through {
+            match next_nack.peek() {
+                Some(&&(n, sent)) if n == tag => {
+                    if !sent {
+                        nacks.push(ConfirmFrame::nack(tag, false));
+                    }
+                    next_nack.next();
+                }
+                _ => acks.push(ConfirmFrame::ack(tag, false)),
             }
-            self.acked_through = settled_through;
+            tag += 1;
+        }
+        if settled_through > self.confirmed_through {
+            self.confirmed_through = settled_through;
             self.nacked = self.nacked.split_off(&(settled_through + 1));
         }
-        ConfirmOutput {
-            nacks,
-            ack_through,
-            ack_multiple,
+        // Nacks above a still-pending sequence go out now, on their own.
+        for (&n, sent) in self.nacked.iter_mut() {
+            if !*sent {
+                *sent = true;
+                nacks.push(ConfirmFrame::nack(n, false));
+            }
         }
+        acks.extend(nacks);
+        acks
     }
 }
 
@@ -107,21 +160,24 @@ impl Confirms {
 mod tests {
     use super::*;
 
+    fn frames(c: &mut Confirms) -> Vec<(bool, u64, bool)> {
+        c.take_output()
+            .into_iter()
+            .map(|f| (f.ack, f.tag, f.multiple))
+            .collect()
+    }
+
+    const ACK: bool = true;
+    const NACK: bool = false;
+
     #[test]
     fn settled_publishes_are_acked_with_one_multiple_ack() {
         let mut c = Confirms::default();
         for _ in 0..3 {
             c.next_sequence();
         }
-        assert_eq!(
-            c.take_output(),
-            ConfirmOutput {
-                nacks: vec![],
-                ack_through: Some(3),
-                ack_multiple: true,
-            }
-        );
-        assert_eq!(c.take_output(), ConfirmOutput::default());
+        assert_eq!(frames(&mut c), [(ACK, 3, true)]);
+        assert_eq!(frames(&mut c), []);
     }
 
     #[test]
@@ -131,49 +187,70 @@ mod tests {
         let b = c.next_sequence();
         c.hold(b);
         let _ = c.next_sequence();
-        assert_eq!(c.take_output().ack_through, Some(a));
+        assert_eq!(frames(&mut c), [(ACK, a, false)]);
         c.settle(b, true);
-        assert_eq!(c.take_output().ack_through, Some(3));
+        assert_eq!(frames(&mut c), [(ACK, 3, true)]);
     }
 
     #[test]
-    fn nacks_go_first_and_the_ack_skips_them() {
+    fn acks_go_first_and_never_cover_a_nack() {
+        // RabbitMQ 3.10.8: x-max-length 1, reject-publish; a, b, c -> ack 1, nack 2, nack 3.
         let mut c = Confirms::default();
         c.next_sequence();
         let b = c.next_sequence();
-        c.nack(b);
-        assert_eq!(
-            c.take_output(),
-            ConfirmOutput {
-                nacks: vec![2],
-                ack_through: Some(1),
-                ack_multiple: false,
-            }
-        );
         let d = c.next_sequence();
+        c.nack(b);
         c.nack(d);
         assert_eq!(
-            c.take_output(),
-            ConfirmOutput {
-                nacks: vec![3],
-                ack_through: None,
-                ack_multiple: false,
-            }
+            frames(&mut c),
+            [(ACK, 1, false), (NACK, 2, false), (NACK, 3, false)]
         );
+        // x-max-length-bytes: ack, nack, ack -> ack 1, ack 3, nack 2.
+        let mut c = Confirms::default();
         c.next_sequence();
-        let out = c.take_output();
-        assert_eq!((out.ack_through, out.ack_multiple), (Some(4), false));
+        let b = c.next_sequence();
+        c.next_sequence();
+        c.nack(b);
+        assert_eq!(
+            frames(&mut c),
+            [(ACK, 1, false), (ACK, 3, false), (NACK, 2, false)]
+        );
+    }
+
+    #[test]
+    fn nacks_from_the_lowest_unconfirmed_sequence_are_one_multiple_nack() {
+        // RabbitMQ 3.10.8: x-max-length 0, reject-publish; a, b, c -> nack 3 multiple.
+        let mut c = Confirms::default();
+        for _ in 0..3 {
+            let s = c.next_sequence();
+            c.nack(s);
+        }
+        assert_eq!(frames(&mut c), [(NACK, 3, true)]);
+        let s = c.next_sequence();
+        c.nack(s);
+        assert_eq!(frames(&mut c), [(NACK, 4, true)]);
+    }
+
+    #[test]
+    fn a_nack_above_a_pending_publish_is_sent_at_once_and_only_once() {
+        let mut c = Confirms::default();
+        let a = c.next_sequence();
+        c.hold(a);
+        let b = c.next_sequence();
+        c.nack(b);
+        c.next_sequence();
+        assert_eq!(frames(&mut c), [(NACK, 2, false)]);
+        c.settle(a, true);
+        assert_eq!(frames(&mut c), [(ACK, 1, false), (ACK, 3, false)]);
     }
 
     #[test]
     fn a_lone_publish_is_acked_without_multiple() {
         let mut c = Confirms::default();
         c.next_sequence();
-        let out = c.take_output();
-        assert_eq!((out.ack_through, out.ack_multiple), (Some(1), false));
+        assert_eq!(frames(&mut c), [(ACK, 1, false)]);
         c.next_sequence();
         c.next_sequence();
-        let out = c.take_output();
-        assert_eq!((out.ack_through, out.ack_multiple), (Some(3), true));
+        assert_eq!(frames(&mut c), [(ACK, 3, true)]);
     }
 }

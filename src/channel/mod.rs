@@ -303,24 +303,27 @@ impl Channel {
     /// Sends the publisher-confirm nacks and acks settled since the last call (nacks one by
     /// one, then one multiple-ack).
     pub fn flush_confirms(&mut self, sink: &mut FrameSink) {
+        // Nothing may follow our channel.close on this channel.
+        if self.state == ChannelState::Closing {
+            return;
+        }
         let Some(confirms) = self.confirms.as_mut() else {
             return;
         };
-        let out = confirms.take_output();
-        for seq in out.nacks {
-            let nack = Method::BasicNack(crate::protocol::BasicNack {
-                delivery_tag: seq,
-                multiple: false,
-                requeue: false,
-            });
-            sink.method(self.id, &nack);
-        }
-        if let Some(seq) = out.ack_through {
-            let ack = Method::BasicAck(crate::protocol::BasicAck {
-                delivery_tag: seq,
-                multiple: out.ack_multiple,
-            });
-            sink.method(self.id, &ack);
+        for frame in confirms.take_output() {
+            let method = if frame.ack {
+                Method::BasicAck(crate::protocol::BasicAck {
+                    delivery_tag: frame.tag,
+                    multiple: frame.multiple,
+                })
+            } else {
+                Method::BasicNack(crate::protocol::BasicNack {
+                    delivery_tag: frame.tag,
+                    multiple: frame.multiple,
+                    requeue: false,
+                })
+            };
+            sink.method(self.id, &method);
         }
     }
 

@@ -345,6 +345,9 @@ impl Connection {
     fn handle_channel_zero(&mut self, method: Method) -> Result<Flow, AmqpError> {
         match method {
             Method::ConnectionClose(_) => {
+                for ch in self.channels.values_mut() {
+                    ch.flush_confirms(&mut self.sink);
+                }
                 // Everything the connection held (channels, exclusive queues) goes before
                 // close-ok: a client that has its close-ok finds its exclusive queues gone.
                 self.cleanup();
@@ -442,6 +445,7 @@ impl Connection {
                 if let Some(err) = ch.interrupted_content() {
                     return Err(err);
                 }
+                ch.flush_confirms(ctx.sink);
                 ch.release(&ctx);
                 ctx.sink.method(id, &Method::ChannelCloseOk(ChannelCloseOk));
                 self.channels.remove(&id);
@@ -543,6 +547,8 @@ impl Connection {
 /// until the client's close-ok.
 fn close_channel(ch: &mut Channel, ctx: &mut ChannelContext<'_>, e: &AmqpError) {
     tracing::warn!(channel = ch.id, code = e.code.code(), text = %e.text, "closing channel");
+    // Confirms already settled go out before the close, as RabbitMQ sends them.
+    ch.flush_confirms(ctx.sink);
     ch.release(ctx);
     ch.state = ChannelState::Closing;
     let close = ChannelClose {

@@ -378,6 +378,10 @@ pub(in crate::channel) fn publish(
     {
         confirms.nack(seq);
     }
+    if !routed && seq.is_some() {
+        // RabbitMQ confirms a publish that reached no queue while handling it.
+        ch.flush_confirms(ctx.sink);
+    }
     Ok(())
 }
 
