@@ -160,3 +160,86 @@ async fn a_reply_to_an_unknown_reply_to_name_is_dropped_silently() {
         Some("fine")
     );
 }
+
+#[tokio::test]
+async fn declaring_the_pseudo_queue_or_a_live_reply_address_answers_one_consumer() {
+    let broker = TestBroker::start().await;
+    let mut server = open1(&broker).await;
+    let rpc_q = unique("rpc-declare");
+    declare(&mut server, 1, &rpc_q, &[]).await;
+    consume_args(&mut server, 1, &rpc_q, true, &[]).await;
+    let mut client = open1(&broker).await;
+    // A plain (non-passive) declare, as RPC helpers do before consuming.
+    assert_eq!(
+        declare_with(&mut client, 1, REPLY_TO, false, &[]).await,
+        (0, 1)
+    );
+    consume_args(&mut client, 1, REPLY_TO, true, &[]).await;
+    let request = Props {
+        reply_to: Some(REPLY_TO.into()),
+        ..Default::default()
+    };
+    publish_msg(&mut client, 1, "", &rpc_q, &request, b"ping").await;
+    let reply_to = next_msg(&mut server)
+        .await
+        .props
+        .reply_to
+        .expect("reply_to");
+    // The server may declare the address it was given.
+    assert_eq!(
+        declare_with(&mut server, 1, &reply_to, false, &[]).await,
+        (0, 1)
+    );
+    // An address nobody handed out is 404.
+    let bogus = format!("{REPLY_TO}.{}", unique("bogus"));
+    let close = declare_refused(&mut server, 1, &bogus, &[]).await;
+    assert_eq!(
+        (close.code, close.text),
+        (404, format!("NOT_FOUND - no queue '{bogus}' in vhost '/'"))
+    );
+}
+
+#[tokio::test]
+async fn a_reply_address_is_no_queue_to_get_from_or_delete() {
+    let broker = TestBroker::start().await;
+    let mut server = open1(&broker).await;
+    let rpc_q = unique("rpc-not-a-queue");
+    declare(&mut server, 1, &rpc_q, &[]).await;
+    consume_args(&mut server, 1, &rpc_q, true, &[]).await;
+    let mut client = open1(&broker).await;
+    consume_args(&mut client, 1, REPLY_TO, true, &[]).await;
+    let request = Props {
+        reply_to: Some(REPLY_TO.into()),
+        ..Default::default()
+    };
+    publish_msg(&mut client, 1, "", &rpc_q, &request, b"ping").await;
+    let reply_to = next_msg(&mut server)
+        .await
+        .props
+        .reply_to
+        .expect("reply_to");
+    // queue.delete of it is delete-ok(0) and changes nothing.
+    let delete = Args::new()
+        .u16(0)
+        .shortstr(&reply_to)
+        .bits(&[false, false, false])
+        .build();
+    server.send_method(1, 50, 40, &delete).await;
+    let (mut ok, _) = server.expect_method(50, 41).await;
+    assert_eq!(ok.u32(), 0);
+    // basic.get from it is 404.
+    let get = Args::new().u16(0).shortstr(&reply_to).bits(&[true]).build();
+    server.send_method(1, 60, 70, &get).await;
+    let close = server.expect_channel_close(1).await;
+    assert_eq!(
+        (close.code, close.text),
+        (
+            404,
+            format!("NOT_FOUND - no queue '{reply_to}' in vhost '/'")
+        )
+    );
+    // The reply still reaches the requester.
+    server.open_channel(1).await;
+    publish_msg(&mut server, 1, "", &reply_to, &Props::default(), b"pong").await;
+    assert_eq!(next_msg(&mut client).await.text(), "pong");
+}

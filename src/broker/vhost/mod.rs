@@ -32,6 +32,14 @@ const PREDECLARED: [(&str, ExchangeKind, bool); 6] = [
     ("amq.rabbitmq.trace", ExchangeKind::Topic, true),
 ];
 
+/// Prefix of the addresses direct reply-to hands out (`amq.rabbitmq.reply-to.<suffix>`).
+pub const REPLY_ADDRESS_PREFIX: &str = "amq.rabbitmq.reply-to.";
+
+/// Whether `name` is a direct reply-to address (the hidden queue behind a reply consumer).
+pub fn is_reply_address(name: &ShortStr) -> bool {
+    name.starts_with(REPLY_ADDRESS_PREFIX)
+}
+
 /// A virtual host.
 #[derive(Debug)]
 pub struct VHost {
@@ -80,9 +88,12 @@ impl VHost {
         self.queues.get(name).map(|q| Arc::clone(q.value()))
     }
 
-    /// The queue called `name`, or 404 worded as RabbitMQ does.
+    /// The queue called `name`, or 404 worded as RabbitMQ does. A direct reply-to address
+    /// is not a queue to clients (only publishing to it and declaring it work), so it is 404
+    /// too.
     pub fn queue_or_404(&self, name: &ShortStr) -> AmqpResult<Arc<Queue>> {
         self.queue(name)
+            .filter(|_| !is_reply_address(name))
             .ok_or_else(|| AmqpError::not_found("queue", &name.to_string_lossy(), &self.name))
     }
 

@@ -474,7 +474,8 @@ impl VHost {
         connection_id: u64,
     ) -> AmqpResult<u32> {
         let _guard = self.topology.lock();
-        let Some(q) = self.queue(name) else {
+        // A direct reply-to address is no queue to delete (its consumer stays), as in RabbitMQ.
+        let Some(q) = self.queue(name).filter(|_| !super::is_reply_address(name)) else {
             return Ok(0);
         };
         q.check_access(connection_id)?;

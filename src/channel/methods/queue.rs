@@ -3,7 +3,7 @@
 use super::random_name;
 use crate::broker::exchange::Destination;
 use crate::broker::queue::args::QueueType;
-use crate::broker::vhost::QueueDeclareRequest;
+use crate::broker::vhost::{QueueDeclareRequest, is_reply_address};
 use crate::channel::{Channel, ChannelContext};
 use crate::error::AmqpError;
 use crate::protocol::{
@@ -41,6 +41,26 @@ pub(super) fn declare(
             return Err(AmqpError::precondition(text));
         }
         ShortStr::from(random_name("amq.gen-"))
+    } else if m.queue == super::basic::DIRECT_REPLY_TO || is_reply_address(&m.queue) {
+        // Direct reply-to: declaring the pseudo-queue, or a live reply address, answers as
+        // for a queue with one consumer, passive or not; an unknown address is 404.
+        if m.queue != super::basic::DIRECT_REPLY_TO && ctx.vhost.queue(&m.queue).is_none() {
+            return Err(AmqpError::not_found(
+                "queue",
+                &m.queue.to_string_lossy(),
+                &ctx.vhost.name,
+            ));
+        }
+        if !m.nowait {
+            let ok = QueueDeclareOk {
+                queue: m.queue,
+                message_count: 0,
+                // RabbitMQ always reports one consumer for these.
+                consumer_count: 1,
+            };
+            ctx.sink.method(ch.id, &Method::QueueDeclareOk(ok));
+        }
+        return Ok(());
     } else if m.passive {
         // RabbitMQ does not stand an empty name in for the last declared queue here: a
         // passive declare of "" is 404 "no queue ''".
@@ -54,19 +74,6 @@ pub(super) fn declare(
         }
         resolve_queue_name(ch, &m.queue)?
     };
-    if m.passive && m.queue == super::basic::DIRECT_REPLY_TO {
-        // The direct reply-to pseudo-queue always "exists", as in RabbitMQ.
-        if !m.nowait {
-            let ok = QueueDeclareOk {
-                queue: m.queue,
-                message_count: 0,
-                // RabbitMQ always reports one consumer for the pseudo-queue.
-                consumer_count: 1,
-            };
-            ctx.sink.method(ch.id, &Method::QueueDeclareOk(ok));
-        }
-        return Ok(());
-    }
     let declared = ctx.vhost.declare_queue(QueueDeclareRequest {
         name: name.clone(),
         passive: m.passive,
