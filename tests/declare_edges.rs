@@ -97,3 +97,36 @@ async fn a_passive_declare_of_the_empty_name_is_404_even_after_a_declare() {
     let text = assert_amqp_error(declare(&ch, "", passive).await, 404, "NOT_FOUND");
     assert_eq!(text, "NOT_FOUND - no queue '' in vhost '/'");
 }
+
+#[tokio::test]
+async fn redeclaring_an_own_exclusive_queue_ignores_durable_but_not_auto_delete() {
+    let broker = TestBroker::start().await;
+    let (_c, ch) = broker.lapin_channel().await;
+    let q = unique("excl-durable");
+    declare(&ch, &q, EXCLUSIVE).await.unwrap();
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..EXCLUSIVE
+    };
+    declare(&ch, &q, durable).await.unwrap();
+    let text = assert_amqp_error(
+        declare(
+            &ch,
+            &q,
+            QueueDeclareOptions {
+                auto_delete: true,
+                ..durable
+            },
+        )
+        .await,
+        406,
+        "PRECONDITION_FAILED",
+    );
+    assert_eq!(
+        text,
+        format!(
+            "PRECONDITION_FAILED - inequivalent arg 'auto_delete' for queue '{q}' in vhost '/': \
+             received 'true' but current is 'false'"
+        )
+    );
+}

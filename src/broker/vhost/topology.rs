@@ -437,7 +437,9 @@ impl VHost {
             return Err(q.locked());
         }
         let what = q.describe();
-        if q.decl.durable != req.durable {
+        // RabbitMQ does not compare `durable` for an exclusive queue (which never outlives
+        // its connection anyway).
+        if !req.exclusive && q.decl.durable != req.durable {
             return Err(inequivalent(
                 "durable",
                 &what,
