@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{TestBroker, body, fresh_queue, get_body, guard, publish, publish_all};
+use common::{TestBroker, body, fresh_queue, get_body, guard, publish, publish_all, unique};
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicQosOptions, BasicRecoverOptions};
 
 #[tokio::test]
@@ -155,4 +155,21 @@ async fn lapin_reports_406_for_commit_without_select() {
         406,
         "PRECONDITION_FAILED - channel is not transactional",
     );
+}
+
+#[tokio::test]
+async fn a_consumer_on_the_committing_channel_gets_the_messages_before_commit_ok() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let q = c.queue_declare(1, &unique("tx-self"), true).await;
+    c.consume(1, &q, "self", true).await;
+    c.send_method(1, 90, 10, &[]).await;
+    c.expect_method(90, 11).await;
+    c.publish(1, "", &q, b"a").await;
+    c.publish(1, "", &q, b"b").await;
+    c.send_method(1, 90, 20, &[]).await;
+    assert_eq!(c.expect_delivery().await.body, b"a");
+    assert_eq!(c.expect_delivery().await.body, b"b");
+    c.expect_method(90, 21).await;
 }

@@ -59,11 +59,11 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
         // What fitted stays published, as in RabbitMQ; the channel is closed.
         return Err(AmqpError::precondition("partial tx completion"));
     }
+    let channel = ch.id;
     if ch.stored_since_commit {
         // commit-ok only once the published persistent messages are on disk: a barrier op
         // completes after everything queued before it (the store's writer is FIFO).
         let inbox = ctx.inbox.clone();
-        let channel = ch.id;
         let done: Completion = Box::new(move |_| {
             let _ = inbox.send(ConnectionEvent::TxCommitted { channel });
         });
@@ -71,7 +71,15 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
         ctx.broker.store.submit(barrier, Some(done));
         return Ok(());
     }
-    ctx.sink.method(ch.id, &Method::TxCommitOk(TxCommitOk));
+    // Through the connection's inbox, behind the deliveries the commit caused to this
+    // connection's consumers: as in RabbitMQ, they arrive before commit-ok.
+    if ctx
+        .inbox
+        .send(ConnectionEvent::TxCommitted { channel })
+        .is_err()
+    {
+        ctx.sink.method(ch.id, &Method::TxCommitOk(TxCommitOk));
+    }
     Ok(())
 }
 
