@@ -243,3 +243,33 @@ async fn a_reply_address_is_no_queue_to_get_from_or_delete() {
     publish_msg(&mut server, 1, "", &reply_to, &Props::default(), b"pong").await;
     assert_eq!(next_msg(&mut client).await.text(), "pong");
 }
+
+#[tokio::test]
+async fn in_a_transaction_a_reply_to_without_a_reply_consumer_is_refused_at_publish() {
+    let broker = TestBroker::start().await;
+    let mut c = open1(&broker).await;
+    let q = unique("rpc-tx");
+    declare(&mut c, 1, &q, &[]).await;
+    c.send_method(1, 90, 10, &[]).await;
+    c.expect_method(90, 11).await;
+    let request = Props {
+        reply_to: Some(REPLY_TO.into()),
+        ..Default::default()
+    };
+    publish_msg(&mut c, 1, "", &q, &request, b"ping").await;
+    let close = c.expect_channel_close(1).await;
+    assert_eq!(
+        (
+            close.code,
+            close.text.as_str(),
+            close.class_id,
+            close.method_id
+        ),
+        (
+            406,
+            "PRECONDITION_FAILED - fast reply consumer does not exist",
+            60,
+            40
+        )
+    );
+}

@@ -213,10 +213,22 @@ impl Channel {
         content: assembler::PendingContent,
         ctx: &mut ChannelContext<'_>,
     ) -> Result<(), AmqpError> {
-        let result = if let Some(tx) = self.tx.as_mut() {
-            // Check the exchange now, as RabbitMQ does, but route at commit.
-            methods::basic::check_publish(&content, ctx)
-                .map(|()| tx.push(TxAction::Publish(content)))
+        let result = if self.tx.is_some() {
+            // Check the exchange and a direct reply-to now, as RabbitMQ does; route at commit.
+            let mut content = content;
+            let checked = methods::basic::check_publish(&content, ctx).and_then(|()| {
+                if let Some(rewritten) =
+                    methods::basic::rewrite_reply_to(self, &content.raw_properties)?
+                {
+                    content.raw_properties = rewritten;
+                }
+                Ok(())
+            });
+            checked.map(|()| {
+                if let Some(tx) = self.tx.as_mut() {
+                    tx.push(TxAction::Publish(content));
+                }
+            })
         } else {
             methods::basic::publish(self, content, ctx)
         };

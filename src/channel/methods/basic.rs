@@ -147,7 +147,7 @@ fn direct_reply_queue(
 
 /// Rewrites a reply-to of `amq.rabbitmq.reply-to` to this channel's reply queue; 406 when
 /// the channel has no reply consumer, as in RabbitMQ.
-fn rewrite_reply_to(
+pub(in crate::channel) fn rewrite_reply_to(
     ch: &Channel,
     raw_properties: &bytes::Bytes,
 ) -> Result<Option<bytes::Bytes>, AmqpError> {
