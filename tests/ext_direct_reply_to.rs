@@ -273,3 +273,32 @@ async fn in_a_transaction_a_reply_to_without_a_reply_consumer_is_refused_at_publ
         )
     );
 }
+
+#[tokio::test]
+async fn a_mandatory_reply_is_delivered_and_also_returned_as_rabbitmq_does() {
+    let broker = TestBroker::start().await;
+    let mut server = open1(&broker).await;
+    let rpc_q = unique("rpc-mandatory");
+    declare(&mut server, 1, &rpc_q, &[]).await;
+    consume_args(&mut server, 1, &rpc_q, true, &[]).await;
+    let mut client = open1(&broker).await;
+    consume_args(&mut client, 1, REPLY_TO, true, &[]).await;
+    let request = Props {
+        reply_to: Some(REPLY_TO.into()),
+        ..Default::default()
+    };
+    publish_msg(&mut client, 1, "", &rpc_q, &request, b"ping").await;
+    let reply_to = next_msg(&mut server)
+        .await
+        .props
+        .reply_to
+        .expect("reply_to");
+    let mut bytes = common::raw::publish_frame(1, "", &reply_to, true);
+    bytes.extend(common::raw::header_frame(1, 4));
+    bytes.extend(common::raw::frame(common::raw::FRAME_BODY, 1, b"pong"));
+    server.send(&bytes).await;
+    let (mut ret, _) = server.expect_method(60, 50).await;
+    assert_eq!((ret.u16(), ret.shortstr()), (312, "NO_ROUTE".to_string()));
+    assert_eq!(server.read_content().await, b"pong");
+    assert_eq!(next_msg(&mut client).await.text(), "pong");
+}

@@ -319,7 +319,13 @@ pub(in crate::channel) fn publish(
         bcc: bcc_keys,
     });
     let seq = ch.confirms.as_mut().map(|c| c.next_sequence());
-    let routed = !ch.scratch.queues.is_empty();
+    // A direct reply-to address is reached out of band in RabbitMQ and counts as no queue:
+    // a mandatory reply is delivered and returned too.
+    let routed = ch
+        .scratch
+        .queues
+        .iter()
+        .any(|q| !crate::broker::vhost::is_reply_address(q.name()));
     let mut rejected = false;
     let mut entries = Vec::new();
     for queue in ch.scratch.queues.drain(..) {
