@@ -238,3 +238,34 @@ async fn a_tx_commit_with_a_publish_a_reject_publish_queue_refused_closes_the_ch
     c.open_channel(1).await;
     assert_eq!(drain(&mut c, &q).await, ["fits"]);
 }
+
+#[tokio::test]
+async fn requeued_messages_over_the_limit_are_dropped_before_another_consumer_gets_them() {
+    let broker = TestBroker::start().await;
+    let mut ops = open1(&broker).await;
+    let q = unique("drop-head-handoff");
+    let args = overflow(1, "drop-head");
+    declare_with(&mut ops, 1, &q, false, &args).await;
+    let mut holder = open1(&broker).await;
+    consume_args(&mut holder, 1, &q, false, &[]).await;
+    for b in ["m0", "m1", "m2"] {
+        publish_body(&mut ops, 1, "", &q, b).await;
+    }
+    for b in ["m0", "m1", "m2"] {
+        assert_eq!(next_msg(&mut holder).await.text(), b);
+    }
+    let mut other = open1(&broker).await;
+    consume_args(&mut other, 1, &q, false, &[]).await;
+    // The holder's channel closes: all three go back, the limit keeps only the newest.
+    let close = common::raw::Args::new()
+        .u16(200)
+        .shortstr("")
+        .u16(0)
+        .u16(0)
+        .build();
+    holder.send_method(1, 20, 40, &close).await;
+    holder.expect_method(20, 41).await;
+    let m = next_msg(&mut other).await;
+    assert_eq!((m.text().as_str(), m.redelivered), ("m2", true));
+    assert_eq!(declare_with(&mut ops, 1, &q, false, &args).await, (0, 1));
+}

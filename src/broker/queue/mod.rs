@@ -451,12 +451,12 @@ impl Queue {
                 }
             }
             inner.state.settle(n);
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
             if self.args.overflow == Overflow::DropHead {
-                // Requeued messages count against the limit again (RabbitMQ drops from the
-                // head, which is where they went back to).
+                // Requeued messages count against the limit again: RabbitMQ drops from the
+                // head (where they went back to) before anything is redelivered.
                 self.drop_head_over_limit(&mut inner, &mut dead);
             }
+            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
             if has_expiry {
                 self.arm_expiry(&mut inner);
             }
