@@ -4,6 +4,7 @@
 //! writer (batched socket writes) and one multiple-ack per confirming channel.
 
 use super::Connection;
+use super::frame_errors;
 use super::heartbeat::HeartbeatSchedule;
 use crate::broker::alarms::Alarm;
 use crate::broker::consumer::ConnectionEvent;
@@ -11,8 +12,8 @@ use crate::channel::{Channel, ChannelContext, ChannelState};
 use crate::error::AmqpError;
 use crate::protocol::{
     ChannelClose, ChannelCloseOk, ChannelOpenOk, ConnectionBlocked, ConnectionClose,
-    ConnectionCloseOk, ConnectionUnblocked, ConnectionUpdateSecretOk, ContentHeader, DecodeError,
-    Frame, FrameType, Method, ReplyCode, ShortStr, erlang_format, read_frame,
+    ConnectionCloseOk, ConnectionUnblocked, ConnectionUpdateSecretOk, ContentHeader, Frame,
+    FrameType, Method, ReplyCode, ShortStr, read_frame,
 };
 use std::time::Duration;
 use tokio::io::AsyncReadExt;
@@ -299,26 +300,16 @@ impl Connection {
             FrameType::Heartbeat => {
                 // RabbitMQ: a heartbeat on another channel is 505, one with a payload 501.
                 if channel != 0 {
-                    return Err(AmqpError::new(
-                        ReplyCode::UnexpectedFrame,
-                        erlang_format::frame_octets(frame_type.as_u8(), &payload),
-                    ));
+                    return Err(frame_errors::misplaced_frame(frame_type, &payload));
                 }
                 if !payload.is_empty() {
-                    return Err(AmqpError::new(
-                        ReplyCode::FrameError,
-                        erlang_format::frame_error(
-                            frame_type.as_u8(),
-                            &payload,
-                            erlang_format::Term::Atom("unknown_frame"),
-                        ),
-                    ));
+                    return Err(frame_errors::heartbeat_with_payload(&payload));
                 }
                 Ok(Flow::Continue)
             }
             FrameType::Method => {
                 let method = Method::decode(payload.clone())
-                    .map_err(|e| method_decode_error(&payload, &e))?;
+                    .map_err(|e| frame_errors::method_decode_error(&payload, &e))?;
                 if let Method::BasicPublish(_) = method {
                     self.has_published = true;
                 }
@@ -331,10 +322,7 @@ impl Connection {
             }
             FrameType::Header | FrameType::Body => {
                 if channel == 0 {
-                    return Err(AmqpError::new(
-                        ReplyCode::UnexpectedFrame,
-                        erlang_format::frame_octets(frame_type.as_u8(), &payload),
-                    ));
+                    return Err(frame_errors::misplaced_frame(frame_type, &payload));
                 }
                 self.handle_content(channel, frame_type, payload)
                     .map(|()| Flow::Continue)
@@ -558,25 +546,6 @@ fn close_channel(ch: &mut Channel, ctx: &mut ChannelContext<'_>, e: &AmqpError) 
         method_id: e.method_id,
     };
     ctx.sink.method(ch.id, &Method::ChannelClose(close));
-}
-
-/// The connection error for a method frame that does not decode, worded as RabbitMQ words
-/// it: a payload too short for the ids is an unknown frame, arguments that do not parse are
-/// "cannot decode" followed by the argument bytes.
-fn method_decode_error(payload: &[u8], e: &DecodeError) -> AmqpError {
-    let text = match e {
-        DecodeError::MethodFrameTooShort { .. } => erlang_format::frame_error(
-            FrameType::Method.as_u8(),
-            payload,
-            erlang_format::Term::Atom("unknown_frame"),
-        ),
-        DecodeError::Truncated { .. } | DecodeError::TrailingBytes { .. } => format!(
-            "cannot decode {}",
-            erlang_format::binary_w(payload.get(4..).unwrap_or_default())
-        ),
-        other => other.to_string(),
-    };
-    AmqpError::new(e.reply_code(), text).with_method(e.class_id(), e.method_id())
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -27,6 +27,7 @@ macro_rules! channel_ctx {
 }
 
 mod driver;
+mod frame_errors;
 mod handshake;
 mod heartbeat;
 pub mod writer;
