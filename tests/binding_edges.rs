@@ -26,6 +26,18 @@ async fn declare_exchange(
     guard(ch.exchange_declare(name.into(), kind, opts, args)).await
 }
 
+/// Declares an exclusive queue (server-named when `name` is empty) and returns its name.
+async fn exclusive_queue(ch: &Channel, name: &str) -> String {
+    let opts = QueueDeclareOptions {
+        exclusive: true,
+        ..Default::default()
+    };
+    let q = guard(ch.queue_declare(name.into(), opts, no_args()))
+        .await
+        .unwrap();
+    q.name().to_string()
+}
+
 async fn queue_bind(ch: &Channel, queue: &str, exchange: &str, key: &str) -> lapin::Result<()> {
     guard(ch.queue_bind(
         queue.into(),
@@ -61,19 +73,8 @@ async fn amq_rabbitmq_trace_exists_as_a_durable_internal_topic_exchange() {
     declare_exchange(&ch, trace, ExchangeKind::Topic, same, no_args())
         .await
         .unwrap();
-    let q = guard(ch.queue_declare(
-        "".into(),
-        QueueDeclareOptions {
-            exclusive: true,
-            ..Default::default()
-        },
-        no_args(),
-    ))
-    .await
-    .unwrap();
-    queue_bind(&ch, q.name().as_str(), trace, "#")
-        .await
-        .unwrap();
+    let q = exclusive_queue(&ch, "").await;
+    queue_bind(&ch, &q, trace, "#").await.unwrap();
     let confirm = guard(ch.basic_publish(
         trace.into(),
         "k".into(),
@@ -235,16 +236,7 @@ async fn another_connections_exclusive_queue_is_only_locked_when_a_binding_would
     let broker = TestBroker::start().await;
     let (_owner, owner_ch) = broker.lapin_channel().await;
     let q = unique("excl-bind");
-    guard(owner_ch.queue_declare(
-        q.as_str().into(),
-        QueueDeclareOptions {
-            exclusive: true,
-            ..Default::default()
-        },
-        no_args(),
-    ))
-    .await
-    .unwrap();
+    exclusive_queue(&owner_ch, &q).await;
     queue_bind(&owner_ch, &q, "amq.direct", &q).await.unwrap();
 
     let (_other, ch) = broker.lapin_channel().await;

@@ -13,6 +13,13 @@ use common::{
 use lapin::Channel;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions};
 
+const NO_ACK: BasicConsumeOptions = BasicConsumeOptions {
+    no_local: false,
+    no_ack: true,
+    exclusive: false,
+    nowait: false,
+};
+
 async fn qos(ch: &Channel, count: u16, global: bool) {
     guard(ch.basic_qos(count, BasicQosOptions { global }))
         .await
@@ -172,15 +179,7 @@ async fn no_ack_consumers_ignore_the_prefetch_limit() {
     publish_n(&publisher, &q, 5).await;
     let (_conn, ch) = broker.lapin_channel().await;
     qos(&ch, 1, false).await;
-    let mut a = consume(
-        &ch,
-        &q,
-        BasicConsumeOptions {
-            no_ack: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let mut a = consume(&ch, &q, NO_ACK).await;
     assert_eq!(a.bodies(5).await, bodies(5));
 }
 
@@ -239,15 +238,7 @@ async fn a_channel_at_its_global_prefetch_stops_its_no_ack_consumers_too() {
     let mut acking = consume(&ch, &q, BasicConsumeOptions::default()).await;
     assert_eq!(acking.bodies(1).await, ["m1"]);
     // As RabbitMQ: the channel is full, so its no-ack consumer gets nothing either.
-    let _no_ack = consume(
-        &ch,
-        &q,
-        BasicConsumeOptions {
-            no_ack: true,
-            ..Default::default()
-        },
-    )
-    .await;
+    let _no_ack = consume(&ch, &q, NO_ACK).await;
     assert_eq!(message_count(&publisher, &q).await, 5);
     remaining_go_to_a_fresh_consumer(&broker, &q, 5).await;
 }
