@@ -33,6 +33,8 @@ pub struct Message {
     /// Dead-lettering without a dead-letter routing key routes with them too, as RabbitMQ
     /// does. Not kept in the store.
     pub bcc: Vec<Bytes>,
+    /// Keeps removals from the store behind the message's store write.
+    pub store_gate: crate::broker::store_gate::StoreGate,
 }
 
 /// The wall clock in Unix milliseconds (0 if the clock is before 1970).

@@ -8,6 +8,7 @@ pub mod exchange;
 pub mod message;
 pub mod queue;
 mod recovery;
+pub mod store_gate;
 pub mod vhost;
 
 use crate::auth::Authenticator;

@@ -146,6 +146,7 @@ pub(crate) fn queued_message(entry: QueueEntry) -> QueuedMessage {
             .published_at_ms
             .unwrap_or_else(crate::broker::message::unix_millis_now),
         bcc: Vec::new(),
+        store_gate: crate::broker::store_gate::StoreGate::opened(),
     };
     QueuedMessage {
         seq: entry.seq,

@@ -339,6 +339,7 @@ mod tests {
             expiration: None,
             published_at_ms: 0,
             bcc: Vec::new(),
+            store_gate: Default::default(),
         })
     }
 

@@ -8,11 +8,15 @@ use std::sync::Arc;
 use tokio::time::{Duration, Instant};
 
 impl Queue {
-    /// Removes a settled message from the store, if it is there.
+    /// Removes a settled message from the store, if it is there. Queued behind the
+    /// message's own store write (see [`crate::broker::store_gate`]), so a message that
+    /// leaves while it is still being published is never written back.
     pub fn forget_stored(&self, qm: &QueuedMessage) {
         if let (true, Some(queue)) = (qm.stored, self.store_id()) {
-            self.store
-                .submit(StoreOp::Remove { queue, seq: qm.seq }, None);
+            let seq = qm.seq;
+            qm.message.store_gate.remove((queue, seq), || {
+                self.store.submit(StoreOp::Remove { queue, seq }, None);
+            });
         }
     }
 

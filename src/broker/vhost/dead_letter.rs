@@ -89,6 +89,7 @@ impl VHost {
             } else {
                 message.bcc.clone()
             },
+            store_gate: Default::default(),
         });
         let mut entries = Vec::new();
         for target in scratch.queues.drain(..) {

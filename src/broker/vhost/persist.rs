@@ -123,7 +123,8 @@ impl VHost {
 
 /// Writes a message to the store once for every queue entry it got, then (on the writer
 /// thread, after the commit) lets paged queues read it back and runs `after` with the
-/// outcome (publisher confirms, publisher backpressure).
+/// outcome (publisher confirms, publisher backpressure). Entries whose message already left
+/// the queue (see [`crate::broker::store_gate`]) are not written.
 pub(crate) fn store_publish(
     alarms: &std::sync::Arc<crate::broker::alarms::Alarms>,
     store: &crate::store::Store,
@@ -142,26 +143,37 @@ pub(crate) fn store_publish(
         .filter(|(_, e)| e.paged)
         .map(|(q, e)| (std::sync::Arc::clone(q), e.seq))
         .collect();
-    let op = StoreOp::Publish {
-        msg_id: message.id,
-        message: message.to_stored(),
-        entries: entries.iter().map(|(_, e)| (e.queue, e.seq)).collect(),
-    };
+    let stored = message.to_stored();
     let alarms = std::sync::Arc::clone(alarms);
-    let done: crate::store::Completion = Box::new(move |result| {
-        if let Err(err) = &result {
-            // Never silent: the publisher is nacked (confirm mode) and publishers are
-            // blocked until the store can write again.
-            tracing::error!(%err, "storing a message failed");
-        }
-        alarms.store_failed(result.is_err());
+    let settle = move |ok: bool| {
         for (q, seq) in &paged {
             q.paged_committed(*seq);
         }
         if let Some(after) = after {
-            after(result.is_ok());
+            after(ok);
         }
+    };
+    let entries = entries.iter().map(|(_, e)| (e.queue, e.seq)).collect();
+    message.store_gate.write(entries, |entries| {
+        if entries.is_empty() {
+            // Every entry left its queue before the write was queued: nothing to store.
+            settle(true);
+            return;
+        }
+        let done: crate::store::Completion = Box::new(move |result| {
+            if let Err(err) = &result {
+                // Never silent: the publisher is nacked (confirm mode) and publishers are
+                // blocked until the store can write again.
+                tracing::error!(%err, "storing a message failed");
+            }
+            alarms.store_failed(result.is_err());
+            settle(result.is_ok());
+        });
+        let op = StoreOp::Publish {
+            msg_id: message.id,
+            message: stored,
+            entries,
+        };
+        store.submit(op, Some(done));
     });
-    let done = Some(done);
-    store.submit(op, done);
 }

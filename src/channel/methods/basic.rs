@@ -317,6 +317,7 @@ pub(in crate::channel) fn publish(
         expiration,
         published_at_ms: crate::broker::message::unix_millis_now(),
         bcc: bcc_keys,
+        store_gate: Default::default(),
     });
     let seq = ch.confirms.as_mut().map(|c| c.next_sequence());
     // A direct reply-to address is reached out of band in RabbitMQ and counts as no queue:
