@@ -1,10 +1,12 @@
 //! Resource alarms (RabbitMQ's memory and disk alarms). A housekeeping check compares the
 //! process's resident memory with the high watermark and the data directory's free space
-//! with the free-disk limit; a failed store commit (disk full, map full, I/O error) also
+//! (the file system's plus the pages free inside the store's data file, which LMDB reuses
+//! without growing it) with the free-disk limit; a failed store commit (disk full, map full, I/O error) also
 //! raises the disk alarm until space returns. Every connection watches the alarm: while it
 //! is raised, connections that publish get connection.blocked and are not read from;
 //! consumers keep being served so queues drain. When it clears, connection.unblocked.
 
+use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::sync::watch;
@@ -34,6 +36,7 @@ pub struct Alarms {
     memory_limit: AtomicU64,
     disk_free_limit: AtomicU64,
     data_dir: PathBuf,
+    store: Store,
     store_failing: AtomicBool,
     raised: watch::Sender<Option<Alarm>>,
 }
@@ -56,8 +59,13 @@ fn read_kib_field(path: &str, field: &str) -> Option<u64> {
 
 impl Alarms {
     /// Alarms with the given memory watermark (0: 40% of the machine's memory) and free-disk
-    /// limit for `data_dir`.
-    pub fn new(memory_high_watermark: u64, disk_free_limit: u64, data_dir: PathBuf) -> Alarms {
+    /// limit for `data_dir`, where `store` keeps its data file.
+    pub fn new(
+        memory_high_watermark: u64,
+        disk_free_limit: u64,
+        data_dir: PathBuf,
+        store: Store,
+    ) -> Alarms {
         let limit = if memory_high_watermark == 0 {
             total_memory() / 5 * 2
         } else {
@@ -67,6 +75,7 @@ impl Alarms {
             memory_limit: AtomicU64::new(limit),
             disk_free_limit: AtomicU64::new(disk_free_limit),
             data_dir,
+            store,
             store_failing: AtomicBool::new(false),
             raised: watch::channel(None).0,
         }
@@ -98,7 +107,11 @@ impl Alarms {
 
     fn disk_is_low(&self) -> bool {
         let limit = self.disk_free_limit.load(Ordering::Relaxed);
-        let free = fs4::available_space(&self.data_dir).unwrap_or(u64::MAX);
+        // The data file keeps its peak size; the pages freed inside it are free space too.
+        let reusable = self.store.reusable_bytes().unwrap_or(0);
+        let free = fs4::available_space(&self.data_dir)
+            .unwrap_or(u64::MAX)
+            .saturating_add(reusable);
         if free >= limit.saturating_mul(2) {
             // Space came back (or never went): let a failed store try again.
             self.store_failing.store(false, Ordering::Release);

@@ -50,6 +50,7 @@ impl Broker {
             settings.limits.memory_high_watermark,
             settings.limits.disk_free_limit,
             settings.server.data_dir.clone(),
+            store.clone(),
         ));
         let vhosts = DashMap::new();
         for name in &settings.auth.vhosts {

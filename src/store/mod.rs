@@ -23,6 +23,7 @@
 mod apply;
 mod codec;
 mod env;
+mod space;
 mod types;
 mod writer;
 
@@ -178,6 +179,7 @@ impl Store {
             max_batch: options.max_batch.max(1),
             last_msg_id: max_msg_id,
             metrics: metrics.clone(),
+            retry: Vec::new(),
         };
         let handle = std::thread::Builder::new()
             .name("warren-store".into())

@@ -4,20 +4,27 @@
 //! first, drains up to `max_batch` (or [`MAX_BATCH_BYTES`] of bodies) more without waiting,
 //! applies them all in one transaction and commits (group commit: batch size follows disk
 //! speed), then runs each op's completion with its own result and loops. On `MapFull` it
-//! aborts, grows the map and retries the same batch; on any other error every op of the batch
-//! is completed with that error and the thread keeps serving. It exits when every sender is
-//! gone, after draining the channel.
+//! aborts, grows the map and retries the same batch. A batch that still fails (disk full,
+//! store at its maximum size, I/O error) is committed op by op, so removals that free space
+//! go through and only the ops that do not fit fail. A removal or delivery mark that fails
+//! even alone is kept and tried again before new work (every [`RETRY_EVERY`] while idle):
+//! an ack is never dropped because the disk was full when it arrived. The thread exits when
+//! every sender is gone, after draining the channel.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::Duration;
 
 use super::apply::{self, Ctx};
 use super::env::{Shared, grow};
+use super::space;
 use super::types::{Completion, StoreError, StoreOp};
 
 /// Stop draining once a batch carries this many body bytes (bounds latency and dirty pages).
 const MAX_BATCH_BYTES: usize = 64 << 20;
+/// How often failed removals are tried again while no new work arrives.
+const RETRY_EVERY: Duration = Duration::from_millis(100);
 
 /// What submitters send to the writer.
 pub(crate) enum Request {
@@ -62,6 +69,8 @@ pub(crate) struct Writer {
     pub(crate) max_batch: usize,
     pub(crate) last_msg_id: u64,
     pub(crate) metrics: Arc<Metrics>,
+    /// Removals and delivery marks whose commit failed, tried again first.
+    pub(crate) retry: Vec<Request>,
 }
 
 fn body_len(r: &Request) -> usize {
@@ -75,19 +84,50 @@ impl Writer {
     /// The thread's body.
     pub(crate) fn run(mut self) {
         let mut batch = Vec::with_capacity(self.max_batch.min(4096));
-        while let Ok(first) = self.rx.recv() {
+        let mut open = true;
+        while open || !self.retry.is_empty() {
+            let first = if self.retry.is_empty() {
+                self.rx.recv().ok()
+            } else if open {
+                match self.rx.recv_timeout(RETRY_EVERY) {
+                    Ok(r) => Some(r),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => {
+                        open = false;
+                        None
+                    }
+                }
+            } else {
+                // Closing: one last try for what failed, then exit.
+                let last = std::mem::take(&mut self.retry);
+                batch.extend(last);
+                self.process(&mut batch);
+                self.retry.clear();
+                break;
+            };
+            // Requests tried again were counted in `pending` when first submitted.
+            batch.append(&mut self.retry);
+            let Some(first) = first else {
+                if batch.is_empty() {
+                    open = false;
+                } else {
+                    self.process(&mut batch);
+                }
+                continue;
+            };
             let mut bytes = body_len(&first);
             batch.push(first);
+            let mut n = 1u64;
             while batch.len() < self.max_batch && bytes < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
                     Ok(r) => {
                         bytes += body_len(&r);
                         batch.push(r);
+                        n += 1;
                     }
                     Err(_) => break,
                 }
             }
-            let n = batch.len() as u64;
             self.process(&mut batch);
             let before = self.metrics.pending.fetch_sub(n, Ordering::AcqRel);
             if before.saturating_sub(n) < super::Store::BACKLOG_LIMIT / 2 {
@@ -97,9 +137,10 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<Request>) {
+        let room = self.has_room(batch);
         let outcome = loop {
             let saved = self.last_msg_id;
-            match self.commit(batch) {
+            match self.commit(batch, room) {
                 Ok(results) => break Ok(results),
                 Err(StoreError::MapFull) => {
                     self.last_msg_id = saved;
@@ -113,15 +154,15 @@ impl Writer {
                 }
             }
         };
-        // A full store at its maximum size: commit the ops one by one instead, so the ones
+        // A full store or disk: commit the ops one by one instead, in order, so the ones
         // that free space (acks, purges) and small ones still go through and only the ops
         // that do not fit fail.
         let outcome = match outcome {
-            Err(StoreError::MapFull) if batch.len() > 1 => {
+            Err(e) if batch.len() > 1 && !matches!(e, StoreError::Closed) => {
                 let mut results = Vec::with_capacity(batch.len());
                 for req in batch.iter() {
                     let saved = self.last_msg_id;
-                    let r = match self.commit(std::slice::from_ref(req)) {
+                    let r = match self.commit(std::slice::from_ref(req), room) {
                         Ok(mut r) => r.pop().unwrap_or(Ok(())),
                         Err(e) => {
                             self.last_msg_id = saved;
@@ -161,11 +202,14 @@ impl Writer {
                         tracing::error!("store completion panicked");
                     }
                 }
-                Request::Op(op, None) => {
-                    if let Err(e) = res {
-                        tracing::warn!(error = %e, ?op, "store op failed");
+                Request::Op(op, None) => match res {
+                    Ok(()) => {}
+                    Err(e) if retriable(&op, &e) => {
+                        tracing::warn!(error = %e, ?op, "store op failed; will retry");
+                        self.retry.push(Request::Op(op, None));
                     }
-                }
+                    Err(e) => tracing::warn!(error = %e, ?op, "store op failed"),
+                },
                 Request::Flush(tx) => {
                     let _ = tx.send(res);
                 }
@@ -174,8 +218,29 @@ impl Writer {
         }
     }
 
-    /// One transaction over the whole batch; per-op results on success.
-    fn commit(&mut self, batch: &[Request]) -> Result<Vec<Result<(), StoreError>>, StoreError> {
+    /// Whether the batch's bodies fit on the disk beside [`space::DISK_RESERVE`].
+    fn has_room(&self, batch: &[Request]) -> bool {
+        let bytes: usize = batch.iter().map(body_len).sum();
+        if bytes == 0 {
+            return true;
+        }
+        let guard = self.shared.env.read();
+        guard.as_ref().is_none_or(|env| {
+            space::has_room(
+                env,
+                &self.shared.dbs,
+                u64::try_from(bytes).unwrap_or(u64::MAX),
+            )
+        })
+    }
+
+    /// One transaction over the whole batch (its publishes refused as [`StoreError::DiskFull`]
+    /// without `room`); per-op results on success.
+    fn commit(
+        &mut self,
+        batch: &[Request],
+        room: bool,
+    ) -> Result<Vec<Result<(), StoreError>>, StoreError> {
         let guard = self.shared.env.read();
         let env = guard.as_ref().ok_or(StoreError::Closed)?;
         let mut txn = env.write_txn()?;
@@ -184,6 +249,7 @@ impl Writer {
         let mut results = Vec::with_capacity(batch.len());
         for req in batch {
             let r = match req {
+                Request::Op(StoreOp::Publish { .. }, _) if !room => Err(StoreError::DiskFull),
                 Request::Op(op, _) => apply::apply(&mut txn, &mut ctx, op)?,
                 Request::QueueCounter(n) => apply::bump_queue_counter(&mut txn, &dbs, *n)?,
                 Request::Flush(_) => Ok(()),
@@ -194,4 +260,12 @@ impl Writer {
         txn.commit()?;
         Ok(results)
     }
+}
+
+/// Whether a failed op is kept to be tried again: removals and delivery marks (they stay
+/// right whenever they land: nothing else writes their entry), when the transaction failed
+/// (not when the op itself was refused).
+fn retriable(op: &StoreOp, e: &StoreError) -> bool {
+    matches!(op, StoreOp::Remove { .. } | StoreOp::MarkDelivered { .. })
+        && !matches!(e, StoreError::Rejected(_) | StoreError::Closed)
 }
