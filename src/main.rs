@@ -8,7 +8,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::signal::unix::{SignalKind, signal};
 use tracing_subscriber::EnvFilter;
-use warren::config::{self, Settings, cli::Cli};
+use warren::config::cli::{Cli, Command};
+use warren::config::{self, Settings};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +28,9 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt().with_env_filter(filter).init();
+    if cli.command == Some(Command::Compact) {
+        return compact(&settings);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -39,6 +43,26 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(run(settings))
+}
+
+/// `warren compact`: compacts the data directory's store and reports the sizes.
+fn compact(settings: &Settings) -> ExitCode {
+    match warren::store::compact(&settings.server.data_dir) {
+        Ok(c) => {
+            println!(
+                "compacted {}: {} -> {} bytes in {:.2} s",
+                settings.server.data_dir.display(),
+                c.before,
+                c.after,
+                c.elapsed.as_secs_f64()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("warren compact: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 /// Starts the broker, waits for SIGINT or SIGTERM, then shuts it down.

@@ -222,6 +222,10 @@ fn each_validation_rule_names_its_key() {
     assert_eq!(invalid_key(&s).0, "server.log_level");
 
     let mut s = Settings::default();
+    s.server.compact_free_percent = 101;
+    assert_eq!(invalid_key(&s).0, "server.compact_free_percent");
+
+    let mut s = Settings::default();
     s.amqp.frame_max = 1024;
     let err = s.validate().unwrap_err();
     assert_eq!(err.key(), Some("amqp.frame_max"));

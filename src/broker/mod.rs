@@ -38,7 +38,10 @@ impl Broker {
     /// Opens the store in the data directory, creates the configured vhosts and recovers
     /// durable exchanges, queues (with their persistent messages) and bindings.
     pub fn open(settings: Arc<Settings>) -> Result<Broker, StoreError> {
-        let mut options = StoreOptions::default();
+        let mut options = StoreOptions {
+            compact_free_percent: settings.server.compact_free_percent,
+            ..StoreOptions::default()
+        };
         if settings.limits.max_store_size > 0 {
             options.max_map_size = usize::try_from(settings.limits.max_store_size)
                 .unwrap_or(usize::MAX)

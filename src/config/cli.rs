@@ -1,6 +1,6 @@
 //! The command line. Flags override the config file and the `WARREN_*` environment.
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Warren's command-line flags (`warren --help`).
@@ -15,15 +15,26 @@ use std::path::PathBuf;
 )]
 pub struct Cli {
     /// TOML config file; without it only defaults, environment and flags apply.
-    #[arg(long, short = 'c', value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Address and port to listen on (server.listen), e.g. 127.0.0.1:5672.
     #[arg(long, value_name = "ADDR:PORT")]
     pub listen: Option<String>,
     /// Directory for the message store (server.data_dir).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// Log filter (server.log_level): error, warn, info, debug, trace or a tracing directive.
     #[arg(long, value_name = "LEVEL")]
     pub log_level: Option<String>,
+    /// What to do instead of running the broker.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Maintenance commands (the broker must not be running on the data directory).
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Shrinks the data file to its live data (the file keeps its peak size after a
+    /// backlog drains), then exits. Stop the broker first.
+    Compact,
 }

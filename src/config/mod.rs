@@ -65,6 +65,9 @@ pub struct ServerSettings {
     pub log_level: String,
     /// Most client connections at once; 0 means no limit.
     pub max_connections: usize,
+    /// Compact the data file at start-up when at least this percent of it is free
+    /// (0 never, at most 100).
+    pub compact_free_percent: u8,
 }
 
 /// The `[amqp]` section.
@@ -112,6 +115,7 @@ impl Default for ServerSettings {
             data_dir: PathBuf::from("./data"),
             log_level: "info".to_string(),
             max_connections: 0,
+            compact_free_percent: 50,
         }
     }
 }
@@ -422,6 +426,15 @@ impl ServerSettings {
             return Err(ConfigError::invalid(
                 "server.log_level",
                 "must not be empty; use error, warn, info, debug or trace",
+            ));
+        }
+        if self.compact_free_percent > 100 {
+            return Err(ConfigError::invalid(
+                "server.compact_free_percent",
+                format!(
+                    "must be a percentage from 0 (never compact) to 100, got {}",
+                    self.compact_free_percent
+                ),
             ));
         }
         tracing_subscriber::EnvFilter::try_new(&self.log_level).map_err(|e| {

@@ -28,7 +28,8 @@ pub(crate) type Db = heed::Database<'static, Raw, Raw>;
 pub(crate) const LOCK_FILE: &str = "warren.lock";
 /// LMDB's data file.
 pub(crate) const DATA_FILE: &str = "data.mdb";
-const LMDB_LOCK_FILE: &str = "lock.mdb";
+/// LMDB's lock file (reader table; recreated at need).
+pub(crate) const LMDB_LOCK_FILE: &str = "lock.mdb";
 const MIB: usize = 1 << 20;
 
 /// The named databases (see `codec` for their layouts).

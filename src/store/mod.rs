@@ -22,6 +22,7 @@
 
 mod apply;
 mod codec;
+mod compact;
 mod env;
 mod space;
 mod types;
@@ -37,6 +38,7 @@ use std::thread::{JoinHandle, ThreadId};
 use heed::RoTxn;
 use parking_lot::{Mutex, RwLock};
 
+pub use compact::{Compaction, compact};
 pub use types::{
     Completion, DefinitionKind, QueueEntry, QueueId, QueueStats, StoreError, StoreOp, StoreOptions,
     StoredMessage,
@@ -168,6 +170,7 @@ impl Store {
     /// files untouched) if it is not a store this build can read.
     pub fn open(dir: &Path, options: StoreOptions) -> Result<Store, StoreError> {
         let lock = env::lock_dir(dir)?;
+        let lock = compact::at_start(dir, &options, lock)?;
         let shared = env::open_env(dir, &options, lock)?;
         let (max_msg_id, next_queue) = startup(&shared)?;
         let shared = Arc::new(shared);

@@ -24,6 +24,9 @@ pub struct StoreOptions {
     pub sync: bool,
     /// Most operations applied in one write transaction. Default 4096.
     pub max_batch: usize,
+    /// Compact the data file when opening it if at least this percent of it is free pages
+    /// (see [`super::compact`]); 0 (the default) never does.
+    pub compact_free_percent: u8,
 }
 
 impl Default for StoreOptions {
@@ -37,6 +40,7 @@ impl Default for StoreOptions {
             max_map_size,
             sync: true,
             max_batch: 4096,
+            compact_free_percent: 0,
         }
     }
 }
@@ -86,6 +90,12 @@ pub enum StoreError {
     /// Any other LMDB error.
     #[error("storage engine (LMDB) error: {0}")]
     Lmdb(String),
+    /// There is no store in the directory (for commands that need one).
+    #[error("{} holds no Warren store (no data.mdb); check the data directory", dir.display())]
+    NoData {
+        /// The data directory.
+        dir: PathBuf,
+    },
     /// The store was closed; nothing more can be written or read.
     #[error("the store is closed")]
     Closed,
@@ -108,6 +118,7 @@ impl StoreError {
             StoreError::DiskFull => StoreError::DiskFull,
             StoreError::Io(e) => StoreError::Io(std::io::Error::new(e.kind(), e.to_string())),
             StoreError::Lmdb(s) => StoreError::Lmdb(s.clone()),
+            StoreError::NoData { dir } => StoreError::NoData { dir: dir.clone() },
             StoreError::Closed => StoreError::Closed,
             StoreError::Rejected(s) => StoreError::Rejected(s.clone()),
         }
