@@ -8,6 +8,9 @@
 //!   1 KiB, 16 KiB and 1 MiB bodies.
 //! - recovery: open + queue_stats + first read_queue page over a large backlog, and a full
 //!   scan of it for comparison.
+//! - compact (only when named): fills a data file of `WARREN_BENCH_COMPACT_GIB` GiB
+//!   (default 5) with 64 KiB messages, drains all but `WARREN_BENCH_COMPACT_LIVE` percent
+//!   (default 10), then times `warren::store::compact`. Uses about twice that much of /tmp.
 
 use std::sync::mpsc;
 use std::time::Instant;
@@ -211,6 +214,72 @@ fn recovery(n: u64) {
     );
 }
 
+fn env_u64(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Fills `gib` GiB, keeps `live_percent` of it, compacts.
+fn compaction(gib: u64, live_percent: u64) {
+    let dir = tempfile::tempdir().unwrap();
+    let options = StoreOptions {
+        sync: false,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir.path(), options).unwrap();
+    let body = Bytes::from(vec![0x42; 64 * 1024]);
+    let n = gib * 16 * 1024;
+    let start = Instant::now();
+    for i in 1..=n {
+        store.submit(
+            StoreOp::Publish {
+                msg_id: i,
+                message: message(&body),
+                entries: vec![(1, i)],
+            },
+            None,
+        );
+        if i % 4096 == 0 {
+            store.flush().unwrap();
+        }
+    }
+    store.flush().unwrap();
+    let filled = start.elapsed();
+    let keep_every = 100 / live_percent.clamp(1, 100);
+    for i in (1..=n).filter(|i| live_percent == 0 || i % keep_every != 0) {
+        store.submit(StoreOp::Remove { queue: 1, seq: i }, None);
+        if i % 4096 == 0 {
+            store.flush().unwrap();
+        }
+    }
+    store.flush().unwrap();
+    let live = store.queue_stats(1).unwrap().count;
+    let (size, reusable) = (store.file_size(), store.reusable_bytes().unwrap());
+    store.close();
+    println!(
+        "compact: filled {:.0} MiB in {:.1} s; {live} of {n} messages live, {:.0} MiB reusable",
+        mib(size),
+        filled.as_secs_f64(),
+        mib(reusable)
+    );
+    let c = warren::store::compact(dir.path()).unwrap();
+    println!(
+        "compact: {:.0} MiB -> {:.0} MiB in {:.2} s",
+        mib(c.before),
+        mib(c.after),
+        c.elapsed.as_secs_f64()
+    );
+    let start = Instant::now();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    assert_eq!(store.queue_stats(1).unwrap().count, live);
+    println!(
+        "compact: reopened in {:.3} s",
+        start.elapsed().as_secs_f64()
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -234,5 +303,11 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(5_000_000);
         recovery(n);
+    }
+    if args.iter().any(|a| a == "compact") {
+        compaction(
+            env_u64("WARREN_BENCH_COMPACT_GIB", 5),
+            env_u64("WARREN_BENCH_COMPACT_LIVE", 10),
+        );
     }
 }
