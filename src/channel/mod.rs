@@ -101,9 +101,9 @@ pub struct Channel {
     stored_since_commit: bool,
     /// A queue refused a publish (x-overflow reject-publish) since the last tx.commit.
     refused_since_commit: bool,
-    /// Queues whose consumer on this channel was cancelled while holding deliveries: they
-    /// are poked once those are settled (a single-active-consumer queue waits for them
-    /// before serving its next consumer).
+    /// Single-active-consumer queues whose consumer on this channel was cancelled while
+    /// holding deliveries: they wait for them before serving the next consumer, and are
+    /// poked once those are settled.
     awaiting_settle: Vec<Arc<Queue>>,
 }
 
@@ -262,7 +262,10 @@ impl Channel {
                 }
                 ctx.flow
                     .taken(crate::broker::queue::delivery_cost(&message));
-                queue.return_undelivered(message, !no_ack);
+                // A single-active-consumer queue whose cancelled consumer here still holds
+                // deliveries serves nobody until they are back or settled.
+                let hand_over = !self.awaiting_settle.iter().any(|q| Arc::ptr_eq(q, &queue));
+                queue.return_undelivered(message, !no_ack, hand_over);
                 return;
             }
         };

@@ -547,7 +547,7 @@ impl Connection {
                 self.outbox
                     .flow
                     .taken(crate::broker::queue::delivery_cost(&d.message));
-                d.queue.return_undelivered(d.message, !d.no_ack);
+                d.queue.return_undelivered(d.message, !d.no_ack, true);
             }
             return;
         };
@@ -599,7 +599,7 @@ pub(super) fn return_undelivered(ctx: &ChannelContext<'_>, in_flight: Vec<Delive
     for d in in_flight {
         ctx.flow
             .taken(crate::broker::queue::delivery_cost(&d.message));
-        d.queue.return_undelivered(d.message, !d.no_ack);
+        d.queue.return_undelivered(d.message, !d.no_ack, true);
     }
 }
 

@@ -496,18 +496,27 @@ impl Queue {
     }
 
     /// Takes back a message that was handed to a consumer that had gone by the time it
-    /// arrived: it returns to its place unchanged (not marked redelivered).
-    pub fn return_undelivered(self: &Arc<Self>, qm: QueuedMessage, counted_unacked: bool) {
+    /// arrived: it returns to its place unchanged (not marked redelivered). With
+    /// `hand_over` false nothing is delivered now (a single-active-consumer queue waiting
+    /// for its cancelled consumer's deliveries to come back first).
+    pub fn return_undelivered(
+        self: &Arc<Self>,
+        qm: QueuedMessage,
+        counted_unacked: bool,
+        hand_over: bool,
+    ) {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            if counted_unacked {
-                inner.state.settle(1);
+            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)]);
+            if hand_over {
+                self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+            } else {
+                self.account(&mut inner);
             }
-            if !inner.deleted {
-                inner.state.unpop(qm);
+            if has_expiry {
+                self.arm_expiry(&mut inner);
             }
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
         }
         self.dead_letter(dead);
     }

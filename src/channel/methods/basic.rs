@@ -194,6 +194,7 @@ pub(super) fn cancel(
             holds_nothing,
         );
         if !holds_nothing
+            && consumer.queue.args.single_active_consumer
             && !ch
                 .awaiting_settle
                 .iter()
