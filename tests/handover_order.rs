@@ -7,8 +7,10 @@
 //! The scene: m0..m5 queued; consumer A (prefetch 2, priority 10 in the priority mode)
 //! holds m0 and m1. Consumer B then attaches: with single active consumer it waits
 //! (prefetch 10); otherwise it takes m2 under prefetch 1 and is served one message per ack.
-//! Checked against RabbitMQ 3.10.8 (`WARREN_TEST_URI`), except the consumer timeout, which
-//! needs a short `limits.consumer_timeout_ms`.
+//! The single-active-consumer sequences (after a channel close, and after a cancel followed
+//! by nack, reject or recover) are those RabbitMQ 3.10.8 gave when probed. The file runs
+//! against an external broker with `WARREN_TEST_URI`, except the consumer timeout (it needs
+//! a short `limits.consumer_timeout_ms`) and the ack after a cancel (see that test).
 
 mod common;
 
