@@ -9,6 +9,7 @@
 pub mod assembler;
 pub mod confirms;
 mod methods;
+mod release;
 pub mod unacked;
 
 use crate::broker::Broker;
@@ -100,6 +101,10 @@ pub struct Channel {
     stored_since_commit: bool,
     /// A queue refused a publish (x-overflow reject-publish) since the last tx.commit.
     refused_since_commit: bool,
+    /// Single-active-consumer queues whose consumer on this channel was cancelled while
+    /// holding deliveries: they wait for them before serving the next consumer, and are
+    /// poked once those are settled.
+    awaiting_settle: Vec<Arc<Queue>>,
 }
 
 impl Channel {
@@ -121,6 +126,7 @@ impl Channel {
             reply_queue: None,
             stored_since_commit: false,
             refused_since_commit: false,
+            awaiting_settle: Vec::new(),
         }
     }
 
@@ -256,7 +262,10 @@ impl Channel {
                 }
                 ctx.flow
                     .taken(crate::broker::queue::delivery_cost(&message));
-                queue.return_undelivered(message, !no_ack);
+                // A single-active-consumer queue whose cancelled consumer here still holds
+                // deliveries serves nobody until they are back or settled.
+                let hand_over = !self.awaiting_settle.iter().any(|q| Arc::ptr_eq(q, &queue));
+                queue.return_undelivered(message, !no_ack, hand_over);
                 return;
             }
         };
@@ -372,30 +381,42 @@ impl Channel {
     }
 
     /// Releases everything the channel holds: consumers are cancelled (auto-delete queues
-    /// that lose their last consumer go), unacked deliveries return to their queues in order.
-    pub fn release(&mut self, ctx: &ChannelContext<'_>) {
-        for (tag, consumer) in self.consumers.drain() {
-            let removal = consumer
-                .queue
-                .remove_consumers(ctx.connection_id, self.id, Some(&tag));
-            if removal.now_unused {
-                ctx.vhost.remove_queue(&consumer.queue);
-            }
+    /// that lose their last consumer go), unacked deliveries (and those held back by a
+    /// transaction) return to their queues marked redelivered, and `in_flight` deliveries
+    /// (taken from the connection's inbox, never sent) return unchanged. Each queue gets
+    /// all of it in one step, so nothing newer is handed to its next consumer first.
+    pub fn release(&mut self, ctx: &ChannelContext<'_>, in_flight: Vec<Delivery>) {
+        let mut returns = release::Returns::default();
+        for (_, consumer) in self.consumers.drain() {
+            returns.of(&consumer.queue);
         }
-        let entries = self.unacked.take_all();
-        for (_, e) in &entries {
+        for (_, e) in self.unacked.take_all() {
             if let Some(credit) = &e.credit {
                 credit.release(1);
             }
+            returns.of(&e.queue).delivered.push(e.message);
         }
-        methods::basic::requeue_entries(entries);
-        if let Some(actions) = self.tx.take() {
-            for action in actions {
-                if let TxAction::Settle { entries, .. } = action {
-                    methods::basic::requeue_entries(entries);
+        for action in self.tx.take().unwrap_or_default() {
+            if let TxAction::Settle { entries, .. } = action {
+                for (_, e) in entries {
+                    returns.of(&e.queue).delivered.push(e.message);
                 }
             }
         }
+        for d in in_flight {
+            ctx.flow
+                .taken(crate::broker::queue::delivery_cost(&d.message));
+            returns.of(&d.queue).in_flight.push((d.message, !d.no_ack));
+        }
+        for r in returns.into_inner() {
+            let removal =
+                r.queue
+                    .release_channel(ctx.connection_id, self.id, r.delivered, r.in_flight);
+            if removal.now_unused {
+                ctx.vhost.remove_queue(&r.queue);
+            }
+        }
+        self.awaiting_settle.clear();
         self.assembler = Assembler::Idle;
     }
 }

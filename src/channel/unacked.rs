@@ -84,6 +84,21 @@ impl Unacked {
             .min()
     }
 
+    /// True when a delivery to consumer `tag` is outstanding.
+    pub fn holds_for(&self, tag: &ShortStr) -> bool {
+        self.entries
+            .values()
+            .any(|e| e.consumer_tag.as_ref() == Some(tag))
+    }
+
+    /// True when a consumer delivery from `queue` whose consumer tag `pick` accepts is
+    /// outstanding.
+    pub fn holds_from(&self, queue: &Arc<Queue>, pick: impl Fn(&ShortStr) -> bool) -> bool {
+        self.entries
+            .values()
+            .any(|e| Arc::ptr_eq(&e.queue, queue) && e.consumer_tag.as_ref().is_some_and(&pick))
+    }
+
     /// Number outstanding.
     pub fn len(&self) -> usize {
         self.entries.len()

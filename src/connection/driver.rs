@@ -7,7 +7,7 @@ use super::Connection;
 use super::frame_errors;
 use super::heartbeat::HeartbeatSchedule;
 use crate::broker::alarms::Alarm;
-use crate::broker::consumer::ConnectionEvent;
+use crate::broker::consumer::{ConnectionEvent, Delivery};
 use crate::channel::{Channel, ChannelContext, ChannelState};
 use crate::error::AmqpError;
 use crate::protocol::{
@@ -194,9 +194,6 @@ impl Connection {
 
     /// Closes channels whose oldest delivery has waited too long for an ack.
     fn check_consumer_timeouts(&mut self, now: Instant, timeout: Duration) {
-        let Some(vhost) = self.vhost.clone() else {
-            return;
-        };
         let expired: Vec<(u16, AmqpError)> = self
             .channels
             .values()
@@ -204,10 +201,7 @@ impl Connection {
             .filter_map(|ch| ch.check_consumer_timeout(now, timeout).map(|e| (ch.id, e)))
             .collect();
         for (id, err) in expired {
-            if let Some(ch) = self.channels.get_mut(&id) {
-                let mut ctx = channel_ctx!(self, &vhost);
-                close_channel(ch, &mut ctx, &err);
-            }
+            self.close_channel(id, &err);
         }
     }
 
@@ -283,10 +277,42 @@ impl Connection {
         let Some(vhost) = self.vhost.clone() else {
             return;
         };
+        let mut in_flight = self.take_in_flight(None);
         let ctx = channel_ctx!(self, &vhost);
         for ch in self.channels.values_mut() {
-            ch.release(&ctx);
+            ch.release(&ctx, deliveries_for(&mut in_flight, ch.id));
             ch.state = ChannelState::Closing;
+        }
+        return_undelivered(&ctx, in_flight);
+    }
+
+    /// Takes the deliveries waiting in the inbox for `channel` (every channel if `None`),
+    /// handling the other events as usual, so a closing channel gives them back to their
+    /// queues together with what it holds.
+    fn take_in_flight(&mut self, channel: Option<u16>) -> Vec<Delivery> {
+        let mut taken = Vec::new();
+        while let Ok(event) = self.inbox_rx.try_recv() {
+            match event {
+                ConnectionEvent::Deliver(d) if channel.is_none_or(|id| id == d.channel) => {
+                    taken.push(d);
+                }
+                other => self.handle_event(other),
+            }
+        }
+        taken
+    }
+
+    /// A soft error: release what the channel holds (and its deliveries still in the
+    /// inbox), send channel.close, and ignore the channel until the client's close-ok.
+    fn close_channel(&mut self, id: u16, e: &AmqpError) {
+        let Some(vhost) = self.vhost.clone() else {
+            return;
+        };
+        let in_flight = self.take_in_flight(Some(id));
+        let mut ctx = channel_ctx!(self, &vhost);
+        match self.channels.get_mut(&id) {
+            Some(ch) => close_channel(ch, &mut ctx, e, in_flight),
+            None => return_undelivered(&ctx, in_flight),
         }
     }
 
@@ -364,6 +390,15 @@ impl Connection {
         let Some(vhost) = self.vhost.clone() else {
             return Ok(());
         };
+        let in_flight = match (&method, self.channels.get(&id)) {
+            (Method::ChannelClose(_), Some(ch)) if ch.state == ChannelState::Open => {
+                if let Some(err) = ch.interrupted_content() {
+                    return Err(err);
+                }
+                self.take_in_flight(Some(id))
+            }
+            _ => Vec::new(),
+        };
         let Some(ch) = self.channels.get_mut(&id) else {
             if self.closed_in_this_read.contains(&id) {
                 // Sent right behind its channel.close: RabbitMQ still counts the channel as
@@ -430,11 +465,8 @@ impl Connection {
             )
             .with_method(class_id, method_id)),
             Method::ChannelClose(_) => {
-                if let Some(err) = ch.interrupted_content() {
-                    return Err(err);
-                }
                 ch.flush_confirms(ctx.sink);
-                ch.release(&ctx);
+                ch.release(&ctx, in_flight);
                 ctx.sink.method(id, &Method::ChannelCloseOk(ChannelCloseOk));
                 self.channels.remove(&id);
                 self.closed_in_this_read.push(id);
@@ -450,7 +482,7 @@ impl Connection {
         };
         match result {
             Err(e) if !e.code.is_hard() => {
-                close_channel(ch, &mut ctx, &e);
+                self.close_channel(id, &e);
                 Ok(())
             }
             other => other,
@@ -493,7 +525,7 @@ impl Connection {
         };
         match result {
             Err(e) if !e.code.is_hard() => {
-                close_channel(ch, &mut ctx, &e);
+                self.close_channel(id, &e);
                 Ok(())
             }
             other => other,
@@ -515,7 +547,7 @@ impl Connection {
                 self.outbox
                     .flow
                     .taken(crate::broker::queue::delivery_cost(&d.message));
-                d.queue.return_undelivered(d.message, !d.no_ack);
+                d.queue.return_undelivered(d.message, !d.no_ack, true);
             }
             return;
         };
@@ -533,11 +565,16 @@ impl Connection {
 
 /// A soft error: release what the channel holds, send channel.close, and ignore the channel
 /// until the client's close-ok.
-fn close_channel(ch: &mut Channel, ctx: &mut ChannelContext<'_>, e: &AmqpError) {
+fn close_channel(
+    ch: &mut Channel,
+    ctx: &mut ChannelContext<'_>,
+    e: &AmqpError,
+    in_flight: Vec<Delivery>,
+) {
     tracing::warn!(channel = ch.id, code = e.code.code(), text = %e.text, "closing channel");
     // Confirms already settled go out before the close, as RabbitMQ sends them.
     ch.flush_confirms(ctx.sink);
-    ch.release(ctx);
+    ch.release(ctx, in_flight);
     ch.state = ChannelState::Closing;
     let close = ChannelClose {
         reply_code: e.code.code(),
@@ -546,6 +583,24 @@ fn close_channel(ch: &mut Channel, ctx: &mut ChannelContext<'_>, e: &AmqpError) 
         method_id: e.method_id,
     };
     ctx.sink.method(ch.id, &Method::ChannelClose(close));
+}
+
+/// Takes the deliveries for `channel` out of `in_flight`.
+pub(super) fn deliveries_for(in_flight: &mut Vec<Delivery>, channel: u16) -> Vec<Delivery> {
+    let (mine, rest) = std::mem::take(in_flight)
+        .into_iter()
+        .partition(|d| d.channel == channel);
+    *in_flight = rest;
+    mine
+}
+
+/// Gives deliveries that reached no channel back to their queues, unchanged.
+pub(super) fn return_undelivered(ctx: &ChannelContext<'_>, in_flight: Vec<Delivery>) {
+    for d in in_flight {
+        ctx.flow
+            .taken(crate::broker::queue::delivery_cost(&d.message));
+        d.queue.return_undelivered(d.message, !d.no_ack, true);
+    }
 }
 
 async fn sleep_until_opt(deadline: Option<Instant>) {

@@ -173,23 +173,27 @@ impl Connection {
         let Some(vhost) = self.vhost.clone() else {
             return;
         };
+        // Nothing more reaches this connection: a queue that loses a consumer here does not
+        // hand messages to another channel of it. Deliveries already on their way go back
+        // to their queues with what their channel held.
+        self.inbox_rx.close();
+        let mut in_flight = Vec::new();
+        while let Ok(event) = self.inbox_rx.try_recv() {
+            if let ConnectionEvent::Deliver(d) = event {
+                in_flight.push(d);
+            }
+        }
         let mut channels: Vec<Channel> = self.channels.drain().map(|(_, ch)| ch).collect();
         {
             let ctx = channel_ctx!(self, &vhost);
             for ch in &mut channels {
-                ch.release(&ctx);
+                ch.release(&ctx, driver::deliveries_for(&mut in_flight, ch.id));
             }
+            driver::return_undelivered(&ctx, in_flight);
         }
         for q in vhost.queues() {
             if q.decl.exclusive_owner == Some(self.id) {
                 vhost.remove_queue(&q);
-            }
-        }
-        // Deliveries already on their way go back to their queues.
-        self.inbox_rx.close();
-        while let Ok(event) = self.inbox_rx.try_recv() {
-            if let ConnectionEvent::Deliver(d) = event {
-                d.queue.return_undelivered(d.message, !d.no_ack);
             }
         }
     }

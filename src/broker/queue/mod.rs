@@ -441,42 +441,82 @@ impl Queue {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            let mut n = 0;
-            let mut has_expiry = false;
-            for qm in messages {
-                n += 1;
-                if !inner.deleted {
-                    has_expiry |= qm.expires_at.is_some();
-                    inner.state.requeue(qm);
-                }
-            }
-            inner.state.settle(n);
-            if self.args.overflow == Overflow::DropHead {
-                // Requeued messages count against the limit again: RabbitMQ drops from the
-                // head (where they went back to) before anything is redelivered.
-                self.drop_head_over_limit(&mut inner, &mut dead);
-            }
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
-            if has_expiry {
-                self.arm_expiry(&mut inner);
-            }
+            let has_expiry = self.put_back(&mut inner, messages, Vec::new());
+            self.redeliver_locked(&mut inner, has_expiry, &mut dead);
         }
         self.dead_letter(dead);
     }
 
+    /// Puts messages back in their places, all before anything is handed out again:
+    /// `delivered` ones (settled, marked redelivered) and `in_flight` ones that never
+    /// reached their consumer (unchanged; the flag says whether they were counted as
+    /// unacked). Returns whether any of them has an expiry.
+    fn put_back(
+        &self,
+        inner: &mut Inner,
+        delivered: impl IntoIterator<Item = QueuedMessage>,
+        in_flight: Vec<(QueuedMessage, bool)>,
+    ) -> bool {
+        let mut settled = 0;
+        let mut has_expiry = false;
+        for qm in delivered {
+            settled += 1;
+            if !inner.deleted {
+                has_expiry |= qm.expires_at.is_some();
+                inner.state.requeue(qm);
+            }
+        }
+        for (qm, counted_unacked) in in_flight {
+            settled += usize::from(counted_unacked);
+            if !inner.deleted {
+                has_expiry |= qm.expires_at.is_some();
+                inner.state.unpop(qm);
+            }
+        }
+        inner.state.settle(settled);
+        has_expiry
+    }
+
+    /// After messages went back: applies drop-head, delivers, and arms the expiry timer.
+    fn redeliver_locked(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        has_expiry: bool,
+        dead: &mut DeadLetters,
+    ) {
+        if self.args.overflow == Overflow::DropHead {
+            // Requeued messages count against the limit again: RabbitMQ drops from the
+            // head (where they went back to) before anything is redelivered.
+            self.drop_head_over_limit(inner, dead);
+        }
+        self.dispatch_locked(inner, Instant::now(), dead);
+        if has_expiry {
+            self.arm_expiry(inner);
+        }
+    }
+
     /// Takes back a message that was handed to a consumer that had gone by the time it
-    /// arrived: it returns to its place unchanged (not marked redelivered).
-    pub fn return_undelivered(self: &Arc<Self>, qm: QueuedMessage, counted_unacked: bool) {
+    /// arrived: it returns to its place unchanged (not marked redelivered). With
+    /// `hand_over` false nothing is delivered now (a single-active-consumer queue waiting
+    /// for its cancelled consumer's deliveries to come back first).
+    pub fn return_undelivered(
+        self: &Arc<Self>,
+        qm: QueuedMessage,
+        counted_unacked: bool,
+        hand_over: bool,
+    ) {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            if counted_unacked {
-                inner.state.settle(1);
+            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)]);
+            if hand_over {
+                self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
+            } else {
+                self.account(&mut inner);
             }
-            if !inner.deleted {
-                inner.state.unpop(qm);
+            if has_expiry {
+                self.arm_expiry(&mut inner);
             }
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
         }
         self.dead_letter(dead);
     }

@@ -184,10 +184,24 @@ pub(super) fn cancel(
         if ch.reply_queue.as_ref() == Some(consumer.queue.name()) {
             ch.reply_queue = None;
         }
-        let removal =
-            consumer
-                .queue
-                .remove_consumers(ctx.connection_id, ch.id, Some(&m.consumer_tag));
+        // As in RabbitMQ, a cancelled consumer keeps its unacked deliveries until they are
+        // settled or its channel closes.
+        let holds_nothing = !ch.unacked.holds_for(&m.consumer_tag);
+        let removal = consumer.queue.remove_consumer(
+            ctx.connection_id,
+            ch.id,
+            &m.consumer_tag,
+            holds_nothing,
+        );
+        if !holds_nothing
+            && consumer.queue.args.single_active_consumer
+            && !ch
+                .awaiting_settle
+                .iter()
+                .any(|q| Arc::ptr_eq(q, &consumer.queue))
+        {
+            ch.awaiting_settle.push(Arc::clone(&consumer.queue));
+        }
         if removal.now_unused {
             ctx.vhost.remove_queue(&consumer.queue);
         }
@@ -492,12 +506,26 @@ pub(in crate::channel) fn apply_settlement(
     if released {
         poke_consumed_queues(ch);
     }
+    if !ch.awaiting_settle.is_empty() {
+        poke_settled_queues(ch);
+    }
 }
 
-/// Returns deliveries to their queues, in order, marked redelivered.
-pub(in crate::channel) fn requeue_entries(entries: Vec<(u64, UnackedEntry)>) {
-    for (queue, group) in group_by_queue(entries) {
-        queue.requeue(group.into_iter().map(|e| e.message));
+/// Pokes the queues a cancelled consumer of this channel held deliveries from once none
+/// are left, so a single-active-consumer queue serves its next consumer.
+fn poke_settled_queues(ch: &mut Channel) {
+    let consumers = &ch.consumers;
+    let unacked = &ch.unacked;
+    let mut settled = Vec::new();
+    ch.awaiting_settle.retain(|q| {
+        let still_held = unacked.holds_from(q, |tag| !consumers.contains_key(tag));
+        if !still_held {
+            settled.push(Arc::clone(q));
+        }
+        still_held
+    });
+    for q in settled {
+        q.dispatch();
     }
 }
 
