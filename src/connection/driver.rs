@@ -309,7 +309,7 @@ impl Connection {
             }
             FrameType::Method => {
                 let method = Method::decode(payload.clone())
-                    .map_err(|e| frame_errors::method_decode_error(&payload, &e))?;
+                    .map_err(|e| frame_errors::method_decode_error(channel, &payload, &e))?;
                 if let Method::BasicPublish(_) = method {
                     self.has_published = true;
                 }

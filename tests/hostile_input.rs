@@ -1,0 +1,357 @@
+//! Hostile and malformed input that is well framed: short strings that are not UTF-8,
+//! field tables nested thousands deep, oversized frames before tuning, channel numbers
+//! above channel_max. Codes, texts and class/method ids follow RabbitMQ 3.10.8.
+
+mod common;
+
+use common::TestBroker;
+use common::raw::{Args, FRAME_BODY, RawConn, frame, method_frame};
+use warren::protocol::ShortStr;
+
+/// A name that is not UTF-8.
+const BAD: &[u8] = b"hostile-\xff\xfe";
+/// RabbitMQ's reply text for it.
+const MALFORMED: &str = "FRAME_ERROR - Malformed UTF-8 in shortstr";
+
+fn bad_name() -> ShortStr {
+    ShortStr::from_bytes(bytes::Bytes::from_static(BAD)).unwrap()
+}
+
+/// Sends `frame` on a connection with channel 1 open and returns the connection.close.
+async fn close_for(broker: &TestBroker, frame: &[u8]) -> common::raw::Close {
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.send(frame).await;
+    c.expect_connection_close().await
+}
+
+/// Every method without content whose short strings RabbitMQ checks, with the bad name in
+/// one of them (channel 1).
+fn methods_with_a_bad_name() -> Vec<(&'static str, Vec<u8>)> {
+    let table = |a: Args| a.empty_table().build();
+    let m = |class: u16, method: u16, args: Vec<u8>| method_frame(1, class, method, &args);
+    vec![
+        (
+            "exchange.declare name",
+            m(
+                40,
+                10,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr_bytes(BAD)
+                        .shortstr("direct")
+                        .u8(0),
+                ),
+            ),
+        ),
+        (
+            "exchange.declare type",
+            m(
+                40,
+                10,
+                table(Args::new().u16(0).shortstr("x").shortstr_bytes(BAD).u8(0)),
+            ),
+        ),
+        (
+            "exchange.delete",
+            m(40, 20, Args::new().u16(0).shortstr_bytes(BAD).u8(0).build()),
+        ),
+        (
+            "exchange.bind source",
+            m(
+                40,
+                30,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr("amq.direct")
+                        .shortstr_bytes(BAD)
+                        .shortstr("k")
+                        .u8(0),
+                ),
+            ),
+        ),
+        (
+            "exchange.unbind key",
+            m(
+                40,
+                40,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr("amq.direct")
+                        .shortstr("amq.fanout")
+                        .shortstr_bytes(BAD)
+                        .u8(0),
+                ),
+            ),
+        ),
+        (
+            "queue.declare",
+            m(50, 10, table(Args::new().u16(0).shortstr_bytes(BAD).u8(0))),
+        ),
+        (
+            "queue.bind queue",
+            m(
+                50,
+                20,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr_bytes(BAD)
+                        .shortstr("amq.direct")
+                        .shortstr("k")
+                        .u8(0),
+                ),
+            ),
+        ),
+        (
+            "queue.bind exchange",
+            m(
+                50,
+                20,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr("q")
+                        .shortstr_bytes(BAD)
+                        .shortstr("k")
+                        .u8(0),
+                ),
+            ),
+        ),
+        (
+            "queue.bind routing key",
+            m(
+                50,
+                20,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr("q")
+                        .shortstr("amq.direct")
+                        .shortstr_bytes(BAD)
+                        .u8(0),
+                ),
+            ),
+        ),
+        (
+            "queue.purge",
+            m(50, 30, Args::new().u16(0).shortstr_bytes(BAD).u8(0).build()),
+        ),
+        (
+            "queue.delete",
+            m(50, 40, Args::new().u16(0).shortstr_bytes(BAD).u8(0).build()),
+        ),
+        (
+            "queue.unbind routing key",
+            m(
+                50,
+                50,
+                table(
+                    Args::new()
+                        .u16(0)
+                        .shortstr("q")
+                        .shortstr("amq.direct")
+                        .shortstr_bytes(BAD),
+                ),
+            ),
+        ),
+        (
+            "basic.consume queue",
+            m(
+                60,
+                20,
+                table(Args::new().u16(0).shortstr_bytes(BAD).shortstr("tag").u8(0)),
+            ),
+        ),
+        (
+            "basic.consume consumer tag",
+            m(
+                60,
+                20,
+                table(Args::new().u16(0).shortstr("q").shortstr_bytes(BAD).u8(0)),
+            ),
+        ),
+        (
+            "basic.cancel",
+            m(60, 30, Args::new().shortstr_bytes(BAD).u8(0).build()),
+        ),
+        (
+            "basic.get",
+            m(60, 70, Args::new().u16(0).shortstr_bytes(BAD).u8(0).build()),
+        ),
+        (
+            "channel.close reply text",
+            m(
+                20,
+                40,
+                Args::new()
+                    .u16(200)
+                    .shortstr_bytes(BAD)
+                    .u16(0)
+                    .u16(0)
+                    .build(),
+            ),
+        ),
+        (
+            // A method only servers send is decoded (and refused) before it is dispatched.
+            "basic.consume-ok from a client",
+            m(60, 21, Args::new().shortstr_bytes(BAD).build()),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_short_string_that_is_not_utf8_is_a_501_frame_error_in_every_checked_method() {
+    let broker = TestBroker::start().await;
+    for (what, frame) in methods_with_a_bad_name() {
+        let close = close_for(&broker, &frame).await;
+        assert_eq!(close.code, 501, "{what}: {}", close.text);
+        assert_eq!(close.text, MALFORMED, "{what}");
+        // Found while assembling a channel's command: RabbitMQ names no method.
+        assert_eq!((close.class_id, close.method_id), (0, 0), "{what}");
+    }
+}
+
+#[tokio::test]
+async fn a_channel_open_whose_reserved_string_is_not_utf8_is_a_501() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.send_method(1, 20, 10, &Args::new().shortstr_bytes(BAD).build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn queue_declare_with_a_name_that_is_not_utf8_creates_no_queue() {
+    skip_if_external!();
+    let broker = TestBroker::start().await;
+    let frame = method_frame(
+        1,
+        50,
+        10,
+        &Args::new()
+            .u16(0)
+            .shortstr_bytes(BAD)
+            .u8(0)
+            .empty_table()
+            .build(),
+    );
+    let close = close_for(&broker, &frame).await;
+    assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
+    let vhost = broker.warren().unwrap().vhost("/").unwrap();
+    assert!(vhost.queue(&bad_name()).is_none(), "the queue was created");
+}
+
+#[tokio::test]
+async fn exchange_declare_with_a_name_that_is_not_utf8_creates_no_exchange() {
+    skip_if_external!();
+    let broker = TestBroker::start().await;
+    let args = Args::new()
+        .u16(0)
+        .shortstr_bytes(BAD)
+        .shortstr("fanout")
+        .u8(0)
+        .empty_table()
+        .build();
+    let close = close_for(&broker, &method_frame(1, 40, 10, &args)).await;
+    assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
+    let vhost = broker.warren().unwrap().vhost("/").unwrap();
+    assert!(
+        vhost.exchange(&bad_name()).is_none(),
+        "the exchange was created"
+    );
+}
+
+#[tokio::test]
+async fn connection_close_with_a_reply_text_that_is_not_utf8_is_a_501_naming_the_method() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    let args = Args::new()
+        .u16(200)
+        .shortstr_bytes(BAD)
+        .u16(0)
+        .u16(0)
+        .build();
+    c.send_method(0, 10, 50, &args).await;
+    // On channel 0 RabbitMQ names the method it could not decode.
+    let close = c.expect_connection_close().await;
+    assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
+    assert_eq!((close.class_id, close.method_id), (10, 50));
+}
+
+#[tokio::test]
+async fn connection_open_with_a_vhost_that_is_not_utf8_is_a_501_naming_connection_open() {
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(common::raw::PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let start_ok = Args::new()
+        .table_bytes(&common::raw::client_properties())
+        .shortstr("PLAIN")
+        .longstr(b"\0guest\0guest")
+        .shortstr("en_US")
+        .build();
+    c.send_method(0, 10, 11, &start_ok).await;
+    let (mut tune, _) = c.expect_method(10, 30).await;
+    let (channel_max, frame_max) = (tune.u16(), tune.u32());
+    c.send_method(
+        0,
+        10,
+        31,
+        &Args::new().u16(channel_max).u32(frame_max).u16(0).build(),
+    )
+    .await;
+    let open = Args::new().shortstr_bytes(BAD).shortstr("").u8(0).build();
+    c.send_method(0, 10, 40, &open).await;
+    let close = c.expect_connection_close().await;
+    assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
+    assert_eq!((close.class_id, close.method_id), (10, 40));
+}
+
+#[tokio::test]
+async fn basic_publish_takes_raw_bytes_but_binding_them_is_refused() {
+    // RabbitMQ does not check the short strings of methods that carry content: a routing
+    // key that is not UTF-8 is routed and delivered byte for byte. queue.bind is checked.
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let queue = c.queue_declare(1, "", true).await;
+    let bind = |key: &[u8]| {
+        Args::new()
+            .u16(0)
+            .shortstr(&queue)
+            .shortstr("amq.topic")
+            .shortstr_bytes(key)
+            .u8(0)
+            .empty_table()
+            .build()
+    };
+    c.send_method(1, 50, 20, &bind(b"#")).await;
+    c.expect_method(50, 21).await;
+    c.consume(1, &queue, "", true).await;
+    let publish = Args::new()
+        .u16(0)
+        .shortstr("amq.topic")
+        .shortstr_bytes(BAD)
+        .u8(0)
+        .build();
+    let mut bytes = method_frame(1, 60, 40, &publish);
+    bytes.extend(common::raw::header_frame(1, 1));
+    bytes.extend(frame(FRAME_BODY, 1, b"x"));
+    c.send(&bytes).await;
+    let (deliver, _) = c.expect_method(60, 60).await;
+    let args = deliver.rest().to_vec();
+    assert!(
+        args.ends_with(&[&[BAD.len() as u8][..], BAD].concat()),
+        "routing key not delivered byte for byte: {args:?}"
+    );
+    assert_eq!(c.read_content().await, b"x");
+    c.send_method(1, 50, 20, &bind(BAD)).await;
+    let close = c.expect_connection_close().await;
+    assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
+}
