@@ -355,3 +355,76 @@ async fn basic_publish_takes_raw_bytes_but_binding_them_is_refused() {
     let close = c.expect_connection_close().await;
     assert_eq!((close.code, close.text.as_str()), (501, MALFORMED));
 }
+
+/// A connection.start-ok whose frame payload is `payload_len` bytes (padded client
+/// properties), after the protocol header and connection.start.
+async fn start_ok_of_size(broker: &TestBroker, payload_len: usize) -> RawConn {
+    let mut c = RawConn::connect(broker.addr()).await;
+    c.send(common::raw::PROTOCOL_HEADER).await;
+    c.expect_method(10, 10).await;
+    let build = |pad: &[u8]| {
+        let props = Args::new().shortstr("pad").u8(b'S').longstr(pad).build();
+        Args::new()
+            .table_bytes(&props)
+            .shortstr("PLAIN")
+            .longstr(b"\0guest\0guest")
+            .shortstr("en_US")
+            .build()
+    };
+    // 4 bytes of class and method ids precede the arguments.
+    let overhead = 4 + build(b"").len();
+    let args = build(&vec![b'x'; payload_len - overhead]);
+    assert_eq!(args.len() + 4, payload_len);
+    c.send_method(0, 10, 11, &args).await;
+    c
+}
+
+#[tokio::test]
+async fn a_start_ok_larger_than_the_minimum_frame_size_ends_the_connection_before_tune() {
+    let broker = TestBroker::start().await;
+    // Up to frame-min-size (RabbitMQ allows the 8 octets of frame overhead on top).
+    let mut c = start_ok_of_size(&broker, 4096).await;
+    c.expect_method(10, 30).await;
+    // 16 KiB from a peer that has not authenticated: the connection ends without a tune
+    // and without a close, as RabbitMQ ends it.
+    let mut c = start_ok_of_size(&broker, 16 * 1024).await;
+    let rest = c.read_to_eof().await;
+    assert!(
+        rest.is_empty(),
+        "expected the socket to close, got {rest:?}"
+    );
+}
+
+#[tokio::test]
+async fn channel_open_above_the_negotiated_channel_max_is_a_530() {
+    skip_if_external!(); // RabbitMQ only counts open channels.
+    let broker = TestBroker::start().await;
+    let mut c = RawConn::open_with_channel_max(broker.addr(), 3).await;
+    c.open_channel(3).await;
+    c.send_method(4, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 530);
+    assert_eq!(
+        close.text,
+        "NOT_ALLOWED - channel number 4 is above the negotiated channel_max (3)"
+    );
+    // As RabbitMQ's refusal of one channel too many, it names no method.
+    assert_eq!((close.class_id, close.method_id), (0, 0));
+}
+
+#[tokio::test]
+async fn channel_open_on_65535_is_a_530_when_less_was_negotiated() {
+    skip_if_external!(); // RabbitMQ only counts open channels.
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    assert_eq!(c.channel_max, 2047);
+    c.send_method(65535, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(close.code, 530);
+    assert_eq!(
+        close.text,
+        "NOT_ALLOWED - channel number 65535 is above the negotiated channel_max (2047)"
+    );
+}

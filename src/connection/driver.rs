@@ -390,6 +390,18 @@ impl Connection {
                         ),
                     ));
                 }
+                // Usable channel numbers are 1..=channel_max (spec, connection.tune); RabbitMQ
+                // lets any number through while few are open. Refused with the code (and
+                // no method ids) of RabbitMQ's other channel_max refusals.
+                if id > self.tuning.channel_max {
+                    return Err(AmqpError::new(
+                        ReplyCode::NotAllowed,
+                        format!(
+                            "channel number {id} is above the negotiated channel_max ({})",
+                            self.tuning.channel_max
+                        ),
+                    ));
+                }
                 self.channels.insert(id, Channel::new(id));
                 self.sink
                     .method(id, &Method::ChannelOpenOk(ChannelOpenOk::default()));
