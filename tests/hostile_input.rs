@@ -428,3 +428,212 @@ async fn channel_open_on_65535_is_a_530_when_less_was_negotiated() {
         "NOT_ALLOWED - channel number 65535 is above the negotiated channel_max (2047)"
     );
 }
+
+/// A field value (type code included) of `levels` tables, each holding the next under
+/// key `a`.
+fn deep_tables(levels: usize) -> Vec<u8> {
+    let mut value = vec![0, 0, 0, 0];
+    for _ in 1..levels {
+        let body = [&[1, b'a', b'F'][..], &value].concat();
+        value = [&(body.len() as u32).to_be_bytes()[..], &body].concat();
+    }
+    [&[b'F'][..], &value].concat()
+}
+
+/// A field value (type code included) of `levels` arrays, each holding the next.
+fn deep_arrays(levels: usize) -> Vec<u8> {
+    let mut value = vec![0, 0, 0, 0];
+    for _ in 1..levels {
+        let body = [&[b'A'][..], &value].concat();
+        value = [&(body.len() as u32).to_be_bytes()[..], &body].concat();
+    }
+    [&[b'A'][..], &value].concat()
+}
+
+/// Encoded table entries: key then value (type code included).
+fn entries(pairs: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = Args::new();
+    for (key, value) in pairs {
+        out = out.shortstr(key).bytes(value);
+    }
+    out.build()
+}
+
+/// A property list with only `headers` set to the given entries.
+fn headers_only(entries: &[u8]) -> Vec<u8> {
+    Args::new().u16(0x2000).longstr(entries).build()
+}
+
+fn long_string(s: &str) -> Vec<u8> {
+    Args::new().u8(b'S').longstr(s.as_bytes()).build()
+}
+
+/// Publishes `body` with the raw property list `props`.
+async fn publish_with(c: &mut RawConn, exchange: &str, key: &str, props: &[u8], body: &[u8]) {
+    let mut bytes = method_frame(
+        1,
+        60,
+        40,
+        &Args::new()
+            .u16(0)
+            .shortstr(exchange)
+            .shortstr(key)
+            .u8(0)
+            .build(),
+    );
+    let header = Args::new()
+        .u16(60)
+        .u16(0)
+        .u64(body.len() as u64)
+        .bytes(props)
+        .build();
+    bytes.extend(frame(common::raw::FRAME_HEADER, 1, &header));
+    bytes.extend(frame(FRAME_BODY, 1, body));
+    c.send(&bytes).await;
+}
+
+/// basic.get on channel 1: the delivery tag, property list and body of the next message.
+async fn get(c: &mut RawConn, queue: &str, no_ack: bool) -> (u64, Vec<u8>, Vec<u8>) {
+    let args = Args::new().u16(0).shortstr(queue).bits(&[no_ack]).build();
+    c.send_method(1, 60, 70, &args).await;
+    let (mut ok, _) = c.expect_method(60, 71).await;
+    let tag = ok.u64();
+    let props = match c.next_frame().await {
+        common::raw::Frame::Header { props, .. } => props,
+        other => panic!(
+            "expected a content header, got {}",
+            common::raw::describe(&other)
+        ),
+    };
+    let body = match c.next_frame().await {
+        common::raw::Frame::Body { data, .. } => data,
+        other => panic!("expected a body, got {}", common::raw::describe(&other)),
+    };
+    (tag, props, body)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Binds `queue` to `exchange` with `key` and the encoded argument entries.
+async fn bind(c: &mut RawConn, queue: &str, exchange: &str, key: &str, arguments: &[u8]) {
+    let args = Args::new()
+        .u16(0)
+        .shortstr(queue)
+        .shortstr(exchange)
+        .shortstr(key)
+        .u8(0)
+        .longstr(arguments)
+        .build();
+    c.send_method(1, 50, 20, &args).await;
+    c.expect_method(50, 21).await;
+}
+
+#[tokio::test]
+async fn headers_nested_10000_tables_or_20000_arrays_deep_are_delivered_intact() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let queue = c.queue_declare(1, "", true).await;
+    for deep in [deep_tables(10_000), deep_arrays(20_000)] {
+        let props = headers_only(&entries(&[("deep", &deep)]));
+        publish_with(&mut c, "", &queue, &props, b"deep").await;
+        let (_, delivered, body) = get(&mut c, &queue, true).await;
+        assert_eq!(body, b"deep");
+        assert!(delivered == props, "properties not forwarded byte for byte");
+    }
+    c.sync(1).await;
+}
+
+#[tokio::test]
+async fn deep_headers_pass_headers_routing_cc_bcc_and_dead_lettering_intact() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let deep = deep_tables(10_000);
+    let (matched, to, cc, bcc, dead) = (
+        c.queue_declare(1, "", true).await,
+        common::unique("hostile-to"),
+        c.queue_declare(1, "", true).await,
+        c.queue_declare(1, "", true).await,
+        c.queue_declare(1, "", true).await,
+    );
+    // A queue that dead-letters to `dead` through the default exchange.
+    let dlx = entries(&[
+        ("x-dead-letter-exchange", &long_string("")),
+        ("x-dead-letter-routing-key", &long_string(&dead)),
+    ]);
+    let declare = Args::new()
+        .u16(0)
+        .shortstr(&to)
+        .bits(&[false, false, true, false, false])
+        .longstr(&dlx)
+        .build();
+    c.send_method(1, 50, 10, &declare).await;
+    c.expect_method(50, 11).await;
+
+    // Headers exchange: matched on a shallow key, the deep one beside it.
+    let any_k = entries(&[("x-match", &long_string("any")), ("k", &long_string("v"))]);
+    bind(&mut c, &matched, "amq.match", "", &any_k).await;
+    let props = headers_only(&entries(&[("deep", &deep), ("k", &long_string("v"))]));
+    publish_with(&mut c, "amq.match", "", &props, b"headers").await;
+    let (_, delivered, _) = get(&mut c, &matched, true).await;
+    assert!(delivered == props, "headers-routed properties changed");
+
+    // CC and BCC: routed to both, BCC removed, the deep header kept.
+    bind(&mut c, &to, "amq.direct", "to", &[]).await;
+    bind(&mut c, &cc, "amq.direct", "cc", &[]).await;
+    bind(&mut c, &bcc, "amq.direct", "bcc", &[]).await;
+    let array = |key: &str| {
+        let item = long_string(key);
+        Args::new().u8(b'A').longstr(&item).build()
+    };
+    let props = headers_only(&entries(&[
+        ("deep", &deep),
+        ("CC", &array("cc")),
+        ("BCC", &array("bcc")),
+    ]));
+    publish_with(&mut c, "amq.direct", "to", &props, b"cc").await;
+    for queue in [&cc, &bcc] {
+        let (_, delivered, _) = get(&mut c, queue, true).await;
+        assert!(contains(&delivered, &deep), "deep header lost via {queue}");
+        assert!(!contains(&delivered, b"BCC"), "BCC delivered");
+    }
+
+    // Dead-lettering adds x-death around it.
+    let (tag, _, _) = get(&mut c, &to, false).await;
+    c.send_method(1, 60, 90, &Args::new().u64(tag).bits(&[false]).build())
+        .await;
+    let (_, delivered, body) = get(&mut c, &dead, true).await;
+    assert_eq!(body, b"cc");
+    assert!(
+        contains(&delivered, &deep),
+        "deep header lost in dead-lettering"
+    );
+    assert!(contains(&delivered, b"x-death"), "no x-death added");
+}
+
+#[tokio::test]
+async fn method_arguments_nested_10000_tables_deep_are_accepted() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let arguments = entries(&[("x-deep", &deep_tables(10_000))]);
+    let name = common::unique("hostile-deep-args");
+    let declare = Args::new()
+        .u16(0)
+        .shortstr(&name)
+        .bits(&[false, false, true, false, false])
+        .longstr(&arguments)
+        .build();
+    c.send_method(1, 50, 10, &declare).await;
+    c.expect_method(50, 11).await;
+    let binding = [
+        &entries(&[("x-match", &long_string("all"))])[..],
+        &arguments,
+    ]
+    .concat();
+    bind(&mut c, &name, "amq.match", "", &binding).await;
+    c.sync(1).await;
+}

@@ -121,18 +121,6 @@ pub enum DecodeError {
         /// Method id of the method.
         method_id: u16,
     },
-    /// Tables/arrays nested deeper than `field_table::MAX_DEPTH`.
-    #[error(
-        "field tables nested deeper than {max_depth} levels (class {class_id}, method {method_id})"
-    )]
-    TableTooDeep {
-        /// Class id, 0 when unknown.
-        class_id: u16,
-        /// Method id, 0 when unknown.
-        method_id: u16,
-        /// The nesting limit.
-        max_depth: usize,
-    },
     /// A content header payload shorter than class, weight, body size and flags (14 bytes).
     #[error("content header payload of {len} bytes is shorter than the 14-byte minimum")]
     ContentHeaderTooShort {
@@ -188,7 +176,6 @@ impl DecodeError {
             | DecodeError::TrailingBytes { .. }
             | DecodeError::BadFieldType { .. }
             | DecodeError::MalformedUtf8 { .. }
-            | DecodeError::TableTooDeep { .. }
             | DecodeError::ContentHeaderTooShort { .. } => ReplyCode::FrameError,
         }
     }
@@ -204,7 +191,6 @@ impl DecodeError {
             | DecodeError::TrailingBytes { class_id, .. }
             | DecodeError::BadFieldType { class_id, .. }
             | DecodeError::MalformedUtf8 { class_id, .. }
-            | DecodeError::TableTooDeep { class_id, .. }
             | DecodeError::ContentHeaderWeight { class_id, .. }
             | DecodeError::ContentHeaderClass { class_id }
             | DecodeError::BadPropertyFlags { class_id, .. }
@@ -219,8 +205,7 @@ impl DecodeError {
             | DecodeError::Truncated { method_id, .. }
             | DecodeError::TrailingBytes { method_id, .. }
             | DecodeError::BadFieldType { method_id, .. }
-            | DecodeError::MalformedUtf8 { method_id, .. }
-            | DecodeError::TableTooDeep { method_id, .. } => *method_id,
+            | DecodeError::MalformedUtf8 { method_id, .. } => *method_id,
             _ => 0,
         }
     }
@@ -240,11 +225,6 @@ impl DecodeError {
                 ..
             }
             | DecodeError::BadFieldType {
-                class_id,
-                method_id,
-                ..
-            }
-            | DecodeError::TableTooDeep {
                 class_id,
                 method_id,
                 ..
