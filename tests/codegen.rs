@@ -280,6 +280,10 @@ fn render_struct(out: &mut String, m: &MethodSpec) {
                     Ty::Short => "short",
                     Ty::Long => "long",
                     Ty::LongLong | Ty::Timestamp => "longlong",
+                    // RabbitMQ checks that short strings are UTF-8 except in the methods
+                    // that carry content (basic.publish, .return, .deliver, .get-ok),
+                    // whose exchange and routing key it takes as raw bytes.
+                    Ty::ShortStr if m.content => "raw_shortstr",
                     Ty::ShortStr => "shortstr",
                     Ty::LongStr => "longstr",
                     Ty::Table => "table",
@@ -547,8 +551,9 @@ fn render_generated(classes: &[ClassSpec], methods: &[MethodSpec]) -> String {
     out
 }
 
-fn strategy_for(ty: Ty) -> &'static str {
+fn strategy_for(ty: Ty, content: bool) -> &'static str {
     match ty {
+        Ty::ShortStr if !content => "g.utf8_shortstr()",
         Ty::Octet => "any::<u8>()",
         Ty::Short => "any::<u16>()",
         Ty::Long => "any::<u32>()",
@@ -590,7 +595,11 @@ fn render_strategies(methods: &[MethodSpec]) -> String {
         if m.args.is_empty() {
             writeln!(out, "    Just(Method::{0}({0})).boxed()", m.rust).unwrap();
         } else {
-            let strategies: Vec<&str> = m.args.iter().map(|a| strategy_for(a.ty)).collect();
+            let strategies: Vec<&str> = m
+                .args
+                .iter()
+                .map(|a| strategy_for(a.ty, m.content))
+                .collect();
             let fields: Vec<&str> = m.args.iter().map(|a| a.field.as_str()).collect();
             writeln!(out, "    ({},)", strategies.join(", ")).unwrap();
             writeln!(out, "        .prop_map(|({},)| {{", fields.join(", ")).unwrap();

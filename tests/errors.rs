@@ -126,16 +126,6 @@ async fn opening_an_already_open_channel_closes_the_connection_with_504() {
 }
 
 #[tokio::test]
-async fn a_channel_number_above_channel_max_is_accepted_while_few_channels_are_open() {
-    // RabbitMQ enforces channel_max as a count of open channels, not as a number bound.
-    let broker = TestBroker::start().await;
-    let mut c = broker.raw().await;
-    let above = c.channel_max + 1;
-    c.open_channel(above).await;
-    c.sync(above).await;
-}
-
-#[tokio::test]
 async fn opening_more_channels_than_channel_max_closes_the_connection_with_530() {
     let broker = TestBroker::start().await;
     let mut c = common::raw::RawConn::open_with_channel_max(broker.addr(), 3).await;

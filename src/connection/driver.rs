@@ -335,7 +335,7 @@ impl Connection {
             }
             FrameType::Method => {
                 let method = Method::decode(payload.clone())
-                    .map_err(|e| frame_errors::method_decode_error(&payload, &e))?;
+                    .map_err(|e| frame_errors::method_decode_error(channel, &payload, &e))?;
                 if let Method::BasicPublish(_) = method {
                     self.has_published = true;
                 }
@@ -422,6 +422,18 @@ impl Connection {
                             "number of channels opened ({}) has reached the negotiated \
                              channel_max ({max})",
                             self.channels.len()
+                        ),
+                    ));
+                }
+                // Usable channel numbers are 1..=channel_max (spec, connection.tune); RabbitMQ
+                // lets any number through while few are open. Refused with the code (and
+                // no method ids) of RabbitMQ's other channel_max refusals.
+                if id > self.tuning.channel_max {
+                    return Err(AmqpError::new(
+                        ReplyCode::NotAllowed,
+                        format!(
+                            "channel number {id} is above the negotiated channel_max ({})",
+                            self.tuning.channel_max
                         ),
                     ));
                 }

@@ -28,8 +28,10 @@ pub(super) fn heartbeat_with_payload(payload: &[u8]) -> AmqpError {
 
 /// The error for a method frame that does not decode: a payload too short for the ids is an
 /// unknown frame, arguments that do not parse are "cannot decode" followed by the argument
-/// bytes; the rest keep their own texts.
-pub(super) fn method_decode_error(payload: &[u8], e: &DecodeError) -> AmqpError {
+/// bytes; the rest keep their own texts. A short string that is not UTF-8 names its method
+/// only on channel 0: RabbitMQ finds it while assembling a channel's command, where it
+/// reports no method.
+pub(super) fn method_decode_error(channel: u16, payload: &[u8], e: &DecodeError) -> AmqpError {
     let text = match e {
         DecodeError::MethodFrameTooShort { .. } => erlang_format::frame_error(
             FrameType::Method.as_u8(),
@@ -42,5 +44,9 @@ pub(super) fn method_decode_error(payload: &[u8], e: &DecodeError) -> AmqpError 
         ),
         other => other.to_string(),
     };
-    AmqpError::new(e.reply_code(), text).with_method(e.class_id(), e.method_id())
+    let error = AmqpError::new(e.reply_code(), text);
+    if channel != 0 && matches!(e, DecodeError::MalformedUtf8 { .. }) {
+        return error;
+    }
+    error.with_method(e.class_id(), e.method_id())
 }

@@ -104,7 +104,9 @@ impl Connection {
             locales: Bytes::from_static(b"en_US"),
         };
         self.send_now(&Method::ConnectionStart(start));
-        let Method::ConnectionStartOk(start_ok) = self.read_method().await? else {
+        // Until tune-ok, frames are limited to the minimum size (spec, frame-max "minimum";
+        // RabbitMQ does the same): an unauthenticated peer cannot make us buffer more.
+        let Method::ConnectionStartOk(start_ok) = self.read_method(FRAME_MIN_SIZE).await? else {
             return Err(self.refuse(
                 ReplyCode::CommandInvalid,
                 "expected connection.start-ok",
@@ -159,7 +161,7 @@ impl Connection {
             heartbeat: self.tuning.heartbeat,
         };
         self.send_now(&Method::ConnectionTune(tune));
-        let Method::ConnectionTuneOk(tune_ok) = self.read_method().await? else {
+        let Method::ConnectionTuneOk(tune_ok) = self.read_method(FRAME_MIN_SIZE).await? else {
             return Err(self.refuse(
                 ReplyCode::CommandInvalid,
                 "expected connection.tune-ok",
@@ -184,7 +186,7 @@ impl Connection {
             self.tuning.channel_max = tune_ok.channel_max;
         }
         self.tuning.heartbeat = tune_ok.heartbeat;
-        let method = match self.read_method().await {
+        let method = match self.read_method(self.tuning.frame_max).await {
             Ok(method) => method,
             Err(err) => return Err(self.refuse_loudly(err)),
         };
@@ -335,10 +337,9 @@ impl Connection {
         Ok(())
     }
 
-    /// Reads the next method on channel 0, skipping heartbeats.
-    async fn read_method(&mut self) -> Result<Method, HandshakeError> {
-        // Before tune-ok, accept frames up to our own offer.
-        let frame_max = self.tuning.frame_max.max(FRAME_MIN_SIZE);
+    /// Reads the next method on channel 0, skipping heartbeats; a frame larger than
+    /// `frame_max` is refused as soon as its header is read.
+    async fn read_method(&mut self, frame_max: u32) -> Result<Method, HandshakeError> {
         loop {
             match read_frame(&mut self.rbuf, frame_max) {
                 Ok(Some(frame)) => match frame.frame_type {

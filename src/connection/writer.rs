@@ -14,8 +14,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 /// Bodies at least this large are passed through as their own `Bytes` instead of copied.
@@ -173,7 +172,7 @@ impl Outbox {
 }
 
 /// Runs until the outbox is closed and drained, or the socket fails.
-pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: OwnedWriteHalf) {
+pub async fn run_writer<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, mut socket: W) {
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         {
@@ -197,7 +196,10 @@ pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: OwnedWriteHa
     let _ = socket.shutdown().await;
 }
 
-async fn write_all_vectored(socket: &mut OwnedWriteHalf, chunks: &[Bytes]) -> std::io::Result<()> {
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    socket: &mut W,
+    chunks: &[Bytes],
+) -> std::io::Result<()> {
     let mut idx = 0;
     let mut offset = 0;
     while idx < chunks.len() {

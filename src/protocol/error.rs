@@ -12,6 +12,9 @@
 //! close with 541 INTERNAL_ERROR. For an unknown class/method id and for a bad field-table
 //! type code inside method arguments RabbitMQ drops the TCP connection without a
 //! connection.close; we answer 540 NOT_IMPLEMENTED and 501 FRAME_ERROR respectively.
+//! A short string that is not UTF-8 in a method without content is 501 `Malformed UTF-8 in
+//! shortstr` (no class/method ids on a channel, the method's on channel 0); the exchange and
+//! routing key of basic.publish (and the other content methods) are taken as raw bytes.
 
 use super::erlang_format::{Term, frame_error};
 use super::reply_code::ReplyCode;
@@ -109,17 +112,14 @@ pub enum DecodeError {
         /// The type code octet received.
         type_code: u8,
     },
-    /// Tables/arrays nested deeper than `field_table::MAX_DEPTH`.
-    #[error(
-        "field tables nested deeper than {max_depth} levels (class {class_id}, method {method_id})"
-    )]
-    TableTooDeep {
-        /// Class id, 0 when unknown.
+    /// A short string that is not UTF-8 in a method RabbitMQ checks (every method that
+    /// carries no content).
+    #[error("Malformed UTF-8 in shortstr")]
+    MalformedUtf8 {
+        /// Class id of the method.
         class_id: u16,
-        /// Method id, 0 when unknown.
+        /// Method id of the method.
         method_id: u16,
-        /// The nesting limit.
-        max_depth: usize,
     },
     /// A content header payload shorter than class, weight, body size and flags (14 bytes).
     #[error("content header payload of {len} bytes is shorter than the 14-byte minimum")]
@@ -175,7 +175,7 @@ impl DecodeError {
             | DecodeError::Truncated { .. }
             | DecodeError::TrailingBytes { .. }
             | DecodeError::BadFieldType { .. }
-            | DecodeError::TableTooDeep { .. }
+            | DecodeError::MalformedUtf8 { .. }
             | DecodeError::ContentHeaderTooShort { .. } => ReplyCode::FrameError,
         }
     }
@@ -190,7 +190,7 @@ impl DecodeError {
             | DecodeError::Truncated { class_id, .. }
             | DecodeError::TrailingBytes { class_id, .. }
             | DecodeError::BadFieldType { class_id, .. }
-            | DecodeError::TableTooDeep { class_id, .. }
+            | DecodeError::MalformedUtf8 { class_id, .. }
             | DecodeError::ContentHeaderWeight { class_id, .. }
             | DecodeError::ContentHeaderClass { class_id }
             | DecodeError::BadPropertyFlags { class_id, .. }
@@ -205,7 +205,7 @@ impl DecodeError {
             | DecodeError::Truncated { method_id, .. }
             | DecodeError::TrailingBytes { method_id, .. }
             | DecodeError::BadFieldType { method_id, .. }
-            | DecodeError::TableTooDeep { method_id, .. } => *method_id,
+            | DecodeError::MalformedUtf8 { method_id, .. } => *method_id,
             _ => 0,
         }
     }
@@ -225,11 +225,6 @@ impl DecodeError {
                 ..
             }
             | DecodeError::BadFieldType {
-                class_id,
-                method_id,
-                ..
-            }
-            | DecodeError::TableTooDeep {
                 class_id,
                 method_id,
                 ..

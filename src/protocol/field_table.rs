@@ -3,14 +3,18 @@
 //! `x` a byte array, no `U`/`L`).
 
 use super::error::DecodeError;
+use super::field_walk::{Container, encoded_len};
 use super::primitives::{
     ShortStr, put_longstr, put_shortstr, shortstr_len, take_bytes, take_longstr, take_shortstr,
     take_u8, take_u16, take_u32, take_u64,
 };
 use bytes::{BufMut, Bytes, BytesMut};
 
-/// How deeply tables and arrays may nest (the outermost table is level 1). RabbitMQ has no
-/// explicit limit; this one only bounds recursion, real headers (`x-death`) nest 3 deep.
+/// How many levels of tables and arrays are decoded into values (the outermost table is
+/// level 1). RabbitMQ has no limit, and neither has Warren: deeper levels are checked
+/// without recursion and kept as [`FieldValue::Undecoded`] bytes, so decoding, comparing,
+/// cloning and dropping values never recurse more than this. Real headers (`x-death`)
+/// nest 3 deep.
 pub const MAX_DEPTH: usize = 64;
 
 /// One value in a field table or array, tagged by RabbitMQ's type code.
@@ -55,6 +59,14 @@ pub enum FieldValue {
     Table(FieldTable),
     /// `V`: no value.
     Void,
+    /// A table (`F`) or array (`A`) nested deeper than [`MAX_DEPTH`], checked but kept as
+    /// it arrived: forwarded byte for byte, never walked recursively.
+    Undecoded {
+        /// `F` or `A`.
+        type_code: u8,
+        /// The encoded value after the type code: length prefix and contents.
+        raw: Bytes,
+    },
 }
 
 impl FieldValue {
@@ -79,6 +91,10 @@ impl FieldValue {
             FieldValue::Timestamp(_) => "timestamp",
             FieldValue::Table(_) => "table",
             FieldValue::Void => "void",
+            FieldValue::Undecoded {
+                type_code: b'F', ..
+            } => "table",
+            FieldValue::Undecoded { .. } => "array",
         }
     }
 }
@@ -158,6 +174,7 @@ impl FieldValue {
             FieldValue::Timestamp(_) => b'T',
             FieldValue::Table(_) => b'F',
             FieldValue::Void => b'V',
+            FieldValue::Undecoded { type_code, .. } => *type_code,
         }
     }
 }
@@ -170,18 +187,6 @@ fn truncated(what: &'static str) -> DecodeError {
     }
 }
 
-fn check_depth(depth: usize) -> Result<(), DecodeError> {
-    if depth > MAX_DEPTH {
-        Err(DecodeError::TableTooDeep {
-            class_id: 0,
-            method_id: 0,
-            max_depth: MAX_DEPTH,
-        })
-    } else {
-        Ok(())
-    }
-}
-
 /// Reads a field table (4-byte length prefix, then entries) from the front of `input`,
 /// advancing it. Strings are slices of `input`; nothing is allocated beyond one entry per
 /// entry actually present. Errors carry class/method id 0 (see `DecodeError::with_method`).
@@ -189,9 +194,8 @@ pub fn read_table(input: &mut Bytes) -> Result<FieldTable, DecodeError> {
     read_table_inner(input, 1)
 }
 
-/// `read_table` at nesting level `depth`.
+/// `read_table` at nesting level `depth` (at most `MAX_DEPTH`).
 pub(crate) fn read_table_inner(input: &mut Bytes, depth: usize) -> Result<FieldTable, DecodeError> {
-    check_depth(depth)?;
     let mut body = take_longstr(input).ok_or_else(|| truncated("field table"))?;
     let mut entries = Vec::new();
     while !body.is_empty() {
@@ -203,7 +207,6 @@ pub(crate) fn read_table_inner(input: &mut Bytes, depth: usize) -> Result<FieldT
 }
 
 fn read_array(input: &mut Bytes, depth: usize) -> Result<Vec<FieldValue>, DecodeError> {
-    check_depth(depth)?;
     let mut body = take_longstr(input).ok_or_else(|| truncated("field array"))?;
     let mut items = Vec::new();
     while !body.is_empty() {
@@ -239,8 +242,10 @@ fn read_value(input: &mut Bytes, depth: usize) -> Result<FieldValue, DecodeError
         }
         b'S' => FieldValue::LongStr(take_longstr(input).ok_or_else(short)?),
         b'x' => FieldValue::ByteArray(take_longstr(input).ok_or_else(short)?),
+        b'A' if depth >= MAX_DEPTH => undecoded(input, code, Container::Array)?,
         b'A' => FieldValue::Array(read_array(input, depth + 1)?),
         b'T' => FieldValue::Timestamp(take_u64(input).ok_or_else(short)?),
+        b'F' if depth >= MAX_DEPTH => undecoded(input, code, Container::Table)?,
         b'F' => FieldValue::Table(read_table_inner(input, depth + 1)?),
         b'V' => FieldValue::Void,
         type_code => {
@@ -254,50 +259,23 @@ fn read_value(input: &mut Bytes, depth: usize) -> Result<FieldValue, DecodeError
     Ok(value)
 }
 
-/// Checks a whole field table at the front of `input` and advances past it, allocating
-/// nothing (for validating content headers that are forwarded as raw bytes).
-pub(crate) fn skip_table(input: &mut Bytes, depth: usize) -> Result<(), DecodeError> {
-    check_depth(depth)?;
-    let mut body = take_longstr(input).ok_or_else(|| truncated("field table"))?;
-    while !body.is_empty() {
-        take_shortstr(&mut body).ok_or_else(|| truncated("field table key"))?;
-        skip_value(&mut body, depth)?;
-    }
-    Ok(())
+/// A table or array below `MAX_DEPTH`: checked without recursion, kept as bytes.
+fn undecoded(
+    input: &mut Bytes,
+    type_code: u8,
+    container: Container,
+) -> Result<FieldValue, DecodeError> {
+    let len = encoded_len(input, container)?;
+    let raw = take_bytes(input, len).ok_or_else(|| truncated(container.what()))?;
+    Ok(FieldValue::Undecoded { type_code, raw })
 }
 
-fn skip_value(input: &mut Bytes, depth: usize) -> Result<(), DecodeError> {
-    let short = || truncated("field value");
-    let code = take_u8(input).ok_or_else(short)?;
-    let fixed = match code {
-        b't' | b'b' | b'B' => 1,
-        b's' | b'u' => 2,
-        b'I' | b'i' | b'f' => 4,
-        b'l' | b'd' | b'T' => 8,
-        b'D' => 5,
-        b'V' => 0,
-        b'S' | b'x' => {
-            take_longstr(input).ok_or_else(short)?;
-            return Ok(());
-        }
-        b'F' => return skip_table(input, depth + 1),
-        b'A' => {
-            check_depth(depth + 1)?;
-            let mut body = take_longstr(input).ok_or_else(|| truncated("field array"))?;
-            while !body.is_empty() {
-                skip_value(&mut body, depth + 1)?;
-            }
-            return Ok(());
-        }
-        type_code => {
-            return Err(DecodeError::BadFieldType {
-                class_id: 0,
-                method_id: 0,
-                type_code,
-            });
-        }
-    };
-    take_bytes(input, fixed).ok_or_else(short)?;
+/// Checks a whole field table at the front of `input` and advances past it, allocating
+/// nothing for the usual nesting and never recursing (for validating content headers
+/// that are forwarded as raw bytes).
+pub(crate) fn skip_table(input: &mut Bytes) -> Result<(), DecodeError> {
+    let len = encoded_len(input, Container::Table)?;
+    take_bytes(input, len).ok_or_else(|| truncated("field table"))?;
     Ok(())
 }
 
@@ -338,6 +316,7 @@ fn write_value(out: &mut BytesMut, value: &FieldValue) {
         FieldValue::Timestamp(v) => out.put_u64(*v),
         FieldValue::Table(t) => write_table(out, t),
         FieldValue::Void => {}
+        FieldValue::Undecoded { raw, .. } => out.put_slice(raw),
     }
 }
 
@@ -366,5 +345,6 @@ fn value_len(value: &FieldValue) -> usize {
         FieldValue::Array(items) => 4 + items.iter().map(value_len).sum::<usize>(),
         FieldValue::Table(t) => table_encoded_len(t),
         FieldValue::Void => 0,
+        FieldValue::Undecoded { raw, .. } => raw.len(),
     }
 }

@@ -2075,8 +2075,8 @@ impl BasicPublish {
 
     fn decode_args(r: &mut ArgReader) -> Result<Self, DecodeError> {
         let ticket = r.short()?;
-        let exchange = r.shortstr()?;
-        let routing_key = r.shortstr()?;
+        let exchange = r.raw_shortstr()?;
+        let routing_key = r.raw_shortstr()?;
         let bits = r.octet()?;
         let mandatory = bits & 0x01 != 0;
         let immediate = bits & 0x02 != 0;
@@ -2130,9 +2130,9 @@ impl BasicReturn {
 
     fn decode_args(r: &mut ArgReader) -> Result<Self, DecodeError> {
         let reply_code = r.short()?;
-        let reply_text = r.shortstr()?;
-        let exchange = r.shortstr()?;
-        let routing_key = r.shortstr()?;
+        let reply_text = r.raw_shortstr()?;
+        let exchange = r.raw_shortstr()?;
+        let routing_key = r.raw_shortstr()?;
         Ok(Self {
             reply_code,
             reply_text,
@@ -2183,12 +2183,12 @@ impl BasicDeliver {
     pub const NAME: &'static str = "basic.deliver";
 
     fn decode_args(r: &mut ArgReader) -> Result<Self, DecodeError> {
-        let consumer_tag = r.shortstr()?;
+        let consumer_tag = r.raw_shortstr()?;
         let delivery_tag = r.longlong()?;
         let bits = r.octet()?;
         let redelivered = bits & 0x01 != 0;
-        let exchange = r.shortstr()?;
-        let routing_key = r.shortstr()?;
+        let exchange = r.raw_shortstr()?;
+        let routing_key = r.raw_shortstr()?;
         Ok(Self {
             consumer_tag,
             delivery_tag,
@@ -2292,8 +2292,8 @@ impl BasicGetOk {
         let delivery_tag = r.longlong()?;
         let bits = r.octet()?;
         let redelivered = bits & 0x01 != 0;
-        let exchange = r.shortstr()?;
-        let routing_key = r.shortstr()?;
+        let exchange = r.raw_shortstr()?;
+        let routing_key = r.raw_shortstr()?;
         let message_count = r.long()?;
         Ok(Self {
             delivery_tag,

@@ -18,7 +18,7 @@ pub(crate) fn connection_start(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `connection.start-ok` methods.
 pub(crate) fn connection_start_ok(g: Flavor) -> BoxedStrategy<Method> {
-    (g.table(), g.shortstr(), g.longstr(), g.shortstr(),)
+    (g.table(), g.utf8_shortstr(), g.longstr(), g.utf8_shortstr(),)
         .prop_map(|(client_properties, mechanism, response, locale,)| {
             Method::ConnectionStartOk(ConnectionStartOk { client_properties, mechanism, response, locale })
         })
@@ -63,7 +63,7 @@ pub(crate) fn connection_tune_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `connection.open` methods.
 pub(crate) fn connection_open(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(), g.shortstr(), any::<bool>(),)
+    (g.utf8_shortstr(), g.utf8_shortstr(), any::<bool>(),)
         .prop_map(|(virtual_host, capabilities, insist,)| {
             Method::ConnectionOpen(ConnectionOpen { virtual_host, capabilities, insist })
         })
@@ -72,7 +72,7 @@ pub(crate) fn connection_open(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `connection.open-ok` methods.
 pub(crate) fn connection_open_ok(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(),)
+    (g.utf8_shortstr(),)
         .prop_map(|(known_hosts,)| {
             Method::ConnectionOpenOk(ConnectionOpenOk { known_hosts })
         })
@@ -81,7 +81,7 @@ pub(crate) fn connection_open_ok(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `connection.close` methods.
 pub(crate) fn connection_close(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<u16>(), any::<u16>(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<u16>(), any::<u16>(),)
         .prop_map(|(reply_code, reply_text, class_id, method_id,)| {
             Method::ConnectionClose(ConnectionClose { reply_code, reply_text, class_id, method_id })
         })
@@ -95,7 +95,7 @@ pub(crate) fn connection_close_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `connection.blocked` methods.
 pub(crate) fn connection_blocked(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(),)
+    (g.utf8_shortstr(),)
         .prop_map(|(reason,)| {
             Method::ConnectionBlocked(ConnectionBlocked { reason })
         })
@@ -109,7 +109,7 @@ pub(crate) fn connection_unblocked(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `connection.update-secret` methods.
 pub(crate) fn connection_update_secret(g: Flavor) -> BoxedStrategy<Method> {
-    (g.longstr(), g.shortstr(),)
+    (g.longstr(), g.utf8_shortstr(),)
         .prop_map(|(new_secret, reason,)| {
             Method::ConnectionUpdateSecret(ConnectionUpdateSecret { new_secret, reason })
         })
@@ -123,7 +123,7 @@ pub(crate) fn connection_update_secret_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `channel.open` methods.
 pub(crate) fn channel_open(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(),)
+    (g.utf8_shortstr(),)
         .prop_map(|(out_of_band,)| {
             Method::ChannelOpen(ChannelOpen { out_of_band })
         })
@@ -159,7 +159,7 @@ pub(crate) fn channel_flow_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `channel.close` methods.
 pub(crate) fn channel_close(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<u16>(), any::<u16>(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<u16>(), any::<u16>(),)
         .prop_map(|(reply_code, reply_text, class_id, method_id,)| {
             Method::ChannelClose(ChannelClose { reply_code, reply_text, class_id, method_id })
         })
@@ -173,7 +173,7 @@ pub(crate) fn channel_close_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `access.request` methods.
 pub(crate) fn access_request(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(),)
+    (g.utf8_shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(),)
         .prop_map(|(realm, exclusive, passive, active, write, read,)| {
             Method::AccessRequest(AccessRequest { realm, exclusive, passive, active, write, read })
         })
@@ -191,7 +191,7 @@ pub(crate) fn access_request_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `exchange.declare` methods.
 pub(crate) fn exchange_declare(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), g.shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), g.utf8_shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), g.table(),)
         .prop_map(|(ticket, exchange, kind, passive, durable, auto_delete, internal, nowait, arguments,)| {
             Method::ExchangeDeclare(ExchangeDeclare { ticket, exchange, kind, passive, durable, auto_delete, internal, nowait, arguments })
         })
@@ -205,7 +205,7 @@ pub(crate) fn exchange_declare_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `exchange.delete` methods.
 pub(crate) fn exchange_delete(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<bool>(), any::<bool>(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<bool>(), any::<bool>(),)
         .prop_map(|(ticket, exchange, if_unused, nowait,)| {
             Method::ExchangeDelete(ExchangeDelete { ticket, exchange, if_unused, nowait })
         })
@@ -219,7 +219,7 @@ pub(crate) fn exchange_delete_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `exchange.bind` methods.
 pub(crate) fn exchange_bind(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), g.shortstr(), g.shortstr(), any::<bool>(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), g.utf8_shortstr(), g.utf8_shortstr(), any::<bool>(), g.table(),)
         .prop_map(|(ticket, destination, source, routing_key, nowait, arguments,)| {
             Method::ExchangeBind(ExchangeBind { ticket, destination, source, routing_key, nowait, arguments })
         })
@@ -233,7 +233,7 @@ pub(crate) fn exchange_bind_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `exchange.unbind` methods.
 pub(crate) fn exchange_unbind(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), g.shortstr(), g.shortstr(), any::<bool>(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), g.utf8_shortstr(), g.utf8_shortstr(), any::<bool>(), g.table(),)
         .prop_map(|(ticket, destination, source, routing_key, nowait, arguments,)| {
             Method::ExchangeUnbind(ExchangeUnbind { ticket, destination, source, routing_key, nowait, arguments })
         })
@@ -247,7 +247,7 @@ pub(crate) fn exchange_unbind_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `queue.declare` methods.
 pub(crate) fn queue_declare(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), g.table(),)
         .prop_map(|(ticket, queue, passive, durable, exclusive, auto_delete, nowait, arguments,)| {
             Method::QueueDeclare(QueueDeclare { ticket, queue, passive, durable, exclusive, auto_delete, nowait, arguments })
         })
@@ -256,7 +256,7 @@ pub(crate) fn queue_declare(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `queue.declare-ok` methods.
 pub(crate) fn queue_declare_ok(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(), any::<u32>(), any::<u32>(),)
+    (g.utf8_shortstr(), any::<u32>(), any::<u32>(),)
         .prop_map(|(queue, message_count, consumer_count,)| {
             Method::QueueDeclareOk(QueueDeclareOk { queue, message_count, consumer_count })
         })
@@ -265,7 +265,7 @@ pub(crate) fn queue_declare_ok(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `queue.bind` methods.
 pub(crate) fn queue_bind(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), g.shortstr(), g.shortstr(), any::<bool>(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), g.utf8_shortstr(), g.utf8_shortstr(), any::<bool>(), g.table(),)
         .prop_map(|(ticket, queue, exchange, routing_key, nowait, arguments,)| {
             Method::QueueBind(QueueBind { ticket, queue, exchange, routing_key, nowait, arguments })
         })
@@ -279,7 +279,7 @@ pub(crate) fn queue_bind_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `queue.purge` methods.
 pub(crate) fn queue_purge(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<bool>(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<bool>(),)
         .prop_map(|(ticket, queue, nowait,)| {
             Method::QueuePurge(QueuePurge { ticket, queue, nowait })
         })
@@ -297,7 +297,7 @@ pub(crate) fn queue_purge_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `queue.delete` methods.
 pub(crate) fn queue_delete(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<bool>(), any::<bool>(), any::<bool>(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<bool>(), any::<bool>(), any::<bool>(),)
         .prop_map(|(ticket, queue, if_unused, if_empty, nowait,)| {
             Method::QueueDelete(QueueDelete { ticket, queue, if_unused, if_empty, nowait })
         })
@@ -315,7 +315,7 @@ pub(crate) fn queue_delete_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `queue.unbind` methods.
 pub(crate) fn queue_unbind(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), g.shortstr(), g.shortstr(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), g.utf8_shortstr(), g.utf8_shortstr(), g.table(),)
         .prop_map(|(ticket, queue, exchange, routing_key, arguments,)| {
             Method::QueueUnbind(QueueUnbind { ticket, queue, exchange, routing_key, arguments })
         })
@@ -343,7 +343,7 @@ pub(crate) fn basic_qos_ok(_g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `basic.consume` methods.
 pub(crate) fn basic_consume(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), g.shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), g.table(),)
+    (any::<u16>(), g.utf8_shortstr(), g.utf8_shortstr(), any::<bool>(), any::<bool>(), any::<bool>(), any::<bool>(), g.table(),)
         .prop_map(|(ticket, queue, consumer_tag, no_local, no_ack, exclusive, nowait, arguments,)| {
             Method::BasicConsume(BasicConsume { ticket, queue, consumer_tag, no_local, no_ack, exclusive, nowait, arguments })
         })
@@ -352,7 +352,7 @@ pub(crate) fn basic_consume(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `basic.consume-ok` methods.
 pub(crate) fn basic_consume_ok(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(),)
+    (g.utf8_shortstr(),)
         .prop_map(|(consumer_tag,)| {
             Method::BasicConsumeOk(BasicConsumeOk { consumer_tag })
         })
@@ -361,7 +361,7 @@ pub(crate) fn basic_consume_ok(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `basic.cancel` methods.
 pub(crate) fn basic_cancel(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(), any::<bool>(),)
+    (g.utf8_shortstr(), any::<bool>(),)
         .prop_map(|(consumer_tag, nowait,)| {
             Method::BasicCancel(BasicCancel { consumer_tag, nowait })
         })
@@ -370,7 +370,7 @@ pub(crate) fn basic_cancel(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `basic.cancel-ok` methods.
 pub(crate) fn basic_cancel_ok(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(),)
+    (g.utf8_shortstr(),)
         .prop_map(|(consumer_tag,)| {
             Method::BasicCancelOk(BasicCancelOk { consumer_tag })
         })
@@ -406,7 +406,7 @@ pub(crate) fn basic_deliver(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `basic.get` methods.
 pub(crate) fn basic_get(g: Flavor) -> BoxedStrategy<Method> {
-    (any::<u16>(), g.shortstr(), any::<bool>(),)
+    (any::<u16>(), g.utf8_shortstr(), any::<bool>(),)
         .prop_map(|(ticket, queue, no_ack,)| {
             Method::BasicGet(BasicGet { ticket, queue, no_ack })
         })
@@ -424,7 +424,7 @@ pub(crate) fn basic_get_ok(g: Flavor) -> BoxedStrategy<Method> {
 
 /// Arbitrary `basic.get-empty` methods.
 pub(crate) fn basic_get_empty(g: Flavor) -> BoxedStrategy<Method> {
-    (g.shortstr(),)
+    (g.utf8_shortstr(),)
         .prop_map(|(cluster_id,)| {
             Method::BasicGetEmpty(BasicGetEmpty { cluster_id })
         })

@@ -4,7 +4,8 @@
 //! - `frame`: the incremental frame reader (frame_max and frame-end checks) and writers.
 //! - `generated`: every method as a struct plus the `Method` enum, generated from the vendored
 //!   spec in `spec/` by `tests/codegen.rs`.
-//! - `field_table`: tables and arrays with RabbitMQ's type codes, bounded nesting.
+//! - `field_table`: tables and arrays with RabbitMQ's type codes, any nesting depth.
+//! - `field_walk`: checks encoded tables and arrays without recursion.
 //! - `properties`: content headers and the 14 basic properties (raw bytes kept).
 //! - `primitives`: short strings and checked integer/string readers and writers.
 //! - `error`: `FrameError` and `DecodeError`, each mapping to RabbitMQ's reply code.
@@ -19,6 +20,7 @@
 pub mod erlang_format;
 pub mod error;
 pub mod field_table;
+mod field_walk;
 pub mod frame;
 pub mod fuzz;
 #[rustfmt::skip]

@@ -253,8 +253,23 @@ impl ArgReader {
         take_u64(&mut self.buf).ok_or_else(|| self.truncated())
     }
 
-    /// A `shortstr`, sliced from the input.
+    /// A `shortstr` that must be UTF-8, sliced from the input. RabbitMQ checks every short
+    /// string of a method that carries no content (names, tags, reply texts) and closes
+    /// the connection with 501 otherwise.
     pub(crate) fn shortstr(&mut self) -> Result<ShortStr, DecodeError> {
+        let s = self.raw_shortstr()?;
+        if std::str::from_utf8(s.as_bytes()).is_err() {
+            return Err(DecodeError::MalformedUtf8 {
+                class_id: self.class_id,
+                method_id: self.method_id,
+            });
+        }
+        Ok(s)
+    }
+
+    /// A `shortstr` taken as raw bytes, sliced from the input (the exchange and routing key
+    /// of content-carrying methods, which RabbitMQ does not check).
+    pub(crate) fn raw_shortstr(&mut self) -> Result<ShortStr, DecodeError> {
         take_shortstr(&mut self.buf).ok_or_else(|| self.truncated())
     }
 

@@ -309,7 +309,7 @@ pub fn summarize_properties(raw: &Bytes) -> Result<PropertySummary, DecodeError>
     skip_str(i, CONTENT_ENCODING)?;
     let has_headers = flags & HEADERS != 0;
     if has_headers {
-        skip_table(i, 1).map_err(bad)?;
+        skip_table(i).map_err(bad)?;
     }
     let delivery_mode = opt_octet(i, flags, DELIVERY_MODE)?;
     let priority = opt_octet(i, flags, PRIORITY)?;

@@ -46,6 +46,34 @@ pub enum ReplyCode {
 }
 
 impl ReplyCode {
+    /// Every reply code, in numeric order.
+    pub const ALL: [ReplyCode; 19] = [
+        ReplyCode::ReplySuccess,
+        ReplyCode::ContentTooLarge,
+        ReplyCode::NoRoute,
+        ReplyCode::NoConsumers,
+        ReplyCode::ConnectionForced,
+        ReplyCode::InvalidPath,
+        ReplyCode::AccessRefused,
+        ReplyCode::NotFound,
+        ReplyCode::ResourceLocked,
+        ReplyCode::PreconditionFailed,
+        ReplyCode::FrameError,
+        ReplyCode::SyntaxError,
+        ReplyCode::CommandInvalid,
+        ReplyCode::ChannelError,
+        ReplyCode::UnexpectedFrame,
+        ReplyCode::ResourceError,
+        ReplyCode::NotAllowed,
+        ReplyCode::NotImplemented,
+        ReplyCode::InternalError,
+    ];
+
+    /// The reply code with this number, `None` for numbers AMQP does not define.
+    pub fn from_code(code: u16) -> Option<ReplyCode> {
+        ReplyCode::ALL.into_iter().find(|c| c.code() == code)
+    }
+
     /// The numeric code sent on the wire.
     pub fn code(self) -> u16 {
         self as u16

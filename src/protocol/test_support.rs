@@ -32,6 +32,15 @@ impl Flavor {
         }
     }
 
+    /// Short strings that are valid UTF-8 (what RabbitMQ accepts in the short strings of
+    /// methods without content), up to the 255-byte limit.
+    pub(crate) fn utf8_shortstr(self) -> BoxedStrategy<ShortStr> {
+        match self {
+            Flavor::Any => "\\PC{0,100}".prop_map(|s| ShortStr::truncated(&s)).boxed(),
+            Flavor::Canonical => self.shortstr(),
+        }
+    }
+
     /// Long strings of arbitrary bytes (kept small for speed).
     pub(crate) fn longstr(self) -> BoxedStrategy<Bytes> {
         prop::collection::vec(any::<u8>(), 0..300)

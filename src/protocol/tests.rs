@@ -170,6 +170,31 @@ proptest! {
     }
 
     #[test]
+    fn the_table_walker_agrees_with_the_decoder(
+        table in Flavor::Any.table(),
+        flip in any::<prop::sample::Index>(),
+        byte in any::<u8>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut raw = BytesMut::new();
+        write_table(&mut raw, &table);
+        let mut corrupted = raw.to_vec();
+        let at = flip.index(corrupted.len());
+        corrupted[at] = byte;
+        let cut = cut.index(corrupted.len() + 1);
+        for bytes in [raw.to_vec(), corrupted.clone(), corrupted[..cut].to_vec()] {
+            let mut decoded = Bytes::from(bytes.clone());
+            let mut walked = Bytes::from(bytes);
+            let decode = read_table(&mut decoded);
+            let walk = field_table::skip_table(&mut walked);
+            prop_assert_eq!(decode.as_ref().err(), walk.as_ref().err());
+            if decode.is_ok() {
+                prop_assert_eq!(decoded.len(), walked.len());
+            }
+        }
+    }
+
+    #[test]
     fn frames_round_trip(
         channel in any::<u16>(),
         method in any_method(Flavor::Any),
@@ -339,25 +364,68 @@ fn table_errors() {
         decode(b"\xff\xff\xff\xff\x01k"),
         Err(DecodeError::Truncated { .. })
     ));
-    // Nesting: MAX_DEPTH levels decode, one more does not.
-    let nested = |levels: usize| {
+    // Nesting has no limit: levels below MAX_DEPTH are kept undecoded and re-encode to
+    // the same bytes; 100,000 levels neither overflow the stack nor fail.
+    let nested = |levels: usize, code: u8| {
         let mut inner = BytesMut::from(&b"\x00\x00\x00\x00"[..]);
         for _ in 1..levels {
             let mut outer = BytesMut::new();
-            outer.extend_from_slice(&((inner.len() + 3) as u32).to_be_bytes());
-            outer.extend_from_slice(b"\x01kF");
+            let entry: &[u8] = if code == b'F' { b"\x01kF" } else { b"\x01kA" };
+            let mut body = entry.to_vec();
+            if code == b'A' {
+                // An array of arrays, inside a one-entry table at the top.
+                body = b"A".to_vec();
+            }
+            outer.extend_from_slice(&((inner.len() + body.len()) as u32).to_be_bytes());
+            outer.extend_from_slice(&body);
             outer.extend_from_slice(&inner);
             inner = outer;
         }
-        read_table(&mut inner.freeze())
+        let mut top = BytesMut::new();
+        top.extend_from_slice(&((inner.len() + 3) as u32).to_be_bytes());
+        top.extend_from_slice(&[1, b'k', code]);
+        top.extend_from_slice(&inner);
+        top.freeze()
     };
-    assert!(nested(field_table::MAX_DEPTH).is_ok());
-    assert_eq!(
-        nested(field_table::MAX_DEPTH + 1),
-        Err(DecodeError::TableTooDeep {
-            class_id: 0,
-            method_id: 0,
-            max_depth: field_table::MAX_DEPTH
-        })
-    );
+    for code in [b'F', b'A'] {
+        for levels in [
+            field_table::MAX_DEPTH - 1,
+            field_table::MAX_DEPTH + 1,
+            100_000,
+        ] {
+            let raw = nested(levels, code);
+            let table = read_table(&mut raw.clone()).unwrap();
+            let mut out = BytesMut::new();
+            write_table(&mut out, &table);
+            assert_eq!(out.freeze(), raw, "{levels} levels of {}", code as char);
+            let mut skipped = raw.clone();
+            field_table::skip_table(&mut skipped).unwrap();
+            assert!(skipped.is_empty());
+        }
+    }
+    // The deepest decoded level holds the rest as bytes.
+    let mut value = &read_table(&mut nested(100, b'F')).unwrap().0[0].1;
+    let mut depth = 1;
+    while let FieldValue::Table(t) = value {
+        value = &t.0[0].1;
+        depth += 1;
+    }
+    assert_eq!(depth, field_table::MAX_DEPTH);
+    assert!(matches!(
+        value,
+        FieldValue::Undecoded {
+            type_code: b'F',
+            ..
+        }
+    ));
+    // Truncation deep inside is still found.
+    let raw = nested(1000, b'A');
+    let cut = raw.slice(..raw.len() - 1);
+    let mut whole = BytesMut::new();
+    whole.extend_from_slice(&((cut.len() - 4) as u32).to_be_bytes());
+    whole.extend_from_slice(&cut[4..]);
+    assert!(matches!(
+        read_table(&mut whole.freeze()),
+        Err(DecodeError::Truncated { .. })
+    ));
 }

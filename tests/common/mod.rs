@@ -176,6 +176,12 @@ impl TestBroker {
             .unwrap()
     }
 
+    /// The in-process Warren's broker state (`None` for an external broker), for tests
+    /// that check nothing was created.
+    pub fn warren(&self) -> Option<&Arc<warren::broker::Broker>> {
+        self.handle.as_ref().map(|h| h.broker())
+    }
+
     /// A raw connection past the handshake.
     pub async fn raw(&self) -> raw::RawConn {
         raw::RawConn::open(self.addr).await

@@ -72,6 +72,12 @@ impl Args {
         self.0.extend_from_slice(s.as_bytes());
         self
     }
+    /// A short string of arbitrary bytes (not necessarily UTF-8).
+    pub fn shortstr_bytes(mut self, s: &[u8]) -> Self {
+        self.0.push(s.len() as u8);
+        self.0.extend_from_slice(s);
+        self
+    }
     pub fn longstr(mut self, s: &[u8]) -> Self {
         self.0.extend_from_slice(&(s.len() as u32).to_be_bytes());
         self.0.extend_from_slice(s);
