@@ -30,19 +30,19 @@ mod driver;
 mod frame_errors;
 mod handshake;
 mod heartbeat;
+mod sasl;
 pub mod writer;
 
 use crate::broker::Broker;
 use crate::broker::consumer::ConnectionEvent;
 use crate::broker::vhost::VHost;
 use crate::channel::Channel;
+use crate::listener::{ClientStream, StreamReader, Transport};
 use bytes::BytesMut;
 use handshake::HandshakeError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use writer::{FrameSink, Outbox, run_writer};
@@ -61,7 +61,9 @@ struct Connection {
     id: u64,
     peer: SocketAddr,
     broker: Arc<Broker>,
-    reader: OwnedReadHalf,
+    reader: StreamReader,
+    /// TLS or not, and the client's certificate (for SASL EXTERNAL).
+    transport: Transport,
     rbuf: BytesMut,
     sink: FrameSink,
     outbox: Arc<Outbox>,
@@ -91,7 +93,7 @@ struct Connection {
 
 /// Serves one accepted socket until it closes or the server shuts down.
 pub async fn serve(
-    stream: TcpStream,
+    stream: ClientStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
@@ -99,7 +101,8 @@ pub async fn serve(
     let id = broker.next_connection_id();
     let span = tracing::info_span!("connection", id, %peer);
     async move {
-        let _ = stream.set_nodelay(true);
+        stream.set_nodelay();
+        let transport = stream.transport();
         let (reader, write_half) = stream.into_split();
         let outbox = Arc::new(Outbox::default());
         let writer = tokio::spawn(run_writer(Arc::clone(&outbox), write_half));
@@ -115,6 +118,7 @@ pub async fn serve(
             peer,
             broker: Arc::clone(&broker),
             reader,
+            transport,
             rbuf: BytesMut::with_capacity(4096),
             sink: FrameSink::default(),
             outbox: Arc::clone(&outbox),
