@@ -50,14 +50,27 @@ fn distinguished_name(name: &X509Name<'_>) -> Result<String, PeerNameError> {
     Ok(rdns.join(","))
 }
 
+/// Attribute types by the short names RFC 4514 (and RabbitMQ) print; others print as their
+/// dotted OID.
+const SHORT_NAMES: [(&str, &str); 10] = [
+    ("2.5.4.3", "CN"),
+    ("2.5.4.6", "C"),
+    ("2.5.4.7", "L"),
+    ("2.5.4.8", "ST"),
+    ("2.5.4.9", "STREET"),
+    ("2.5.4.10", "O"),
+    ("2.5.4.11", "OU"),
+    ("0.9.2342.19200300.100.1.1", "UID"),
+    ("0.9.2342.19200300.100.1.25", "DC"),
+    ("1.2.840.113549.1.9.1", "EMAILADDRESS"),
+];
+
 fn attribute(attr: &AttributeTypeAndValue<'_>) -> Result<String, PeerNameError> {
-    let registry = x509_parser::objects::oid_registry();
-    let kind = x509_parser::objects::oid2sn(attr.attr_type(), registry)
-        .map(|sn| match sn {
-            "emailAddress" => "EMAILADDRESS".to_string(),
-            other => other.to_string(),
-        })
-        .unwrap_or_else(|_| attr.attr_type().to_id_string());
+    let oid = attr.attr_type().to_id_string();
+    let kind = SHORT_NAMES
+        .iter()
+        .find(|(id, _)| *id == oid)
+        .map_or(oid.as_str(), |(_, name)| name);
     let value = attr.as_str().map_err(|_| PeerNameError::NotText)?;
     Ok(format!("{kind}={}", escape(value)))
 }
