@@ -99,10 +99,10 @@ pub async fn serve(
     shutdown: watch::Receiver<bool>,
 ) {
     let id = broker.next_connection_id();
-    let span = tracing::info_span!("connection", id, %peer);
+    let transport = stream.transport();
+    let span = tracing::info_span!("connection", id, %peer, tls = transport.tls);
     async move {
         stream.set_nodelay();
-        let transport = stream.transport();
         let (reader, write_half) = stream.into_split();
         let outbox = Arc::new(Outbox::default());
         let writer = tokio::spawn(run_writer(Arc::clone(&outbox), write_half));
