@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Runs real AMQP 0-9-1 client libraries against a broker.
 #
-#   interop/run.sh [--uri AMQP_URI] [--only CLIENT[,CLIENT...]] [--list]
+#   interop/run.sh [--uri AMQP_URI [--amqps-uri AMQPS_URI]] [--only CLIENT[,CLIENT...]] [--list]
 #
 # Without --uri it builds Warren (cargo build --release; or uses $INTEROP_WARREN_BIN if set), starts it
 # on a free loopback port with a throw-away data directory, and stops it at exit; WARREN_*
 # variables (e.g. WARREN_AMQP__HEARTBEAT) reach it unchanged. With --uri it targets that broker.
+# The started Warren also gets an AMQPS listener with a throw-away CA (interop/tls/pki); the
+# "tls" scenarios use it. Against another broker they need --amqps-uri and INTEROP_TLS_DIR
+# (ca.pem, client.pem, client-key.pem; EXTERNAL must map the client's CN, guest, to a user).
 # Every scenario is a standalone program that reads AMQP_URI and exits 0 on success.
 # Output: one "SETUP family (secs)" line per toolchain, one "PASS|FAIL client/scenario (secs)"
 # line each (a toolchain that cannot be installed or built is one FAIL line), then
@@ -35,6 +38,9 @@ CLIENTS=(
   "amqp-tools c-tools+python c/amqp-tools"
   "rabbitmq-java java+python java/rabbitmq-java"
   "amqp091-go go+python go/amqp091-go"
+  "tls python+node tls"
+  "tls-java java+python java/tls"
+  "tls-go go+python go/tls"
 )
 # Toolchain families, in setup order; each has a setup_<family> function below.
 FAMILIES=(python node rust c-tools java go)
@@ -45,12 +51,15 @@ usage() {
 }
 
 URI=""
+AMQPS_URI="${AMQPS_URI:-}"
 ONLY=""
 LIST=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --uri) URI="${2:?--uri needs a value}"; shift 2 ;;
     --uri=*) URI="${1#--uri=}"; shift ;;
+    --amqps-uri) AMQPS_URI="${2:?--amqps-uri needs a value}"; shift 2 ;;
+    --amqps-uri=*) AMQPS_URI="${1#--amqps-uri=}"; shift ;;
     --only) ONLY="${2:?--only needs a value}"; shift 2 ;;
     --only=*) ONLY="${1#--only=}"; shift ;;
     --list) LIST=1; shift ;;
@@ -65,6 +74,10 @@ declare -A needed=()
 for entry in "${CLIENTS[@]}"; do
   read -r name needs dir <<<"$entry"
   if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
+  if [[ $name == tls* && -n "$URI" && -z "$AMQPS_URI" ]]; then
+    echo "interop: $name is not run: --uri was given without --amqps-uri" >&2
+    continue
+  fi
   for f in "$HERE/$dir"/*.py "$HERE/$dir"/*.js "$HERE/$dir"/*.rs "$HERE/$dir"/*.sh \
     "$HERE/$dir"/*.java "$HERE/$dir"/*.go; do
     [[ -f "$f" ]] || continue
@@ -167,12 +180,13 @@ setup_java() {
     echo "interop: amqp-client.jar or slf4j jars not found" >&2; return 1; }
   JAVA_CP="$jar:$slf4j:$nop"
   local out="$CACHE/java-classes" want
-  want="$(cat "$HERE"/java/lib/*.java "$HERE"/java/rabbitmq-java/*.java <(echo "$JAVA_CP") \
+  want="$(cat "$HERE"/java/lib/*.java "$HERE"/java/rabbitmq-java/*.java "$HERE"/java/tls/*.java \
+    <(echo "$JAVA_CP") \
     <(deb_version librabbitmq-client-java) <(javac -version 2>&1) | sha256sum | cut -d' ' -f1)"
   if [[ "$(cat "$out/.interop-stamp" 2>/dev/null)" != "$want" ]]; then
     rm -rf "$out" && mkdir -p "$out"
     javac -Xlint:all -Werror -d "$out" -cp "$JAVA_CP" "$HERE"/java/lib/*.java \
-      "$HERE"/java/rabbitmq-java/*.java >&2 || return 1
+      "$HERE"/java/rabbitmq-java/*.java "$HERE"/java/tls/*.java >&2 || return 1
     echo "$want" >"$out/.interop-stamp"
   fi
   SETUP_NOTE="librabbitmq-client-java $(deb_version librabbitmq-client-java)"
@@ -183,7 +197,7 @@ setup_go() {
   apt_ensure golang-go golang-github-rabbitmq-amqp091-go-dev || return 1
   mkdir -p "$CACHE/go-bin"
   local f
-  for f in "$HERE"/go/amqp091-go/*.go; do
+  for f in "$HERE"/go/amqp091-go/*.go "$HERE"/go/tls/*.go; do
     (cd "$(dirname "$f")" && GO111MODULE=off GOFLAGS= GOPROXY=off \
       GOPATH="$HERE/go:/usr/share/gocode" GOCACHE="$CACHE/go-build" \
       go build -o "$CACHE/go-bin/$(basename "$f" .go)" "$(basename "$f")" >&2) || return 1
@@ -264,8 +278,20 @@ start_warren() {
   port="$(free_port)"
   WARREN_DATA="$(mktemp -d "${TMPDIR:-/tmp}/warren-interop-data.XXXXXX")"
   WARREN_LOG="$WARREN_DATA/warren.log"
+  # An AMQPS listener with a throw-away CA; clients with a certificate may use EXTERNAL.
+  local tls_port
+  tls_port="$(free_port)"
+  export INTEROP_TLS_DIR="$WARREN_DATA/tls"
+  bash "$HERE/tls/pki/make-pki.sh" "$INTEROP_TLS_DIR" >&2
   # WARREN_* variables in the environment (e.g. WARREN_AMQP__HEARTBEAT) pass through.
-  "$bin" --listen "127.0.0.1:$port" --data-dir "$WARREN_DATA/data" --log-level warn \
+  WARREN_TLS__LISTEN="127.0.0.1:$tls_port" \
+    WARREN_TLS__CERTFILE="$INTEROP_TLS_DIR/server.pem" \
+    WARREN_TLS__KEYFILE="$INTEROP_TLS_DIR/server-key.pem" \
+    WARREN_TLS__CACERTFILE="$INTEROP_TLS_DIR/ca.pem" \
+    WARREN_TLS__VERIFY=verify_peer \
+    WARREN_AUTH__MECHANISMS="${WARREN_AUTH__MECHANISMS:-PLAIN,AMQPLAIN,EXTERNAL}" \
+    WARREN_AUTH__SSL_CERT_LOGIN_FROM=common_name \
+    "$bin" --listen "127.0.0.1:$port" --data-dir "$WARREN_DATA/data" --log-level warn \
     >"$WARREN_LOG" 2>&1 &
   WARREN_PID=$!
   # Readiness: poll the port (bounded), failing fast if the process exits.
@@ -283,13 +309,15 @@ start_warren() {
     sleep 0.05
   done
   URI="amqp://guest:guest@127.0.0.1:$port/%2F"
-  echo "interop: warren pid $WARREN_PID on 127.0.0.1:$port" >&2
+  AMQPS_URI="amqps://guest:guest@127.0.0.1:$tls_port/%2F"
+  echo "interop: warren pid $WARREN_PID on 127.0.0.1:$port (AMQPS on $tls_port)" >&2
 }
 
 [[ -z "$URI" ]] && start_warren
 
 # ---- run ----------------------------------------------------------------------------------
 export AMQP_URI="$URI"
+export AMQPS_URI
 export PYTHONPATH="$HERE/python/lib${PYTHONPATH:+:$PYTHONPATH}"
 export NODE_PATH="$CACHE/node/node_modules:$HERE/node/lib"
 export INTEROP_DIR="$HERE"

@@ -133,6 +133,22 @@ impl Authenticator {
         Ok(())
     }
 
+    /// Checks a user logging in without a password (SASL EXTERNAL, by client certificate)
+    /// from `peer`: the user must exist, and the loopback rule applies as to any login.
+    pub fn check_external(&self, username: &str, peer: SocketAddr) -> Result<(), AuthError> {
+        if !self.users.contains_key(username) {
+            return Err(AuthError::UnknownUser {
+                user: username.to_string(),
+            });
+        }
+        if self.loopback_only.contains(username) && !is_loopback(peer.ip()) {
+            return Err(AuthError::LoopbackOnly {
+                user: username.to_string(),
+            });
+        }
+        Ok(())
+    }
+
     /// True if `vhost` is one of the configured virtual hosts.
     pub fn vhost_exists(&self, vhost: &str) -> bool {
         self.vhosts.contains(vhost)

@@ -7,7 +7,9 @@
 //! - [`channel`]: per-channel state (content assembly, delivery tags, consumers, confirms,
 //!   transactions) and one handler file per AMQP class.
 //! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
-//! - [`server`]: the listener and shutdown; [`config`] and [`auth`]: settings and users.
+//! - [`server`]: accept loop and shutdown; [`listener`]: plain and TLS listeners giving one
+//!   stream type; [`tls`]: certificates and rotation; [`config`] and [`auth`]: settings and
+//!   users.
 //!
 //! # Data flow
 //! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →
@@ -23,6 +25,8 @@ pub mod channel;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod listener;
 pub mod protocol;
 pub mod server;
 pub mod store;
+pub mod tls;

@@ -1,4 +1,5 @@
-//! The `warren` binary: command line → settings → logging → broker until SIGINT or SIGTERM.
+//! The `warren` binary: command line → settings → logging → broker until SIGINT or SIGTERM;
+//! SIGHUP reloads the TLS certificate, key and CA files.
 //!
 //! Exit codes: 0 after a clean shutdown, 1 when the broker fails to start or run, 2 when the
 //! command line or the settings are wrong (clap uses 2 for usage errors too).
@@ -65,15 +66,16 @@ fn compact(settings: &Settings) -> ExitCode {
     }
 }
 
-/// Starts the broker, waits for SIGINT or SIGTERM, then shuts it down.
+/// Starts the broker, reloads TLS files on SIGHUP, and shuts down on SIGINT or SIGTERM.
 async fn run(settings: Settings) -> ExitCode {
     // Install the handlers before serving so an early signal is not lost.
-    let (mut interrupt, mut terminate) = match (
+    let (mut interrupt, mut terminate, mut hangup) = match (
         signal(SignalKind::interrupt()),
         signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(i), Ok(t)) => (i, t),
-        (Err(e), _) | (_, Err(e)) => {
+        (Ok(i), Ok(t), Ok(h)) => (i, t, h),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
             tracing::error!("cannot install signal handlers: {e}");
             return ExitCode::from(1);
         }
@@ -82,14 +84,19 @@ async fn run(settings: Settings) -> ExitCode {
         Ok(handle) => handle,
         Err(e) => {
             tracing::error!("{e}");
+            eprintln!("warren: {e}");
             return ExitCode::from(1);
         }
     };
-    tracing::info!("listening on {}", handle.local_addr());
-
-    let signal_name = tokio::select! {
-        _ = interrupt.recv() => "SIGINT",
-        _ = terminate.recv() => "SIGTERM",
+    let signal_name = loop {
+        tokio::select! {
+            _ = interrupt.recv() => break "SIGINT",
+            _ = terminate.recv() => break "SIGTERM",
+            _ = hangup.recv() => match handle.reload_tls() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate, key and CA files reloaded"),
+                Err(e) => tracing::error!("SIGHUP: TLS files not reloaded, previous ones stay: {e}"),
+            },
+        }
     };
     tracing::info!("{signal_name} received, shutting down");
     handle.shutdown().await;

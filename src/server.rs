@@ -1,20 +1,26 @@
-//! The listener: accept loop, connection cap, shutdown fan-out.
+//! The server: listeners, accept loop, connection cap, shutdown fan-out.
 //!
-//! Owns: the TCP listener and the shutdown signal (a `watch` channel every connection task
-//! holds). `start` returns a `ServerHandle` with the bound address; `shutdown` tells every
-//! connection to close with 320 CONNECTION_FORCED and waits for them to finish.
+//! Owns: the listeners (plain and TLS, one accept task per address, see
+//! [`crate::listener`]), the reloadable TLS config, and the shutdown signal (a `watch`
+//! channel every connection task holds). `start` returns a `ServerHandle` with the bound
+//! addresses; `shutdown` tells every connection to close with 320 CONNECTION_FORCED and
+//! waits for them to finish.
 
 use crate::broker::Broker;
 use crate::config::Settings;
+use crate::listener::{self, Accepted};
+use crate::tls::{ReloadableTlsConfig, TlsError};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
 
 /// How long shutdown waits for connections to finish their close handshake.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Accepted sockets waiting for the accept loop (it only spawns a task for each).
+const ACCEPT_QUEUE: usize = 64;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -27,29 +33,64 @@ pub enum ServerError {
         /// What went wrong.
         source: crate::store::StoreError,
     },
-    /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    /// A listen address could not be bound.
+    #[error("{key}: cannot listen on {addr}: {source}")]
     Bind {
-        /// The address from the settings.
+        /// The setting naming the address (`server.listen` or `tls.listen`).
+        key: &'static str,
+        /// The address.
         addr: String,
         /// The OS error.
         source: std::io::Error,
     },
+    /// A listen address list did not parse (only when the settings were not validated).
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    /// The TLS certificate, key or CA files are not usable.
+    #[error("{0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A running broker. Dropping it does not stop the broker; call [`ServerHandle::shutdown`].
 #[derive(Debug)]
 pub struct ServerHandle {
-    local_addr: SocketAddr,
+    plain_addrs: Vec<SocketAddr>,
+    tls_addrs: Vec<SocketAddr>,
+    tls: Option<Arc<ReloadableTlsConfig>>,
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
 }
 
 impl ServerHandle {
-    /// The address the listener is bound to (useful with port 0).
+    /// The first plain listener's address (useful with port 0), or the first TLS
+    /// listener's when the plain listener is off.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        match self.plain_addrs.first().or(self.tls_addrs.first()) {
+            Some(addr) => *addr,
+            // `start` refuses to run without a listener.
+            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+        }
+    }
+
+    /// Every plain (AMQP) listener's address, in the order of `server.listen`.
+    pub fn local_addrs(&self) -> &[SocketAddr] {
+        &self.plain_addrs
+    }
+
+    /// Every TLS (AMQPS) listener's address, in the order of `tls.listen`.
+    pub fn tls_local_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// Reads the TLS certificate, key and CA files again (what SIGHUP does): new
+    /// connections use them, open ones keep theirs. On error the previous files stay in use.
+    /// Without a TLS listener there is nothing to do.
+    pub fn reload_tls(&self) -> Result<(), TlsError> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
     }
 
     /// The broker behind this server (for tests and benchmarks that inspect state).
@@ -57,7 +98,7 @@ impl ServerHandle {
         &self.broker
     }
 
-    /// Closes every connection with 320 CONNECTION_FORCED and stops the listener.
+    /// Closes every connection with 320 CONNECTION_FORCED and stops the listeners.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
@@ -67,20 +108,33 @@ impl ServerHandle {
     }
 }
 
-/// Binds the listener and starts serving in background tasks on the current tokio runtime.
+/// Binds every listener and starts serving in background tasks on the current tokio runtime.
 pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError> {
-    let addr = settings.server.listen.clone();
-    let listener = TcpListener::bind(&addr)
-        .await
-        .map_err(|source| ServerError::Bind {
-            addr: addr.clone(),
-            source,
-        })?;
-    let local_addr = listener.local_addr().map_err(|source| ServerError::Bind {
-        addr: addr.clone(),
-        source,
-    })?;
-    tracing::info!(%local_addr, "listening");
+    let tls = if settings.tls.enabled() {
+        Some(Arc::new(ReloadableTlsConfig::load(&settings.tls)?))
+    } else {
+        None
+    };
+    let plain = bind_all(
+        "server.listen",
+        &settings.listen_addrs()?,
+        settings.listen_is_default(),
+    )?;
+    let secure = bind_all("tls.listen", &settings.tls.listen_addrs()?, false)?;
+    if plain.is_empty() && secure.is_empty() {
+        return Err(ServerError::Config(crate::config::ConfigError::Invalid {
+            key: "server.listen".to_string(),
+            reason: "no listener: server.listen and tls.listen are both empty".to_string(),
+        }));
+    }
+    let plain_addrs: Vec<SocketAddr> = plain.iter().map(|(_, a)| *a).collect();
+    let tls_addrs: Vec<SocketAddr> = secure.iter().map(|(_, a)| *a).collect();
+    for addr in &plain_addrs {
+        tracing::info!(%addr, "listening for AMQP");
+    }
+    for addr in &tls_addrs {
+        tracing::info!(%addr, "listening for AMQPS");
+    }
     let broker = Broker::open(Arc::clone(&settings)).map_err(|source| ServerError::Store {
         dir: settings.server.data_dir.clone(),
         source,
@@ -88,13 +142,67 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     let broker = Arc::new(broker);
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
-    let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&broker), shutdown_rx));
+    let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
+    for (listener, _) in plain {
+        let task = listener::accept_loop(listener, None, accepted_tx.clone(), shutdown_rx.clone());
+        tokio::spawn(task);
+    }
+    for (listener, _) in secure {
+        let task = listener::accept_loop(
+            listener,
+            tls.clone(),
+            accepted_tx.clone(),
+            shutdown_rx.clone(),
+        );
+        tokio::spawn(task);
+    }
+    drop(accepted_tx);
+    let accept_task = tokio::spawn(accept_loop(accepted_rx, Arc::clone(&broker), shutdown_rx));
     Ok(ServerHandle {
-        local_addr,
+        plain_addrs,
+        tls_addrs,
+        tls,
         shutdown_tx,
         accept_task,
         broker,
     })
+}
+
+/// Binds each address of the setting `key`. With `ipv6_optional` (the default listen
+/// list), an IPv6 address the machine cannot bind is logged and skipped, as long as
+/// another address was bound.
+fn bind_all(
+    key: &'static str,
+    addrs: &[SocketAddr],
+    ipv6_optional: bool,
+) -> Result<Vec<(TcpListener, SocketAddr)>, ServerError> {
+    let mut bound = Vec::with_capacity(addrs.len());
+    let mut skipped = None;
+    for addr in addrs {
+        let result = listener::bind(*addr).and_then(|l| l.local_addr().map(|a| (l, a)));
+        match result {
+            Ok(pair) => bound.push(pair),
+            Err(source) if ipv6_optional && addr.is_ipv6() => {
+                tracing::warn!(%addr, %source, "IPv6 not available; listening on IPv4 only");
+                skipped = Some((addr, source));
+            }
+            Err(source) => {
+                return Err(ServerError::Bind {
+                    key,
+                    addr: addr.to_string(),
+                    source,
+                });
+            }
+        }
+    }
+    if let (true, Some((addr, source))) = (bound.is_empty(), skipped) {
+        return Err(ServerError::Bind {
+            key,
+            addr: addr.to_string(),
+            source,
+        });
+    }
+    Ok(bound)
 }
 
 /// How often resource alarms are re-checked.
@@ -112,7 +220,7 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) 
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    mut accepted: mpsc::Receiver<Accepted>,
     broker: Arc<Broker>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -122,34 +230,39 @@ async fn accept_loop(
     } else {
         max
     }));
+    let tls_timeout = Duration::from_millis(broker.settings.tls.handshake_timeout_ms);
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(pair) => pair,
-                    Err(err) => {
-                        tracing::warn!(%err, "accept failed");
-                        continue;
-                    }
-                };
+            next = accepted.recv() => {
+                let Some(socket) = next else { break };
+                let peer = socket.peer;
                 let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
                     tracing::warn!(%peer, max, "connection limit reached, refusing");
-                    drop(stream);
+                    drop(socket);
                     continue;
                 };
                 let broker = Arc::clone(&broker);
-                let shutdown = shutdown.clone();
+                let mut shutdown = shutdown.clone();
                 connections.spawn(async move {
-                    crate::connection::serve(stream, peer, broker, shutdown).await;
+                    let stream = tokio::select! {
+                        stream = socket.into_stream(tls_timeout) => stream,
+                        _ = shutdown.changed() => return,
+                    };
+                    match stream {
+                        Ok(stream) => {
+                            crate::connection::serve(stream, peer, broker, shutdown).await;
+                        }
+                        Err(err) => tracing::warn!(%peer, %err, "connection refused"),
+                    }
                     drop(permit);
                 });
             }
         }
     }
-    drop(listener);
+    drop(accepted);
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, async {
         while connections.join_next().await.is_some() {}
     })

@@ -461,3 +461,176 @@ fn vhosts_come_from_settings() {
     assert!(!a.vhost_exists("prod"));
     assert!(!a.vhost_exists(""));
 }
+
+/// Issue #10: `WARREN_HOME` or `WARREN_BIN` in an operator's shell stopped start-up with
+/// "unknown field"; only `WARREN_<SECTION>__<KEY>` names are settings.
+#[test]
+fn only_section_key_variables_are_read_as_settings() {
+    let s = config::load_from(
+        None,
+        env(&[
+            ("WARREN_HOME", "/opt/warren"),
+            ("WARREN_BIN", "/usr/local/bin/warren"),
+            ("WARREN_", "x"),
+            ("WARREN___KEY", "x"),
+            ("WARREN_SERVER__", "x"),
+            ("warren_amqp__heartbeat", "5"),
+        ]),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.amqp.heartbeat, 5);
+    let expected = Settings {
+        amqp: config::AmqpSettings {
+            heartbeat: 5,
+            ..Settings::default().amqp
+        },
+        ..Settings::default()
+    };
+    assert_eq!(s, expected);
+
+    let err = config::load_from(
+        None,
+        env(&[("WARREN_NOPE__KEY", "1")]),
+        Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+#[test]
+fn the_default_listens_on_ipv4_and_ipv6() {
+    let addrs = Settings::default().listen_addrs().unwrap();
+    let expected: Vec<SocketAddr> = vec![
+        "0.0.0.0:5672".parse().unwrap(),
+        "[::]:5672".parse().unwrap(),
+    ];
+    assert_eq!(addrs, expected);
+}
+
+#[test]
+fn listen_takes_a_list_from_the_file_the_environment_or_the_flags() {
+    let two: Vec<SocketAddr> = vec![
+        "127.0.0.1:5672".parse().unwrap(),
+        "[::1]:5672".parse().unwrap(),
+    ];
+    let s = load_toml("[server]\nlisten = [\"127.0.0.1:5672\", \"[::1]:5672\"]\n").unwrap();
+    assert_eq!(s.listen_addrs().unwrap(), two);
+    let s = load_toml("[server]\nlisten = \"127.0.0.1:5672\"\n").unwrap();
+    assert_eq!(s.listen_addrs().unwrap(), two[..1].to_vec());
+
+    let s = config::load_from(
+        None,
+        env(&[("WARREN_SERVER__LISTEN", "127.0.0.1:5672, [::1]:5672")]),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.listen_addrs().unwrap(), two);
+
+    use clap::Parser;
+    for args in [
+        &[
+            "warren",
+            "--listen",
+            "127.0.0.1:5672",
+            "--listen",
+            "[::1]:5672",
+        ][..],
+        &["warren", "--listen", "127.0.0.1:5672,[::1]:5672"][..],
+    ] {
+        let cli = config::cli::Cli::try_parse_from(args).unwrap();
+        let s = config::load_from(None, no_env(), Overrides::from(&cli)).unwrap();
+        assert_eq!(s.listen_addrs().unwrap(), two, "{args:?}");
+    }
+
+    let mut s = Settings::default();
+    s.server.listen = "127.0.0.1:5672,localhost:5672".into();
+    let (key, reason) = invalid_key(&s);
+    assert_eq!(key, "server.listen");
+    assert!(reason.contains("localhost:5672"), "{reason}");
+}
+
+#[test]
+fn tls_and_mechanism_rules_name_their_keys() {
+    use config::tls::TlsVerify;
+    let tls_on = || {
+        let mut s = Settings::default();
+        s.tls.listen = "127.0.0.1:5671".into();
+        s.tls.certfile = "/etc/warren/cert.pem".into();
+        s.tls.keyfile = "/etc/warren/key.pem".into();
+        s
+    };
+    tls_on().validate().unwrap();
+
+    let mut s = tls_on();
+    s.tls.certfile = PathBuf::new();
+    assert_eq!(invalid_key(&s).0, "tls.certfile");
+    let mut s = tls_on();
+    s.tls.keyfile = PathBuf::new();
+    assert_eq!(invalid_key(&s).0, "tls.keyfile");
+    let mut s = tls_on();
+    s.tls.verify = TlsVerify::VerifyPeer;
+    assert_eq!(invalid_key(&s).0, "tls.cacertfile");
+    let mut s = tls_on();
+    s.tls.fail_if_no_peer_cert = true;
+    assert_eq!(invalid_key(&s).0, "tls.fail_if_no_peer_cert");
+    let mut s = tls_on();
+    s.tls.versions = vec!["tlsv1.2".into(), "tlsv1.1".into()];
+    assert_eq!(invalid_key(&s).0, "tls.versions[1]");
+    let mut s = tls_on();
+    s.tls.listen = "0.0.0.0".into();
+    assert_eq!(invalid_key(&s).0, "tls.listen");
+    let mut s = tls_on();
+    s.tls.handshake_timeout_ms = 0;
+    assert_eq!(invalid_key(&s).0, "tls.handshake_timeout_ms");
+
+    // The plain listener may be off when TLS is on, not both.
+    let mut s = tls_on();
+    s.server.listen = String::new();
+    s.validate().unwrap();
+    s.tls.listen = String::new();
+    assert_eq!(invalid_key(&s).0, "server.listen");
+
+    let mut s = Settings::default();
+    s.auth.mechanisms = vec!["PLAIN".into(), "CRAM-MD5".into()];
+    assert_eq!(invalid_key(&s).0, "auth.mechanisms[1]");
+    let mut s = Settings::default();
+    s.auth.mechanisms.clear();
+    assert_eq!(invalid_key(&s).0, "auth.mechanisms");
+}
+
+#[test]
+fn tls_settings_come_from_the_file_and_the_environment() {
+    use config::tls::TlsVerify;
+    let file = toml_file(
+        "[tls]\nlisten = [\"0.0.0.0:5671\"]\ncertfile = \"/c.pem\"\nkeyfile = \"/k.pem\"\n\
+         cacertfile = \"/ca.pem\"\nverify = \"verify_peer\"\nfail_if_no_peer_cert = true\n\
+         [auth]\nmechanisms = [\"EXTERNAL\", \"PLAIN\"]\nssl_cert_login_from = \"common_name\"\n",
+    );
+    let s = config::load_from(
+        Some(file.path()),
+        env(&[
+            ("WARREN_TLS__LISTEN", "0.0.0.0:5671,[::]:5671"),
+            ("WARREN_TLS__VERSIONS", "tlsv1.3"),
+            ("WARREN_TLS__FAIL_IF_NO_PEER_CERT", "false"),
+        ]),
+        Overrides::default(),
+    )
+    .unwrap();
+    s.validate().unwrap();
+    assert_eq!(s.tls.listen_addrs().unwrap().len(), 2);
+    assert_eq!(s.tls.verify, TlsVerify::VerifyPeer);
+    assert!(!s.tls.fail_if_no_peer_cert);
+    assert_eq!(s.tls.versions, vec!["tlsv1.3".to_string()]);
+    assert_eq!(s.auth.mechanisms, vec!["EXTERNAL", "PLAIN"]);
+    assert_eq!(
+        s.auth.ssl_cert_login_from,
+        config::CertLoginFrom::CommonName
+    );
+
+    let err = load_toml("[tls]\nverify = \"verify_maybe\"\n").unwrap_err();
+    assert!(err.to_string().contains("verify"), "{err}");
+    // Only the TLS switch takes a boolean.
+    let err = load_toml("[tls]\nhandshake_timeout_ms = true\n").unwrap_err();
+    assert_eq!(err.key(), Some("tls.handshake_timeout_ms"), "{err}");
+}

@@ -539,3 +539,54 @@ async fn connection_close_instead_of_open_is_a_504_in_the_opening_state() {
         )
     );
 }
+
+/// Issue #10: after close-ok RabbitMQ ends the TCP connection itself, and clients such as
+/// aiormq wait for that end of stream; Warren used to wait for the client to hang up first
+/// (up to its 3 s close-ok wait). Under tokio's paused clock, virtual time moves only when
+/// every task waits on a timer, so a server that waited for anything before closing would
+/// move the clock; one that closes right behind close-ok does not.
+#[tokio::test(start_paused = true)]
+async fn the_server_ends_the_connection_right_after_close_ok() {
+    skip_if_external!();
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    c.send_method(0, 10, 50, &close).await;
+    c.expect_method(10, 51).await;
+    let before = tokio::time::Instant::now();
+    let rest = c
+        .read_until_closed()
+        .await
+        .expect("a clean end of stream, not a reset");
+    assert!(rest.is_empty(), "nothing may follow close-ok: {rest:?}");
+    assert_eq!(
+        tokio::time::Instant::now(),
+        before,
+        "the server waited on a timer before ending the connection"
+    );
+}
+
+/// RabbitMQ sends `cluster_name` as its node name, `rabbit@<short host name>`; Warren does
+/// the same unless `server.cluster_name` says otherwise.
+#[tokio::test]
+async fn cluster_name_is_rabbit_at_the_host_name_unless_configured() {
+    skip_if_external!();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let short = host.trim().split('.').next().unwrap().to_string();
+    let broker = TestBroker::start().await;
+    let c = broker.raw().await;
+    let props = Value::Table(c.server_properties.clone());
+    assert_eq!(
+        props.get("cluster_name"),
+        Some(&Value::Str(format!("rabbit@{short}").into_bytes()))
+    );
+
+    let broker = TestBroker::start_with(|s| s.server.cluster_name = "orders-eu".into()).await;
+    let c = broker.raw().await;
+    let props = Value::Table(c.server_properties.clone());
+    assert_eq!(
+        props.get("cluster_name"),
+        Some(&Value::Str(b"orders-eu".to_vec()))
+    );
+}

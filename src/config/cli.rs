@@ -17,9 +17,10 @@ pub struct Cli {
     /// TOML config file; without it only defaults, environment and flags apply.
     #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
-    /// Address and port to listen on (server.listen), e.g. 127.0.0.1:5672.
+    /// Address and port to listen on (server.listen), e.g. 127.0.0.1:5672; repeat the flag
+    /// or separate addresses with commas to listen on several.
     #[arg(long, value_name = "ADDR:PORT")]
-    pub listen: Option<String>,
+    pub listen: Vec<String>,
     /// Directory for the message store (server.data_dir).
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,

@@ -6,6 +6,8 @@
 //! `deny_unknown_fields`), naming the key and where it came from.
 
 pub mod cli;
+mod listen;
+pub mod tls;
 
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -24,6 +26,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Resource limits: memory and disk alarms, consumer timeout.
     pub limits: LimitSettings,
+    /// The AMQPS listener (RabbitMQ's `ssl_options`).
+    pub tls: tls::TlsSettings,
 }
 
 /// The `[limits]` section.
@@ -57,7 +61,9 @@ impl Default for LimitSettings {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSettings {
-    /// Address and port to listen on, e.g. `0.0.0.0:5672`.
+    /// Addresses to listen on, comma-separated (a TOML array is accepted too), e.g.
+    /// `0.0.0.0:5672,[::]:5672`; empty turns the plain listener off.
+    #[serde(deserialize_with = "listen::deserialize")]
     pub listen: String,
     /// Directory holding the LMDB environment.
     pub data_dir: PathBuf,
@@ -68,6 +74,9 @@ pub struct ServerSettings {
     /// Compact the data file at start-up when at least this percent of it is free
     /// (0 never, at most 100).
     pub compact_free_percent: u8,
+    /// `cluster_name` sent in server-properties; empty means `rabbit@<short host name>`,
+    /// as RabbitMQ forms it from its node name.
+    pub cluster_name: String,
 }
 
 /// The `[amqp]` section.
@@ -96,7 +105,27 @@ pub struct AuthSettings {
     pub vhosts: Vec<String>,
     /// Users who may connect only from loopback addresses (RabbitMQ's `loopback_users`).
     pub loopback_users: Vec<String>,
+    /// SASL mechanisms offered, in order (RabbitMQ's `auth_mechanisms`): `PLAIN`,
+    /// `AMQPLAIN`, `EXTERNAL` (offered on TLS connections only).
+    pub mechanisms: Vec<String>,
+    /// What EXTERNAL takes as the user name from a client certificate (RabbitMQ's
+    /// `ssl_cert_login_from`).
+    pub ssl_cert_login_from: CertLoginFrom,
 }
+
+/// Which part of a client certificate names the user for SASL EXTERNAL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertLoginFrom {
+    /// The subject as an RFC 4514 string, most specific first (`CN=alice,O=Example`).
+    #[default]
+    DistinguishedName,
+    /// The subject's common name (`alice`).
+    CommonName,
+}
+
+/// The SASL mechanisms Warren implements.
+pub const AUTH_MECHANISMS: [&str; 3] = ["PLAIN", "AMQPLAIN", "EXTERNAL"];
 
 /// One user.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -111,11 +140,12 @@ pub struct UserSettings {
 impl Default for ServerSettings {
     fn default() -> Self {
         ServerSettings {
-            listen: "0.0.0.0:5672".to_string(),
+            listen: "0.0.0.0:5672,[::]:5672".to_string(),
             data_dir: PathBuf::from("./data"),
             log_level: "info".to_string(),
             max_connections: 0,
             compact_free_percent: 50,
+            cluster_name: String::new(),
         }
     }
 }
@@ -141,6 +171,8 @@ impl Default for AuthSettings {
             }],
             vhosts: vec!["/".to_string()],
             loopback_users: vec!["guest".to_string()],
+            mechanisms: vec!["PLAIN".to_string(), "AMQPLAIN".to_string()],
+            ssl_cert_login_from: CertLoginFrom::DistinguishedName,
         }
     }
 }
@@ -156,7 +188,16 @@ pub const ENV_PREFIX: &str = "WARREN_";
 
 /// Settings that hold a list and may be given in the environment as comma-separated values
 /// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
-const ENV_LIST_KEYS: [&str; 2] = ["auth.vhosts", "auth.loopback_users"];
+const ENV_LIST_KEYS: [&str; 5] = [
+    "auth.vhosts",
+    "auth.loopback_users",
+    "auth.mechanisms",
+    "tls.versions",
+    "tls.ciphers",
+];
+
+/// The only settings that take `true` or `false`.
+const BOOL_KEYS: [&str; 1] = ["tls.fail_if_no_peer_cert"];
 
 /// Why the settings could not be loaded or are not usable. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +256,7 @@ impl ConfigError {
 /// Values from the command line, applied last. `None` leaves the setting alone.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Overrides {
-    /// `--listen ADDR:PORT` → `server.listen`.
+    /// `--listen ADDR:PORT` (repeatable, comma-separated) → `server.listen`.
     pub listen: Option<String>,
     /// `--data-dir DIR` → `server.data_dir`.
     pub data_dir: Option<PathBuf>,
@@ -226,7 +267,8 @@ pub struct Overrides {
 impl From<&cli::Cli> for Overrides {
     fn from(cli: &cli::Cli) -> Overrides {
         Overrides {
-            listen: cli.listen.clone(),
+            listen: (!cli.listen.is_empty())
+                .then(|| listen::join(cli.listen.iter().flat_map(|l| l.split(',')))),
             data_dir: cli.data_dir.clone(),
             log_level: cli.log_level.clone(),
         }
@@ -254,8 +296,8 @@ pub fn load(cli: &cli::Cli) -> Result<Settings, ConfigError> {
     load_from(cli.config.as_deref(), env, Overrides::from(cli))
 }
 
-/// Loads settings from an optional TOML `file`, the given environment pairs (only names that
-/// start with `WARREN_`, case-insensitively, are read) and command-line `overrides`, each
+/// Loads settings from an optional TOML `file`, the given environment pairs (only names of
+/// the form `WARREN_<SECTION>__<KEY>`, case-insensitively, are read; `WARREN_HOME` is not) and command-line `overrides`, each
 /// layer over the previous one and all over [`Settings::default`]. Does not validate.
 pub fn load_from(
     file: Option<&Path>,
@@ -359,17 +401,26 @@ fn reject_lossy_kinds(path: &str, value: &config::Value) -> Result<(), ConfigErr
             path,
             format!("expected a whole number or a string, got {f}{from}"),
         )),
+        config::ValueKind::Boolean(_) if BOOL_KEYS.contains(&path) => Ok(()),
         config::ValueKind::Boolean(b) => Err(ConfigError::invalid(
             path,
-            format!("no setting takes true or false, got {b}{from}"),
+            format!("this setting does not take true or false, got {b}{from}"),
         )),
         _ => Ok(()),
     }
 }
 
+/// True for `WARREN_<SECTION>__<KEY>` (a non-empty section and key around the first `__`).
+/// Other `WARREN_*` names (`WARREN_HOME`, `WARREN_BIN`) belong to operators and scripts.
 fn is_warren_var(name: &str) -> bool {
-    name.get(..ENV_PREFIX.len())
-        .is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX))
+    let has_prefix = name
+        .get(..ENV_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(ENV_PREFIX));
+    let rest = name.get(ENV_PREFIX.len()..).unwrap_or_default();
+    has_prefix
+        && rest
+            .split_once("__")
+            .is_some_and(|(section, key)| !section.is_empty() && !key.is_empty())
 }
 
 /// `WARREN_AUTH__LOOPBACK_USERS` → `auth.loopback_users` (the config crate's own mapping).
@@ -395,27 +446,39 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.amqp.validate()?;
-        self.auth.validate()
+        self.auth.validate()?;
+        self.tls.validate()?;
+        if self.server.listen.trim().is_empty() && !self.tls.enabled() {
+            return Err(ConfigError::invalid(
+                "server.listen",
+                "is empty and tls.listen too: nothing to listen on",
+            ));
+        }
+        Ok(())
     }
 
-    /// The listen address, parsed (valid after [`Settings::validate`]).
+    /// The first plain listen address, parsed (valid after [`Settings::validate`]).
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
-        parse_listen(&self.server.listen)
+        self.listen_addrs()?.into_iter().next().ok_or_else(|| {
+            ConfigError::invalid("server.listen", "is empty: the plain listener is off")
+        })
     }
-}
 
-fn parse_listen(listen: &str) -> Result<SocketAddr, ConfigError> {
-    listen.parse().map_err(|_| {
-        ConfigError::invalid(
-            "server.listen",
-            format!("expected IP:PORT such as 0.0.0.0:5672 or [::1]:5672, got {listen:?}"),
-        )
-    })
+    /// Every plain listen address, parsed; empty when the plain listener is off.
+    pub fn listen_addrs(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        listen::parse("server.listen", &self.server.listen)
+    }
+
+    /// True when `server.listen` is the built-in default (IPv4 and IPv6 wildcards), where a
+    /// machine without IPv6 only loses the IPv6 listener.
+    pub fn listen_is_default(&self) -> bool {
+        self.server.listen == ServerSettings::default().listen
+    }
 }
 
 impl ServerSettings {
     fn validate(&self) -> Result<(), ConfigError> {
-        parse_listen(&self.listen)?;
+        listen::parse("server.listen", &self.listen)?;
         if self.data_dir.as_os_str().is_empty() {
             return Err(ConfigError::invalid(
                 "server.data_dir",
@@ -502,6 +565,20 @@ impl AuthSettings {
                         "user {:?} is already defined as auth.users[{first}]; names must be unique",
                         user.name
                     ),
+                ));
+            }
+        }
+        if self.mechanisms.is_empty() {
+            return Err(ConfigError::invalid(
+                "auth.mechanisms",
+                "must name at least one of PLAIN, AMQPLAIN, EXTERNAL",
+            ));
+        }
+        for (i, mechanism) in self.mechanisms.iter().enumerate() {
+            if !AUTH_MECHANISMS.contains(&mechanism.as_str()) {
+                return Err(ConfigError::invalid(
+                    format!("auth.mechanisms[{i}]"),
+                    format!("{mechanism:?} is not a mechanism; use PLAIN, AMQPLAIN or EXTERNAL"),
                 ));
             }
         }

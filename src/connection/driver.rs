@@ -33,10 +33,12 @@ enum Flow {
     Continue,
     /// The connection is finished (socket closed, close-ok received, fatal error).
     Stop,
-    /// The client sent connection.close and close-ok is on its way: read and discard what
-    /// it still sends until it hangs up, as RabbitMQ does. Dropping the socket with unread
-    /// frames in it (amqplib can queue acks behind its close) would reset the connection
-    /// and the client would see EPIPE instead of a clean close.
+    /// The client sent connection.close and close-ok is on its way: the server ends the
+    /// TCP connection itself (issue #10: clients such as aiormq wait for that), sending its
+    /// FIN right behind close-ok, then reads and discards what the client still sends until
+    /// it hangs up. Dropping the socket with unread frames in it (amqplib can queue acks
+    /// behind its close) would reset the connection and the client would see EPIPE
+    /// instead of a clean close.
     ClosedByClient,
 }
 
@@ -142,6 +144,8 @@ impl Connection {
                 Flow::Continue => {}
                 Flow::Stop => break,
                 Flow::ClosedByClient => {
+                    // The writer sends close-ok, then shuts our side of the socket.
+                    self.outbox.close();
                     self.discard_until_hang_up().await;
                     break;
                 }

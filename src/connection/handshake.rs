@@ -2,7 +2,8 @@
 //! AMQPLAIN), tune / tune-ok (negotiated as RabbitMQ does), open / open-ok.
 
 use super::Connection;
-use crate::auth::{parse_amqplain, parse_plain, refusal_text};
+use super::sasl::{self, Login};
+use crate::auth::refusal_text;
 use crate::protocol::{
     ConnectionClose, ConnectionOpenOk, ConnectionStart, ConnectionTune, FRAME_MIN_SIZE, FieldTable,
     FieldValue, FrameType, Method, PROTOCOL_HEADER, ReplyCode, ShortStr, read_frame,
@@ -47,7 +48,7 @@ const PROTOCOL_HEADER_0_9: [u8; 8] = *b"AMQP\x01\x01\x00\x09";
 /// (RabbitMQ's `SILENT_CLOSE_DELAY`).
 pub(super) const SILENT_CLOSE_DELAY: std::time::Duration = std::time::Duration::from_secs(3);
 
-fn server_properties() -> FieldTable {
+fn server_properties(cluster_name: &str) -> FieldTable {
     let mut caps = FieldTable::new();
     for cap in [
         "publisher_confirms",
@@ -67,22 +68,29 @@ fn server_properties() -> FieldTable {
     props.insert("product", text("Warren"));
     props.insert("version", text(env!("CARGO_PKG_VERSION")));
     props.insert("platform", text("Rust"));
-    props.insert("information", text("An AMQP 0-9-1 broker"));
+    props.insert(
+        "information",
+        text("Licensed under MIT or Apache-2.0. An AMQP 0-9-1 broker that RabbitMQ clients use"),
+    );
     props.insert("copyright", text("Copyright (c) the Warren authors"));
-    props.insert("cluster_name", text(&cluster_name()));
+    props.insert("cluster_name", text(cluster_name));
     props.insert("capabilities", FieldValue::Table(caps));
     props
 }
 
-/// `warren@<host name>`, in the shape of RabbitMQ's `rabbit@<host name>` node name; clients
-/// and management tools show it.
-fn cluster_name() -> String {
+/// `server.cluster_name`, or by default what RabbitMQ sends: its node name,
+/// `rabbit@<short host name>` (tools that show it, or parse it as a node name, get the
+/// shape they expect).
+fn cluster_name(configured: &str) -> String {
+    if !configured.is_empty() {
+        return configured.to_string();
+    }
     let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
-        .map(|h| h.trim().to_string())
+        .and_then(|h| h.trim().split('.').next().map(str::to_string))
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".to_string());
-    format!("warren@{host}")
+    format!("rabbit@{host}")
 }
 
 fn client_capability(props: &FieldTable, name: &str) -> bool {
@@ -96,11 +104,14 @@ impl Connection {
     /// Runs the handshake up to connection.open-ok.
     pub(super) async fn handshake(&mut self) -> Result<(), HandshakeError> {
         self.read_protocol_header().await?;
+        let settings = &self.broker.settings;
+        let offered = sasl::offered(&settings.auth.mechanisms, &self.transport);
+        let login_from = settings.auth.ssl_cert_login_from;
         let start = ConnectionStart {
             version_major: 0,
             version_minor: 9,
-            server_properties: server_properties(),
-            mechanisms: Bytes::from_static(b"PLAIN AMQPLAIN"),
+            server_properties: server_properties(&cluster_name(&settings.server.cluster_name)),
+            mechanisms: sasl::mechanisms_field(&offered),
             locales: Bytes::from_static(b"en_US"),
         };
         self.send_now(&Method::ConnectionStart(start));
@@ -120,25 +131,40 @@ impl Connection {
         let failure_close =
             client_capability(&start_ok.client_properties, "authentication_failure_close");
         let mechanism = start_ok.mechanism.to_string_lossy().into_owned();
-        let credentials = match mechanism.as_str() {
-            "PLAIN" => parse_plain(&start_ok.response),
-            "AMQPLAIN" => parse_amqplain(&start_ok.response),
-            other => {
-                let text = format!("unknown authentication mechanism '{other}'");
-                return Err(self.refuse(ReplyCode::CommandInvalid, &text, 10, 11));
+        let login = sasl::login(
+            &mechanism,
+            &start_ok.response,
+            &offered,
+            &self.transport,
+            login_from,
+        );
+        let checked = match login {
+            Err(e @ sasl::SaslError::UnknownMechanism(_)) => {
+                return Err(self.refuse(ReplyCode::CommandInvalid, &e.to_string(), 10, 11));
             }
-        };
-        let Some(credentials) = credentials else {
             // Not a login that failed but a malformed response: RabbitMQ treats it as a
             // protocol error (no close, the socket goes after the delay).
-            let text = format!("invalid {mechanism} response");
-            return Err(self.refuse(ReplyCode::AccessRefused, &text, 10, 11));
+            Err(e @ sasl::SaslError::Malformed(_)) => {
+                return Err(self.refuse(ReplyCode::AccessRefused, &e.to_string(), 10, 11));
+            }
+            Ok(Login::Password { user, password }) => self
+                .broker
+                .auth
+                .authenticate(&user, &password, self.peer)
+                .map(|()| user)
+                .map_err(|e| e.to_string()),
+            Ok(Login::Certificate(Ok(user))) => self
+                .broker
+                .auth
+                .check_external(&user, self.peer)
+                .map(|()| user)
+                .map_err(|e| e.to_string()),
+            Ok(Login::Certificate(Err(reason))) => Err(reason),
         };
-        let (user, password) = credentials;
-        let authenticated = match self.broker.auth.authenticate(&user, &password, self.peer) {
-            Ok(()) => Some(user),
+        let authenticated = match checked {
+            Ok(user) => Some(user),
             Err(e) => {
-                tracing::warn!("{e}");
+                tracing::warn!(%mechanism, "login refused: {e}");
                 None
             }
         };

@@ -31,19 +31,19 @@ mod frame_errors;
 pub mod fuzz;
 mod handshake;
 mod heartbeat;
+mod sasl;
 pub mod writer;
 
 use crate::broker::Broker;
 use crate::broker::consumer::ConnectionEvent;
 use crate::broker::vhost::VHost;
 use crate::channel::Channel;
+use crate::listener::{ClientStream, StreamReader, Transport};
 use bytes::BytesMut;
 use handshake::HandshakeError;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::net::TcpStream;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
 use writer::{FrameSink, Outbox, run_writer};
@@ -56,36 +56,15 @@ struct Tuning {
     heartbeat: u16,
 }
 
-/// The read half of a connection's byte stream (a TCP socket, or an in-memory stream in
-/// the fuzz harness).
-struct Reader(Box<dyn AsyncRead + Send + Unpin>);
-
-impl std::fmt::Debug for Reader {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Reader")
-    }
-}
-
-impl std::ops::Deref for Reader {
-    type Target = dyn AsyncRead + Send + Unpin;
-    fn deref(&self) -> &Self::Target {
-        &*self.0
-    }
-}
-
-impl std::ops::DerefMut for Reader {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut *self.0
-    }
-}
-
 /// The state a connection's driver owns.
 #[derive(Debug)]
 struct Connection {
     id: u64,
     peer: SocketAddr,
     broker: Arc<Broker>,
-    reader: Reader,
+    reader: StreamReader,
+    /// TLS or not, and the client's certificate (for SASL EXTERNAL).
+    transport: Transport,
     rbuf: BytesMut,
     sink: FrameSink,
     outbox: Arc<Outbox>,
@@ -113,44 +92,31 @@ struct Connection {
     store_backlog: Arc<crate::broker::consumer::StoreBacklog>,
 }
 
-/// Serves one accepted socket until it closes or the server shuts down.
-pub async fn serve(
-    stream: TcpStream,
+/// Serves a connection over an in-memory byte stream, as [`serve`] does over a socket (the
+/// whole-connection fuzz harness drives connections this way). `peer` is the address
+/// authentication sees.
+pub async fn serve_stream(
+    stream: tokio::io::DuplexStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let (reader, write_half) = stream.into_split();
-    serve_halves(Box::new(reader), write_half, peer, broker, shutdown).await;
+    serve(ClientStream::Memory(stream), peer, broker, shutdown).await;
 }
 
-/// Serves a connection over any byte stream, as [`serve`] does over TCP (the fuzz harness
-/// drives connections over in-memory streams with it). `peer` is the address
-/// authentication sees.
-pub async fn serve_stream<S>(
-    stream: S,
-    peer: SocketAddr,
-    broker: Arc<Broker>,
-    shutdown: watch::Receiver<bool>,
-) where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
-    let (reader, write_half) = tokio::io::split(stream);
-    serve_halves(Box::new(reader), write_half, peer, broker, shutdown).await;
-}
-
-async fn serve_halves<W: AsyncWrite + Send + Unpin + 'static>(
-    reader: Box<dyn AsyncRead + Send + Unpin>,
-    write_half: W,
+/// Serves one accepted socket until it closes or the server shuts down.
+pub async fn serve(
+    stream: ClientStream,
     peer: SocketAddr,
     broker: Arc<Broker>,
     shutdown: watch::Receiver<bool>,
 ) {
     let id = broker.next_connection_id();
-    let span = tracing::info_span!("connection", id, %peer);
+    let transport = stream.transport();
+    let span = tracing::info_span!("connection", id, %peer, tls = transport.tls);
     async move {
-        let reader = Reader(reader);
+        stream.set_nodelay();
+        let (reader, write_half) = stream.into_split();
         let outbox = Arc::new(Outbox::default());
         let writer = tokio::spawn(run_writer(Arc::clone(&outbox), write_half));
         let (inbox_tx, inbox_rx) = mpsc::unbounded_channel();
@@ -165,6 +131,7 @@ async fn serve_halves<W: AsyncWrite + Send + Unpin + 'static>(
             peer,
             broker: Arc::clone(&broker),
             reader,
+            transport,
             rbuf: BytesMut::with_capacity(4096),
             sink: FrameSink::default(),
             outbox: Arc::clone(&outbox),

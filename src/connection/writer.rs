@@ -5,6 +5,7 @@
 //! task drains the outbox and writes everything with vectored writes: one syscall per batch,
 //! large bodies passed as the `Bytes` they arrived in (no copy).
 
+use crate::listener::StreamWriter;
 use crate::protocol::{
     FRAME_END, FrameType, Method, write_content_header_frame, write_frame_header,
     write_heartbeat_frame, write_method_frame,
@@ -14,7 +15,7 @@ use parking_lot::Mutex;
 use std::collections::VecDeque;
 use std::io::IoSlice;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Notify;
 
 /// Bodies at least this large are passed through as their own `Bytes` instead of copied.
@@ -172,7 +173,7 @@ impl Outbox {
 }
 
 /// Runs until the outbox is closed and drained, or the socket fails.
-pub async fn run_writer<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, mut socket: W) {
+pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: StreamWriter) {
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         {
@@ -186,7 +187,9 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
             outbox.notify.notified().await;
             continue;
         }
-        if write_all_vectored(&mut socket, &batch).await.is_err() {
+        // A TLS session may keep records it could not write yet: flush pushes them out
+        // (a no-op on plain TCP).
+        if write_all_vectored(&mut socket, &batch).await.is_err() || socket.flush().await.is_err() {
             break;
         }
         let written: usize = batch.iter().map(Bytes::len).sum();
@@ -196,10 +199,7 @@ pub async fn run_writer<W: AsyncWrite + Unpin>(outbox: std::sync::Arc<Outbox>, m
     let _ = socket.shutdown().await;
 }
 
-async fn write_all_vectored<W: AsyncWrite + Unpin>(
-    socket: &mut W,
-    chunks: &[Bytes],
-) -> std::io::Result<()> {
+async fn write_all_vectored(socket: &mut StreamWriter, chunks: &[Bytes]) -> std::io::Result<()> {
     let mut idx = 0;
     let mut offset = 0;
     while idx < chunks.len() {

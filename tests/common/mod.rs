@@ -374,3 +374,4 @@ pub async fn get_body(ch: &Channel, queue: &str) -> Option<String> {
     .map(|m| body(&m.delivery))
 }
 pub mod ext;
+pub mod tls;
