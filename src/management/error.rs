@@ -91,3 +91,17 @@ impl IntoResponse for ApiError {
 
 /// The result type of every handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::error::AmqpError> for ApiError {
+    /// How RabbitMQ's API reports a failed AMQP operation: 404 for a missing object, 401
+    /// for a refusal, otherwise 400 with the code and the reply text
+    /// (`"406 PRECONDITION_FAILED - inequivalent arg ..."`).
+    fn from(e: crate::error::AmqpError) -> ApiError {
+        use crate::protocol::ReplyCode;
+        match e.code {
+            ReplyCode::NotFound => ApiError::NotFound,
+            ReplyCode::AccessRefused => ApiError::NotAuthorised(e.reply_text()),
+            code => ApiError::BadRequest(format!("{} {}", code.code(), e.reply_text())),
+        }
+    }
+}

@@ -18,6 +18,7 @@ pub mod error;
 pub mod exchanges;
 pub mod health;
 pub mod json;
+pub mod messages;
 pub mod nodes;
 pub mod overview;
 pub mod paging;
@@ -195,4 +196,43 @@ pub async fn serve(
     if let Err(e) = result {
         tracing::error!(%e, "HTTP listener failed");
     }
+}
+
+/// The vhost called `name`, if the user may see it: 404 when there is none, 401 when the
+/// user has no access (RabbitMQ's "User not authorised to access virtual host").
+pub(crate) fn find_vhost(
+    state: &AppState,
+    principal: &auth::Principal,
+    name: &str,
+) -> Result<Arc<crate::broker::vhost::VHost>, ApiError> {
+    let vhost = state.broker.vhost(name).ok_or(ApiError::NotFound)?;
+    if !principal.may_access_vhost(name) {
+        return Err(ApiError::NotAuthorised(
+            "User not authorised to access virtual host".to_string(),
+        ));
+    }
+    Ok(vhost)
+}
+
+/// The vhosts a listing covers: one named vhost, or every vhost the user may see.
+pub(crate) fn listed_vhosts(
+    state: &AppState,
+    principal: &auth::Principal,
+    name: Option<&str>,
+) -> Result<Vec<Arc<crate::broker::vhost::VHost>>, ApiError> {
+    match name {
+        Some(name) => Ok(vec![find_vhost(state, principal, name)?]),
+        None => Ok(state
+            .broker
+            .vhosts()
+            .into_iter()
+            .filter(|v| principal.may_access_vhost(&v.name))
+            .collect()),
+    }
+}
+
+/// A name from the path as an AMQP short string; longer than 255 bytes cannot exist.
+pub(crate) fn short_name(name: &str) -> Result<crate::protocol::ShortStr, ApiError> {
+    crate::protocol::ShortStr::from_bytes(bytes::Bytes::copy_from_slice(name.as_bytes()))
+        .ok_or(ApiError::NotFound)
 }
