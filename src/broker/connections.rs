@@ -46,6 +46,25 @@ pub struct ConnectionDetails {
     pub connected_at: u64,
 }
 
+/// One consumer as its channel registered it (at basic.consume; removed at cancel).
+#[derive(Debug, Clone)]
+pub struct ConsumerInfo {
+    /// Consumer tag.
+    pub tag: String,
+    /// The queue's name.
+    pub queue: String,
+    /// The queue's vhost.
+    pub vhost: Arc<str>,
+    /// Not no-ack.
+    pub ack_required: bool,
+    /// Exclusive consumer.
+    pub exclusive: bool,
+    /// Its prefetch when it started.
+    pub prefetch_count: u32,
+    /// basic.consume arguments.
+    pub arguments: FieldTable,
+}
+
 /// One open channel: its number and live state, updated by its connection task.
 #[derive(Debug)]
 pub struct ChannelInfo {
@@ -67,6 +86,8 @@ pub struct ChannelInfo {
     pub confirm: AtomicBool,
     /// In a transaction.
     pub transactional: AtomicBool,
+    /// Its consumers (changed at consume and cancel only).
+    pub consumers: Mutex<Vec<ConsumerInfo>>,
 }
 
 impl ChannelInfo {
@@ -82,6 +103,7 @@ impl ChannelInfo {
             global_prefetch_count: AtomicU32::new(0),
             confirm: AtomicBool::new(false),
             transactional: AtomicBool::new(false),
+            consumers: Mutex::new(Vec::new()),
         }
     }
 }

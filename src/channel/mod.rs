@@ -141,8 +141,20 @@ impl Channel {
         let (class_id, method_id) = (method.class_id(), method.method_id());
         let result =
             methods::dispatch(self, method, ctx).map_err(|e| e.with_method(class_id, method_id));
+        if (class_id, method_id) == (60, 30) {
+            // basic.cancel: drop the consumers the channel no longer has.
+            self.forget_consumer_infos();
+        }
         self.publish_state();
         result
+    }
+
+    /// Keeps the registry's consumer list equal to the channel's consumers.
+    fn forget_consumer_infos(&self) {
+        self.info.consumers.lock().retain(|c| {
+            ShortStr::from_bytes(Bytes::copy_from_slice(c.tag.as_bytes()))
+                .is_some_and(|t| self.consumers.contains_key(&t))
+        });
     }
 
     /// Publishes the channel's state for the management API: a few relaxed stores into
@@ -345,10 +357,11 @@ impl Channel {
 
     /// The server-side consumer cancel (its queue was deleted).
     pub fn consumer_cancelled(&mut self, tag: ShortStr, ctx: &mut ChannelContext<'_>) {
-        if self.consumers.remove(&tag).is_some()
-            && self.state == ChannelState::Open
-            && ctx.consumer_cancel_notify
-        {
+        let removed = self.consumers.remove(&tag).is_some();
+        if removed {
+            self.forget_consumer_infos();
+        }
+        if removed && self.state == ChannelState::Open && ctx.consumer_cancel_notify {
             let cancel = Method::BasicCancel(crate::protocol::BasicCancel {
                 consumer_tag: tag,
                 nowait: true,
@@ -430,6 +443,7 @@ impl Channel {
     /// Releases everything the channel holds: consumers are cancelled (auto-delete queues
     /// that lose their last consumer go), unacked deliveries return to their queues in order.
     pub fn release(&mut self, ctx: &ChannelContext<'_>) {
+        self.info.consumers.lock().clear();
         for (tag, consumer) in self.consumers.drain() {
             let removal = consumer
                 .queue

@@ -105,6 +105,18 @@ pub(super) fn consume(
         ch.consumers.remove(&tag);
         return Err(e);
     }
+    ch.info
+        .consumers
+        .lock()
+        .push(crate::broker::connections::ConsumerInfo {
+            tag: tag.to_string_lossy().into_owned(),
+            queue: queue.name().to_string_lossy().into_owned(),
+            vhost: Arc::clone(&queue.vhost_name),
+            ack_required: !m.no_ack,
+            exclusive: m.exclusive,
+            prefetch_count: ch.consumer_prefetch,
+            arguments: m.arguments.clone(),
+        });
     if !m.nowait {
         ctx.sink.method(
             ch.id,
