@@ -9,5 +9,7 @@
 //!   RabbitMQ's metric names, encoded by prometheus-client, on their own listener.
 
 pub mod counters;
+pub mod exposition;
+pub mod families;
 pub mod prometheus;
 pub mod sampler;
