@@ -284,6 +284,9 @@ start_warren() {
   export INTEROP_TLS_DIR="$WARREN_DATA/tls"
   bash "$HERE/tls/pki/make-pki.sh" "$INTEROP_TLS_DIR" >&2
   # WARREN_* variables in the environment (e.g. WARREN_AMQP__HEARTBEAT) pass through.
+  # The HTTP listeners take free ports unless the environment names them.
+  WARREN_MANAGEMENT__LISTEN="${WARREN_MANAGEMENT__LISTEN-127.0.0.1:0}" \
+  WARREN_PROMETHEUS__LISTEN="${WARREN_PROMETHEUS__LISTEN-127.0.0.1:0}" \
   WARREN_TLS__LISTEN="127.0.0.1:$tls_port" \
     WARREN_TLS__CERTFILE="$INTEROP_TLS_DIR/server.pem" \
     WARREN_TLS__KEYFILE="$INTEROP_TLS_DIR/server-key.pem" \

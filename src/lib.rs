@@ -10,6 +10,9 @@
 //! - [`server`]: accept loop and shutdown; [`listener`]: plain and TLS listeners giving one
 //!   stream type; [`tls`]: certificates and rotation; [`config`] and [`auth`]: settings and
 //!   users.
+//! - [`management`]: the HTTP API (RabbitMQ's management plugin shapes) on its own
+//!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
+//!   is on the message path: they read atomics that the broker updates as events happen.
 //!
 //! # Data flow
 //! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →
@@ -18,6 +21,8 @@
 //! `Channel::deliver` assigns the delivery tag → `FrameSink` → writer task (vectored writes).
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_code)]
+// serde_json::json! of the management API's larger objects (nodes, overview) nests deeply.
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod broker;
@@ -26,6 +31,8 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod listener;
+pub mod management;
+pub mod metrics;
 pub mod protocol;
 pub mod server;
 pub mod store;

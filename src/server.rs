@@ -9,6 +9,7 @@
 use crate::broker::Broker;
 use crate::config::Settings;
 use crate::listener::{self, Accepted};
+use crate::management::{AppState, Listener};
 use crate::tls::{ReloadableTlsConfig, TlsError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub struct ServerHandle {
     plain_addrs: Vec<SocketAddr>,
     tls_addrs: Vec<SocketAddr>,
     tls: Option<Arc<ReloadableTlsConfig>>,
+    management_addrs: Vec<SocketAddr>,
+    prometheus_addrs: Vec<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
@@ -91,6 +94,16 @@ impl ServerHandle {
             Some(tls) => tls.reload(),
             None => Ok(()),
         }
+    }
+
+    /// The addresses the management API is bound to (empty when it is off).
+    pub fn management_addrs(&self) -> &[SocketAddr] {
+        &self.management_addrs
+    }
+
+    /// The addresses the Prometheus endpoint is bound to (empty when it is off).
+    pub fn prometheus_addrs(&self) -> &[SocketAddr] {
+        &self.prometheus_addrs
     }
 
     /// The broker behind this server (for tests and benchmarks that inspect state).
@@ -140,8 +153,54 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         source,
     })?;
     let broker = Arc::new(broker);
+    let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
+    let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
+    tokio::spawn(crate::metrics::sampler::run(
+        Arc::clone(&broker),
+        shutdown_rx.clone(),
+    ));
+    let management_addrs: Vec<SocketAddr> = management.iter().map(|(_, a)| *a).collect();
+    let prometheus_addrs: Vec<SocketAddr> = prometheus.iter().map(|(_, a)| *a).collect();
+    let amqp = plain_addrs.iter().map(|&addr| Listener {
+        protocol: "amqp",
+        addr,
+    });
+    let amqps = tls_addrs.iter().map(|&addr| Listener {
+        protocol: "amqp/ssl",
+        addr,
+    });
+    let http = management_addrs.iter().map(|&addr| Listener {
+        protocol: "http",
+        addr,
+    });
+    let metrics = prometheus_addrs.iter().map(|&addr| Listener {
+        protocol: "http/prometheus",
+        addr,
+    });
+    let state = AppState {
+        broker: Arc::clone(&broker),
+        listeners: Arc::new(amqp.chain(amqps).chain(http).chain(metrics).collect()),
+    };
+    for (listener, addr) in management {
+        tracing::info!(%addr, "management API listening");
+        let router = crate::management::router(state.clone());
+        tokio::spawn(crate::management::serve(
+            listener,
+            router,
+            shutdown_rx.clone(),
+        ));
+    }
+    for (listener, addr) in prometheus {
+        tracing::info!(%addr, "Prometheus endpoint listening");
+        let router = crate::metrics::prometheus::router(state.clone());
+        tokio::spawn(crate::management::serve(
+            listener,
+            router,
+            shutdown_rx.clone(),
+        ));
+    }
     let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
     for (listener, _) in plain {
         let task = listener::accept_loop(listener, None, accepted_tx.clone(), shutdown_rx.clone());
@@ -162,6 +221,8 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         plain_addrs,
         tls_addrs,
         tls,
+        management_addrs,
+        prometheus_addrs,
         shutdown_tx,
         accept_task,
         broker,

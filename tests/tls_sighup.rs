@@ -88,6 +88,8 @@ async fn sighup_rotates_the_certificate_for_new_connections_and_keeps_open_ones(
             "--data-dir",
         ])
         .arg(data.path())
+        .env("WARREN_MANAGEMENT__LISTEN", "")
+        .env("WARREN_PROMETHEUS__LISTEN", "")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -6,8 +6,11 @@
 //! `deny_unknown_fields`), naming the key and where it came from.
 
 pub mod cli;
+mod http;
 mod listen;
 pub mod tls;
+
+pub use http::{ManagementSettings, PrometheusSettings};
 
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -28,6 +31,10 @@ pub struct Settings {
     pub limits: LimitSettings,
     /// The AMQPS listener (RabbitMQ's `ssl_options`).
     pub tls: tls::TlsSettings,
+    /// The management HTTP API's listeners.
+    pub management: ManagementSettings,
+    /// The Prometheus endpoint's listeners.
+    pub prometheus: PrometheusSettings,
 }
 
 /// The `[limits]` section.
@@ -188,12 +195,14 @@ pub const ENV_PREFIX: &str = "WARREN_";
 
 /// Settings that hold a list and may be given in the environment as comma-separated values
 /// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
-const ENV_LIST_KEYS: [&str; 5] = [
+const ENV_LIST_KEYS: [&str; 7] = [
     "auth.vhosts",
     "auth.loopback_users",
     "auth.mechanisms",
     "tls.versions",
     "tls.ciphers",
+    "management.listen",
+    "prometheus.listen",
 ];
 
 /// The only settings that take `true` or `false`.
@@ -454,6 +463,8 @@ impl Settings {
                 "is empty and tls.listen too: nothing to listen on",
             ));
         }
+        self.management.addresses()?;
+        self.prometheus.addresses()?;
         Ok(())
     }
 

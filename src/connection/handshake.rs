@@ -131,6 +131,8 @@ impl Connection {
         let failure_close =
             client_capability(&start_ok.client_properties, "authentication_failure_close");
         let mechanism = start_ok.mechanism.to_string_lossy().into_owned();
+        self.client_properties = start_ok.client_properties.clone();
+        self.auth_mechanism = mechanism.clone();
         let login = sasl::login(
             &mechanism,
             &start_ok.response,

@@ -52,6 +52,15 @@ impl ClientStream {
         }
     }
 
+    /// The local address of the socket beneath (none for an in-memory stream).
+    pub fn local_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        match self {
+            ClientStream::Plain(tcp) => tcp.local_addr(),
+            ClientStream::Tls(tls) => tls.get_ref().0.local_addr(),
+            ClientStream::Memory(_) => Err(std::io::ErrorKind::Unsupported.into()),
+        }
+    }
+
     /// Disables Nagle's algorithm on the socket beneath.
     pub fn set_nodelay(&self) {
         let tcp = match self {

@@ -60,6 +60,7 @@ impl Queue {
             if self.args.single_active_consumer && !removal.removed.is_empty() && holds_nothing {
                 self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
             }
+            self.refresh_gauges(&inner);
             removal
         };
         self.dead_letter(dead);

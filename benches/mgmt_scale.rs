@@ -1,0 +1,114 @@
+//! Management at scale: declares N queues (default 100,000) in an in-process Warren, then
+//! times `GET /api/queues/%2F?page=P&page_size=500` for the first, a middle and the last
+//! page (default sort, and `sort=messages`), `GET /api/overview`, and the Prometheus
+//! scrapes `/metrics` and `/metrics/per-object`. Each request is timed end to end over
+//! loopback HTTP (median of 5).
+//!
+//! `cargo bench --bench mgmt_scale -- [--queues N]`
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let mut queues = 100_000usize;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if arg == "--queues"
+            && let Some(n) = args.next().and_then(|v| v.parse().ok())
+        {
+            queues = n;
+        }
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(queues));
+}
+
+async fn run(queues: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut settings = warren::config::Settings::default();
+    settings.server.listen = "127.0.0.1:0".into();
+    settings.server.data_dir = dir.path().to_path_buf();
+    settings.management.listen = vec!["127.0.0.1:0".into()];
+    settings.prometheus.listen = vec!["127.0.0.1:0".into()];
+    let handle = warren::server::start(Arc::new(settings))
+        .await
+        .expect("broker starts");
+    let vhost = handle.broker().vhost("/").expect("default vhost");
+    let started = Instant::now();
+    for i in 0..queues {
+        vhost
+            .declare_queue(warren::broker::vhost::QueueDeclareRequest {
+                name: warren::protocol::ShortStr::from(format!("bench-{i:06}")),
+                passive: false,
+                durable: false,
+                exclusive: false,
+                auto_delete: false,
+                arguments: Default::default(),
+                connection_id: 0,
+            })
+            .expect("declare");
+    }
+    println!("declared {queues} queues in {:?}", started.elapsed());
+    let api = format!("http://{}", handle.management_addrs()[0]);
+    let metrics = format!("http://{}", handle.prometheus_addrs()[0]);
+    let client = reqwest::Client::new();
+    let last = queues.div_ceil(500).max(1);
+    let middle = last.div_ceil(2);
+    let mut rows = Vec::new();
+    for page in [1, middle, last] {
+        let url = format!("{api}/api/queues/%2F?page={page}&page_size=500");
+        rows.push((
+            format!("queues page {page} of {last}"),
+            time(&client, &url, true).await,
+        ));
+    }
+    let url = format!("{api}/api/queues/%2F?page={middle}&page_size=500&sort=messages");
+    rows.push((
+        format!("queues page {middle}, sort=messages"),
+        time(&client, &url, true).await,
+    ));
+    rows.push((
+        "overview".to_string(),
+        time(&client, &format!("{api}/api/overview"), true).await,
+    ));
+    rows.push((
+        "/metrics".to_string(),
+        time(&client, &format!("{metrics}/metrics"), false).await,
+    ));
+    rows.push((
+        "/metrics/per-object".to_string(),
+        time(&client, &format!("{metrics}/metrics/per-object"), false).await,
+    ));
+    println!("| request ({queues} queues) | median | bytes |");
+    println!("|---|---:|---:|");
+    for (what, (median, bytes)) in rows {
+        println!("| {what} | {median:.1?} | {bytes} |");
+    }
+    handle.shutdown().await;
+}
+
+/// Median time of 5 requests, and the response size.
+async fn time(client: &reqwest::Client, url: &str, auth: bool) -> (Duration, usize) {
+    let mut times = Vec::new();
+    let mut bytes = 0;
+    for _ in 0..5 {
+        let mut req = client.get(url);
+        if auth {
+            req = req.basic_auth("guest", Some("guest"));
+        }
+        let start = Instant::now();
+        let response = req.send().await.expect("request");
+        assert!(
+            response.status().is_success(),
+            "{url}: {}",
+            response.status()
+        );
+        bytes = response.bytes().await.expect("body").len();
+        times.push(start.elapsed());
+    }
+    times.sort();
+    (times[2], bytes)
+}

@@ -1,0 +1,779 @@
+//! The metric families of each endpoint, in RabbitMQ's names: `/metrics` (aggregated),
+//! `/metrics/per-object` (per queue, exchange, connection and channel) and the
+//! `rabbitmq_detailed_*` families of `/metrics/detailed`.
+
+use super::counters::{channel as c, exchange as x, queue as q};
+use super::exposition::{Family, Kind, Labels, Scrape, labels};
+use crate::broker::Broker;
+use crate::broker::alarms::{Alarm, resident_memory};
+use crate::broker::connections::ConnectionEntry;
+use crate::broker::queue::Queue;
+use crate::broker::vhost::{VHost, is_reply_address};
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use Kind::{Counter, Gauge};
+
+/// The families every endpoint carries: who this node is.
+pub fn identity(scrape: &mut Scrape) {
+    let node = crate::broker::node_name();
+    let mut f = Family::new(
+        "rabbitmq_identity_info",
+        "RabbitMQ node & cluster identity info",
+        Gauge,
+    );
+    f.push(
+        labels(&[
+            ("rabbitmq_node", node),
+            ("rabbitmq_cluster", node),
+            ("rabbitmq_cluster_permanent_id", node),
+        ]),
+        1,
+    );
+    scrape.add(f);
+    let mut f = Family::new(
+        "rabbitmq_build_info",
+        "RabbitMQ & Erlang/OTP version info",
+        Gauge,
+    );
+    f.push(
+        labels(&[
+            ("rabbitmq_version", crate::management::RABBITMQ_VERSION),
+            (
+                "prometheus_plugin_version",
+                crate::management::RABBITMQ_VERSION,
+            ),
+            ("prometheus_client_version", "0.26.0"),
+            ("erlang_version", "none"),
+            ("warren_version", env!("CARGO_PKG_VERSION")),
+        ]),
+        1,
+    );
+    scrape.add(f);
+}
+
+fn queues_of(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
+    vhosts
+        .iter()
+        .flat_map(|v| v.queues())
+        .filter(|q| !is_reply_address(q.name()))
+        .collect()
+}
+
+fn open_fds() -> u64 {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
+}
+
+fn max_fds() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// `/metrics`: one series per metric, summed over every object.
+pub fn aggregated(broker: &Broker, scrape: &mut Scrape) {
+    identity(scrape);
+    let vhosts = broker.vhosts();
+    let queues = queues_of(&vhosts);
+    let conns = broker.connections.list();
+    let gauge_sum = |i: usize| queues.iter().map(|q| q.stats.gauges.get(i)).sum::<u64>();
+    let counter_sum = |i: usize| queues.iter().map(|q| q.stats.counters.get(i)).sum::<u64>();
+    let channels: Vec<_> = conns.iter().flat_map(|c| c.channels()).collect();
+    let consumers = gauge_sum(q::CONSUMERS);
+
+    scrape.single(
+        "rabbitmq_queue_messages_ready",
+        "Messages ready to be delivered to consumers",
+        Gauge,
+        gauge_sum(q::READY),
+    );
+    scrape.single(
+        "rabbitmq_queue_messages_unacked",
+        "Messages delivered to consumers but not yet acknowledged",
+        Gauge,
+        gauge_sum(q::UNACKED),
+    );
+    scrape.single(
+        "rabbitmq_queue_messages",
+        "Sum of ready and unacknowledged messages - total queue depth",
+        Gauge,
+        gauge_sum(q::MESSAGES),
+    );
+    scrape.single(
+        "rabbitmq_queue_messages_bytes",
+        "Size in bytes of ready and unacknowledged messages",
+        Gauge,
+        gauge_sum(q::READY_BYTES) + gauge_sum(q::UNACKED_BYTES),
+    );
+    scrape.single(
+        "rabbitmq_queue_consumers",
+        "Consumers on a queue",
+        Gauge,
+        consumers,
+    );
+    scrape.single(
+        "rabbitmq_queue_messages_published",
+        "Total number of messages published to queues",
+        Counter,
+        counter_sum(q::PUBLISH),
+    );
+    scrape.single(
+        "rabbitmq_queues",
+        "Queues available",
+        Gauge,
+        queues.len() as u64,
+    );
+    scrape.single(
+        "rabbitmq_connections",
+        "Connections currently open",
+        Gauge,
+        conns.len() as u64,
+    );
+    scrape.single(
+        "rabbitmq_channels",
+        "Channels currently open",
+        Gauge,
+        channels.len() as u64,
+    );
+    scrape.single(
+        "rabbitmq_consumers",
+        "Consumers currently connected",
+        Gauge,
+        consumers,
+    );
+    scrape.single(
+        "rabbitmq_channel_consumers",
+        "Consumers on a channel",
+        Gauge,
+        channels
+            .iter()
+            .map(|ch| u64::from(ch.consumer_count.load(Relaxed)))
+            .sum(),
+    );
+    scrape.single(
+        "rabbitmq_channel_messages_unacked",
+        "Delivered but not yet acknowledged messages",
+        Gauge,
+        channels
+            .iter()
+            .map(|ch| ch.messages_unacknowledged.load(Relaxed))
+            .sum(),
+    );
+    scrape.single(
+        "rabbitmq_channel_messages_unconfirmed",
+        "Published but not yet confirmed messages",
+        Gauge,
+        channels
+            .iter()
+            .map(|ch| ch.messages_unconfirmed.load(Relaxed))
+            .sum(),
+    );
+    let totals = &broker.connections.totals;
+    scrape.single(
+        "rabbitmq_connections_opened",
+        "Total number of connections opened",
+        Counter,
+        totals.connections_opened.load(Relaxed),
+    );
+    scrape.single(
+        "rabbitmq_connections_closed",
+        "Total number of connections closed or terminated",
+        Counter,
+        totals.connections_closed.load(Relaxed),
+    );
+    scrape.single(
+        "rabbitmq_channels_opened",
+        "Total number of channels opened",
+        Counter,
+        totals.channels_opened.load(Relaxed),
+    );
+    scrape.single(
+        "rabbitmq_channels_closed",
+        "Total number of channels closed",
+        Counter,
+        totals.channels_closed.load(Relaxed),
+    );
+    let churn = |f: fn(&VHost) -> u64| vhosts.iter().map(|v| f(v)).sum::<u64>();
+    scrape.single(
+        "rabbitmq_queues_declared",
+        "Total number of queues declared",
+        Counter,
+        churn(|v| v.churn.declared.load(Relaxed)),
+    );
+    scrape.single(
+        "rabbitmq_queues_created",
+        "Total number of queues created",
+        Counter,
+        churn(|v| v.churn.created.load(Relaxed)),
+    );
+    scrape.single(
+        "rabbitmq_queues_deleted",
+        "Total number of queues deleted",
+        Counter,
+        churn(|v| v.churn.deleted.load(Relaxed)),
+    );
+
+    let m = broker.connections.message_totals();
+    let get = |i: usize| m.get(i).copied().unwrap_or(0);
+    channel_counters(scrape, &m);
+    let amqp = || labels(&[("protocol", "amqp091")]);
+    for (name, help, value) in [
+        (
+            "rabbitmq_global_messages_received",
+            "Total number of messages received from publishers",
+            get(c::PUBLISH),
+        ),
+        (
+            "rabbitmq_global_messages_received_confirm",
+            "Total number of messages received from publishers expecting confirmations",
+            get(c::PUBLISH_CONFIRM),
+        ),
+        (
+            "rabbitmq_global_messages_routed",
+            "Total number of messages routed to queues or streams",
+            get(c::ROUTED),
+        ),
+        (
+            "rabbitmq_global_messages_unroutable_dropped",
+            "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+            get(c::DROP_UNROUTABLE),
+        ),
+        (
+            "rabbitmq_global_messages_unroutable_returned",
+            "Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable",
+            get(c::RETURN_UNROUTABLE),
+        ),
+        (
+            "rabbitmq_global_messages_confirmed",
+            "Total number of messages confirmed to publishers",
+            get(c::CONFIRM),
+        ),
+        (
+            "rabbitmq_global_messages_delivered",
+            "Total number of messages delivered to consumers",
+            get(c::DELIVER) + get(c::DELIVER_NO_ACK) + get(c::GET) + get(c::GET_NO_ACK),
+        ),
+        (
+            "rabbitmq_global_messages_delivered_consume_manual_ack",
+            "Total number of messages delivered to consumers using basic.consume with manual acknowledgment",
+            get(c::DELIVER),
+        ),
+        (
+            "rabbitmq_global_messages_delivered_consume_auto_ack",
+            "Total number of messages delivered to consumers using basic.consume with automatic acknowledgment",
+            get(c::DELIVER_NO_ACK),
+        ),
+        (
+            "rabbitmq_global_messages_delivered_get_manual_ack",
+            "Total number of messages delivered to consumers using basic.get with manual acknowledgment",
+            get(c::GET),
+        ),
+        (
+            "rabbitmq_global_messages_delivered_get_auto_ack",
+            "Total number of messages delivered to consumers using basic.get with automatic acknowledgment",
+            get(c::GET_NO_ACK),
+        ),
+        (
+            "rabbitmq_global_messages_get_empty",
+            "Total number of times basic.get operations fetched no message",
+            get(c::GET_EMPTY),
+        ),
+        (
+            "rabbitmq_global_messages_redelivered",
+            "Total number of messages redelivered to consumers",
+            get(c::REDELIVER),
+        ),
+        (
+            "rabbitmq_global_messages_acknowledged",
+            "Total number of messages acknowledged by consumers",
+            get(c::ACK),
+        ),
+    ] {
+        let mut f = Family::new(name, help, Counter);
+        f.push_u64(amqp(), value);
+        scrape.add(f);
+    }
+    let publishers = channels
+        .iter()
+        .filter(|ch| ch.counters.get(c::PUBLISH) > 0)
+        .count();
+    let mut f = Family::new(
+        "rabbitmq_global_publishers",
+        "Current number of publishers",
+        Gauge,
+    );
+    f.push_u64(amqp(), publishers as u64);
+    scrape.add(f);
+    let mut f = Family::new(
+        "rabbitmq_global_consumers",
+        "Current number of consumers",
+        Gauge,
+    );
+    f.push_u64(amqp(), consumers);
+    scrape.add(f);
+    node(broker, scrape);
+}
+
+/// The `rabbitmq_channel_*_total` counters from channel counter values.
+fn channel_counters(scrape: &mut Scrape, m: &[u64]) {
+    let get = |i: usize| m.get(i).copied().unwrap_or(0);
+    for (name, help, value) in [
+        (
+            "rabbitmq_channel_messages_published",
+            "Total number of messages published into an exchange on a channel",
+            get(c::PUBLISH),
+        ),
+        (
+            "rabbitmq_channel_messages_confirmed",
+            "Total number of messages published into an exchange and confirmed on the channel",
+            get(c::CONFIRM),
+        ),
+        (
+            "rabbitmq_channel_messages_unroutable_dropped",
+            "Total number of messages published as non-mandatory into an exchange and dropped as unroutable",
+            get(c::DROP_UNROUTABLE),
+        ),
+        (
+            "rabbitmq_channel_messages_unroutable_returned",
+            "Total number of messages published as mandatory into an exchange and returned to the publisher as unroutable",
+            get(c::RETURN_UNROUTABLE),
+        ),
+        (
+            "rabbitmq_channel_messages_delivered_ack",
+            "Total number of messages delivered to consumers in manual acknowledgement mode",
+            get(c::DELIVER),
+        ),
+        (
+            "rabbitmq_channel_messages_delivered",
+            "Total number of messages delivered to consumers in automatic acknowledgement mode",
+            get(c::DELIVER_NO_ACK),
+        ),
+        (
+            "rabbitmq_channel_get_ack",
+            "Total number of messages fetched with basic.get in manual acknowledgement mode",
+            get(c::GET),
+        ),
+        (
+            "rabbitmq_channel_get",
+            "Total number of messages fetched with basic.get in automatic acknowledgement mode",
+            get(c::GET_NO_ACK),
+        ),
+        (
+            "rabbitmq_channel_get_empty",
+            "Total number of times basic.get operations fetched no message",
+            get(c::GET_EMPTY),
+        ),
+        (
+            "rabbitmq_channel_messages_redelivered",
+            "Total number of messages redelivered to consumers",
+            get(c::REDELIVER),
+        ),
+        (
+            "rabbitmq_channel_messages_acked",
+            "Total number of messages acknowledged by consumers",
+            get(c::ACK),
+        ),
+    ] {
+        scrape.single(name, help, Counter, value);
+    }
+}
+
+/// Process and resource gauges.
+fn node(broker: &Broker, scrape: &mut Scrape) {
+    let alarm = broker.alarms.current();
+    let fds = max_fds();
+    let open = open_fds();
+    scrape.single(
+        "rabbitmq_process_open_fds",
+        "Open file descriptors",
+        Gauge,
+        open,
+    );
+    scrape.single(
+        "rabbitmq_process_max_fds",
+        "Open file descriptors limit",
+        Gauge,
+        fds,
+    );
+    scrape.single(
+        "rabbitmq_process_open_tcp_sockets",
+        "Open TCP sockets",
+        Gauge,
+        broker.connections.len() as u64,
+    );
+    scrape.single(
+        "rabbitmq_process_max_tcp_sockets",
+        "Open TCP sockets limit",
+        Gauge,
+        fds,
+    );
+    scrape.single(
+        "rabbitmq_process_resident_memory_bytes",
+        "Memory used in bytes",
+        Gauge,
+        resident_memory(),
+    );
+    scrape.single(
+        "rabbitmq_resident_memory_limit_bytes",
+        "Memory high watermark in bytes",
+        Gauge,
+        broker.alarms.memory_limit(),
+    );
+    scrape.single(
+        "rabbitmq_disk_space_available_bytes",
+        "Disk space available in bytes",
+        Gauge,
+        broker.alarms.disk_free(),
+    );
+    scrape.single(
+        "rabbitmq_disk_space_available_limit_bytes",
+        "Free disk space low watermark in bytes",
+        Gauge,
+        broker.alarms.disk_free_limit(),
+    );
+    scrape.single(
+        "rabbitmq_alarms_memory_used_watermark",
+        "is 1 if VM memory watermark alarm is in effect",
+        Gauge,
+        u64::from(alarm == Some(Alarm::Memory)),
+    );
+    scrape.single(
+        "rabbitmq_alarms_free_disk_space_watermark",
+        "is 1 if free disk space watermark alarm is in effect",
+        Gauge,
+        u64::from(alarm == Some(Alarm::Disk)),
+    );
+    scrape.single(
+        "rabbitmq_alarms_file_descriptor_limit",
+        "is 1 if file descriptor limit alarm is in effect",
+        Gauge,
+        u64::from(fds > 0 && open >= fds),
+    );
+    scrape.single(
+        "rabbitmq_erlang_uptime_seconds",
+        "Node uptime",
+        Gauge,
+        broker.started_at.elapsed().as_secs(),
+    );
+}
+
+fn queue_labels(queue: &Queue) -> Labels {
+    vec![
+        ("vhost".to_string(), queue.vhost_name.to_string()),
+        (
+            "queue".to_string(),
+            queue.name().to_string_lossy().into_owned(),
+        ),
+    ]
+}
+
+/// Adds one family with a value per queue.
+fn per_queue(
+    scrape: &mut Scrape,
+    queues: &[Arc<Queue>],
+    name: &'static str,
+    help: &'static str,
+    kind: Kind,
+    value: impl Fn(&Queue) -> u64,
+) {
+    let mut f = Family::new(name, help, kind);
+    for queue in queues {
+        f.push_u64(queue_labels(queue), value(queue));
+    }
+    scrape.add(f);
+}
+
+/// `/metrics/per-object`: the same families with one series per object.
+pub fn per_object(broker: &Broker, scrape: &mut Scrape) {
+    identity(scrape);
+    let vhosts = broker.vhosts();
+    let queues = queues_of(&vhosts);
+    per_queue(
+        scrape,
+        &queues,
+        "rabbitmq_queue_messages_ready",
+        "Messages ready to be delivered to consumers",
+        Gauge,
+        |q| q.stats.gauges.get(q::READY),
+    );
+    per_queue(
+        scrape,
+        &queues,
+        "rabbitmq_queue_messages_unacked",
+        "Messages delivered to consumers but not yet acknowledged",
+        Gauge,
+        |q| q.stats.gauges.get(q::UNACKED),
+    );
+    per_queue(
+        scrape,
+        &queues,
+        "rabbitmq_queue_messages",
+        "Sum of ready and unacknowledged messages - total queue depth",
+        Gauge,
+        |q| q.stats.gauges.get(q::MESSAGES),
+    );
+    per_queue(
+        scrape,
+        &queues,
+        "rabbitmq_queue_messages_bytes",
+        "Size in bytes of ready and unacknowledged messages",
+        Gauge,
+        |q| q.stats.gauges.get(q::READY_BYTES) + q.stats.gauges.get(q::UNACKED_BYTES),
+    );
+    per_queue(
+        scrape,
+        &queues,
+        "rabbitmq_queue_consumers",
+        "Consumers on a queue",
+        Gauge,
+        |q| q.stats.gauges.get(q::CONSUMERS),
+    );
+    per_queue(
+        scrape,
+        &queues,
+        "rabbitmq_queue_messages_published",
+        "Total number of messages published to queues",
+        Counter,
+        |q| q.stats.counters.get(q::PUBLISH),
+    );
+    let mut published_in = Family::new(
+        "rabbitmq_exchange_messages_published_in",
+        "Total number of messages published into an exchange",
+        Counter,
+    );
+    let mut published_out = Family::new(
+        "rabbitmq_exchange_messages_published_out",
+        "Total number of messages an exchange routed to at least one queue",
+        Counter,
+    );
+    for v in &vhosts {
+        for ex in v.exchanges() {
+            let l = vec![
+                ("vhost".to_string(), v.name.to_string()),
+                (
+                    "exchange".to_string(),
+                    ex.name.to_string_lossy().into_owned(),
+                ),
+            ];
+            published_in.push_u64(l.clone(), ex.stats.counters.get(x::PUBLISH_IN));
+            published_out.push_u64(l, ex.stats.counters.get(x::PUBLISH_OUT));
+        }
+    }
+    scrape.add(published_in);
+    scrape.add(published_out);
+    let conns = broker.connections.list();
+    per_connection(scrape, &conns);
+    node(broker, scrape);
+}
+
+/// Per-connection and per-channel series, labelled as RabbitMQ labels them (by
+/// `connection` and `channel`; Warren's channel label is the channel's API name).
+fn per_connection(scrape: &mut Scrape, conns: &[Arc<ConnectionEntry>]) {
+    let mut channels = Family::new(
+        "rabbitmq_connection_channels",
+        "Channels on a connection",
+        Gauge,
+    );
+    let mut consumers = Family::new(
+        "rabbitmq_channel_consumers",
+        "Consumers on a channel",
+        Gauge,
+    );
+    let mut unacked = Family::new(
+        "rabbitmq_channel_messages_unacked",
+        "Delivered but not yet acknowledged messages",
+        Gauge,
+    );
+    let mut published = Family::new(
+        "rabbitmq_channel_messages_published",
+        "Total number of messages published into an exchange on a channel",
+        Counter,
+    );
+    let mut delivered_ack = Family::new(
+        "rabbitmq_channel_messages_delivered_ack",
+        "Total number of messages delivered to consumers in manual acknowledgement mode",
+        Counter,
+    );
+    let mut acked = Family::new(
+        "rabbitmq_channel_messages_acked",
+        "Total number of messages acknowledged by consumers",
+        Counter,
+    );
+    for conn in conns {
+        channels.push_u64(
+            labels(&[("connection", &conn.name)]),
+            conn.channel_count() as u64,
+        );
+        for ch in conn.channels() {
+            let l = vec![(
+                "channel".to_string(),
+                format!("{} ({})", conn.name, ch.number),
+            )];
+            consumers.push_u64(l.clone(), u64::from(ch.consumer_count.load(Relaxed)));
+            unacked.push_u64(l.clone(), ch.messages_unacknowledged.load(Relaxed));
+            published.push_u64(l.clone(), ch.counters.get(c::PUBLISH));
+            delivered_ack.push_u64(l.clone(), ch.counters.get(c::DELIVER));
+            acked.push_u64(l, ch.counters.get(c::ACK));
+        }
+    }
+    for f in [
+        channels,
+        consumers,
+        unacked,
+        published,
+        delivered_ack,
+        acked,
+    ] {
+        scrape.add(f);
+    }
+}
+
+/// `/metrics/detailed?family=...&vhost=...`: only the named families, only the named
+/// vhosts (all when none is named). Unknown families are ignored, as in RabbitMQ.
+pub fn detailed(broker: &Broker, families: &[String], vhosts: &[String], scrape: &mut Scrape) {
+    identity(scrape);
+    let selected: Vec<Arc<VHost>> = broker
+        .vhosts()
+        .into_iter()
+        .filter(|v| vhosts.is_empty() || vhosts.iter().any(|n| *n == *v.name))
+        .collect();
+    let queues = queues_of(&selected);
+    let has = |f: &str| families.iter().any(|n| n == f);
+    if has("queue_coarse_metrics") {
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_ready",
+            "Messages ready to be delivered to consumers",
+            Gauge,
+            |q| q.stats.gauges.get(q::READY),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_unacked",
+            "Messages delivered to consumers but not yet acknowledged",
+            Gauge,
+            |q| q.stats.gauges.get(q::UNACKED),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages",
+            "Sum of ready and unacknowledged messages - total queue depth",
+            Gauge,
+            |q| q.stats.gauges.get(q::MESSAGES),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_process_reductions",
+            "Total number of queue process reductions",
+            Counter,
+            |_| 0,
+        );
+    }
+    if has("queue_consumer_count") {
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_consumers",
+            "Consumers on a queue",
+            Gauge,
+            |q| q.stats.gauges.get(q::CONSUMERS),
+        );
+    }
+    if has("queue_metrics") {
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_consumer_capacity",
+            "Consumer capacity",
+            Gauge,
+            |q| u64::from(q.stats.gauges.get(q::CONSUMERS) > 0),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_consumer_utilisation",
+            "Same as consumer capacity",
+            Gauge,
+            |q| u64::from(q.stats.gauges.get(q::CONSUMERS) > 0),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_ram",
+            "Ready and unacknowledged messages stored in memory",
+            Gauge,
+            |q| q.stats.gauges.get(q::MESSAGES),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_ready_ram",
+            "Ready messages stored in memory",
+            Gauge,
+            |q| q.stats.gauges.get(q::READY),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_unacked_ram",
+            "Unacknowledged messages stored in memory",
+            Gauge,
+            |q| q.stats.gauges.get(q::UNACKED),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_persistent",
+            "Persistent messages",
+            Gauge,
+            |_| 0,
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_bytes",
+            "Size in bytes of ready and unacknowledged messages",
+            Gauge,
+            |q| q.stats.gauges.get(q::READY_BYTES) + q.stats.gauges.get(q::UNACKED_BYTES),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_ready_bytes",
+            "Size in bytes of ready messages",
+            Gauge,
+            |q| q.stats.gauges.get(q::READY_BYTES),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_unacked_bytes",
+            "Size in bytes of all unacknowledged messages",
+            Gauge,
+            |q| q.stats.gauges.get(q::UNACKED_BYTES),
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_paged_out",
+            "Messages paged out to disk",
+            Gauge,
+            |_| 0,
+        );
+        per_queue(
+            scrape,
+            &queues,
+            "rabbitmq_detailed_queue_messages_published",
+            "Total number of messages published to queues",
+            Counter,
+            |q| q.stats.counters.get(q::PUBLISH),
+        );
+    }
+}
