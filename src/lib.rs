@@ -7,7 +7,8 @@
 //! - [`channel`]: per-channel state (content assembly, delivery tags, consumers, confirms,
 //!   transactions) and one handler file per AMQP class.
 //! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
-//! - [`server`]: the listener and shutdown; [`config`] and [`auth`]: settings and users.
+//! - [`server`]: the listener and shutdown; [`config`]: settings; [`access`]: users,
+//!   vhosts, permissions and limits; [`auth`]: SASL decoding.
 //!
 //! # Data flow
 //! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →
@@ -17,6 +18,7 @@
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod auth;
 pub mod broker;
 pub mod channel;

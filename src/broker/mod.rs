@@ -10,7 +10,7 @@ pub mod queue;
 mod recovery;
 pub mod vhost;
 
-use crate::auth::Authenticator;
+use crate::access::Access;
 use crate::config::Settings;
 use crate::store::{Store, StoreError, StoreOptions};
 use dashmap::DashMap;
@@ -23,8 +23,8 @@ use vhost::VHost;
 pub struct Broker {
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// Users and the loopback rule.
-    pub auth: Authenticator,
+    /// Users, vhosts, permissions and limits.
+    pub access: Access,
     /// Memory alarm.
     pub alarms: Arc<alarms::Alarms>,
     /// The message and definition store (LMDB in the data directory).
@@ -50,13 +50,14 @@ impl Broker {
             settings.limits.disk_free_limit,
             settings.server.data_dir.clone(),
         ));
+        let access = Access::open(store.clone(), &settings.auth)?;
         let vhosts = DashMap::new();
-        for name in &settings.auth.vhosts {
-            let vhost = VHost::new(name, store.clone(), Arc::clone(&alarms));
-            vhosts.insert(name.clone(), Arc::new(vhost));
+        for record in access.vhosts() {
+            let vhost = VHost::new(&record.name, store.clone(), Arc::clone(&alarms));
+            vhosts.insert(record.name, Arc::new(vhost));
         }
         let broker = Broker {
-            auth: Authenticator::new(&settings.auth),
+            access,
             alarms,
             settings,
             store,

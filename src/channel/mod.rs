@@ -100,6 +100,8 @@ pub struct Channel {
     stored_since_commit: bool,
     /// A queue refused a publish (x-overflow reject-publish) since the last tx.commit.
     refused_since_commit: bool,
+    /// Permission decisions cached for this channel (valid for one access generation).
+    access: crate::access::cache::DecisionCache,
 }
 
 impl Channel {
@@ -121,6 +123,7 @@ impl Channel {
             reply_queue: None,
             stored_since_commit: false,
             refused_since_commit: false,
+            access: crate::access::cache::DecisionCache::default(),
         }
     }
 
@@ -213,6 +216,9 @@ impl Channel {
         content: assembler::PendingContent,
         ctx: &mut ChannelContext<'_>,
     ) -> Result<(), AmqpError> {
+        if let Err(e) = methods::authorize_publish(self, &content, ctx) {
+            return Err(e.with_method(60, 40));
+        }
         let result = if self.tx.is_some() {
             // Check the exchange and a direct reply-to now, as RabbitMQ does; route at commit.
             let mut content = content;

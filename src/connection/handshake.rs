@@ -133,8 +133,8 @@ impl Connection {
             return Err(self.refuse(ReplyCode::AccessRefused, &text, 10, 11));
         };
         let (user, password) = credentials;
-        let authenticated = match self.broker.auth.authenticate(&user, &password, self.peer) {
-            Ok(()) => Some(user),
+        let authenticated = match self.broker.access.authenticate(&user, &password, self.peer) {
+            Ok(_) => Some(user),
             Err(e) => {
                 tracing::warn!("{e}");
                 None
@@ -197,11 +197,20 @@ impl Connection {
             ));
         };
         let vhost_name = open.virtual_host.to_string_lossy().into_owned();
+        // Limits, the vhost's existence and the user's permission on it, in RabbitMQ's order.
+        let session = match self.broker.access.open_connection(&self.user, &vhost_name) {
+            Ok(session) => session,
+            Err(e) => {
+                let e = e.to_amqp();
+                return Err(self.close_with(e.code, &e.text, 10, 40));
+            }
+        };
         let Some(vhost) = self.broker.vhost(&vhost_name) else {
             let text = format!("vhost {vhost_name} not found");
             return Err(self.close_with(ReplyCode::NotAllowed, &text, 10, 40));
         };
         self.vhost = Some(vhost);
+        self.session = Some(session);
         self.send_now(&Method::ConnectionOpenOk(ConnectionOpenOk::default()));
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! RabbitMQ's checks and reply texts. Serialised by the vhost's topology lock; the publish
 //! path never takes it.
 
-use super::{VHost, equivalence};
+use super::{VHost, equivalence, is_reply_address};
 use crate::broker::consumer::{ConnectionEvent, Consumer};
 use crate::broker::exchange::{Binding, Destination, Exchange, ExchangeKind};
 use crate::broker::queue::args::QueueArgs;
@@ -44,6 +44,8 @@ pub struct QueueDeclareRequest {
     pub arguments: FieldTable,
     /// The declaring connection.
     pub connection_id: u64,
+    /// The vhost's `max-queues` limit (a new queue is refused once it is reached).
+    pub max_queues: Option<i64>,
 }
 
 /// The answer to a queue.declare.
@@ -404,6 +406,21 @@ impl VHost {
                 &self.name,
             )
             .map_err(AmqpError::precondition)?;
+        if req.max_queues.is_some() {
+            let existing = self
+                .queues
+                .iter()
+                .filter(|e| !is_reply_address(e.key()))
+                .count();
+            if crate::access::limits::reached(req.max_queues, existing) {
+                return Err(crate::access::AccessError::QueueLimit {
+                    queue: queue_name.into_owned(),
+                    vhost: self.name.to_string(),
+                    limit: req.max_queues.unwrap_or_default(),
+                }
+                .to_amqp());
+            }
+        }
         let decl = QueueDeclaration {
             name: req.name.clone(),
             durable: req.durable,
