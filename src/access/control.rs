@@ -403,6 +403,17 @@ impl Access {
             .map(|p| p.spec.clone())
     }
 
+    /// The vhosts `user` has permissions on.
+    pub fn vhosts_of(&self, user: &str) -> std::collections::BTreeSet<String> {
+        let state = self.state.read();
+        state
+            .permissions
+            .iter()
+            .filter(|(_, by_user)| by_user.contains_key(user))
+            .map(|(vhost, _)| vhost.clone())
+            .collect()
+    }
+
     /// Every permission as (user, vhost, patterns), by vhost then user.
     pub fn all_permissions(&self) -> Vec<(String, String, PermissionSpec)> {
         let state = self.state.read();

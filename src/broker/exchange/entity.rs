@@ -24,6 +24,8 @@ pub struct Exchange {
     pub alternate: Option<ShortStr>,
     /// Bindings from this exchange.
     pub router: RwLock<Router>,
+    /// Messages in and out (relaxed atomics).
+    pub stats: crate::metrics::counters::ExchangeStats,
 }
 
 impl Exchange {
@@ -49,6 +51,7 @@ impl Exchange {
             arguments,
             alternate,
             router: RwLock::new(Router::new(kind)),
+            stats: crate::metrics::counters::ExchangeStats::default(),
         }
     }
 }

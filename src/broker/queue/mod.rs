@@ -104,6 +104,8 @@ pub struct Queue {
     page_id: std::sync::OnceLock<QueueId>,
     inner: Mutex<Inner>,
     wake_expiry: Notify,
+    /// Message counters and gauges, read by the management API and metrics without the lock.
+    pub stats: crate::metrics::counters::QueueStats,
 }
 
 /// Result of removing a consumer.
@@ -141,6 +143,7 @@ impl Queue {
                 accounted_bytes: 0,
             }),
             wake_expiry: Notify::new(),
+            stats: crate::metrics::counters::QueueStats::default(),
         });
         if let Some(ms) = queue.args.expires {
             timers::spawn_unused_expiry(&queue, Duration::from_millis(ms));
@@ -235,6 +238,11 @@ impl Queue {
             }
         };
         self.dead_letter(dead);
+        if matches!(outcome, PublishOutcome::Accepted(_)) {
+            self.stats
+                .counters
+                .add(crate::metrics::counters::queue::PUBLISH, 1);
+        }
         outcome
     }
 
@@ -481,9 +489,30 @@ impl Queue {
         self.dead_letter(dead);
     }
 
+    /// Publishes the message counts for readers that must not take the lock (the
+    /// management API, metrics): a few relaxed stores, under the lock already held.
+    fn refresh_gauges(&self, inner: &Inner) {
+        use crate::metrics::counters::queue as g;
+        let ready = inner.state.message_count() as u64 + inner.paged.count;
+        let unacked = inner.state.unacked_count() as u64;
+        let gauges = &self.stats.gauges;
+        gauges.set(g::READY, ready);
+        gauges.set(g::UNACKED, unacked);
+        gauges.set(g::MESSAGES, ready + unacked);
+        gauges.set(g::CONSUMERS, inner.state.consumer_count() as u64);
+        gauges.set(g::READY_BYTES, inner.state.ready_bytes());
+    }
+
     /// basic.ack: the messages are settled and leave the store.
     pub fn ack(&self, messages: &[QueuedMessage]) {
-        self.inner.lock().state.settle(messages.len());
+        {
+            let mut inner = self.inner.lock();
+            inner.state.settle(messages.len());
+            self.refresh_gauges(&inner);
+        }
+        self.stats
+            .counters
+            .add(crate::metrics::counters::queue::ACK, messages.len() as u64);
         for qm in messages {
             self.forget_stored(qm);
         }
@@ -491,7 +520,11 @@ impl Queue {
 
     /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
     pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
-        self.inner.lock().state.settle(messages.len());
+        {
+            let mut inner = self.inner.lock();
+            inner.state.settle(messages.len());
+            self.refresh_gauges(&inner);
+        }
         let dead = messages
             .into_iter()
             .map(|qm| (qm, DeathReason::Rejected))
