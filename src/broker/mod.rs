@@ -6,6 +6,7 @@ pub mod connections;
 pub mod consumer;
 pub mod definitions;
 pub mod exchange;
+pub mod lifecycle;
 pub mod message;
 pub mod queue;
 mod recovery;

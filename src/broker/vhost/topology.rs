@@ -514,6 +514,20 @@ impl VHost {
         Ok(self.remove_queue_locked(&q))
     }
 
+    /// Removes every queue (with its stored messages), exchange and binding: the vhost is
+    /// being deleted.
+    pub fn remove_everything(&self) {
+        let _guard = self.topology.lock();
+        let queues: Vec<Arc<Queue>> = self.queues.iter().map(|e| Arc::clone(e.value())).collect();
+        for q in &queues {
+            self.remove_queue_locked(q);
+        }
+        let names: Vec<ShortStr> = self.exchanges.iter().map(|e| e.key().clone()).collect();
+        for name in names {
+            self.remove_exchange_locked(&name);
+        }
+    }
+
     /// Deletes a queue (auto-delete, exclusive owner gone, or queue.delete): unbinds it,
     /// tells its consumers, drops its messages.
     pub fn remove_queue(&self, q: &Arc<Queue>) -> u32 {
