@@ -48,6 +48,7 @@ async fn run(queues: usize) {
                 auto_delete: false,
                 arguments: Default::default(),
                 connection_id: 0,
+                max_queues: None,
             })
             .expect("declare");
     }

@@ -1,5 +1,5 @@
-//! Users, passwords, virtual hosts and the loopback-only rule, built from [`AuthSettings`],
-//! plus the decoders for the two SASL responses clients send in `connection.start-ok`.
+//! Login refusals and the decoders for the two SASL responses clients send in
+//! `connection.start-ok`; users and passwords live in [`crate::access`].
 //!
 //! Order of checks follows RabbitMQ: credentials first, then the loopback rule, so a remote
 //! `guest` with a wrong password is refused for its credentials. Whatever the reason, the
@@ -10,34 +10,7 @@
 //! client's `capabilities` table has `authentication_failure_close = true`; otherwise the
 //! socket is simply closed. Either way RabbitMQ closes the socket about 3 s after refusing.
 
-use crate::config::AuthSettings;
 use crate::protocol::reply_code::ReplyCode;
-use std::collections::{HashMap, HashSet};
-use std::net::{IpAddr, SocketAddr};
-
-/// Users and the loopback-only rule, built from [`AuthSettings`].
-#[derive(Clone)]
-pub struct Authenticator {
-    /// User name → password bytes.
-    users: HashMap<String, Vec<u8>>,
-    /// Users who may connect only from a loopback address.
-    loopback_only: HashSet<String>,
-    /// Virtual hosts that exist.
-    vhosts: HashSet<String>,
-}
-
-impl std::fmt::Debug for Authenticator {
-    /// Lists user names and vhosts but never passwords.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut users: Vec<&String> = self.users.keys().collect();
-        users.sort();
-        f.debug_struct("Authenticator")
-            .field("users", &users)
-            .field("loopback_only", &self.loopback_only)
-            .field("vhosts", &self.vhosts)
-            .finish()
-    }
-}
 
 /// Why a login was refused. `Display` is the broker-log text (RabbitMQ's wording); clients
 /// are told only [`AuthError::refusal_text`].
@@ -84,100 +57,6 @@ pub fn refusal_text(mechanism: &str) -> String {
         "ACCESS_REFUSED - Login was refused using authentication mechanism {mechanism}. \
          For details see the broker logfile."
     )
-}
-
-impl Authenticator {
-    /// Builds the user table from settings. Later duplicates (which `validate` refuses)
-    /// would replace earlier ones.
-    pub fn new(settings: &AuthSettings) -> Authenticator {
-        Authenticator {
-            users: settings
-                .users
-                .iter()
-                .map(|u| (u.name.clone(), u.password.as_bytes().to_vec()))
-                .collect(),
-            loopback_only: settings.loopback_users.iter().cloned().collect(),
-            vhosts: settings.vhosts.iter().cloned().collect(),
-        }
-    }
-
-    /// Checks a user name and password presented from `peer`.
-    pub fn authenticate(
-        &self,
-        username: &str,
-        password: &[u8],
-        peer: SocketAddr,
-    ) -> Result<(), AuthError> {
-        match self.users.get(username) {
-            None => {
-                // Spend the same work as a real comparison so timing does not reveal
-                // whether the name exists.
-                let _ = constant_time_eq(password, password);
-                return Err(AuthError::UnknownUser {
-                    user: username.to_string(),
-                });
-            }
-            Some(expected) => {
-                if !constant_time_eq(expected, password) {
-                    return Err(AuthError::BadPassword {
-                        user: username.to_string(),
-                    });
-                }
-            }
-        }
-        if self.loopback_only.contains(username) && !is_loopback(peer.ip()) {
-            return Err(AuthError::LoopbackOnly {
-                user: username.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// Checks a user logging in without a password (SASL EXTERNAL, by client certificate)
-    /// from `peer`: the user must exist, and the loopback rule applies as to any login.
-    pub fn check_external(&self, username: &str, peer: SocketAddr) -> Result<(), AuthError> {
-        if !self.users.contains_key(username) {
-            return Err(AuthError::UnknownUser {
-                user: username.to_string(),
-            });
-        }
-        if self.loopback_only.contains(username) && !is_loopback(peer.ip()) {
-            return Err(AuthError::LoopbackOnly {
-                user: username.to_string(),
-            });
-        }
-        Ok(())
-    }
-
-    /// True if `vhost` is one of the configured virtual hosts.
-    pub fn vhost_exists(&self, vhost: &str) -> bool {
-        self.vhosts.contains(vhost)
-    }
-}
-
-/// Loopback in either family, including IPv4-mapped IPv6 (`::ffff:127.0.0.1`), which a
-/// dual-stack listener reports for IPv4 clients.
-fn is_loopback(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => v4.is_loopback(),
-        IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback())
-        }
-    }
-}
-
-/// Compares without stopping at the first difference, so the time taken does not depend on
-/// where the inputs differ (only on the longer length).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = u8::from(a.len() != b.len());
-    let mut left = a.iter();
-    let mut right = b.iter();
-    for _ in 0..a.len().max(b.len()) {
-        let x = left.next().copied().unwrap_or(0);
-        let y = right.next().copied().unwrap_or(0);
-        diff |= std::hint::black_box(x ^ y);
-    }
-    diff == 0
 }
 
 /// Decodes a SASL PLAIN response (`\0user\0password`: as in RabbitMQ, an authorization
@@ -256,22 +135,6 @@ fn take_value(kind: u8, input: &[u8]) -> Option<(&[u8], &[u8])> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn constant_time_eq_matches_slice_equality() {
-        let cases: [(&[u8], &[u8]); 6] = [
-            (b"", b""),
-            (b"a", b""),
-            (b"guest", b"guest"),
-            (b"guest", b"guesT"),
-            (b"guest", b"guest\0"),
-            (b"\0", b""),
-        ];
-        for (a, b) in cases {
-            assert_eq!(constant_time_eq(a, b), a == b, "{a:?} vs {b:?}");
-            assert_eq!(constant_time_eq(b, a), a == b, "{b:?} vs {a:?}");
-        }
-    }
 
     #[test]
     fn amqplain_skips_other_entries_of_every_type() {

@@ -8,8 +8,8 @@
 //!   transactions) and one handler file per AMQP class.
 //! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
 //! - [`server`]: accept loop and shutdown; [`listener`]: plain and TLS listeners giving one
-//!   stream type; [`tls`]: certificates and rotation; [`config`] and [`auth`]: settings and
-//!   users.
+//!   stream type; [`tls`]: certificates and rotation; [`config`]: settings; [`access`]:
+//!   users, vhosts, permissions and limits; [`auth`]: SASL decoding.
 //! - [`management`]: the HTTP API (RabbitMQ's management plugin shapes) on its own
 //!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
 //!   is on the message path: they read atomics that the broker updates as events happen.
@@ -24,6 +24,7 @@
 // serde_json::json! of the management API's larger objects (nodes, overview) nests deeply.
 #![recursion_limit = "256"]
 
+pub mod access;
 pub mod auth;
 pub mod broker;
 pub mod channel;

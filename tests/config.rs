@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use warren::auth::{self, AuthError, Authenticator};
+use warren::access::Access;
+use warren::auth::{self, AuthError};
 use warren::config::{self, ConfigError, Overrides, Settings, UserSettings};
 
 fn conf_file() -> PathBuf {
@@ -65,7 +66,8 @@ fn file_values_override_defaults_and_omitted_keys_keep_them() {
         s.auth.users,
         vec![UserSettings {
             name: "alice".into(),
-            password: "pw".into()
+            password: "pw".into(),
+            tags: None,
         }]
     );
     assert_eq!(s.auth.vhosts, vec!["/".to_string()]);
@@ -252,6 +254,7 @@ fn each_validation_rule_names_its_key() {
     s.auth.users.push(UserSettings {
         name: String::new(),
         password: "x".into(),
+        tags: None,
     });
     assert_eq!(invalid_key(&s).0, "auth.users[1].name");
 
@@ -259,6 +262,7 @@ fn each_validation_rule_names_its_key() {
     s.auth.users.push(UserSettings {
         name: "guest".into(),
         password: "other".into(),
+        tags: None,
     });
     let (key, reason) = invalid_key(&s);
     assert_eq!(key, "auth.users[1].name");
@@ -347,7 +351,7 @@ fn peer(addr: &str) -> SocketAddr {
 
 #[test]
 fn guest_may_connect_only_from_loopback() {
-    let a = Authenticator::new(&Settings::default().auth);
+    let (_dir, a) = access_for(&Settings::default().auth);
     for local in [
         "127.0.0.1:4000",
         "127.1.2.3:4000",
@@ -355,7 +359,7 @@ fn guest_may_connect_only_from_loopback() {
         "[::ffff:127.0.0.1]:4000",
     ] {
         assert_eq!(
-            a.authenticate("guest", b"guest", peer(local)),
+            a.authenticate("guest", b"guest", peer(local)).map(|_| ()),
             Ok(()),
             "{local}"
         );
@@ -366,7 +370,7 @@ fn guest_may_connect_only_from_loopback() {
         "[::ffff:192.0.2.7]:4000",
     ] {
         assert_eq!(
-            a.authenticate("guest", b"guest", peer(remote)),
+            a.authenticate("guest", b"guest", peer(remote)).map(|_| ()),
             Err(AuthError::LoopbackOnly {
                 user: "guest".into()
             }),
@@ -377,16 +381,16 @@ fn guest_may_connect_only_from_loopback() {
 
 #[test]
 fn credentials_are_checked_before_the_loopback_rule() {
-    let a = Authenticator::new(&Settings::default().auth);
+    let (_dir, a) = access_for(&Settings::default().auth);
     let remote = peer("192.0.2.7:4000");
     assert_eq!(
-        a.authenticate("guest", b"wrong", remote),
+        a.authenticate("guest", b"wrong", remote).map(|_| ()),
         Err(AuthError::BadPassword {
             user: "guest".into()
         })
     );
     assert_eq!(
-        a.authenticate("nobody", b"guest", remote),
+        a.authenticate("nobody", b"guest", remote).map(|_| ()),
         Err(AuthError::UnknownUser {
             user: "nobody".into()
         })
@@ -399,10 +403,12 @@ fn users_not_in_loopback_users_may_connect_from_anywhere() {
     settings.users.push(UserSettings {
         name: "app".into(),
         password: "s3cret".into(),
+        tags: None,
     });
-    let a = Authenticator::new(&settings);
+    let (_dir, a) = access_for(&settings);
     assert_eq!(
-        a.authenticate("app", b"s3cret", peer("192.0.2.7:1")),
+        a.authenticate("app", b"s3cret", peer("192.0.2.7:1"))
+            .map(|_| ()),
         Ok(())
     );
     assert!(
@@ -455,7 +461,7 @@ fn refusals_use_rabbitmq_texts() {
 fn vhosts_come_from_settings() {
     let mut settings = Settings::default().auth;
     settings.vhosts.push("staging".into());
-    let a = Authenticator::new(&settings);
+    let (_dir, a) = access_for(&settings);
     assert!(a.vhost_exists("/"));
     assert!(a.vhost_exists("staging"));
     assert!(!a.vhost_exists("prod"));
@@ -633,6 +639,15 @@ fn tls_settings_come_from_the_file_and_the_environment() {
     // Only the TLS switch takes a boolean.
     let err = load_toml("[tls]\nhandshake_timeout_ms = true\n").unwrap_err();
     assert_eq!(err.key(), Some("tls.handshake_timeout_ms"), "{err}");
+}
+
+/// An access model seeded from `settings` in a fresh data directory.
+fn access_for(settings: &warren::config::AuthSettings) -> (tempfile::TempDir, Access) {
+    let dir = tempfile::tempdir().unwrap();
+    let store =
+        warren::store::Store::open(dir.path(), warren::store::StoreOptions::default()).unwrap();
+    let access = Access::open(store, settings).unwrap();
+    (dir, access)
 }
 
 #[test]

@@ -188,6 +188,7 @@ async fn ten_thousand_queues_page_correctly() {
                 auto_delete: false,
                 arguments: Default::default(),
                 connection_id: 0,
+                max_queues: None,
             })
             .unwrap();
     }

@@ -188,6 +188,7 @@ async fn per_object_and_detailed_metrics_label_queues_by_vhost_and_name() {
             auto_delete: false,
             arguments: Default::default(),
             connection_id: 0,
+            max_queues: None,
         })
         .unwrap();
     let (_, s) = scrape(&b, "/metrics/per-object").await;

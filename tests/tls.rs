@@ -49,6 +49,7 @@ fn user(name: &str) -> UserSettings {
     UserSettings {
         name: name.to_string(),
         password: "not-used-by-external".to_string(),
+        tags: None,
     }
 }
 

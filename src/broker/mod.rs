@@ -6,13 +6,14 @@ pub mod connections;
 pub mod consumer;
 pub mod definitions;
 pub mod exchange;
+pub mod lifecycle;
 pub mod message;
 pub mod queue;
 mod recovery;
 pub mod store_gate;
 pub mod vhost;
 
-use crate::auth::Authenticator;
+use crate::access::Access;
 use crate::config::Settings;
 use crate::store::{Store, StoreError, StoreOptions};
 use dashmap::DashMap;
@@ -39,8 +40,8 @@ pub fn node_name() -> &'static str {
 pub struct Broker {
     /// Validated settings.
     pub settings: Arc<Settings>,
-    /// Users and the loopback rule.
-    pub auth: Authenticator,
+    /// Users, vhosts, permissions and limits.
+    pub access: Access,
     /// Memory alarm.
     pub alarms: Arc<alarms::Alarms>,
     /// The message and definition store (LMDB in the data directory).
@@ -76,13 +77,14 @@ impl Broker {
             settings.server.data_dir.clone(),
             store.clone(),
         ));
+        let access = Access::open(store.clone(), &settings.auth)?;
         let vhosts = DashMap::new();
-        for name in &settings.auth.vhosts {
-            let vhost = VHost::new(name, store.clone(), Arc::clone(&alarms));
-            vhosts.insert(name.clone(), Arc::new(vhost));
+        for record in access.vhosts() {
+            let vhost = VHost::new(&record.name, store.clone(), Arc::clone(&alarms));
+            vhosts.insert(record.name, Arc::new(vhost));
         }
         let broker = Broker {
-            auth: Authenticator::new(&settings.auth),
+            access,
             alarms,
             settings,
             store,

@@ -107,6 +107,8 @@ pub struct Channel {
     /// holding deliveries: they wait for them before serving the next consumer, and are
     /// poked once those are settled.
     awaiting_settle: Vec<Arc<Queue>>,
+    /// Permission decisions cached for this channel (valid for one access generation).
+    access: crate::access::cache::DecisionCache,
 }
 
 impl Channel {
@@ -130,6 +132,7 @@ impl Channel {
             stored_since_commit: false,
             refused_since_commit: false,
             awaiting_settle: Vec::new(),
+            access: crate::access::cache::DecisionCache::default(),
         }
     }
 
@@ -258,6 +261,9 @@ impl Channel {
         content: assembler::PendingContent,
         ctx: &mut ChannelContext<'_>,
     ) -> Result<(), AmqpError> {
+        if let Err(e) = methods::authorize_publish(self, &content, ctx) {
+            return Err(e.with_method(60, 40));
+        }
         let result = if self.tx.is_some() {
             // Check the exchange and a direct reply-to now, as RabbitMQ does; route at commit.
             let mut content = content;

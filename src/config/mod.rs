@@ -140,8 +140,12 @@ pub const AUTH_MECHANISMS: [&str; 3] = ["PLAIN", "AMQPLAIN", "EXTERNAL"];
 pub struct UserSettings {
     /// Login name.
     pub name: String,
-    /// Password in clear text.
+    /// Password in clear text (hashed when the user is seeded into the data directory).
     pub password: String,
+    /// Tags (`administrator`, `monitoring`, `policymaker`, `management`); when not given,
+    /// `guest` is an administrator, as in RabbitMQ, and other users have none.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
 }
 
 impl Default for ServerSettings {
@@ -175,6 +179,7 @@ impl Default for AuthSettings {
             users: vec![UserSettings {
                 name: "guest".to_string(),
                 password: "guest".to_string(),
+                tags: None,
             }],
             vhosts: vec!["/".to_string()],
             loopback_users: vec!["guest".to_string()],

@@ -367,8 +367,11 @@ impl Connection {
                 if channel == 0 {
                     self.handle_channel_zero(method)
                 } else {
-                    self.handle_channel_method(channel, method)
-                        .map(|()| Flow::Continue)
+                    let result = self.handle_channel_method(channel, method);
+                    if let Some(session) = self.session.as_mut() {
+                        session.set_open_channels(self.channels.len());
+                    }
+                    result.map(|()| Flow::Continue)
                 }
             }
             FrameType::Header | FrameType::Body => {
@@ -461,6 +464,10 @@ impl Connection {
                             self.tuning.channel_max
                         ),
                     ));
+                }
+                if let Some(session) = self.session.as_mut() {
+                    // The user's max-channels, over all its connections.
+                    session.open_channel(&self.broker.access)?;
                 }
                 let ch = Channel::new(id);
                 self.channel_opened(&ch);

@@ -151,13 +151,13 @@ impl Connection {
             }
             Ok(Login::Password { user, password }) => self
                 .broker
-                .auth
+                .access
                 .authenticate(&user, &password, self.peer)
-                .map(|()| user)
+                .map(|_| user)
                 .map_err(|e| e.to_string()),
             Ok(Login::Certificate(Ok(user))) => self
                 .broker
-                .auth
+                .access
                 .check_external(&user, self.peer)
                 .map(|()| user)
                 .map_err(|e| e.to_string()),
@@ -227,11 +227,20 @@ impl Connection {
             ));
         };
         let vhost_name = open.virtual_host.to_string_lossy().into_owned();
+        // Limits, the vhost's existence and the user's permission on it, in RabbitMQ's order.
+        let session = match self.broker.access.open_connection(&self.user, &vhost_name) {
+            Ok(session) => session,
+            Err(e) => {
+                let e = e.to_amqp();
+                return Err(self.close_with(e.code, &e.text, 10, 40));
+            }
+        };
         let Some(vhost) = self.broker.vhost(&vhost_name) else {
             let text = format!("vhost {vhost_name} not found");
             return Err(self.close_with(ReplyCode::NotAllowed, &text, 10, 40));
         };
         self.vhost = Some(vhost);
+        self.session = Some(session);
         self.send_now(&Method::ConnectionOpenOk(ConnectionOpenOk::default()));
         Ok(())
     }

@@ -74,6 +74,8 @@ struct Connection {
     tuning: Tuning,
     user: String,
     vhost: Option<Arc<VHost>>,
+    /// The connection's place in the access counts (limits), once open.
+    session: Option<crate::access::Session>,
     channels: HashMap<u16, Channel>,
     consumer_cancel_notify: bool,
     /// The client understands connection.blocked / unblocked.
@@ -150,6 +152,7 @@ pub async fn serve(
             tuning,
             user: String::new(),
             vhost: None,
+            session: None,
             channels: HashMap::new(),
             consumer_cancel_notify: false,
             blocked_notify: false,
@@ -246,6 +249,8 @@ impl Connection {
 
     /// Releases everything the connection holds.
     fn cleanup(&mut self) {
+        // Gives back the connection's place and its channels in the limit counts.
+        self.session = None;
         let Some(vhost) = self.vhost.clone() else {
             return;
         };

@@ -1,14 +1,18 @@
-//! HTTP authentication: Basic credentials checked against the broker's users, with the
-//! loopback rule RabbitMQ applies to `guest`.
+//! HTTP authentication and authorisation: Basic credentials checked against the broker's
+//! users (with the loopback rule RabbitMQ applies to `guest`), and RabbitMQ's management
+//! scoping by user tags and vhost permissions.
 //!
-//! One small interface ([`authenticate`], [`Principal::may_access_vhost`]) so the access
-//! control work can bring user tags and permissions: for now every authenticated user is
-//! an `administrator`, as the broker has no tags yet.
+//! Tags as RabbitMQ reads them: `administrator` implies every other tag; `monitoring` and
+//! `policymaker` imply `management`; a user with none of the four cannot use the API at
+//! all (401 "Login failed"). Refusals are 401 with RabbitMQ's reasons, never 403.
 
 use super::error::ApiError;
-use crate::auth::{AuthError, Authenticator};
+use crate::access::Access;
+use crate::access::users::{ADMINISTRATOR, MANAGEMENT, MONITORING, POLICYMAKER};
+use crate::auth::AuthError;
 use axum::http::HeaderMap;
 use base64::Engine;
+use std::collections::BTreeSet;
 use std::net::SocketAddr;
 
 /// Who made a request.
@@ -16,35 +20,78 @@ use std::net::SocketAddr;
 pub struct Principal {
     /// User name.
     pub name: String,
-    /// Management tags (`administrator`, `monitoring`, ...).
+    /// The user's tags, as stored.
     pub tags: Vec<String>,
+    /// The vhosts the user has permissions on (when the request was authenticated).
+    pub vhosts: BTreeSet<String>,
 }
 
 impl Principal {
-    /// Whether this user may see and change `vhost` through the API.
-    pub fn may_access_vhost(&self, _vhost: &str) -> bool {
-        // Every user is an administrator until permissions exist.
-        true
+    /// Whether the user holds `tag`, as RabbitMQ reads tags: `administrator` implies every
+    /// tag, `monitoring` and `policymaker` imply `management`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        let holds = |t: &str| self.tags.iter().any(|x| x == t);
+        holds(ADMINISTRATOR)
+            || holds(tag)
+            || (tag == MANAGEMENT && (holds(MONITORING) || holds(POLICYMAKER)))
     }
 
-    /// Whether the user holds `tag` (`administrator` implies every tag).
-    pub fn has_tag(&self, tag: &str) -> bool {
-        self.tags.iter().any(|t| t == tag || t == "administrator")
+    /// Whether this user may see and change `vhost` through the API: administrators may
+    /// use every vhost, other users those they have permissions on.
+    pub fn may_access_vhost(&self, vhost: &str) -> bool {
+        self.has_tag(ADMINISTRATOR) || self.vhosts.contains(vhost)
+    }
+
+    /// 401 "Not administrator user" unless the user is an administrator.
+    pub fn require_administrator(&self) -> Result<(), ApiError> {
+        if self.has_tag(ADMINISTRATOR) {
+            return Ok(());
+        }
+        Err(ApiError::NotAuthorised(
+            "Not administrator user".to_string(),
+        ))
+    }
+
+    /// 401 "Not monitor user" unless the user is a monitor (or administrator).
+    pub fn require_monitor(&self) -> Result<(), ApiError> {
+        if self.has_tag(MONITORING) {
+            return Ok(());
+        }
+        Err(ApiError::NotAuthorised("Not monitor user".to_string()))
+    }
+
+    /// 401 "User not authorised to access virtual host" unless [`Self::may_access_vhost`].
+    pub fn require_vhost(&self, vhost: &str) -> Result<(), ApiError> {
+        if self.may_access_vhost(vhost) {
+            return Ok(());
+        }
+        Err(ApiError::NotAuthorised(
+            "User not authorised to access virtual host".to_string(),
+        ))
     }
 }
 
-/// Checks `user`/`password` presented from `peer`.
+/// Checks `user`/`password` presented from `peer`; users without a management tag are
+/// refused as RabbitMQ refuses them.
 pub fn authenticate(
-    auth: &Authenticator,
+    access: &Access,
     user: &str,
     password: &str,
     peer: SocketAddr,
 ) -> Result<Principal, ApiError> {
-    match auth.authenticate(user, password.as_bytes(), peer) {
-        Ok(()) => Ok(Principal {
-            name: user.to_string(),
-            tags: vec!["administrator".to_string()],
-        }),
+    match access.authenticate(user, password.as_bytes(), peer) {
+        Ok(u) => {
+            let principal = Principal {
+                name: user.to_string(),
+                tags: u.tags.clone(),
+                vhosts: access.vhosts_of(user),
+            };
+            if !principal.has_tag(MANAGEMENT) {
+                tracing::warn!(user, "HTTP access refused: user has no management tag");
+                return Err(ApiError::Unauthorised("Login failed".to_string()));
+            }
+            Ok(principal)
+        }
         Err(AuthError::LoopbackOnly { .. }) => Err(ApiError::Unauthorised(
             "User can only log in via localhost".to_string(),
         )),
@@ -73,4 +120,32 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiErr
     let text = String::from_utf8(decoded).map_err(|_| refused())?;
     let (user, pass) = text.split_once(':').ok_or_else(refused)?;
     Ok((user.to_string(), pass.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(tags: &[&str], vhosts: &[&str]) -> Principal {
+        Principal {
+            name: "u".into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            vhosts: vhosts.iter().map(|v| v.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn tags_imply_as_in_rabbitmq() {
+        let admin = principal(&["administrator"], &[]);
+        assert!(admin.has_tag("monitoring") && admin.has_tag("management"));
+        assert!(admin.may_access_vhost("any"));
+        let monitor = principal(&["monitoring"], &["/"]);
+        assert!(monitor.has_tag("management") && !monitor.has_tag("policymaker"));
+        assert!(monitor.require_administrator().is_err());
+        assert!(monitor.require_monitor().is_ok());
+        let mgmt = principal(&["management"], &["/"]);
+        assert!(mgmt.require_monitor().is_err());
+        assert!(mgmt.require_vhost("/").is_ok() && mgmt.require_vhost("other").is_err());
+        assert!(!principal(&[], &["/"]).has_tag("management"));
+    }
 }

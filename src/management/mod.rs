@@ -171,7 +171,7 @@ async fn authenticate(
     next: Next,
 ) -> Response {
     let principal = auth::basic_credentials(request.headers())
-        .and_then(|(user, pass)| auth::authenticate(&state.broker.auth, &user, &pass, peer));
+        .and_then(|(user, pass)| auth::authenticate(&state.broker.access, &user, &pass, peer));
     match principal {
         Ok(p) => {
             request.extensions_mut().insert(p);

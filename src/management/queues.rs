@@ -267,6 +267,7 @@ async fn declare(
         auto_delete: bool_field(&body, "auto_delete", false)?,
         arguments,
         connection_id: 0,
+        max_queues: state.broker.access.vhost_limits(&v.name).max_queues,
     };
     v.declare_queue(req)?;
     Ok(if existed {
@@ -332,6 +333,7 @@ pub(super) fn round_trip(vhost: &Arc<VHost>, name: &str) -> Result<(), String> {
             auto_delete: false,
             arguments: crate::protocol::FieldTable::new(),
             connection_id: 0,
+            max_queues: None,
         })
         .map_err(|e| e.reply_text())?;
     let body = bytes::Bytes::from_static(b"test_message");

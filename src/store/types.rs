@@ -196,6 +196,12 @@ pub enum DefinitionKind {
     Binding,
     /// Users.
     User,
+    /// Permissions of a user on a vhost.
+    Permission,
+    /// Topic permissions of a user on a vhost's topic exchange.
+    TopicPermission,
+    /// Bookkeeping of the access store (the seeded-from-config marker).
+    AccessMeta,
 }
 
 impl DefinitionKind {
@@ -207,6 +213,9 @@ impl DefinitionKind {
             DefinitionKind::Queue => 3,
             DefinitionKind::Binding => 4,
             DefinitionKind::User => 5,
+            DefinitionKind::Permission => 6,
+            DefinitionKind::TopicPermission => 7,
+            DefinitionKind::AccessMeta => 8,
         }
     }
 }

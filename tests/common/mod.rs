@@ -15,6 +15,7 @@
 //! - `raw::RawConn` gives frame-level assertions (close codes with class/method ids).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod access;
 pub mod mgmt;
 pub mod process;
 pub mod raw;

@@ -150,6 +150,13 @@ impl RawConn {
 
     /// Runs the handshake; `channel_max` replaces the offered value in tune-ok.
     pub async fn handshake_with(&mut self, login: (&str, &str, &str), tune: TuneOk) {
+        Box::pin(self.handshake_until_open(login, tune)).await;
+        self.expect_method(10, 41).await;
+    }
+
+    /// Runs the handshake up to and including sending connection.open, without reading
+    /// the answer (for refusals at connection.open).
+    pub async fn handshake_until_open(&mut self, login: (&str, &str, &str), tune: TuneOk) {
         let (user, pass, vhost) = login;
         self.send(PROTOCOL_HEADER).await;
         let (mut r, _) = self.expect_method(10, 10).await;
@@ -183,7 +190,6 @@ impl RawConn {
         self.send_method(0, 10, 31, &tune_ok).await;
         let open = Args::new().shortstr(vhost).shortstr("").u8(0).build();
         self.send_method(0, 10, 40, &open).await;
-        self.expect_method(10, 41).await;
     }
 
     /// Writes raw bytes.

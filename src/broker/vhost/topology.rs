@@ -2,7 +2,7 @@
 //! RabbitMQ's checks and reply texts. Serialised by the vhost's topology lock; the publish
 //! path never takes it.
 
-use super::{VHost, equivalence};
+use super::{VHost, equivalence, is_reply_address};
 use crate::broker::consumer::{ConnectionEvent, Consumer};
 use crate::broker::exchange::{Binding, Destination, Exchange, ExchangeKind};
 use crate::broker::queue::args::QueueArgs;
@@ -45,6 +45,8 @@ pub struct QueueDeclareRequest {
     pub arguments: FieldTable,
     /// The declaring connection.
     pub connection_id: u64,
+    /// The vhost's `max-queues` limit (a new queue is refused once it is reached).
+    pub max_queues: Option<i64>,
 }
 
 /// The answer to a queue.declare.
@@ -406,6 +408,21 @@ impl VHost {
                 &self.name,
             )
             .map_err(AmqpError::precondition)?;
+        if req.max_queues.is_some() {
+            let existing = self
+                .queues
+                .iter()
+                .filter(|e| !is_reply_address(e.key()))
+                .count();
+            if crate::access::limits::reached(req.max_queues, existing) {
+                return Err(crate::access::AccessError::QueueLimit {
+                    queue: queue_name.into_owned(),
+                    vhost: self.name.to_string(),
+                    limit: req.max_queues.unwrap_or_default(),
+                }
+                .to_amqp());
+            }
+        }
         let decl = QueueDeclaration {
             name: req.name.clone(),
             durable: req.durable,
@@ -495,6 +512,20 @@ impl VHost {
             )));
         }
         Ok(self.remove_queue_locked(&q))
+    }
+
+    /// Removes every queue (with its stored messages), exchange and binding: the vhost is
+    /// being deleted.
+    pub fn remove_everything(&self) {
+        let _guard = self.topology.lock();
+        let queues: Vec<Arc<Queue>> = self.queues.iter().map(|e| Arc::clone(e.value())).collect();
+        for q in &queues {
+            self.remove_queue_locked(q);
+        }
+        let names: Vec<ShortStr> = self.exchanges.iter().map(|e| e.key().clone()).collect();
+        for name in names {
+            self.remove_exchange_locked(&name);
+        }
     }
 
     /// Deletes a queue (auto-delete, exclusive owner gone, or queue.delete): unbinds it,

@@ -2,6 +2,7 @@
 
 use super::queue::resolve_queue_name;
 use super::random_name;
+use crate::access::{Permission, ResourceKind};
 use crate::broker::consumer::{ConnectionEvent, Consumer, Credit};
 use crate::broker::message::Message;
 use crate::broker::queue::args::consumer_priority;
@@ -56,6 +57,7 @@ pub(super) fn consume(
         direct_reply_queue(ch, &m, ctx)?
     } else {
         let name = resolve_queue_name(ch, &m.queue)?;
+        super::authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Read)?;
         let queue = ctx.vhost.queue_or_404(&name)?;
         queue.check_access(ctx.connection_id)?;
         queue
@@ -152,6 +154,8 @@ fn direct_reply_queue(
         auto_delete: true,
         arguments: Default::default(),
         connection_id: ctx.connection_id,
+        // Not a queue to RabbitMQ's queue limit.
+        max_queues: None,
     })?;
     ch.reply_queue = Some(name);
     Ok(declared.queue)
@@ -445,6 +449,7 @@ pub(super) fn get(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     let name = resolve_queue_name(ch, &m.queue)?;
+    super::authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Read)?;
     let queue = ctx.vhost.queue_or_404(&name)?;
     queue.check_access(ctx.connection_id)?;
     use crate::metrics::counters::{channel as c, queue as q};

@@ -1,18 +1,45 @@
 //! exchange.declare / delete / bind / unbind.
 
-use crate::broker::exchange::Destination;
+use super::{authorize, authorize_binding, authorize_name};
+use crate::access::{Permission, ResourceKind};
+use crate::broker::exchange::{Destination, ExchangeKind};
 use crate::channel::{Channel, ChannelContext};
 use crate::error::AmqpError;
 use crate::protocol::{
     ExchangeBind, ExchangeBindOk, ExchangeDeclare, ExchangeDeclareOk, ExchangeDelete,
-    ExchangeDeleteOk, ExchangeUnbind, ExchangeUnbindOk, Method,
+    ExchangeDeleteOk, ExchangeUnbind, ExchangeUnbindOk, FieldValue, Method,
 };
+
+/// exchange.declare's permissions, in RabbitMQ's order: none for a passive declare;
+/// configure on the exchange (after the type and default-exchange checks, which the vhost
+/// makes); for a new exchange with an alternate exchange (and a name not reserved), read on
+/// the exchange and write on the alternate.
+fn authorize_declare(
+    ch: &mut Channel,
+    m: &ExchangeDeclare,
+    ctx: &ChannelContext<'_>,
+) -> Result<(), AmqpError> {
+    if m.passive || m.exchange.is_empty() || ExchangeKind::parse(m.kind.as_bytes()).is_none() {
+        return Ok(());
+    }
+    let x = ResourceKind::Exchange;
+    authorize(ch, ctx, x, &m.exchange, Permission::Configure)?;
+    if ctx.vhost.exchange(&m.exchange).is_some() || m.exchange.starts_with("amq.") {
+        return Ok(());
+    }
+    if let Some(FieldValue::LongStr(ae)) = m.arguments.get("alternate-exchange") {
+        authorize(ch, ctx, x, &m.exchange, Permission::Read)?;
+        authorize_name(ch, ctx, x, &String::from_utf8_lossy(ae), Permission::Write)?;
+    }
+    Ok(())
+}
 
 pub(super) fn declare(
     ch: &mut Channel,
     m: ExchangeDeclare,
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
+    authorize_declare(ch, &m, ctx)?;
     ctx.vhost.declare_exchange(
         &m.exchange,
         &m.kind,
@@ -34,6 +61,16 @@ pub(super) fn delete(
     m: ExchangeDelete,
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
+    // The default exchange and amq.* are refused by the vhost before any permission.
+    if !m.exchange.is_empty() && !m.exchange.starts_with("amq.") {
+        authorize(
+            ch,
+            ctx,
+            ResourceKind::Exchange,
+            &m.exchange,
+            Permission::Configure,
+        )?;
+    }
     ctx.vhost.delete_exchange(&m.exchange, m.if_unused)?;
     if !m.nowait {
         ctx.sink
@@ -47,6 +84,13 @@ pub(super) fn bind(
     m: ExchangeBind,
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
+    authorize_binding(
+        ch,
+        ctx,
+        &m.source,
+        (ResourceKind::Exchange, &m.destination),
+        &m.routing_key,
+    )?;
     ctx.vhost.bind(
         &m.source,
         Destination::Exchange(m.destination),
@@ -66,6 +110,13 @@ pub(super) fn unbind(
     m: ExchangeUnbind,
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
+    authorize_binding(
+        ch,
+        ctx,
+        &m.source,
+        (ResourceKind::Exchange, &m.destination),
+        &m.routing_key,
+    )?;
     ctx.vhost.unbind(
         &m.source,
         Destination::Exchange(m.destination),

@@ -1,6 +1,7 @@
 //! queue.declare / bind / unbind / purge / delete.
 
-use super::random_name;
+use super::{authorize, authorize_binding, authorize_name, random_name};
+use crate::access::{Permission, ResourceKind};
 use crate::broker::exchange::Destination;
 use crate::broker::queue::args::QueueType;
 use crate::broker::vhost::{QueueDeclareRequest, is_reply_address};
@@ -74,6 +75,18 @@ pub(super) fn declare(
         }
         resolve_queue_name(ch, &m.queue)?
     };
+    if !m.passive {
+        authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Configure)?;
+        if ctx.vhost.queue(&name).is_none()
+            && let Some(FieldValue::LongStr(dlx)) = m.arguments.get("x-dead-letter-exchange")
+        {
+            // A new queue that dead-letters: read on it, write on its dead-letter exchange.
+            authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Read)?;
+            let dlx = String::from_utf8_lossy(dlx);
+            authorize_name(ch, ctx, ResourceKind::Exchange, &dlx, Permission::Write)?;
+        }
+    }
+    let max_queues = ctx.broker.access.vhost_limits(&ctx.vhost.name).max_queues;
     let declared = ctx.vhost.declare_queue(QueueDeclareRequest {
         name: name.clone(),
         passive: m.passive,
@@ -82,6 +95,7 @@ pub(super) fn declare(
         auto_delete: m.auto_delete,
         arguments: m.arguments,
         connection_id: ctx.connection_id,
+        max_queues,
     })?;
     ch.last_queue = Some(name.clone());
     if !m.nowait {
@@ -106,6 +120,7 @@ pub(super) fn bind(
     } else {
         m.routing_key
     };
+    authorize_binding(ch, ctx, &m.exchange, (ResourceKind::Queue, &queue), &key)?;
     ctx.vhost.bind(
         &m.exchange,
         Destination::Queue(queue),
@@ -125,6 +140,13 @@ pub(super) fn unbind(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     let queue = resolve_queue_name(ch, &m.queue)?;
+    authorize_binding(
+        ch,
+        ctx,
+        &m.exchange,
+        (ResourceKind::Queue, &queue),
+        &m.routing_key,
+    )?;
     ctx.vhost.unbind(
         &m.exchange,
         Destination::Queue(queue),
@@ -143,6 +165,7 @@ pub(super) fn purge(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     let name = resolve_queue_name(ch, &m.queue)?;
+    authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Read)?;
     let queue = ctx.vhost.queue_or_404(&name)?;
     queue.check_access(ctx.connection_id)?;
     let message_count = queue.purge();
@@ -159,6 +182,7 @@ pub(super) fn delete(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     let name = resolve_queue_name(ch, &m.queue)?;
+    authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Configure)?;
     let message_count =
         ctx.vhost
             .delete_queue(&name, m.if_unused, m.if_empty, ctx.connection_id)?;
