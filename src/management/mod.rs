@@ -5,7 +5,9 @@
 //! bodies), [`json`] (field tables and counters as JSON, the body extractor), [`paging`]
 //! (page/sort/filter/columns for every list), then one file per resource family:
 //! [`overview`], [`nodes`], [`health`], [`queues`], [`exchanges`], [`bindings`],
-//! [`connections`] (connections, channels, consumers), [`vhosts`].
+//! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
+//! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
+//! permissions).
 //!
 //! Handlers read the broker through its registries and the atomics its objects carry; they
 //! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
@@ -22,7 +24,10 @@ pub mod messages;
 pub mod nodes;
 pub mod overview;
 pub mod paging;
+pub mod permissions;
 pub mod queues;
+pub mod users;
+pub mod vhost_admin;
 pub mod vhosts;
 
 use crate::broker::Broker;
@@ -142,6 +147,9 @@ pub fn router(state: AppState) -> Router {
         .merge(bindings::routes())
         .merge(connections::routes())
         .merge(vhosts::routes())
+        .merge(vhost_admin::routes())
+        .merge(users::routes())
+        .merge(permissions::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

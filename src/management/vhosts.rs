@@ -17,9 +17,12 @@ use std::sync::Arc;
 
 /// The routes of this family.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/vhosts", get(list))
-        .route("/vhosts/{name}", get(show))
+    Router::new().route("/vhosts", get(list)).route(
+        "/vhosts/{name}",
+        get(show)
+            .put(super::vhost_admin::put_vhost)
+            .delete(super::vhost_admin::delete_vhost),
+    )
 }
 
 fn render(v: &VHost) -> Value {

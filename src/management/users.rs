@@ -1,0 +1,270 @@
+//! User endpoints: `/api/users[/{name}]`, `/api/users/{name}/permissions`,
+//! `/api/users/{name}/topic-permissions`, `/api/whoami` and `/api/user-limits`. Reads show
+//! the password hash and algorithm as RabbitMQ does (never a password); writes need an
+//! administrator.
+
+use super::AppState;
+use super::auth::Principal;
+use super::error::{ApiError, ApiResult};
+use super::json::JsonBody;
+use super::permissions::{permission_json, topic_permission_json};
+use crate::access::password::{HashingAlgorithm, PasswordHash};
+use crate::access::users::{User, parse_tags};
+use crate::access::{AccessError, NewPassword};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde_json::{Map, Value, json};
+
+/// The routes of this family.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/users", get(list))
+        .route("/users/", get(list))
+        .route("/users/{name}", get(show).put(put).delete(delete))
+        .route("/users/{name}/permissions", get(permissions))
+        .route("/users/{name}/topic-permissions", get(topic_permissions))
+        .route("/whoami", get(whoami))
+        .route("/user-limits", get(limits_list))
+        .route("/user-limits/{user}", get(limits_of))
+        .route(
+            "/user-limits/{user}/{name}",
+            axum::routing::put(limit_put).delete(limit_delete),
+        )
+}
+
+/// A user as `/api/users` shows it.
+pub(super) fn user_json(u: &User) -> Value {
+    json!({
+        "name": u.name,
+        "password_hash": u.password.to_base64(),
+        "hashing_algorithm": u.password.algorithm().name(),
+        "tags": u.tags,
+        "limits": u.limits,
+    })
+}
+
+async fn list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    let users: Vec<Value> = state
+        .broker
+        .access
+        .users()
+        .iter()
+        .map(|u| user_json(u))
+        .collect();
+    Ok(Json(Value::Array(users)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    let user = state.broker.access.user(&name).ok_or(ApiError::NotFound)?;
+    Ok(Json(user_json(&user)))
+}
+
+/// Reads `tags` as a list or a comma-separated string (older exports, rabbitmqadmin).
+pub(super) fn tags_of(body: &Map<String, Value>) -> ApiResult<Vec<String>> {
+    match body.get("tags") {
+        None | Some(Value::Null) => Ok(Vec::new()),
+        Some(Value::String(s)) => Ok(parse_tags(s)),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|t| match t {
+                Value::String(s) => Ok(s.trim().to_string()),
+                _ => Err(ApiError::BadRequest("tags must be strings".to_string())),
+            })
+            .filter(|t| !matches!(t, Ok(s) if s.is_empty()))
+            .collect(),
+        Some(_) => Err(ApiError::BadRequest(
+            "tags must be a list or a comma-separated string".to_string(),
+        )),
+    }
+}
+
+/// Reads `password`, or `password_hash` with `hashing_algorithm` (SHA-256 by default).
+pub(super) fn password_of(body: &Map<String, Value>) -> ApiResult<NewPassword> {
+    let text = |key: &str| match body.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(_) => Err(ApiError::BadRequest(format!("{key} must be a string"))),
+    };
+    if let Some(password) = text("password")? {
+        return Ok(NewPassword::Clear(password.into_bytes()));
+    }
+    let Some(hash) = text("password_hash")? else {
+        return Ok(NewPassword::None);
+    };
+    let algorithm = match text("hashing_algorithm")? {
+        Some(name) => {
+            HashingAlgorithm::from_name(&name).map_err(|e| ApiError::BadRequest(e.to_string()))?
+        }
+        None => HashingAlgorithm::Sha256,
+    };
+    let hash = PasswordHash::from_base64(algorithm, &hash)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(NewPassword::Hashed(hash))
+}
+
+/// Maps a refused change to 400 with the reason, as RabbitMQ answers bad input.
+pub(super) fn bad_request(e: AccessError) -> ApiError {
+    ApiError::BadRequest(e.to_string())
+}
+
+async fn put(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    let password = password_of(&body)?;
+    let tags = tags_of(&body)?;
+    let created = state
+        .broker
+        .access
+        .put_user(&name, password, tags)
+        .map_err(bad_request)?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+}
+
+async fn delete(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    if state.broker.delete_user(&name) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+async fn permissions(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    state.broker.access.user(&name).ok_or(ApiError::NotFound)?;
+    let items: Vec<Value> = state
+        .broker
+        .access
+        .all_permissions()
+        .into_iter()
+        .filter(|(user, _, _)| *user == name)
+        .map(|(user, vhost, spec)| permission_json(&user, &vhost, &spec))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+async fn topic_permissions(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    state.broker.access.user(&name).ok_or(ApiError::NotFound)?;
+    let items: Vec<Value> = state
+        .broker
+        .access
+        .all_topic_permissions()
+        .into_iter()
+        .filter(|(user, _, _)| *user == name)
+        .map(|(user, vhost, spec)| topic_permission_json(&user, &vhost, &spec))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+async fn whoami(Extension(p): Extension<Principal>) -> Json<Value> {
+    Json(json!({"name": p.name, "tags": p.tags}))
+}
+
+fn limits_entry(user: &User) -> Option<Value> {
+    (!user.limits.is_empty()).then(|| json!({"user": user.name, "value": user.limits}))
+}
+
+async fn limits_list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    let items: Vec<Value> = state
+        .broker
+        .access
+        .users()
+        .iter()
+        .filter_map(|u| limits_entry(u))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+async fn limits_of(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(user): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    let user = state.broker.access.user(&user).ok_or(ApiError::NotFound)?;
+    Ok(Json(Value::Array(
+        limits_entry(&user).into_iter().collect(),
+    )))
+}
+
+/// Reads `{"value": N}` of a limit.
+pub(super) fn limit_value(body: &Map<String, Value>) -> ApiResult<i64> {
+    match body.get("value") {
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .ok_or_else(|| ApiError::BadRequest("value must be an integer".to_string())),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::BadRequest("value must be an integer".to_string())),
+        _ => Err(ApiError::BadRequest("value is required".to_string())),
+    }
+}
+
+async fn limit_put(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((user, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    let value = limit_value(&body)?;
+    match state
+        .broker
+        .access
+        .set_user_limit(&user, &name, Some(value))
+    {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(AccessError::NoSuchUser(_)) => Err(ApiError::NotFound),
+        Err(e) => Err(bad_request(e)),
+    }
+}
+
+async fn limit_delete(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((user, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    match state.broker.access.set_user_limit(&user, &name, None) {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(AccessError::NoSuchUser(_)) => Err(ApiError::NotFound),
+        Err(e) => Err(bad_request(e)),
+    }
+}
