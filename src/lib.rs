@@ -7,6 +7,7 @@
 //! - [`channel`]: per-channel state (content assembly, delivery tags, consumers, confirms,
 //!   transactions) and one handler file per AMQP class.
 //! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
+//! - [`policy`]: policies and operator policies, and the effective arguments they give.
 //! - [`server`]: the listener and shutdown; [`config`] and [`auth`]: settings and users.
 //!
 //! # Data flow
@@ -23,6 +24,7 @@ pub mod channel;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod policy;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -185,6 +185,10 @@ pub enum DefinitionKind {
     Binding,
     /// Users.
     User,
+    /// Policies.
+    Policy,
+    /// Operator policies.
+    OperatorPolicy,
 }
 
 impl DefinitionKind {
@@ -196,6 +200,9 @@ impl DefinitionKind {
             DefinitionKind::Queue => 3,
             DefinitionKind::Binding => 4,
             DefinitionKind::User => 5,
+            // 6..=8 are taken by the access work (permissions); policies start at 9.
+            DefinitionKind::Policy => 9,
+            DefinitionKind::OperatorPolicy => 10,
         }
     }
 }
