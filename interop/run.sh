@@ -265,6 +265,9 @@ start_warren() {
   WARREN_DATA="$(mktemp -d "${TMPDIR:-/tmp}/warren-interop-data.XXXXXX")"
   WARREN_LOG="$WARREN_DATA/warren.log"
   # WARREN_* variables in the environment (e.g. WARREN_AMQP__HEARTBEAT) pass through.
+  # The HTTP listeners take free ports unless the environment names them.
+  WARREN_MANAGEMENT__LISTEN="${WARREN_MANAGEMENT__LISTEN-127.0.0.1:0}" \
+  WARREN_PROMETHEUS__LISTEN="${WARREN_PROMETHEUS__LISTEN-127.0.0.1:0}" \
   "$bin" --listen "127.0.0.1:$port" --data-dir "$WARREN_DATA/data" --log-level warn \
     >"$WARREN_LOG" 2>&1 &
   WARREN_PID=$!

@@ -9,6 +9,9 @@
 //! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
 //! - [`policy`]: policies and operator policies, and the effective arguments they give.
 //! - [`server`]: the listener and shutdown; [`config`] and [`auth`]: settings and users.
+//! - [`management`]: the HTTP API (RabbitMQ's management plugin shapes) on its own
+//!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
+//!   is on the message path: they read atomics that the broker updates as events happen.
 //!
 //! # Data flow
 //! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →
@@ -17,6 +20,8 @@
 //! `Channel::deliver` assigns the delivery tag → `FrameSink` → writer task (vectored writes).
 #![deny(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![deny(unsafe_code)]
+// serde_json::json! of the management API's larger objects (nodes, overview) nests deeply.
+#![recursion_limit = "256"]
 
 pub mod auth;
 pub mod broker;
@@ -24,6 +29,8 @@ pub mod channel;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod management;
+pub mod metrics;
 pub mod policy;
 pub mod protocol;
 pub mod server;

@@ -6,6 +6,7 @@
 
 use crate::broker::Broker;
 use crate::config::Settings;
+use crate::management::{AppState, Listener};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +42,8 @@ pub enum ServerError {
 #[derive(Debug)]
 pub struct ServerHandle {
     local_addr: SocketAddr,
+    management_addrs: Vec<SocketAddr>,
+    prometheus_addrs: Vec<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
@@ -50,6 +53,16 @@ impl ServerHandle {
     /// The address the listener is bound to (useful with port 0).
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The addresses the management API is bound to (empty when it is off).
+    pub fn management_addrs(&self) -> &[SocketAddr] {
+        &self.management_addrs
+    }
+
+    /// The addresses the Prometheus endpoint is bound to (empty when it is off).
+    pub fn prometheus_addrs(&self) -> &[SocketAddr] {
+        &self.prometheus_addrs
     }
 
     /// The broker behind this server (for tests and benchmarks that inspect state).
@@ -86,15 +99,109 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         source,
     })?;
     let broker = Arc::new(broker);
+    let management = bind_http("management.listen", &settings.management.listen)?;
+    let prometheus = bind_http("prometheus.listen", &settings.prometheus.listen)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
+    tokio::spawn(crate::metrics::sampler::run(
+        Arc::clone(&broker),
+        shutdown_rx.clone(),
+    ));
+    let addrs = |ls: &[TcpListener]| -> Vec<SocketAddr> {
+        ls.iter().filter_map(|l| l.local_addr().ok()).collect()
+    };
+    let (management_addrs, prometheus_addrs) = (addrs(&management), addrs(&prometheus));
+    let mut listeners = vec![Listener {
+        protocol: "amqp",
+        addr: local_addr,
+    }];
+    listeners.extend(management_addrs.iter().map(|&addr| Listener {
+        protocol: "http",
+        addr,
+    }));
+    listeners.extend(prometheus_addrs.iter().map(|&addr| Listener {
+        protocol: "http/prometheus",
+        addr,
+    }));
+    let state = AppState {
+        broker: Arc::clone(&broker),
+        listeners: Arc::new(listeners),
+    };
+    for listener in management {
+        tracing::info!(addr = ?listener.local_addr().ok(), "management API listening");
+        let router = crate::management::router(state.clone());
+        tokio::spawn(crate::management::serve(
+            listener,
+            router,
+            shutdown_rx.clone(),
+        ));
+    }
+    for listener in prometheus {
+        tracing::info!(addr = ?listener.local_addr().ok(), "Prometheus endpoint listening");
+        let router = crate::metrics::prometheus::router(state.clone());
+        tokio::spawn(crate::management::serve(
+            listener,
+            router,
+            shutdown_rx.clone(),
+        ));
+    }
     let accept_task = tokio::spawn(accept_loop(listener, Arc::clone(&broker), shutdown_rx));
     Ok(ServerHandle {
         local_addr,
+        management_addrs,
+        prometheus_addrs,
         shutdown_tx,
         accept_task,
         broker,
     })
+}
+
+/// Binds every address of an HTTP listen list. An IPv6 address on a machine without IPv6
+/// is skipped with a log line (the IPv4 listener still serves); any other failure stops
+/// start-up, naming the setting.
+fn bind_http(key: &str, listen: &[String]) -> Result<Vec<TcpListener>, ServerError> {
+    let mut bound = Vec::new();
+    for addr in listen {
+        let parsed: SocketAddr = addr.parse().map_err(|_| ServerError::Bind {
+            addr: format!("{key} {addr}"),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidInput, "not IP:PORT"),
+        })?;
+        match bind_one(parsed) {
+            Ok(listener) => bound.push(listener),
+            Err(e) if parsed.is_ipv6() && ipv6_unavailable(&e) => {
+                tracing::info!(%addr, %e, "no IPv6 on this machine; {key} skips this address");
+            }
+            Err(source) => {
+                return Err(ServerError::Bind {
+                    addr: format!("{key} {addr}"),
+                    source,
+                });
+            }
+        }
+    }
+    Ok(bound)
+}
+
+fn ipv6_unavailable(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EAFNOSUPPORT) | Some(libc::EADDRNOTAVAIL)
+    )
+}
+
+/// One listening socket; an IPv6 one is IPv6-only so `0.0.0.0` and `[::]` on the same port
+/// can both be bound, as RabbitMQ binds them.
+fn bind_one(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
 }
 
 /// How often resource alarms are re-checked.

@@ -457,3 +457,43 @@ fn vhosts_come_from_settings() {
     assert!(!a.vhost_exists("prod"));
     assert!(!a.vhost_exists(""));
 }
+
+#[test]
+fn http_listeners_default_to_every_ipv4_and_ipv6_address() {
+    let s = Settings::default();
+    assert_eq!(s.management.listen, vec!["0.0.0.0:15672", "[::]:15672"]);
+    assert_eq!(s.prometheus.listen, vec!["0.0.0.0:15692", "[::]:15692"]);
+}
+
+#[test]
+fn http_listeners_come_from_file_and_env_and_an_empty_list_turns_them_off() {
+    let file = toml_file("[management]\nlisten = [\"127.0.0.1:8080\"]\n");
+    let s = config::load_from(
+        Some(file.path()),
+        env(&[("WARREN_PROMETHEUS__LISTEN", "")]),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.management.listen, vec!["127.0.0.1:8080"]);
+    assert!(s.prometheus.listen.is_empty());
+    let s = config::load_from(
+        None,
+        env(&[("WARREN_MANAGEMENT__LISTEN", "127.0.0.1:1, [::1]:2")]),
+        Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.management.listen, vec!["127.0.0.1:1", "[::1]:2"]);
+    s.validate().unwrap();
+}
+
+#[test]
+fn a_bad_http_listen_address_names_its_entry() {
+    let mut s = Settings::default();
+    s.management.listen = vec!["0.0.0.0:15672".into(), "localhost:1".into()];
+    let (key, reason) = invalid_key(&s);
+    assert_eq!(key, "management.listen[1]");
+    assert!(reason.contains("localhost:1"), "{reason}");
+    let mut s = Settings::default();
+    s.prometheus.listen = vec!["15692".into()];
+    assert_eq!(invalid_key(&s).0, "prometheus.listen[0]");
+}

@@ -36,6 +36,8 @@ async fn spawn_broker(dir: &Path) -> (Child, String) {
         ])
         .arg("--data-dir")
         .arg(dir)
+        .env("WARREN_MANAGEMENT__LISTEN", "")
+        .env("WARREN_PROMETHEUS__LISTEN", "")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

@@ -25,6 +25,8 @@ struct Node {
 async fn start(dir: &Path) -> Node {
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".to_string();
+    settings.management.listen.clear();
+    settings.prometheus.listen.clear();
     settings.server.data_dir = dir.to_path_buf();
     let handle = guard(warren::server::start(Arc::new(settings)))
         .await
@@ -361,6 +363,8 @@ async fn a_second_broker_cannot_open_the_same_data_directory() {
     let node = start(dir.path()).await;
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".to_string();
+    settings.management.listen.clear();
+    settings.prometheus.listen.clear();
     settings.server.data_dir = dir.path().to_path_buf();
     let second = warren::server::start(Arc::new(settings)).await;
     let err = second.expect_err("the data directory is locked");
@@ -378,6 +382,8 @@ async fn a_data_directory_of_an_unknown_format_stops_start_up_and_is_left_alone(
     std::fs::write(dir.path().join("data.mdb"), &garbage).unwrap();
     let mut settings = Settings::default();
     settings.server.listen = "127.0.0.1:0".to_string();
+    settings.management.listen.clear();
+    settings.prometheus.listen.clear();
     settings.server.data_dir = dir.path().to_path_buf();
     let err = warren::server::start(Arc::new(settings))
         .await

@@ -116,6 +116,8 @@ impl InProcessBroker {
         let data_dir = tempfile::tempdir()?;
         let mut settings = warren::config::Settings::default();
         settings.server.listen = "127.0.0.1:0".to_string();
+        settings.management.listen = vec!["127.0.0.1:0".to_string()];
+        settings.prometheus.listen = vec!["127.0.0.1:0".to_string()];
         settings.server.data_dir = data_dir.path().to_path_buf();
         settings.server.log_level = "warn".to_string();
         let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -77,6 +77,26 @@ impl Alarms {
         self.raised.subscribe()
     }
 
+    /// The alarm raised now, if any.
+    pub fn current(&self) -> Option<Alarm> {
+        *self.raised.borrow()
+    }
+
+    /// Resident bytes above which the memory alarm is raised.
+    pub fn memory_limit(&self) -> u64 {
+        self.memory_limit.load(Ordering::Relaxed)
+    }
+
+    /// Free bytes below which the disk alarm is raised.
+    pub fn disk_free_limit(&self) -> u64 {
+        self.disk_free_limit.load(Ordering::Relaxed)
+    }
+
+    /// Free bytes on the data directory's disk (0 when unknown).
+    pub fn disk_free(&self) -> u64 {
+        fs4::available_space(&self.data_dir).unwrap_or(0)
+    }
+
     /// Changes the memory watermark at run time and re-checks.
     pub fn set_memory_high_watermark(&self, bytes: u64) {
         self.memory_limit.store(bytes, Ordering::Relaxed);

@@ -2,6 +2,7 @@
 //! settings and users every connection consults.
 
 pub mod alarms;
+pub mod connections;
 pub mod consumer;
 pub mod definitions;
 pub mod exchange;
@@ -19,6 +20,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use vhost::VHost;
 
+/// `warren@<host name>`, in the shape of RabbitMQ's `rabbit@<host name>` node name; clients
+/// and management tools show it (cluster name and node name alike). Read once.
+pub fn node_name() -> &'static str {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".to_string());
+        format!("warren@{host}")
+    })
+}
+
 /// The broker: one per process (or per in-process test server).
 #[derive(Debug)]
 pub struct Broker {
@@ -30,6 +45,12 @@ pub struct Broker {
     pub alarms: Arc<alarms::Alarms>,
     /// The message and definition store (LMDB in the data directory).
     pub store: Store,
+    /// Open connections and their channels.
+    pub connections: connections::ConnectionRegistry,
+    /// Rates of the global message totals, computed by the sampler.
+    pub sampler: crate::metrics::sampler::Sampler,
+    /// When the broker started.
+    pub started_at: std::time::Instant,
     vhosts: DashMap<String, Arc<VHost>>,
     next_connection_id: AtomicU64,
 }
@@ -62,6 +83,9 @@ impl Broker {
             settings,
             store,
             vhosts,
+            connections: connections::ConnectionRegistry::default(),
+            sampler: crate::metrics::sampler::Sampler::default(),
+            started_at: std::time::Instant::now(),
             next_connection_id: AtomicU64::new(1),
         };
         recovery::recover(&broker)?;
@@ -123,6 +147,13 @@ impl Broker {
             .filter_map(|n| self.vhost(n))
             .flat_map(|v| v.list_policies(kind))
             .collect()
+    }
+
+    /// Every vhost, sorted by name.
+    pub fn vhosts(&self) -> Vec<Arc<VHost>> {
+        let mut all: Vec<Arc<VHost>> = self.vhosts.iter().map(|v| Arc::clone(v.value())).collect();
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        all
     }
 
     /// A fresh connection id.

@@ -61,6 +61,16 @@ impl Default for Confirms {
 }
 
 impl Confirms {
+    /// The highest sequence number settled (acked or nacked) towards the client.
+    pub fn confirmed_through(&self) -> u64 {
+        self.confirmed_through
+    }
+
+    /// Publishes waiting for their confirm.
+    pub fn unconfirmed(&self) -> u64 {
+        (self.next_seq - 1).saturating_sub(self.confirmed_through)
+    }
+
     /// Assigns the next sequence number to a publish.
     pub fn next_sequence(&mut self) -> u64 {
         let seq = self.next_seq;

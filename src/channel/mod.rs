@@ -84,6 +84,8 @@ pub struct Channel {
     pub id: u16,
     /// Open or closing.
     pub state: ChannelState,
+    /// Live details and counters, shared with the connection registry.
+    pub info: Arc<crate::broker::connections::ChannelInfo>,
     assembler: Assembler,
     unacked: Unacked,
     next_delivery_tag: u64,
@@ -108,6 +110,7 @@ impl Channel {
         Channel {
             id,
             state: ChannelState::Open,
+            info: Arc::new(crate::broker::connections::ChannelInfo::new(id)),
             assembler: Assembler::default(),
             unacked: Unacked::default(),
             next_delivery_tag: 1,
@@ -136,7 +139,31 @@ impl Channel {
             return Err(self.assembler.out_of_place().with_method(60, 40));
         }
         let (class_id, method_id) = (method.class_id(), method.method_id());
-        methods::dispatch(self, method, ctx).map_err(|e| e.with_method(class_id, method_id))
+        let result =
+            methods::dispatch(self, method, ctx).map_err(|e| e.with_method(class_id, method_id));
+        self.publish_state();
+        result
+    }
+
+    /// Publishes the channel's state for the management API: a few relaxed stores into
+    /// its own [`ChannelInfo`](crate::broker::connections::ChannelInfo).
+    fn publish_state(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let info = &self.info;
+        info.consumer_count.store(
+            u32::try_from(self.consumers.len()).unwrap_or(u32::MAX),
+            Relaxed,
+        );
+        info.messages_unacknowledged
+            .store(self.unacked.len() as u64, Relaxed);
+        info.confirm.store(self.confirms.is_some(), Relaxed);
+        info.transactional.store(self.tx.is_some(), Relaxed);
+        info.prefetch_count.store(self.consumer_prefetch, Relaxed);
+        info.global_prefetch_count
+            .store(self.channel_credit.limit(), Relaxed);
+        if let Some(c) = &self.confirms {
+            info.messages_unconfirmed.store(c.unconfirmed(), Relaxed);
+        }
     }
 
     /// Handles a content header frame.
@@ -281,10 +308,28 @@ impl Channel {
             m.body_size,
             ctx.frame_max,
         );
+        {
+            use crate::metrics::counters::{channel as c, queue as q};
+            let (ci, qi) = if no_ack {
+                (c::DELIVER_NO_ACK, q::DELIVER_NO_ACK)
+            } else {
+                (c::DELIVER, q::DELIVER)
+            };
+            self.info.counters.add(ci, 1);
+            queue.stats.counters.add(qi, 1);
+            if message.redelivered {
+                self.info.counters.add(c::REDELIVER, 1);
+                queue.stats.counters.add(q::REDELIVER, 1);
+            }
+        }
         if no_ack {
             queue.forget_stored(&message);
         } else {
             queue.mark_delivered(&message);
+            self.info.messages_unacknowledged.store(
+                self.unacked.len() as u64 + 1,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             self.unacked.insert(
                 tag,
                 UnackedEntry {
@@ -322,7 +367,18 @@ impl Channel {
         let Some(confirms) = self.confirms.as_mut() else {
             return;
         };
-        for frame in confirms.take_output() {
+        let before = confirms.confirmed_through();
+        let output = confirms.take_output();
+        let settled = confirms.confirmed_through().saturating_sub(before);
+        if settled > 0 {
+            self.info
+                .counters
+                .add(crate::metrics::counters::channel::CONFIRM, settled);
+            self.info
+                .messages_unconfirmed
+                .store(confirms.unconfirmed(), std::sync::atomic::Ordering::Relaxed);
+        }
+        for frame in output {
             let method = if frame.ack {
                 Method::BasicAck(crate::protocol::BasicAck {
                     delivery_tag: frame.tag,

@@ -6,6 +6,9 @@
 //! `deny_unknown_fields`), naming the key and where it came from.
 
 pub mod cli;
+mod http;
+
+pub use http::{ManagementSettings, PrometheusSettings};
 
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -24,6 +27,10 @@ pub struct Settings {
     pub auth: AuthSettings,
     /// Resource limits: memory and disk alarms, consumer timeout.
     pub limits: LimitSettings,
+    /// The management HTTP API's listeners.
+    pub management: ManagementSettings,
+    /// The Prometheus endpoint's listeners.
+    pub prometheus: PrometheusSettings,
 }
 
 /// The `[limits]` section.
@@ -152,7 +159,12 @@ pub const ENV_PREFIX: &str = "WARREN_";
 
 /// Settings that hold a list and may be given in the environment as comma-separated values
 /// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
-const ENV_LIST_KEYS: [&str; 2] = ["auth.vhosts", "auth.loopback_users"];
+const ENV_LIST_KEYS: [&str; 4] = [
+    "auth.vhosts",
+    "auth.loopback_users",
+    "management.listen",
+    "prometheus.listen",
+];
 
 /// Why the settings could not be loaded or are not usable. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -391,7 +403,10 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.server.validate()?;
         self.amqp.validate()?;
-        self.auth.validate()
+        self.auth.validate()?;
+        self.management.addresses()?;
+        self.prometheus.addresses()?;
+        Ok(())
     }
 
     /// The listen address, parsed (valid after [`Settings::validate`]).

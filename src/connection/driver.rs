@@ -42,7 +42,11 @@ enum Flow {
 
 impl Connection {
     /// Runs until the connection ends.
-    pub(super) async fn run(&mut self, mut shutdown: watch::Receiver<bool>) {
+    pub(super) async fn run(
+        &mut self,
+        mut shutdown: watch::Receiver<bool>,
+        mut close_request: watch::Receiver<Option<String>>,
+    ) {
         let heartbeat = Duration::from_secs(u64::from(self.tuning.heartbeat));
         let tick_every = if heartbeat.is_zero() {
             HOUSEKEEPING_TICK
@@ -55,6 +59,7 @@ impl Connection {
         let mut closing_since: Option<Instant> = None;
         let mut read_size = 8 * 1024;
         let mut alarm = self.broker.alarms.subscribe();
+        let mut close_watch_live = true;
         let consumer_timeout = match self.broker.settings.limits.consumer_timeout_ms {
             0 => None,
             ms => Some(Duration::from_millis(ms)),
@@ -69,6 +74,22 @@ impl Connection {
                         "broker forced connection closure with reason 'shutdown'",
                     ));
                     closing_since = Some(Instant::now());
+                    Flow::Continue
+                }
+                changed = close_request.changed(), if closing_since.is_none() && close_watch_live => {
+                    match changed {
+                        Ok(()) => {
+                            let reason = close_request.borrow_and_update().clone();
+                            if let Some(reason) = reason {
+                                // Closed by an operator (management API, a deleted user or
+                                // vhost): RabbitMQ's 320 with the reason given.
+                                let err = AmqpError::new(ReplyCode::ConnectionForced, reason);
+                                self.fail(err, &mut closing_since);
+                            }
+                        }
+                        // The registry let go of the entry: nobody can ask any more.
+                        Err(_) => close_watch_live = false,
+                    }
                     Flow::Continue
                 }
                 _ = sleep_until_opt(close_deadline) => Flow::Stop,
@@ -390,7 +411,9 @@ impl Connection {
                         ),
                     ));
                 }
-                self.channels.insert(id, Channel::new(id));
+                let ch = Channel::new(id);
+                self.channel_opened(&ch);
+                self.channels.insert(id, ch);
                 self.sink
                     .method(id, &Method::ChannelOpenOk(ChannelOpenOk::default()));
                 return Ok(());
@@ -403,12 +426,12 @@ impl Connection {
         if ch.state == ChannelState::Closing {
             match method {
                 Method::ChannelCloseOk(_) => {
-                    self.channels.remove(&id);
+                    self.forget_channel(id);
                 }
                 Method::ChannelClose(_) => {
                     self.sink
                         .method(id, &Method::ChannelCloseOk(ChannelCloseOk));
-                    self.channels.remove(&id);
+                    self.forget_channel(id);
                 }
                 // Our close is not acknowledged yet, so the channel is still in use.
                 Method::ChannelOpen(_) => {
@@ -436,7 +459,7 @@ impl Connection {
                 ch.flush_confirms(ctx.sink);
                 ch.release(&ctx);
                 ctx.sink.method(id, &Method::ChannelCloseOk(ChannelCloseOk));
-                self.channels.remove(&id);
+                self.forget_channel(id);
                 self.closed_in_this_read.push(id);
                 return Ok(());
             }

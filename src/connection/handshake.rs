@@ -69,20 +69,9 @@ fn server_properties() -> FieldTable {
     props.insert("platform", text("Rust"));
     props.insert("information", text("An AMQP 0-9-1 broker"));
     props.insert("copyright", text("Copyright (c) the Warren authors"));
-    props.insert("cluster_name", text(&cluster_name()));
+    props.insert("cluster_name", text(crate::broker::node_name()));
     props.insert("capabilities", FieldValue::Table(caps));
     props
-}
-
-/// `warren@<host name>`, in the shape of RabbitMQ's `rabbit@<host name>` node name; clients
-/// and management tools show it.
-fn cluster_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("warren@{host}")
 }
 
 fn client_capability(props: &FieldTable, name: &str) -> bool {
@@ -118,6 +107,8 @@ impl Connection {
         let failure_close =
             client_capability(&start_ok.client_properties, "authentication_failure_close");
         let mechanism = start_ok.mechanism.to_string_lossy().into_owned();
+        self.client_properties = start_ok.client_properties.clone();
+        self.auth_mechanism = mechanism.clone();
         let credentials = match mechanism.as_str() {
             "PLAIN" => parse_plain(&start_ok.response),
             "AMQPLAIN" => parse_amqplain(&start_ok.response),

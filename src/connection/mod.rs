@@ -33,6 +33,7 @@ mod heartbeat;
 pub mod writer;
 
 use crate::broker::Broker;
+use crate::broker::connections::{ConnectionDetails, ConnectionEntry};
 use crate::broker::consumer::ConnectionEvent;
 use crate::broker::vhost::VHost;
 use crate::channel::Channel;
@@ -87,6 +88,14 @@ struct Connection {
     blocked: bool,
     /// Bytes this connection handed to the store that are not committed yet.
     store_backlog: Arc<crate::broker::consumer::StoreBacklog>,
+    /// The broker's address this client connected to.
+    local: SocketAddr,
+    /// The client's `client_properties` (for the connection registry).
+    client_properties: crate::protocol::FieldTable,
+    /// The SASL mechanism the client logged in with.
+    auth_mechanism: String,
+    /// This connection's entry in the broker's registry, once open.
+    entry: Option<Arc<ConnectionEntry>>,
 }
 
 /// Serves one accepted socket until it closes or the server shuts down.
@@ -100,6 +109,7 @@ pub async fn serve(
     let span = tracing::info_span!("connection", id, %peer);
     async move {
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
         let (reader, write_half) = stream.into_split();
         let outbox = Arc::new(Outbox::default());
         let writer = tokio::spawn(run_writer(Arc::clone(&outbox), write_half));
@@ -131,12 +141,17 @@ pub async fn serve(
             closed_in_this_read: Vec::new(),
             blocked: false,
             store_backlog: Arc::default(),
+            local,
+            client_properties: crate::protocol::FieldTable::new(),
+            auth_mechanism: String::new(),
+            entry: None,
         };
         let timeout = std::time::Duration::from_millis(broker.settings.amqp.handshake_timeout_ms);
         match tokio::time::timeout(timeout, conn.handshake()).await {
             Ok(Ok(())) => {
                 tracing::info!(user = %conn.user, "connection opened");
-                conn.run(shutdown).await;
+                let close_rx = conn.register();
+                conn.run(shutdown, close_rx).await;
             }
             Ok(Err(err @ HandshakeError::RefusedSilently { .. })) => {
                 tracing::warn!(%err, "handshake refused; closing the socket without a close");
@@ -159,6 +174,9 @@ pub async fn serve(
         }
         conn.sink.flush_to(&conn.outbox);
         conn.cleanup();
+        if conn.entry.take().is_some() {
+            broker.connections.unregister(id);
+        }
         outbox.close();
         let _ = writer.await;
         tracing::info!("connection closed");
@@ -168,6 +186,47 @@ pub async fn serve(
 }
 
 impl Connection {
+    /// Enters the open connection in the broker's registry; the receiver yields a reason
+    /// when the connection is to be closed from outside.
+    fn register(&mut self) -> watch::Receiver<Option<String>> {
+        let details = ConnectionDetails {
+            id: self.id,
+            peer: self.peer,
+            local: self.local,
+            user: self.user.clone(),
+            vhost: self
+                .vhost
+                .as_ref()
+                .map(|v| v.name.to_string())
+                .unwrap_or_default(),
+            client_properties: std::mem::take(&mut self.client_properties),
+            auth_mechanism: std::mem::take(&mut self.auth_mechanism),
+            channel_max: self.tuning.channel_max,
+            frame_max: self.tuning.frame_max,
+            heartbeat: self.tuning.heartbeat,
+            connected_at: crate::broker::message::unix_millis_now(),
+        };
+        let (entry, rx) = self.broker.connections.register(details);
+        self.entry = Some(entry);
+        rx
+    }
+
+    /// Registers a channel that just opened.
+    fn channel_opened(&self, ch: &Channel) {
+        if let Some(entry) = &self.entry {
+            entry.add_channel(Arc::clone(&ch.info));
+            self.broker.connections.channel_opened();
+        }
+    }
+
+    /// Removes a channel that has finished closing.
+    fn forget_channel(&mut self, id: u16) {
+        self.channels.remove(&id);
+        if let Some(info) = self.entry.as_ref().and_then(|e| e.remove_channel(id)) {
+            self.broker.connections.channel_closed(&info);
+        }
+    }
+
     /// Releases everything the connection holds.
     fn cleanup(&mut self) {
         let Some(vhost) = self.vhost.clone() else {

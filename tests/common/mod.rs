@@ -15,6 +15,7 @@
 //! - `raw::RawConn` gives frame-level assertions (close codes with class/method ids).
 #![allow(dead_code, unreachable_pub)]
 
+pub mod mgmt;
 pub mod raw;
 pub mod wire;
 
@@ -105,6 +106,8 @@ impl TestBroker {
         let dir = tempfile::tempdir().unwrap();
         let mut settings = Settings::default();
         settings.server.listen = "127.0.0.1:0".to_string();
+        settings.management.listen = vec!["127.0.0.1:0".to_string()];
+        settings.prometheus.listen = vec!["127.0.0.1:0".to_string()];
         settings.server.data_dir = dir.path().to_path_buf();
         tweak(&mut settings);
         let handle = guard(warren::server::start(Arc::new(settings)))
@@ -128,6 +131,23 @@ impl TestBroker {
     pub fn uri_with(&self, user: &str, pass: &str, vhost: &str) -> String {
         let vhost = vhost.replace('%', "%25").replace('/', "%2f");
         format!("amqp://{user}:{pass}@{}/{vhost}", self.addr)
+    }
+
+    /// The management API's base URL (`http://127.0.0.1:PORT`), for an in-process Warren.
+    pub fn mgmt_url(&self) -> String {
+        let handle = self.handle.as_ref().expect("an in-process Warren");
+        format!("http://{}", handle.management_addrs()[0])
+    }
+
+    /// The Prometheus endpoint's base URL, for an in-process Warren.
+    pub fn metrics_url(&self) -> String {
+        let handle = self.handle.as_ref().expect("an in-process Warren");
+        format!("http://{}", handle.prometheus_addrs()[0])
+    }
+
+    /// The in-process server, if any.
+    pub fn handle(&self) -> Option<&ServerHandle> {
+        self.handle.as_ref()
     }
 
     /// The broker's socket address.

@@ -29,6 +29,8 @@ pub struct Exchange {
     applied: RwLock<Applied>,
     /// Bindings from this exchange.
     pub router: RwLock<Router>,
+    /// Messages in and out (relaxed atomics).
+    pub stats: crate::metrics::counters::ExchangeStats,
 }
 
 impl Exchange {
@@ -52,6 +54,7 @@ impl Exchange {
             alternate: RwLock::new(alternate),
             applied: RwLock::new(Applied::default()),
             router: RwLock::new(Router::new(kind)),
+            stats: crate::metrics::counters::ExchangeStats::default(),
         }
     }
 

@@ -65,6 +65,7 @@ impl Queue {
                 // The next consumer in line becomes active.
                 self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
             }
+            self.refresh_gauges(&inner);
             ConsumerRemoval {
                 removed,
                 now_unused,

@@ -82,8 +82,6 @@ struct Inner {
     accounted_bytes: u64,
     /// The effective limits (declared arguments merged with policies).
     limits: QueueLimits,
-    /// The policies they came from.
-    applied: Applied,
     unused_timer_running: bool,
 }
 
@@ -112,6 +110,10 @@ pub struct Queue {
     inner: Mutex<Inner>,
     wake_expiry: Notify,
     wake_unused: Notify,
+    /// The policies its limits came from (outside the state lock: listings read it).
+    applied: parking_lot::RwLock<Applied>,
+    /// Message counters and gauges, read by the management API and metrics without the lock.
+    pub stats: crate::metrics::counters::QueueStats,
 }
 
 /// Result of removing a consumer.
@@ -152,11 +154,12 @@ impl Queue {
                 paged: paging::Paged::default(),
                 accounted_bytes: 0,
                 limits,
-                applied,
                 unused_timer_running: expires.is_some(),
             }),
             wake_expiry: Notify::new(),
             wake_unused: Notify::new(),
+            applied: parking_lot::RwLock::new(applied),
+            stats: crate::metrics::counters::QueueStats::default(),
         });
         if expires.is_some() {
             timers::spawn_unused_expiry(&queue);
@@ -171,7 +174,7 @@ impl Queue {
 
     /// The policy and operator policy applying to the queue.
     pub fn applied_policies(&self) -> Applied {
-        self.inner.lock().applied.clone()
+        self.applied.read().clone()
     }
 
     /// Applies new effective limits (a policy changed) as RabbitMQ's queue process does: a
@@ -188,7 +191,7 @@ impl Queue {
             let old_overflow = inner.limits.overflow;
             let expires_changed = inner.limits.expires != limits.expires;
             inner.limits = limits;
-            inner.applied = applied;
+            *self.applied.write() = applied;
             if old_overflow == Overflow::DropHead || inner.limits.overflow == Overflow::DropHead {
                 self.drop_head_over_limit(&mut inner, &mut dead);
             }
@@ -299,6 +302,11 @@ impl Queue {
             }
         };
         self.dead_letter(dead);
+        if matches!(outcome, PublishOutcome::Accepted(_)) {
+            self.stats
+                .counters
+                .add(crate::metrics::counters::queue::PUBLISH, 1);
+        }
         outcome
     }
 
@@ -545,9 +553,30 @@ impl Queue {
         self.dead_letter(dead);
     }
 
+    /// Publishes the message counts for readers that must not take the lock (the
+    /// management API, metrics): a few relaxed stores, under the lock already held.
+    fn refresh_gauges(&self, inner: &Inner) {
+        use crate::metrics::counters::queue as g;
+        let ready = inner.state.message_count() as u64 + inner.paged.count;
+        let unacked = inner.state.unacked_count() as u64;
+        let gauges = &self.stats.gauges;
+        gauges.set(g::READY, ready);
+        gauges.set(g::UNACKED, unacked);
+        gauges.set(g::MESSAGES, ready + unacked);
+        gauges.set(g::CONSUMERS, inner.state.consumer_count() as u64);
+        gauges.set(g::READY_BYTES, inner.state.ready_bytes());
+    }
+
     /// basic.ack: the messages are settled and leave the store.
     pub fn ack(&self, messages: &[QueuedMessage]) {
-        self.inner.lock().state.settle(messages.len());
+        {
+            let mut inner = self.inner.lock();
+            inner.state.settle(messages.len());
+            self.refresh_gauges(&inner);
+        }
+        self.stats
+            .counters
+            .add(crate::metrics::counters::queue::ACK, messages.len() as u64);
         for qm in messages {
             self.forget_stored(qm);
         }
@@ -555,7 +584,11 @@ impl Queue {
 
     /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
     pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
-        self.inner.lock().state.settle(messages.len());
+        {
+            let mut inner = self.inner.lock();
+            inner.state.settle(messages.len());
+            self.refresh_gauges(&inner);
+        }
         let dead = messages
             .into_iter()
             .map(|qm| (qm, DeathReason::Rejected))

@@ -166,5 +166,6 @@ impl Queue {
             IN_MEMORY_BYTES.fetch_sub(before - now, Ordering::Relaxed);
         }
         inner.accounted_bytes = now;
+        self.refresh_gauges(inner);
     }
 }

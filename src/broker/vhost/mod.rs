@@ -55,6 +55,20 @@ pub struct VHost {
     pub alarms: Arc<Alarms>,
     /// Policies and operator policies (changed under the topology lock).
     policies: parking_lot::RwLock<crate::policy::Policies>,
+    /// Queues declared, created and deleted in this vhost.
+    pub churn: QueueChurn,
+}
+
+/// Lifetime counts of queue declarations, creations and deletions (RabbitMQ's churn
+/// rates and `rabbitmq_queues_{declared,created,deleted}_total`).
+#[derive(Debug, Default)]
+pub struct QueueChurn {
+    /// queue.declare calls (and API declares).
+    pub declared: std::sync::atomic::AtomicU64,
+    /// Queues created.
+    pub created: std::sync::atomic::AtomicU64,
+    /// Queues deleted.
+    pub deleted: std::sync::atomic::AtomicU64,
 }
 
 /// Reusable buffers for routing, kept by each channel so publishing does not allocate.
@@ -65,6 +79,9 @@ pub struct RouteScratch {
     seen: Vec<ShortStr>,
     /// The queues the last `route` call matched, deduplicated.
     pub queues: Vec<Arc<Queue>>,
+    /// The exchange the last `route` call started at (None for the default exchange), for
+    /// its publish_in / publish_out counters.
+    pub first: Option<Arc<Exchange>>,
 }
 
 impl VHost {
@@ -84,6 +101,7 @@ impl VHost {
             store,
             alarms,
             policies: parking_lot::RwLock::default(),
+            churn: QueueChurn::default(),
         }
     }
 
@@ -136,6 +154,24 @@ impl VHost {
         self.queues.iter().map(|e| Arc::clone(e.value())).collect()
     }
 
+    /// Every exchange (the default one is not stored; see [`VHost::exchange`]).
+    pub fn exchanges(&self) -> Vec<Arc<Exchange>> {
+        self.exchanges
+            .iter()
+            .map(|e| Arc::clone(e.value()))
+            .collect()
+    }
+
+    /// How many queues the vhost has.
+    pub fn queue_count(&self) -> usize {
+        self.queues.len()
+    }
+
+    /// How many exchanges the vhost has (the default exchange included).
+    pub fn exchange_count(&self) -> usize {
+        self.exchanges.len() + 1
+    }
+
     /// Routes a message published to `exchange` with `routing_key`, leaving the matched
     /// queues in `scratch.queues`. Follows exchange-to-exchange bindings (each exchange
     /// visited once) and alternate exchanges, as RabbitMQ does. Errors: 404 for a missing
@@ -148,6 +184,7 @@ impl VHost {
         scratch: &mut RouteScratch,
     ) -> AmqpResult<()> {
         scratch.queues.clear();
+        scratch.first = None;
         self.route_more(exchange, routing_key, raw_properties, scratch, true)
     }
 
@@ -176,6 +213,9 @@ impl VHost {
                 "cannot publish to internal exchange '{}' in vhost '{}'",
                 exchange, self.name
             )));
+        }
+        if scratch.first.is_none() {
+            scratch.first = Some(Arc::clone(&first));
         }
         scratch.pending.clear();
         scratch.seen.clear();

@@ -10,6 +10,7 @@ use crate::broker::queue::{Queue, QueueDeclaration};
 use crate::error::{AmqpError, AmqpResult};
 use crate::protocol::{FieldTable, FieldValue, ReplyCode, ShortStr};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Queue arguments whose values must match on redeclare (RabbitMQ's list).
 const EQUIVALENCE_ARGS: [&str; 12] = [
@@ -373,6 +374,7 @@ impl VHost {
     /// queue.declare.
     pub fn declare_queue(self: &Arc<Self>, req: QueueDeclareRequest) -> AmqpResult<QueueDeclared> {
         let _guard = self.topology.lock();
+        self.churn.declared.fetch_add(1, Ordering::Relaxed);
         if let Some(q) = self.queue(&req.name) {
             q.check_access(req.connection_id)?;
             if !req.passive {
@@ -426,6 +428,7 @@ impl VHost {
         let q = Queue::new(decl, args, policies, self, store_id);
         self.persist_queue(&q);
         self.queues.insert(req.name, Arc::clone(&q));
+        self.churn.created.fetch_add(1, Ordering::Relaxed);
         Ok(QueueDeclared {
             queue: q,
             message_count: 0,
@@ -510,7 +513,9 @@ impl VHost {
             return 0;
         }
         self.remove_destination_locked(&Destination::Queue(q.name().clone()));
-        drop(self.queues.remove(q.name()));
+        if self.queues.remove(q.name()).is_some() {
+            self.churn.deleted.fetch_add(1, Ordering::Relaxed);
+        }
         self.forget_queue(q);
         let (count, consumers) = q.delete();
         notify_cancelled(consumers);

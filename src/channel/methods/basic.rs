@@ -326,6 +326,27 @@ pub(in crate::channel) fn publish(
         .queues
         .iter()
         .any(|q| !crate::broker::vhost::is_reply_address(q.name()));
+    {
+        use crate::metrics::counters::{channel as c, exchange as x};
+        let counters = &ch.info.counters;
+        counters.add(c::PUBLISH, 1);
+        if seq.is_some() {
+            counters.add(c::PUBLISH_CONFIRM, 1);
+        }
+        if routed {
+            counters.add(c::ROUTED, 1);
+        } else if publish.mandatory {
+            counters.add(c::RETURN_UNROUTABLE, 1);
+        } else {
+            counters.add(c::DROP_UNROUTABLE, 1);
+        }
+        if let Some(first) = &ch.scratch.first {
+            first.stats.counters.add(x::PUBLISH_IN, 1);
+            if routed {
+                first.stats.counters.add(x::PUBLISH_OUT, 1);
+            }
+        }
+    }
     let mut rejected = false;
     let mut entries = Vec::new();
     for queue in ch.scratch.queues.drain(..) {
@@ -399,11 +420,24 @@ pub(super) fn get(
     let name = resolve_queue_name(ch, &m.queue)?;
     let queue = ctx.vhost.queue_or_404(&name)?;
     queue.check_access(ctx.connection_id)?;
+    use crate::metrics::counters::{channel as c, queue as q};
     let Some((qm, message_count)) = queue.get(m.no_ack) else {
+        ch.info.counters.add(c::GET_EMPTY, 1);
         ctx.sink
             .method(ch.id, &Method::BasicGetEmpty(BasicGetEmpty::default()));
         return Ok(());
     };
+    let (ci, qi) = if m.no_ack {
+        (c::GET_NO_ACK, q::GET_NO_ACK)
+    } else {
+        (c::GET, q::GET)
+    };
+    ch.info.counters.add(ci, 1);
+    queue.stats.counters.add(qi, 1);
+    if qm.redelivered {
+        ch.info.counters.add(c::REDELIVER, 1);
+        queue.stats.counters.add(q::REDELIVER, 1);
+    }
     let tag = ch.next_delivery_tag;
     ch.next_delivery_tag += 1;
     let ok = BasicGetOk {
@@ -482,6 +516,9 @@ pub(in crate::channel) fn apply_settlement(
             }
         }
         None => {
+            ch.info
+                .counters
+                .add(crate::metrics::counters::channel::ACK, entries.len() as u64);
             for (queue, group) in group_by_queue(entries) {
                 let messages: Vec<_> = group.into_iter().map(|e| e.message).collect();
                 queue.ack(&messages);

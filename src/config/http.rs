@@ -1,0 +1,77 @@
+//! The `[management]` and `[prometheus]` sections: where the HTTP API and the Prometheus
+//! endpoint listen. Each takes a list of addresses; an empty list turns the listener off.
+//! The defaults listen on every IPv4 and IPv6 address, as RabbitMQ's plugins do (a machine
+//! without IPv6 keeps the IPv4 listener).
+
+use super::ConfigError;
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+/// The `[management]` section: the HTTP API (RabbitMQ's management plugin, port 15672).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ManagementSettings {
+    /// Addresses to listen on; empty turns the API off.
+    pub listen: Vec<String>,
+}
+
+/// The `[prometheus]` section: the metrics endpoint (RabbitMQ's prometheus plugin, port 15692).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrometheusSettings {
+    /// Addresses to listen on; empty turns the endpoint off.
+    pub listen: Vec<String>,
+}
+
+fn any_address(port: u16) -> Vec<String> {
+    vec![format!("0.0.0.0:{port}"), format!("[::]:{port}")]
+}
+
+impl Default for ManagementSettings {
+    fn default() -> Self {
+        ManagementSettings {
+            listen: any_address(15672),
+        }
+    }
+}
+
+impl Default for PrometheusSettings {
+    fn default() -> Self {
+        PrometheusSettings {
+            listen: any_address(15692),
+        }
+    }
+}
+
+/// Parses every address of a listen list, naming the bad entry (`management.listen[1]`).
+pub(super) fn parse_listen_list(
+    section: &str,
+    listen: &[String],
+) -> Result<Vec<SocketAddr>, ConfigError> {
+    listen
+        .iter()
+        .enumerate()
+        .map(|(i, addr)| {
+            addr.parse().map_err(|_| ConfigError::Invalid {
+                key: format!("{section}.listen[{i}]"),
+                reason: format!(
+                    "expected IP:PORT such as 0.0.0.0:15672 or [::]:15672, got {addr:?}"
+                ),
+            })
+        })
+        .collect()
+}
+
+impl ManagementSettings {
+    /// The listen addresses, parsed; the error names the bad entry.
+    pub fn addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        parse_listen_list("management", &self.listen)
+    }
+}
+
+impl PrometheusSettings {
+    /// The listen addresses, parsed; the error names the bad entry.
+    pub fn addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        parse_listen_list("prometheus", &self.listen)
+    }
+}

@@ -1,0 +1,107 @@
+//! `ApiError`: every error the HTTP API answers with, as RabbitMQ's management plugin
+//! shapes it: a status code and a JSON body `{"error": ..., "reason": ...}`.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// The realm RabbitMQ names in `WWW-Authenticate`.
+pub const REALM: &str = "Basic realm=\"RabbitMQ Management\"";
+
+/// An error answered to an HTTP request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// 401 with `WWW-Authenticate`: no, malformed or wrong credentials.
+    #[error("not_authorised: {0}")]
+    Unauthorised(String),
+    /// 401 without the challenge: authenticated but not allowed (RabbitMQ never uses 403).
+    #[error("not_authorised: {0}")]
+    NotAuthorised(String),
+    /// 404 `Object Not Found` / `Not Found`.
+    #[error("not found")]
+    NotFound,
+    /// 400 with RabbitMQ's `bad_request` and a reason.
+    #[error("bad_request: {0}")]
+    BadRequest(String),
+    /// 405: the path exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 413: the request body is larger than the API accepts.
+    #[error("request body too large")]
+    TooLarge,
+    /// 415: a body that is not JSON where JSON is required.
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// 500: something went wrong inside the broker (logged).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// 400 `{"error":"bad_request","reason":"not_json"}`, RabbitMQ's answer to a body that
+    /// does not parse.
+    pub fn not_json() -> ApiError {
+        ApiError::BadRequest("not_json".to_string())
+    }
+
+    /// The status code.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorised(_) | ApiError::NotAuthorised(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The JSON body.
+    pub fn body(&self) -> serde_json::Value {
+        let (error, reason) = match self {
+            ApiError::Unauthorised(r) | ApiError::NotAuthorised(r) => {
+                ("not_authorised", r.as_str())
+            }
+            ApiError::NotFound => ("Object Not Found", "Not Found"),
+            ApiError::BadRequest(r) => ("bad_request", r.as_str()),
+            ApiError::MethodNotAllowed => ("Method Not Allowed", "Method Not Allowed"),
+            ApiError::TooLarge => ("bad_request", "request body too large"),
+            ApiError::UnsupportedMediaType => ("Unsupported Media Type", "not_json"),
+            ApiError::Internal(r) => ("internal_error", r.as_str()),
+        };
+        json!({ "error": error, "reason": reason })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let ApiError::Internal(reason) = &self {
+            tracing::error!(%reason, "management API internal error");
+        }
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, ApiError::Unauthorised(_)) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));
+        }
+        response
+    }
+}
+
+/// The result type of every handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<crate::error::AmqpError> for ApiError {
+    /// How RabbitMQ's API reports a failed AMQP operation: 404 for a missing object, 401
+    /// for a refusal, otherwise 400 with the code and the reply text
+    /// (`"406 PRECONDITION_FAILED - inequivalent arg ..."`).
+    fn from(e: crate::error::AmqpError) -> ApiError {
+        use crate::protocol::ReplyCode;
+        match e.code {
+            ReplyCode::NotFound => ApiError::NotFound,
+            ReplyCode::AccessRefused => ApiError::NotAuthorised(e.reply_text()),
+            code => ApiError::BadRequest(format!("{} {}", code.code(), e.reply_text())),
+        }
+    }
+}

@@ -1,0 +1,241 @@
+//! The management HTTP API: RabbitMQ's management plugin endpoints and JSON shapes, served
+//! by axum on the `[management]` listeners.
+//!
+//! Map: [`auth`] (Basic credentials → [`auth::Principal`]), [`error`] (RabbitMQ's error
+//! bodies), [`json`] (field tables and counters as JSON, the body extractor), [`paging`]
+//! (page/sort/filter/columns for every list), then one file per resource family:
+//! [`overview`], [`nodes`], [`health`], [`queues`], [`exchanges`], [`bindings`],
+//! [`connections`] (connections, channels, consumers), [`vhosts`], [`policies`]
+//! (policies and operator policies).
+//!
+//! Handlers read the broker through its registries and the atomics its objects carry; they
+//! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
+//! its own listener, see [`crate::metrics::prometheus`]) needs Basic authentication.
+
+pub mod auth;
+pub mod bindings;
+pub mod connections;
+pub mod error;
+pub mod exchanges;
+pub mod health;
+pub mod json;
+pub mod messages;
+pub mod nodes;
+pub mod overview;
+pub mod paging;
+pub mod policies;
+pub mod queues;
+pub mod vhosts;
+
+use crate::broker::Broker;
+use axum::Router;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use error::ApiError;
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The RabbitMQ version whose API Warren answers as (`rabbitmq_version`,
+/// `management_version`); tools enable features by it.
+pub const RABBITMQ_VERSION: &str = "3.10.8";
+
+/// The node name shown everywhere (`warren@<host>`).
+pub fn node_name() -> &'static str {
+    crate::broker::node_name()
+}
+
+/// A bound listener, as `/api/overview` lists it.
+#[derive(Debug, Clone)]
+pub struct Listener {
+    /// `amqp`, `http` or `http/prometheus`.
+    pub protocol: &'static str,
+    /// The bound address.
+    pub addr: SocketAddr,
+}
+
+/// What every handler gets.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The broker.
+    pub broker: Arc<Broker>,
+    /// Every listener of this node.
+    pub listeners: Arc<Vec<Listener>>,
+}
+
+impl AppState {
+    fn listeners_json(&self) -> Value {
+        Value::Array(
+            self.listeners
+                .iter()
+                .map(|l| {
+                    json!({
+                        "node": node_name(),
+                        "protocol": l.protocol,
+                        "ip_address": l.addr.ip().to_string(),
+                        "port": l.addr.port(),
+                        "socket_opts": {},
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    fn contexts_json(&self) -> Value {
+        Value::Array(
+            self.listeners
+                .iter()
+                .filter(|l| l.protocol != "amqp")
+                .map(|l| {
+                    let description = if l.protocol == "http" {
+                        "RabbitMQ Management"
+                    } else {
+                        "RabbitMQ Prometheus"
+                    };
+                    json!({
+                        "ssl_opts": [],
+                        "node": node_name(),
+                        "description": description,
+                        "path": "/",
+                        "ip": l.addr.ip().to_string(),
+                        "port": l.addr.port().to_string(),
+                    })
+                })
+                .collect(),
+        )
+    }
+
+    /// Queues (declared, created, deleted) across every vhost.
+    fn queue_churn(&self) -> (u64, u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.broker.vhosts().iter().fold((0, 0, 0), |(a, b, c), v| {
+            (
+                a + v.churn.declared.load(Relaxed),
+                b + v.churn.created.load(Relaxed),
+                c + v.churn.deleted.load(Relaxed),
+            )
+        })
+    }
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/overview", get(overview::overview))
+        .route("/cluster-name", get(overview::cluster_name))
+        .route("/nodes", get(nodes::list))
+        .route("/nodes/{name}", get(nodes::get))
+        .route("/health/checks/alarms", get(health::alarms))
+        .route("/health/checks/local-alarms", get(health::alarms))
+        .route("/health/checks/virtual-hosts", get(health::virtual_hosts))
+        .route(
+            "/health/checks/port-listener/{port}",
+            get(health::port_listener),
+        )
+        .route(
+            "/health/checks/protocol-listener/{protocol}",
+            get(health::protocol_listener),
+        )
+        .route("/aliveness-test/{vhost}", get(health::aliveness))
+        .merge(queues::routes())
+        .merge(exchanges::routes())
+        .merge(bindings::routes())
+        .merge(connections::routes())
+        .merge(vhosts::routes())
+        .merge(policies::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ));
+    Router::new()
+        .nest("/api", api)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// Checks Basic credentials on every API request and stores the [`auth::Principal`].
+async fn authenticate(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = auth::basic_credentials(request.headers())
+        .and_then(|(user, pass)| auth::authenticate(&state.broker.auth, &user, &pass, peer));
+    match principal {
+        Ok(p) => {
+            request.extensions_mut().insert(p);
+            next.run(request).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` flips.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, service)
+        .with_graceful_shutdown(async move {
+            let _ = shutdown.changed().await;
+        })
+        .await;
+    if let Err(e) = result {
+        tracing::error!(%e, "HTTP listener failed");
+    }
+}
+
+/// The vhost called `name`, if the user may see it: 404 when there is none, 401 when the
+/// user has no access (RabbitMQ's "User not authorised to access virtual host").
+pub(crate) fn find_vhost(
+    state: &AppState,
+    principal: &auth::Principal,
+    name: &str,
+) -> Result<Arc<crate::broker::vhost::VHost>, ApiError> {
+    let vhost = state.broker.vhost(name).ok_or(ApiError::NotFound)?;
+    if !principal.may_access_vhost(name) {
+        return Err(ApiError::NotAuthorised(
+            "User not authorised to access virtual host".to_string(),
+        ));
+    }
+    Ok(vhost)
+}
+
+/// The vhosts a listing covers: one named vhost, or every vhost the user may see.
+pub(crate) fn listed_vhosts(
+    state: &AppState,
+    principal: &auth::Principal,
+    name: Option<&str>,
+) -> Result<Vec<Arc<crate::broker::vhost::VHost>>, ApiError> {
+    match name {
+        Some(name) => Ok(vec![find_vhost(state, principal, name)?]),
+        None => Ok(state
+            .broker
+            .vhosts()
+            .into_iter()
+            .filter(|v| principal.may_access_vhost(&v.name))
+            .collect()),
+    }
+}
+
+/// A name from the path as an AMQP short string; longer than 255 bytes cannot exist.
+pub(crate) fn short_name(name: &str) -> Result<crate::protocol::ShortStr, ApiError> {
+    crate::protocol::ShortStr::from_bytes(bytes::Bytes::copy_from_slice(name.as_bytes()))
+        .ok_or(ApiError::NotFound)
+}

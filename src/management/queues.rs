@@ -1,0 +1,349 @@
+//! Queue endpoints: `GET /api/queues[/{vhost}[/{name}]]`, `PUT`/`DELETE
+//! /api/queues/{vhost}/{name}`, `DELETE .../contents` (purge), `POST .../get`,
+//! `GET .../bindings`.
+//!
+//! Listings read each queue's atomics ([`crate::metrics::counters::QueueStats`]); no
+//! queue lock is taken to list or render.
+
+use super::auth::Principal;
+use super::error::{ApiError, ApiResult};
+use super::json::{JsonBody, put_counter, table};
+use super::paging::ListQuery;
+use super::{AppState, find_vhost, listed_vhosts, short_name};
+use crate::broker::queue::Queue;
+use crate::broker::queue::args::QueueType;
+use crate::broker::vhost::{QueueDeclareRequest, VHost, is_reply_address};
+use crate::metrics::counters::queue as q;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Extension, Json, Router};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The routes of this family.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/queues", get(list_all))
+        .route("/queues/{vhost}", get(list_vhost))
+        .route(
+            "/queues/{vhost}/{name}",
+            get(show).put(declare).delete(remove),
+        )
+        .route("/queues/{vhost}/{name}/contents", delete(purge))
+        .route("/queues/{vhost}/{name}/get", post(super::messages::get))
+        .route("/queues/{vhost}/{name}/bindings", get(bindings))
+}
+
+fn queue_type(t: QueueType) -> &'static str {
+    match t {
+        QueueType::Classic => "classic",
+        QueueType::Quorum => "quorum",
+        QueueType::Stream => "stream",
+    }
+}
+
+/// A queue's `message_stats`, or `None` before anything happened to it (RabbitMQ leaves
+/// the key out then).
+fn message_stats(queue: &Queue) -> Option<Value> {
+    let c = &queue.stats.counters;
+    let values = c.snapshot();
+    if values.iter().all(|&v| v == 0) {
+        return None;
+    }
+    let mut out = Map::new();
+    for (key, i) in [
+        ("publish", q::PUBLISH),
+        ("deliver", q::DELIVER),
+        ("deliver_no_ack", q::DELIVER_NO_ACK),
+        ("get", q::GET),
+        ("get_no_ack", q::GET_NO_ACK),
+        ("ack", q::ACK),
+        ("redeliver", q::REDELIVER),
+    ] {
+        put_counter(&mut out, key, c.get(i), c.rate(i));
+    }
+    let dg = [q::DELIVER, q::DELIVER_NO_ACK, q::GET, q::GET_NO_ACK];
+    put_counter(
+        &mut out,
+        "deliver_get",
+        dg.iter().map(|&i| c.get(i)).sum(),
+        dg.iter().map(|&i| c.rate(i)).sum(),
+    );
+    put_counter(&mut out, "get_empty", 0, 0.0);
+    Some(Value::Object(out))
+}
+
+/// One queue as RabbitMQ's API shows it.
+pub(super) fn render(queue: &Queue) -> Value {
+    let g = &queue.stats.gauges;
+    let consumers = g.get(q::CONSUMERS);
+    let ready = g.get(q::READY);
+    let unacked = g.get(q::UNACKED);
+    let ready_bytes = g.get(q::READY_BYTES);
+    let unacked_bytes = g.get(q::UNACKED_BYTES);
+    let mut out = Map::new();
+    out.insert("name".into(), json!(queue.decl.name.to_string_lossy()));
+    out.insert("vhost".into(), json!(&*queue.vhost_name));
+    out.insert("type".into(), json!(queue_type(queue.args.queue_type)));
+    out.insert("durable".into(), json!(queue.decl.durable));
+    out.insert("auto_delete".into(), json!(queue.decl.auto_delete));
+    out.insert(
+        "exclusive".into(),
+        json!(queue.decl.exclusive_owner.is_some()),
+    );
+    out.insert("arguments".into(), table(&queue.decl.arguments));
+    out.insert("node".into(), json!(crate::broker::node_name()));
+    out.insert("state".into(), json!("running"));
+    super::policies::policy_fields(&mut out, &queue.applied_policies());
+    out.insert("exclusive_consumer_tag".into(), Value::Null);
+    out.insert("single_active_consumer_tag".into(), Value::Null);
+    out.insert("head_message_timestamp".into(), Value::Null);
+    out.insert("consumers".into(), json!(consumers));
+    out.insert("active_consumers".into(), json!(consumers));
+    let utilisation = if consumers > 0 { 1.0 } else { 0.0 };
+    out.insert("consumer_utilisation".into(), json!(utilisation));
+    out.insert("consumer_capacity".into(), json!(utilisation));
+    out.insert("memory".into(), json!(ready_bytes + unacked_bytes));
+    put_counter(&mut out, "messages", ready + unacked, g.rate(q::MESSAGES));
+    put_counter(&mut out, "messages_ready", ready, g.rate(q::READY));
+    put_counter(
+        &mut out,
+        "messages_unacknowledged",
+        unacked,
+        g.rate(q::UNACKED),
+    );
+    out.insert("messages_ram".into(), json!(ready + unacked));
+    out.insert("messages_ready_ram".into(), json!(ready));
+    out.insert("messages_unacknowledged_ram".into(), json!(unacked));
+    out.insert("messages_persistent".into(), json!(0));
+    out.insert("messages_paged_out".into(), json!(0));
+    out.insert("message_bytes".into(), json!(ready_bytes + unacked_bytes));
+    out.insert("message_bytes_ready".into(), json!(ready_bytes));
+    out.insert("message_bytes_unacknowledged".into(), json!(unacked_bytes));
+    out.insert(
+        "message_bytes_ram".into(),
+        json!(ready_bytes + unacked_bytes),
+    );
+    out.insert("message_bytes_persistent".into(), json!(0));
+    out.insert("message_bytes_paged_out".into(), json!(0));
+    if let Some(stats) = message_stats(queue) {
+        out.insert("message_stats".into(), stats);
+    }
+    Value::Object(out)
+}
+
+/// The queues of `vhosts` a client can see (direct reply-to addresses are not queues).
+fn visible(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
+    vhosts
+        .iter()
+        .flat_map(|v| v.queues())
+        .filter(|q| !is_reply_address(q.name()))
+        .collect()
+}
+
+fn respond(params: &HashMap<String, String>, vhosts: &[Arc<VHost>]) -> ApiResult<Json<Value>> {
+    let query = ListQuery::parse(params)?;
+    let queues = visible(vhosts);
+    // Names are copied out once so the sort borrows plain strings.
+    let keyed: Vec<(Arc<Queue>, String)> = queues
+        .into_iter()
+        .map(|q| {
+            let name = q.decl.name.to_string_lossy().into_owned();
+            (q, name)
+        })
+        .collect();
+    query
+        .respond(
+            keyed,
+            |(q, name)| (&*q.vhost_name, name.as_str()),
+            |(q, _)| render(q),
+        )
+        .map(Json)
+}
+
+async fn list_all(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    respond(&params, &listed_vhosts(&state, &principal, None)?)
+}
+
+async fn list_vhost(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(vhost): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    respond(&params, &listed_vhosts(&state, &principal, Some(&vhost))?)
+}
+
+/// The queue `name` of `vhost`, or 404.
+pub(super) fn find_queue(
+    state: &AppState,
+    principal: &Principal,
+    vhost: &str,
+    name: &str,
+) -> ApiResult<(Arc<VHost>, Arc<Queue>)> {
+    let v = find_vhost(state, principal, vhost)?;
+    let name = short_name(name)?;
+    let queue = v.queue_or_404(&name).map_err(|_| ApiError::NotFound)?;
+    Ok((v, queue))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
+    let (_, queue) = find_queue(&state, &principal, &vhost, &name)?;
+    let query = ListQuery::parse(&params)?;
+    Ok(Json(query.select_columns(render(&queue))))
+}
+
+/// Reads an optional boolean field; any other type is 400.
+pub(super) fn bool_field(body: &Map<String, Value>, key: &str, default: bool) -> ApiResult<bool> {
+    match body.get(key) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(Value::String(s)) if s == "true" || s == "false" => Ok(s == "true"),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "{key} must be true or false, got {other}"
+        ))),
+    }
+}
+
+/// Reads the optional `arguments` object as a field table.
+pub(super) fn arguments_field(body: &Map<String, Value>) -> ApiResult<crate::protocol::FieldTable> {
+    match body.get("arguments") {
+        None | Some(Value::Null) => Ok(crate::protocol::FieldTable::new()),
+        Some(Value::Object(map)) => Ok(super::json::to_table(map)),
+        // RabbitMQ's own UI sends an empty list for "no arguments".
+        Some(Value::Array(a)) if a.is_empty() => Ok(crate::protocol::FieldTable::new()),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "arguments must be an object, got {other}"
+        ))),
+    }
+}
+
+/// `PUT /api/queues/{vhost}/{name}`: 201 when created, 204 when an equivalent queue
+/// existed; an inequivalent one is 400 with the 406 reply text.
+async fn declare(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((vhost, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<StatusCode> {
+    let v = find_vhost(&state, &principal, &vhost)?;
+    let short =
+        crate::protocol::ShortStr::from_bytes(bytes::Bytes::copy_from_slice(name.as_bytes()))
+            .ok_or_else(|| ApiError::BadRequest("queue name longer than 255 bytes".to_string()))?;
+    if name.starts_with("amq.") {
+        return Err(ApiError::NotAuthorised(format!(
+            "ACCESS_REFUSED - queue name '{name}' contains reserved prefix 'amq.*'"
+        )));
+    }
+    if name.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let mut arguments = arguments_field(&body)?;
+    if let Some(t) = body.get("queue_type").and_then(Value::as_str) {
+        arguments.insert(
+            "x-queue-type",
+            crate::protocol::FieldValue::LongStr(bytes::Bytes::copy_from_slice(t.as_bytes())),
+        );
+    }
+    let existed = v.queue(&short).is_some();
+    let req = QueueDeclareRequest {
+        name: short,
+        passive: false,
+        durable: bool_field(&body, "durable", true)?,
+        exclusive: false,
+        auto_delete: bool_field(&body, "auto_delete", false)?,
+        arguments,
+        connection_id: 0,
+    };
+    v.declare_queue(req)?;
+    Ok(if existed {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::CREATED
+    })
+}
+
+/// `DELETE /api/queues/{vhost}/{name}` with `if-empty` / `if-unused`.
+async fn remove(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((vhost, name)): Path<(String, String)>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<StatusCode> {
+    let (v, queue) = find_queue(&state, &principal, &vhost, &name)?;
+    let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");
+    v.delete_queue(queue.name(), flag("if-unused"), flag("if-empty"), 0)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /api/queues/{vhost}/{name}/contents`.
+async fn purge(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let (_, queue) = find_queue(&state, &principal, &vhost, &name)?;
+    queue.purge();
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /api/queues/{vhost}/{name}/bindings`: the default exchange's implicit binding
+/// first, then every exchange binding to the queue.
+async fn bindings(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((vhost, name)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let (v, queue) = find_queue(&state, &principal, &vhost, &name)?;
+    let dest = crate::broker::exchange::Destination::Queue(queue.name().clone());
+    let mut all = vec![super::bindings::default_binding(&v, queue.name())];
+    all.extend(
+        super::bindings::all_bindings(&v)
+            .into_iter()
+            .filter(|b| b.binding.destination == dest)
+            .map(|b| b.render(&v)),
+    );
+    Ok(Json(Value::Array(all)))
+}
+
+/// Declares the vhost's `name` queue, publishes a message to it and gets it back
+/// (the aliveness test).
+pub(super) fn round_trip(vhost: &Arc<VHost>, name: &str) -> Result<(), String> {
+    let short = crate::protocol::ShortStr::truncated(name);
+    let declared = vhost
+        .declare_queue(QueueDeclareRequest {
+            name: short.clone(),
+            passive: false,
+            durable: false,
+            exclusive: false,
+            auto_delete: false,
+            arguments: crate::protocol::FieldTable::new(),
+            connection_id: 0,
+        })
+        .map_err(|e| e.reply_text())?;
+    let body = bytes::Bytes::from_static(b"test_message");
+    let message = super::messages::build_message(
+        crate::protocol::ShortStr::from_static(""),
+        short,
+        bytes::Bytes::new(),
+        body.clone(),
+        false,
+    );
+    declared.queue.purge();
+    declared.queue.publish(message);
+    match declared.queue.get(true) {
+        Some((qm, _)) if qm.message.body.concat() == body => Ok(()),
+        _ => Err("aliveness test failed".to_string()),
+    }
+}

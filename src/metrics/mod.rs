@@ -1,0 +1,13 @@
+//! Metrics: counters kept where events happen, the rate sampler, and the Prometheus
+//! endpoint.
+//!
+//! - [`counters`]: fixed arrays of relaxed atomics per queue, channel and exchange, with
+//!   the rates the sampler computes. The broker bumps them as messages move; nothing else
+//!   happens per message.
+//! - [`sampler`]: a task that every 5 s turns counter changes into per-second rates.
+//! - [`prometheus`]: `/metrics`, `/metrics/per-object` and `/metrics/detailed` in
+//!   RabbitMQ's metric names, encoded by prometheus-client, on their own listener.
+
+pub mod counters;
+pub mod prometheus;
+pub mod sampler;
