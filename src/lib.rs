@@ -7,6 +7,7 @@
 //! - [`channel`]: per-channel state (content assembly, delivery tags, consumers, confirms,
 //!   transactions) and one handler file per AMQP class.
 //! - [`broker`]: the shared model: vhosts, exchanges with their routers, queues.
+//! - [`policy`]: policies and operator policies, and the effective arguments they give.
 //! - [`server`]: accept loop and shutdown; [`listener`]: plain and TLS listeners giving one
 //!   stream type; [`tls`]: certificates and rotation; [`config`]: settings; [`access`]:
 //!   users, vhosts, permissions and limits; [`auth`]: SASL decoding.
@@ -34,6 +35,7 @@ pub mod error;
 pub mod listener;
 pub mod management;
 pub mod metrics;
+pub mod policy;
 pub mod protocol;
 pub mod server;
 pub mod store;

@@ -15,6 +15,7 @@ pub mod vhost;
 
 use crate::access::Access;
 use crate::config::Settings;
+use crate::policy::{Policy, PolicyError, PolicyKind};
 use crate::store::{Store, StoreError, StoreOptions};
 use dashmap::DashMap;
 use std::sync::Arc;
@@ -101,6 +102,58 @@ impl Broker {
     /// The vhost called `name`.
     pub fn vhost(&self, name: &str) -> Option<Arc<VHost>> {
         self.vhosts.get(name).map(|v| Arc::clone(v.value()))
+    }
+
+    /// Validates and sets a policy or operator policy on `vhost`, applying it to the
+    /// queues and exchanges it matches at once. `apply_to` None means `all`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn set_policy(
+        &self,
+        kind: PolicyKind,
+        vhost: &str,
+        name: &str,
+        pattern: &str,
+        apply_to: Option<&str>,
+        priority: i64,
+        definition: &serde_json::Value,
+    ) -> Result<(), PolicyError> {
+        let v = self
+            .vhost(vhost)
+            .ok_or_else(|| PolicyError::NoSuchVhost(vhost.to_string()))?;
+        let policy = Policy::new(kind, vhost, name, pattern, apply_to, priority, definition)?;
+        v.set_policy(policy);
+        Ok(())
+    }
+
+    /// Clears a policy or operator policy; `NotFound` when there is none by that name.
+    pub fn clear_policy(
+        &self,
+        kind: PolicyKind,
+        vhost: &str,
+        name: &str,
+    ) -> Result<(), PolicyError> {
+        let v = self
+            .vhost(vhost)
+            .ok_or_else(|| PolicyError::NoSuchVhost(vhost.to_string()))?;
+        if v.clear_policy(kind, name) {
+            Ok(())
+        } else {
+            Err(PolicyError::NotFound(name.to_string()))
+        }
+    }
+
+    /// The policies of `kind` on `vhost`, or on every vhost (by vhost, then name).
+    pub fn list_policies(&self, kind: PolicyKind, vhost: Option<&str>) -> Vec<Arc<Policy>> {
+        let mut names: Vec<String> = match vhost {
+            Some(v) => vec![v.to_string()],
+            None => self.vhosts.iter().map(|e| e.key().clone()).collect(),
+        };
+        names.sort();
+        names
+            .iter()
+            .filter_map(|n| self.vhost(n))
+            .flat_map(|v| v.list_policies(kind))
+            .collect()
     }
 
     /// Every vhost, sorted by name.

@@ -9,6 +9,8 @@ use super::message::{Message, QueuedMessage};
 use super::queue::args::QueueArgs;
 use super::queue::expiration::parse_expiration;
 use super::queue::{Queue, QueueDeclaration};
+use crate::policy::PolicyKind;
+use crate::policy::store as policy_store;
 use crate::protocol::{ShortStr, summarize_properties};
 use crate::store::{DefinitionKind, QueueEntry, QueueId, StoreError};
 use std::collections::HashSet;
@@ -20,6 +22,18 @@ const RESTORE_BATCH: usize = 1024;
 /// Restores everything the store holds into `broker`'s vhosts.
 pub(super) fn recover(broker: &Broker) -> Result<(), StoreError> {
     let store = &broker.store;
+    // Policies first, so recovered queues and exchanges start with their effective limits.
+    for kind in [PolicyKind::Policy, PolicyKind::Operator] {
+        for (_, value) in store.definitions(policy_store::definition_kind(kind))? {
+            let Some(policy) = policy_store::decode(kind, &value) else {
+                tracing::warn!("skipping an unreadable policy");
+                continue;
+            };
+            if let Some(vhost) = broker.vhost(&policy.vhost) {
+                vhost.restore_policy(policy);
+            }
+        }
+    }
     for (_, value) in store.definitions(DefinitionKind::Exchange)? {
         let Some(def) = ExchangeDef::decode(&value) else {
             tracing::warn!("skipping an unreadable exchange definition");
@@ -60,7 +74,8 @@ pub(super) fn recover(broker: &Broker) -> Result<(), StoreError> {
             auto_delete: def.auto_delete,
             arguments: def.arguments,
         };
-        let queue = Queue::new(decl, args, &vhost, Some(def.queue_id));
+        let policies = vhost.queue_policies(&decl.name, &args);
+        let queue = Queue::new(decl, args, policies, &vhost, Some(def.queue_id));
         messages += restore_messages(broker, &queue, def.queue_id)?;
         recovered.insert(def.queue_id);
         vhost.restore_queue(queue);

@@ -81,7 +81,7 @@ fn render(v: &VHost, x: Option<&Exchange>) -> Value {
                 "internal": x.internal,
                 "arguments": table(&x.arguments),
                 "user_who_performed_action": user,
-                "policy": Value::Null,
+                "policy": x.applied_policies().policy_name(),
                 "message_stats": message_stats(x),
             })
         }

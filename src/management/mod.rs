@@ -7,7 +7,7 @@
 //! [`overview`], [`nodes`], [`health`], [`queues`], [`exchanges`], [`bindings`],
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
-//! permissions).
+//! permissions), [`policies`] (policies and operator policies).
 //!
 //! Handlers read the broker through its registries and the atomics its objects carry; they
 //! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
@@ -25,6 +25,7 @@ pub mod nodes;
 pub mod overview;
 pub mod paging;
 pub mod permissions;
+pub mod policies;
 pub mod queues;
 pub mod users;
 pub mod vhost_admin;
@@ -150,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .merge(vhost_admin::routes())
         .merge(users::routes())
         .merge(permissions::routes())
+        .merge(policies::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

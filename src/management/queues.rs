@@ -96,9 +96,7 @@ pub(super) fn render(queue: &Queue) -> Value {
     out.insert("arguments".into(), table(&queue.decl.arguments));
     out.insert("node".into(), json!(crate::broker::node_name()));
     out.insert("state".into(), json!("running"));
-    out.insert("policy".into(), Value::Null);
-    out.insert("operator_policy".into(), Value::Null);
-    out.insert("effective_policy_definition".into(), json!({}));
+    super::policies::policy_fields(&mut out, &queue.applied_policies());
     out.insert("exclusive_consumer_tag".into(), Value::Null);
     out.insert("single_active_consumer_tag".into(), Value::Null);
     out.insert("head_message_timestamp".into(), Value::Null);

@@ -202,6 +202,10 @@ pub enum DefinitionKind {
     TopicPermission,
     /// Bookkeeping of the access store (the seeded-from-config marker).
     AccessMeta,
+    /// Policies.
+    Policy,
+    /// Operator policies.
+    OperatorPolicy,
 }
 
 impl DefinitionKind {
@@ -216,6 +220,9 @@ impl DefinitionKind {
             DefinitionKind::Permission => 6,
             DefinitionKind::TopicPermission => 7,
             DefinitionKind::AccessMeta => 8,
+            // 6..=8 are taken by the access work (permissions); policies start at 9.
+            DefinitionKind::Policy => 9,
+            DefinitionKind::OperatorPolicy => 10,
         }
     }
 }

@@ -148,8 +148,10 @@ pub struct QueueArgs {
     pub max_length: Option<u64>,
     /// x-max-length-bytes.
     pub max_length_bytes: Option<u64>,
-    /// x-overflow.
+    /// x-overflow (drop-head when not declared).
     pub overflow: Overflow,
+    /// Whether x-overflow was declared (a policy's overflow applies only when not).
+    pub overflow_declared: bool,
     /// x-dead-letter-exchange; `Some("")` is the default exchange. A name longer than 255
     /// bytes (no such exchange can exist, so RabbitMQ drops what it dead-letters) is `None`.
     pub dead_letter_exchange: Option<ShortStr>,
@@ -162,6 +164,42 @@ pub struct QueueArgs {
     pub single_active_consumer: bool,
     /// x-queue-type.
     pub queue_type: QueueType,
+}
+
+/// The limits a queue acts on: its declared arguments merged with the policy and operator
+/// policy that apply to it (see `crate::policy::effective`). A queue without policies has
+/// [`QueueArgs::limits`].
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueLimits {
+    /// Message TTL, ms.
+    pub message_ttl: Option<u64>,
+    /// Queue expiry (unused for this long: deleted), ms.
+    pub expires: Option<u64>,
+    /// Most ready messages.
+    pub max_length: Option<u64>,
+    /// Most ready body bytes.
+    pub max_length_bytes: Option<u64>,
+    /// What a full queue does.
+    pub overflow: Overflow,
+    /// Where dead letters go (`Some("")`: the default exchange).
+    pub dead_letter_exchange: Option<ShortStr>,
+    /// The routing key dead letters get (their own when `None`).
+    pub dead_letter_routing_key: Option<ShortStr>,
+}
+
+impl QueueArgs {
+    /// The limits the declared arguments alone give.
+    pub fn limits(&self) -> QueueLimits {
+        QueueLimits {
+            message_ttl: self.message_ttl,
+            expires: self.expires,
+            max_length: self.max_length,
+            max_length_bytes: self.max_length_bytes,
+            overflow: self.overflow,
+            dead_letter_exchange: self.dead_letter_exchange.clone(),
+            dead_letter_routing_key: self.dead_letter_routing_key.clone(),
+        }
+    }
 }
 
 /// How one declare argument is validated (RabbitMQ's `declare_args/0`, in its order).
@@ -237,6 +275,7 @@ impl QueueArgs {
                 Some(b"reject-publish-dlx") => Overflow::RejectPublishDlx,
                 _ => Overflow::DropHead,
             },
+            overflow_declared: arguments.get("x-overflow").is_some(),
             dead_letter_exchange: string("x-dead-letter-exchange").and_then(ShortStr::from_bytes),
             dead_letter_routing_key: string("x-dead-letter-routing-key")
                 .and_then(|s| ShortStr::from_bytes(s.slice(..s.len().min(ShortStr::MAX_LEN)))),

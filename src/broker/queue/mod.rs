@@ -23,9 +23,10 @@ use crate::broker::consumer::{ConnectionEvent, Consumer, Delivery};
 use crate::broker::message::{Message, QueuedMessage};
 use crate::broker::vhost::VHost;
 use crate::error::{AmqpError, AmqpResult};
+use crate::policy::Applied;
 use crate::protocol::{FieldTable, ReplyCode, ShortStr};
 use crate::store::{QueueId, Store, StoreOp};
-use args::{Overflow, QueueArgs};
+use args::{Overflow, QueueArgs, QueueLimits};
 use dead_letter::DeathReason;
 use parking_lot::Mutex;
 use state::QueueState;
@@ -79,6 +80,9 @@ struct Inner {
     last_used: Instant,
     paged: paging::Paged,
     accounted_bytes: u64,
+    /// The effective limits (declared arguments merged with policies).
+    limits: QueueLimits,
+    unused_timer_running: bool,
 }
 
 /// What a delivery counts against its connection's outbound budget: its body plus an
@@ -95,7 +99,8 @@ type DeadLetters = Vec<(QueuedMessage, DeathReason)>;
 pub struct Queue {
     /// Declaration (immutable).
     pub decl: QueueDeclaration,
-    /// Parsed x-arguments.
+    /// Parsed x-arguments, as declared (what equivalence and queue type use; the limits
+    /// the queue acts on are its effective ones, see [`Queue::limits`]).
     pub args: QueueArgs,
     /// Name of the vhost, for reply texts.
     pub vhost_name: Arc<str>,
@@ -104,6 +109,9 @@ pub struct Queue {
     page_id: std::sync::OnceLock<QueueId>,
     inner: Mutex<Inner>,
     wake_expiry: Notify,
+    wake_unused: Notify,
+    /// The policies its limits came from (outside the state lock: listings read it).
+    applied: parking_lot::RwLock<Applied>,
     /// Message counters and gauges, read by the management API and metrics without the lock.
     pub stats: crate::metrics::counters::QueueStats,
 }
@@ -118,13 +126,17 @@ pub struct ConsumerRemoval {
 }
 
 impl Queue {
-    /// A new, empty queue of `vhost`.
+    /// A new, empty queue of `vhost`, acting on `limits` (its arguments merged with the
+    /// policies `applied`).
     pub fn new(
         decl: QueueDeclaration,
         args: QueueArgs,
+        policies: (QueueLimits, Applied),
         vhost: &Arc<VHost>,
         store_id: Option<QueueId>,
     ) -> Arc<Queue> {
+        let (limits, applied) = policies;
+        let expires = limits.expires;
         let state = QueueState::with_max_priority(args.max_priority.unwrap_or(0));
         let queue = Arc::new(Queue {
             decl,
@@ -141,14 +153,65 @@ impl Queue {
                 last_used: Instant::now(),
                 paged: paging::Paged::default(),
                 accounted_bytes: 0,
+                limits,
+                unused_timer_running: expires.is_some(),
             }),
             wake_expiry: Notify::new(),
+            wake_unused: Notify::new(),
+            applied: parking_lot::RwLock::new(applied),
             stats: crate::metrics::counters::QueueStats::default(),
         });
-        if let Some(ms) = queue.args.expires {
-            timers::spawn_unused_expiry(&queue, Duration::from_millis(ms));
+        if expires.is_some() {
+            timers::spawn_unused_expiry(&queue);
         }
         queue
+    }
+
+    /// The effective limits (a copy).
+    pub fn limits(&self) -> QueueLimits {
+        self.inner.lock().limits.clone()
+    }
+
+    /// The policy and operator policy applying to the queue.
+    pub fn applied_policies(&self) -> Applied {
+        self.applied.read().clone()
+    }
+
+    /// Applies new effective limits (a policy changed) as RabbitMQ's queue process does: a
+    /// smaller length limit drops from the head at once when the old or new overflow is
+    /// drop-head, messages already past their expiry go, and an expiry restarts its timer.
+    /// A new TTL applies to messages published from now on (queued ones keep theirs).
+    pub fn apply_policies(self: &Arc<Self>, limits: QueueLimits, applied: Applied) {
+        let mut dead = DeadLetters::new();
+        {
+            let mut inner = self.inner.lock();
+            if inner.deleted {
+                return;
+            }
+            let old_overflow = inner.limits.overflow;
+            let expires_changed = inner.limits.expires != limits.expires;
+            inner.limits = limits;
+            *self.applied.write() = applied;
+            if old_overflow == Overflow::DropHead || inner.limits.overflow == Overflow::DropHead {
+                self.drop_head_over_limit(&mut inner, &mut dead);
+            }
+            let now = Instant::now();
+            while let Some(qm) = inner.state.pop_expired(now) {
+                dead.push((qm, DeathReason::Expired));
+            }
+            if expires_changed {
+                // RabbitMQ restarts the expiry timer with the new value.
+                inner.last_used = now;
+                if inner.limits.expires.is_some() && !inner.unused_timer_running {
+                    inner.unused_timer_running = true;
+                    timers::spawn_unused_expiry(self);
+                } else {
+                    self.wake_unused.notify_one();
+                }
+            }
+            self.account(&mut inner);
+        }
+        self.dead_letter(dead);
     }
 
     /// The queue's name.
@@ -188,23 +251,24 @@ impl Queue {
         self.inner.lock().last_used = Instant::now();
     }
 
-    fn is_full_for(&self, state: &QueueState<Consumer>, message: &Message) -> bool {
-        let count = state.message_count() as u64;
-        self.args.max_length.is_some_and(|max| count >= max)
-            || self
-                .args
+    fn is_full_for(inner: &Inner, message: &Message) -> bool {
+        let count = inner.state.message_count() as u64;
+        inner.limits.max_length.is_some_and(|max| count >= max)
+            || inner
+                .limits
                 .max_length_bytes
-                .is_some_and(|max| state.ready_bytes() + message.body_size > max)
+                .is_some_and(|max| inner.state.ready_bytes() + message.body_size > max)
     }
 
-    fn is_over_limit(&self, state: &QueueState<Consumer>) -> bool {
-        self.args
+    fn is_over_limit(inner: &Inner) -> bool {
+        inner
+            .limits
             .max_length
-            .is_some_and(|max| state.message_count() as u64 > max)
-            || self
-                .args
+            .is_some_and(|max| inner.state.message_count() as u64 > max)
+            || inner
+                .limits
                 .max_length_bytes
-                .is_some_and(|max| state.ready_bytes() > max)
+                .is_some_and(|max| inner.state.ready_bytes() > max)
     }
 
     /// Enqueues a message and delivers what can be delivered.
@@ -215,9 +279,9 @@ impl Queue {
             if inner.deleted {
                 return PublishOutcome::Accepted(None);
             }
-            if self.args.overflow != Overflow::DropHead && self.is_full_for(&inner.state, &message)
-            {
-                if self.args.overflow == Overflow::RejectPublishDlx {
+            let overflow = inner.limits.overflow;
+            if overflow != Overflow::DropHead && Self::is_full_for(&inner, &message) {
+                if overflow == Overflow::RejectPublishDlx {
                     let qm = QueuedMessage {
                         seq: 0,
                         message,
@@ -253,7 +317,7 @@ impl Queue {
         dead: &mut DeadLetters,
     ) -> PublishOutcome {
         let now = Instant::now();
-        let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration);
+        let ttl = expiration::effective_ttl(inner.limits.message_ttl, message.expiration);
         let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
         let store_id = self
             .store_id()
@@ -280,7 +344,7 @@ impl Queue {
 
     /// x-overflow drop-head: dead-letters from the head until the queue is within its limits.
     fn drop_head_over_limit(&self, inner: &mut Inner, dead: &mut DeadLetters) {
-        while self.is_over_limit(&inner.state) {
+        while Self::is_over_limit(inner) {
             match inner.state.pop() {
                 Some(qm) => dead.push((qm, DeathReason::MaxLen)),
                 None => break,
@@ -492,7 +556,7 @@ impl Queue {
         has_expiry: bool,
         dead: &mut DeadLetters,
     ) {
-        if self.args.overflow == Overflow::DropHead {
+        if inner.limits.overflow == Overflow::DropHead {
             // Requeued messages count against the limit again: RabbitMQ drops from the
             // head (where they went back to) before anything is redelivered.
             self.drop_head_over_limit(inner, dead);
@@ -619,6 +683,7 @@ impl Queue {
         let n = u32::try_from(inner.state.drain().len() as u64 + paged).unwrap_or(u32::MAX);
         self.account(&mut inner);
         self.wake_expiry.notify_one();
+        self.wake_unused.notify_one();
         (n, inner.state.take_consumers())
     }
 
@@ -637,13 +702,19 @@ impl Queue {
                 self.forget_stored(qm);
             }
         };
-        let (Some(dlx), Some(vhost)) = (&self.args.dead_letter_exchange, self.vhost.upgrade())
-        else {
+        let (dlx, dlrk) = {
+            let inner = self.inner.lock();
+            (
+                inner.limits.dead_letter_exchange.clone(),
+                inner.limits.dead_letter_routing_key.clone(),
+            )
+        };
+        let (Some(dlx), Some(vhost)) = (dlx, self.vhost.upgrade()) else {
             forget(&dead);
             return;
         };
         for (qm, reason) in &dead {
-            vhost.dead_letter(&qm.message, self, dlx, *reason);
+            vhost.dead_letter(&qm.message, self, &dlx, dlrk.as_ref(), *reason);
         }
         // The copies were queued to the store first, so a crash never loses both.
         forget(&dead);

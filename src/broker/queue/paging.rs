@@ -52,9 +52,9 @@ impl Queue {
             return true;
         }
         if self.args.max_priority.is_some()
-            || self.args.max_length.is_some()
-            || self.args.max_length_bytes.is_some()
-            || self.args.message_ttl.is_some()
+            || inner.limits.max_length.is_some()
+            || inner.limits.max_length_bytes.is_some()
+            || inner.limits.message_ttl.is_some()
         {
             // Paging would break priority order, length limits and TTL as RabbitMQ applies
             // them (they act on the whole queue in memory); such queues stay in memory.
@@ -120,7 +120,7 @@ impl Queue {
         let now = Instant::now();
         for entry in entries {
             let mut qm: QueuedMessage = queued_message(entry);
-            qm.expires_at = self.expiry_from(now, &qm.message);
+            qm.expires_at = Self::expiry_from(inner.limits.message_ttl, now, &qm.message);
             inner.paged.count = inner.paged.count.saturating_sub(1);
             inner.paged.bytes = inner.paged.bytes.saturating_sub(qm.message.body_size);
             inner.paged.first_seq = qm.seq + 1;

@@ -46,7 +46,7 @@ impl Queue {
         let mut inner = self.inner.lock();
         let now = Instant::now();
         for mut qm in entries {
-            qm.expires_at = self.expiry_from(now, &qm.message);
+            qm.expires_at = Self::expiry_from(inner.limits.message_ttl, now, &qm.message);
             inner.state.push_at(qm);
         }
         inner.state.reserve_seqs_through(max_seq);
@@ -56,8 +56,12 @@ impl Queue {
     /// When a message read back from the store expires: its TTL (the queue's or its own
     /// expiration, whichever is shorter) counted from when it was published, mapped onto
     /// the monotonic clock at `now` (already past: it expires at once).
-    pub(super) fn expiry_from(&self, now: Instant, message: &Message) -> Option<Instant> {
-        let ttl = expiration::effective_ttl(self.args.message_ttl, message.expiration)?;
+    pub(super) fn expiry_from(
+        queue_ttl: Option<u64>,
+        now: Instant,
+        message: &Message,
+    ) -> Option<Instant> {
+        let ttl = expiration::effective_ttl(queue_ttl, message.expiration)?;
         let deadline_ms = message.published_at_ms.saturating_add(ttl);
         let left = deadline_ms.saturating_sub(crate::broker::message::unix_millis_now());
         Some(now + Duration::from_millis(left))

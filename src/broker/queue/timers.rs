@@ -39,27 +39,39 @@ pub(super) fn spawn_message_expiry(queue: &Arc<Queue>) {
     });
 }
 
-/// Starts the x-expires task: deletes the queue once it has had no consumers and no use
-/// for `after`.
-pub(super) fn spawn_unused_expiry(queue: &Arc<Queue>, after: Duration) {
+/// Starts the x-expires task (the caller has set `unused_timer_running`): deletes the
+/// queue once it has had no consumers and no use for its current expiry. A policy change
+/// wakes it to re-read the expiry; without one the task ends.
+pub(super) fn spawn_unused_expiry(queue: &Arc<Queue>) {
     let weak: Weak<Queue> = Arc::downgrade(queue);
     tokio::spawn(async move {
         loop {
-            let deadline = {
-                let Some(q) = weak.upgrade() else { return };
-                let inner = q.inner.lock();
-                if inner.deleted {
-                    return;
-                }
-                inner.last_used + after
-            };
-            tokio::time::sleep_until(deadline).await;
             let Some(q) = weak.upgrade() else { return };
+            let deadline = {
+                let mut inner = q.inner.lock();
+                match inner.limits.expires {
+                    Some(ms) if !inner.deleted => inner.last_used + Duration::from_millis(ms),
+                    _ => {
+                        inner.unused_timer_running = false;
+                        return;
+                    }
+                }
+            };
+            // Holding the queue while asleep is fine: deleting it wakes this task.
+            let woken = tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => false,
+                _ = q.wake_unused.notified() => true,
+            };
+            if woken {
+                continue;
+            }
             let expired = {
                 let inner = q.inner.lock();
                 !inner.deleted
                     && inner.state.consumer_count() == 0
-                    && inner.last_used + after <= Instant::now()
+                    && inner.limits.expires.is_some_and(|ms| {
+                        inner.last_used + Duration::from_millis(ms) <= Instant::now()
+                    })
             };
             if expired {
                 if let Some(vhost) = q.vhost.upgrade() {

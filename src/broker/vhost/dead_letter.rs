@@ -31,19 +31,21 @@ fn now_secs() -> u64 {
 }
 
 impl VHost {
-    /// Publishes a copy of `message`, which left `from` for `reason`, to exchange `dlx`.
+    /// Publishes a copy of `message`, which left `from` for `reason`, to exchange `dlx`
+    /// with routing key `dlrk` (the message's own keys when `None`).
     /// A missing dead-letter exchange drops it, as in RabbitMQ.
     pub fn dead_letter(
         &self,
         message: &Message,
         from: &Queue,
         dlx: &ShortStr,
+        dlrk: Option<&ShortStr>,
         reason: DeathReason,
     ) {
         let original = original_routing_keys(message);
         let queue_name = from.name().to_string_lossy();
         let ctx = DeathContext {
-            dead_letter_routing_key: from.args.dead_letter_routing_key.as_ref(),
+            dead_letter_routing_key: dlrk,
             queue: &queue_name,
             reason,
             exchange: message.exchange.as_bytes(),
@@ -57,7 +59,6 @@ impl VHost {
         // x-death lists the routing key and CC keys; routing also uses the BCC keys.
         let mut all_keys = original;
         all_keys.extend(message.bcc.iter().cloned());
-        let dlrk = from.args.dead_letter_routing_key.as_ref();
         let keys = dead_letter_routing_keys(dlrk, &all_keys);
         let mut scratch = RouteScratch::default();
         let mut first_key = None;

@@ -5,6 +5,7 @@
 mod dead_letter;
 mod equivalence;
 mod persist;
+mod policies;
 mod topology;
 
 pub(crate) use persist::store_publish;
@@ -52,6 +53,8 @@ pub struct VHost {
     pub store: Store,
     /// Resource alarms (a failed store write raises the disk alarm).
     pub alarms: Arc<Alarms>,
+    /// Policies and operator policies (changed under the topology lock).
+    policies: parking_lot::RwLock<crate::policy::Policies>,
     /// Queues declared, created and deleted in this vhost.
     pub churn: QueueChurn,
 }
@@ -97,6 +100,7 @@ impl VHost {
             topology: Mutex::new(()),
             store,
             alarms,
+            policies: parking_lot::RwLock::default(),
             churn: QueueChurn::default(),
         }
     }
@@ -128,6 +132,7 @@ impl VHost {
 
     /// Adds a recovered durable exchange (start-up only).
     pub fn restore_exchange(&self, exchange: Exchange) {
+        self.apply_exchange_policies(&exchange);
         self.exchanges
             .insert(exchange.name.clone(), Arc::new(exchange));
     }
@@ -236,9 +241,9 @@ impl VHost {
                     .route(routing_key.as_bytes(), hdrs, &mut scratch.destinations);
             }
             if scratch.destinations.is_empty()
-                && let Some(ae) = &x.alternate
+                && let Some(ae) = x.alternate()
             {
-                scratch.destinations.push(Destination::Exchange(ae.clone()));
+                scratch.destinations.push(Destination::Exchange(ae));
             }
             for dest in scratch.destinations.drain(..) {
                 match dest {

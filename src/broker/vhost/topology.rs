@@ -214,6 +214,7 @@ impl VHost {
             internal,
             arguments.clone(),
         );
+        self.apply_exchange_policies(&x);
         self.persist_exchange(&x);
         self.exchanges.insert(name.clone(), Arc::new(x));
         Ok(())
@@ -440,7 +441,8 @@ impl VHost {
         } else {
             None
         };
-        let q = Queue::new(decl, args, self, store_id);
+        let policies = self.queue_policies(&req.name, &args);
+        let q = Queue::new(decl, args, policies, self, store_id);
         self.persist_queue(&q);
         self.queues.insert(req.name, Arc::clone(&q));
         self.churn.created.fetch_add(1, Ordering::Relaxed);
