@@ -25,6 +25,7 @@
 pub mod auth;
 pub mod broker;
 pub mod channel;
+pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod error;
