@@ -243,3 +243,48 @@ pub enum Verb {
         file: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_verbs_user_name_is_not_the_api_login() {
+        let cli = Cli::try_parse_from(["warrenctl", "delete_user", "bob"]).unwrap();
+        assert_eq!(cli.connection.username, "guest");
+        assert!(matches!(cli.verb, Verb::DeleteUser { ref username } if username == "bob"));
+        let cli = Cli::try_parse_from([
+            "warrenctl",
+            "add_user",
+            "bob",
+            "pw",
+            "--username",
+            "admin",
+            "--password",
+            "secret",
+        ])
+        .unwrap();
+        assert_eq!(cli.connection.username, "admin");
+        assert_eq!(cli.connection.password, "secret");
+        assert!(
+            matches!(cli.verb, Verb::AddUser { ref username, ref password } if username == "bob" && password == "pw")
+        );
+    }
+
+    #[test]
+    fn p_is_the_vhost_and_delete_queue_keeps_its_short_flags() {
+        let cli =
+            Cli::try_parse_from(["warrenctl", "delete_queue", "-p", "v", "-u", "-e", "q"]).unwrap();
+        assert_eq!(cli.vhost, "v");
+        assert!(matches!(
+            cli.verb,
+            Verb::DeleteQueue { ref queue, if_unused: true, if_empty: true } if queue == "q"
+        ));
+    }
+}

@@ -116,7 +116,7 @@ impl Client {
                 reason(&body)
             ))),
             404 => Err(CliError::NotFound {
-                what: path.to_string(),
+                what: format!("/api{}", path.split('?').next().unwrap_or(path)),
                 user: false,
             }),
             _ => Err(CliError::Server {
