@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Runs real AMQP 0-9-1 client libraries against a broker.
 #
-#   interop/run.sh [--uri AMQP_URI [--amqps-uri AMQPS_URI]] [--only CLIENT[,CLIENT...]] [--list]
+#   interop/run.sh [--uri AMQP_URI [--amqps-uri AMQPS_URI] [--mgmt-url URL]] [--only CLIENT[,CLIENT...]] [--list]
 #
 # Without --uri it builds Warren (cargo build --release; or uses $INTEROP_WARREN_BIN if set), starts it
-# on a free loopback port with a throw-away data directory, and stops it at exit; WARREN_*
-# variables (e.g. WARREN_AMQP__HEARTBEAT) reach it unchanged. With --uri it targets that broker.
+# on a free loopback port (its management API on another) with a throw-away data directory, and
+# stops it at exit; WARREN_* variables (e.g. WARREN_AMQP__HEARTBEAT) reach it unchanged. With
+# --uri it targets that broker, whose management API is --mgmt-url (default
+# http://localhost:15672).
 # The started Warren also gets an AMQPS listener with a throw-away CA (interop/tls/pki); the
 # "tls" scenarios use it. Against another broker they need --amqps-uri and INTEROP_TLS_DIR
 # (ca.pem, client.pem, client-key.pem; EXTERNAL must map the client's CN, guest, to a user).
-# Every scenario is a standalone program that reads AMQP_URI and exits 0 on success.
+# Every scenario is a standalone program that reads AMQP_URI (and MGMT_URL, http://host:port
+# of the management API) and exits 0 on success.
 # Output: one "SETUP family (secs)" line per toolchain, one "PASS|FAIL client/scenario (secs)"
 # line each (a toolchain that cannot be installed or built is one FAIL line), then
 # "N passed, N failed".
@@ -41,9 +44,10 @@ CLIENTS=(
   "tls python+node tls"
   "tls-java java+python java/tls"
   "tls-go go+python go/tls"
+  "rabbitmqadmin admin admin/rabbitmqadmin"
 )
 # Toolchain families, in setup order; each has a setup_<family> function below.
-FAMILIES=(python node rust c-tools java go)
+FAMILIES=(python node rust c-tools java go admin)
 
 usage() {
   sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -52,6 +56,7 @@ usage() {
 
 URI=""
 AMQPS_URI="${AMQPS_URI:-}"
+MGMT_URL=""
 ONLY=""
 LIST=0
 while [[ $# -gt 0 ]]; do
@@ -60,6 +65,8 @@ while [[ $# -gt 0 ]]; do
     --uri=*) URI="${1#--uri=}"; shift ;;
     --amqps-uri) AMQPS_URI="${2:?--amqps-uri needs a value}"; shift 2 ;;
     --amqps-uri=*) AMQPS_URI="${1#--amqps-uri=}"; shift ;;
+    --mgmt-url) MGMT_URL="${2:?--mgmt-url needs a value}"; shift 2 ;;
+    --mgmt-url=*) MGMT_URL="${1#--mgmt-url=}"; shift ;;
     --only) ONLY="${2:?--only needs a value}"; shift 2 ;;
     --only=*) ONLY="${1#--only=}"; shift ;;
     --list) LIST=1; shift ;;
@@ -205,6 +212,37 @@ setup_go() {
   SETUP_NOTE="golang-github-rabbitmq-amqp091-go-dev $(deb_version golang-github-rabbitmq-amqp091-go-dev)"
 }
 
+# The management API's command line: RabbitMQ's classic rabbitmqadmin script, as Debian's
+# rabbitmq-server package ships it (the management plugin's priv/www/cli/rabbitmqadmin). An
+# installed package's copy is used; otherwise the package is downloaded and unpacked into
+# interop/.cache (never installed, so no RabbitMQ is started). It runs with the system python3.
+RABBITMQADMIN=""
+setup_admin() {
+  command -v python3 >/dev/null || { echo "interop: python3 not found" >&2; return 1; }
+  local script=""
+  if [[ "$(dpkg-query -W -f='${Status}' rabbitmq-server 2>/dev/null)" == "install ok installed" ]]; then
+    script="$(dpkg -L rabbitmq-server | grep -m1 '/priv/www/cli/rabbitmqadmin$')" || true
+    SETUP_NOTE="rabbitmq-server $(deb_version rabbitmq-server), installed"
+  else
+    local dir="$CACHE/rabbitmq-server"
+    script="$(find "$dir/root" -path '*/priv/www/cli/rabbitmqadmin' 2>/dev/null | head -n1)" || true
+    if [[ -z "$script" ]]; then
+      rm -rf "$dir" && mkdir -p "$dir/root"
+      echo "interop: apt-get download rabbitmq-server (unpacked, not installed)" >&2
+      if ! (cd "$dir" && apt-get download -q rabbitmq-server >&2); then
+        env DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 update >&2 \
+          || return 1
+        (cd "$dir" && apt-get download -q rabbitmq-server >&2) || return 1
+      fi
+      dpkg-deb -x "$dir"/rabbitmq-server_*.deb "$dir/root" >&2 || return 1
+      script="$(find "$dir/root" -path '*/priv/www/cli/rabbitmqadmin' | head -n1)"
+    fi
+    SETUP_NOTE="rabbitmq-server $(basename "$(ls "$dir"/rabbitmq-server_*.deb 2>/dev/null | head -n1)" .deb), unpacked"
+  fi
+  [[ -f "$script" ]] || { echo "interop: rabbitmqadmin not found in rabbitmq-server" >&2; return 1; }
+  RABBITMQADMIN="$script"
+}
+
 mkdir -p "$CACHE"
 OUT_DIR="$(mktemp -d "${TMPDIR:-/tmp}/warren-interop.XXXXXX")"
 passed=0
@@ -274,8 +312,11 @@ start_warren() {
     bin="${CARGO_TARGET_DIR:-$ROOT/target}/release/warren"
   fi
   [[ -x "$bin" ]] || { echo "interop: no binary at $bin" >&2; exit 2; }
-  local port
+  local port mgmt_port
   port="$(free_port)"
+  # The management API on a free port unless the environment names its address.
+  local mgmt_listen="${WARREN_MANAGEMENT__LISTEN-127.0.0.1:$(free_port)}"
+  mgmt_port="${mgmt_listen##*:}"
   WARREN_DATA="$(mktemp -d "${TMPDIR:-/tmp}/warren-interop-data.XXXXXX")"
   WARREN_LOG="$WARREN_DATA/warren.log"
   # An AMQPS listener with a throw-away CA; clients with a certificate may use EXTERNAL.
@@ -285,7 +326,7 @@ start_warren() {
   bash "$HERE/tls/pki/make-pki.sh" "$INTEROP_TLS_DIR" >&2
   # WARREN_* variables in the environment (e.g. WARREN_AMQP__HEARTBEAT) pass through.
   # The HTTP listeners take free ports unless the environment names them.
-  WARREN_MANAGEMENT__LISTEN="${WARREN_MANAGEMENT__LISTEN-127.0.0.1:0}" \
+  WARREN_MANAGEMENT__LISTEN="$mgmt_listen" \
   WARREN_PROMETHEUS__LISTEN="${WARREN_PROMETHEUS__LISTEN-127.0.0.1:0}" \
   WARREN_TLS__LISTEN="127.0.0.1:$tls_port" \
     WARREN_TLS__CERTFILE="$INTEROP_TLS_DIR/server.pem" \
@@ -299,21 +340,22 @@ start_warren() {
   WARREN_PID=$!
   # Readiness: poll the port (bounded), failing fast if the process exits.
   local deadline=$((SECONDS + 30))
-  until port_open "$port"; do
+  until port_open "$port" && port_open "$mgmt_port"; do
     if ! kill -0 "$WARREN_PID" 2>/dev/null; then
       echo "interop: warren exited before accepting connections:" >&2
       sed 's/^/    /' "$WARREN_LOG" | head -40 >&2
       exit 2
     fi
     if ((SECONDS >= deadline)); then
-      echo "interop: warren did not accept connections on port $port within 30s" >&2
+      echo "interop: warren did not accept connections on ports $port and $mgmt_port within 30s" >&2
       exit 2
     fi
     sleep 0.05
   done
   URI="amqp://guest:guest@127.0.0.1:$port/%2F"
   AMQPS_URI="amqps://guest:guest@127.0.0.1:$tls_port/%2F"
-  echo "interop: warren pid $WARREN_PID on 127.0.0.1:$port (AMQPS on $tls_port)" >&2
+  MGMT_URL="http://127.0.0.1:$mgmt_port"
+  echo "interop: warren pid $WARREN_PID on 127.0.0.1:$port, management API $MGMT_URL, AMQPS on $tls_port" >&2
 }
 
 [[ -z "$URI" ]] && start_warren
@@ -321,6 +363,8 @@ start_warren() {
 # ---- run ----------------------------------------------------------------------------------
 export AMQP_URI="$URI"
 export AMQPS_URI
+export MGMT_URL="${MGMT_URL:-http://localhost:15672}"
+export RABBITMQADMIN
 export PYTHONPATH="$HERE/python/lib${PYTHONPATH:+:$PYTHONPATH}"
 export NODE_PATH="$CACHE/node/node_modules:$HERE/node/lib"
 export INTEROP_DIR="$HERE"

@@ -29,6 +29,7 @@ pub mod access;
 pub mod auth;
 pub mod broker;
 pub mod channel;
+pub mod cli;
 pub mod config;
 pub mod connection;
 pub mod error;

@@ -131,6 +131,30 @@ pub fn properties_key(routing_key: &str, arguments: &crate::protocol::FieldTable
     format!("{}~{}", quote(routing_key), quote(&hash))
 }
 
+/// Decodes `%XX` escapes once (bytes that do not form an escape are kept as they are).
+fn unquote(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 fn listing(vhosts: &[Arc<VHost>]) -> Vec<(String, String, Value)> {
     let mut out = Vec::new();
     for v in vhosts {
@@ -276,11 +300,14 @@ fn find_binding(
 ) -> ApiResult<(Arc<VHost>, SourcedBinding)> {
     let (vhost, source, kind, destination, props) = path;
     let (v, source, dest) = ends(state, principal, vhost, source, kind, destination)?;
+    // As RabbitMQ, the key's routing-key part is compared unquoted: clients such as
+    // rabbitmqadmin send `a.%2A` (the path then reads `a.*`) for the listed key `a.%2A`.
+    let wanted = unquote(props);
     let found = bindings_between(&v, &source, &dest).into_iter().find(|b| {
-        properties_key(
+        unquote(&properties_key(
             &b.binding.routing_key.to_string_lossy(),
             &b.binding.arguments,
-        ) == *props
+        )) == wanted
     });
     found.map(|b| (v, b)).ok_or(ApiError::NotFound)
 }
