@@ -10,7 +10,8 @@
 //! - [`policy`]: policies and operator policies, and the effective arguments they give.
 //! - [`server`]: accept loop and shutdown; [`listener`]: plain and TLS listeners giving one
 //!   stream type; [`tls`]: certificates and rotation; [`config`]: settings; [`access`]:
-//!   users, vhosts, permissions and limits; [`auth`]: SASL decoding.
+//!   users, vhosts, permissions and limits; [`auth`]: SASL decoding; [`definitions`]:
+//!   RabbitMQ's definitions export and import.
 //! - [`management`]: the HTTP API (RabbitMQ's management plugin shapes) on its own
 //!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
 //!   is on the message path: they read atomics that the broker updates as events happen.
@@ -32,6 +33,7 @@ pub mod channel;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod definitions;
 pub mod error;
 pub mod listener;
 pub mod management;

@@ -50,6 +50,9 @@ pub enum ServerError {
     /// The TLS certificate, key or CA files are not usable.
     #[error("{0}")]
     Tls(#[from] TlsError),
+    /// `definitions.load_file` names a missing or invalid file.
+    #[error("{0}")]
+    Definitions(#[from] crate::definitions::load::LoadError),
 }
 
 /// A running broker. Dropping it does not stop the broker; call [`ServerHandle::shutdown`].
@@ -152,6 +155,9 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         dir: settings.server.data_dir.clone(),
         source,
     })?;
+    if let Some(path) = settings.definitions.path() {
+        crate::definitions::load::load(&broker, path)?;
+    }
     let broker = Arc::new(broker);
     let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
     let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;

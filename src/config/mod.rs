@@ -6,10 +6,12 @@
 //! `deny_unknown_fields`), naming the key and where it came from.
 
 pub mod cli;
+mod definitions;
 mod http;
 mod listen;
 pub mod tls;
 
+pub use definitions::DefinitionsSettings;
 pub use http::{ManagementSettings, PrometheusSettings};
 
 use serde::Deserialize;
@@ -35,6 +37,8 @@ pub struct Settings {
     pub management: ManagementSettings,
     /// The Prometheus endpoint's listeners.
     pub prometheus: PrometheusSettings,
+    /// Definitions applied at start-up.
+    pub definitions: DefinitionsSettings,
 }
 
 /// The `[limits]` section.

@@ -7,7 +7,8 @@
 //! [`overview`], [`nodes`], [`health`], [`queues`], [`exchanges`], [`bindings`],
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
-//! permissions), [`policies`] (policies and operator policies).
+//! permissions), [`policies`] (policies and operator policies), [`definitions`]
+//! (definitions export and import).
 //!
 //! Handlers read the broker through its registries and the atomics its objects carry; they
 //! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
@@ -16,6 +17,7 @@
 pub mod auth;
 pub mod bindings;
 pub mod connections;
+pub mod definitions;
 pub mod error;
 pub mod exchanges;
 pub mod health;
@@ -152,6 +154,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(permissions::routes())
         .merge(policies::routes())
+        .merge(definitions::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
