@@ -427,7 +427,11 @@ async fn what_warren_has_no_use_for_is_accepted_and_skipped() {
              "name": "up"},
             {"value": {"src-uri": "amqp://"}, "vhost": "/", "component": "shovel", "name": "sh"}
         ],
-        "vhosts": [{"name": "defs-meta", "description": "described", "tags": ["a", "b"]}],
+        "vhosts": [
+            {"name": "defs-meta", "description": "described", "tags": ["a", "b"]},
+            // rabbitmqctl export_definitions' shape.
+            {"name": "defs-ctl", "limits": [], "metadata": {"description": "from ctl", "tags": "x,y"}}
+        ],
         "bindings": [{"source": "amq.direct", "vhost": "/", "destination": "defs-missing",
                       "destination_type": "queue", "routing_key": "k", "arguments": {}}],
         "some_future_key": [1, 2, 3]
@@ -437,6 +441,11 @@ async fn what_warren_has_no_use_for_is_accepted_and_skipped() {
     assert_eq!(
         (v.description.as_str(), v.tags.clone()),
         ("described", vec!["a".to_string(), "b".to_string()])
+    );
+    let v = b.warren().unwrap().access.vhost("defs-ctl").unwrap();
+    assert_eq!(
+        (v.description.as_str(), v.tags.clone()),
+        ("from ctl", vec!["x".to_string(), "y".to_string()])
     );
     let bindings = api.get("/api/bindings/%2F").await;
     assert!(

@@ -189,11 +189,22 @@ pub fn validate(
                     .and_then(|d| d.as_str())
                     .map(str::to_string)
             });
+            // rabbitmqctl writes metadata tags as a list or a comma-separated string.
+            let tags = v.tags.or_else(|| match meta.and_then(|m| m.get("tags")) {
+                Some(serde_json::Value::String(t)) => Some(crate::access::users::parse_tags(t)),
+                Some(serde_json::Value::Array(items)) => Some(
+                    items
+                        .iter()
+                        .filter_map(|t| t.as_str().map(str::to_string))
+                        .collect(),
+                ),
+                _ => None,
+            });
             known.vhosts.insert(v.name.clone());
             plan.vhosts.push(VHostPlan {
                 name: v.name,
                 description,
-                tags: v.tags,
+                tags,
             });
         }
         for p in doc.permissions.unwrap_or_default() {

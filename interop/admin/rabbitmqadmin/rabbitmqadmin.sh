@@ -3,7 +3,8 @@
 # the broker's management API at $MGMT_URL: declare an exchange, a queue with arguments and a
 # binding; list them (tsv and raw_json); publish routed and unrouted messages with properties
 # and base64 payloads; get them back with ackmodes; purge; show overview; list connections,
-# channels, consumers, vhosts and nodes; delete everything; errors exit 1 with "***".
+# channels, consumers, vhosts and nodes; export and import definitions (whole broker and
+# vhost); delete everything; errors exit 1 with "***".
 set -euo pipefail
 
 ADMIN="${RABBITMQADMIN:?RABBITMQADMIN names the rabbitmqadmin script}"
@@ -77,6 +78,35 @@ for what in connections channels consumers vhosts nodes; do
   admin list "$what" >/dev/null || fail "list $what"
 done
 admin list vhosts name -f tsv | grep -qxF "/" || fail "vhost / not listed"
+
+# Definitions: export the whole broker and the vhost, delete the queue, import it back.
+DEFS="$(mktemp -d)"
+admin_all() {
+  python3 "$ADMIN" -H "$HOST" -P "$PORT" -u "${MGMT_USER:-guest}" -p "${MGMT_PASSWORD:-guest}" "$@"
+}
+admin_all export "$DEFS/all.json" >/dev/null || fail "export"
+expect_eq "$(jq_py "[[x['vhost'], x['type'], x['durable']] for x in v['exchanges'] if x['name'] == '$X']" <"$DEFS/all.json")" \
+  '[["/", "topic", false]]' "exported exchange"
+expect_eq "$(jq_py "[q['arguments'] for q in v['queues'] if q['name'] == '$Q']" <"$DEFS/all.json")" \
+  '[{"x-max-length": 10}]' "exported queue"
+expect_eq "$(jq_py "sorted(k for k in ('rabbit_version', 'users', 'vhosts', 'permissions', 'policies', 'bindings') if k in v)" <"$DEFS/all.json")" \
+  '["bindings", "permissions", "policies", "rabbit_version", "users", "vhosts"]' "export keys"
+admin export "$DEFS/vhost.json" >/dev/null || fail "export of vhost /"
+expect_eq "$(jq_py "[b['routing_key'] for b in v['bindings'] if b['source'] == '$X' and 'vhost' not in b]" <"$DEFS/vhost.json")" \
+  '["a.*"]' "binding in the vhost's export"
+admin delete queue name="$Q" >/dev/null
+admin import "$DEFS/vhost.json" >/dev/null || fail "import into vhost /"
+args="$(admin list queues name arguments -f raw_json | jq_py "[q['arguments'] for q in v if q['name'] == '$Q']")"
+expect_eq "$args" '[{"x-max-length": 10}]' "queue imported back with its arguments"
+bindings="$(admin list bindings source destination routing_key -f tsv)"
+grep -qxF "$X"$'\t'"$Q"$'\t'"a.*" <<<"$bindings" || fail "binding not imported back: $bindings"
+admin_all import "$DEFS/all.json" >/dev/null || fail "import of the whole export"
+echo '{"queues": [{"name": "q", "vhost": "/", "durable": true}]}' >"$DEFS/bad.json"
+rc=0
+err="$(admin_all import "$DEFS/bad.json" 2>&1)" || rc=$?
+expect_eq "$rc" "1" "importing a bad file"
+[[ "$err" == "*** "* ]] || fail "bad file message: $err"
+rm -rf "$DEFS"
 
 expect_eq "$(admin delete binding source="$X" destination_type=queue destination="$Q" \
   properties_key='a.*')" "binding deleted" "delete binding"
