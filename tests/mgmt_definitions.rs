@@ -547,6 +547,16 @@ async fn bad_documents_are_refused_whole_with_rabbitmqs_status() {
                 "arguments": {}}]})),
             "destination_type must be queue or exchange",
         ),
+        (
+            // Checked against the source's type (here from the file) before anything applies.
+            with_vhost(json!({
+                "exchanges": [{"name": "defs-h", "vhost": "/", "type": "headers",
+                    "durable": true, "auto_delete": false, "internal": false, "arguments": {}}],
+                "bindings": [{"source": "defs-h", "vhost": "/", "destination": "amq.direct",
+                    "destination_type": "exchange", "routing_key": "",
+                    "arguments": {"x-match": "bogus"}}]})),
+            "Invalid x-match field value",
+        ),
     ];
     for (doc, reason) in cases {
         let (status, body) = import(&b, "/definitions", &doc).await;

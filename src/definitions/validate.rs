@@ -14,12 +14,12 @@ use crate::access::permissions::CompiledPermissions;
 use crate::access::topic::CompiledTopicPermission;
 use crate::access::{NewPassword, PermissionSpec, TopicPermissionSpec};
 use crate::broker::Broker;
-use crate::broker::exchange::{Destination, ExchangeKind};
+use crate::broker::exchange::{Destination, ExchangeKind, Router};
 use crate::broker::queue::args::QueueArgs;
 use crate::management::json::to_table;
 use crate::policy::{Policy, PolicyKind};
 use crate::protocol::{FieldTable, FieldValue, ShortStr};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// A user to create or update.
 #[derive(Debug)]
@@ -279,9 +279,36 @@ pub fn validate(
         let vhost = target(x.vhost.as_ref())?;
         plan.exchanges.push(exchange(broker, &known, vhost, x)?);
     }
+    // The type of each exchange a binding may start from: the file's, then the broker's.
+    let file_kinds: HashMap<(String, Vec<u8>), ExchangeKind> = plan
+        .exchanges
+        .iter()
+        .filter_map(|x| {
+            let kind = ExchangeKind::parse(x.kind.as_bytes())?;
+            Some(((x.vhost.clone(), x.name.as_bytes().to_vec()), kind))
+        })
+        .collect();
     for b in doc.bindings.unwrap_or_default() {
         let vhost = target(b.vhost.as_ref())?;
         known.vhost("binding", &vhost)?;
+        let arguments = to_table(&b.arguments);
+        let source_kind = broker
+            .vhost(&vhost)
+            .and_then(|v| v.exchange(&ShortStr::truncated(&b.source)))
+            .map(|x| x.kind)
+            .or_else(|| {
+                file_kinds
+                    .get(&(vhost.clone(), b.source.as_bytes().to_vec()))
+                    .copied()
+            });
+        if let Some(kind) = source_kind {
+            Router::new(kind).validate(&arguments).map_err(|e| {
+                invalid(format!(
+                    "binding from '{}' in vhost '{vhost}': PRECONDITION_FAILED - {e}",
+                    b.source
+                ))
+            })?;
+        }
         let source = short("binding source", &b.source)?;
         let name = short("binding destination", &b.destination)?;
         let destination = match b.destination_type.as_str() {
@@ -300,7 +327,7 @@ pub fn validate(
             source,
             destination,
             routing_key: key("routing key", &b.routing_key)?,
-            arguments: to_table(&b.arguments),
+            arguments,
         });
     }
     Ok(plan)
