@@ -82,6 +82,10 @@ declare -A needed=()
 for entry in "${CLIENTS[@]}"; do
   read -r name needs dir <<<"$entry"
   if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
+  if [[ $name == ui && -n "$URI" ]]; then
+    echo "interop: ui is not run: --uri names another broker, and it tests Warren's own web UI" >&2
+    continue
+  fi
   if [[ $name == tls* && -n "$URI" && -z "$AMQPS_URI" ]]; then
     echo "interop: $name is not run: --uri was given without --amqps-uri" >&2
     continue

@@ -106,6 +106,24 @@ def find_queue(b):
     b.find("input[type=search]")
     total = b.wait(lambda d: re.search(r"of ([\d,]+)", b.text_of(".count")), "the queue count")
     assert int(total.group(1).replace(",", "")) >= QUEUES, total.group(0)
+    step("sort by name, descending, then back to ascending with the back button")
+    b.find("button.sort[data-sort=name]").click()
+    b.wait(lambda d: "sort=name" in d.current_url, "sort=name in the URL")
+    b.find("button.sort[data-sort=name]").click()
+    b.wait(lambda d: "rev=1" in d.current_url, "rev=1 in the URL")
+    focused = b.driver.execute_script("return document.activeElement.dataset.sort")
+    assert focused == "name", f"focus stays on the sort button, not {focused!r}"
+
+    def names(d):
+        # One script call, so a refresh cannot replace the rows halfway through reading them.
+        return d.execute_script(
+            "return [...document.querySelectorAll('table.data tbody td:nth-child(2) a')]"
+            ".map((a) => a.textContent)")
+
+    b.wait(lambda d: len(names(d)) > 2 and names(d) == sorted(names(d), reverse=True), "descending names")
+    b.driver.back()
+    b.wait(lambda d: "rev=1" not in d.current_url and "sort=name" in d.current_url, "the previous URL")
+    b.wait(lambda d: len(names(d)) > 2 and names(d) == sorted(names(d)), "ascending names again")
     search = b.find("input[type=search]")
     search.send_keys("ui-q-04")
     b.wait(lambda d: b.text_of(".count").startswith("1–100 of 100"), "100 queues matching ui-q-04")
@@ -239,6 +257,14 @@ def xss(b):
     assert not b.alert_open(), "no alert"
     b.driver.execute_script("document.querySelector('pre.payload').scrollIntoView({block: 'center'})")
     b.screenshot("xss", top=False)
+    step("the Content-Security-Policy blocks an injected inline script")
+    assert not b.console_problems(), "no console errors before the injection"
+    ran = b.driver.execute_script(
+        "const s = document.createElement('script'); s.textContent = 'window.uiInlineRan = 1';"
+        "document.body.append(s); return window.uiInlineRan === 1;")
+    assert ran is False, "an inline script ran despite the CSP"
+    blocked = b.console_problems()
+    assert any("Content Security Policy" in m for m in blocked), blocked
 
 
 def other_pages(b, traffic):

@@ -20,9 +20,6 @@ use rust_embed::RustEmbed;
 #[folder = "ui/app/"]
 struct Assets;
 
-/// The path prefix of every asset but `index.html`.
-pub const ASSET_PREFIX: &str = "/ui/";
-
 /// The policy every UI answer carries: scripts, styles, images and API calls from this
 /// origin only, no plugins, no framing, no `<base>` rewriting.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \

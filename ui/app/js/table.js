@@ -80,6 +80,7 @@ export function pagedTable({ columns, load, ctx, what = 'items', defaultSort = '
         h('button', {
           type: 'button',
           class: 'sort',
+          'data-sort': c.sort,
           onclick: () => {
             if (state.sort === c.sort) state.reverse = !state.reverse;
             else {
@@ -89,6 +90,8 @@ export function pagedTable({ columns, load, ctx, what = 'items', defaultSort = '
             state.page = 1;
             save(true);
             header();
+            const again = [...thead.querySelectorAll('button.sort')].find((b) => b.dataset.sort === c.sort);
+            if (again) again.focus();
             refresh();
           },
         }, c.label, h('span', { class: 'arrow', 'aria-hidden': 'true' }, active ? (state.reverse ? ' ▼' : ' ▲') : '')));

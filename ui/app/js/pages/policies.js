@@ -16,7 +16,7 @@ export function policiesPage(el) {
   const body = h('div');
   const status = h('div');
   const formSlot = h('div');
-  el.append(h('h1', {}, 'Policies'), status, body, section('Add or update a policy',
+  el.append(h('h1', {}, 'Policies'), status, section('All policies', body), section('Add or update a policy',
     h('p', { class: 'muted' }, 'A policy with an existing name in the same virtual host is replaced.'), formSlot));
 
   function fill(p) {

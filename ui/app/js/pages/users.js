@@ -28,7 +28,7 @@ function tagsField(value) {
 export function usersPage(el) {
   const body = h('div');
   const status = h('div');
-  el.append(h('h1', {}, 'Users'), status, body, section('Add a user', form({
+  el.append(h('h1', {}, 'Users'), status, section('All users', body), section('Add a user', form({
     submitLabel: 'Add user',
     success: 'User added.',
     onSubmit: async (f) => {

@@ -22,7 +22,7 @@ async function userNames() {
 export function vhostsPage(el) {
   const body = h('div');
   const status = h('div');
-  el.append(h('h1', {}, 'Virtual hosts'), status, body, section('Add a virtual host', form({
+  el.append(h('h1', {}, 'Virtual hosts'), status, section('All virtual hosts', body), section('Add a virtual host', form({
     submitLabel: 'Add virtual host',
     success: 'Virtual host added.',
     onSubmit: async (f) => {
