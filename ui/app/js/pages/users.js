@@ -21,7 +21,7 @@ function tagList(tags) {
 }
 
 function tagsField(value) {
-  return input(`Tags (comma separated: ${KNOWN_TAGS.join(', ')})`, 'tags', { value });
+  return input('Tags (comma separated)', 'tags', { value, placeholder: KNOWN_TAGS.slice(0, 4).join(', ') });
 }
 
 /** Mounts the user list. */
