@@ -45,9 +45,10 @@ CLIENTS=(
   "tls-java java+python java/tls"
   "tls-go go+python go/tls"
   "rabbitmqadmin admin admin/rabbitmqadmin"
+  "ui python+ui ui"
 )
 # Toolchain families, in setup order; each has a setup_<family> function below.
-FAMILIES=(python node rust c-tools java go admin)
+FAMILIES=(python node rust c-tools java go admin ui)
 
 usage() {
   sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -81,6 +82,10 @@ declare -A needed=()
 for entry in "${CLIENTS[@]}"; do
   read -r name needs dir <<<"$entry"
   if [[ -n "$ONLY" && ",$ONLY," != *",$name,"* ]]; then continue; fi
+  if [[ $name == ui && -n "$URI" ]]; then
+    echo "interop: ui is not run: --uri names another broker, and it tests Warren's own web UI" >&2
+    continue
+  fi
   if [[ $name == tls* && -n "$URI" && -z "$AMQPS_URI" ]]; then
     echo "interop: $name is not run: --uri was given without --amqps-uri" >&2
     continue
@@ -241,6 +246,20 @@ setup_admin() {
   fi
   [[ -f "$script" ]] || { echo "interop: rabbitmqadmin not found in rabbitmq-server" >&2; return 1; }
   RABBITMQADMIN="$script"
+}
+
+# The web UI's browser tests: Debian's chromium and chromium-driver, and Selenium (pinned in
+# interop/ui/requirements.txt) added to the Python family's venv, which the scenario runs in.
+setup_ui() {
+  apt_ensure chromium chromium-driver || return 1
+  local venv="$CACHE/venv" want
+  want="$(stamp_of "$HERE/ui/requirements.txt")"
+  if [[ "$(cat "$venv/.interop-ui-stamp" 2>/dev/null)" != "$want" ]]; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$HERE/ui/requirements.txt" >&2 \
+      || return 1
+    echo "$want" >"$venv/.interop-ui-stamp"
+  fi
+  SETUP_NOTE="chromium $(deb_version chromium)"
 }
 
 mkdir -p "$CACHE"

@@ -29,6 +29,7 @@ pub mod paging;
 pub mod permissions;
 pub mod policies;
 pub mod queues;
+pub mod ui;
 pub mod users;
 pub mod vhost_admin;
 pub mod vhosts;
@@ -163,6 +164,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .nest("/api", api)
+        .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state)

@@ -1,0 +1,88 @@
+// Policies (policy makers and administrators): the list with edit and delete, and the form
+// that adds or changes one. The definition is a JSON object, as the API takes it.
+
+import { h, replace, show } from '../dom.js';
+import { get, put, del, apiPath } from '../api.js';
+import { table } from '../table.js';
+import { form, input, select, textarea, value, actionButton } from '../forms.js';
+import { section, errorBox, confirmAction, toast } from '../widgets.js';
+import { vhostNames, jsonObject } from './common.js';
+import * as refresher from '../refresh.js';
+
+const APPLY_TO = [['all', 'Exchanges and queues'], ['queues', 'Queues'], ['exchanges', 'Exchanges']];
+
+/** Mounts the policies page. */
+export function policiesPage(el) {
+  const body = h('div');
+  const status = h('div');
+  const formSlot = h('div');
+  el.append(h('h1', {}, 'Policies'), status, section('All policies', body), section('Add or update a policy',
+    h('p', { class: 'muted' }, 'A policy with an existing name in the same virtual host is replaced.'), formSlot));
+
+  function fill(p) {
+    const f = formSlot.querySelector('form');
+    if (!f) return;
+    f.elements.namedItem('vhost').value = p.vhost;
+    f.elements.namedItem('name').value = p.name;
+    f.elements.namedItem('pattern').value = p.pattern;
+    f.elements.namedItem('apply-to').value = p['apply-to'] || 'all';
+    f.elements.namedItem('priority').value = String(p.priority ?? 0);
+    f.elements.namedItem('definition').value = JSON.stringify(p.definition || {}, null, 2);
+    f.elements.namedItem('name').focus();
+  }
+
+  vhostNames().then((vhosts) => replace(formSlot, form({
+    submitLabel: 'Save policy',
+    success: 'Policy saved.',
+    onSubmit: async (f) => {
+      const name = value(f, 'name');
+      if (!name) throw new Error('A policy needs a name.');
+      const definition = jsonObject(value(f, 'definition'), 'Definition');
+      if (!Object.keys(definition).length) throw new Error('The definition needs at least one key, e.g. {"max-length": 1000}.');
+      await put(apiPath('policies', value(f, 'vhost'), name), {
+        pattern: value(f, 'pattern'),
+        'apply-to': value(f, 'apply-to'),
+        priority: Number(value(f, 'priority')) || 0,
+        definition,
+      });
+      refresher.now();
+    },
+  },
+  select('Virtual host', 'vhost', vhosts, vhosts[0]),
+  input('Name', 'name', { required: true }),
+  input('Pattern (regular expression)', 'pattern', { value: '.*', required: true }),
+  select('Apply to', 'apply-to', APPLY_TO, 'all'),
+  input('Priority', 'priority', { type: 'number', value: '0' }),
+  textarea('Definition (JSON object)', 'definition', { rows: 4, placeholder: '{"max-length": 1000, "dead-letter-exchange": "dlx"}' }))));
+
+  async function refresh() {
+    let list;
+    try {
+      list = await get('/api/policies');
+    } catch (e) {
+      replace(status, errorBox(e));
+      return;
+    }
+    replace(status);
+    replace(body, table([
+      { label: 'Virtual host', cell: (p) => p.vhost },
+      { label: 'Name', cell: (p) => p.name },
+      { label: 'Pattern', cell: (p) => p.pattern },
+      { label: 'Apply to', cell: (p) => p['apply-to'] },
+      { label: 'Definition', cell: (p) => h('code', {}, show(p.definition)) },
+      { label: 'Priority', num: true, cell: (p) => String(p.priority) },
+      {
+        label: 'Actions',
+        cell: (p) => h('div', { class: 'row-actions' },
+          h('button', { type: 'button', class: 'secondary', onclick: () => fill(p) }, 'Edit'),
+          actionButton('Delete', async () => {
+            if (!await confirmAction(`Delete policy "${p.name}" in "${p.vhost}"?`, 'Delete')) return;
+            await del(apiPath('policies', p.vhost, p.name));
+            toast('Policy deleted.');
+            refresher.now();
+          }, { danger: true })),
+      },
+    ], Array.isArray(list) ? list : [], 'No policies.'));
+  }
+  return { refresh };
+}
