@@ -82,10 +82,18 @@ impl Recorder {
 
     /// Records one latency; `measuring` says whether it counts for the result.
     pub fn record(&mut self, micros: u64, measuring: bool) {
-        self.interval.saturating_record(micros);
+        record(&mut self.interval, micros);
         if measuring {
-            self.total.saturating_record(micros);
+            record(&mut self.total, micros);
         }
+    }
+}
+
+/// Records `v`, growing the histogram as needed (`saturating_record` would clamp to the
+/// current upper bound instead of growing).
+fn record(h: &mut Histogram<u64>, v: u64) {
+    if h.record(v).is_err() {
+        h.saturating_record(v);
     }
 }
 
@@ -158,9 +166,11 @@ mod tests {
         for v in 1..=100 {
             a.lock().record(v, true);
         }
+        a.lock().record(5_000_000, false);
         b.lock().record(1000, false);
         let interval = take_interval(&[a.clone(), b.clone()]);
-        assert_eq!(interval.len(), 101);
+        assert_eq!(interval.len(), 102);
+        assert!(interval.max() >= 4_990_000, "{}", interval.max());
         assert!(take_interval(&[a.clone(), b.clone()]).is_empty());
         let total = Percentiles::of(&merge_total(&[a, b])).unwrap();
         assert_eq!(total.count, 100);
