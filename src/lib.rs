@@ -38,6 +38,7 @@ pub mod error;
 pub mod listener;
 pub mod management;
 pub mod metrics;
+pub mod perf;
 pub mod policy;
 pub mod protocol;
 pub mod server;

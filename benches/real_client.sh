@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Real-client benchmarks: runs the scenarios of issue #11 with `warren-perf` (amqprs, one
+# connection per producer and consumer) against Warren (started here as its own process)
+# and against RabbitMQ (--rabbit-uri), interleaved run by run so both see the same
+# background load, and prints one Markdown table of medians with Warren/RabbitMQ ratios.
+#
+#   benches/real_client.sh [--seconds 10] [--warmup 2] [--runs 2] [--only a,b,...]
+#                          [--rabbit-uri amqp://guest:guest@127.0.0.1:5672/%2f]
+#                          [--port 5699] [--out DIR] [--no-build]
+#
+# Scenarios (all 1 KiB unless said; queues named perf-rc-*, deleted after each run):
+#   a  1 publisher / 1 consumer, 16 B, transient, auto-ack          delivered msg/s
+#   b  1 publisher / 1 consumer, 1 KiB, transient, auto-ack         delivered msg/s
+#   c  persistent, confirms (1000 in flight), manual acks, prefetch 1000
+#                                                                  confirmed msg/s, confirm p99
+#   d  fanout to 10 queues, 10 consumers, auto-ack                   delivered msg/s
+#   e  10 publishers / 10 consumers on 10 queues, auto-ack           delivered msg/s
+#   f  steady 1,000 msg/s, manual acks, quiet machine                latency p50/p99/p99.9
+#   g  as f with a CPU hog beside the broker (stress-ng --cpu 1, or a busy loop)
+# Raw JSON documents are kept in --out (default target/real_client/<UTC time>).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+seconds=10 warmup=2 runs=2 only=a,b,c,d,e,f,g port=5699 build=1
+rabbit=amqp://guest:guest@127.0.0.1:5672/%2f
+out=target/real_client/$(date -u +%Y%m%dT%H%M%SZ)
+while [ $# -gt 0 ]; do
+  case $1 in
+    --seconds) seconds=$2; shift 2 ;;
+    --warmup) warmup=$2; shift 2 ;;
+    --runs) runs=$2; shift 2 ;;
+    --only) only=$2; shift 2 ;;
+    --rabbit-uri) rabbit=$2; shift 2 ;;
+    --port) port=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
+    --no-build) build=0; shift ;;
+    -h|--help) sed -n '2,21p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 64 ;;
+  esac
+done
+command -v jq >/dev/null || { echo "jq is needed (apt-get install -y jq)" >&2; exit 69; }
+[ $build = 1 ] && cargo build --release --bin warren --bin warren-perf
+mkdir -p "$out"
+perf=target/release/warren-perf
+warren_uri="amqp://guest:guest@127.0.0.1:$port/%2f"
+
+data=$(mktemp -d) warren_pid= hog_pid=
+cleanup() {
+  [ -n "$hog_pid" ] && kill "$hog_pid" 2>/dev/null || true
+  [ -n "$warren_pid" ] && kill "$warren_pid" 2>/dev/null && wait "$warren_pid" 2>/dev/null || true
+  rm -rf "$data"
+}
+trap cleanup EXIT
+WARREN_MANAGEMENT__LISTEN="" WARREN_PROMETHEUS__LISTEN="" \
+  target/release/warren --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn &
+warren_pid=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+echo "Warren pid $warren_pid on :$port; results in $out" >&2
+
+options() { # scenario -> warren-perf options
+  local common="--time $seconds --warmup $warmup --json --quiet"
+  case $1 in
+    a) echo "$common -s 16 --auto-ack --queue-pattern perf-rc-a" ;;
+    b) echo "$common -s 1024 --auto-ack --queue-pattern perf-rc-b" ;;
+    c) echo "$common -s 1024 --persistent --confirm 1000 --prefetch 1000 --queue-pattern perf-rc-c" ;;
+    d) echo "$common -s 1024 --auto-ack -e perf-rc-fanout -t fanout --queues 10 -y 10 --queue-pattern perf-rc-d-%d" ;;
+    e) echo "$common -s 1024 --auto-ack -x 10 -y 10 --queues 10 --queue-pattern perf-rc-e-%d" ;;
+    f|g) echo "$common -s 1024 --rate 1000 --queue-pattern perf-rc-$1" ;;
+  esac
+}
+
+start_hog() {
+  if command -v stress-ng >/dev/null; then stress-ng --cpu 1 --quiet & else sh -c 'while :; do :; done' & fi
+  hog_pid=$!
+}
+
+# The process listening on the RabbitMQ URI's port (for its CPU time).
+rabbit_port=$(sed -E 's#^[a-z]+://([^@/]*@)?[^:/]*:?([0-9]*).*#\2#' <<<"$rabbit"); rabbit_port=${rabbit_port:-5672}
+rabbit_pid=$(ss -ltnpH "sport = :$rabbit_port" | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2 || true)
+cpu_ticks() { # utime + stime of a process, in clock ticks
+  [ -n "$1" ] && [ -r "/proc/$1/stat" ] && awk '{print $14 + $15}' "/proc/$1/stat" || echo 0
+}
+hz=$(getconf CLK_TCK)
+
+IFS=, read -ra chosen <<<"$only"
+for s in "${chosen[@]}"; do
+  [ "$s" = g ] && start_hog
+  for r in $(seq "$runs"); do
+    for target in warren rabbitmq; do
+      uri=$warren_uri pid=$warren_pid
+      [ $target = rabbitmq ] && uri=$rabbit pid=$rabbit_pid
+      before=$(cpu_ticks "$pid")
+      # shellcheck disable=SC2046
+      client=$( { TIMEFORMAT='%U + %S'; time $perf --uri "$uri" $(options "$s") >"$out/$s-$target-$r.raw.json"; } 2>&1 | tail -1 | bc)
+      after=$(cpu_ticks "$pid")
+      # CPU time over the whole run (warm-up and drain included) per delivery: the broker's,
+      # and the load tool's (it shares the machine's cores with the broker).
+      jq --argjson t $((after - before)) --argjson hz "$hz" --argjson c "$client" \
+        '. + (if .totals.delivered > 0 then {broker_cpu_us_per_delivery: ($t / $hz * 1e6 / .totals.delivered), client_cpu_us_per_delivery: ($c * 1e6 / .totals.delivered)} else {} end)' \
+        "$out/$s-$target-$r.raw.json" >"$out/$s-$target-$r.json" && rm "$out/$s-$target-$r.raw.json"
+      echo "$s $target run $r: $(jq -c '{delivered: (.rates.delivered_msg_s|floor), confirmed: (.rates.confirmed_msg_s|floor), p50: .latency_us.p50, p99: .latency_us.p99, broker_cpu_us: .broker_cpu_us_per_delivery, client_cpu_us: .client_cpu_us_per_delivery}' "$out/$s-$target-$r.json")" >&2
+    done
+  done
+  if [ "$s" = g ]; then kill "$hog_pid"; wait "$hog_pid" 2>/dev/null || true; hog_pid=; fi
+done
+
+median() { # scenario target jq-path -> median over runs
+  jq -s "[.[] | $3] | sort | if length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end" \
+    "$out/$1-$2-"*.json
+}
+row() { # scenario label jq-path unit
+  local w r
+  w=$(median "$1" warren "$3") r=$(median "$1" rabbitmq "$3")
+  jq -rn --argjson w "$w" --argjson r "$r" --arg l "$2" --arg u "$4" \
+    'def n: if . < 100 then (. * 100 | round / 100) else floor end;
+     "| \($l) | \($w|n) \($u) | \($r|n) \($u) | \(if $w > 0 and $r > 0 then (($w/$r*100|round)/100|tostring) + "x" else "-" end) |"'
+}
+echo "| scenario | Warren | RabbitMQ | Warren / RabbitMQ |"
+echo "|---|---:|---:|---:|"
+for s in "${chosen[@]}"; do
+  case $s in
+    a) row a "1 pub / 1 con, 16 B, transient, auto-ack: delivered" .rates.delivered_msg_s msg/s ;;
+    b) row b "1 pub / 1 con, 1 KiB, transient, auto-ack: delivered" .rates.delivered_msg_s msg/s ;;
+    c) row c "1 KiB persistent, confirms 1000, manual acks, prefetch 1000: confirmed" .rates.confirmed_msg_s msg/s
+       row c "same: confirm p99" .confirm_latency_us.p99 µs ;;
+    d) row d "fanout to 10 queues, 10 consumers, 1 KiB: delivered" .rates.delivered_msg_s msg/s ;;
+    e) row e "10 pub / 10 con on 10 queues, 1 KiB: delivered" .rates.delivered_msg_s msg/s ;;
+    f|g) label="1,000 msg/s, 1 KiB, manual acks"; [ $s = g ] && label="$label, CPU hog"
+       row "$s" "$label: p50" .latency_us.p50 µs
+       row "$s" "$label: p99" .latency_us.p99 µs
+       row "$s" "$label: p99.9" .latency_us.p99_9 µs ;;
+  esac
+done
+echo
+echo "CPU time per delivery (whole run, warm-up and drain included), broker and load tool:"
+echo "| scenario | Warren | RabbitMQ | Warren / RabbitMQ |"
+echo "|---|---:|---:|---:|"
+for s in "${chosen[@]}"; do
+  row "$s" "$s: broker" '.broker_cpu_us_per_delivery // 0' µs
+  row "$s" "$s: warren-perf" '.client_cpu_us_per_delivery // 0' µs
+done
