@@ -15,7 +15,7 @@
 //!
 //! `cargo bench --bench durability -- --mode MODE --uri amqp://guest:guest@127.0.0.1:PORT/%2f
 //! --pid PID [--runs 3] [--seconds 20] [--warmup 5] [--count N] [--queues 1000]
-//! [--persistent] [--in-flight 1000] [--prefetch P] [--ack-every 100] [--cycles 4]
+//! [--tls-ca CA.pem (amqps://)] [--persistent] [--in-flight 1000] [--prefetch P] [--ack-every 100] [--cycles 4]
 //! [--data-dir DIR] [--warren-bin PATH] [--log FILE] [--verify-all] [--stall 60]`
 //!
 //! See `benches/README.md` for results.
@@ -74,7 +74,7 @@ fn real_main(args: &[String]) -> Result<(), String> {
     let uri = arg_value(args, "--uri").ok_or("--uri is required")?;
     let opts = Options {
         mode: arg_value(args, "--mode").ok_or("--mode is required")?,
-        target: Target::parse(&uri)?,
+        target: Target::parse(&uri)?.with_tls_ca(arg_value(args, "--tls-ca").as_deref())?,
         pid: arg_value(args, "--pid")
             .map(|p| p.parse().map_err(|_| format!("--pid {p}: not a pid")))
             .transpose()?,

@@ -3,6 +3,7 @@
 //! sockets so that the client costs as little as possible. Reports publish and delivery rates.
 //!
 //! `cargo bench --bench throughput -- [--uri amqp://guest:guest@127.0.0.1:5672/%2f]
+//! [--tls-ca CA.pem (with an amqps:// URI)]
 //! [--seconds 10] [--warmup 2] [--runs 3] [--backlog 100000] [--ack-every 100] [--only a,b,c]`
 //!
 //! Without `--uri` Warren runs in-process on its own multi-thread runtime. See
@@ -17,7 +18,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{Notify, watch};
 use warren::protocol::{
     BasicAck, BasicProperties, BasicPublish, ConnectionClose, FrameType, Method, ShortStr,
@@ -109,7 +109,10 @@ fn real_main(args: &[String]) -> Result<(), String> {
             .unwrap_or_default(),
     };
     let (target, _broker, described) = match arg_value(args, "--uri") {
-        Some(uri) => (Target::parse(&uri)?, None, uri),
+        Some(uri) => {
+            let ca = arg_value(args, "--tls-ca");
+            (Target::parse(&uri)?.with_tls_ca(ca.as_deref())?, None, uri)
+        }
         None => {
             let broker = InProcessBroker::start().map_err(|e| e.to_string())?;
             let d = format!("in-process Warren on {}", broker.addr);
@@ -305,7 +308,10 @@ async fn publish_loop(
 }
 
 /// Reads the publisher's socket until connection.close-ok; a close from the broker is an error.
-async fn drain_until_close_ok(mut reader: OwnedReadHalf, mut rbuf: BytesMut) -> io::Result<()> {
+async fn drain_until_close_ok(
+    mut reader: common::BenchReader,
+    mut rbuf: BytesMut,
+) -> io::Result<()> {
     loop {
         while let Some(frame) = read_frame(&mut rbuf, 0).map_err(io::Error::other)? {
             if frame.frame_type != FrameType::Method {

@@ -8,6 +8,7 @@
 
 use crate::broker::Broker;
 use crate::config::Settings;
+use crate::listener::https::HttpsListener;
 use crate::listener::{self, Accepted};
 use crate::management::{AppState, Listener};
 use crate::tls::{ReloadableTlsConfig, TlsError};
@@ -63,6 +64,8 @@ pub struct ServerHandle {
     tls: Option<Arc<ReloadableTlsConfig>>,
     management_addrs: Vec<SocketAddr>,
     prometheus_addrs: Vec<SocketAddr>,
+    management_tls_addrs: Vec<SocketAddr>,
+    prometheus_tls_addrs: Vec<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
@@ -109,6 +112,16 @@ impl ServerHandle {
         &self.prometheus_addrs
     }
 
+    /// The addresses the management API serves HTTPS on (empty when off).
+    pub fn management_tls_addrs(&self) -> &[SocketAddr] {
+        &self.management_tls_addrs
+    }
+
+    /// The addresses the Prometheus endpoint serves HTTPS on (empty when off).
+    pub fn prometheus_tls_addrs(&self) -> &[SocketAddr] {
+        &self.prometheus_tls_addrs
+    }
+
     /// The broker behind this server (for tests and benchmarks that inspect state).
     pub fn broker(&self) -> &Arc<Broker> {
         &self.broker
@@ -126,7 +139,9 @@ impl ServerHandle {
 
 /// Binds every listener and starts serving in background tasks on the current tokio runtime.
 pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError> {
-    let tls = if settings.tls.enabled() {
+    let https_wanted =
+        !settings.management.tls_listen.is_empty() || !settings.prometheus.tls_listen.is_empty();
+    let tls = if settings.tls.enabled() || https_wanted {
         Some(Arc::new(ReloadableTlsConfig::load(&settings.tls)?))
     } else {
         None
@@ -161,6 +176,16 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     let broker = Arc::new(broker);
     let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
     let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
+    let management_tls = bind_all(
+        "management.tls_listen",
+        &settings.management.tls_addresses()?,
+        false,
+    )?;
+    let prometheus_tls = bind_all(
+        "prometheus.tls_listen",
+        &settings.prometheus.tls_addresses()?,
+        false,
+    )?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
     tokio::spawn(crate::metrics::sampler::run(
@@ -169,25 +194,36 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     ));
     let management_addrs: Vec<SocketAddr> = management.iter().map(|(_, a)| *a).collect();
     let prometheus_addrs: Vec<SocketAddr> = prometheus.iter().map(|(_, a)| *a).collect();
-    let amqp = plain_addrs.iter().map(|&addr| Listener {
-        protocol: "amqp",
+    let management_tls_addrs: Vec<SocketAddr> = management_tls.iter().map(|(_, a)| *a).collect();
+    let prometheus_tls_addrs: Vec<SocketAddr> = prometheus_tls.iter().map(|(_, a)| *a).collect();
+    let ssl_opts = settings.tls.ssl_opts();
+    let tls_listener = |protocol, addr| Listener {
+        protocol,
         addr,
-    });
-    let amqps = tls_addrs.iter().map(|&addr| Listener {
-        protocol: "amqp/ssl",
-        addr,
-    });
-    let http = management_addrs.iter().map(|&addr| Listener {
-        protocol: "http",
-        addr,
-    });
-    let metrics = prometheus_addrs.iter().map(|&addr| Listener {
-        protocol: "http/prometheus",
-        addr,
-    });
+        ssl_opts: Some(ssl_opts.clone()),
+    };
+    let amqp = plain_addrs.iter().map(|&a| Listener::plain("amqp", a));
+    let amqps = tls_addrs.iter().map(|&a| tls_listener("amqp/ssl", a));
+    let http = management_addrs.iter().map(|&a| Listener::plain("http", a));
+    let https = management_tls_addrs
+        .iter()
+        .map(|&a| tls_listener("https", a));
+    let metrics = prometheus_addrs
+        .iter()
+        .map(|&a| Listener::plain("http/prometheus", a));
+    let metrics_tls = prometheus_tls_addrs
+        .iter()
+        .map(|&a| tls_listener("https/prometheus", a));
     let state = AppState {
         broker: Arc::clone(&broker),
-        listeners: Arc::new(amqp.chain(amqps).chain(http).chain(metrics).collect()),
+        listeners: Arc::new(
+            amqp.chain(amqps)
+                .chain(http)
+                .chain(https)
+                .chain(metrics)
+                .chain(metrics_tls)
+                .collect(),
+        ),
     };
     for (listener, addr) in management {
         tracing::info!(%addr, "management API listening");
@@ -201,6 +237,31 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     for (listener, addr) in prometheus {
         tracing::info!(%addr, "Prometheus endpoint listening");
         let router = crate::metrics::prometheus::router(state.clone());
+        tokio::spawn(crate::management::serve(
+            listener,
+            router,
+            shutdown_rx.clone(),
+        ));
+    }
+    let https_timeout = Duration::from_millis(settings.tls.handshake_timeout_ms);
+    let https_listeners = management_tls
+        .into_iter()
+        .map(|(l, a)| (l, a, "management API", true))
+        .chain(
+            prometheus_tls
+                .into_iter()
+                .map(|(l, a)| (l, a, "Prometheus endpoint", false)),
+        );
+    for (listener, addr, what, is_api) in https_listeners {
+        // `tls` is loaded whenever an HTTPS listener is configured.
+        let Some(tls) = tls.clone() else { break };
+        tracing::info!(%addr, "{what} listening for HTTPS");
+        let router = if is_api {
+            crate::management::router(state.clone())
+        } else {
+            crate::metrics::prometheus::router(state.clone())
+        };
+        let listener = HttpsListener::new(listener, tls, https_timeout);
         tokio::spawn(crate::management::serve(
             listener,
             router,
@@ -229,6 +290,8 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         tls,
         management_addrs,
         prometheus_addrs,
+        management_tls_addrs,
+        prometheus_tls_addrs,
         shutdown_tx,
         accept_task,
         broker,

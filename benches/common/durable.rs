@@ -12,7 +12,6 @@ use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::OwnedReadHalf;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Duration, Instant};
 use warren::protocol::{
@@ -242,7 +241,7 @@ pub async fn run_publisher(
 /// Reads basic.ack / basic.nack (single or multiple) until connection.close-ok, returning
 /// permits and recording latencies; closes `permits` on failure so the writer stops.
 async fn confirm_reader(
-    mut reader: OwnedReadHalf,
+    mut reader: super::BenchReader,
     mut rbuf: BytesMut,
     pending: Arc<parking_lot::Mutex<BTreeMap<u64, Instant>>>,
     permits: Arc<Semaphore>,

@@ -7,8 +7,8 @@ use bytes::{Bytes, BytesMut};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+pub use stream::{BenchReader, BenchStream};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use warren::protocol::{
     BasicConsume, BasicQos, ChannelOpen, ConnectionClose, ConnectionOpen, ConnectionStartOk,
     ConnectionTuneOk, FieldTable, Frame, FrameType, Method, PROTOCOL_HEADER, QueueDeclare,
@@ -26,14 +26,23 @@ pub struct Target {
     pub password: String,
     /// Virtual host for connection.open.
     pub vhost: String,
+    /// With `amqps://`: the host name to verify the certificate for, and the client config
+    /// (set by [`Target::with_tls_ca`]).
+    pub tls: Option<(String, Arc<rustls::ClientConfig>)>,
+    /// The URI was `amqps://`.
+    pub amqps: bool,
 }
 
 impl Target {
-    /// Parses `amqp://user:pass@host:port/vhost` (vhost percent-decoded, default `/`).
+    /// Parses `amqp://user:pass@host:port/vhost` or `amqps://...` (vhost percent-decoded,
+    /// default `/`; default ports 5672 and 5671). An `amqps://` target needs
+    /// [`Target::with_tls_ca`] before connecting.
     pub fn parse(uri: &str) -> Result<Target, String> {
-        let rest = uri
-            .strip_prefix("amqp://")
-            .ok_or_else(|| format!("{uri}: only amqp:// URIs are supported"))?;
+        let (rest, amqps) = match (uri.strip_prefix("amqp://"), uri.strip_prefix("amqps://")) {
+            (Some(rest), _) => (rest, false),
+            (None, Some(rest)) => (rest, true),
+            (None, None) => return Err(format!("{uri}: only amqp:// and amqps:// URIs")),
+        };
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
         let (userinfo, hostport) = match authority.rsplit_once('@') {
             Some((u, h)) => (Some(u), h),
@@ -53,6 +62,8 @@ impl Target {
         };
         let addr = if hostport.contains(':') {
             hostport.to_string()
+        } else if amqps {
+            format!("{hostport}:5671")
         } else {
             format!("{hostport}:5672")
         };
@@ -66,7 +77,30 @@ impl Target {
             user,
             password,
             vhost,
+            tls: None,
+            amqps,
         })
+    }
+
+    /// Trusts the CA certificates in `ca_file` (PEM) for an `amqps://` target; the server's
+    /// certificate must name the URI's host. `None` is only valid for `amqp://`.
+    pub fn with_tls_ca(mut self, ca_file: Option<&str>) -> Result<Target, String> {
+        match (self.amqps, ca_file) {
+            (false, None) => Ok(self),
+            (false, Some(_)) => Err("--tls-ca needs an amqps:// URI".to_string()),
+            (true, None) => Err("an amqps:// URI needs --tls-ca CA.pem".to_string()),
+            (true, Some(file)) => {
+                let config = stream::client_config(std::path::Path::new(file))?;
+                let host = self
+                    .addr
+                    .rsplit_once(':')
+                    .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']'))
+                    .unwrap_or(&self.addr)
+                    .to_string();
+                self.tls = Some((host, config));
+                Ok(self)
+            }
+        }
     }
 
     /// guest/guest on the default vhost at `addr`.
@@ -76,6 +110,8 @@ impl Target {
             user: "guest".to_string(),
             password: "guest".to_string(),
             vhost: "/".to_string(),
+            tls: None,
+            amqps: false,
         }
     }
 }
@@ -146,8 +182,8 @@ impl Drop for InProcessBroker {
 
 /// One raw client connection after the handshake, with channel 1 usable once opened.
 pub struct RawConn {
-    /// The socket.
-    pub stream: TcpStream,
+    /// The socket (plain or TLS).
+    pub stream: BenchStream,
     /// Bytes read but not yet split into frames.
     pub rbuf: BytesMut,
     /// Scratch buffer for outgoing frames.
@@ -181,8 +217,14 @@ impl RawConn {
     /// Connects and runs the handshake: PLAIN login, tune-ok echoing the server's values,
     /// connection.open.
     pub async fn connect(target: &Target) -> io::Result<RawConn> {
-        let stream = TcpStream::connect(&target.addr).await?;
-        stream.set_nodelay(true)?;
+        if target.amqps && target.tls.is_none() {
+            return Err(protocol_err("an amqps:// target needs --tls-ca"));
+        }
+        let tls = target
+            .tls
+            .as_ref()
+            .map(|(host, config)| (config, host.as_str()));
+        let stream = BenchStream::connect(&target.addr, tls).await?;
         let mut conn = RawConn {
             stream,
             rbuf: BytesMut::with_capacity(16 * 1024),
@@ -409,3 +451,4 @@ pub fn arg_num<T: std::str::FromStr>(args: &[String], name: &str, default: T) ->
 
 pub mod durable;
 pub mod monitor;
+pub mod stream;

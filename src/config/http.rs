@@ -1,7 +1,8 @@
 //! The `[management]` and `[prometheus]` sections: where the HTTP API and the Prometheus
 //! endpoint listen. Each takes a list of addresses; an empty list turns the listener off.
 //! The defaults listen on every IPv4 and IPv6 address, as RabbitMQ's plugins do (a machine
-//! without IPv6 keeps the IPv4 listener).
+//! without IPv6 keeps the IPv4 listener). `tls_listen` adds HTTPS listeners (off by default)
+//! with the `[tls]` section's certificate settings.
 
 use super::ConfigError;
 use serde::Deserialize;
@@ -13,6 +14,8 @@ use std::net::SocketAddr;
 pub struct ManagementSettings {
     /// Addresses to listen on; empty turns the API off.
     pub listen: Vec<String>,
+    /// Addresses of the HTTPS API (RabbitMQ's `management.ssl.port`, 15671); empty is off.
+    pub tls_listen: Vec<String>,
 }
 
 /// The `[prometheus]` section: the metrics endpoint (RabbitMQ's prometheus plugin, port 15692).
@@ -21,6 +24,8 @@ pub struct ManagementSettings {
 pub struct PrometheusSettings {
     /// Addresses to listen on; empty turns the endpoint off.
     pub listen: Vec<String>,
+    /// Addresses of the HTTPS endpoint (RabbitMQ's `prometheus.ssl.port`, 15691); empty is off.
+    pub tls_listen: Vec<String>,
 }
 
 fn any_address(port: u16) -> Vec<String> {
@@ -31,6 +36,7 @@ impl Default for ManagementSettings {
     fn default() -> Self {
         ManagementSettings {
             listen: any_address(15672),
+            tls_listen: Vec::new(),
         }
     }
 }
@@ -39,13 +45,14 @@ impl Default for PrometheusSettings {
     fn default() -> Self {
         PrometheusSettings {
             listen: any_address(15692),
+            tls_listen: Vec::new(),
         }
     }
 }
 
 /// Parses every address of a listen list, naming the bad entry (`management.listen[1]`).
 pub(super) fn parse_listen_list(
-    section: &str,
+    key: &str,
     listen: &[String],
 ) -> Result<Vec<SocketAddr>, ConfigError> {
     listen
@@ -53,7 +60,7 @@ pub(super) fn parse_listen_list(
         .enumerate()
         .map(|(i, addr)| {
             addr.parse().map_err(|_| ConfigError::Invalid {
-                key: format!("{section}.listen[{i}]"),
+                key: format!("{key}[{i}]"),
                 reason: format!(
                     "expected IP:PORT such as 0.0.0.0:15672 or [::]:15672, got {addr:?}"
                 ),
@@ -65,13 +72,23 @@ pub(super) fn parse_listen_list(
 impl ManagementSettings {
     /// The listen addresses, parsed; the error names the bad entry.
     pub fn addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
-        parse_listen_list("management", &self.listen)
+        parse_listen_list("management.listen", &self.listen)
+    }
+
+    /// The HTTPS listen addresses, parsed; the error names the bad entry.
+    pub fn tls_addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        parse_listen_list("management.tls_listen", &self.tls_listen)
     }
 }
 
 impl PrometheusSettings {
     /// The listen addresses, parsed; the error names the bad entry.
     pub fn addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
-        parse_listen_list("prometheus", &self.listen)
+        parse_listen_list("prometheus.listen", &self.listen)
+    }
+
+    /// The HTTPS listen addresses, parsed; the error names the bad entry.
+    pub fn tls_addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
+        parse_listen_list("prometheus.tls_listen", &self.tls_listen)
     }
 }

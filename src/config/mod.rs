@@ -204,14 +204,16 @@ pub const ENV_PREFIX: &str = "WARREN_";
 
 /// Settings that hold a list and may be given in the environment as comma-separated values
 /// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
-const ENV_LIST_KEYS: [&str; 7] = [
+const ENV_LIST_KEYS: [&str; 9] = [
     "auth.vhosts",
     "auth.loopback_users",
     "auth.mechanisms",
     "tls.versions",
     "tls.ciphers",
     "management.listen",
+    "management.tls_listen",
     "prometheus.listen",
+    "prometheus.tls_listen",
 ];
 
 /// The only settings that take `true` or `false`.
@@ -465,7 +467,20 @@ impl Settings {
         self.server.validate()?;
         self.amqp.validate()?;
         self.auth.validate()?;
-        self.tls.validate()?;
+        let tls_needed_by = [
+            ("tls.listen", self.tls.enabled()),
+            (
+                "management.tls_listen",
+                !self.management.tls_listen.is_empty(),
+            ),
+            (
+                "prometheus.tls_listen",
+                !self.prometheus.tls_listen.is_empty(),
+            ),
+        ]
+        .into_iter()
+        .find_map(|(key, on)| on.then_some(key));
+        self.tls.validate(tls_needed_by)?;
         if self.server.listen.trim().is_empty() && !self.tls.enabled() {
             return Err(ConfigError::invalid(
                 "server.listen",
@@ -473,7 +488,9 @@ impl Settings {
             ));
         }
         self.management.addresses()?;
+        self.management.tls_addresses()?;
         self.prometheus.addresses()?;
+        self.prometheus.tls_addresses()?;
         Ok(())
     }
 

@@ -78,7 +78,33 @@ impl TlsSettings {
         !self.listen.trim().is_empty()
     }
 
-    pub(super) fn validate(&self) -> Result<(), ConfigError> {
+    /// The settings as RabbitMQ's `/api/overview` shows a TLS listener's `ssl_opts`
+    /// (file paths, `verify`, `fail_if_no_peer_cert`, `versions`; never key material).
+    pub fn ssl_opts(&self) -> serde_json::Value {
+        let mut out = serde_json::Map::new();
+        let path = |p: &PathBuf| serde_json::Value::String(p.display().to_string());
+        out.insert("versions".into(), serde_json::json!(self.versions));
+        out.insert("keyfile".into(), path(&self.keyfile));
+        out.insert("certfile".into(), path(&self.certfile));
+        if !self.cacertfile.as_os_str().is_empty() {
+            out.insert("cacertfile".into(), path(&self.cacertfile));
+        }
+        out.insert(
+            "fail_if_no_peer_cert".into(),
+            self.fail_if_no_peer_cert.into(),
+        );
+        let verify = match self.verify {
+            TlsVerify::VerifyNone => "verify_none",
+            TlsVerify::VerifyPeer => "verify_peer",
+        };
+        out.insert("verify".into(), verify.into());
+        serde_json::Value::Object(out)
+    }
+
+    /// Checks the section; `needed_by` names the first TLS listener setting that is set
+    /// (`tls.listen`, `management.tls_listen`, `prometheus.tls_listen`), if any, and makes the
+    /// certificate settings required.
+    pub(super) fn validate(&self, needed_by: Option<&str>) -> Result<(), ConfigError> {
         self.listen_addrs()?;
         for (i, version) in self.versions.iter().enumerate() {
             if !TLS_VERSIONS.contains(&version.as_str()) {
@@ -97,9 +123,9 @@ impl TlsSettings {
                 format!("must be at least 1, got {}", self.handshake_timeout_ms),
             ));
         }
-        if !self.enabled() {
+        let Some(needed_by) = needed_by else {
             return Ok(());
-        }
+        };
         if self.versions.is_empty() {
             return Err(ConfigError::invalid(
                 "tls.versions",
@@ -113,7 +139,7 @@ impl TlsSettings {
             if path.as_os_str().is_empty() {
                 return Err(ConfigError::invalid(
                     key,
-                    "required when tls.listen is set; give a PEM file",
+                    format!("required when {needed_by} is set; give a PEM file"),
                 ));
             }
         }

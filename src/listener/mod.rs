@@ -5,7 +5,9 @@
 //! accept loop over a bounded channel (the server caps connections and tracks their tasks);
 //! the TLS handshake runs later in the connection's own task, bounded by
 //! `tls.handshake_timeout_ms`, so a slow or hostile TLS peer never holds up accepting.
+//! [`https`] is the same for the HTTPS listeners of the management API and Prometheus.
 
+pub mod https;
 pub mod stream;
 
 use crate::tls::ReloadableTlsConfig;
@@ -96,16 +98,28 @@ impl Accepted {
         let Some(config) = self.tls else {
             return Ok(ClientStream::Plain(self.tcp));
         };
-        let accept = tokio_rustls::TlsAcceptor::from(config)
-            .accept(self.tcp)
-            .into_fallible();
-        match tokio::time::timeout(timeout, accept).await {
-            Ok(Ok(stream)) => Ok(ClientStream::Tls(Box::new(stream))),
-            Ok(Err((err, mut tcp))) => {
-                let _ = tokio::time::timeout(timeout, tcp.shutdown()).await;
-                Err(TlsHandshakeError::Failed(err))
-            }
-            Err(_) => Err(TlsHandshakeError::TimedOut(timeout)),
+        let stream = tls_handshake(config, self.tcp, timeout).await?;
+        Ok(ClientStream::Tls(Box::new(stream)))
+    }
+}
+
+/// The server side of a TLS handshake on `tcp` with `config`, which must finish within
+/// `timeout`. A failed handshake's socket is closed here (rustls's alert sent first, when it
+/// has one); a timed-out one is dropped. Shared by the AMQPS and HTTPS listeners.
+pub async fn tls_handshake(
+    config: Arc<ServerConfig>,
+    tcp: TcpStream,
+    timeout: Duration,
+) -> Result<tokio_rustls::server::TlsStream<TcpStream>, TlsHandshakeError> {
+    let accept = tokio_rustls::TlsAcceptor::from(config)
+        .accept(tcp)
+        .into_fallible();
+    match tokio::time::timeout(timeout, accept).await {
+        Ok(Ok(stream)) => Ok(stream),
+        Ok(Err((err, mut tcp))) => {
+            let _ = tokio::time::timeout(timeout, tcp.shutdown()).await;
+            Err(TlsHandshakeError::Failed(err))
         }
+        Err(_) => Err(TlsHandshakeError::TimedOut(timeout)),
     }
 }

@@ -57,10 +57,38 @@ pub fn node_name() -> &'static str {
 /// A bound listener, as `/api/overview` lists it.
 #[derive(Debug, Clone)]
 pub struct Listener {
-    /// `amqp`, `http` or `http/prometheus`.
+    /// `amqp`, `amqp/ssl`, `http`, `https`, `http/prometheus` or `https/prometheus`.
     pub protocol: &'static str,
     /// The bound address.
     pub addr: SocketAddr,
+    /// A TLS listener's settings as RabbitMQ shows them (`ssl_opts`); `None` for plain ones.
+    pub ssl_opts: Option<Value>,
+}
+
+impl Listener {
+    /// A plain listener.
+    pub fn plain(protocol: &'static str, addr: SocketAddr) -> Listener {
+        Listener {
+            protocol,
+            addr,
+            ssl_opts: None,
+        }
+    }
+
+    /// `socket_opts` as RabbitMQ shows it: the TLS settings inline for AMQPS, nested under
+    /// `ssl_opts` (cowboy's shape) for HTTPS.
+    fn socket_opts(&self) -> Value {
+        match (&self.ssl_opts, self.protocol.starts_with("https")) {
+            (None, _) => json!({}),
+            (Some(opts), true) => json!({
+                "cowboy_opts": {"sendfile": false},
+                "port": self.addr.port(),
+                "ssl": true,
+                "ssl_opts": opts,
+            }),
+            (Some(opts), false) => opts.clone(),
+        }
+    }
 }
 
 /// What every handler gets.
@@ -83,7 +111,7 @@ impl AppState {
                         "protocol": l.protocol,
                         "ip_address": l.addr.ip().to_string(),
                         "port": l.addr.port(),
-                        "socket_opts": {},
+                        "socket_opts": l.socket_opts(),
                     })
                 })
                 .collect(),
@@ -94,21 +122,25 @@ impl AppState {
         Value::Array(
             self.listeners
                 .iter()
-                .filter(|l| l.protocol != "amqp")
+                .filter(|l| l.protocol.starts_with("http"))
                 .map(|l| {
-                    let description = if l.protocol == "http" {
-                        "RabbitMQ Management"
-                    } else {
+                    let description = if l.protocol.ends_with("/prometheus") {
                         "RabbitMQ Prometheus"
+                    } else {
+                        "RabbitMQ Management"
                     };
-                    json!({
-                        "ssl_opts": [],
+                    let mut context = json!({
+                        "ssl_opts": l.ssl_opts.clone().unwrap_or_else(|| json!([])),
                         "node": node_name(),
                         "description": description,
                         "path": "/",
                         "ip": l.addr.ip().to_string(),
                         "port": l.addr.port().to_string(),
-                    })
+                    });
+                    if l.ssl_opts.is_some() {
+                        context["ssl"] = json!("true");
+                    }
+                    context
                 })
                 .collect(),
         )
@@ -196,14 +228,16 @@ async fn authenticate(
     }
 }
 
-/// Serves `router` on an already-bound listener until `shutdown` flips.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
+/// Serves `router` on an already-bound listener (plain TCP, or
+/// [`crate::listener::https::HttpsListener`]) until `shutdown` flips.
+pub async fn serve<L>(listener: L, router: Router, mut shutdown: tokio::sync::watch::Receiver<bool>)
+where
+    L: axum::serve::Listener<Addr = SocketAddr>,
+{
+    use axum::serve::ListenerExt;
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, service)
+    // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for any listener type.
+    let result = axum::serve(listener.tap_io(|_| ()), service)
         .with_graceful_shutdown(async move {
             let _ = shutdown.changed().await;
         })

@@ -395,4 +395,5 @@ pub async fn get_body(ch: &Channel, queue: &str) -> Option<String> {
     .map(|m| body(&m.delivery))
 }
 pub mod ext;
+pub mod https;
 pub mod tls;
