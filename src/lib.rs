@@ -30,6 +30,7 @@ pub mod auth;
 pub mod broker;
 pub mod channel;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod error;

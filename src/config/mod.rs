@@ -6,6 +6,7 @@
 //! `deny_unknown_fields`), naming the key and where it came from.
 
 pub mod cli;
+pub mod cluster;
 mod http;
 mod listen;
 pub mod tls;
@@ -35,6 +36,8 @@ pub struct Settings {
     pub management: ManagementSettings,
     /// The Prometheus endpoint's listeners.
     pub prometheus: PrometheusSettings,
+    /// Replication across nodes (off by default).
+    pub cluster: cluster::ClusterSettings,
 }
 
 /// The `[limits]` section.
@@ -200,7 +203,7 @@ pub const ENV_PREFIX: &str = "WARREN_";
 
 /// Settings that hold a list and may be given in the environment as comma-separated values
 /// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
-const ENV_LIST_KEYS: [&str; 7] = [
+const ENV_LIST_KEYS: [&str; 8] = [
     "auth.vhosts",
     "auth.loopback_users",
     "auth.mechanisms",
@@ -208,10 +211,15 @@ const ENV_LIST_KEYS: [&str; 7] = [
     "tls.ciphers",
     "management.listen",
     "prometheus.listen",
+    "cluster.election_timeout_ms",
 ];
 
 /// The only settings that take `true` or `false`.
-const BOOL_KEYS: [&str; 1] = ["tls.fail_if_no_peer_cert"];
+const BOOL_KEYS: [&str; 3] = [
+    "tls.fail_if_no_peer_cert",
+    "cluster.enabled",
+    "cluster.proxy",
+];
 
 /// Why the settings could not be loaded or are not usable. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -470,6 +478,7 @@ impl Settings {
         }
         self.management.addresses()?;
         self.prometheus.addresses()?;
+        self.cluster.validate()?;
         Ok(())
     }
 
