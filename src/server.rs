@@ -50,6 +50,9 @@ pub enum ServerError {
     /// The TLS certificate, key or CA files are not usable.
     #[error("{0}")]
     Tls(#[from] TlsError),
+    /// Cluster mode is on and the cluster part could not start.
+    #[error("{0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A running broker. Dropping it does not stop the broker; call [`ServerHandle::shutdown`].
@@ -63,6 +66,7 @@ pub struct ServerHandle {
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
+    cluster: Option<crate::cluster::RunningCluster>,
 }
 
 impl ServerHandle {
@@ -111,10 +115,18 @@ impl ServerHandle {
         &self.broker
     }
 
+    /// The cluster node, when `cluster.enabled` is true.
+    pub fn cluster(&self) -> Option<&crate::cluster::RunningCluster> {
+        self.cluster.as_ref()
+    }
+
     /// Closes every connection with 320 CONNECTION_FORCED and stops the listeners.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
+        if let Some(cluster) = self.cluster {
+            cluster.shutdown().await;
+        }
         // Everything queued to the store is committed before the data directory is released.
         let _ = self.broker.store.flush();
         self.broker.store.close();
@@ -153,6 +165,12 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         source,
     })?;
     let broker = Arc::new(broker);
+    // Cluster mode only; off (the default) nothing of the cluster starts.
+    let cluster = if settings.cluster.enabled {
+        Some(crate::cluster::start(&settings, broker.store.clone()).await?)
+    } else {
+        None
+    };
     let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
     let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -226,6 +244,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         shutdown_tx,
         accept_task,
         broker,
+        cluster,
     })
 }
 

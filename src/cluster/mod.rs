@@ -10,10 +10,12 @@
 //! - [`network`]: frames, the shared-secret handshake, the TCP client and the cluster port.
 //! - [`testing`]: an in-memory transport with per-link cuts for in-process tests.
 //! - [`fence`]: a leader without a recent majority refuses writes.
-//! - [`node`]: [`node::ClusterNode`], the running node; [`status`]: its view of the cluster.
+//! - [`node`]: [`node::ClusterNode`], the running node; [`status`]: its view of the cluster;
+//!   [`admin`]: `warren cluster status` against the local cluster port.
 //!
 //! Started by [`start`] only when `cluster.enabled` is true; off, nothing here runs.
 
+pub mod admin;
 pub mod db;
 pub mod entry;
 pub mod fence;
