@@ -14,6 +14,9 @@
 //! - [`management`]: the HTTP API (RabbitMQ's management plugin shapes) on its own
 //!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
 //!   is on the message path: they read atomics that the broker updates as events happen.
+//! - [`cluster`]: replication on openraft (in progress): one Raft group, its LMDB log, the
+//!   authenticated cluster port, `warren cluster status`. Nothing of it runs unless
+//!   `cluster.enabled` is true.
 //!
 //! # Data flow
 //! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →

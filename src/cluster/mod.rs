@@ -99,22 +99,19 @@ pub fn node_config(settings: &Settings) -> NodeConfig {
     }
 }
 
-/// The initial voters from `[[cluster.peers]]`.
+/// The initial voters from `[[cluster.peers]]`, exactly as listed: every node must propose
+/// the same records (they become the same first log entry on each), so this node's own
+/// entry is taken from the list too, not from `advertise`.
 pub fn initial_members(settings: &Settings) -> BTreeMap<NodeId, Node> {
     settings
         .cluster
         .peers
         .iter()
         .map(|p| {
-            let cluster = if p.id == settings.cluster.node_id {
-                settings.cluster.advertised().to_string()
-            } else {
-                p.cluster.clone()
-            };
             (
                 p.id,
                 Node {
-                    cluster,
+                    cluster: p.cluster.clone(),
                     amqp: p.amqp.clone(),
                 },
             )
