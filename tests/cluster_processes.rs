@@ -1,6 +1,7 @@
 //! Three real `warren` processes on loopback form a cluster over the TCP transport: they
 //! elect one leader, and `warren --config FILE cluster status --json` on each reports the
-//! same leader, term and membership. A node with another secret is refused.
+//! same leader, term and membership. A node with another secret is refused. After the
+//! leader is killed with SIGKILL the other two elect a new one.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -96,7 +97,7 @@ fn formed(statuses: &[Status]) -> bool {
 }
 
 #[tokio::test]
-async fn three_processes_elect_one_leader_and_report_the_same_membership() {
+async fn three_processes_elect_one_leader_agree_on_membership_and_fail_over() {
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("cluster.secret");
     write_secret(&secret, "three-processes-share-this-secret\n");
@@ -107,27 +108,9 @@ async fn three_processes_elect_one_leader_and_report_the_same_membership() {
     let configs: Vec<PathBuf> = (1..=3)
         .map(|id| node_config(dir.path(), id, &ports, &secret))
         .collect();
-    let _children: Vec<Child> = configs.iter().map(|c| spawn(c)).collect();
+    let mut children: Vec<Child> = configs.iter().map(|c| spawn(c)).collect();
 
-    let deadline = Instant::now() + FORM_WITHIN;
-    let statuses = loop {
-        let mut statuses = Vec::new();
-        let mut last_error = None;
-        for config in &configs {
-            match status(config).await {
-                Ok(s) => statuses.push(s),
-                Err(e) => last_error = Some(e),
-            }
-        }
-        if statuses.len() == 3 && formed(&statuses) {
-            break statuses;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no agreed leader in time; last error {last_error:?}, statuses {statuses:?}"
-        );
-        tokio::time::sleep(POLL).await;
-    };
+    let statuses = agreed(&configs, 3).await;
     for (i, s) in statuses.iter().enumerate() {
         assert_eq!(s.id, i as u64 + 1);
         assert!(s.applied.is_some(), "{s:?}");
@@ -153,4 +136,44 @@ async fn three_processes_elect_one_leader_and_report_the_same_membership() {
     .expect("write config");
     let err = status(&bad).await.expect_err("wrong secret refused");
     assert!(err.contains("authentication"), "{err}");
+
+    // SIGKILL the leader: the other two elect a new one in a later term.
+    let old = statuses[0].leader.expect("leader");
+    let old_term = statuses[0].term;
+    let index = usize::try_from(old - 1).expect("index");
+    let mut leader = children.remove(index);
+    leader.start_kill().expect("kill");
+    leader.wait().await.expect("reaped");
+    let rest: Vec<PathBuf> = configs
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != index)
+        .map(|(_, c)| c.clone())
+        .collect();
+    let after = agreed(&rest, 2).await;
+    assert_ne!(after[0].leader, Some(old));
+    assert!(after[0].term > old_term, "{after:?}");
+}
+
+/// Polls `configs`' nodes until all answer and agree on one leader among them.
+async fn agreed(configs: &[PathBuf], expect: usize) -> Vec<Status> {
+    let deadline = Instant::now() + FORM_WITHIN;
+    loop {
+        let mut statuses = Vec::new();
+        let mut last_error = None;
+        for config in configs {
+            match status(config).await {
+                Ok(s) => statuses.push(s),
+                Err(e) => last_error = Some(e),
+            }
+        }
+        if statuses.len() == expect && formed(&statuses) {
+            return statuses;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no agreed leader in time; last error {last_error:?}, statuses {statuses:?}"
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
