@@ -15,6 +15,9 @@
 //! - [`management`]: the HTTP API (RabbitMQ's management plugin shapes) on its own
 //!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
 //!   is on the message path: they read atomics that the broker updates as events happen.
+//! - [`cluster`]: replication on openraft (in progress): one Raft group, its LMDB log, the
+//!   authenticated cluster port, `warren cluster status`. Nothing of it runs unless
+//!   `cluster.enabled` is true.
 //!
 //! # Data flow
 //! socket bytes → `read_frame` (no copy) → `Method::decode` → channel → content assembler →
@@ -31,6 +34,7 @@ pub mod auth;
 pub mod broker;
 pub mod channel;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod connection;
 pub mod definitions;

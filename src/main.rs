@@ -32,6 +32,9 @@ fn main() -> ExitCode {
     if cli.command == Some(Command::Compact) {
         return compact(&settings);
     }
+    if let Some(Command::Cluster(command)) = &cli.command {
+        return cluster(&settings, command);
+    }
 
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -61,6 +64,30 @@ fn compact(settings: &Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("warren compact: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `warren cluster ...`: asks this node's cluster port and prints the answer.
+fn cluster(settings: &Settings, command: &warren::config::cli::ClusterCommand) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("warren cluster: cannot start the tokio runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(warren::cluster::admin::run(settings, command)) {
+        Ok(out) => {
+            println!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("warren cluster: {e}");
             ExitCode::from(1)
         }
     }

@@ -54,6 +54,9 @@ pub enum ServerError {
     /// `definitions.load_file` names a missing or invalid file.
     #[error("{0}")]
     Definitions(#[from] crate::definitions::load::LoadError),
+    /// Cluster mode is on and the cluster part could not start.
+    #[error("{0}")]
+    Cluster(#[from] crate::cluster::ClusterError),
 }
 
 /// A running broker. Dropping it does not stop the broker; call [`ServerHandle::shutdown`].
@@ -69,6 +72,7 @@ pub struct ServerHandle {
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
     broker: Arc<Broker>,
+    cluster: Option<crate::cluster::RunningCluster>,
 }
 
 impl ServerHandle {
@@ -127,10 +131,18 @@ impl ServerHandle {
         &self.broker
     }
 
+    /// The cluster node, when `cluster.enabled` is true.
+    pub fn cluster(&self) -> Option<&crate::cluster::RunningCluster> {
+        self.cluster.as_ref()
+    }
+
     /// Closes every connection with 320 CONNECTION_FORCED and stops the listeners.
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
+        if let Some(cluster) = self.cluster {
+            cluster.shutdown().await;
+        }
         // Everything queued to the store is committed before the data directory is released.
         let _ = self.broker.store.flush();
         self.broker.store.close();
@@ -174,6 +186,12 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         crate::definitions::load::load(&broker, path)?;
     }
     let broker = Arc::new(broker);
+    // Cluster mode only; off (the default) nothing of the cluster starts.
+    let cluster = if settings.cluster.enabled {
+        Some(crate::cluster::start(&settings, broker.store.clone()).await?)
+    } else {
+        None
+    };
     let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
     let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
     let management_tls = bind_all(
@@ -295,6 +313,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         shutdown_tx,
         accept_task,
         broker,
+        cluster,
     })
 }
 

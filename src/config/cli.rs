@@ -38,4 +38,18 @@ pub enum Command {
     /// Shrinks the data file to its live data (the file keeps its peak size after a
     /// backlog drains), then exits. Stop the broker first.
     Compact,
+    /// Cluster operations, sent to this node's cluster port (`cluster.listen`).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// `warren cluster ...`
+#[derive(Debug, Clone, PartialEq, Eq, Subcommand)]
+pub enum ClusterCommand {
+    /// This node's view: its id, role, term, leader, members, log and applied indexes.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }

@@ -7,6 +7,7 @@
 
 pub mod cli;
 mod definitions;
+pub mod cluster;
 mod http;
 mod listen;
 pub mod tls;
@@ -39,6 +40,8 @@ pub struct Settings {
     pub prometheus: PrometheusSettings,
     /// Definitions applied at start-up.
     pub definitions: DefinitionsSettings,
+    /// Replication across nodes (off by default).
+    pub cluster: cluster::ClusterSettings,
 }
 
 /// The `[limits]` section.
@@ -204,7 +207,7 @@ pub const ENV_PREFIX: &str = "WARREN_";
 
 /// Settings that hold a list and may be given in the environment as comma-separated values
 /// (e.g. `WARREN_AUTH__VHOSTS=/,staging`). `auth.users` can only come from the file.
-const ENV_LIST_KEYS: [&str; 9] = [
+const ENV_LIST_KEYS: [&str; 10] = [
     "auth.vhosts",
     "auth.loopback_users",
     "auth.mechanisms",
@@ -214,10 +217,15 @@ const ENV_LIST_KEYS: [&str; 9] = [
     "management.tls_listen",
     "prometheus.listen",
     "prometheus.tls_listen",
+    "cluster.election_timeout_ms",
 ];
 
 /// The only settings that take `true` or `false`.
-const BOOL_KEYS: [&str; 1] = ["tls.fail_if_no_peer_cert"];
+const BOOL_KEYS: [&str; 3] = [
+    "tls.fail_if_no_peer_cert",
+    "cluster.enabled",
+    "cluster.proxy",
+];
 
 /// Why the settings could not be loaded or are not usable. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]
@@ -491,6 +499,7 @@ impl Settings {
         self.management.tls_addresses()?;
         self.prometheus.addresses()?;
         self.prometheus.tls_addresses()?;
+        self.cluster.validate()?;
         Ok(())
     }
 

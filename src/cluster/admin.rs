@@ -1,0 +1,69 @@
+//! `warren --config FILE cluster ...`: admin requests to this node's own cluster port,
+//! authenticated with the shared secret like any peer (as the admin client, node id 0).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use super::network::tcp::{self, CallError};
+use super::status::Status;
+use crate::config::cli::ClusterCommand;
+use crate::config::{ConfigError, Settings};
+
+/// How long the admin client waits for an answer.
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Why an admin command failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// The settings do not describe a cluster node.
+    #[error("{0}")]
+    Settings(#[from] ConfigError),
+    /// The node did not answer.
+    #[error("{0}; is this node running with cluster.enabled = true?")]
+    Call(#[from] CallError),
+    /// The answer could not be printed.
+    #[error("cannot format the answer: {0}")]
+    Format(#[from] serde_json::Error),
+}
+
+/// The address to reach this node's cluster port at: `cluster.listen`, with a wildcard
+/// address replaced by loopback.
+pub fn local_addr(settings: &Settings) -> Result<SocketAddr, ConfigError> {
+    let mut addr = settings.cluster.listen_addr()?;
+    if addr.ip().is_unspecified() {
+        let ip = match addr.ip() {
+            IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        };
+        addr.set_ip(ip);
+    }
+    Ok(addr)
+}
+
+/// Asks this node for its status.
+pub async fn status(settings: &Settings) -> Result<Status, AdminError> {
+    if !settings.cluster.enabled {
+        return Err(ConfigError::Invalid {
+            key: "cluster.enabled".into(),
+            reason: "is false in these settings: this node is not part of a cluster".into(),
+        }
+        .into());
+    }
+    let secret = settings.cluster.read_secret()?;
+    let addr = local_addr(settings)?;
+    Ok(tcp::request_status(&addr.to_string(), &secret, ADMIN_TIMEOUT).await?)
+}
+
+/// Runs `command` and returns what to print.
+pub async fn run(settings: &Settings, command: &ClusterCommand) -> Result<String, AdminError> {
+    match command {
+        ClusterCommand::Status { json } => {
+            let status = status(settings).await?;
+            if *json {
+                Ok(serde_json::to_string_pretty(&status)?)
+            } else {
+                Ok(status.to_string())
+            }
+        }
+    }
+}

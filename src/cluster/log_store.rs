@@ -1,0 +1,128 @@
+//! openraft's log storage (v2 API) over [`RaftDb`]: vote, committed id, entries, purge.
+//! Each call commits and syncs before it returns; `append` reports the flush to openraft
+//! only after its transaction is on disk.
+
+use std::fmt::Debug;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
+use openraft::{OptionalSend, RaftLogReader, StorageIOError};
+
+use super::db::{DbError, RaftDb, keys};
+use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
+
+/// The Raft log of one node. Cheap to clone (readers share the environment).
+#[derive(Debug, Clone)]
+pub struct LogStore {
+    db: Arc<RaftDb>,
+}
+
+impl LogStore {
+    /// A log store over `db`.
+    pub fn new(db: Arc<RaftDb>) -> LogStore {
+        LogStore { db }
+    }
+}
+
+fn read_err(e: DbError) -> StorageError {
+    StorageIOError::read_logs(&e).into()
+}
+
+fn write_err(e: DbError) -> StorageError {
+    StorageIOError::write_logs(&e).into()
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> Result<Vec<Entry>, StorageError> {
+        let start = match range.start_bound() {
+            Bound::Included(&s) => s,
+            Bound::Excluded(&s) => s.saturating_add(1),
+            Bound::Unbounded => 0,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(&e) => e,
+            Bound::Excluded(&0) => return Ok(Vec::new()),
+            Bound::Excluded(&e) => e - 1,
+            Bound::Unbounded => u64::MAX,
+        };
+        self.db.entries(start, end).map_err(read_err)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> Result<LogState<TypeConfig>, StorageError> {
+        let purged: Option<LogId> = self.db.get(keys::PURGED).map_err(read_err)?;
+        let last = self.db.last_log_id().map_err(read_err)?.or(purged);
+        Ok(LogState {
+            last_purged_log_id: purged,
+            last_log_id: last,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> Result<(), StorageError> {
+        self.db
+            .put(keys::VOTE, vote)
+            .map_err(|e| StorageIOError::write_vote(&e).into())
+    }
+
+    async fn read_vote(&mut self) -> Result<Option<Vote>, StorageError> {
+        self.db
+            .get(keys::VOTE)
+            .map_err(|e| StorageIOError::read_vote(&e).into())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
+        self.db.put(keys::COMMITTED, &committed).map_err(write_err)
+    }
+
+    async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        Ok(self
+            .db
+            .get::<Option<LogId>>(keys::COMMITTED)
+            .map_err(read_err)?
+            .flatten())
+    }
+
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: LogFlushed<TypeConfig>,
+    ) -> Result<(), StorageError>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let entries: Vec<Entry> = entries.into_iter().collect();
+        match self.db.append(&entries) {
+            Ok(()) => {
+                // The transaction is committed and synced: the entries are on disk.
+                callback.log_io_completed(Ok(()));
+                Ok(())
+            }
+            Err(e) => {
+                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
+                Err(write_err(e))
+            }
+        }
+    }
+
+    async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        tracing::debug!(%log_id, "cluster log: truncating from");
+        self.db.truncate(log_id.index).map_err(write_err)
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
+        tracing::debug!(%log_id, "cluster log: purging up to");
+        self.db.purge(&log_id).map_err(write_err)
+    }
+}

@@ -1,0 +1,161 @@
+//! Replication across nodes on openraft 0.9: one Raft group for the whole cluster ("one
+//! log, one leader"); every node applies the committed entries to its own store.
+//!
+//! # Map
+//! - [`types`]: the openraft type configuration ([`types::Node`], ids, aliases).
+//! - [`entry`]: what an entry carries ([`entry::Request`], a batch of [`entry::ClusterOp`]).
+//! - [`db`]: the cluster's own LMDB environment (`<data_dir>/cluster/`).
+//! - [`log_store`] and [`state_machine`]: openraft's v2 storage traits over it and over the
+//!   message store; [`snapshot`]: the snapshot format.
+//! - [`network`]: frames, the shared-secret handshake, the TCP client and the cluster port.
+//! - [`testing`]: an in-memory transport with per-link cuts for in-process tests.
+//! - [`fence`]: a leader without a recent majority refuses writes.
+//! - [`node`]: [`node::ClusterNode`], the running node; [`status`]: its view of the cluster;
+//!   [`admin`]: `warren cluster status` against the local cluster port.
+//!
+//! Started by [`start`] only when `cluster.enabled` is true; off, nothing here runs.
+
+pub mod admin;
+pub mod db;
+pub mod entry;
+pub mod fence;
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod snapshot;
+pub mod state_machine;
+pub mod status;
+pub mod testing;
+pub mod types;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::config::Settings;
+use crate::store::Store;
+pub use node::{ClusterNode, NodeConfig, WriteError};
+pub use status::Status;
+pub use types::{Node, NodeId};
+
+/// Why the cluster could not start or act.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    /// The settings are not usable.
+    #[error("{0}")]
+    Settings(#[from] crate::config::ConfigError),
+    /// openraft refused its configuration.
+    #[error("cluster timings refused by openraft: {0}")]
+    Config(String),
+    /// The cluster database failed.
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    /// The state machine could not be opened.
+    #[error("cluster state machine: {0}")]
+    Storage(String),
+    /// openraft failed or refused the request.
+    #[error("cluster: {0}")]
+    Raft(String),
+    /// The cluster port could not be bound.
+    #[error("cluster.listen: cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A node started from the settings, with its cluster port.
+#[derive(Debug)]
+pub struct RunningCluster {
+    /// The node.
+    pub node: ClusterNode,
+    /// The bound cluster port.
+    pub addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+}
+
+impl RunningCluster {
+    /// Stops the cluster port and openraft.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        self.node.shutdown().await;
+    }
+}
+
+/// The node configuration the settings describe.
+pub fn node_config(settings: &Settings) -> NodeConfig {
+    let c = &settings.cluster;
+    NodeConfig {
+        id: c.node_id,
+        dir: settings.server.data_dir.join(db::DIR_NAME),
+        heartbeat_ms: c.heartbeat_ms,
+        election_timeout_ms: c.election_timeout(),
+        snapshot_logs: c.snapshot_logs,
+        keep_logs: 1000,
+    }
+}
+
+/// The initial voters from `[[cluster.peers]]`, exactly as listed: every node must propose
+/// the same records (they become the same first log entry on each), so this node's own
+/// entry is taken from the list too, not from `advertise`.
+pub fn initial_members(settings: &Settings) -> BTreeMap<NodeId, Node> {
+    settings
+        .cluster
+        .peers
+        .iter()
+        .map(|p| {
+            (
+                p.id,
+                Node {
+                    cluster: p.cluster.clone(),
+                    amqp: p.amqp.clone(),
+                },
+            )
+        })
+        .collect()
+}
+
+/// Starts this node's cluster part over the open `store`: binds the cluster port, starts
+/// openraft with the TCP transport, and forms the cluster from `[[cluster.peers]]` on first
+/// start (every node proposes the same voters, which openraft accepts as one cluster).
+#[tracing::instrument(name = "cluster", skip_all, fields(node = settings.cluster.node_id))]
+pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, ClusterError> {
+    let c = &settings.cluster;
+    let secret = c.read_secret()?;
+    let listen = c.listen_addr()?;
+    let listener = crate::listener::bind(listen).map_err(|source| ClusterError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let addr = listener.local_addr().map_err(|source| ClusterError::Bind {
+        addr: listen,
+        source,
+    })?;
+    let config = node_config(settings);
+    let peers: BTreeMap<NodeId, String> = c
+        .peers
+        .iter()
+        .filter(|p| p.id != c.node_id)
+        .map(|p| (p.id, p.cluster.clone()))
+        .collect();
+    let network = network::tcp::TcpNetwork::new(c.node_id, &secret, peers);
+    let node = ClusterNode::start(&config, store, network).await?;
+    let (shutdown, shutdown_rx) = watch::channel(false);
+    let served = network::listener::Served {
+        raft: node.raft().clone(),
+        secret: Arc::from(secret.as_slice()),
+        fence_ms: config.fence_ms(),
+    };
+    tokio::spawn(network::listener::serve(listener, served, shutdown_rx));
+    tracing::info!(%addr, "cluster port listening");
+    node.initialize(initial_members(settings)).await?;
+    Ok(RunningCluster {
+        node,
+        addr,
+        shutdown,
+    })
+}

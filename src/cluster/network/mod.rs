@@ -1,0 +1,9 @@
+//! How nodes talk: length-prefixed frames ([`frame`]), a shared-secret handshake
+//! ([`auth`]), the request and response messages ([`rpc`]), the TCP client openraft drives
+//! ([`tcp`]) and the cluster port's server ([`listener`]).
+
+pub mod auth;
+pub mod frame;
+pub mod listener;
+pub mod rpc;
+pub mod tcp;

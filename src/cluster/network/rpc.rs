@@ -1,0 +1,43 @@
+//! The messages of the cluster port after the handshake: one request frame, one response
+//! frame, in turn, postcard-encoded (compact, and its decoder never allocates more than the
+//! frame it reads from holds).
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::cluster::status::Status;
+use crate::cluster::types::{NodeId, TypeConfig};
+
+/// A request on the cluster port.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcRequest {
+    /// Raft: append entries (and heartbeats).
+    AppendEntries(AppendEntriesRequest<TypeConfig>),
+    /// Raft: request a vote.
+    Vote(VoteRequest<NodeId>),
+    /// Raft: one chunk of a snapshot.
+    InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
+    /// Admin: this node's view of the cluster.
+    Status,
+}
+
+/// The answer to an [`RpcRequest`].
+#[derive(Debug, Serialize, Deserialize)]
+pub enum RpcResponse {
+    /// To [`RpcRequest::AppendEntries`].
+    AppendEntries(Result<AppendEntriesResponse<NodeId>, RaftError<NodeId>>),
+    /// To [`RpcRequest::Vote`].
+    Vote(Result<VoteResponse<NodeId>, RaftError<NodeId>>),
+    /// To [`RpcRequest::InstallSnapshot`].
+    InstallSnapshot(
+        Result<InstallSnapshotResponse<NodeId>, RaftError<NodeId, InstallSnapshotError>>,
+    ),
+    /// To [`RpcRequest::Status`].
+    Status(Box<Status>),
+    /// The request was not acceptable (e.g. a Raft message from an admin client).
+    Refused(String),
+}

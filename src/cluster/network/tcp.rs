@@ -1,0 +1,296 @@
+//! The TCP transport: a node dials each peer at the `cluster` address of its own
+//! `[[cluster.peers]]` entry (never at an address learned from another node), authenticates
+//! with the shared secret, then sends one request frame and reads one response frame at a
+//! time. A failed call drops the connection; the next call dials again.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use openraft::error::{
+    InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
+};
+use openraft::network::RPCOption;
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use openraft::{RaftNetwork, RaftNetworkFactory};
+use tokio::net::TcpStream;
+
+use super::auth::{self, AuthError};
+use super::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
+use super::rpc::{RpcRequest, RpcResponse};
+use crate::cluster::status::Status;
+use crate::cluster::types::{Node, NodeId, TypeConfig};
+
+/// How long dialing and the handshake may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a call on the cluster port failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The peer could not be reached (refused, unknown, or no answer in time).
+    #[error("cannot reach {addr}: {reason}")]
+    Unreachable {
+        /// The address dialed.
+        addr: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The handshake failed.
+    #[error("{addr}: {source}")]
+    Auth {
+        /// The address dialed.
+        addr: String,
+        /// Why.
+        source: AuthError,
+    },
+    /// The link failed mid-call.
+    #[error("{addr}: {source}")]
+    Frame {
+        /// The address dialed.
+        addr: String,
+        /// Why.
+        source: FrameError,
+    },
+    /// A message did not encode or decode.
+    #[error("{addr}: bad message: {source}")]
+    Codec {
+        /// The address dialed.
+        addr: String,
+        /// Why.
+        source: postcard::Error,
+    },
+    /// The peer refused the request, or answered another one.
+    #[error("{addr}: {reason}")]
+    Refused {
+        /// The address dialed.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One authenticated connection to a cluster port.
+#[derive(Debug)]
+struct Link {
+    addr: String,
+    secret: Arc<[u8]>,
+    from: NodeId,
+    stream: Option<TcpStream>,
+}
+
+impl Link {
+    async fn connect(&mut self) -> Result<&mut TcpStream, CallError> {
+        if self.stream.is_none() {
+            let addr = self.addr.clone();
+            let unreachable = |reason: String| CallError::Unreachable {
+                addr: addr.clone(),
+                reason,
+            };
+            let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+                .await
+                .map_err(|_| unreachable("connect timed out".into()))?
+                .map_err(|e| unreachable(e.to_string()))?;
+            let _ = stream.set_nodelay(true);
+            tokio::time::timeout(
+                CONNECT_TIMEOUT,
+                auth::dial(&mut stream, &self.secret, self.from),
+            )
+            .await
+            .map_err(|_| unreachable("handshake timed out".into()))?
+            .map_err(|source| CallError::Auth {
+                addr: addr.clone(),
+                source,
+            })?;
+            self.stream = Some(stream);
+        }
+        self.stream.as_mut().ok_or_else(|| CallError::Unreachable {
+            addr: self.addr.clone(),
+            reason: "not connected".into(),
+        })
+    }
+
+    /// Sends `req` and reads the answer within `ttl`; any failure drops the connection.
+    async fn call(&mut self, req: &RpcRequest, ttl: Duration) -> Result<RpcResponse, CallError> {
+        let addr = self.addr.clone();
+        let payload = postcard::to_allocvec(req).map_err(|source| CallError::Codec {
+            addr: addr.clone(),
+            source,
+        })?;
+        let result = tokio::time::timeout(ttl, async {
+            let stream = self.connect().await?;
+            let frame_err = |source| CallError::Frame {
+                addr: addr.clone(),
+                source,
+            };
+            write_frame(stream, &payload).await.map_err(frame_err)?;
+            let answer = read_frame(stream, MAX_FRAME).await.map_err(frame_err)?;
+            postcard::from_bytes::<RpcResponse>(&answer).map_err(|source| CallError::Codec {
+                addr: addr.clone(),
+                source,
+            })
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(CallError::Unreachable {
+                addr: addr.clone(),
+                reason: format!("no answer within {} ms", ttl.as_millis()),
+            })
+        });
+        if result.is_err() {
+            self.stream = None;
+        }
+        result
+    }
+}
+
+/// Asks the node at `addr` for its status, as the admin client (node id 0).
+pub async fn request_status(addr: &str, secret: &[u8], ttl: Duration) -> Result<Status, CallError> {
+    let mut link = Link {
+        addr: addr.to_string(),
+        secret: Arc::from(secret),
+        from: 0,
+        stream: None,
+    };
+    match link.call(&RpcRequest::Status, ttl).await? {
+        RpcResponse::Status(status) => Ok(*status),
+        RpcResponse::Refused(reason) => Err(CallError::Refused {
+            addr: addr.to_string(),
+            reason,
+        }),
+        _ => Err(CallError::Refused {
+            addr: addr.to_string(),
+            reason: "answered another request".into(),
+        }),
+    }
+}
+
+/// Creates [`TcpClient`]s for openraft.
+#[derive(Debug, Clone)]
+pub struct TcpNetwork {
+    from: NodeId,
+    secret: Arc<[u8]>,
+    peers: Arc<BTreeMap<NodeId, String>>,
+}
+
+impl TcpNetwork {
+    /// A network for node `from`, dialing `peers` (id → this node's address for it).
+    pub fn new(from: NodeId, secret: &[u8], peers: BTreeMap<NodeId, String>) -> TcpNetwork {
+        TcpNetwork {
+            from,
+            secret: Arc::from(secret),
+            peers: Arc::new(peers),
+        }
+    }
+}
+
+impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
+    type Network = TcpClient;
+
+    async fn new_client(&mut self, target: NodeId, _node: &Node) -> TcpClient {
+        let addr = self.peers.get(&target).cloned();
+        if addr.is_none() {
+            tracing::warn!(
+                target,
+                "cluster: node {target} is a member but not in this node's [[cluster.peers]]; \
+                 add it there to reach it"
+            );
+        }
+        TcpClient {
+            target,
+            link: addr.map(|addr| Link {
+                addr,
+                secret: Arc::clone(&self.secret),
+                from: self.from,
+                stream: None,
+            }),
+        }
+    }
+}
+
+/// openraft's client for one peer.
+#[derive(Debug)]
+pub struct TcpClient {
+    target: NodeId,
+    link: Option<Link>,
+}
+
+type RpcErr<E = openraft::error::Infallible> = RPCError<NodeId, Node, RaftError<NodeId, E>>;
+
+impl TcpClient {
+    async fn call<E: std::error::Error>(
+        &mut self,
+        req: RpcRequest,
+        option: &RPCOption,
+    ) -> Result<RpcResponse, RpcErr<E>> {
+        let Some(link) = self.link.as_mut() else {
+            let e = CallError::Unreachable {
+                addr: String::new(),
+                reason: format!("node {} is not in [[cluster.peers]]", self.target),
+            };
+            return Err(RPCError::Unreachable(Unreachable::new(&e)));
+        };
+        link.call(&req, option.hard_ttl())
+            .await
+            .map_err(|e| match e {
+                CallError::Unreachable { .. } | CallError::Auth { .. } => {
+                    RPCError::Unreachable(Unreachable::new(&e))
+                }
+                _ => RPCError::Network(NetworkError::new(&e)),
+            })
+    }
+
+    fn unexpected<E: std::error::Error>(&self) -> RpcErr<E> {
+        let e = CallError::Refused {
+            addr: format!("node {}", self.target),
+            reason: "answered another request".into(),
+        };
+        RPCError::Network(NetworkError::new(&e))
+    }
+}
+
+impl RaftNetwork<TypeConfig> for TcpClient {
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        match self.call(RpcRequest::AppendEntries(rpc), &option).await? {
+            RpcResponse::AppendEntries(Ok(r)) => Ok(r),
+            RpcResponse::AppendEntries(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        rpc: InstallSnapshotRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<InstallSnapshotResponse<NodeId>, RpcErr<InstallSnapshotError>> {
+        match self.call(RpcRequest::InstallSnapshot(rpc), &option).await? {
+            RpcResponse::InstallSnapshot(Ok(r)) => Ok(r),
+            RpcResponse::InstallSnapshot(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<NodeId>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<NodeId>, RpcErr> {
+        match self.call(RpcRequest::Vote(rpc), &option).await? {
+            RpcResponse::Vote(Ok(r)) => Ok(r),
+            RpcResponse::Vote(Err(e)) => {
+                Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
+            }
+            _ => Err(self.unexpected()),
+        }
+    }
+}
