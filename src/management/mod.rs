@@ -20,6 +20,7 @@ pub mod error;
 pub mod exchanges;
 pub mod health;
 pub mod json;
+pub mod memory;
 pub mod messages;
 pub mod nodes;
 pub mod overview;
@@ -131,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cluster-name", get(overview::cluster_name))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{name}", get(nodes::get))
+        .route("/nodes/{name}/memory", get(nodes::memory))
         .route("/health/checks/alarms", get(health::alarms))
         .route("/health/checks/local-alarms", get(health::alarms))
         .route("/health/checks/virtual-hosts", get(health::virtual_hosts))
