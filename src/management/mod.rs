@@ -4,7 +4,7 @@
 //! Map: [`auth`] (Basic credentials → [`auth::Principal`]), [`error`] (RabbitMQ's error
 //! bodies), [`json`] (field tables and counters as JSON, the body extractor), [`paging`]
 //! (page/sort/filter/columns for every list), then one file per resource family:
-//! [`overview`], [`nodes`], [`health`], [`queues`], [`exchanges`], [`bindings`],
+//! [`overview`], [`nodes`] (and [`memory`], its breakdown), [`health`], [`queues`], [`exchanges`], [`bindings`],
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
 //! permissions), [`policies`] (policies and operator policies).
