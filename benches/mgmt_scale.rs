@@ -4,29 +4,41 @@
 //! scrapes `/metrics` and `/metrics/per-object`. Each request is timed end to end over
 //! loopback HTTP (median of 5).
 //!
-//! `cargo bench --bench mgmt_scale -- [--queues N]`
+//! `cargo bench --bench mgmt_scale -- [--queues N] [--hold SECONDS]`
+//!
+//! With `--hold`, the broker stays up that long after the table, its AMQP, management and
+//! Prometheus addresses printed, so the `throughput` bench (`--uri`) can drive it with and
+//! without a poller running beside it (see benches/README.md).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() {
     let mut queues = 100_000usize;
+    let mut hold = 0u64;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
-        if arg == "--queues"
-            && let Some(n) = args.next().and_then(|v| v.parse().ok())
-        {
-            queues = n;
+        let value = |args: &mut std::iter::Skip<std::env::Args>| {
+            args.next().and_then(|v| v.parse::<u64>().ok())
+        };
+        match arg.as_str() {
+            "--queues" => {
+                if let Some(n) = value(&mut args) {
+                    queues = usize::try_from(n).unwrap_or(usize::MAX);
+                }
+            }
+            "--hold" => hold = value(&mut args).unwrap_or(0),
+            _ => {}
         }
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(queues));
+    runtime.block_on(run(queues, hold));
 }
 
-async fn run(queues: usize) {
+async fn run(queues: usize, hold: u64) {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut settings = warren::config::Settings::default();
     settings.server.listen = "127.0.0.1:0".into();
@@ -87,6 +99,13 @@ async fn run(queues: usize) {
     println!("|---|---:|---:|");
     for (what, (median, bytes)) in rows {
         println!("| {what} | {median:.1?} | {bytes} |");
+    }
+    if hold > 0 {
+        println!(
+            "holding for {hold} s: amqp://guest:guest@{}/%2f management {api} metrics {metrics}",
+            handle.local_addr()
+        );
+        tokio::time::sleep(Duration::from_secs(hold)).await;
     }
     handle.shutdown().await;
 }

@@ -144,7 +144,7 @@ async fn tags_scope_the_api_as_in_rabbitmq() {
     let (status, body) = call(&b, ("none", "pw"), Method::GET, "/api/whoami", None).await;
     assert_eq!(
         (status, body["reason"].as_str()),
-        (401, Some("Login failed"))
+        (401, Some("Not management user"))
     );
     let (status, body) = call(&b, ("mgr", "pw"), Method::GET, "/api/whoami", None).await;
     assert_eq!(

@@ -239,7 +239,7 @@ async fn put_declares_then_answers_204_and_inequivalent_is_400() {
         err["reason"]
             .as_str()
             .unwrap()
-            .starts_with("406 PRECONDITION_FAILED - inequivalent arg 'durable'"),
+            .starts_with("inequivalent arg 'durable' for queue"),
         "{err}"
     );
     let (status, _) = api

@@ -9,7 +9,7 @@
 //! [`ConnectionEntry::close`] handle, which its driver task watches: it sends
 //! connection.close 320 CONNECTION_FORCED with the given text, as RabbitMQ does.
 
-use crate::metrics::counters::{RateCounters, channel as ch};
+use crate::metrics::counters::{RateCounters, SocketStats, channel as ch};
 use crate::protocol::FieldTable;
 use dashmap::DashMap;
 use parking_lot::Mutex;
@@ -44,6 +44,8 @@ pub struct ConnectionDetails {
     pub heartbeat: u16,
     /// When the connection opened, milliseconds since the Unix epoch.
     pub connected_at: u64,
+    /// Its socket counters (bytes and reads/writes), updated by its reader and writer.
+    pub io: Arc<SocketStats>,
 }
 
 /// One consumer as its channel registered it (at basic.consume; removed at cancel).
@@ -88,6 +90,9 @@ pub struct ChannelInfo {
     pub transactional: AtomicBool,
     /// Its consumers (changed at consume and cancel only).
     pub consumers: Mutex<Vec<ConsumerInfo>>,
+    /// Since when (Unix milliseconds) the sampler has seen its counters unchanged, 0 while
+    /// active (`idle_since`); kept by the sampler only.
+    pub idle_since_ms: AtomicU64,
 }
 
 impl ChannelInfo {
@@ -104,6 +109,7 @@ impl ChannelInfo {
             confirm: AtomicBool::new(false),
             transactional: AtomicBool::new(false),
             consumers: Mutex::new(Vec::new()),
+            idle_since_ms: AtomicU64::new(0),
         }
     }
 }

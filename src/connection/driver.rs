@@ -10,6 +10,7 @@ use crate::broker::alarms::Alarm;
 use crate::broker::consumer::{ConnectionEvent, Delivery};
 use crate::channel::{Channel, ChannelContext, ChannelState};
 use crate::error::AmqpError;
+use crate::metrics::counters::connection::{RECV_CNT, RECV_OCT};
 use crate::protocol::{
     ChannelClose, ChannelCloseOk, ChannelOpenOk, ConnectionBlocked, ConnectionClose,
     ConnectionCloseOk, ConnectionUnblocked, ConnectionUpdateSecretOk, ContentHeader, Frame,
@@ -43,6 +44,15 @@ enum Flow {
 }
 
 impl Connection {
+    /// Counts `n` bytes read from the socket (`recv_oct`, `recv_cnt`).
+    pub(super) fn count_read(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        self.outbox.io.add(RECV_OCT, n as u64);
+        self.outbox.io.add(RECV_CNT, 1);
+    }
+
     /// Runs until the connection ends.
     pub(super) async fn run(
         &mut self,
@@ -123,6 +133,7 @@ impl Connection {
                         Ok(0) | Err(_) => Flow::Stop,
                         Ok(n) => {
                             last_read = Instant::now();
+                            self.count_read(n);
                             if n == read_size && read_size < 256 * 1024 {
                                 read_size *= 2;
                             }

@@ -356,7 +356,9 @@ impl Connection {
                 .any(|h| h.get(..got.len()) == Some(got))
         };
         while self.rbuf.len() < PROTOCOL_HEADER.len() {
-            if self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0) == 0 {
+            let n = self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0);
+            self.count_read(n);
+            if n == 0 {
                 return Err(HandshakeError::Closed);
             }
             // A client that starts with anything else gets our header as soon as we can tell.
@@ -397,7 +399,9 @@ impl Connection {
                     }
                 },
                 Ok(None) => {
-                    if self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0) == 0 {
+                    let n = self.reader.read_buf(&mut self.rbuf).await.unwrap_or(0);
+                    self.count_read(n);
+                    if n == 0 {
                         return Err(HandshakeError::Closed);
                     }
                 }

@@ -225,6 +225,7 @@ impl Connection {
             frame_max: self.tuning.frame_max,
             heartbeat: self.tuning.heartbeat,
             connected_at: crate::broker::message::unix_millis_now(),
+            io: Arc::clone(&self.outbox.io),
         };
         let (entry, rx) = self.broker.connections.register(details);
         self.entry = Some(entry);

@@ -6,6 +6,7 @@
 //! large bodies passed as the `Bytes` they arrived in (no copy).
 
 use crate::listener::StreamWriter;
+use crate::metrics::counters::connection::{SEND_CNT, SEND_OCT};
 use crate::protocol::{
     FRAME_END, FrameType, Method, write_content_header_frame, write_frame_header,
     write_heartbeat_frame, write_method_frame,
@@ -157,6 +158,8 @@ pub struct Outbox {
     closed: AtomicBool,
     /// Delivery bytes not yet written (consumers pause when it is over budget).
     pub flow: std::sync::Arc<crate::broker::consumer::OutboundFlow>,
+    /// Socket counters: the writer counts what it sends, the connection task what it reads.
+    pub io: std::sync::Arc<crate::metrics::counters::SocketStats>,
 }
 
 impl Outbox {
@@ -189,10 +192,13 @@ pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: StreamWriter
         }
         // A TLS session may keep records it could not write yet: flush pushes them out
         // (a no-op on plain TCP).
+        // Counted as handed to the socket, so a client that has read them sees them counted.
+        let written: usize = batch.iter().map(Bytes::len).sum();
+        outbox.io.add(SEND_OCT, written as u64);
+        outbox.io.add(SEND_CNT, 1);
         if write_all_vectored(&mut socket, &batch).await.is_err() || socket.flush().await.is_err() {
             break;
         }
-        let written: usize = batch.iter().map(Bytes::len).sum();
         outbox.flow.written(written as u64);
         batch.clear();
     }

@@ -60,6 +60,33 @@ impl Principal {
         Err(ApiError::NotAuthorised("Not monitor user".to_string()))
     }
 
+    /// Whether the user may see the connection (and its channels and consumers) of `owner`:
+    /// monitors and administrators see every connection, other users their own.
+    pub fn may_see_connection(&self, owner: &str) -> bool {
+        self.has_tag(MONITORING) || self.name == owner
+    }
+
+    /// Whether the user may close the connection of `owner`: administrators any, other
+    /// users their own (a monitor may look but not close).
+    pub fn may_close_connection(&self, owner: &str) -> bool {
+        self.has_tag(ADMINISTRATOR) || self.name == owner
+    }
+
+    /// Whether `/api/vhosts` lists `vhost` to this user: monitors see every vhost, other
+    /// users those they have permissions on.
+    pub fn lists_vhost(&self, vhost: &str) -> bool {
+        self.has_tag(MONITORING) || self.may_access_vhost(vhost)
+    }
+
+    /// 401 "User not authorised to access object" unless the user is a policymaker with
+    /// access to `vhost` (reading one policy, writing policies).
+    pub fn require_policymaker(&self, vhost: &str) -> Result<(), ApiError> {
+        if self.has_tag(POLICYMAKER) && self.may_access_vhost(vhost) {
+            return Ok(());
+        }
+        Err(not_authorised_object())
+    }
+
     /// 401 "User not authorised to access virtual host" unless [`Self::may_access_vhost`].
     pub fn require_vhost(&self, vhost: &str) -> Result<(), ApiError> {
         if self.may_access_vhost(vhost) {
@@ -69,6 +96,11 @@ impl Principal {
             "User not authorised to access virtual host".to_string(),
         ))
     }
+}
+
+/// RabbitMQ's refusal of an object the user may not touch.
+pub fn not_authorised_object() -> ApiError {
+    ApiError::NotAuthorised("User not authorised to access object".to_string())
 }
 
 /// Checks `user`/`password` presented from `peer`; users without a management tag are
@@ -88,7 +120,7 @@ pub fn authenticate(
             };
             if !principal.has_tag(MANAGEMENT) {
                 tracing::warn!(user, "HTTP access refused: user has no management tag");
-                return Err(ApiError::Unauthorised("Login failed".to_string()));
+                return Err(ApiError::NotAuthorised("Not management user".to_string()));
             }
             Ok(principal)
         }
@@ -107,7 +139,7 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiErr
     let refused = || ApiError::Unauthorised("Login failed".to_string());
     let value = headers
         .get(axum::http::header::AUTHORIZATION)
-        .ok_or_else(refused)?
+        .ok_or(ApiError::NoCredentials)?
         .to_str()
         .map_err(|_| refused())?;
     let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(refused)?;

@@ -6,13 +6,14 @@
 //! Everything comes from the broker's connection registry; channel counters are the
 //! channels' own atomics.
 
-use super::auth::Principal;
+use super::auth::{Principal, not_authorised_object};
 use super::error::{ApiError, ApiResult};
 use super::json::{put_counter, table};
 use super::paging::ListQuery;
 use super::{AppState, find_vhost};
 use crate::broker::connections::{ChannelInfo, ConnectionEntry};
 use crate::metrics::counters::channel as c;
+use crate::metrics::counters::connection as sock;
 use crate::protocol::FieldValue;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -78,9 +79,24 @@ fn render_connection(c: &ConnectionEntry) -> Value {
         "send_pend": 0,
     });
     if let Some(map) = out.as_object_mut() {
-        for key in ["recv_oct", "send_oct", "recv_cnt", "send_cnt", "reductions"] {
-            put_counter(map, key, 0, 0.0);
-        }
+        let io = &d.io;
+        // Bytes come with their rates; the read and write counts without, as in RabbitMQ.
+        put_counter(
+            map,
+            "recv_oct",
+            io.get(sock::RECV_OCT),
+            io.rate(sock::RECV_OCT),
+        );
+        put_counter(
+            map,
+            "send_oct",
+            io.get(sock::SEND_OCT),
+            io.rate(sock::SEND_OCT),
+        );
+        map.insert("recv_cnt".into(), json!(io.get(sock::RECV_CNT)));
+        map.insert("send_cnt".into(), json!(io.get(sock::SEND_CNT)));
+        // The Erlang process's reductions have no counterpart.
+        put_counter(map, "reductions", 0, 0.0);
     }
     out
 }
@@ -89,25 +105,28 @@ fn channel_name(conn: &ConnectionEntry, ch: &ChannelInfo) -> String {
     format!("{} ({})", conn.name, ch.number)
 }
 
+/// The `message_stats` keys of channels (and vhosts) with their counter indices.
+pub(super) const MESSAGE_STATS: [(&str, usize); 11] = [
+    ("publish", c::PUBLISH),
+    ("confirm", c::CONFIRM),
+    ("return_unroutable", c::RETURN_UNROUTABLE),
+    ("drop_unroutable", c::DROP_UNROUTABLE),
+    ("deliver", c::DELIVER),
+    ("deliver_no_ack", c::DELIVER_NO_ACK),
+    ("get", c::GET),
+    ("get_no_ack", c::GET_NO_ACK),
+    ("get_empty", c::GET_EMPTY),
+    ("ack", c::ACK),
+    ("redeliver", c::REDELIVER),
+];
+
 fn channel_message_stats(ch: &ChannelInfo) -> Option<Value> {
     let k = &ch.counters;
     if k.snapshot().iter().all(|&v| v == 0) {
         return None;
     }
     let mut out = Map::new();
-    for (key, i) in [
-        ("publish", c::PUBLISH),
-        ("confirm", c::CONFIRM),
-        ("return_unroutable", c::RETURN_UNROUTABLE),
-        ("drop_unroutable", c::DROP_UNROUTABLE),
-        ("deliver", c::DELIVER),
-        ("deliver_no_ack", c::DELIVER_NO_ACK),
-        ("get", c::GET),
-        ("get_no_ack", c::GET_NO_ACK),
-        ("get_empty", c::GET_EMPTY),
-        ("ack", c::ACK),
-        ("redeliver", c::REDELIVER),
-    ] {
+    for (key, i) in MESSAGE_STATS {
         put_counter(&mut out, key, k.get(i), k.rate(i));
     }
     let dg = [c::DELIVER, c::DELIVER_NO_ACK, c::GET, c::GET_NO_ACK];
@@ -146,8 +165,16 @@ fn render_channel(conn: &ConnectionEntry, ch: &ChannelInfo) -> Value {
         "confirm": ch.confirm.load(Relaxed),
         "transactional": ch.transactional.load(Relaxed),
     });
-    if let (Some(map), Some(stats)) = (out.as_object_mut(), channel_message_stats(ch)) {
-        map.insert("message_stats".into(), stats);
+    if let Some(map) = out.as_object_mut() {
+        // The Erlang process's reductions have no counterpart.
+        put_counter(map, "reductions", 0, 0.0);
+        let idle = ch.idle_since_ms.load(Relaxed);
+        if idle > 0 {
+            map.insert("idle_since".into(), json!(super::json::timestamp(idle)));
+        }
+        if let Some(stats) = channel_message_stats(ch) {
+            map.insert("message_stats".into(), stats);
+        }
     }
     out
 }
@@ -163,7 +190,7 @@ fn connections_of(
         .list()
         .into_iter()
         .filter(|c| vhost.is_none_or(|v| c.details.vhost == v))
-        .filter(|c| principal.may_access_vhost(&c.details.vhost))
+        .filter(|c| principal.may_see_connection(&c.details.user))
         .collect()
 }
 
@@ -203,12 +230,15 @@ fn find_connection(
     principal: &Principal,
     name: &str,
 ) -> ApiResult<Arc<ConnectionEntry>> {
-    state
+    let conn = state
         .broker
         .connections
         .by_name(name)
-        .filter(|c| principal.may_access_vhost(&c.details.vhost))
-        .ok_or(ApiError::NotFound)
+        .ok_or(ApiError::NotFound)?;
+    if !principal.may_see_connection(&conn.details.user) {
+        return Err(not_authorised_object());
+    }
+    Ok(conn)
 }
 
 async fn show_connection(
@@ -229,6 +259,9 @@ async fn close(
     headers: HeaderMap,
 ) -> ApiResult<StatusCode> {
     let conn = find_connection(&state, &principal, &name)?;
+    if !principal.may_close_connection(&conn.details.user) {
+        return Err(not_authorised_object());
+    }
     let reason = headers
         .get("x-reason")
         .and_then(|v| v.to_str().ok())
@@ -319,7 +352,18 @@ async fn show_channel(
         .into_iter()
         .find(|c| c.number == number)
         .ok_or(ApiError::NotFound)?;
-    Ok(Json(render_channel(&conn, &ch)))
+    let mut out = render_channel(&conn, &ch);
+    if let Some(map) = out.as_object_mut() {
+        let consumers: Vec<Value> = consumers_of(vec![Arc::clone(&conn)], None)
+            .into_iter()
+            .filter(|c| c["channel_details"]["number"] == number)
+            .collect();
+        map.insert("consumer_details".into(), Value::Array(consumers));
+        // Per-exchange and per-queue rates: empty with `rates_mode` basic, as in RabbitMQ.
+        map.insert("publishes".into(), json!([]));
+        map.insert("deliveries".into(), json!([]));
+    }
+    Ok(Json(out))
 }
 
 fn consumers_of(conns: Vec<Arc<ConnectionEntry>>, vhost: Option<&str>) -> Vec<Value> {
@@ -352,6 +396,14 @@ fn consumers_of(conns: Vec<Arc<ConnectionEntry>>, vhost: Option<&str>) -> Vec<Va
         }
     }
     out
+}
+
+/// The consumers on queue `queue` of `vhost` (a single queue's `consumer_details`).
+pub(super) fn queue_consumers(state: &AppState, vhost: &str, queue: &str) -> Vec<Value> {
+    consumers_of(state.broker.connections.list(), Some(vhost))
+        .into_iter()
+        .filter(|c| c["queue"]["name"] == queue)
+        .collect()
 }
 
 fn respond_consumers(

@@ -11,7 +11,11 @@ pub const REALM: &str = "Basic realm=\"RabbitMQ Management\"";
 /// An error answered to an HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
-    /// 401 with `WWW-Authenticate`: no, malformed or wrong credentials.
+    /// 401 with an empty body and no challenge: a request without an `Authorization`
+    /// header (RabbitMQ leaves the challenge out so browsers show its login form).
+    #[error("no credentials")]
+    NoCredentials,
+    /// 401 `not_authorized` with `WWW-Authenticate`: malformed or wrong credentials.
     #[error("not_authorised: {0}")]
     Unauthorised(String),
     /// 401 without the challenge: authenticated but not allowed (RabbitMQ never uses 403).
@@ -23,6 +27,9 @@ pub enum ApiError {
     /// 400 with RabbitMQ's `bad_request` and a reason.
     #[error("bad_request: {0}")]
     BadRequest(String),
+    /// 400 `invalid_pagination_parameters`: a page number or size out of range.
+    #[error("invalid_pagination_parameters: {0}")]
+    InvalidPagination(String),
     /// 405: the path exists but not with this method.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -47,9 +54,11 @@ impl ApiError {
     /// The status code.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::Unauthorised(_) | ApiError::NotAuthorised(_) => StatusCode::UNAUTHORIZED,
+            ApiError::NoCredentials | ApiError::Unauthorised(_) | ApiError::NotAuthorised(_) => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) | ApiError::InvalidPagination(_) => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -60,11 +69,13 @@ impl ApiError {
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
         let (error, reason) = match self {
-            ApiError::Unauthorised(r) | ApiError::NotAuthorised(r) => {
-                ("not_authorised", r.as_str())
-            }
+            ApiError::NoCredentials => return serde_json::Value::Null,
+            // RabbitMQ spells this one with a z, the refusals below with an s.
+            ApiError::Unauthorised(r) => ("not_authorized", r.as_str()),
+            ApiError::NotAuthorised(r) => ("not_authorised", r.as_str()),
             ApiError::NotFound => ("Object Not Found", "Not Found"),
             ApiError::BadRequest(r) => ("bad_request", r.as_str()),
+            ApiError::InvalidPagination(r) => ("invalid_pagination_parameters", r.as_str()),
             ApiError::MethodNotAllowed => ("Method Not Allowed", "Method Not Allowed"),
             ApiError::TooLarge => ("bad_request", "request body too large"),
             ApiError::UnsupportedMediaType => ("Unsupported Media Type", "not_json"),
@@ -78,6 +89,10 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if let ApiError::Internal(reason) = &self {
             tracing::error!(%reason, "management API internal error");
+        }
+        // RabbitMQ answers these with an empty body.
+        if matches!(self, ApiError::NoCredentials | ApiError::MethodNotAllowed) {
+            return self.status().into_response();
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
         if matches!(self, ApiError::Unauthorised(_)) {
@@ -94,14 +109,16 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl From<crate::error::AmqpError> for ApiError {
     /// How RabbitMQ's API reports a failed AMQP operation: 404 for a missing object, 401
-    /// for a refusal, otherwise 400 with the code and the reply text
-    /// (`"406 PRECONDITION_FAILED - inequivalent arg ..."`).
+    /// "Access refused." for a refusal, otherwise 400 with the bare reply text
+    /// (`"inequivalent arg 'durable' for queue ..."`).
     fn from(e: crate::error::AmqpError) -> ApiError {
         use crate::protocol::ReplyCode;
         match e.code {
             ReplyCode::NotFound => ApiError::NotFound,
-            ReplyCode::AccessRefused => ApiError::NotAuthorised(e.reply_text()),
-            code => ApiError::BadRequest(format!("{} {}", code.code(), e.reply_text())),
+            ReplyCode::AccessRefused => ApiError::NotAuthorised("Access refused.".to_string()),
+            // RabbitMQ's reason is the bare text, without the code and its name.
+            code if e.text.is_empty() => ApiError::BadRequest(code.name().to_string()),
+            _ => ApiError::BadRequest(e.text),
         }
     }
 }

@@ -42,10 +42,12 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-fn message_stats(x: &Exchange) -> Value {
+/// An exchange's `message_stats`, or `None` before any message went through it (RabbitMQ
+/// leaves the key out then).
+fn message_stats(x: &Exchange) -> Option<Value> {
     let c = &x.stats.counters;
     if c.snapshot().iter().all(|&v| v == 0) {
-        return json!({});
+        return None;
     }
     let mut out = Map::new();
     put_counter(
@@ -60,7 +62,7 @@ fn message_stats(x: &Exchange) -> Value {
         c.get(x::PUBLISH_OUT),
         c.rate(x::PUBLISH_OUT),
     );
-    Value::Object(out)
+    Some(Value::Object(out))
 }
 
 /// One exchange (`None`: the default exchange) as the API shows it.
@@ -72,7 +74,7 @@ fn render(v: &VHost, x: Option<&Exchange>) -> Value {
             } else {
                 "guest"
             };
-            json!({
+            let mut out = json!({
                 "name": x.name.to_string_lossy(),
                 "vhost": &*v.name,
                 "type": x.kind.as_str(),
@@ -81,9 +83,18 @@ fn render(v: &VHost, x: Option<&Exchange>) -> Value {
                 "internal": x.internal,
                 "arguments": table(&x.arguments),
                 "user_who_performed_action": user,
-                "policy": x.applied_policies().policy_name(),
-                "message_stats": message_stats(x),
-            })
+            });
+            // RabbitMQ shows `policy` only when one applies, `message_stats` only once
+            // messages went through.
+            if let Some(map) = out.as_object_mut() {
+                if let Some(policy) = x.applied_policies().policy_name() {
+                    map.insert("policy".into(), json!(policy));
+                }
+                if let Some(stats) = message_stats(x) {
+                    map.insert("message_stats".into(), stats);
+                }
+            }
+            out
         }
         None => json!({
             "name": "",
@@ -94,8 +105,6 @@ fn render(v: &VHost, x: Option<&Exchange>) -> Value {
             "internal": false,
             "arguments": {},
             "user_who_performed_action": "rmq-internal",
-            "policy": Value::Null,
-            "message_stats": {},
         }),
     }
 }
@@ -165,7 +174,14 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     let (v, x) = find(&state, &principal, &vhost, &name)?;
     let query = ListQuery::parse(&params)?;
-    Ok(Json(query.select_columns(render(&v, x.as_deref()))))
+    let mut out = render(&v, x.as_deref());
+    // One exchange also lists its publishers and destinations with their rates; with
+    // `rates_mode` basic RabbitMQ leaves both empty.
+    if let Some(map) = out.as_object_mut() {
+        map.insert("incoming".into(), json!([]));
+        map.insert("outgoing".into(), json!([]));
+    }
+    Ok(Json(query.select_columns(out)))
 }
 
 /// `PUT /api/exchanges/{vhost}/{name}` with `type`, `durable`, `auto_delete`, `internal`,
@@ -202,7 +218,14 @@ async fn declare(
         super::queues::bool_field(&body, "auto_delete", false)?,
         super::queues::bool_field(&body, "internal", false)?,
         &super::queues::arguments_field(&body)?,
-    )?;
+    )
+    .map_err(|e| match ApiError::from(e) {
+        // The API words AMQP's "unknown exchange type" as RabbitMQ's HTTP layer does.
+        ApiError::BadRequest(r) if r.starts_with("unknown exchange type") => {
+            ApiError::BadRequest(r.replacen("unknown", "invalid", 1))
+        }
+        other => other,
+    })?;
     Ok(if existed {
         StatusCode::NO_CONTENT
     } else {

@@ -3,15 +3,24 @@
 //! RabbitMQ answers; load balancers and probes look only at the status code.
 
 use super::AppState;
+use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde_json::json;
 
 fn ok() -> Response {
     (StatusCode::OK, Json(json!({"status": "ok"}))).into_response()
+}
+
+/// `{"status":"ok"}` with one more field (the port or protocol checked).
+fn ok_with(key: &str, value: serde_json::Value) -> Response {
+    let mut body = serde_json::Map::new();
+    body.insert("status".into(), json!("ok"));
+    body.insert(key.into(), value);
+    (StatusCode::OK, Json(serde_json::Value::Object(body))).into_response()
 }
 
 fn failed(reason: String, extra: serde_json::Value) -> Response {
@@ -56,12 +65,14 @@ pub(super) async fn port_listener(
         .parse()
         .map_err(|_| ApiError::BadRequest(format!("invalid port {port:?}")))?;
     if state.listeners.iter().any(|l| l.addr.port() == port) {
-        return Ok(ok());
+        return Ok(ok_with("port", json!(port)));
     }
-    let ports: Vec<u16> = state.listeners.iter().map(|l| l.addr.port()).collect();
+    let mut ports: Vec<u16> = state.listeners.iter().map(|l| l.addr.port()).collect();
+    ports.sort_unstable();
+    ports.dedup();
     Ok(failed(
-        format!("No active listener on port {port}"),
-        json!({"port": port, "missing": port, "ports": ports}),
+        "No active listener".to_string(),
+        json!({"missing": port, "ports": ports}),
     ))
 }
 
@@ -72,11 +83,12 @@ pub(super) async fn protocol_listener(
 ) -> Response {
     let wanted = normalise_protocol(&protocol);
     if state.listeners.iter().any(|l| l.protocol == wanted) {
-        return ok();
+        return ok_with("protocol", json!(wanted));
     }
-    let protocols: Vec<&str> = state.listeners.iter().map(|l| l.protocol).collect();
+    let mut protocols: Vec<&str> = state.listeners.iter().map(|l| l.protocol).collect();
+    protocols.dedup();
     failed(
-        format!("No active listener for protocol {protocol}"),
+        "No active listener".to_string(),
         json!({"missing": protocol, "protocols": protocols}),
     )
 }
@@ -95,11 +107,10 @@ fn normalise_protocol(p: &str) -> &str {
 /// and get through the vhost's own queue, as RabbitMQ does.
 pub(super) async fn aliveness(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(vhost): Path<String>,
 ) -> ApiResult<Response> {
-    let Some(v) = state.broker.vhost(&vhost) else {
-        return Err(ApiError::NotFound);
-    };
+    let v = super::find_vhost(&state, &principal, &vhost)?;
     match super::queues::round_trip(&v, "aliveness-test") {
         Ok(()) => Ok(ok()),
         Err(reason) => Ok(failed(reason, json!({}))),

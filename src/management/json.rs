@@ -16,6 +16,24 @@ pub fn table(t: &FieldTable) -> Value {
     )
 }
 
+/// A Unix time in milliseconds as RabbitMQ's API prints instants such as `idle_since`:
+/// `"2022-10-05T12:34:56.789+00:00"` (UTC).
+pub fn timestamp(unix_ms: u64) -> String {
+    let nanos = i128::from(unix_ms) * 1_000_000;
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
+}
+
 /// One field value as JSON.
 pub fn field_value(v: &FieldValue) -> Value {
     match v {

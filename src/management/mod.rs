@@ -4,7 +4,7 @@
 //! Map: [`auth`] (Basic credentials → [`auth::Principal`]), [`error`] (RabbitMQ's error
 //! bodies), [`json`] (field tables and counters as JSON, the body extractor), [`paging`]
 //! (page/sort/filter/columns for every list), then one file per resource family:
-//! [`overview`], [`nodes`], [`health`], [`queues`], [`exchanges`], [`bindings`],
+//! [`overview`], [`nodes`] (and [`memory`], its breakdown), [`health`], [`queues`], [`exchanges`], [`bindings`],
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
 //! permissions), [`policies`] (policies and operator policies), [`definitions`]
@@ -22,6 +22,7 @@ pub mod error;
 pub mod exchanges;
 pub mod health;
 pub mod json;
+pub mod memory;
 pub mod messages;
 pub mod nodes;
 pub mod overview;
@@ -166,6 +167,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cluster-name", get(overview::cluster_name))
         .route("/nodes", get(nodes::list))
         .route("/nodes/{name}", get(nodes::get))
+        .route("/nodes/{name}/memory", get(nodes::memory))
         .route("/health/checks/alarms", get(health::alarms))
         .route("/health/checks/local-alarms", get(health::alarms))
         .route("/health/checks/virtual-hosts", get(health::virtual_hosts))

@@ -2,11 +2,14 @@
 //! Telegraf and Datadog decode (a float or string where they expect an integer fails them).
 
 use super::AppState;
+use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
+use super::memory::Breakdown;
 use crate::broker::alarms::{Alarm, resident_memory};
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
+use axum::{Extension, Json};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 
 fn open_fds() -> u64 {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
@@ -117,17 +120,52 @@ const ZERO_COUNTERS: [&str; 23] = [
 ];
 
 /// `GET /api/nodes`.
-pub(super) async fn list(State(state): State<AppState>) -> Json<Value> {
-    Json(Value::Array(vec![node(&state)]))
+pub(super) async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    principal.require_monitor()?;
+    Ok(Json(Value::Array(vec![node(&state)])))
 }
 
 /// `GET /api/nodes/{name}`.
 pub(super) async fn get(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
+    principal.require_monitor()?;
     if name != crate::broker::node_name() {
         return Err(ApiError::NotFound);
     }
-    Ok(Json(node(&state)))
+    let mut out = node(&state);
+    let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");
+    if (flag("memory") || flag("binary"))
+        && let Some(map) = out.as_object_mut()
+    {
+        let breakdown = Breakdown::measure(&state);
+        if flag("memory") {
+            map.insert("memory".into(), breakdown.to_json());
+        }
+        if flag("binary") {
+            map.insert("binary".into(), breakdown.binary_json());
+        }
+    }
+    Ok(Json(out))
+}
+
+/// `GET /api/nodes/{name}/memory`: `{"memory": {...}}`.
+pub(super) async fn memory(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    principal.require_monitor()?;
+    if name != crate::broker::node_name() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(
+        json!({"memory": Breakdown::measure(&state).to_json()}),
+    ))
 }

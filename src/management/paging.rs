@@ -48,12 +48,19 @@ fn parse_bool(v: Option<&String>) -> bool {
     v.is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
+/// RabbitMQ's answer to pagination parameters that are not numbers (or a bad regex).
+fn invalid_parameters() -> ApiError {
+    ApiError::BadRequest("Pagination parameters are invalid".to_string())
+}
+
 fn parse_number(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<u64>> {
     match params.get(key) {
         None => Ok(None),
-        Some(v) => v.trim().parse::<u64>().map(Some).map_err(|_| {
-            ApiError::BadRequest(format!("{key} must be a positive integer, got {v:?}"))
-        }),
+        Some(v) => v
+            .trim()
+            .parse::<u64>()
+            .map(Some)
+            .map_err(|_| invalid_parameters()),
     }
 }
 
@@ -61,23 +68,30 @@ impl ListQuery {
     /// Reads the parameters from a query string map.
     pub fn parse(params: &HashMap<String, String>) -> ApiResult<ListQuery> {
         let page = parse_number(params, "page")?;
-        if page == Some(0) {
-            return Err(ApiError::BadRequest("page must be at least 1".to_string()));
-        }
-        let page_size = parse_number(params, "page_size")?.unwrap_or(DEFAULT_PAGE_SIZE);
-        if page.is_some() && !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(ApiError::BadRequest(format!(
-                "page_size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}"
+        let size = parse_number(params, "page_size")?;
+        let page_size = size.unwrap_or(DEFAULT_PAGE_SIZE);
+        if let Some(page) = page
+            && (page == 0 || !(1..=MAX_PAGE_SIZE).contains(&page_size))
+        {
+            let size = size.map_or("undefined".to_string(), |s| s.to_string());
+            return Err(ApiError::InvalidPagination(format!(
+                "Invalid pagination parameters: page number {page}, page size {size}"
             )));
         }
         let name = match params.get("name").filter(|n| !n.is_empty()) {
             None => None,
-            Some(n) if parse_bool(params.get("use_regex")) => Some(NameFilter::Regex(
-                regex::RegexBuilder::new(n)
+            Some(n) if parse_bool(params.get("use_regex")) => {
+                match regex::RegexBuilder::new(n)
                     .size_limit(REGEX_SIZE_LIMIT)
                     .build()
-                    .map_err(|e| ApiError::BadRequest(format!("invalid regex {n:?}: {e}")))?,
-            )),
+                {
+                    Ok(re) => Some(NameFilter::Regex(re)),
+                    // RabbitMQ refuses a bad regex in a paged request and ignores it in a
+                    // plain listing (checked live).
+                    Err(_) if page.is_some() => return Err(invalid_parameters()),
+                    Err(_) => None,
+                }
+            }
             Some(n) => Some(NameFilter::Substring(n.to_lowercase())),
         };
         let columns = params.get("columns").filter(|c| !c.is_empty()).map(|c| {
@@ -103,6 +117,12 @@ impl ListQuery {
         };
         let mut out = Map::new();
         for path in columns {
+            // RabbitMQ selects inside statistics objects but returns an `arguments` table
+            // whole (`arguments.x-max-length` gives every argument), checked live.
+            let path = match path.first() {
+                Some(first) if first == "arguments" => &path[..1],
+                _ => path.as_slice(),
+            };
             if let Some(v) = lookup(&item, path) {
                 insert_path(&mut out, path, v.clone());
             }
@@ -142,6 +162,8 @@ impl ListQuery {
                     .collect()
             }
             Some(sort) => {
+                // Ties keep the default (vhost, name) order, as in RabbitMQ.
+                items.sort_by(|a, b| key(a).cmp(&key(b)));
                 let path: Vec<String> = sort.split('.').map(str::to_string).collect();
                 let mut all: Vec<Value> = items.iter().map(&render).collect();
                 all.sort_by(|a, b| compare(lookup(a, &path), lookup(b, &path)));

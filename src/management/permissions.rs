@@ -22,6 +22,8 @@ pub(super) fn routes() -> Router<AppState> {
             "/permissions/{vhost}/{user}",
             get(show).put(put).delete(delete),
         )
+        .route("/vhosts/{vhost}/permissions", get(vhost_list))
+        .route("/vhosts/{vhost}/topic-permissions", get(vhost_topic_list))
         .route("/topic-permissions", get(topic_list))
         .route(
             "/topic-permissions/{vhost}/{user}",
@@ -127,6 +129,53 @@ async fn delete(
     } else {
         Err(ApiError::NotFound)
     }
+}
+
+/// `GET /api/vhosts/{vhost}/permissions`: every user's permissions on one vhost.
+async fn vhost_list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(vhost): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    state
+        .broker
+        .access
+        .vhost(&vhost)
+        .ok_or(ApiError::NotFound)?;
+    let items = state
+        .broker
+        .access
+        .all_permissions()
+        .into_iter()
+        .filter(|(_, v, _)| *v == vhost)
+        .map(|(u, v, s)| permission_json(&u, &v, &s))
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+/// `GET /api/vhosts/{vhost}/topic-permissions`: every user's topic permissions on one
+/// vhost.
+async fn vhost_topic_list(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path(vhost): Path<String>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    state
+        .broker
+        .access
+        .vhost(&vhost)
+        .ok_or(ApiError::NotFound)?;
+    let items = state
+        .broker
+        .access
+        .all_topic_permissions()
+        .into_iter()
+        .filter(|(_, v, _)| *v == vhost)
+        .map(|(u, v, s)| topic_permission_json(&u, &v, &s))
+        .collect();
+    Ok(Json(Value::Array(items)))
 }
 
 async fn topic_list(

@@ -86,12 +86,28 @@ async fn list_vhost<const OP: bool>(
     Ok(listing(v.list_policies(kind(OP))))
 }
 
+/// The vhost of one policy a user reads or writes: RabbitMQ lets policymakers (with
+/// access to the vhost) at policies, and only administrators at operator policies.
+fn policy_vhost<const OP: bool>(
+    state: &AppState,
+    principal: &Principal,
+    vhost: &str,
+) -> ApiResult<Arc<crate::broker::vhost::VHost>> {
+    let v = state.broker.vhost(vhost).ok_or(ApiError::NotFound)?;
+    if OP {
+        principal.require_administrator()?;
+    } else {
+        principal.require_policymaker(vhost)?;
+    }
+    Ok(v)
+}
+
 async fn show<const OP: bool>(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path((vhost, name)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
-    let v = find_vhost(&state, &principal, &vhost)?;
+    let v = policy_vhost::<OP>(&state, &principal, &vhost)?;
     let p = v.policy(kind(OP), &name).ok_or(ApiError::NotFound)?;
     Ok(Json(p.to_json()))
 }
@@ -138,7 +154,16 @@ async fn put<const OP: bool>(
     Path((vhost, name)): Path<(String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<StatusCode> {
-    let v = find_vhost(&state, &principal, &vhost)?;
+    let v = policy_vhost::<OP>(&state, &principal, &vhost)?;
+    // RabbitMQ names the missing keys before it validates anything.
+    let missing: Vec<String> = ["pattern", "definition"]
+        .iter()
+        .filter(|k| !body.contains_key(**k))
+        .map(|k| format!("{{key_missing,{k}}}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::BadRequest(format!("[{}]", missing.join(","))));
+    }
     let invalid = |text: String| ApiError::BadRequest(PolicyError::Invalid(text).reason());
     let (pattern, apply_to, priority, definition) = parse_body(&body).map_err(invalid)?;
     let existed = v.policy(kind(OP), &name).is_some();
@@ -165,7 +190,7 @@ async fn remove<const OP: bool>(
     Extension(principal): Extension<Principal>,
     Path((vhost, name)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    let v = find_vhost(&state, &principal, &vhost)?;
+    let v = policy_vhost::<OP>(&state, &principal, &vhost)?;
     if v.clear_policy(kind(OP), &name) {
         Ok(StatusCode::NO_CONTENT)
     } else {

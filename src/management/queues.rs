@@ -102,9 +102,12 @@ pub(super) fn render(queue: &Queue) -> Value {
     out.insert("head_message_timestamp".into(), Value::Null);
     out.insert("consumers".into(), json!(consumers));
     out.insert("active_consumers".into(), json!(consumers));
-    let utilisation = if consumers > 0 { 1.0 } else { 0.0 };
-    out.insert("consumer_utilisation".into(), json!(utilisation));
-    out.insert("consumer_capacity".into(), json!(utilisation));
+    // RabbitMQ shows the integer 0 without consumers and a float with them.
+    let utilisation = if consumers > 0 { json!(1.0) } else { json!(0) };
+    out.insert("consumer_utilisation".into(), utilisation.clone());
+    out.insert("consumer_capacity".into(), utilisation);
+    out.insert("recoverable_slaves".into(), Value::Null);
+    super::json::put_counter(&mut out, "reductions", 0, 0.0);
     out.insert("memory".into(), json!(ready_bytes + unacked_bytes));
     put_counter(&mut out, "messages", ready + unacked, g.rate(q::MESSAGES));
     put_counter(&mut out, "messages_ready", ready, g.rate(q::READY));
@@ -114,22 +117,64 @@ pub(super) fn render(queue: &Queue) -> Value {
         unacked,
         g.rate(q::UNACKED),
     );
-    out.insert("messages_ram".into(), json!(ready + unacked));
-    out.insert("messages_ready_ram".into(), json!(ready));
+    let paged = g.get(q::PAGED_OUT);
+    let paged_bytes = g.get(q::PAGED_OUT_BYTES);
+    let ready_ram = ready.saturating_sub(paged);
+    out.insert("messages_ram".into(), json!(ready_ram + unacked));
+    out.insert("messages_ready_ram".into(), json!(ready_ram));
     out.insert("messages_unacknowledged_ram".into(), json!(unacked));
-    out.insert("messages_persistent".into(), json!(0));
-    out.insert("messages_paged_out".into(), json!(0));
+    out.insert("messages_persistent".into(), json!(g.get(q::PERSISTENT)));
+    out.insert("messages_paged_out".into(), json!(paged));
     out.insert("message_bytes".into(), json!(ready_bytes + unacked_bytes));
     out.insert("message_bytes_ready".into(), json!(ready_bytes));
     out.insert("message_bytes_unacknowledged".into(), json!(unacked_bytes));
     out.insert(
         "message_bytes_ram".into(),
-        json!(ready_bytes + unacked_bytes),
+        json!((ready_bytes + unacked_bytes).saturating_sub(paged_bytes)),
     );
-    out.insert("message_bytes_persistent".into(), json!(0));
-    out.insert("message_bytes_paged_out".into(), json!(0));
+    out.insert(
+        "message_bytes_persistent".into(),
+        json!(g.get(q::PERSISTENT_BYTES)),
+    );
+    out.insert("message_bytes_paged_out".into(), json!(paged_bytes));
+    let idle = queue
+        .stats
+        .idle_since_ms
+        .load(std::sync::atomic::Ordering::Relaxed);
+    if idle > 0 {
+        out.insert("idle_since".into(), json!(super::json::timestamp(idle)));
+    }
     if let Some(stats) = message_stats(queue) {
         out.insert("message_stats".into(), stats);
+    }
+    Value::Object(out)
+}
+
+/// A queue without statistics (`disable_stats=true`, RabbitMQ's UI on big brokers), with
+/// the message counts when `totals` (`enable_queue_totals=true`).
+fn render_light(queue: &Queue, totals: bool) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), json!(queue.decl.name.to_string_lossy()));
+    out.insert("vhost".into(), json!(&*queue.vhost_name));
+    out.insert("type".into(), json!(queue_type(queue.args.queue_type)));
+    out.insert("durable".into(), json!(queue.decl.durable));
+    out.insert("auto_delete".into(), json!(queue.decl.auto_delete));
+    out.insert(
+        "exclusive".into(),
+        json!(queue.decl.exclusive_owner.is_some()),
+    );
+    out.insert("arguments".into(), table(&queue.decl.arguments));
+    out.insert("node".into(), json!(crate::broker::node_name()));
+    out.insert("state".into(), json!("running"));
+    if let Some(policy) = queue.applied_policies().policy_name() {
+        out.insert("policy".into(), json!(policy));
+    }
+    if totals {
+        let g = &queue.stats.gauges;
+        let (ready, unacked) = (g.get(q::READY), g.get(q::UNACKED));
+        out.insert("messages".into(), json!(ready + unacked));
+        out.insert("messages_ready".into(), json!(ready));
+        out.insert("messages_unacknowledged".into(), json!(unacked));
     }
     Value::Object(out)
 }
@@ -145,6 +190,8 @@ fn visible(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
 
 fn respond(params: &HashMap<String, String>, vhosts: &[Arc<VHost>]) -> ApiResult<Json<Value>> {
     let query = ListQuery::parse(params)?;
+    let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");
+    let (stats, totals) = (!flag("disable_stats"), flag("enable_queue_totals"));
     let queues = visible(vhosts);
     // Names are copied out once so the sort borrows plain strings.
     let keyed: Vec<(Arc<Queue>, String)> = queues
@@ -158,7 +205,10 @@ fn respond(params: &HashMap<String, String>, vhosts: &[Arc<VHost>]) -> ApiResult
         .respond(
             keyed,
             |(q, name)| (&*q.vhost_name, name.as_str()),
-            |(q, _)| render(q),
+            |(q, _)| match stats {
+                true => render(q),
+                false => render_light(q, totals),
+            },
         )
         .map(Json)
 }
@@ -201,7 +251,15 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     let (_, queue) = find_queue(&state, &principal, &vhost, &name)?;
     let query = ListQuery::parse(&params)?;
-    Ok(Json(query.select_columns(render(&queue))))
+    let mut out = render(&queue);
+    if let Some(map) = out.as_object_mut() {
+        let consumers = super::connections::queue_consumers(&state, &vhost, &name);
+        map.insert("consumer_details".into(), Value::Array(consumers));
+        // Per-channel and per-exchange rates: empty with `rates_mode` basic, as in RabbitMQ.
+        map.insert("deliveries".into(), json!([]));
+        map.insert("incoming".into(), json!([]));
+    }
+    Ok(Json(query.select_columns(out)))
 }
 
 /// Reads an optional boolean field; any other type is 400.

@@ -22,6 +22,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/users", get(list))
         .route("/users/", get(list))
+        .route("/users/without-permissions", get(without_permissions))
         .route("/users/{name}", get(show).put(put).delete(delete))
         .route("/users/{name}/permissions", get(permissions))
         .route("/users/{name}/topic-permissions", get(topic_permissions))
@@ -55,6 +56,22 @@ async fn list(
         .access
         .users()
         .iter()
+        .map(|u| user_json(u))
+        .collect();
+    Ok(Json(Value::Array(users)))
+}
+
+/// `GET /api/users/without-permissions`: users with no permissions on any vhost.
+async fn without_permissions(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+) -> ApiResult<Json<Value>> {
+    p.require_administrator()?;
+    let access = &state.broker.access;
+    let users: Vec<Value> = access
+        .users()
+        .iter()
+        .filter(|u| access.vhosts_of(&u.name).is_empty())
         .map(|u| user_json(u))
         .collect();
     Ok(Json(Value::Array(users)))
@@ -198,9 +215,9 @@ fn limits_entry(user: &User) -> Option<Value> {
 
 async fn limits_list(
     State(state): State<AppState>,
-    Extension(p): Extension<Principal>,
+    Extension(_p): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
-    p.require_administrator()?;
+    // Any management user may read every user's limits (RabbitMQ 3.10, checked live).
     let items: Vec<Value> = state
         .broker
         .access
@@ -216,25 +233,49 @@ async fn limits_of(
     Extension(p): Extension<Principal>,
     Path(user): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    p.require_administrator()?;
+    let _ = p;
     let user = state.broker.access.user(&user).ok_or(ApiError::NotFound)?;
     Ok(Json(Value::Array(
         limits_entry(&user).into_iter().collect(),
     )))
 }
 
-/// Reads `{"value": N}` of a limit.
-pub(super) fn limit_value(body: &Map<String, Value>) -> ApiResult<i64> {
-    match body.get("value") {
-        Some(Value::Number(n)) => n
-            .as_i64()
-            .ok_or_else(|| ApiError::BadRequest("value must be an integer".to_string())),
-        Some(Value::String(s)) => s
-            .trim()
-            .parse()
-            .map_err(|_| ApiError::BadRequest("value must be an integer".to_string())),
-        _ => Err(ApiError::BadRequest("value is required".to_string())),
-    }
+/// Which limits a `PUT /api/{vhost,user}-limits/...` sets, for RabbitMQ's texts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum LimitOf {
+    /// `max-connections`, `max-queues` of a vhost.
+    VHost,
+    /// `max-connections`, `max-channels` of a user.
+    User,
+}
+
+/// Reads `{"value": N}` of limit `name`, refusing what RabbitMQ refuses with its texts: a
+/// missing value, an unknown limit, a value that is not an integer (strings included).
+pub(super) fn limit_value(body: &Map<String, Value>, name: &str, of: LimitOf) -> ApiResult<i64> {
+    let value = body
+        .get("value")
+        .ok_or_else(|| ApiError::BadRequest("[{key_missing,value}]".to_string()))?;
+    let known: &[&str] = match of {
+        LimitOf::VHost => &["max-connections", "max-queues"],
+        LimitOf::User => &["max-connections", "max-channels"],
+    };
+    let term = crate::policy::model::erlang_term(value);
+    let reason = if !known.contains(&name) {
+        let t = format!("Unrecognised terms [{{<<\"{name}\">>,{term}}}]");
+        match of {
+            LimitOf::VHost => format!("Validation failed\n\n{t} in limits\n"),
+            LimitOf::User => format!("{t} in user-limits"),
+        }
+    } else if let Some(n) = value.as_i64() {
+        return Ok(n);
+    } else {
+        let t = format!("{name} should be a number, actually was {term}");
+        match of {
+            LimitOf::VHost => format!("Validation failed\n\n{t}\n"),
+            LimitOf::User => t,
+        }
+    };
+    Err(ApiError::BadRequest(reason))
 }
 
 async fn limit_put(
@@ -244,7 +285,7 @@ async fn limit_put(
     JsonBody(body): JsonBody,
 ) -> ApiResult<StatusCode> {
     p.require_administrator()?;
-    let value = limit_value(&body)?;
+    let value = limit_value(&body, &name, LimitOf::User)?;
     match state
         .broker
         .access

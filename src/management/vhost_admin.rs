@@ -7,7 +7,7 @@ use super::AppState;
 use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
 use super::json::JsonBody;
-use super::users::{bad_request, limit_value, tags_of};
+use super::users::{LimitOf, bad_request, limit_value, tags_of};
 use crate::access::{AccessError, PermissionSpec, VHostRecord};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -123,7 +123,7 @@ async fn limit_put(
     JsonBody(body): JsonBody,
 ) -> ApiResult<StatusCode> {
     p.require_administrator()?;
-    let value = limit_value(&body)?;
+    let value = limit_value(&body, &name, LimitOf::VHost)?;
     match state
         .broker
         .access

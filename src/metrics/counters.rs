@@ -62,8 +62,9 @@ impl<const N: usize> RateCounters<N> {
 
     /// Records a sample `seconds` after the previous one: each rate becomes the change
     /// since then divided by `seconds` (gauges may fall, giving negative rates, as in
-    /// RabbitMQ's `messages_details.rate`).
-    pub fn sample(&self, seconds: f64) {
+    /// RabbitMQ's `messages_details.rate`). Returns whether any value changed.
+    pub fn sample(&self, seconds: f64) -> bool {
+        let mut changed = false;
         for i in 0..N {
             let (Some(value), Some(last), Some(rate)) =
                 (self.values.get(i), self.last.get(i), self.rates.get(i))
@@ -72,10 +73,12 @@ impl<const N: usize> RateCounters<N> {
             };
             let now = value.load(Ordering::Relaxed);
             let before = last.swap(now, Ordering::Relaxed);
+            changed |= now != before;
             let delta = now as f64 - before as f64;
             let r = if seconds > 0.0 { delta / seconds } else { 0.0 };
             rate.store(r.to_bits(), Ordering::Relaxed);
         }
+        changed
     }
 
     /// Adds every value of `other` to this one (a closing channel's totals kept globally).
@@ -117,9 +120,35 @@ pub mod queue {
     pub const READY_BYTES: usize = 4;
     /// Body bytes of unacknowledged messages (gauge).
     pub const UNACKED_BYTES: usize = 5;
+    /// Persistent messages, ready or unacknowledged, in a durable queue (gauge).
+    pub const PERSISTENT: usize = 6;
+    /// Their body bytes (gauge).
+    pub const PERSISTENT_BYTES: usize = 7;
+    /// Ready messages kept only in the store (paged out, gauge).
+    pub const PAGED_OUT: usize = 8;
+    /// Their body bytes (gauge).
+    pub const PAGED_OUT_BYTES: usize = 9;
     /// How many gauges.
-    pub const GAUGES: usize = 6;
+    pub const GAUGES: usize = 10;
 }
+
+/// Per-connection socket counters, as RabbitMQ reads them from `inet:getstat`.
+pub mod connection {
+    /// Bytes read from the socket.
+    pub const RECV_OCT: usize = 0;
+    /// Socket reads that returned data.
+    pub const RECV_CNT: usize = 1;
+    /// Bytes written to the socket.
+    pub const SEND_OCT: usize = 2;
+    /// Socket writes (one per batch of frames).
+    pub const SEND_CNT: usize = 3;
+    /// How many counters.
+    pub const COUNT: usize = 4;
+}
+
+/// A connection's socket counters ([`connection`] indices), shared by its reader (the
+/// connection task) and its writer task.
+pub type SocketStats = RateCounters<{ connection::COUNT }>;
 
 /// Per-channel message counters.
 pub mod channel {
@@ -171,6 +200,10 @@ pub struct QueueStats {
     /// Message gauges ([`queue::READY`] and the rest), refreshed under the queue's own lock
     /// whenever its contents change, so readers never take that lock.
     pub gauges: RateCounters<{ queue::GAUGES }>,
+    /// Since when (Unix milliseconds) the sampler has seen none of the queue's counters and
+    /// gauges change, or 0 while it is active: RabbitMQ's `idle_since`. Kept by the sampler
+    /// alone, so the message path pays nothing for it.
+    pub idle_since_ms: AtomicU64,
 }
 
 /// An exchange's counters.

@@ -2,17 +2,19 @@
 //! `/metrics/per-object` (per queue, exchange, connection and channel) and the
 //! `rabbitmq_detailed_*` families of `/metrics/detailed`.
 
-use super::counters::{channel as c, exchange as x, queue as q};
-use super::exposition::{Family, Kind, Labels, Scrape, labels};
+use super::counters::{channel as c, queue as q};
+use super::exposition::{Family, Kind, Scrape, labels};
 use crate::broker::Broker;
 use crate::broker::alarms::{Alarm, resident_memory};
-use crate::broker::connections::ConnectionEntry;
 use crate::broker::queue::Queue;
 use crate::broker::vhost::{VHost, is_reply_address};
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use Kind::{Counter, Gauge};
+
+pub use super::detailed::detailed;
+pub use super::per_object::per_object;
 
 /// The families every endpoint carries: who this node is.
 pub fn identity(scrape: &mut Scrape) {
@@ -52,7 +54,7 @@ pub fn identity(scrape: &mut Scrape) {
     scrape.add(f);
 }
 
-fn queues_of(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
+pub(super) fn queues_of(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
     vhosts
         .iter()
         .flat_map(|v| v.queues())
@@ -120,6 +122,14 @@ pub fn aggregated(broker: &Broker, scrape: &mut Scrape) {
         Counter,
         counter_sum(q::PUBLISH),
     );
+    for (name, _, help, value) in super::per_object::STORAGE_GAUGES {
+        let sum = queues.iter().map(|q| value(q)).sum::<u64>();
+        scrape.single(name, help, Gauge, sum);
+    }
+    for (name, help, i) in super::per_object::CONNECTION_IO {
+        let sum = conns.iter().map(|c| c.details.io.get(i)).sum::<u64>();
+        scrape.single(name, help, Counter, sum);
+    }
     scrape.single(
         "rabbitmq_queues",
         "Queues available",
@@ -382,7 +392,7 @@ fn channel_counters(scrape: &mut Scrape, m: &[u64]) {
 }
 
 /// Process and resource gauges.
-fn node(broker: &Broker, scrape: &mut Scrape) {
+pub(super) fn node(broker: &Broker, scrape: &mut Scrape) {
     let alarm = broker.alarms.current();
     let fds = max_fds();
     let open = open_fds();
@@ -458,322 +468,4 @@ fn node(broker: &Broker, scrape: &mut Scrape) {
         Gauge,
         broker.started_at.elapsed().as_secs(),
     );
-}
-
-fn queue_labels(queue: &Queue) -> Labels {
-    vec![
-        ("vhost".to_string(), queue.vhost_name.to_string()),
-        (
-            "queue".to_string(),
-            queue.name().to_string_lossy().into_owned(),
-        ),
-    ]
-}
-
-/// Adds one family with a value per queue.
-fn per_queue(
-    scrape: &mut Scrape,
-    queues: &[Arc<Queue>],
-    name: &'static str,
-    help: &'static str,
-    kind: Kind,
-    value: impl Fn(&Queue) -> u64,
-) {
-    let mut f = Family::new(name, help, kind);
-    for queue in queues {
-        f.push_u64(queue_labels(queue), value(queue));
-    }
-    scrape.add(f);
-}
-
-/// `/metrics/per-object`: the same families with one series per object.
-pub fn per_object(broker: &Broker, scrape: &mut Scrape) {
-    identity(scrape);
-    let vhosts = broker.vhosts();
-    let queues = queues_of(&vhosts);
-    per_queue(
-        scrape,
-        &queues,
-        "rabbitmq_queue_messages_ready",
-        "Messages ready to be delivered to consumers",
-        Gauge,
-        |q| q.stats.gauges.get(q::READY),
-    );
-    per_queue(
-        scrape,
-        &queues,
-        "rabbitmq_queue_messages_unacked",
-        "Messages delivered to consumers but not yet acknowledged",
-        Gauge,
-        |q| q.stats.gauges.get(q::UNACKED),
-    );
-    per_queue(
-        scrape,
-        &queues,
-        "rabbitmq_queue_messages",
-        "Sum of ready and unacknowledged messages - total queue depth",
-        Gauge,
-        |q| q.stats.gauges.get(q::MESSAGES),
-    );
-    per_queue(
-        scrape,
-        &queues,
-        "rabbitmq_queue_messages_bytes",
-        "Size in bytes of ready and unacknowledged messages",
-        Gauge,
-        |q| q.stats.gauges.get(q::READY_BYTES) + q.stats.gauges.get(q::UNACKED_BYTES),
-    );
-    per_queue(
-        scrape,
-        &queues,
-        "rabbitmq_queue_consumers",
-        "Consumers on a queue",
-        Gauge,
-        |q| q.stats.gauges.get(q::CONSUMERS),
-    );
-    per_queue(
-        scrape,
-        &queues,
-        "rabbitmq_queue_messages_published",
-        "Total number of messages published to queues",
-        Counter,
-        |q| q.stats.counters.get(q::PUBLISH),
-    );
-    let mut published_in = Family::new(
-        "rabbitmq_exchange_messages_published_in",
-        "Total number of messages published into an exchange",
-        Counter,
-    );
-    let mut published_out = Family::new(
-        "rabbitmq_exchange_messages_published_out",
-        "Total number of messages an exchange routed to at least one queue",
-        Counter,
-    );
-    for v in &vhosts {
-        for ex in v.exchanges() {
-            let l = vec![
-                ("vhost".to_string(), v.name.to_string()),
-                (
-                    "exchange".to_string(),
-                    ex.name.to_string_lossy().into_owned(),
-                ),
-            ];
-            published_in.push_u64(l.clone(), ex.stats.counters.get(x::PUBLISH_IN));
-            published_out.push_u64(l, ex.stats.counters.get(x::PUBLISH_OUT));
-        }
-    }
-    scrape.add(published_in);
-    scrape.add(published_out);
-    let conns = broker.connections.list();
-    per_connection(scrape, &conns);
-    node(broker, scrape);
-}
-
-/// Per-connection and per-channel series, labelled as RabbitMQ labels them (by
-/// `connection` and `channel`; Warren's channel label is the channel's API name).
-fn per_connection(scrape: &mut Scrape, conns: &[Arc<ConnectionEntry>]) {
-    let mut channels = Family::new(
-        "rabbitmq_connection_channels",
-        "Channels on a connection",
-        Gauge,
-    );
-    let mut consumers = Family::new(
-        "rabbitmq_channel_consumers",
-        "Consumers on a channel",
-        Gauge,
-    );
-    let mut unacked = Family::new(
-        "rabbitmq_channel_messages_unacked",
-        "Delivered but not yet acknowledged messages",
-        Gauge,
-    );
-    let mut published = Family::new(
-        "rabbitmq_channel_messages_published",
-        "Total number of messages published into an exchange on a channel",
-        Counter,
-    );
-    let mut delivered_ack = Family::new(
-        "rabbitmq_channel_messages_delivered_ack",
-        "Total number of messages delivered to consumers in manual acknowledgement mode",
-        Counter,
-    );
-    let mut acked = Family::new(
-        "rabbitmq_channel_messages_acked",
-        "Total number of messages acknowledged by consumers",
-        Counter,
-    );
-    for conn in conns {
-        channels.push_u64(
-            labels(&[("connection", &conn.name)]),
-            conn.channel_count() as u64,
-        );
-        for ch in conn.channels() {
-            let l = vec![(
-                "channel".to_string(),
-                format!("{} ({})", conn.name, ch.number),
-            )];
-            consumers.push_u64(l.clone(), u64::from(ch.consumer_count.load(Relaxed)));
-            unacked.push_u64(l.clone(), ch.messages_unacknowledged.load(Relaxed));
-            published.push_u64(l.clone(), ch.counters.get(c::PUBLISH));
-            delivered_ack.push_u64(l.clone(), ch.counters.get(c::DELIVER));
-            acked.push_u64(l, ch.counters.get(c::ACK));
-        }
-    }
-    for f in [
-        channels,
-        consumers,
-        unacked,
-        published,
-        delivered_ack,
-        acked,
-    ] {
-        scrape.add(f);
-    }
-}
-
-/// `/metrics/detailed?family=...&vhost=...`: only the named families, only the named
-/// vhosts (all when none is named). Unknown families are ignored, as in RabbitMQ.
-pub fn detailed(broker: &Broker, families: &[String], vhosts: &[String], scrape: &mut Scrape) {
-    identity(scrape);
-    let selected: Vec<Arc<VHost>> = broker
-        .vhosts()
-        .into_iter()
-        .filter(|v| vhosts.is_empty() || vhosts.iter().any(|n| *n == *v.name))
-        .collect();
-    let queues = queues_of(&selected);
-    let has = |f: &str| families.iter().any(|n| n == f);
-    if has("queue_coarse_metrics") {
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_ready",
-            "Messages ready to be delivered to consumers",
-            Gauge,
-            |q| q.stats.gauges.get(q::READY),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_unacked",
-            "Messages delivered to consumers but not yet acknowledged",
-            Gauge,
-            |q| q.stats.gauges.get(q::UNACKED),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages",
-            "Sum of ready and unacknowledged messages - total queue depth",
-            Gauge,
-            |q| q.stats.gauges.get(q::MESSAGES),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_process_reductions",
-            "Total number of queue process reductions",
-            Counter,
-            |_| 0,
-        );
-    }
-    if has("queue_consumer_count") {
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_consumers",
-            "Consumers on a queue",
-            Gauge,
-            |q| q.stats.gauges.get(q::CONSUMERS),
-        );
-    }
-    if has("queue_metrics") {
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_consumer_capacity",
-            "Consumer capacity",
-            Gauge,
-            |q| u64::from(q.stats.gauges.get(q::CONSUMERS) > 0),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_consumer_utilisation",
-            "Same as consumer capacity",
-            Gauge,
-            |q| u64::from(q.stats.gauges.get(q::CONSUMERS) > 0),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_ram",
-            "Ready and unacknowledged messages stored in memory",
-            Gauge,
-            |q| q.stats.gauges.get(q::MESSAGES),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_ready_ram",
-            "Ready messages stored in memory",
-            Gauge,
-            |q| q.stats.gauges.get(q::READY),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_unacked_ram",
-            "Unacknowledged messages stored in memory",
-            Gauge,
-            |q| q.stats.gauges.get(q::UNACKED),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_persistent",
-            "Persistent messages",
-            Gauge,
-            |_| 0,
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_bytes",
-            "Size in bytes of ready and unacknowledged messages",
-            Gauge,
-            |q| q.stats.gauges.get(q::READY_BYTES) + q.stats.gauges.get(q::UNACKED_BYTES),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_ready_bytes",
-            "Size in bytes of ready messages",
-            Gauge,
-            |q| q.stats.gauges.get(q::READY_BYTES),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_unacked_bytes",
-            "Size in bytes of all unacknowledged messages",
-            Gauge,
-            |q| q.stats.gauges.get(q::UNACKED_BYTES),
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_paged_out",
-            "Messages paged out to disk",
-            Gauge,
-            |_| 0,
-        );
-        per_queue(
-            scrape,
-            &queues,
-            "rabbitmq_detailed_queue_messages_published",
-            "Total number of messages published to queues",
-            Counter,
-            |q| q.stats.counters.get(q::PUBLISH),
-        );
-    }
 }

@@ -9,7 +9,9 @@
 //!   RabbitMQ's metric names, encoded by prometheus-client, on their own listener.
 
 pub mod counters;
+pub mod detailed;
 pub mod exposition;
 pub mod families;
+pub mod per_object;
 pub mod prometheus;
 pub mod sampler;

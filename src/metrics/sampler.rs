@@ -10,6 +10,7 @@ use super::counters::{RateCounters, channel as ch};
 use crate::broker::Broker;
 use parking_lot::Mutex;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
@@ -49,10 +50,14 @@ impl Sampler {
             seconds
         };
         let mut sums = [0u64; totals::COUNT];
+        // Wall time of the previous sample: a queue unchanged since then is idle since then.
+        let previous_ms =
+            crate::broker::message::unix_millis_now().saturating_sub((seconds * 1000.0) as u64);
         for vhost in broker.vhosts() {
             for q in vhost.queues() {
-                q.stats.counters.sample(seconds);
-                q.stats.gauges.sample(seconds);
+                let counted = q.stats.counters.sample(seconds);
+                let changed = q.stats.gauges.sample(seconds) || counted;
+                mark_idle(&q.stats.idle_since_ms, changed, previous_ms);
                 use super::counters::queue as g;
                 sums[totals::READY] += q.stats.gauges.get(g::READY);
                 sums[totals::UNACKED] += q.stats.gauges.get(g::UNACKED);
@@ -67,14 +72,26 @@ impl Sampler {
         }
         self.queue_totals.sample(seconds);
         for conn in broker.connections.list() {
+            conn.details.io.sample(seconds);
             for channel in conn.channels() {
-                channel.counters.sample(seconds);
+                let changed = channel.counters.sample(seconds);
+                mark_idle(&channel.idle_since_ms, changed, previous_ms);
             }
         }
         for (i, v) in broker.connections.message_totals().iter().enumerate() {
             self.messages.set(i, *v);
         }
         self.messages.sample(seconds);
+    }
+}
+
+/// Keeps a queue's `idle_since`: cleared while it changes, set to the previous sample's
+/// time the first time a sample finds it unchanged.
+fn mark_idle(idle_since_ms: &AtomicU64, changed: bool, previous_ms: u64) {
+    if changed {
+        idle_since_ms.store(0, Ordering::Relaxed);
+    } else if idle_since_ms.load(Ordering::Relaxed) == 0 {
+        idle_since_ms.store(previous_ms.max(1), Ordering::Relaxed);
     }
 }
 

@@ -9,14 +9,23 @@ use serde_json::Value;
 pub struct Api {
     base: String,
     http: reqwest::Client,
+    user: String,
+    pass: String,
 }
 
 impl Api {
     /// A client of `broker`'s management API.
     pub fn new(broker: &TestBroker) -> Api {
+        Api::as_user(broker, "guest", "guest")
+    }
+
+    /// A client of `broker`'s management API that authenticates as `user`.
+    pub fn as_user(broker: &TestBroker, user: &str, pass: &str) -> Api {
         Api {
             base: broker.mgmt_url(),
             http: reqwest::Client::new(),
+            user: user.to_string(),
+            pass: pass.to_string(),
         }
     }
 
@@ -27,7 +36,7 @@ impl Api {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
-            .basic_auth("guest", Some("guest"));
+            .basic_auth(&self.user, Some(&self.pass));
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -53,7 +62,7 @@ impl Api {
         let response = guard(
             self.http
                 .request(method, format!("{}{path}", self.base))
-                .basic_auth("guest", Some("guest"))
+                .basic_auth(&self.user, Some(&self.pass))
                 .header("content-type", "application/json")
                 .body(body)
                 .send(),

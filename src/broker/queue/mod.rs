@@ -328,10 +328,16 @@ impl Queue {
         // drop what nobody took.
         let just_before = now.checked_sub(Duration::from_nanos(1)).unwrap_or(now);
         self.dispatch_locked(inner, just_before, dead);
+        let dead_before = dead.len();
         while let Some(qm) = inner.state.pop_expired(now) {
             dead.push((qm, DeathReason::Expired));
         }
         self.drop_head_over_limit(inner, dead);
+        if dead.len() != dead_before {
+            // What expired or was dropped after the dispatch left: counts and the memory
+            // total must not keep it (the management API showed max-length + 1).
+            self.account(inner);
+        }
         if expires_at.is_some() {
             self.arm_expiry(inner);
         }
@@ -418,6 +424,7 @@ impl Queue {
             };
             let no_ack = consumer.no_ack;
             consumer.flow.sent(delivery_cost(&qm));
+            let (bytes, persistent) = (qm.message.body_size, qm.message.persistent);
             let event = ConnectionEvent::Deliver(Delivery {
                 channel: consumer.channel,
                 consumer_tag: consumer.tag.clone(),
@@ -428,7 +435,7 @@ impl Queue {
             match consumer.inbox.send(event) {
                 Ok(()) => {
                     if !no_ack {
-                        inner.state.record_unacked();
+                        inner.state.record_unacked(bytes, persistent);
                     }
                 }
                 Err(err) => {
@@ -491,7 +498,9 @@ impl Queue {
             }
             let got = inner.state.pop().map(|qm| {
                 if !no_ack {
-                    inner.state.record_unacked();
+                    inner
+                        .state
+                        .record_unacked(qm.message.body_size, qm.message.persistent);
                 }
                 // As in RabbitMQ, what expired behind the taken message goes now that it is
                 // at the head, so the count left behind does not include it.
@@ -529,23 +538,27 @@ impl Queue {
         delivered: impl IntoIterator<Item = QueuedMessage>,
         in_flight: Vec<(QueuedMessage, bool)>,
     ) -> bool {
-        let mut settled = 0;
         let mut has_expiry = false;
         for qm in delivered {
-            settled += 1;
+            inner
+                .state
+                .settle(qm.message.body_size, qm.message.persistent);
             if !inner.deleted {
                 has_expiry |= qm.expires_at.is_some();
                 inner.state.requeue(qm);
             }
         }
         for (qm, counted_unacked) in in_flight {
-            settled += usize::from(counted_unacked);
+            if counted_unacked {
+                inner
+                    .state
+                    .settle(qm.message.body_size, qm.message.persistent);
+            }
             if !inner.deleted {
                 has_expiry |= qm.expires_at.is_some();
                 inner.state.unpop(qm);
             }
         }
-        inner.state.settle(settled);
         has_expiry
     }
 
@@ -604,14 +617,32 @@ impl Queue {
         gauges.set(g::UNACKED, unacked);
         gauges.set(g::MESSAGES, ready + unacked);
         gauges.set(g::CONSUMERS, inner.state.consumer_count() as u64);
-        gauges.set(g::READY_BYTES, inner.state.ready_bytes());
+        gauges.set(
+            g::READY_BYTES,
+            inner.state.ready_bytes() + inner.paged.bytes,
+        );
+        gauges.set(g::UNACKED_BYTES, inner.state.unacked_bytes());
+        // RabbitMQ counts persistent messages only in durable queues (where they persist).
+        let persistent = if self.decl.durable {
+            inner.state.persistent()
+        } else {
+            state::Tally::default()
+        };
+        gauges.set(g::PERSISTENT, persistent.count);
+        gauges.set(g::PERSISTENT_BYTES, persistent.bytes);
+        gauges.set(g::PAGED_OUT, inner.paged.count);
+        gauges.set(g::PAGED_OUT_BYTES, inner.paged.bytes);
     }
 
     /// basic.ack: the messages are settled and leave the store.
     pub fn ack(&self, messages: &[QueuedMessage]) {
         {
             let mut inner = self.inner.lock();
-            inner.state.settle(messages.len());
+            for qm in messages.iter() {
+                inner
+                    .state
+                    .settle(qm.message.body_size, qm.message.persistent);
+            }
             self.refresh_gauges(&inner);
         }
         self.stats
@@ -626,7 +657,11 @@ impl Queue {
     pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
         {
             let mut inner = self.inner.lock();
-            inner.state.settle(messages.len());
+            for qm in messages.iter() {
+                inner
+                    .state
+                    .settle(qm.message.body_size, qm.message.persistent);
+            }
             self.refresh_gauges(&inner);
         }
         let dead = messages

@@ -45,6 +45,30 @@ pub struct QueueState<C> {
     turns: Vec<Turn>,
     next_turn: u64,
     unacked: usize,
+    unacked_bytes: u64,
+    ready_persistent: Tally,
+    unacked_persistent: Tally,
+}
+
+/// A count of messages and their body bytes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    /// Messages.
+    pub count: u64,
+    /// Their body bytes.
+    pub bytes: u64,
+}
+
+impl Tally {
+    fn add(&mut self, bytes: u64) {
+        self.count += 1;
+        self.bytes += bytes;
+    }
+
+    fn sub(&mut self, bytes: u64) {
+        self.count = self.count.saturating_sub(1);
+        self.bytes = self.bytes.saturating_sub(bytes);
+    }
 }
 
 /// A consumer's place in the rotation, as RabbitMQ's classic queues keep it: a consumer that
@@ -80,6 +104,9 @@ impl<C> QueueState<C> {
             turns: Vec::new(),
             next_turn: 0,
             unacked: 0,
+            unacked_bytes: 0,
+            ready_persistent: Tally::default(),
+            unacked_persistent: Tally::default(),
         }
     }
 
@@ -117,6 +144,9 @@ impl<C> QueueState<C> {
         self.next_seq = self.next_seq.max(qm.seq + 1);
         self.ready_count += 1;
         self.ready_bytes += qm.message.body_size;
+        if qm.message.persistent {
+            self.ready_persistent.add(qm.message.body_size);
+        }
         if let Some(level) = self.level_mut(&qm.message) {
             level.ready.push_back(qm);
         }
@@ -150,6 +180,9 @@ impl<C> QueueState<C> {
             .pop()?;
         self.ready_count -= 1;
         self.ready_bytes = self.ready_bytes.saturating_sub(qm.message.body_size);
+        if qm.message.persistent {
+            self.ready_persistent.sub(qm.message.body_size);
+        }
         Some(qm)
     }
 
@@ -170,6 +203,9 @@ impl<C> QueueState<C> {
     pub fn unpop(&mut self, qm: QueuedMessage) {
         self.ready_count += 1;
         self.ready_bytes += qm.message.body_size;
+        if qm.message.persistent {
+            self.ready_persistent.add(qm.message.body_size);
+        }
         if let Some(level) = self.level_mut(&qm.message) {
             level.returned.insert(qm.seq, qm);
         }
@@ -207,14 +243,36 @@ impl<C> QueueState<C> {
         out
     }
 
-    /// Counts a delivery that awaits an ack.
-    pub fn record_unacked(&mut self) {
+    /// Counts a delivery of a message of `bytes` body bytes that awaits an ack.
+    pub fn record_unacked(&mut self, bytes: u64, persistent: bool) {
         self.unacked += 1;
+        self.unacked_bytes += bytes;
+        if persistent {
+            self.unacked_persistent.add(bytes);
+        }
     }
 
-    /// Counts `n` acks (or requeues) of earlier deliveries.
-    pub fn settle(&mut self, n: usize) {
-        self.unacked = self.unacked.saturating_sub(n);
+    /// Counts the ack (or requeue, or reject) of an earlier delivery counted by
+    /// [`Self::record_unacked`].
+    pub fn settle(&mut self, bytes: u64, persistent: bool) {
+        self.unacked = self.unacked.saturating_sub(1);
+        self.unacked_bytes = self.unacked_bytes.saturating_sub(bytes);
+        if persistent {
+            self.unacked_persistent.sub(bytes);
+        }
+    }
+
+    /// Body bytes of the deliveries awaiting an ack.
+    pub fn unacked_bytes(&self) -> u64 {
+        self.unacked_bytes
+    }
+
+    /// Persistent messages, ready or awaiting an ack, and their body bytes.
+    pub fn persistent(&self) -> Tally {
+        Tally {
+            count: self.ready_persistent.count + self.unacked_persistent.count,
+            bytes: self.ready_persistent.bytes + self.unacked_persistent.bytes,
+        }
     }
 
     /// Deliveries still awaiting an ack.
