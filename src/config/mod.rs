@@ -6,8 +6,8 @@
 //! `deny_unknown_fields`), naming the key and where it came from.
 
 pub mod cli;
-mod definitions;
 pub mod cluster;
+mod definitions;
 mod http;
 mod listen;
 pub mod tls;
