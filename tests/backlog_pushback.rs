@@ -114,7 +114,12 @@ async fn a_stalled_store_stops_reading_the_publisher_and_loses_nothing() {
                     if store.is_backed_up() {
                         break;
                     }
-                    stream.writable().await.unwrap();
+                    // The broker may back up (and stop reading) right after the check:
+                    // look again shortly instead of waiting for writability alone.
+                    tokio::select! {
+                        r = stream.writable() => r.unwrap(),
+                        () = tokio::time::sleep(Duration::from_millis(5)) => {}
+                    }
                 }
                 Err(e) => panic!("write failed: {e}"),
             }
