@@ -5,8 +5,9 @@
 //!   bounded number in flight, one manual-ack consumer; confirmed and delivered msg/s and
 //!   confirm latency percentiles, median of `--runs`.
 //! - `backlog-one` / `backlog-spread`: `--count` messages into 1 / `--queues` queues with no
-//!   consumer, then drained; publish and drain rates, the broker's RssAnon each second, and
-//!   an exact order check.
+//!   consumer, then drained; publish and drain rates, the broker's VmRSS / RssAnon /
+//!   RssFile each second, an exact order check, and memory each second for `--after`
+//!   seconds once drained (does it go back?). Queues are named `--prefix`-backlog-N.
 //! - `cycles`: fill and drain one durable queue `--cycles` times, `du -sb --data-dir` after
 //!   each step.
 //! - `recovery` (Warren only): fill with persistent messages, SIGTERM `--pid`, start
@@ -16,7 +17,8 @@
 //! `cargo bench --bench durability -- --mode MODE --uri amqp://guest:guest@127.0.0.1:PORT/%2f
 //! --pid PID [--runs 3] [--seconds 20] [--warmup 5] [--count N] [--queues 1000]
 //! [--tls-ca CA.pem (amqps://)] [--persistent] [--in-flight 1000] [--prefetch P] [--ack-every 100] [--cycles 4]
-//! [--data-dir DIR] [--warren-bin PATH] [--log FILE] [--verify-all] [--stall 60]`
+//! [--data-dir DIR] [--warren-bin PATH] [--log FILE] [--verify-all] [--stall 60]
+//! [--prefix durbench] [--after 10]`
 //!
 //! See `benches/README.md` for results.
 
@@ -25,7 +27,7 @@ mod common;
 use common::durable::{
     ConsumePlan, ConsumeReport, PublishPlan, du_bytes, percentile, run_consumer, run_publisher,
 };
-use common::monitor::{Monitor, mib};
+use common::monitor::{Monitor, mib, settle};
 use common::{RawConn, Target, arg_num, arg_value};
 use std::io;
 use std::path::PathBuf;
@@ -56,6 +58,8 @@ struct Options {
     log: Option<PathBuf>,
     verify_all: bool,
     stall: u64,
+    prefix: String,
+    after: u64,
 }
 
 fn main() {
@@ -96,6 +100,8 @@ fn real_main(args: &[String]) -> Result<(), String> {
         log: arg_value(args, "--log").map(PathBuf::from),
         verify_all: flag("--verify-all"),
         stall: arg_num(args, "--stall", 60)?,
+        prefix: arg_value(args, "--prefix").unwrap_or_else(|| "durbench".into()),
+        after: arg_num(args, "--after", 10)?,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -186,10 +192,10 @@ async fn fill(
     let (_, took) = mon.watch(phase, join(task)).await?;
     let nacked = mon.pubs.nacked.load(Ordering::Relaxed);
     println!(
-        "{phase}: {total} published in {:.1} s = {:.0} msg/s confirmed; {nacked} nacked; peak RssAnon {:.1} MiB",
+        "{phase}: {total} published in {:.1} s = {:.0} msg/s confirmed; {nacked} nacked; {}",
         took.as_secs_f64(),
         total as f64 / took.as_secs_f64(),
-        mib(mon.phase_peak)
+        mon.phase_peaks()
     );
     Ok(took)
 }
@@ -210,10 +216,10 @@ async fn drain(
     let task = tokio::spawn(run_consumer(consumer, plan, Arc::clone(&mon.cons), limit));
     let (report, took) = mon.watch(phase, join(task)).await?;
     println!(
-        "{phase}: {total} in {:.1} s = {:.0} msg/s; peak RssAnon {:.1} MiB; order check {}",
+        "{phase}: {total} in {:.1} s = {:.0} msg/s; {}; order check {}",
         took.as_secs_f64(),
         total as f64 / took.as_secs_f64(),
-        mib(mon.phase_peak),
+        mon.phase_peaks(),
         check(&report, total)
     );
     Ok((report, took))
@@ -309,7 +315,7 @@ async fn backlog(opts: &Options, nqueues: usize) -> io::Result<()> {
     let mut mon = Monitor::new(opts.pid, Duration::from_secs(opts.stall));
     let mut admin = channel(&opts.target).await?;
     let names: Vec<String> = (0..nqueues)
-        .map(|i| format!("durbench-backlog-{i}"))
+        .map(|i| format!("{}-backlog-{i}", opts.prefix))
         .collect();
     for n in &names {
         admin.delete_queue(1, n).await?;
@@ -322,11 +328,11 @@ async fn backlog(opts: &Options, nqueues: usize) -> io::Result<()> {
         "transient"
     };
     println!(
-        "{} x {} B {kind} into {nqueues} durable queue(s), {} in flight; RssAnon at start {:.1} MiB",
+        "{} x {} B {kind} into {nqueues} durable queue(s), {} in flight; at start {}",
         opts.count,
         opts.body,
         opts.in_flight,
-        mib(mon.rss())
+        mon.mem()
     );
     fill(
         opts,
@@ -341,21 +347,21 @@ async fn backlog(opts: &Options, nqueues: usize) -> io::Result<()> {
     for n in &names {
         held += u64::from(admin.declare_passive(1, n).await?);
     }
-    println!(
-        "queues report {held} ready messages; RssAnon now {:.1} MiB",
-        mib(mon.rss())
-    );
+    println!("queues report {held} ready messages; now {}", mon.mem());
     let prefetch = if nqueues == 1 { 1000 } else { 10 };
     drain(opts, &mut mon, "drain", &queues, opts.count, prefetch).await?;
     println!(
-        "RssAnon after drain {:.1} MiB; peak overall {:.1} MiB",
-        mib(mon.rss()),
+        "after drain {}; peak RssAnon overall {:.1} MiB",
+        mon.mem(),
         mib(mon.peak)
     );
     for n in &names {
         admin.delete_queue(1, n).await?;
     }
-    admin.close().await
+    admin.close().await?;
+    let last = settle(opts.pid, "after drain", opts.after).await;
+    println!("{} s after the drain: {last}", opts.after);
+    Ok(())
 }
 
 async fn cycles(opts: &Options) -> io::Result<()> {

@@ -3,7 +3,14 @@
 //! process's RssAnon divided by N.
 //!
 //! `cargo bench --bench idle_memory -- [--connections 1000] [--concurrency 50] [--settle 3]
-//! [--uri amqp://guest:guest@127.0.0.1:5672/%2f --pid PID]`
+//! [--uri amqp://guest:guest@127.0.0.1:5672/%2f --pid PID] [--after-backlog N]
+//! [--prefix idlebench]`
+//!
+//! With `--after-backlog N` (an external broker, best a fresh process) it first publishes N
+//! transient 1 KiB messages into one queue (`PREFIX-backlog`) with no consumer, drains it,
+//! and prints VmRSS / RssAnon / RssFile each second for 10 s; then measures the idle
+//! connections as usual, and after they have closed prints memory for 10 s again: the
+//! "large backlog, then idle connections coming and going" sequence of issue #11.
 //!
 //! Without `--uri` Warren runs in-process and the bench reads its own RssAnon; the client
 //! side then keeps only the sockets (no tasks, no buffers) while measuring. See
@@ -12,11 +19,15 @@
 mod common;
 
 use bytes::BytesMut;
+use common::durable::{ConsumePlan, PublishPlan, run_consumer, run_publisher};
+use common::monitor::{Mem, settle};
 use common::{InProcessBroker, RawConn, Target, arg_num, arg_value, rss_anon_kib};
 use std::io;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::watch;
 use tokio::task::JoinSet;
+use warren::protocol::ShortStr;
 
 /// Hang guard per connection (RabbitMQ stops accepting when out of file descriptors).
 const OPEN_TIMEOUT: Duration = Duration::from_secs(20);
@@ -60,9 +71,19 @@ fn real_main(args: &[String]) -> Result<(), String> {
         .thread_name("bench-client")
         .build()
         .map_err(|e| e.to_string())?;
+    let backlog: u64 = arg_num(args, "--after-backlog", 0)?;
+    let prefix = arg_value(args, "--prefix").unwrap_or_else(|| "idlebench".into());
+    if backlog > 0 {
+        runtime
+            .block_on(backlog_first(&target, pid, backlog, &prefix))
+            .map_err(|e| e.to_string())?;
+    }
     let report = runtime
         .block_on(measure(&target, pid, connections, concurrency, settle))
         .map_err(|e| e.to_string())?;
+    if backlog > 0 {
+        runtime.block_on(settle_mem(pid, "connections closed"));
+    }
     println!("target: {described} (pid {pid})");
     println!(
         "{connections} idle connections (1 channel + 1 consumer on its own queue each): \
@@ -149,4 +170,54 @@ async fn measure(
             .map_err(|e| io::Error::new(e.kind(), format!("close: {e}")))?;
     }
     Ok(Report { before, after })
+}
+
+/// Prints the broker's memory each second for 10 s.
+async fn settle_mem(pid: u32, label: &str) -> Mem {
+    settle(Some(pid), label, 10).await
+}
+
+/// Fills one queue with `count` transient 1 KiB messages (no consumer), drains it, deletes
+/// it, and prints the broker's memory at each step.
+async fn backlog_first(target: &Target, pid: u32, count: u64, prefix: &str) -> io::Result<()> {
+    let name = format!("{prefix}-backlog");
+    let queue = ShortStr::truncated(&name);
+    println!("before the backlog: {}", Mem::of(pid)?);
+    let mut admin = RawConn::connect(target).await?;
+    admin.open_channel(1).await?;
+    admin.delete_queue(1, &name).await?;
+    admin.declare_durable(1, &name).await?;
+    let mut publisher = RawConn::connect(target).await?;
+    publisher.open_channel(1).await?;
+    let plan = PublishPlan {
+        queues: vec![queue.clone()],
+        body_len: 1024,
+        persistent: false,
+        total: Some(count),
+        max_in_flight: 1000,
+        batch: 64,
+    };
+    let (_stop_tx, stop) = watch::channel(false);
+    run_publisher(publisher, plan, Arc::default(), stop).await?;
+    println!("{count} x 1 KiB published: {}", Mem::of(pid)?);
+    let mut consumer = RawConn::connect(target).await?;
+    consumer.open_channel(1).await?;
+    let plan = ConsumePlan {
+        queues: vec![queue],
+        prefetch: 1000,
+        ack_every: 100,
+        spread: 1,
+    };
+    let (_limit_tx, limit) = watch::channel(count);
+    let report = run_consumer(consumer, plan, Arc::default(), limit).await?;
+    if report.delivered != count || report.out_of_order != 0 {
+        return Err(io::Error::other(format!(
+            "drained {} of {count}, {} out of order",
+            report.delivered, report.out_of_order
+        )));
+    }
+    admin.delete_queue(1, &name).await?;
+    admin.close().await?;
+    settle_mem(pid, "backlog drained").await;
+    Ok(())
 }

@@ -63,6 +63,7 @@ impl Broker {
     pub fn open(settings: Arc<Settings>) -> Result<Broker, StoreError> {
         let mut options = StoreOptions {
             compact_free_percent: settings.server.compact_free_percent,
+            max_pending_bytes: settings.limits.store_pending_bytes,
             ..StoreOptions::default()
         };
         if settings.limits.max_store_size > 0 {

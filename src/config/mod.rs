@@ -58,6 +58,9 @@ pub struct LimitSettings {
     pub consumer_timeout_ms: u64,
     /// Largest the message store may grow, in bytes; 0 means no limit beyond the disk.
     pub max_store_size: u64,
+    /// Bytes of writes waiting for the store (message bodies plus 256 per write) above which
+    /// client connections are not read until the store catches up (at least 65536).
+    pub store_pending_bytes: u64,
 }
 
 impl Default for LimitSettings {
@@ -67,6 +70,7 @@ impl Default for LimitSettings {
             disk_free_limit: 50_000_000,
             consumer_timeout_ms: 1_800_000,
             max_store_size: 0,
+            store_pending_bytes: 8 << 20,
         }
     }
 }
@@ -489,6 +493,15 @@ impl Settings {
         .into_iter()
         .find_map(|(key, on)| on.then_some(key));
         self.tls.validate(tls_needed_by)?;
+        if self.limits.store_pending_bytes < 65536 {
+            return Err(ConfigError::invalid(
+                "limits.store_pending_bytes",
+                format!(
+                    "must be at least 65536, got {}",
+                    self.limits.store_pending_bytes
+                ),
+            ));
+        }
         if self.server.listen.trim().is_empty() && !self.tls.enabled() {
             return Err(ConfigError::invalid(
                 "server.listen",

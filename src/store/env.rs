@@ -198,6 +198,12 @@ pub(crate) fn open_env(
             opts.flags(EnvFlags::NO_SYNC);
         }
     }
+    // SAFETY: NO_READ_AHEAD only asks the OS not to read ahead on the map (MADV_RANDOM): a
+    // backlog read in key order gains little from it, and every page read ahead would stay
+    // mapped into the process (RssFile) without need (issue #11).
+    unsafe {
+        opts.flags(EnvFlags::NO_READ_AHEAD);
+    }
     // SAFETY: the data file is only ever modified through this environment: warren.lock
     // (held by the caller) excludes other Warren processes, and within this process the lock
     // file excludes a second `Store` on the same directory.

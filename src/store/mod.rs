@@ -7,8 +7,10 @@
 //! - One writer thread ([`writer`]): every write goes through [`Store::submit`] as a
 //!   [`StoreOp`] on an unbounded channel (the caller never waits for disk), many ops from many
 //!   connections share one transaction and one fsync, and each op's [`Completion`] runs on the
-//!   writer thread after its commit (publisher confirms, declare-oks). Backpressure is the
-//!   broker's job (a per-connection allowance of unpersisted bytes, DESIGN §6).
+//!   writer thread after its commit (publisher confirms, declare-oks). What is submitted and
+//!   not yet committed is counted in bytes ([`Store::pending_bytes`]); over the bound
+//!   ([`StoreOptions::max_pending_bytes`]) [`Store::is_backed_up`] is true and connections stop
+//!   reading until [`Store::drained`], so the writer's queue stays bounded in memory.
 //! - Reads ([`Store::read_queue`], [`Store::queue_stats`], …) run on the caller's thread in a
 //!   short read transaction that never outlives the call: a long-lived reader would pin freed
 //!   pages and make the file grow across fill/drain cycles.
@@ -24,6 +26,7 @@ mod apply;
 mod codec;
 mod compact;
 mod env;
+mod mapped;
 mod space;
 mod types;
 mod writer;
@@ -46,7 +49,14 @@ pub use types::{
 
 use codec::Counters;
 use env::{Dbs, Shared};
+pub use writer::PENDING_OP_BYTES;
 use writer::{Metrics, Request, Writer};
+
+/// Holds the writer thread while alive ([`Store::pause_writer`]).
+#[derive(Debug)]
+pub struct WriterPause {
+    _resume: mpsc::Sender<()>,
+}
 
 /// A definition as stored: (key, value), both encoded by the broker.
 pub type Definition = (Vec<u8>, Vec<u8>);
@@ -175,7 +185,10 @@ impl Store {
         let (max_msg_id, next_queue) = startup(&shared)?;
         let shared = Arc::new(shared);
         let (tx, rx) = mpsc::channel();
-        let metrics = Arc::new(Metrics::default());
+        let metrics = Arc::new(Metrics {
+            max_pending_bytes: options.max_pending_bytes.max(1),
+            ..Metrics::default()
+        });
         let writer = Writer {
             shared: shared.clone(),
             rx,
@@ -183,6 +196,9 @@ impl Store {
             last_msg_id: max_msg_id,
             metrics: metrics.clone(),
             retry: Vec::new(),
+            data_file: std::fs::canonicalize(env::data_path(dir))
+                .unwrap_or_else(|_| env::data_path(dir)),
+            touched: false,
         };
         let handle = std::thread::Builder::new()
             .name("warren-store".into())
@@ -231,9 +247,13 @@ impl Store {
     fn send(&self, req: Request) -> Result<(), Box<Request>> {
         match self.inner.tx.read().as_ref() {
             Some(tx) => {
-                self.inner.metrics.pending.fetch_add(1, Ordering::AcqRel);
+                let m = &self.inner.metrics;
+                let cost = writer::cost(&req);
+                m.pending.fetch_add(1, Ordering::AcqRel);
+                m.pending_bytes.fetch_add(cost, Ordering::AcqRel);
                 tx.send(req).map_err(|e| {
-                    self.inner.metrics.pending.fetch_sub(1, Ordering::AcqRel);
+                    m.pending.fetch_sub(1, Ordering::AcqRel);
+                    m.pending_bytes.fetch_sub(cost, Ordering::AcqRel);
                     Box::new(e.0)
                 })
             }
@@ -241,19 +261,42 @@ impl Store {
         }
     }
 
-    /// Requests queued for the writer beyond which connections stop reading (acks and
+    /// True while the bytes submitted and not yet committed are at or over the bound
+    /// ([`StoreOptions::max_pending_bytes`]): connections then stop reading (acks and
     /// publishes both generate writes), so a writer that falls behind slows clients down
     /// instead of growing its queue in memory.
-    pub const BACKLOG_LIMIT: u64 = 200_000;
-
-    /// True while the writer's queue is over [`Store::BACKLOG_LIMIT`].
     pub fn is_backed_up(&self) -> bool {
-        self.inner.metrics.pending.load(Ordering::Acquire) >= Self::BACKLOG_LIMIT
+        let m = &self.inner.metrics;
+        m.pending_bytes.load(Ordering::Acquire) >= m.max_pending_bytes
     }
 
-    /// Resolves once the writer's queue has drained below half the limit.
+    /// Bytes submitted and not yet committed (bodies plus [`PENDING_OP_BYTES`] per request).
+    pub fn pending_bytes(&self) -> u64 {
+        self.inner.metrics.pending_bytes.load(Ordering::Acquire)
+    }
+
+    /// Resolves once the pending bytes are below half the bound (at once if they are).
     pub async fn drained(&self) {
-        self.inner.metrics.drained.notified().await;
+        let m = &self.inner.metrics;
+        loop {
+            let notified = m.drained.notified();
+            let mut notified = std::pin::pin!(notified);
+            // Registered before the check, so a wake-up between the two is not lost.
+            notified.as_mut().enable();
+            if m.pending_bytes.load(Ordering::Acquire) < m.max_pending_bytes / 2 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Test hook: the writer thread stops after committing everything submitted before this
+    /// call and stays stopped (later writes queue up, counted in [`Store::pending_bytes`])
+    /// until the returned guard is dropped. Drop the guard before closing the store.
+    pub fn pause_writer(&self) -> WriterPause {
+        let (resume, rx) = mpsc::channel();
+        let _ = self.send(Request::Pause(rx));
+        WriterPause { _resume: resume }
     }
 
     /// Waits until everything submitted before has committed; returns the error of the batch

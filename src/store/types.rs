@@ -27,6 +27,10 @@ pub struct StoreOptions {
     /// Compact the data file when opening it if at least this percent of it is free pages
     /// (see [`super::compact`]); 0 (the default) never does.
     pub compact_free_percent: u8,
+    /// Bytes of submitted writes (bodies plus [`super::PENDING_OP_BYTES`] per request) not
+    /// yet committed, beyond which [`super::Store::is_backed_up`] says so and connections stop
+    /// reading. Default 8 MiB.
+    pub max_pending_bytes: u64,
 }
 
 impl Default for StoreOptions {
@@ -41,6 +45,7 @@ impl Default for StoreOptions {
             sync: true,
             max_batch: 4096,
             compact_free_percent: 0,
+            max_pending_bytes: 8 << 20,
         }
     }
 }

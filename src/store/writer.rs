@@ -10,19 +10,29 @@
 //! even alone is kept and tried again before new work (every [`RETRY_EVERY`] while idle):
 //! an ack is never dropped because the disk was full when it arrived. The thread exits when
 //! every sender is gone, after draining the channel.
+//!
+//! Back-pressure: every request counts its body bytes plus [`PENDING_OP_BYTES`] in
+//! [`Metrics::pending_bytes`] from submission until its batch is done; connections stop
+//! reading while that is over the store's bound, so a writer that falls behind slows the
+//! clients down instead of letting unwritten messages pile up in memory (issue #11).
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::Duration;
 
 use super::apply::{self, Ctx};
 use super::env::{Shared, grow};
+use super::mapped;
 use super::space;
 use super::types::{Completion, StoreError, StoreOp};
 
 /// Stop draining once a batch carries this many body bytes (bounds latency and dirty pages).
 const MAX_BATCH_BYTES: usize = 64 << 20;
+/// What a request counts against the pending bound besides its body: the request, its
+/// completion and the message's bookkeeping, so a flood of acks is bounded too.
+pub const PENDING_OP_BYTES: u64 = 256;
 /// How often failed removals are tried again while no new work arrives.
 const RETRY_EVERY: Duration = Duration::from_millis(100);
 
@@ -34,6 +44,9 @@ pub(crate) enum Request {
     QueueCounter(u64),
     /// Reply once everything before has committed (or failed).
     Flush(Sender<Result<(), StoreError>>),
+    /// Test hook: after everything before has committed, hold the thread until the
+    /// sender of this channel is dropped.
+    Pause(Receiver<()>),
 }
 
 impl std::fmt::Debug for Request {
@@ -46,6 +59,7 @@ impl std::fmt::Debug for Request {
                 .finish(),
             Request::QueueCounter(n) => f.debug_tuple("QueueCounter").field(n).finish(),
             Request::Flush(_) => f.write_str("Flush"),
+            Request::Pause(_) => f.write_str("Pause"),
         }
     }
 }
@@ -57,8 +71,19 @@ pub(crate) struct Metrics {
     pub(crate) ops: AtomicU64,
     /// Requests submitted and not yet processed (the writer's queue depth).
     pub(crate) pending: AtomicU64,
-    /// Woken when the queue depth falls below half of [`super::Store::BACKLOG_LIMIT`].
+    /// Their cost in bytes ([`cost`]).
+    pub(crate) pending_bytes: AtomicU64,
+    /// The bound on `pending_bytes` (the store is backed up at or above it).
+    pub(crate) max_pending_bytes: u64,
+    /// Woken when `pending_bytes` falls below half the bound.
     pub(crate) drained: tokio::sync::Notify,
+}
+
+/// What a request counts against the pending bound.
+pub(crate) fn cost(r: &Request) -> u64 {
+    u64::try_from(body_len(r))
+        .unwrap_or(u64::MAX)
+        .saturating_add(PENDING_OP_BYTES)
 }
 
 /// The thread's state.
@@ -71,6 +96,10 @@ pub(crate) struct Writer {
     pub(crate) metrics: Arc<Metrics>,
     /// Removals and delivery marks whose commit failed, tried again first.
     pub(crate) retry: Vec<Request>,
+    /// The data file (to find its map for [`mapped::release`]).
+    pub(crate) data_file: PathBuf,
+    /// A batch was processed since the writer was last idle.
+    pub(crate) touched: bool,
 }
 
 fn body_len(r: &Request) -> usize {
@@ -87,7 +116,14 @@ impl Writer {
         let mut open = true;
         while open || !self.retry.is_empty() {
             let first = if self.retry.is_empty() {
-                self.rx.recv().ok()
+                match self.rx.try_recv() {
+                    Ok(r) => Some(r),
+                    Err(TryRecvError::Empty) => {
+                        self.on_idle();
+                        self.rx.recv().ok()
+                    }
+                    Err(TryRecvError::Disconnected) => None,
+                }
             } else if open {
                 match self.rx.recv_timeout(RETRY_EVERY) {
                     Ok(r) => Some(r),
@@ -116,12 +152,17 @@ impl Writer {
                 continue;
             };
             let mut bytes = body_len(&first);
+            let mut done_cost = cost(&first);
+            let mut paused = matches!(first, Request::Pause(_));
             batch.push(first);
             let mut n = 1u64;
-            while batch.len() < self.max_batch && bytes < MAX_BATCH_BYTES {
+            while !paused && batch.len() < self.max_batch && bytes < MAX_BATCH_BYTES {
                 match self.rx.try_recv() {
                     Ok(r) => {
                         bytes += body_len(&r);
+                        done_cost = done_cost.saturating_add(cost(&r));
+                        // A pause ends the batch: what comes after it waits.
+                        paused = matches!(r, Request::Pause(_));
                         batch.push(r);
                         n += 1;
                     }
@@ -129,14 +170,39 @@ impl Writer {
                 }
             }
             self.process(&mut batch);
-            let before = self.metrics.pending.fetch_sub(n, Ordering::AcqRel);
-            if before.saturating_sub(n) < super::Store::BACKLOG_LIMIT / 2 {
+            self.metrics.pending.fetch_sub(n, Ordering::AcqRel);
+            let before = self
+                .metrics
+                .pending_bytes
+                .fetch_sub(done_cost, Ordering::AcqRel);
+            if before.saturating_sub(done_cost) < self.metrics.max_pending_bytes / 2 {
                 self.metrics.drained.notify_waiters();
             }
         }
     }
 
+    /// Nothing is waiting: once the store holds no message any more (a backlog drained),
+    /// the pages its readers mapped are given back ([`mapped::release`]).
+    fn on_idle(&mut self) {
+        if !std::mem::take(&mut self.touched) {
+            return;
+        }
+        let empty = {
+            let guard = self.shared.env.read();
+            guard.as_ref().is_some_and(|env| {
+                env.read_txn()
+                    .and_then(|txn| self.shared.dbs.messages.len(&txn))
+                    .is_ok_and(|n| n == 0)
+            })
+        };
+        if empty {
+            let bytes = mapped::release(&self.shared, &self.data_file);
+            tracing::debug!(bytes, "store empty: mapped pages released");
+        }
+    }
+
     fn process(&mut self, batch: &mut Vec<Request>) {
+        self.touched = true;
         let room = self.has_room(batch);
         let outcome = loop {
             let saved = self.last_msg_id;
@@ -213,6 +279,11 @@ impl Writer {
                 Request::Flush(tx) => {
                     let _ = tx.send(res);
                 }
+                Request::Pause(resume) => {
+                    tracing::debug!("store writer paused");
+                    // Returns once the sender is dropped.
+                    let _ = resume.recv();
+                }
                 Request::QueueCounter(_) => {}
             }
         }
@@ -252,7 +323,7 @@ impl Writer {
                 Request::Op(StoreOp::Publish { .. }, _) if !room => Err(StoreError::DiskFull),
                 Request::Op(op, _) => apply::apply(&mut txn, &mut ctx, op)?,
                 Request::QueueCounter(n) => apply::bump_queue_counter(&mut txn, &dbs, *n)?,
-                Request::Flush(_) => Ok(()),
+                Request::Flush(_) | Request::Pause(_) => Ok(()),
             };
             results.push(r);
         }

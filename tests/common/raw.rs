@@ -192,6 +192,12 @@ impl RawConn {
         self.send_method(0, 10, 40, &open).await;
     }
 
+    /// The socket, for tests that drive writes themselves (e.g. non-blocking writes to see
+    /// when the broker stops reading).
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
     /// Writes raw bytes.
     pub async fn send(&mut self, bytes: &[u8]) {
         guard(self.stream.write_all(bytes)).await.unwrap();

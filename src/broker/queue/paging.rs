@@ -14,14 +14,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::time::Instant;
 
-/// Ready messages a queue keeps in memory before it pages (a burst below this never
-/// touches the disk).
-const WINDOW_COUNT: usize = 512 * 1024;
-/// Ready body bytes a queue keeps in memory before it pages.
-const WINDOW_BYTES: u64 = 192 * 1024 * 1024;
-/// Ready body bytes all queues together keep in memory before they page early (sized so a
-/// backlog of millions stays well under 512 MiB of resident memory).
-const GLOBAL_BUDGET: u64 = 128 * 1024 * 1024;
+/// Heap a ready message costs in memory besides its body: the shared `Message` (routing
+/// fields, property and body handles), its body chunk list and its queue slot. Counted with
+/// the body so that small messages are bounded too (512k 16-byte messages are ~150 MiB).
+const MESSAGE_OVERHEAD: u64 = 320;
+/// Memory (bodies plus [`MESSAGE_OVERHEAD`] each) one queue keeps for ready messages before
+/// it pages the rest to the store.
+const WINDOW_BYTES: u64 = 16 * 1024 * 1024;
+/// The same for all queues together: over it, queues page early (issue #11: a broker with
+/// any backlog stays within tens of MiB of resident memory).
+const GLOBAL_BUDGET: u64 = 24 * 1024 * 1024;
 /// Every queue may keep this many in memory whatever the global budget says.
 const MIN_WINDOW: usize = 32;
 /// Messages read back from the store at a time.
@@ -29,7 +31,16 @@ const REFILL_BATCH: usize = 2048;
 /// Refill once fewer than this many are in memory.
 const REFILL_BELOW: usize = 4096;
 
-/// Ready body bytes held in memory by all queues (for the global budget).
+/// What a queue's ready messages cost in memory: bodies plus [`MESSAGE_OVERHEAD`] each.
+fn in_memory_cost(inner: &Inner) -> u64 {
+    let count = u64::try_from(inner.state.message_count()).unwrap_or(u64::MAX);
+    inner
+        .state
+        .ready_bytes()
+        .saturating_add(count.saturating_mul(MESSAGE_OVERHEAD))
+}
+
+/// Memory held by the ready messages of all queues ([`in_memory_cost`], for the global budget).
 static IN_MEMORY_BYTES: AtomicU64 = AtomicU64::new(0);
 
 /// The paged-out region of a queue.
@@ -61,9 +72,7 @@ impl Queue {
             return false;
         }
         let count = inner.state.message_count();
-        let bytes = inner.state.ready_bytes();
-        count >= WINDOW_COUNT
-            || bytes >= WINDOW_BYTES
+        in_memory_cost(inner) >= WINDOW_BYTES
             || (count >= MIN_WINDOW && IN_MEMORY_BYTES.load(Ordering::Relaxed) >= GLOBAL_BUDGET)
     }
 
@@ -158,7 +167,7 @@ impl Queue {
 
     /// Brings the global in-memory byte count up to date with this queue's state.
     pub(super) fn account(&self, inner: &mut Inner) {
-        let now = inner.state.ready_bytes();
+        let now = in_memory_cost(inner);
         let before = inner.accounted_bytes;
         if now > before {
             IN_MEMORY_BYTES.fetch_add(now - before, Ordering::Relaxed);
