@@ -37,7 +37,15 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = match EnvFilter::try_new(&settings.server.log_level) {
+    // openraft reports every heartbeat and election at INFO; keep it at WARN unless the
+    // operator names it in `server.log_level`.
+    let level = &settings.server.log_level;
+    let directives = if level.contains("openraft") {
+        level.clone()
+    } else {
+        format!("{level},openraft=warn")
+    };
+    let filter = match EnvFilter::try_new(&directives) {
         Ok(filter) => filter,
         Err(e) => {
             eprintln!("warren: server.log_level: {e}");
