@@ -5,20 +5,10 @@
 mod common;
 
 use common::mgmt::Api;
-use common::{TestBroker, get_body, guard, unique};
-use lapin::options::QueueDeclareOptions;
-use lapin::types::FieldTable;
+use common::{TestBroker, get_body, unique};
 use serde_json::json;
 
-async fn declare(ch: &lapin::Channel, name: &str) {
-    guard(ch.queue_declare(
-        name.into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    ))
-    .await
-    .unwrap();
-}
+use common::declare_queue as declare;
 
 #[tokio::test]
 async fn exchanges_list_the_default_and_amq_exchanges_and_declare_delete_work() {

@@ -5,19 +5,11 @@ mod common;
 
 use common::mgmt::Api;
 use common::{TestBroker, guard, publish_all, unique};
-use lapin::options::{BasicAckOptions, BasicGetOptions, QueueDeclareOptions};
+use lapin::options::{BasicAckOptions, BasicGetOptions};
 use lapin::types::FieldTable;
 use serde_json::{Value, json};
 
-async fn declare(ch: &lapin::Channel, name: &str) {
-    guard(ch.queue_declare(
-        name.into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    ))
-    .await
-    .unwrap();
-}
+use common::declare_queue as declare;
 
 #[tokio::test]
 async fn a_queue_shows_counts_consumers_and_message_stats_after_traffic() {

@@ -42,15 +42,7 @@ async fn ctl_with(connection: &[&str], args: &[&str]) -> Run {
     }
 }
 
-async fn declare(ch: &lapin::Channel, name: &str) {
-    guard(ch.queue_declare(
-        name.into(),
-        QueueDeclareOptions::default(),
-        FieldTable::default(),
-    ))
-    .await
-    .unwrap();
-}
+use common::declare_queue as declare;
 
 fn lines(text: &str) -> Vec<&str> {
     text.lines().collect()

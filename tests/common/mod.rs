@@ -394,6 +394,19 @@ pub async fn get_body(ch: &Channel, queue: &str) -> Option<String> {
     .unwrap()
     .map(|m| body(&m.delivery))
 }
+
+/// Declares a queue with default options (not durable, not exclusive) on `ch`, bounded by
+/// [`guard`]; panics if the broker refuses it.
+pub async fn declare_queue(ch: &Channel, name: &str) {
+    guard(ch.queue_declare(
+        name.into(),
+        lapin::options::QueueDeclareOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+}
+
 pub mod ext;
 pub mod https;
 pub mod tls;
