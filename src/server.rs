@@ -243,12 +243,14 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
                 .collect(),
         ),
     };
+    let http_timeout = settings.management.request_timeout()?;
     for (listener, addr) in management {
         tracing::info!(%addr, "management API listening");
         let router = crate::management::router(state.clone());
         tokio::spawn(crate::management::serve(
             listener,
             router,
+            http_timeout,
             shutdown_rx.clone(),
         ));
     }
@@ -258,6 +260,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         tokio::spawn(crate::management::serve(
             listener,
             router,
+            http_timeout,
             shutdown_rx.clone(),
         ));
     }
@@ -283,6 +286,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         tokio::spawn(crate::management::serve(
             listener,
             router,
+            http_timeout,
             shutdown_rx.clone(),
         ));
     }

@@ -16,6 +16,10 @@ pub struct ManagementSettings {
     pub listen: Vec<String>,
     /// Addresses of the HTTPS API (RabbitMQ's `management.ssl.port`, 15671); empty is off.
     pub tls_listen: Vec<String>,
+    /// How long an HTTP client (API, UI or Prometheus scrape) may take to send a request's
+    /// head, and how long a kept-alive connection may sit idle, in milliseconds (RabbitMQ's
+    /// `management.tcp.idle_timeout`, 60 s by default).
+    pub request_timeout_ms: u64,
 }
 
 /// The `[prometheus]` section: the metrics endpoint (RabbitMQ's prometheus plugin, port 15692).
@@ -37,6 +41,7 @@ impl Default for ManagementSettings {
         ManagementSettings {
             listen: any_address(15672),
             tls_listen: Vec::new(),
+            request_timeout_ms: 60_000,
         }
     }
 }
@@ -70,6 +75,20 @@ pub(super) fn parse_listen_list(
 }
 
 impl ManagementSettings {
+    /// The HTTP request-head and keep-alive timeout; the error names the setting.
+    pub fn request_timeout(&self) -> Result<std::time::Duration, ConfigError> {
+        if !(100..=3_600_000).contains(&self.request_timeout_ms) {
+            return Err(ConfigError::invalid(
+                "management.request_timeout_ms",
+                format!(
+                    "must be between 100 and 3600000, got {}",
+                    self.request_timeout_ms
+                ),
+            ));
+        }
+        Ok(std::time::Duration::from_millis(self.request_timeout_ms))
+    }
+
     /// The listen addresses, parsed; the error names the bad entry.
     pub fn addresses(&self) -> Result<Vec<SocketAddr>, ConfigError> {
         parse_listen_list("management.listen", &self.listen)

@@ -248,6 +248,7 @@ impl Settings {
         }
         self.management.addresses()?;
         self.management.tls_addresses()?;
+        self.management.request_timeout()?;
         self.prometheus.addresses()?;
         self.prometheus.tls_addresses()?;
         self.cluster.validate()?;

@@ -30,6 +30,7 @@ pub mod paging;
 pub mod permissions;
 pub mod policies;
 pub mod queues;
+pub mod serve;
 pub mod ui;
 pub mod users;
 pub mod vhost_admin;
@@ -230,24 +231,7 @@ async fn authenticate(
     }
 }
 
-/// Serves `router` on an already-bound listener (plain TCP, or
-/// [`crate::listener::https::HttpsListener`]) until `shutdown` flips.
-pub async fn serve<L>(listener: L, router: Router, mut shutdown: tokio::sync::watch::Receiver<bool>)
-where
-    L: axum::serve::Listener<Addr = SocketAddr>,
-{
-    use axum::serve::ListenerExt;
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    // `tap_io` only to get axum's `ConnectInfo<SocketAddr>` for any listener type.
-    let result = axum::serve(listener.tap_io(|_| ()), service)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.changed().await;
-        })
-        .await;
-    if let Err(e) = result {
-        tracing::error!(%e, "HTTP listener failed");
-    }
-}
+pub use serve::serve;
 
 /// The vhost called `name`, if the user may see it: 404 when there is none, 401 when the
 /// user has no access (RabbitMQ's "User not authorised to access virtual host").
