@@ -75,6 +75,17 @@ fn message_stats(queue: &Queue) -> Option<Value> {
     Some(Value::Object(out))
 }
 
+/// A quorum queue's membership as RabbitMQ shows it (`leader`, `members`, `online`): on a
+/// single node, this node is all three.
+fn quorum_fields(out: &mut Map<String, Value>, queue: &Queue) {
+    if queue.args.queue_type == QueueType::Quorum {
+        let node = crate::broker::node_name();
+        out.insert("leader".into(), json!(node));
+        out.insert("members".into(), json!([node]));
+        out.insert("online".into(), json!([node]));
+    }
+}
+
 /// One queue as RabbitMQ's API shows it.
 pub(super) fn render(queue: &Queue) -> Value {
     let g = &queue.stats.gauges;
@@ -96,6 +107,7 @@ pub(super) fn render(queue: &Queue) -> Value {
     out.insert("arguments".into(), table(&queue.decl.arguments));
     out.insert("node".into(), json!(crate::broker::node_name()));
     out.insert("state".into(), json!("running"));
+    quorum_fields(&mut out, queue);
     super::policies::policy_fields(&mut out, &queue.applied_policies());
     out.insert("exclusive_consumer_tag".into(), Value::Null);
     out.insert("single_active_consumer_tag".into(), Value::Null);
@@ -166,6 +178,7 @@ fn render_light(queue: &Queue, totals: bool) -> Value {
     out.insert("arguments".into(), table(&queue.decl.arguments));
     out.insert("node".into(), json!(crate::broker::node_name()));
     out.insert("state".into(), json!("running"));
+    quorum_fields(&mut out, queue);
     if let Some(policy) = queue.applied_policies().policy_name() {
         out.insert("policy".into(), json!(policy));
     }

@@ -36,15 +36,19 @@ pub enum DeathReason {
     Expired,
     /// Dropped (drop-head) or refused (reject-publish-dlx) by a full queue.
     MaxLen,
+    /// Returned to a quorum queue more often than its delivery limit allows.
+    DeliveryLimit,
 }
 
 impl DeathReason {
-    /// The reason as it appears in x-death: "rejected" | "expired" | "maxlen".
+    /// The reason as it appears in x-death: "rejected" | "expired" | "maxlen" |
+    /// "delivery_limit".
     pub fn as_str(self) -> &'static str {
         match self {
             DeathReason::Rejected => "rejected",
             DeathReason::Expired => "expired",
             DeathReason::MaxLen => "maxlen",
+            DeathReason::DeliveryLimit => "delivery_limit",
         }
     }
 }

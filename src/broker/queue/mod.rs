@@ -13,8 +13,10 @@
 pub mod args;
 mod consumers;
 pub mod dead_letter;
+pub mod delivery_count;
 pub mod expiration;
 mod paging;
+pub mod quorum;
 pub mod state;
 mod storage;
 mod timers;
@@ -286,6 +288,7 @@ impl Queue {
                         seq: 0,
                         message,
                         redelivered: false,
+                        delivery_count: 0,
                         expires_at: None,
                         stored: false,
                     };
@@ -522,7 +525,7 @@ impl Queue {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            let has_expiry = self.put_back(&mut inner, messages, Vec::new());
+            let has_expiry = self.put_back(&mut inner, messages, Vec::new(), &mut dead);
             self.redeliver_locked(&mut inner, has_expiry, &mut dead);
         }
         self.dead_letter(dead);
@@ -531,19 +534,26 @@ impl Queue {
     /// Puts messages back in their places, all before anything is handed out again:
     /// `delivered` ones (settled, marked redelivered) and `in_flight` ones that never
     /// reached their consumer (unchanged; the flag says whether they were counted as
-    /// unacked). Returns whether any of them has an expiry.
+    /// unacked). A delivered message counts one more delivery; past the queue's delivery
+    /// limit it goes to `dead` instead. Returns whether any of them has an expiry.
     fn put_back(
         &self,
         inner: &mut Inner,
         delivered: impl IntoIterator<Item = QueuedMessage>,
         in_flight: Vec<(QueuedMessage, bool)>,
+        dead: &mut DeadLetters,
     ) -> bool {
         let mut has_expiry = false;
-        for qm in delivered {
+        for mut qm in delivered {
             inner
                 .state
                 .settle(qm.message.body_size, qm.message.persistent);
             if !inner.deleted {
+                qm.delivery_count = qm.delivery_count.saturating_add(1);
+                if delivery_count::exceeds(inner.limits.delivery_limit, qm.delivery_count) {
+                    dead.push((qm, DeathReason::DeliveryLimit));
+                    continue;
+                }
                 has_expiry |= qm.expires_at.is_some();
                 inner.state.requeue(qm);
             }
@@ -593,7 +603,7 @@ impl Queue {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)]);
+            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)], &mut dead);
             if hand_over {
                 self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
             } else {
