@@ -158,7 +158,7 @@ fn update_x_death(headers: &mut FieldTable, info: FieldTable, ctx: &DeathContext
 
 /// RabbitMQ's `set_table_value`: replace the first entry with `key` (or append), then sort
 /// the table by key.
-fn set_table_value(table: &mut FieldTable, key: &'static str, value: FieldValue) {
+pub(super) fn set_table_value(table: &mut FieldTable, key: &'static str, value: FieldValue) {
     table.insert(ShortStr::from_static(key), value);
     sort_field_table(table);
 }

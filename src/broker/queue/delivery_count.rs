@@ -7,7 +7,7 @@
 //! delivery only once the message has been returned. Classic queues send no header.
 
 use super::args::QueueType;
-use crate::protocol::{BasicProperties, FieldValue, ShortStr};
+use crate::protocol::{BasicProperties, FieldValue};
 use bytes::Bytes;
 
 /// The header RabbitMQ sets.
@@ -38,8 +38,8 @@ pub fn header_value(queue_type: QueueType, count: u32, handout: Handout) -> Opti
 }
 
 /// `raw` (a content header's property flags and list) with `x-delivery-count` set to
-/// `count`: an existing header of that name is replaced in place, otherwise it is added
-/// last. Properties that do not decode (never the case for what the broker accepted) are
+/// `count` and, as RabbitMQ's `set_table_value` leaves them, the headers sorted by key.
+/// Properties that do not decode (never the case for what the broker accepted) are
 /// returned unchanged.
 pub fn with_header(raw: &Bytes, count: u32) -> Bytes {
     let mut props = match BasicProperties::decode(raw) {
@@ -49,10 +49,11 @@ pub fn with_header(raw: &Bytes, count: u32) -> Bytes {
             return raw.clone();
         }
     };
-    props
-        .headers
-        .get_or_insert_with(Default::default)
-        .insert(ShortStr::from_static(HEADER), FieldValue::I64(count.into()));
+    super::dead_letter::set_table_value(
+        props.headers.get_or_insert_with(Default::default),
+        HEADER,
+        FieldValue::I64(count.into()),
+    );
     props.to_raw()
 }
 
@@ -68,6 +69,7 @@ pub fn properties_for(raw: &Bytes, queue_type: QueueType, count: u32, handout: H
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::ShortStr;
 
     #[test]
     fn the_limit_is_passed_when_the_count_is_greater() {
@@ -89,19 +91,25 @@ mod tests {
     }
 
     #[test]
-    fn the_header_is_added_after_the_others_and_replaces_its_namesake() {
+    fn the_header_replaces_its_namesake_and_the_table_ends_sorted() {
         let mut props = BasicProperties::default();
         let mut headers = crate::protocol::FieldTable::new();
-        headers.insert(ShortStr::from_static("own"), FieldValue::I32(1));
+        headers.insert(ShortStr::from_static("zz"), FieldValue::I32(1));
+        headers.insert(ShortStr::from_static("aa"), FieldValue::I32(2));
         props.headers = Some(headers);
         let raw = with_header(&props.to_raw(), 2);
-        let decoded = BasicProperties::decode(&raw).unwrap().headers.unwrap();
-        assert_eq!(decoded.0.len(), 2);
-        assert_eq!(decoded.0[0].0.as_bytes(), b"own");
-        assert_eq!(decoded.get(HEADER), Some(&FieldValue::I64(2)));
+        let keys = |raw: &Bytes| {
+            let headers = BasicProperties::decode(raw).unwrap().headers.unwrap();
+            headers
+                .0
+                .iter()
+                .map(|(k, _)| k.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keys(&raw), ["aa", HEADER, "zz"]);
         let again = with_header(&raw, 5);
+        assert_eq!(keys(&again), ["aa", HEADER, "zz"]);
         let decoded = BasicProperties::decode(&again).unwrap().headers.unwrap();
-        assert_eq!(decoded.0.len(), 2);
         assert_eq!(decoded.get(HEADER), Some(&FieldValue::I64(5)));
     }
 

@@ -324,7 +324,7 @@ impl Queue {
         let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
         let store_id = self
             .store_id()
-            .filter(|_| message.persistent && self.decl.durable);
+            .filter(|_| quorum::keeps(self.args.queue_type, message.persistent, self.decl.durable));
         let seq = inner.state.push(message, expires_at, store_id.is_some());
         // A message that expires on arrival (TTL 0) still goes to a consumer waiting for
         // it, as in RabbitMQ: expire what is strictly older than now, then deliver, then

@@ -8,7 +8,9 @@
 //! - a delivery limit (`x-delivery-limit`, policy `delivery-limit`, the smaller of both)
 //!   and the `x-delivery-count` header ([`super::delivery_count`]);
 //! - a channel with a global prefetch limit cannot consume from one: the connection is
-//!   closed with 540 NOT_IMPLEMENTED ([`global_qos_refusal`]).
+//!   closed with 540 NOT_IMPLEMENTED ([`global_qos_refusal`]);
+//! - every message is kept on disk, whatever its delivery mode ([`keeps`]); deliveries
+//!   still show the delivery mode it was published with.
 
 use super::args::{QueueArgs, QueueType};
 use crate::error::AmqpError;
@@ -72,6 +74,12 @@ pub fn delivery_limit(args: &QueueArgs, policy: Option<i64>) -> Option<i64> {
     }
 }
 
+/// Whether a queue of `queue_type` keeps a message on disk: persistent messages in
+/// durable queues, and every message of a quorum queue (which is always durable).
+pub fn keeps(queue_type: QueueType, persistent: bool, durable: bool) -> bool {
+    durable && (persistent || queue_type == QueueType::Quorum)
+}
+
 /// basic.consume from a quorum queue on a channel with a global prefetch limit: RabbitMQ
 /// closes the connection with "540 NOT_IMPLEMENTED - queue 'q' in vhost '/' does not
 /// support global qos".
@@ -117,6 +125,14 @@ mod tests {
         assert!(equivalence_args(QueueType::Quorum).contains(&"x-delivery-limit"));
         assert!(!equivalence_args(QueueType::Quorum).contains(&"x-max-priority"));
         assert!(!equivalence_args(QueueType::Classic).contains(&"x-delivery-limit"));
+    }
+
+    #[test]
+    fn quorum_queues_keep_transient_messages() {
+        assert!(keeps(QueueType::Quorum, false, true));
+        assert!(!keeps(QueueType::Classic, false, true));
+        assert!(keeps(QueueType::Classic, true, true));
+        assert!(!keeps(QueueType::Classic, true, false));
     }
 
     #[test]
