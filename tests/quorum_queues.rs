@@ -893,3 +893,72 @@ async fn a_transient_message_in_a_quorum_queue_survives_a_restart() {
         "a classic queue drops it"
     );
 }
+
+/// Publishes on a confirm channel; true when acked, false when nacked.
+async fn acked(ch: &Channel, queue: &str, body: &[u8]) -> bool {
+    let confirm = guard(ch.basic_publish(
+        "".into(),
+        queue.into(),
+        BasicPublishOptions::default(),
+        body,
+        BasicProperties::default(),
+    ))
+    .await
+    .unwrap();
+    guard(confirm).await.unwrap().is_ack()
+}
+
+#[tokio::test]
+async fn reject_publish_takes_one_past_the_limit_then_refuses_until_four_fifths() {
+    let broker = TestBroker::start().await;
+    let q = unique("qq-reject-publish");
+    let (_conn, ch) = broker.lapin_confirm_channel().await;
+    let args = quorum_args(&[
+        ("x-max-length", int(2)),
+        ("x-overflow", s("reject-publish")),
+    ]);
+    declare(&ch, &q, DURABLE, args).await;
+    let mut outcomes = Vec::new();
+    for i in 0..6u8 {
+        outcomes.push(acked(&ch, &q, &[i]).await);
+    }
+    assert_eq!(outcomes, [true, true, true, false, false, false]);
+    // A new publisher is refused too.
+    let (_conn2, other) = broker.lapin_confirm_channel().await;
+    assert!(!acked(&other, &q, b"new").await);
+    // Down to 2 (not under the mark of 1): still refused; down to 1: accepted again.
+    assert!(get(&ch, &q).await.is_some_and(|m| m.delivery.data == [0]));
+    guard(ch.basic_ack(1, Default::default())).await.unwrap();
+    assert!(!acked(&ch, &q, b"x").await);
+    assert!(get(&ch, &q).await.is_some_and(|m| m.delivery.data == [1]));
+    guard(ch.basic_ack(2, Default::default())).await.unwrap();
+    let outcomes = [
+        acked(&ch, &q, b"a").await,
+        acked(&ch, &q, b"b").await,
+        acked(&ch, &q, b"c").await,
+    ];
+    assert_eq!(outcomes, [true, true, false]);
+    assert_eq!(common::message_count(&ch, &q).await, 3);
+    delete(&broker, &q).await;
+}
+
+#[tokio::test]
+async fn reject_publish_dlx_acts_as_drop_head_on_a_quorum_queue() {
+    let broker = TestBroker::start().await;
+    let q = unique("qq-reject-dlx");
+    let (_conn, ch) = broker.lapin_confirm_channel().await;
+    let args = quorum_args(&[
+        ("x-max-length", int(1)),
+        ("x-overflow", s("reject-publish-dlx")),
+    ]);
+    declare(&ch, &q, DURABLE, args).await;
+    let outcomes = [
+        acked(&ch, &q, b"a").await,
+        acked(&ch, &q, b"b").await,
+        acked(&ch, &q, b"c").await,
+    ];
+    assert_eq!(outcomes, [true, true, true]);
+    let m = get(&ch, &q).await.expect("the newest message");
+    assert_eq!(body(&m), "c");
+    delete(&broker, &q).await;
+}

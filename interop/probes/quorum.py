@@ -241,16 +241,24 @@ def delivery_count_cases():
     ch.queue_declare(q, durable=True, arguments=QQ)
     publish(ch, q, b"m1", headers={"own": "h"})
     seen = []
-    for verdict in ["reject", "nack", "ack"]:
-        method, props, _ = consume_one(ch, q)
+    # One consumer throughout (cancelling a pika consumer nacks what it buffered, which
+    # would count deliveries).
+    verdicts = iter(["reject", "nack", "ack"])
+    ch.basic_qos(prefetch_count=1)
+    for method, props, _ in ch.consume(q, inactivity_timeout=5):
+        if method is None:
+            break
         seen.append([method.redelivered, headers_of(props)])
+        verdict = next(verdicts)
         if verdict == "reject":
             ch.basic_reject(method.delivery_tag, requeue=True)
         elif verdict == "nack":
             ch.basic_nack(method.delivery_tag, requeue=True)
         else:
             ch.basic_ack(method.delivery_tag)
-        ch.cancel()
+            break
+    ch.cancel()
+    ch.basic_qos(prefetch_count=0)
     emit("consume: reject, nack, ack", seen)
 
     # Unacked at channel close, then at connection close.
@@ -454,6 +462,30 @@ def feature_cases():
         emit("x-max-length 1 reject-publish second publish", "acked")
     except pika.exceptions.NackError:
         emit("x-max-length 1 reject-publish second publish", "nacked")
+
+    # reject-publish: what is acked and nacked around the limit (2), before and after gets.
+    q = name("maxlen2")
+    ch.queue_declare(q, durable=True, arguments={**QQ, "x-max-length": 2,
+                                                 "x-overflow": "reject-publish"})
+    res = []
+    for i in range(9):
+        if i == 6:
+            ch.basic_get(q, auto_ack=True)
+            ch.basic_get(q, auto_ack=True)
+        try:
+            publish(ch, q, b"%d" % i)
+            res.append("ack")
+        except pika.exceptions.NackError:
+            res.append("nack")
+    res.append(ch.queue_declare(q, passive=True).method.message_count)
+    emit("x-max-length 2 reject-publish: 6 publishes, 2 gets, 3 publishes, count", res)
+
+    # Header order when x-delivery-count is added.
+    q = name("order")
+    ch.queue_declare(q, durable=True, arguments=QQ)
+    publish(ch, q, b"x", headers={"zz": 1, "aa": 2})
+    m, props, _ = ch.basic_get(q, auto_ack=True)
+    emit("header order on get", list(props.headers.keys()))
 
     # x-max-length drop-head.
     q = name("drophead")

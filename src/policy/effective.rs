@@ -96,7 +96,7 @@ pub fn queue_limits(args: &QueueArgs, applied: &Applied) -> QueueLimits {
             args.max_length_bytes,
             policy_number(applied, "max-length-bytes"),
         ),
-        overflow,
+        overflow: crate::broker::queue::quorum::overflow(args.queue_type, overflow),
         dead_letter_exchange: args.dead_letter_exchange.clone().or_else(|| {
             // A name longer than 255 bytes names no exchange: nothing is dead-lettered.
             policy_str(applied, "dead-letter-exchange").and_then(ShortStr::from_bytes)

@@ -203,7 +203,7 @@ impl QueueArgs {
             expires: self.expires,
             max_length: self.max_length,
             max_length_bytes: self.max_length_bytes,
-            overflow: self.overflow,
+            overflow: super::quorum::overflow(self.queue_type, self.overflow),
             dead_letter_exchange: self.dead_letter_exchange.clone(),
             dead_letter_routing_key: self.dead_letter_routing_key.clone(),
             delivery_limit: self.delivery_limit,

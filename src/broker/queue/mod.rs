@@ -28,7 +28,7 @@ use crate::error::{AmqpError, AmqpResult};
 use crate::policy::Applied;
 use crate::protocol::{FieldTable, ReplyCode, ShortStr};
 use crate::store::{QueueId, Store, StoreOp};
-use args::{Overflow, QueueArgs, QueueLimits};
+use args::{Overflow, QueueArgs, QueueLimits, QueueType};
 use dead_letter::DeathReason;
 use parking_lot::Mutex;
 use state::QueueState;
@@ -85,6 +85,9 @@ struct Inner {
     /// The effective limits (declared arguments merged with policies).
     limits: QueueLimits,
     unused_timer_running: bool,
+    /// Quorum queues with reject-publish: refusing publishes since the queue went over its
+    /// limit, until it is back under the low mark (see [`quorum::RejectPublish`]).
+    publish_blocked: bool,
 }
 
 /// What a delivery counts against its connection's outbound budget: its body plus an
@@ -157,6 +160,7 @@ impl Queue {
                 accounted_bytes: 0,
                 limits,
                 unused_timer_running: expires.is_some(),
+                publish_blocked: false,
             }),
             wake_expiry: Notify::new(),
             wake_unused: Notify::new(),
@@ -282,7 +286,12 @@ impl Queue {
                 return PublishOutcome::Accepted(None);
             }
             let overflow = inner.limits.overflow;
-            if overflow != Overflow::DropHead && Self::is_full_for(&inner, &message) {
+            let refused = if self.args.queue_type == QueueType::Quorum {
+                self.quorum_refuses(&mut inner)
+            } else {
+                overflow != Overflow::DropHead && Self::is_full_for(&inner, &message)
+            };
+            if refused {
                 if overflow == Overflow::RejectPublishDlx {
                     let qm = QueuedMessage {
                         seq: 0,
@@ -335,7 +344,13 @@ impl Queue {
         while let Some(qm) = inner.state.pop_expired(now) {
             dead.push((qm, DeathReason::Expired));
         }
-        self.drop_head_over_limit(inner, dead);
+        if self.args.queue_type == QueueType::Quorum && inner.limits.overflow != Overflow::DropHead
+        {
+            // Accepted even past the limit; refusing starts now.
+            inner.publish_blocked |= Self::is_over_limit(inner);
+        } else {
+            self.drop_head_over_limit(inner, dead);
+        }
         if dead.len() != dead_before {
             // What expired or was dropped after the dispatch left: counts and the memory
             // total must not keep it (the management API showed max-length + 1).
@@ -349,6 +364,23 @@ impl Queue {
             seq,
             paged: false,
         }))
+    }
+
+    /// Whether a quorum queue with reject-publish refuses the next publish: from when it
+    /// went over its limit until it is back at or under the low mark.
+    fn quorum_refuses(&self, inner: &mut Inner) -> bool {
+        if inner.limits.overflow == Overflow::DropHead {
+            return false;
+        }
+        let mark = quorum::RejectPublish::of(&inner.limits);
+        let (count, bytes) = (
+            inner.state.message_count() as u64,
+            inner.state.ready_bytes(),
+        );
+        if inner.publish_blocked && mark.is_low(count, bytes) {
+            inner.publish_blocked = false;
+        }
+        inner.publish_blocked
     }
 
     /// x-overflow drop-head: dead-letters from the head until the queue is within its limits.

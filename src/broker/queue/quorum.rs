@@ -10,9 +10,12 @@
 //! - a channel with a global prefetch limit cannot consume from one: the connection is
 //!   closed with 540 NOT_IMPLEMENTED ([`global_qos_refusal`]);
 //! - every message is kept on disk, whatever its delivery mode ([`keeps`]); deliveries
-//!   still show the delivery mode it was published with.
+//!   still show the delivery mode it was published with;
+//! - `x-overflow=reject-publish` accepts the publish that takes the queue past its limit and
+//!   refuses the ones after it until the queue is down to 80% of the limit
+//!   ([`RejectPublish`]); `reject-publish-dlx` acts as drop-head.
 
-use super::args::{QueueArgs, QueueType};
+use super::args::{Overflow, QueueArgs, QueueLimits, QueueType};
 use crate::error::AmqpError;
 use crate::protocol::ReplyCode;
 
@@ -80,6 +83,40 @@ pub fn keeps(queue_type: QueueType, persistent: bool, durable: bool) -> bool {
     durable && (persistent || queue_type == QueueType::Quorum)
 }
 
+/// The overflow a quorum queue acts on: RabbitMQ 3.10 accepts `reject-publish-dlx` on a
+/// quorum queue but logs it as invalid and drops from the head instead.
+pub fn overflow(queue_type: QueueType, overflow: Overflow) -> Overflow {
+    match (queue_type, overflow) {
+        (QueueType::Quorum, Overflow::RejectPublishDlx) => Overflow::DropHead,
+        (_, overflow) => overflow,
+    }
+}
+
+/// The low mark of a quorum queue refusing publishes: it accepts them again once its ready
+/// messages (and their bytes) are at most 80% of its limits, rounded down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RejectPublish {
+    low_count: Option<u64>,
+    low_bytes: Option<u64>,
+}
+
+impl RejectPublish {
+    /// The low mark of `limits`.
+    pub fn of(limits: &QueueLimits) -> RejectPublish {
+        let low = |max: u64| max.saturating_mul(4) / 5;
+        RejectPublish {
+            low_count: limits.max_length.map(low),
+            low_bytes: limits.max_length_bytes.map(low),
+        }
+    }
+
+    /// True when `count` ready messages of `bytes` are at or under the mark.
+    pub fn is_low(self, count: u64, bytes: u64) -> bool {
+        self.low_count.is_none_or(|low| count <= low)
+            && self.low_bytes.is_none_or(|low| bytes <= low)
+    }
+}
+
 /// basic.consume from a quorum queue on a channel with a global prefetch limit: RabbitMQ
 /// closes the connection with "540 NOT_IMPLEMENTED - queue 'q' in vhost '/' does not
 /// support global qos".
@@ -125,6 +162,29 @@ mod tests {
         assert!(equivalence_args(QueueType::Quorum).contains(&"x-delivery-limit"));
         assert!(!equivalence_args(QueueType::Quorum).contains(&"x-max-priority"));
         assert!(!equivalence_args(QueueType::Classic).contains(&"x-delivery-limit"));
+    }
+
+    #[test]
+    fn the_low_mark_is_four_fifths_of_the_limits_rounded_down() {
+        let limits = QueueLimits {
+            max_length: Some(2),
+            max_length_bytes: Some(100),
+            ..QueueLimits::default()
+        };
+        let mark = RejectPublish::of(&limits);
+        assert!(mark.is_low(1, 80));
+        assert!(!mark.is_low(2, 0));
+        assert!(!mark.is_low(0, 81));
+        assert!(RejectPublish::of(&QueueLimits::default()).is_low(u64::MAX, u64::MAX));
+    }
+
+    #[test]
+    fn reject_publish_dlx_is_drop_head_on_quorum_queues() {
+        let dlx = Overflow::RejectPublishDlx;
+        assert_eq!(overflow(QueueType::Quorum, dlx), Overflow::DropHead);
+        assert_eq!(overflow(QueueType::Classic, dlx), dlx);
+        let reject = Overflow::RejectPublish;
+        assert_eq!(overflow(QueueType::Quorum, reject), reject);
     }
 
     #[test]
