@@ -98,6 +98,9 @@ pub struct QueuedMessage {
     pub message: std::sync::Arc<Message>,
     /// True once it has been delivered and returned.
     pub redelivered: bool,
+    /// How many times it was delivered and returned (reject or nack with requeue, recover,
+    /// its channel or connection closing): quorum queues' `x-delivery-count`.
+    pub delivery_count: u32,
     /// When it expires in this queue (x-message-ttl or the expiration property).
     pub expires_at: Option<tokio::time::Instant>,
     /// Also held in the store under this queue's id and `seq` (removed when settled).

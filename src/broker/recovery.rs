@@ -167,6 +167,8 @@ pub(crate) fn queued_message(entry: QueueEntry) -> QueuedMessage {
         seq: entry.seq,
         message: Arc::new(message),
         redelivered: entry.redelivered,
+        // The store keeps no count: a restart starts it again (see the README).
+        delivery_count: 0,
         expires_at: None,
         stored: true,
     }

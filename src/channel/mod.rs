@@ -328,13 +328,14 @@ impl Channel {
         });
         ctx.sink.method(self.id, &deliver);
         let m = &message.message;
-        ctx.sink.content(
-            self.id,
+        let properties = crate::broker::queue::delivery_count::properties_for(
             &m.raw_properties,
-            &m.body,
-            m.body_size,
-            ctx.frame_max,
+            queue.args.queue_type,
+            message.delivery_count,
+            crate::broker::queue::delivery_count::Handout::Deliver,
         );
+        ctx.sink
+            .content(self.id, &properties, &m.body, m.body_size, ctx.frame_max);
         {
             use crate::metrics::counters::{channel as c, queue as q};
             let (ci, qi) = if no_ack {

@@ -327,7 +327,12 @@ pub(super) async fn get(
             "exchange": qm.message.exchange.to_string_lossy(),
             "routing_key": qm.message.routing_key.to_string_lossy(),
             "message_count": left,
-            "properties": properties_to_json(&qm.message.raw_properties),
+            "properties": properties_to_json(&crate::broker::queue::delivery_count::properties_for(
+                &qm.message.raw_properties,
+                queue.args.queue_type,
+                qm.delivery_count,
+                crate::broker::queue::delivery_count::Handout::Get,
+            )),
             "payload": payload,
             "payload_encoding": payload_encoding,
         }));

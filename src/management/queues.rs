@@ -75,6 +75,17 @@ fn message_stats(queue: &Queue) -> Option<Value> {
     Some(Value::Object(out))
 }
 
+/// A quorum queue's membership as RabbitMQ shows it (`leader`, `members`, `online`): on a
+/// single node, this node is all three.
+fn quorum_fields(out: &mut Map<String, Value>, queue: &Queue) {
+    if queue.args.queue_type == QueueType::Quorum {
+        let node = crate::broker::node_name();
+        out.insert("leader".into(), json!(node));
+        out.insert("members".into(), json!([node]));
+        out.insert("online".into(), json!([node]));
+    }
+}
+
 /// One queue as RabbitMQ's API shows it.
 pub(super) fn render(queue: &Queue) -> Value {
     let g = &queue.stats.gauges;
@@ -96,6 +107,7 @@ pub(super) fn render(queue: &Queue) -> Value {
     out.insert("arguments".into(), table(&queue.decl.arguments));
     out.insert("node".into(), json!(crate::broker::node_name()));
     out.insert("state".into(), json!("running"));
+    quorum_fields(&mut out, queue);
     super::policies::policy_fields(&mut out, &queue.applied_policies());
     out.insert("exclusive_consumer_tag".into(), Value::Null);
     out.insert("single_active_consumer_tag".into(), Value::Null);
@@ -147,7 +159,49 @@ pub(super) fn render(queue: &Queue) -> Value {
     if let Some(stats) = message_stats(queue) {
         out.insert("message_stats".into(), stats);
     }
+    if queue.args.queue_type == QueueType::Quorum {
+        quorum_stats(&mut out);
+    }
     Value::Object(out)
+}
+
+/// The statistics fields as RabbitMQ 3.10.8 shows them for a quorum queue: every message
+/// counts as persistent and none as in RAM, dead-letter counters (`messages_dlx`) and
+/// `open_files` appear, `single_active_consumer_tag` is `single_active_consumer_ctag`, and
+/// the classic queue's paging, exclusive-consumer and mirroring fields are absent.
+fn quorum_stats(out: &mut Map<String, Value>) {
+    for key in [
+        "active_consumers",
+        "exclusive_consumer_tag",
+        "head_message_timestamp",
+        "message_bytes_paged_out",
+        "messages_paged_out",
+        "messages_ready_ram",
+        "messages_unacknowledged_ram",
+        "recoverable_slaves",
+    ] {
+        out.remove(key);
+    }
+    let tag = out
+        .remove("single_active_consumer_tag")
+        .unwrap_or(Value::Null);
+    out.insert("single_active_consumer_ctag".into(), tag);
+    for (persistent, total, ram) in [
+        ("messages_persistent", "messages", "messages_ram"),
+        (
+            "message_bytes_persistent",
+            "message_bytes",
+            "message_bytes_ram",
+        ),
+    ] {
+        let all = out.get(total).cloned().unwrap_or(json!(0));
+        out.insert(persistent.into(), all);
+        out.insert(ram.into(), json!(0));
+    }
+    out.insert("messages_dlx".into(), json!(0));
+    out.insert("message_bytes_dlx".into(), json!(0));
+    let node = crate::broker::node_name();
+    out.insert("open_files".into(), json!({ node: 0 }));
 }
 
 /// A queue without statistics (`disable_stats=true`, RabbitMQ's UI on big brokers), with
@@ -166,6 +220,7 @@ fn render_light(queue: &Queue, totals: bool) -> Value {
     out.insert("arguments".into(), table(&queue.decl.arguments));
     out.insert("node".into(), json!(crate::broker::node_name()));
     out.insert("state".into(), json!("running"));
+    quorum_fields(&mut out, queue);
     if let Some(policy) = queue.applied_policies().policy_name() {
         out.insert("policy".into(), json!(policy));
     }

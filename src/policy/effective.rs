@@ -7,6 +7,7 @@
 //! | `message-ttl`, `expires`, `max-length`, `max-length-bytes` | the smaller | the smaller |
 //! | `dead-letter-exchange`, `dead-letter-routing-key`, `overflow` | (policy only) | the argument wins |
 //! | `alternate-exchange` (exchanges) | (policy only) | the argument wins |
+//! | `delivery-limit` (quorum queues only) | the smaller | the smaller |
 //!
 //! A value present on one side only is taken as it is. The "effective policy definition" a
 //! queue shows is the policy's definition with the operator policy's keys merged in (the
@@ -95,7 +96,7 @@ pub fn queue_limits(args: &QueueArgs, applied: &Applied) -> QueueLimits {
             args.max_length_bytes,
             policy_number(applied, "max-length-bytes"),
         ),
-        overflow,
+        overflow: crate::broker::queue::quorum::overflow(args.queue_type, overflow),
         dead_letter_exchange: args.dead_letter_exchange.clone().or_else(|| {
             // A name longer than 255 bytes names no exchange: nothing is dead-lettered.
             policy_str(applied, "dead-letter-exchange").and_then(ShortStr::from_bytes)
@@ -104,7 +105,16 @@ pub fn queue_limits(args: &QueueArgs, applied: &Applied) -> QueueLimits {
             .dead_letter_routing_key
             .clone()
             .or_else(|| policy_str(applied, "dead-letter-routing-key").and_then(short)),
+        delivery_limit: crate::broker::queue::quorum::delivery_limit(
+            args,
+            applied_number(applied, "delivery-limit"),
+        ),
     }
+}
+
+/// A policy's integer value (policies validate `delivery-limit` as one).
+fn applied_number(applied: &Applied, key: &str) -> Option<i64> {
+    policy_value(applied, key).and_then(Value::as_i64)
 }
 
 /// An exchange's alternate exchange: its `alternate-exchange` argument when declared with

@@ -18,6 +18,7 @@
 pub mod access;
 pub mod mgmt;
 pub mod process;
+pub mod quorum;
 pub mod raw;
 pub mod wire;
 

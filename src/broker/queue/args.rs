@@ -33,8 +33,10 @@ pub enum Overflow {
     RejectPublishDlx,
 }
 
-/// The queue type named by `x-queue-type`. Warren implements every type as a classic queue;
-/// the type decides which arguments are valid and which declare flags are allowed.
+/// The queue type named by `x-queue-type`. The type decides which arguments are valid and
+/// which declare flags are allowed; quorum queues also count deliveries (see
+/// [`super::quorum`]). Replication is the cluster's job; on one node every type keeps its
+/// messages as a classic queue does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum QueueType {
     /// "classic" (the default).
@@ -164,6 +166,9 @@ pub struct QueueArgs {
     pub single_active_consumer: bool,
     /// x-queue-type.
     pub queue_type: QueueType,
+    /// x-delivery-limit of a quorum queue, when an integer (RabbitMQ accepts any value but
+    /// only a number ever limits; a negative one drops a message at its first return).
+    pub delivery_limit: Option<i64>,
 }
 
 /// The limits a queue acts on: its declared arguments merged with the policy and operator
@@ -185,6 +190,9 @@ pub struct QueueLimits {
     pub dead_letter_exchange: Option<ShortStr>,
     /// The routing key dead letters get (their own when `None`).
     pub dead_letter_routing_key: Option<ShortStr>,
+    /// Quorum queues: a message returned more often than this is dead-lettered (reason
+    /// `delivery_limit`) instead of requeued. Always `None` for other queue types.
+    pub delivery_limit: Option<i64>,
 }
 
 impl QueueArgs {
@@ -195,9 +203,10 @@ impl QueueArgs {
             expires: self.expires,
             max_length: self.max_length,
             max_length_bytes: self.max_length_bytes,
-            overflow: self.overflow,
+            overflow: super::quorum::overflow(self.queue_type, self.overflow),
             dead_letter_exchange: self.dead_letter_exchange.clone(),
             dead_letter_routing_key: self.dead_letter_routing_key.clone(),
+            delivery_limit: self.delivery_limit,
         }
     }
 }
@@ -285,6 +294,9 @@ impl QueueArgs {
                 Some(FieldValue::Bool(true))
             ),
             queue_type,
+            delivery_limit: (queue_type == QueueType::Quorum)
+                .then(|| arguments.get("x-delivery-limit").and_then(int_value))
+                .flatten(),
         })
     }
 }

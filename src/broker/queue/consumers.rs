@@ -83,7 +83,7 @@ impl Queue {
         let removal = {
             let mut inner = self.inner.lock();
             let removal = self.take_consumers_of(&mut inner, connection_id, channel, None);
-            let has_expiry = self.put_back(&mut inner, delivered, in_flight);
+            let has_expiry = self.put_back(&mut inner, delivered, in_flight, &mut dead);
             self.redeliver_locked(&mut inner, has_expiry, &mut dead);
             removal
         };

@@ -36,15 +36,19 @@ pub enum DeathReason {
     Expired,
     /// Dropped (drop-head) or refused (reject-publish-dlx) by a full queue.
     MaxLen,
+    /// Returned to a quorum queue more often than its delivery limit allows.
+    DeliveryLimit,
 }
 
 impl DeathReason {
-    /// The reason as it appears in x-death: "rejected" | "expired" | "maxlen".
+    /// The reason as it appears in x-death: "rejected" | "expired" | "maxlen" |
+    /// "delivery_limit".
     pub fn as_str(self) -> &'static str {
         match self {
             DeathReason::Rejected => "rejected",
             DeathReason::Expired => "expired",
             DeathReason::MaxLen => "maxlen",
+            DeathReason::DeliveryLimit => "delivery_limit",
         }
     }
 }
@@ -154,7 +158,7 @@ fn update_x_death(headers: &mut FieldTable, info: FieldTable, ctx: &DeathContext
 
 /// RabbitMQ's `set_table_value`: replace the first entry with `key` (or append), then sort
 /// the table by key.
-fn set_table_value(table: &mut FieldTable, key: &'static str, value: FieldValue) {
+pub(super) fn set_table_value(table: &mut FieldTable, key: &'static str, value: FieldValue) {
     table.insert(ShortStr::from_static(key), value);
     sort_field_table(table);
 }

@@ -13,8 +13,10 @@
 pub mod args;
 mod consumers;
 pub mod dead_letter;
+pub mod delivery_count;
 pub mod expiration;
 mod paging;
+pub mod quorum;
 pub mod state;
 mod storage;
 mod timers;
@@ -26,7 +28,7 @@ use crate::error::{AmqpError, AmqpResult};
 use crate::policy::Applied;
 use crate::protocol::{FieldTable, ReplyCode, ShortStr};
 use crate::store::{QueueId, Store, StoreOp};
-use args::{Overflow, QueueArgs, QueueLimits};
+use args::{Overflow, QueueArgs, QueueLimits, QueueType};
 use dead_letter::DeathReason;
 use parking_lot::Mutex;
 use state::QueueState;
@@ -83,6 +85,9 @@ struct Inner {
     /// The effective limits (declared arguments merged with policies).
     limits: QueueLimits,
     unused_timer_running: bool,
+    /// Quorum queues with reject-publish: refusing publishes since the queue went over its
+    /// limit, until it is back under the low mark (see [`quorum::RejectPublish`]).
+    publish_blocked: bool,
 }
 
 /// What a delivery counts against its connection's outbound budget: its body plus an
@@ -155,6 +160,7 @@ impl Queue {
                 accounted_bytes: 0,
                 limits,
                 unused_timer_running: expires.is_some(),
+                publish_blocked: false,
             }),
             wake_expiry: Notify::new(),
             wake_unused: Notify::new(),
@@ -280,12 +286,18 @@ impl Queue {
                 return PublishOutcome::Accepted(None);
             }
             let overflow = inner.limits.overflow;
-            if overflow != Overflow::DropHead && Self::is_full_for(&inner, &message) {
+            let refused = if self.args.queue_type == QueueType::Quorum {
+                self.quorum_refuses(&mut inner)
+            } else {
+                overflow != Overflow::DropHead && Self::is_full_for(&inner, &message)
+            };
+            if refused {
                 if overflow == Overflow::RejectPublishDlx {
                     let qm = QueuedMessage {
                         seq: 0,
                         message,
                         redelivered: false,
+                        delivery_count: 0,
                         expires_at: None,
                         stored: false,
                     };
@@ -321,7 +333,7 @@ impl Queue {
         let expires_at = ttl.map(|ms| now + Duration::from_millis(ms));
         let store_id = self
             .store_id()
-            .filter(|_| message.persistent && self.decl.durable);
+            .filter(|_| quorum::keeps(self.args.queue_type, message.persistent, self.decl.durable));
         let seq = inner.state.push(message, expires_at, store_id.is_some());
         // A message that expires on arrival (TTL 0) still goes to a consumer waiting for
         // it, as in RabbitMQ: expire what is strictly older than now, then deliver, then
@@ -332,7 +344,13 @@ impl Queue {
         while let Some(qm) = inner.state.pop_expired(now) {
             dead.push((qm, DeathReason::Expired));
         }
-        self.drop_head_over_limit(inner, dead);
+        if self.args.queue_type == QueueType::Quorum && inner.limits.overflow != Overflow::DropHead
+        {
+            // Accepted even past the limit; refusing starts now.
+            inner.publish_blocked |= Self::is_over_limit(inner);
+        } else {
+            self.drop_head_over_limit(inner, dead);
+        }
         if dead.len() != dead_before {
             // What expired or was dropped after the dispatch left: counts and the memory
             // total must not keep it (the management API showed max-length + 1).
@@ -346,6 +364,23 @@ impl Queue {
             seq,
             paged: false,
         }))
+    }
+
+    /// Whether a quorum queue with reject-publish refuses the next publish: from when it
+    /// went over its limit until it is back at or under the low mark.
+    fn quorum_refuses(&self, inner: &mut Inner) -> bool {
+        if inner.limits.overflow == Overflow::DropHead {
+            return false;
+        }
+        let mark = quorum::RejectPublish::of(&inner.limits);
+        let (count, bytes) = (
+            inner.state.message_count() as u64,
+            inner.state.ready_bytes(),
+        );
+        if inner.publish_blocked && mark.is_low(count, bytes) {
+            inner.publish_blocked = false;
+        }
+        inner.publish_blocked
     }
 
     /// x-overflow drop-head: dead-letters from the head until the queue is within its limits.
@@ -522,7 +557,7 @@ impl Queue {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            let has_expiry = self.put_back(&mut inner, messages, Vec::new());
+            let has_expiry = self.put_back(&mut inner, messages, Vec::new(), &mut dead);
             self.redeliver_locked(&mut inner, has_expiry, &mut dead);
         }
         self.dead_letter(dead);
@@ -531,19 +566,26 @@ impl Queue {
     /// Puts messages back in their places, all before anything is handed out again:
     /// `delivered` ones (settled, marked redelivered) and `in_flight` ones that never
     /// reached their consumer (unchanged; the flag says whether they were counted as
-    /// unacked). Returns whether any of them has an expiry.
+    /// unacked). A delivered message counts one more delivery; past the queue's delivery
+    /// limit it goes to `dead` instead. Returns whether any of them has an expiry.
     fn put_back(
         &self,
         inner: &mut Inner,
         delivered: impl IntoIterator<Item = QueuedMessage>,
         in_flight: Vec<(QueuedMessage, bool)>,
+        dead: &mut DeadLetters,
     ) -> bool {
         let mut has_expiry = false;
-        for qm in delivered {
+        for mut qm in delivered {
             inner
                 .state
                 .settle(qm.message.body_size, qm.message.persistent);
             if !inner.deleted {
+                qm.delivery_count = qm.delivery_count.saturating_add(1);
+                if delivery_count::exceeds(inner.limits.delivery_limit, qm.delivery_count) {
+                    dead.push((qm, DeathReason::DeliveryLimit));
+                    continue;
+                }
                 has_expiry |= qm.expires_at.is_some();
                 inner.state.requeue(qm);
             }
@@ -593,7 +635,7 @@ impl Queue {
         let mut dead = DeadLetters::new();
         {
             let mut inner = self.inner.lock();
-            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)]);
+            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)], &mut dead);
             if hand_over {
                 self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
             } else {

@@ -132,6 +132,7 @@ impl<C> QueueState<C> {
             seq,
             message,
             redelivered: false,
+            delivery_count: 0,
             expires_at,
             stored,
         });
@@ -547,7 +548,7 @@ mod tests {
                         let want = model.pop_first();
                         prop_assert_eq!(got, want);
                         if let Some(s) = got {
-                            held.push(QueuedMessage { seq: s, message: msg(0), redelivered: false, expires_at: None, stored: false });
+                            held.push(QueuedMessage { seq: s, message: msg(0), redelivered: false, delivery_count: 0, expires_at: None, stored: false });
                         }
                     }
                     _ => if let Some(m) = held.pop() { model.insert(m.seq); q.requeue(m); },

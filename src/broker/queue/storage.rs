@@ -24,8 +24,14 @@ impl Queue {
     /// redelivered after a crash).
     pub fn mark_delivered(&self, qm: &QueuedMessage) {
         // Only what survives a restart needs the mark: persistent messages in durable queues
-        // (paged transient messages are dropped when the store reopens).
-        let survives = qm.stored && qm.message.persistent && self.decl.durable;
+        // and every message of a quorum queue (paged transient messages of other queues are
+        // dropped when the store reopens).
+        let survives = qm.stored
+            && super::quorum::keeps(
+                self.args.queue_type,
+                qm.message.persistent,
+                self.decl.durable,
+            );
         if let (true, Some(queue)) = (survives, self.store_id()) {
             self.store.submit(
                 StoreOp::MarkDelivered {

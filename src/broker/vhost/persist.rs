@@ -143,7 +143,13 @@ pub(crate) fn store_publish(
         .filter(|(_, e)| e.paged)
         .map(|(q, e)| (std::sync::Arc::clone(q), e.seq))
         .collect();
-    let stored = message.to_stored();
+    let mut stored = message.to_stored();
+    // Quorum queues keep every message, whatever its delivery mode: stored as persistent,
+    // the store keeps it when it reopens. (A paged copy of the same transient message in a
+    // classic queue then survives a restart too.)
+    stored.persistent |= entries
+        .iter()
+        .any(|(q, _)| q.args.queue_type == crate::broker::queue::args::QueueType::Quorum);
     let alarms = std::sync::Arc::clone(alarms);
     let settle = move |ok: bool| {
         for (q, seq) in &paged {

@@ -12,22 +12,6 @@ use crate::protocol::{FieldTable, FieldValue, ReplyCode, ShortStr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Queue arguments whose values must match on redeclare (RabbitMQ's list).
-const EQUIVALENCE_ARGS: [&str; 12] = [
-    "x-expires",
-    "x-message-ttl",
-    "x-dead-letter-exchange",
-    "x-dead-letter-routing-key",
-    "x-max-length",
-    "x-max-length-bytes",
-    "x-max-priority",
-    "x-overflow",
-    "x-queue-mode",
-    "x-queue-type",
-    "x-single-active-consumer",
-    "x-queue-master-locator",
-];
-
 /// A queue.declare, as the channel hands it over.
 #[derive(Debug, Clone)]
 pub struct QueueDeclareRequest {
@@ -477,7 +461,7 @@ impl VHost {
                 bool_text(q.decl.auto_delete),
             ));
         }
-        for arg in EQUIVALENCE_ARGS {
+        for &arg in crate::broker::queue::quorum::equivalence_args(q.args.queue_type) {
             let current = q.decl.arguments.get(arg);
             let received = req.arguments.get(arg);
             if let Some(difference) = equivalence::mismatch(current, received) {

@@ -5,9 +5,11 @@ use super::random_name;
 use crate::access::{Permission, ResourceKind};
 use crate::broker::consumer::{ConnectionEvent, Consumer, Credit};
 use crate::broker::message::Message;
-use crate::broker::queue::args::consumer_priority;
+use crate::broker::queue::args::{QueueType, consumer_priority};
 use crate::broker::queue::dead_letter::{cc_bcc, strip_bcc};
+use crate::broker::queue::delivery_count::{Handout, properties_for};
 use crate::broker::queue::expiration::parse_expiration;
+use crate::broker::queue::quorum;
 use crate::broker::queue::{PublishOutcome, Queue};
 use crate::broker::vhost::QueueDeclareRequest;
 use crate::broker::vhost::store_publish;
@@ -80,6 +82,12 @@ pub(super) fn consume(
         &queue.vhost_name,
     )
     .map_err(AmqpError::precondition)?;
+    if queue.args.queue_type == QueueType::Quorum && ch.channel_credit.limit() > 0 {
+        return Err(quorum::global_qos_refusal(
+            &queue.name().to_string_lossy(),
+            &queue.vhost_name,
+        ));
+    }
     let credit = Arc::new(Credit::new(ch.consumer_prefetch));
     let consumer = Consumer {
         tag: tag.clone(),
@@ -481,13 +489,14 @@ pub(super) fn get(
     };
     ctx.sink.method(ch.id, &Method::BasicGetOk(ok));
     let msg = &qm.message;
-    ctx.sink.content(
-        ch.id,
+    let properties = properties_for(
         &msg.raw_properties,
-        &msg.body,
-        msg.body_size,
-        ctx.frame_max,
+        queue.args.queue_type,
+        qm.delivery_count,
+        Handout::Get,
     );
+    ctx.sink
+        .content(ch.id, &properties, &msg.body, msg.body_size, ctx.frame_max);
     if m.no_ack {
         queue.forget_stored(&qm);
     } else {
