@@ -48,7 +48,11 @@ async fn run(queues: usize, hold: u64) {
     let handle = warren::server::start(Arc::new(settings))
         .await
         .expect("broker starts");
-    let vhost = handle.broker().vhost("/").expect("default vhost");
+    let vhost = handle
+        .broker()
+        .expect("single-node broker")
+        .vhost("/")
+        .expect("default vhost");
     let started = Instant::now();
     for i in 0..queues {
         vhost

@@ -71,7 +71,8 @@ pub struct ServerHandle {
     prometheus_tls_addrs: Vec<SocketAddr>,
     shutdown_tx: watch::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
-    broker: Arc<Broker>,
+    /// `None` in cluster mode, where the broker lives only while this node leads.
+    broker: Option<Arc<Broker>>,
     cluster: Option<crate::cluster::RunningCluster>,
 }
 
@@ -126,9 +127,10 @@ impl ServerHandle {
         &self.prometheus_tls_addrs
     }
 
-    /// The broker behind this server (for tests and benchmarks that inspect state).
-    pub fn broker(&self) -> &Arc<Broker> {
-        &self.broker
+    /// The broker behind this server (for tests and benchmarks that inspect state); `None`
+    /// in cluster mode, where a broker runs only on the leader, for one term at a time.
+    pub fn broker(&self) -> Option<&Arc<Broker>> {
+        self.broker.as_ref()
     }
 
     /// The cluster node, when `cluster.enabled` is true.
@@ -140,12 +142,19 @@ impl ServerHandle {
     pub async fn shutdown(self) {
         let _ = self.shutdown_tx.send(true);
         let _ = self.accept_task.await;
+        let store = match (&self.broker, &self.cluster) {
+            (Some(broker), _) => Some(broker.store.clone()),
+            (None, Some(cluster)) => Some(cluster.store.clone()),
+            (None, None) => None,
+        };
         if let Some(cluster) = self.cluster {
             cluster.shutdown().await;
         }
         // Everything queued to the store is committed before the data directory is released.
-        let _ = self.broker.store.flush();
-        self.broker.store.close();
+        if let Some(store) = store {
+            let _ = store.flush();
+            store.close();
+        }
     }
 }
 
@@ -178,20 +187,105 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     for addr in &tls_addrs {
         tracing::info!(%addr, "listening for AMQPS");
     }
-    let broker = Broker::open(Arc::clone(&settings)).map_err(|source| ServerError::Store {
-        dir: settings.server.data_dir.clone(),
-        source,
-    })?;
-    if let Some(path) = settings.definitions.path() {
-        crate::definitions::load::load(&broker, path)?;
-    }
-    let broker = Arc::new(broker);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
     // Cluster mode only; off (the default) nothing of the cluster starts.
-    let cluster = if settings.cluster.enabled {
-        Some(crate::cluster::start(&settings, broker.store.clone()).await?)
+    let (serve, cluster) = if settings.cluster.enabled {
+        let (cluster, roles) = start_cluster(&settings, shutdown_rx.clone()).await?;
+        (Serve::Cluster(roles), Some(cluster))
     } else {
-        None
+        let broker = Broker::open(Arc::clone(&settings)).map_err(|source| ServerError::Store {
+            dir: settings.server.data_dir.clone(),
+            source,
+        })?;
+        if let Some(path) = settings.definitions.path() {
+            crate::definitions::load::load(&broker, path)?;
+        }
+        let broker = Arc::new(broker);
+        tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
+        tokio::spawn(crate::metrics::sampler::run(
+            Arc::clone(&broker),
+            shutdown_rx.clone(),
+        ));
+        (Serve::Single(broker), None)
     };
+    let http = match &serve {
+        Serve::Single(broker) => serve_http(
+            &settings,
+            broker,
+            tls.as_ref(),
+            (&plain_addrs, &tls_addrs),
+            &shutdown_rx,
+        )?,
+        Serve::Cluster(_) => {
+            let asked = !settings.management.addresses()?.is_empty()
+                || !settings.prometheus.addresses()?.is_empty()
+                || https_wanted;
+            if asked {
+                tracing::warn!(
+                    "cluster mode: the management API and the Prometheus endpoint are not \
+                     served yet (they need the leader's broker); their listeners stay closed"
+                );
+            }
+            HttpAddrs::default()
+        }
+    };
+    let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
+    for (listener, _) in plain {
+        let task = listener::accept_loop(listener, None, accepted_tx.clone(), shutdown_rx.clone());
+        tokio::spawn(task);
+    }
+    for (listener, _) in secure {
+        let task = listener::accept_loop(
+            listener,
+            tls.clone(),
+            accepted_tx.clone(),
+            shutdown_rx.clone(),
+        );
+        tokio::spawn(task);
+    }
+    drop(accepted_tx);
+    let broker = match &serve {
+        Serve::Single(b) => Some(Arc::clone(b)),
+        Serve::Cluster(_) => None,
+    };
+    let accept_task = tokio::spawn(accept_loop(
+        accepted_rx,
+        serve,
+        Arc::clone(&settings),
+        shutdown_rx,
+    ));
+    Ok(ServerHandle {
+        plain_addrs,
+        tls_addrs,
+        tls,
+        management_addrs: http.management,
+        prometheus_addrs: http.prometheus,
+        management_tls_addrs: http.management_tls,
+        prometheus_tls_addrs: http.prometheus_tls,
+        shutdown_tx,
+        accept_task,
+        broker,
+        cluster,
+    })
+}
+
+/// The addresses the HTTP endpoints are bound to.
+#[derive(Debug, Default)]
+struct HttpAddrs {
+    management: Vec<SocketAddr>,
+    prometheus: Vec<SocketAddr>,
+    management_tls: Vec<SocketAddr>,
+    prometheus_tls: Vec<SocketAddr>,
+}
+
+/// Binds and serves the management API and the Prometheus endpoint over `broker`.
+fn serve_http(
+    settings: &Arc<Settings>,
+    broker: &Arc<Broker>,
+    tls: Option<&Arc<ReloadableTlsConfig>>,
+    (plain_addrs, tls_addrs): (&[SocketAddr], &[SocketAddr]),
+    shutdown_rx: &watch::Receiver<bool>,
+) -> Result<HttpAddrs, ServerError> {
     let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
     let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
     let management_tls = bind_all(
@@ -204,12 +298,6 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         &settings.prometheus.tls_addresses()?,
         false,
     )?;
-    let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    tokio::spawn(housekeeping(Arc::clone(&broker), shutdown_rx.clone()));
-    tokio::spawn(crate::metrics::sampler::run(
-        Arc::clone(&broker),
-        shutdown_rx.clone(),
-    ));
     let management_addrs: Vec<SocketAddr> = management.iter().map(|(_, a)| *a).collect();
     let prometheus_addrs: Vec<SocketAddr> = prometheus.iter().map(|(_, a)| *a).collect();
     let management_tls_addrs: Vec<SocketAddr> = management_tls.iter().map(|(_, a)| *a).collect();
@@ -233,7 +321,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         .iter()
         .map(|&a| tls_listener("https/prometheus", a));
     let state = AppState {
-        broker: Arc::clone(&broker),
+        broker: Arc::clone(broker),
         listeners: Arc::new(
             amqp.chain(amqps)
                 .chain(http)
@@ -275,7 +363,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         );
     for (listener, addr, what, is_api) in https_listeners {
         // `tls` is loaded whenever an HTTPS listener is configured.
-        let Some(tls) = tls.clone() else { break };
+        let Some(tls) = tls.cloned() else { break };
         tracing::info!(%addr, "{what} listening for HTTPS");
         let router = if is_api {
             crate::management::router(state.clone())
@@ -290,35 +378,44 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
             shutdown_rx.clone(),
         ));
     }
-    let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
-    for (listener, _) in plain {
-        let task = listener::accept_loop(listener, None, accepted_tx.clone(), shutdown_rx.clone());
-        tokio::spawn(task);
-    }
-    for (listener, _) in secure {
-        let task = listener::accept_loop(
-            listener,
-            tls.clone(),
-            accepted_tx.clone(),
-            shutdown_rx.clone(),
-        );
-        tokio::spawn(task);
-    }
-    drop(accepted_tx);
-    let accept_task = tokio::spawn(accept_loop(accepted_rx, Arc::clone(&broker), shutdown_rx));
-    Ok(ServerHandle {
-        plain_addrs,
-        tls_addrs,
-        tls,
-        management_addrs,
-        prometheus_addrs,
-        management_tls_addrs,
-        prometheus_tls_addrs,
-        shutdown_tx,
-        accept_task,
-        broker,
-        cluster,
+    Ok(HttpAddrs {
+        management: management_addrs,
+        prometheus: prometheus_addrs,
+        management_tls: management_tls_addrs,
+        prometheus_tls: prometheus_tls_addrs,
     })
+}
+
+/// Cluster mode: opens the store, starts the node with the proposer as the store's
+/// replicator, and the promotion loop that runs a broker while this node leads.
+async fn start_cluster(
+    settings: &Arc<Settings>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<
+    (
+        crate::cluster::RunningCluster,
+        watch::Receiver<Option<crate::cluster::promotion::Serving>>,
+    ),
+    ServerError,
+> {
+    let dir = &settings.server.data_dir;
+    let store =
+        crate::store::Store::open(dir, Broker::store_options(settings)).map_err(|source| {
+            ServerError::Store {
+                dir: dir.clone(),
+                source,
+            }
+        })?;
+    let cluster = crate::cluster::start(settings, store.clone()).await?;
+    let proposer = crate::cluster::proposer::Proposer::start(cluster.node.clone());
+    store.set_replicator(Arc::new(proposer));
+    let roles = crate::cluster::promotion::spawn(
+        Arc::clone(settings),
+        store,
+        cluster.node.clone(),
+        shutdown,
+    );
+    Ok((cluster, roles))
 }
 
 /// Binds each address of the setting `key`. With `ipv6_optional` (the default listen
@@ -358,11 +455,37 @@ fn bind_all(
     Ok(bound)
 }
 
+/// Where accepted connections find their broker.
+#[derive(Debug)]
+enum Serve {
+    /// Single node: one broker for the life of the server.
+    Single(Arc<Broker>),
+    /// Cluster mode: the broker of this node's current term as leader, if any.
+    Cluster(watch::Receiver<Option<crate::cluster::promotion::Serving>>),
+}
+
+impl Serve {
+    /// The broker a new connection uses and the signal that closes it; `None` when this
+    /// node serves no broker (a cluster follower).
+    fn current(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<(Arc<Broker>, watch::Receiver<bool>)> {
+        match self {
+            Serve::Single(broker) => Some((Arc::clone(broker), shutdown.clone())),
+            Serve::Cluster(roles) => roles
+                .borrow()
+                .as_ref()
+                .map(|s| (Arc::clone(&s.broker), s.stop.clone())),
+        }
+    }
+}
+
 /// How often resource alarms are re-checked.
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Periodic checks: the memory alarm.
-async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
+pub(crate) async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(HOUSEKEEPING_INTERVAL);
     loop {
         tokio::select! {
@@ -374,16 +497,17 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) 
 
 async fn accept_loop(
     mut accepted: mpsc::Receiver<Accepted>,
-    broker: Arc<Broker>,
+    serve: Serve,
+    settings: Arc<Settings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let max = broker.settings.server.max_connections;
+    let max = settings.server.max_connections;
     let limit = Arc::new(Semaphore::new(if max == 0 {
         Semaphore::MAX_PERMITS
     } else {
         max
     }));
-    let tls_timeout = Duration::from_millis(broker.settings.tls.handshake_timeout_ms);
+    let tls_timeout = Duration::from_millis(settings.tls.handshake_timeout_ms);
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
@@ -392,13 +516,19 @@ async fn accept_loop(
             next = accepted.recv() => {
                 let Some(socket) = next else { break };
                 let peer = socket.peer;
+                let Some((broker, mut shutdown)) = serve.current(&shutdown) else {
+                    tracing::warn!(
+                        %peer,
+                        "refusing an AMQP connection: this node is not the cluster's leader"
+                    );
+                    drop(socket);
+                    continue;
+                };
                 let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
                     tracing::warn!(%peer, max, "connection limit reached, refusing");
                     drop(socket);
                     continue;
                 };
-                let broker = Arc::clone(&broker);
-                let mut shutdown = shutdown.clone();
                 connections.spawn(async move {
                     let stream = tokio::select! {
                         stream = socket.into_stream(tls_timeout) => stream,

@@ -103,7 +103,13 @@ async fn run_time_changes_survive_a_restart_and_the_config_seeds_only_once() {
     a.set_permissions("u", "v2", perms("", "", ".*")).unwrap();
     a.set_vhost_limit("v2", "max-queues", Some(7)).unwrap();
     a.set_user_limit("u", "max-channels", Some(3)).unwrap();
-    assert!(b.server().unwrap().broker().delete_user("guest"));
+    assert!(
+        b.server()
+            .unwrap()
+            .broker()
+            .expect("single-node broker")
+            .delete_user("guest")
+    );
     b.shutdown().await;
 
     // The config still lists guest and only "/": what is stored wins.
@@ -123,10 +129,14 @@ async fn run_time_changes_survive_a_restart_and_the_config_seeds_only_once() {
 }
 
 fn b_add_vhost(b: &TestBroker, name: &str) -> bool {
-    b.server().unwrap().broker().add_vhost(VHostRecord {
-        name: name.into(),
-        ..VHostRecord::default()
-    })
+    b.server()
+        .unwrap()
+        .broker()
+        .expect("single-node broker")
+        .add_vhost(VHostRecord {
+            name: name.into(),
+            ..VHostRecord::default()
+        })
 }
 
 #[tokio::test]
@@ -165,7 +175,13 @@ async fn deleting_a_user_closes_its_connections() {
     add_user(&b, "u", Some(perms(".*", ".*", ".*")));
     let mut c = login(&b, "u", "/").await;
     let mut other = b.raw().await;
-    assert!(b.server().unwrap().broker().delete_user("u"));
+    assert!(
+        b.server()
+            .unwrap()
+            .broker()
+            .expect("single-node broker")
+            .delete_user("u")
+    );
     let close = c.expect_connection_close().await;
     assert_eq!(
         (close.code, close.text.as_str()),
@@ -181,7 +197,7 @@ async fn deleting_a_user_closes_its_connections() {
 async fn deleting_a_vhost_closes_its_connections_and_removes_its_objects() {
     skip_if_external!();
     let b = TestBroker::start().await;
-    let broker = b.server().unwrap().broker();
+    let broker = b.server().unwrap().broker().expect("single-node broker");
     assert!(b_add_vhost(&b, "v2"));
     add_user(&b, "u", None);
     access(&b)

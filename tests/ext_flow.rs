@@ -13,6 +13,7 @@ fn set_watermark(broker: &TestBroker, bytes: u64) {
         .server()
         .expect("an in-process Warren")
         .broker()
+        .expect("single-node broker")
         .alarms
         .set_memory_high_watermark(bytes);
 }
@@ -82,6 +83,7 @@ async fn the_disk_alarm_blocks_a_publisher_with_low_on_disk_until_space_returns(
                 .server()
                 .expect("an in-process Warren")
                 .broker()
+                .expect("single-node broker")
                 .alarms,
         )
     };

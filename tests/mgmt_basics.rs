@@ -213,7 +213,7 @@ async fn the_connection_registry_lists_and_force_closes_connections() {
     let mut raw = common::raw::RawConn::open(b.addr()).await;
     raw.open_channel(1).await;
     raw.sync(1).await;
-    let broker = b.handle().unwrap().broker();
+    let broker = b.handle().unwrap().broker().expect("single-node broker");
     let entries = broker.connections.list();
     assert_eq!(entries.len(), 1);
     let entry = &entries[0];

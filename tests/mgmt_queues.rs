@@ -76,7 +76,12 @@ async fn publish_rate_comes_from_the_sampler() {
     skip_if_external!();
     let b = TestBroker::start().await;
     let api = Api::new(&b);
-    let broker = b.handle().unwrap().broker().clone();
+    let broker = b
+        .handle()
+        .unwrap()
+        .broker()
+        .expect("single-node broker")
+        .clone();
     let (_conn, ch) = b.lapin_confirm_channel().await;
     let q = unique("rate");
     declare(&ch, &q).await;
@@ -169,7 +174,13 @@ async fn ten_thousand_queues_page_correctly() {
     skip_if_external!();
     let b = TestBroker::start().await;
     let api = Api::new(&b);
-    let vhost = b.handle().unwrap().broker().vhost("/").unwrap();
+    let vhost = b
+        .handle()
+        .unwrap()
+        .broker()
+        .expect("single-node broker")
+        .vhost("/")
+        .unwrap();
     for i in 0..10_000 {
         vhost
             .declare_queue(warren::broker::vhost::QueueDeclareRequest {

@@ -18,7 +18,12 @@ use warren::broker::Broker;
 use warren::policy::PolicyKind;
 
 fn broker_of(b: &TestBroker) -> Arc<Broker> {
-    Arc::clone(b.server().expect("Warren in-process").broker())
+    Arc::clone(
+        b.server()
+            .expect("Warren in-process")
+            .broker()
+            .expect("single-node broker"),
+    )
 }
 
 fn set(b: &Arc<Broker>, kind: PolicyKind, name: &str, pattern: &str, priority: i64, def: Value) {

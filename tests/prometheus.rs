@@ -178,7 +178,13 @@ async fn per_object_and_detailed_metrics_label_queues_by_vhost_and_name() {
     skip_if_external!();
     let b = TestBroker::start_with(|s| s.auth.vhosts.push("other".into())).await;
     let (_conn, _ch, q) = traffic(&b).await;
-    let other = b.handle().unwrap().broker().vhost("other").unwrap();
+    let other = b
+        .handle()
+        .unwrap()
+        .broker()
+        .expect("single-node broker")
+        .vhost("other")
+        .unwrap();
     other
         .declare_queue(warren::broker::vhost::QueueDeclareRequest {
             name: "elsewhere".into(),

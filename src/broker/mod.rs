@@ -61,6 +61,12 @@ impl Broker {
     /// Opens the store in the data directory, creates the configured vhosts and recovers
     /// durable exchanges, queues (with their persistent messages) and bindings.
     pub fn open(settings: Arc<Settings>) -> Result<Broker, StoreError> {
+        let store = Store::open(&settings.server.data_dir, Self::store_options(&settings))?;
+        Self::open_with_store(settings, store)
+    }
+
+    /// The store options the settings ask for.
+    pub fn store_options(settings: &Settings) -> StoreOptions {
         let mut options = StoreOptions {
             compact_free_percent: settings.server.compact_free_percent,
             max_pending_bytes: settings.limits.store_pending_bytes,
@@ -72,7 +78,13 @@ impl Broker {
                 .max(options.initial_map_size.min(1 << 20));
             options.initial_map_size = options.initial_map_size.min(options.max_map_size);
         }
-        let store = Store::open(&settings.server.data_dir, options)?;
+        options
+    }
+
+    /// Creates the configured vhosts and recovers durable exchanges, queues (with their
+    /// persistent messages) and bindings from `store`, already open (cluster mode: a new
+    /// leader recovers from the store the log has kept up to date).
+    pub fn open_with_store(settings: Arc<Settings>, store: Store) -> Result<Broker, StoreError> {
         let alarms = Arc::new(alarms::Alarms::new(
             settings.limits.memory_high_watermark,
             settings.limits.disk_free_limit,

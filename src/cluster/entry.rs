@@ -2,20 +2,24 @@
 //! applies to its own store, in log order, all or nothing.
 //!
 //! The format is postcard (a variant is a varint index): new kinds of ops are appended at the
-//! end of [`ClusterOp`] so entries written by this build stay readable. Next to come, each
-//! one entry so that it happens exactly once on every node: durable-queue publishes (the
-//! message with its `(queue, seq)` entries), acks (`Remove`), requeues with their delivery
-//! count, purges, and a dead-letter move as `Publish` to the targets plus `Remove` from the
-//! source in the same [`Request`].
+//! end of [`ClusterOp`] so entries written by this build stay readable. Besides definitions
+//! an entry carries the broker's message writes (persistent publishes with their
+//! `(queue, seq)` entries, removes, delivered marks, purges) and the queue-id counter, in the
+//! order the leader's broker made them (see [`super::proposer`]).
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{DefinitionKind, StoreOp};
+use bytes::Bytes;
+
+use crate::store::{DefinitionKind, StoreOp, StoredMessage};
 
 /// Most ops in one entry.
 pub const MAX_OPS: usize = 4096;
-/// Most bytes of keys and values in one entry.
-pub const MAX_ENTRY_BYTES: usize = 4 << 20;
+/// Most bytes of keys, values and bodies in one entry of several ops.
+pub const MAX_ENTRY_BYTES: usize = 1 << 20;
+/// Most bytes of an entry of one op (a large message travels alone; the cluster port's
+/// frames are capped at 32 MiB).
+pub const MAX_SINGLE_OP_BYTES: usize = 24 << 20;
 
 /// The payload of one log entry.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -44,6 +48,58 @@ pub enum ClusterOp {
         /// Key.
         key: Vec<u8>,
     },
+    /// Store a message once, referenced by each `(queue, seq)` ([`StoreOp::Publish`]).
+    Publish {
+        /// Unique message id (assigned by the leader).
+        msg_id: u64,
+        /// The message.
+        message: Message,
+        /// Queue entries referencing it, as `(queue, seq)`.
+        entries: Vec<(u64, u64)>,
+    },
+    /// Remove one queue entry ([`StoreOp::Remove`]).
+    Remove {
+        /// The queue.
+        queue: u64,
+        /// The entry's seq.
+        seq: u64,
+    },
+    /// Delivered watermark ([`StoreOp::MarkDelivered`]).
+    MarkDelivered {
+        /// The queue.
+        queue: u64,
+        /// Highest delivered seq.
+        up_to: u64,
+    },
+    /// Delete a queue's entries ([`StoreOp::Purge`]).
+    Purge {
+        /// The queue.
+        queue: u64,
+        /// Also forget its counters (queue deleted).
+        forget: bool,
+    },
+    /// Queue ids below `next` are taken.
+    QueueCounter {
+        /// The next free queue id.
+        next: u64,
+    },
+}
+
+/// A replicated message, field for field [`StoredMessage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// Exchange it was published to.
+    pub exchange: Vec<u8>,
+    /// Routing key.
+    pub routing_key: Vec<u8>,
+    /// The content header's property bytes.
+    pub raw_properties: Vec<u8>,
+    /// The body.
+    pub body: Vec<u8>,
+    /// Delivery mode 2.
+    pub persistent: bool,
+    /// When it was published (Unix ms).
+    pub published_at_ms: Option<u64>,
 }
 
 /// The reply to an applied entry.
@@ -52,9 +108,9 @@ pub enum Response {
     /// Every op was applied (or the entry carried none: a membership or blank entry).
     #[default]
     Applied,
-    /// The store refused an op; the same happens on every node, so it is an answer, not a
-    /// failure of the node.
-    Refused(String),
+    /// The store refused some ops (index in the entry, reason); the same happens on every
+    /// node, so it is an answer, not a failure of the node.
+    Refused(Vec<(u32, String)>),
 }
 
 /// Kinds of definitions, as replicated (a stable wire enum beside the store's own).
@@ -97,6 +153,22 @@ impl DefKind {
         DefKind::OperatorPolicy,
     ];
 
+    /// The replicated kind of a store kind.
+    pub fn from_store_kind(kind: DefinitionKind) -> DefKind {
+        match kind {
+            DefinitionKind::VHost => DefKind::VHost,
+            DefinitionKind::Exchange => DefKind::Exchange,
+            DefinitionKind::Queue => DefKind::Queue,
+            DefinitionKind::Binding => DefKind::Binding,
+            DefinitionKind::User => DefKind::User,
+            DefinitionKind::Permission => DefKind::Permission,
+            DefinitionKind::TopicPermission => DefKind::TopicPermission,
+            DefinitionKind::AccessMeta => DefKind::AccessMeta,
+            DefinitionKind::Policy => DefKind::Policy,
+            DefinitionKind::OperatorPolicy => DefKind::OperatorPolicy,
+        }
+    }
+
     /// The store's kind.
     pub fn store_kind(self) -> DefinitionKind {
         match self {
@@ -120,8 +192,18 @@ impl Request {
         Request { ops }
     }
 
-    /// Refuses a request over [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`] bytes.
+    /// Refuses a request over [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`] bytes, except a
+    /// single op up to [`MAX_SINGLE_OP_BYTES`] (one large message).
     pub fn check_size(&self) -> Result<(), String> {
+        if let [op] = self.ops.as_slice() {
+            let bytes = op.size();
+            if bytes > MAX_SINGLE_OP_BYTES {
+                return Err(format!(
+                    "{bytes} bytes in one op; at most {MAX_SINGLE_OP_BYTES}"
+                ));
+            }
+            return Ok(());
+        }
         if self.ops.len() > MAX_OPS {
             return Err(format!(
                 "{} ops in one entry; at most {MAX_OPS}",
@@ -139,16 +221,94 @@ impl Request {
 }
 
 impl ClusterOp {
-    fn size(&self) -> usize {
+    /// Bytes of keys, values and message contents (what [`Request::check_size`] counts).
+    pub fn size(&self) -> usize {
         match self {
             ClusterOp::PutDefinition { key, value, .. } => key.len().saturating_add(value.len()),
             ClusterOp::DeleteDefinition { key, .. } => key.len(),
+            ClusterOp::Publish {
+                message, entries, ..
+            } => message
+                .body
+                .len()
+                .saturating_add(message.raw_properties.len())
+                .saturating_add(message.exchange.len())
+                .saturating_add(message.routing_key.len())
+                .saturating_add(entries.len().saturating_mul(16)),
+            ClusterOp::Remove { .. }
+            | ClusterOp::MarkDelivered { .. }
+            | ClusterOp::Purge { .. }
+            | ClusterOp::QueueCounter { .. } => 16,
         }
     }
 
-    /// The store operation this op applies as.
-    pub fn to_store_op(&self) -> StoreOp {
-        match self {
+    /// The replicated form of a store op.
+    pub fn from_store_op(op: StoreOp) -> ClusterOp {
+        match op {
+            StoreOp::PutDefinition { kind, key, value } => ClusterOp::PutDefinition {
+                kind: DefKind::from_store_kind(kind),
+                key,
+                value,
+            },
+            StoreOp::DeleteDefinition { kind, key } => ClusterOp::DeleteDefinition {
+                kind: DefKind::from_store_kind(kind),
+                key,
+            },
+            StoreOp::Publish {
+                msg_id,
+                message,
+                entries,
+            } => ClusterOp::Publish {
+                msg_id,
+                message: Message {
+                    exchange: message.exchange.to_vec(),
+                    routing_key: message.routing_key.to_vec(),
+                    raw_properties: message.raw_properties.to_vec(),
+                    body: message.body.to_vec(),
+                    persistent: message.persistent,
+                    published_at_ms: message.published_at_ms,
+                },
+                entries,
+            },
+            StoreOp::Remove { queue, seq } => ClusterOp::Remove { queue, seq },
+            StoreOp::MarkDelivered { queue, up_to } => ClusterOp::MarkDelivered { queue, up_to },
+            StoreOp::Purge { queue, forget } => ClusterOp::Purge { queue, forget },
+        }
+    }
+
+    /// The store operation this op applies as (`None` for the queue counter, which the
+    /// store records on its own path: [`crate::store::Store::queue_counter_local`]).
+    pub fn to_store_op(&self) -> Option<StoreOp> {
+        Some(match self {
+            ClusterOp::Publish {
+                msg_id,
+                message,
+                entries,
+            } => StoreOp::Publish {
+                msg_id: *msg_id,
+                message: StoredMessage {
+                    exchange: Bytes::copy_from_slice(&message.exchange),
+                    routing_key: Bytes::copy_from_slice(&message.routing_key),
+                    raw_properties: Bytes::copy_from_slice(&message.raw_properties),
+                    body: Bytes::copy_from_slice(&message.body),
+                    persistent: message.persistent,
+                    published_at_ms: message.published_at_ms,
+                },
+                entries: entries.clone(),
+            },
+            ClusterOp::Remove { queue, seq } => StoreOp::Remove {
+                queue: *queue,
+                seq: *seq,
+            },
+            ClusterOp::MarkDelivered { queue, up_to } => StoreOp::MarkDelivered {
+                queue: *queue,
+                up_to: *up_to,
+            },
+            ClusterOp::Purge { queue, forget } => StoreOp::Purge {
+                queue: *queue,
+                forget: *forget,
+            },
+            ClusterOp::QueueCounter { .. } => return None,
             ClusterOp::PutDefinition { kind, key, value } => StoreOp::PutDefinition {
                 kind: kind.store_kind(),
                 key: key.clone(),
@@ -158,7 +318,7 @@ impl ClusterOp {
                 kind: kind.store_kind(),
                 key: key.clone(),
             },
-        }
+        })
     }
 }
 
@@ -201,12 +361,24 @@ mod tests {
             MAX_OPS + 1
         ]);
         assert!(many.check_size().is_err());
-        let big = Request::new(vec![ClusterOp::PutDefinition {
+        let put = |n: usize| ClusterOp::PutDefinition {
             kind: DefKind::User,
             key: vec![],
-            value: vec![0; MAX_ENTRY_BYTES + 1],
-        }]);
-        assert!(big.check_size().is_err());
+            value: vec![0; n],
+        };
+        assert!(
+            Request::new(vec![put(MAX_SINGLE_OP_BYTES + 1)])
+                .check_size()
+                .is_err()
+        );
+        // One large op travels alone; several must share the entry cap.
+        assert!(
+            Request::new(vec![put(MAX_ENTRY_BYTES + 1)])
+                .check_size()
+                .is_ok()
+        );
+        let two = Request::new(vec![put(MAX_ENTRY_BYTES / 2 + 1), put(MAX_ENTRY_BYTES / 2)]);
+        assert!(two.check_size().is_err());
         assert!(Request::default().check_size().is_ok());
     }
 }

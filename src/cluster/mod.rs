@@ -22,6 +22,8 @@ pub mod fence;
 pub mod log_store;
 pub mod network;
 pub mod node;
+pub mod promotion;
+pub mod proposer;
 pub mod snapshot;
 pub mod state_machine;
 pub mod status;
@@ -75,6 +77,8 @@ pub struct RunningCluster {
     pub node: ClusterNode,
     /// The bound cluster port.
     pub addr: SocketAddr,
+    /// The node's message store (the state machine applies to it).
+    pub store: Store,
     shutdown: watch::Sender<bool>,
 }
 
@@ -143,7 +147,7 @@ pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, 
         .map(|p| (p.id, p.cluster.clone()))
         .collect();
     let network = network::tcp::TcpNetwork::new(c.node_id, &secret, peers);
-    let node = ClusterNode::start(&config, store, network).await?;
+    let node = ClusterNode::start(&config, store.clone(), network).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let served = network::listener::Served {
         raft: node.raft().clone(),
@@ -156,6 +160,7 @@ pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, 
     Ok(RunningCluster {
         node,
         addr,
+        store,
         shutdown,
     })
 }

@@ -103,6 +103,7 @@ pub struct ClusterNode {
     fence_ms: u64,
     write_timeout_ms: u64,
     fenced: watch::Receiver<bool>,
+    leader: watch::Receiver<Option<NodeId>>,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -135,6 +136,8 @@ impl ClusterNode {
         let fence_ms = config.fence_ms();
         let (fenced_tx, fenced) = watch::channel(false);
         tokio::spawn(watch_fence(raft.metrics(), fence_ms, fenced_tx));
+        let (leader_tx, leader) = watch::channel(None);
+        tokio::spawn(watch_leader(raft.metrics(), leader_tx));
         Ok(ClusterNode {
             id: config.id,
             raft,
@@ -142,6 +145,7 @@ impl ClusterNode {
             fence_ms,
             write_timeout_ms: config.election_timeout_ms.1.saturating_mul(4),
             fenced,
+            leader,
         })
     }
 
@@ -168,6 +172,22 @@ impl ClusterNode {
     /// True while this node is a leader without a recent majority (it refuses writes).
     pub fn is_fenced(&self) -> bool {
         fence::quorum_lost(&self.raft.metrics().borrow(), self.fence_ms)
+    }
+
+    /// Milliseconds without a majority after which this node, as leader, is fenced.
+    pub fn fence_ms(&self) -> u64 {
+        self.fence_ms
+    }
+
+    /// How long a write may take to be applied before its fate is called unknown.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_millis(self.write_timeout_ms)
+    }
+
+    /// The leader this node knows of (`None` while there is none), updated as it changes:
+    /// for whoever routes clients to the leader.
+    pub fn leader_watch(&self) -> watch::Receiver<Option<NodeId>> {
+        self.leader.clone()
     }
 
     /// Changes to the fenced state, for whoever must stop serving clients when it turns true.
@@ -282,6 +302,20 @@ async fn watch_fence(
             }
             let _ = fenced.send(now);
         }
+        if metrics.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Publishes changes of the known leader.
+async fn watch_leader(
+    mut metrics: watch::Receiver<super::types::Metrics>,
+    leader: watch::Sender<Option<NodeId>>,
+) {
+    loop {
+        let now = metrics.borrow_and_update().current_leader;
+        leader.send_if_modified(|l| std::mem::replace(l, now) != now);
         if metrics.changed().await.is_err() {
             return;
         }

@@ -1,10 +1,10 @@
 //! openraft's state machine (v2 API): committed entries applied to this node's own message
 //! store ([`Store`]), in log order; the applied log id and membership kept in [`RaftDb`].
 //!
-//! The store's ops for definitions are idempotent (put and delete by key), so the store
-//! commit and the applied-id record need not share a transaction: after a crash between the
-//! two, the entries are applied again with the same result. Replicated messages will need
-//! both in one transaction (see the README's cluster TODO).
+//! The store commit and the applied-id record do not share a transaction yet: after a crash
+//! between the two, the entries are applied again. Definitions (put and delete by key),
+//! removes, marks and purges give the same result; a publish applied twice counts its
+//! entries twice in the queue's counters (see the README's cluster TODO).
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -106,9 +106,9 @@ impl StateMachine {
     }
 }
 
-/// Submits `ops` (one inner list per entry) to the store, waits for their commit and
-/// returns, per entry, the first refusal. A store failure other than a refusal is returned
-/// as the outer error (fatal for the node).
+/// Submits `ops` (one inner list per entry) to this node's own store writer (never back
+/// into the log), waits for their commit and returns, per entry, the refused ops. A store
+/// failure other than a refusal is returned as the outer error (fatal for the node).
 fn apply_to_store(
     store: &Store,
     batches: Vec<Vec<ClusterOp>>,
@@ -116,12 +116,19 @@ fn apply_to_store(
     let (tx, rx) = std::sync::mpsc::channel();
     let mut submitted = 0usize;
     for (i, ops) in batches.iter().enumerate() {
-        for op in ops {
+        for (j, op) in ops.iter().enumerate() {
+            let Some(store_op) = op.to_store_op() else {
+                if let ClusterOp::QueueCounter { next } = op {
+                    store.queue_counter_local(*next);
+                }
+                continue;
+            };
             let tx = tx.clone();
-            store.submit(
-                op.to_store_op(),
+            let j = u32::try_from(j).unwrap_or(u32::MAX);
+            store.submit_local(
+                store_op,
                 Some(Box::new(move |r| {
-                    let _ = tx.send((i, r));
+                    let _ = tx.send((i, j, r));
                 })),
             );
             submitted += 1;
@@ -130,14 +137,14 @@ fn apply_to_store(
     drop(tx);
     store.flush()?;
     let mut responses = vec![Response::Applied; batches.len()];
-    for (i, result) in rx.iter().take(submitted) {
+    for (i, j, result) in rx.iter().take(submitted) {
         match result {
             Ok(()) => {}
-            Err(StoreError::Rejected(reason)) => {
-                if let Some(r @ Response::Applied) = responses.get_mut(i) {
-                    *r = Response::Refused(reason);
-                }
-            }
+            Err(StoreError::Rejected(reason)) => match responses.get_mut(i) {
+                Some(Response::Refused(list)) => list.push((j, reason)),
+                Some(r) => *r = Response::Refused(vec![(j, reason)]),
+                None => {}
+            },
             Err(e) => return Err(e),
         }
     }

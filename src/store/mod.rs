@@ -27,6 +27,7 @@ mod codec;
 mod compact;
 mod env;
 mod mapped;
+mod route;
 mod space;
 mod types;
 mod writer;
@@ -49,6 +50,7 @@ pub use types::{
 
 use codec::Counters;
 use env::{Dbs, Shared};
+pub use route::Replicator;
 pub use writer::PENDING_OP_BYTES;
 use writer::{Metrics, Request, Writer};
 
@@ -74,8 +76,10 @@ struct Inner {
     tx: RwLock<Option<mpsc::Sender<Request>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     writer_id: ThreadId,
-    max_msg_id: u64,
+    max_msg_id: AtomicU64,
     next_queue: AtomicU64,
+    /// Cluster mode: where replicated writes go instead of the writer ([`route`]).
+    replicator: std::sync::OnceLock<Arc<dyn Replicator>>,
     metrics: Arc<Metrics>,
     sync: bool,
 }
@@ -210,8 +214,9 @@ impl Store {
                 shared,
                 tx: RwLock::new(Some(tx)),
                 writer: Mutex::new(Some(handle)),
-                max_msg_id,
+                max_msg_id: AtomicU64::new(max_msg_id),
                 next_queue: AtomicU64::new(next_queue),
+                replicator: std::sync::OnceLock::new(),
                 metrics,
                 sync: options.sync,
             }),
@@ -223,6 +228,10 @@ impl Store {
     /// durably use the id unless the counter is durable too.
     pub fn allocate_queue_id(&self) -> Result<QueueId, StoreError> {
         let id = self.inner.next_queue.fetch_add(1, Ordering::Relaxed);
+        if let Some(r) = self.inner.replicator.get() {
+            r.queue_counter(id.saturating_add(1));
+            return Ok(id);
+        }
         self.send(Request::QueueCounter(id.saturating_add(1)))
             .map_err(|_| StoreError::Closed)?;
         Ok(id)
@@ -230,13 +239,25 @@ impl Store {
 
     /// Highest message id present at open (the broker assigns ids above it).
     pub fn max_msg_id(&self) -> u64 {
-        self.inner.max_msg_id
+        self.inner.max_msg_id.load(Ordering::Acquire)
     }
 
     /// Queues a write; `done` runs on the writer thread after its batch commits (or fails).
     /// Never blocks on disk. After [`Store::close`], `done` runs at once with
     /// [`StoreError::Closed`].
     pub fn submit(&self, op: StoreOp, done: Option<Completion>) {
+        if let Some(r) = self.inner.replicator.get()
+            && route::replicated(&op)
+        {
+            self.propose(r.as_ref(), op, done);
+            return;
+        }
+        self.submit_local(op, done);
+    }
+
+    /// Queues a write on this node's own writer, never through the cluster log: for the
+    /// state machine applying committed entries, and for writes that stay local.
+    pub fn submit_local(&self, op: StoreOp, done: Option<Completion>) {
         if let Err(req) = self.send(Request::Op(op, done))
             && let Request::Op(_, Some(done)) = *req
         {

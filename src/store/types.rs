@@ -107,6 +107,10 @@ pub enum StoreError {
     /// The operation itself was refused (nothing of it was applied).
     #[error("storage operation refused: {0}")]
     Rejected(String),
+    /// Cluster mode: the write was not committed through the cluster's log (this node is
+    /// not, or no longer, the leader, or cannot reach a majority); it may be lost.
+    #[error("not replicated: {0}")]
+    NotReplicated(String),
 }
 
 impl StoreError {
@@ -126,6 +130,7 @@ impl StoreError {
             StoreError::NoData { dir } => StoreError::NoData { dir: dir.clone() },
             StoreError::Closed => StoreError::Closed,
             StoreError::Rejected(s) => StoreError::Rejected(s.clone()),
+            StoreError::NotReplicated(s) => StoreError::NotReplicated(s.clone()),
         }
     }
 }

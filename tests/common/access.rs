@@ -12,6 +12,7 @@ pub fn access(broker: &TestBroker) -> &Access {
         .server()
         .expect("an in-process Warren")
         .broker()
+        .expect("single-node broker")
         .access
 }
 

@@ -16,6 +16,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 pub mod access;
+pub mod cluster;
 pub mod mgmt;
 pub mod process;
 pub mod quorum;
@@ -201,7 +202,7 @@ impl TestBroker {
     /// The in-process Warren's broker state (`None` for an external broker), for tests
     /// that check nothing was created.
     pub fn warren(&self) -> Option<&Arc<warren::broker::Broker>> {
-        self.handle.as_ref().map(|h| h.broker())
+        self.handle.as_ref().and_then(|h| h.broker())
     }
 
     /// A raw connection past the handshake.

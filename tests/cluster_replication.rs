@@ -1,0 +1,311 @@
+//! The replicated write path, in process: three nodes over the in-memory transport, each
+//! with a real store and Raft log (LMDB) in a temp dir and the proposer as its store's
+//! replicator, on tokio's paused clock. Writes made on the leader's store (as its broker
+//! makes them) are applied to every node's store; after the leader is cut off, the new
+//! leader's broker recovers exactly the confirmed messages; without a majority nothing is
+//! confirmed.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use openraft::ServerState;
+use tokio::sync::{mpsc, watch};
+use warren::broker::definitions::QueueDef;
+use warren::cluster::promotion::{self, Serving};
+use warren::cluster::proposer::Proposer;
+use warren::cluster::testing::Router;
+use warren::cluster::{ClusterNode, Node, NodeConfig, NodeId};
+use warren::config::Settings;
+use warren::protocol::{FieldTable, ShortStr};
+use warren::store::{DefinitionKind, Store, StoreError, StoreOp, StoreOptions, StoredMessage};
+
+/// Bound on every wait, in (paused, virtual) time.
+const WAIT: Duration = Duration::from_secs(60);
+/// Between two looks at a condition.
+const POLL: Duration = Duration::from_millis(10);
+
+struct TestNode {
+    node: ClusterNode,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+async fn three() -> (Router, BTreeMap<NodeId, TestNode>) {
+    let router = Router::new();
+    let mut nodes = BTreeMap::new();
+    for id in 1..=3 {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let cfg = NodeConfig {
+            heartbeat_ms: 50,
+            election_timeout_ms: (300, 600),
+            ..NodeConfig::new(id, dir.path().join("data").join("cluster"))
+        };
+        let store = Store::open(&dir.path().join("data"), StoreOptions::default()).expect("store");
+        let node = ClusterNode::start(&cfg, store.clone(), router.network(id))
+            .await
+            .expect("node starts");
+        router.register(id, node.raft().clone());
+        assert!(store.set_replicator(Arc::new(Proposer::start(node.clone()))));
+        nodes.insert(
+            id,
+            TestNode {
+                node,
+                store,
+                _dir: dir,
+            },
+        );
+    }
+    let members: BTreeMap<NodeId, Node> = (1..=3)
+        .map(|id| {
+            let node = Node {
+                cluster: format!("node{id}:25672"),
+                amqp: format!("node{id}:5672"),
+            };
+            (id, node)
+        })
+        .collect();
+    for n in nodes.values() {
+        n.node
+            .initialize(members.clone())
+            .await
+            .expect("initialize");
+    }
+    (router, nodes)
+}
+
+/// Waits until one of `among` is leader and returns it.
+async fn leader(nodes: &BTreeMap<NodeId, TestNode>, among: &[NodeId]) -> NodeId {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        for &id in among {
+            if nodes[&id].node.raft().metrics().borrow().state == ServerState::Leader {
+                return id;
+            }
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no leader elected");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing after [`WAIT`].
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out: {what}");
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+type Results = mpsc::UnboundedReceiver<(u64, Result<(), StoreError>)>;
+
+/// Submits `op` on `store` with a completion reporting `(tag, result)` on `tx`.
+fn submit(
+    store: &Store,
+    op: StoreOp,
+    tag: u64,
+    tx: &mpsc::UnboundedSender<(u64, Result<(), StoreError>)>,
+) {
+    let tx = tx.clone();
+    store.submit(
+        op,
+        Some(Box::new(move |r| {
+            let _ = tx.send((tag, r));
+        })),
+    );
+}
+
+async fn results(rx: &mut Results, n: usize) -> BTreeMap<u64, Result<(), StoreError>> {
+    let mut out = BTreeMap::new();
+    while out.len() < n {
+        let (tag, r) = tokio::time::timeout(WAIT, rx.recv())
+            .await
+            .expect("completions in time")
+            .expect("completion");
+        out.insert(tag, r);
+    }
+    out
+}
+
+/// Content-header properties with delivery mode 2 (persistent).
+const PERSISTENT_PROPERTIES: [u8; 3] = [0x10, 0x00, 0x02];
+
+fn publish(queue: u64, seq: u64) -> StoreOp {
+    StoreOp::Publish {
+        msg_id: seq,
+        message: StoredMessage {
+            exchange: Bytes::new(),
+            routing_key: Bytes::from_static(b"orders"),
+            raw_properties: Bytes::from_static(&PERSISTENT_PROPERTIES),
+            body: Bytes::from(format!("message {seq}")),
+            persistent: true,
+            published_at_ms: Some(0),
+        },
+        entries: vec![(queue, seq)],
+    }
+}
+
+fn queue_def(queue_id: u64) -> StoreOp {
+    let def = QueueDef {
+        vhost: ShortStr::from("/"),
+        name: ShortStr::from("orders"),
+        queue_id,
+        auto_delete: false,
+        arguments: FieldTable::default(),
+    };
+    StoreOp::PutDefinition {
+        kind: DefinitionKind::Queue,
+        key: def.key(),
+        value: def.encode(),
+    }
+}
+
+/// The bodies a store holds for `queue`, in order.
+fn bodies(store: &Store, queue: u64) -> Vec<String> {
+    store
+        .read_queue(queue, 0, 10_000)
+        .expect("read queue")
+        .into_iter()
+        .map(|e| String::from_utf8_lossy(&e.message.body).into_owned())
+        .collect()
+}
+
+fn expected(seqs: std::ops::RangeInclusive<u64>) -> Vec<String> {
+    seqs.map(|s| format!("message {s}")).collect()
+}
+
+/// On the leader: a durable queue with messages 1..=20, confirmed, then 1..=5 acked.
+async fn confirmed_backlog(store: &Store) -> u64 {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = store.allocate_queue_id().expect("queue id");
+    submit(store, queue_def(queue), 0, &tx);
+    for seq in 1..=20 {
+        submit(store, publish(queue, seq), seq, &tx);
+    }
+    let done = results(&mut rx, 21).await;
+    assert!(done.values().all(Result::is_ok), "{done:?}");
+    for seq in 1..=5 {
+        submit(store, StoreOp::Remove { queue, seq }, seq, &tx);
+    }
+    let done = results(&mut rx, 5).await;
+    assert!(done.values().all(Result::is_ok), "{done:?}");
+    queue
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn confirmed_writes_on_the_leader_are_applied_on_every_node() {
+    let (_router, nodes) = three().await;
+    let leader = leader(&nodes, &[1, 2, 3]).await;
+    let applied = |id: NodeId| {
+        nodes[&id]
+            .node
+            .raft()
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |l| l.index)
+    };
+    let before = applied(leader);
+    let queue = confirmed_backlog(&nodes[&leader].store).await;
+    // Group commit: the 27 writes (counter, definition, 20 publishes, then 5 acks), all
+    // submitted before the proposer ran, share a few entries instead of one each.
+    let entries = applied(leader) - before;
+    assert!((2..=4).contains(&entries), "{entries} entries");
+    for (id, n) in &nodes {
+        eventually(&format!("node {id} has the backlog"), || {
+            (bodies(&n.store, queue) == expected(6..=20)).then_some(())
+        })
+        .await;
+        let defs = n.store.definitions(DefinitionKind::Queue).expect("defs");
+        assert_eq!(defs.len(), 1, "node {id}");
+        assert_eq!(n.store.queue_stats(queue).expect("stats").count, 15);
+    }
+}
+
+/// Waits for the promotion loop's broker (`Some`) or its absence (`None`).
+async fn serving(rx: &mut watch::Receiver<Option<Serving>>, want: bool) -> Option<Serving> {
+    tokio::time::timeout(WAIT, rx.wait_for(|s| s.is_some() == want))
+        .await
+        .expect("promotion state in time")
+        .expect("promotion loop alive")
+        .clone()
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_new_leader_recovers_exactly_the_confirmed_messages() {
+    let (router, nodes) = three().await;
+    let (_stop, shutdown) = watch::channel(false);
+    let settings = Arc::new(Settings::default());
+    let mut roles: BTreeMap<NodeId, _> = nodes
+        .iter()
+        .map(|(&id, n)| {
+            let rx = promotion::spawn(
+                Arc::clone(&settings),
+                n.store.clone(),
+                n.node.clone(),
+                shutdown.clone(),
+            );
+            (id, rx)
+        })
+        .collect();
+    let old = leader(&nodes, &[1, 2, 3]).await;
+    let first = serving(roles.get_mut(&old).expect("roles"), true).await;
+    assert!(first.is_some());
+    let queue = confirmed_backlog(&nodes[&old].store).await;
+
+    router.isolate(old);
+    // The old leader fences itself and drops its broker; another node takes over.
+    serving(roles.get_mut(&old).expect("roles"), false).await;
+    let others: Vec<NodeId> = (1..=3).filter(|&id| id != old).collect();
+    let new = leader(&nodes, &others).await;
+    let promoted = serving(roles.get_mut(&new).expect("roles"), true)
+        .await
+        .expect("serving");
+    assert_eq!(bodies(&nodes[&new].store, queue), expected(6..=20));
+    let vhost = promoted.broker.vhost("/").expect("default vhost");
+    let q = vhost
+        .queue(&ShortStr::from("orders"))
+        .expect("the queue was recovered");
+    let mut got = Vec::new();
+    while let Some((qm, _)) = q.get(true) {
+        let body: Vec<u8> = qm
+            .message
+            .body
+            .iter()
+            .flat_map(|c| c.iter().copied())
+            .collect();
+        got.push(String::from_utf8_lossy(&body).into_owned());
+    }
+    assert_eq!(got, expected(6..=20));
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn nothing_is_confirmed_without_a_majority() {
+    let (router, nodes) = three().await;
+    let old = leader(&nodes, &[1, 2, 3]).await;
+    let store = &nodes[&old].store;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = store.allocate_queue_id().expect("queue id");
+    submit(store, queue_def(queue), 0, &tx);
+    assert!(results(&mut rx, 1).await[&0].is_ok());
+
+    router.isolate(old);
+    for seq in 1..=10 {
+        submit(store, publish(queue, seq), seq, &tx);
+    }
+    let done = results(&mut rx, 10).await;
+    for (seq, r) in &done {
+        assert!(
+            matches!(r, Err(StoreError::NotReplicated(_))),
+            "message {seq}: {r:?}"
+        );
+    }
+    // The majority side elects a leader whose store never got any of them.
+    let others: Vec<NodeId> = (1..=3).filter(|&id| id != old).collect();
+    let new = leader(&nodes, &others).await;
+    assert!(bodies(&nodes[&new].store, queue).is_empty());
+}
