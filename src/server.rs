@@ -301,7 +301,19 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         tokio::spawn(task);
     }
     drop(accepted_tx);
-    let accept_task = tokio::spawn(accept_loop(accepted_rx, Arc::clone(&broker), shutdown_rx));
+    // Cluster mode: followers hand clients to the leader (src/cluster/proxy.rs).
+    let gate = match &cluster {
+        Some(c) => Some(Arc::new(
+            crate::cluster::proxy::Gate::new(&settings, c.node.raft().clone()).await,
+        )),
+        None => None,
+    };
+    let accept_task = tokio::spawn(accept_loop(
+        accepted_rx,
+        Arc::clone(&broker),
+        gate,
+        shutdown_rx,
+    ));
     Ok(ServerHandle {
         plain_addrs,
         tls_addrs,
@@ -371,6 +383,7 @@ async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Receiver<bool>) 
 async fn accept_loop(
     mut accepted: mpsc::Receiver<Accepted>,
     broker: Arc<Broker>,
+    gate: Option<Arc<crate::cluster::proxy::Gate>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let max = broker.settings.server.max_connections;
@@ -395,7 +408,18 @@ async fn accept_loop(
                 };
                 let broker = Arc::clone(&broker);
                 let mut shutdown = shutdown.clone();
+                let gate = gate.clone();
                 connections.spawn(async move {
+                    let (socket, peer) = match gate {
+                        None => (socket, peer),
+                        Some(gate) => match tokio::select! {
+                            routed = gate.route(socket, tls_timeout) => routed,
+                            _ = shutdown.changed() => None,
+                        } {
+                            Some(routed) => routed,
+                            None => return,
+                        },
+                    };
                     let stream = tokio::select! {
                         stream = socket.into_stream(tls_timeout) => stream,
                         _ = shutdown.changed() => return,
