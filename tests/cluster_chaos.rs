@@ -10,6 +10,8 @@
 
 mod cluster_support;
 
+use std::time::Duration;
+
 use cluster_support::chaos::Mode;
 use cluster_support::{
     Cluster, agree, closed, connect, count_and_get, declare_and_publish, relay_with_header,
@@ -83,7 +85,11 @@ async fn a_partitioned_leader_is_fenced_and_its_handed_clients_closed() {
         .await
         .expect("connect via a follower");
 
-    c.isolate(old, Mode::Blackhole);
+    // Its own links refuse, the links to it swallow everything (the others see it hang).
+    for &other in &others {
+        c.link(old, other, Mode::Refuse);
+        c.link(other, old, Mode::Blackhole);
+    }
     let new = c.agreed(&others, &[1, 2, 3]).await;
     assert_ne!(new, old);
     c.wait_for(&[old], "the cut-off leader reports itself fenced", |s| {
@@ -106,12 +112,18 @@ async fn a_partitioned_leader_is_fenced_and_its_handed_clients_closed() {
     );
 }
 
-/// SIGSTOP the leader: the others take over and the resumed node follows. Then the
+/// With 5 ms of delay on every link, SIGSTOP the leader: the others take over and the resumed node follows. Then the
 /// majority is lost: the lone node serves no client. Then every node is restarted in turn
 /// and the cluster serves clients on every port.
 #[tokio::test]
 async fn sigstop_majority_loss_and_rolling_restart() {
     let mut c = Cluster::start(3).await;
+    // Every link adds a little latency throughout.
+    for id in 1..=3 {
+        for to in 1..=3 {
+            c.link(id, to, Mode::Delay(Duration::from_millis(5)));
+        }
+    }
     let old = c.agreed(&[1, 2, 3], &[1, 2, 3]).await;
     let others: Vec<u64> = [1, 2, 3].into_iter().filter(|&i| i != old).collect();
     c.signal(old, libc::SIGSTOP);
