@@ -170,7 +170,8 @@ async fn sigstop_majority_loss_and_rolling_restart() {
     }
 }
 
-/// A fourth node with `cluster.join = true` becomes a voter; `cluster remove` takes it out;
+/// A fourth node with `cluster.join = true` becomes a voter and serves clients;
+/// `cluster remove` takes it out;
 /// `cluster join` for an id that is already a voter is refused; a follower whose data was
 /// wiped refuses to start under its old id.
 #[tokio::test]
@@ -182,6 +183,15 @@ async fn join_remove_and_a_wiped_node_is_refused() {
         agree(s, &[1, 2, 3, 4], &[1, 2, 3, 4])
     })
     .await;
+    let via_new = connect(&c.uri(4))
+        .await
+        .expect("connect via the joined node");
+    declare_and_publish(&via_new, "chaos.joined", b"j").await;
+    assert_eq!(
+        count_and_get(&via_new, "chaos.joined").await,
+        (1, Some(b"j".to_vec()))
+    );
+    drop(via_new);
 
     let (ok, out) = c.cli(1, &["remove", "4"]).await;
     assert!(ok, "{out}");

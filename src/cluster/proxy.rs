@@ -2,7 +2,8 @@
 //!
 //! Every accepted client socket of a cluster node passes through [`Gate::route`] first:
 //! - a PROXY v1 line at its start is taken (and the client address it names used) only when
-//!   the socket comes from one of this node's `[[cluster.peers]]` hosts, refused otherwise;
+//!   the socket comes from one of this node's `[[cluster.peers]]` hosts or a member's
+//!   recorded address (a joined node), refused otherwise;
 //! - on the leader (or with `cluster.proxy = false`) the socket is served here as usual;
 //! - on a follower it is spliced to the leader's AMQP address as **this node's own**
 //!   `[[cluster.peers]]` entry gives it (a node added by `cluster join` and not listed there
@@ -94,7 +95,7 @@ impl Gate {
         let mut peer = socket.peer;
         if socket.tls.is_none() {
             let source = peer.ip().to_canonical();
-            let trusted = self.trusted.contains(&source);
+            let trusted = self.trusted.contains(&source) || self.is_member_host(source);
             match proxy_header::take(&mut socket.tcp, source, trusted, HEADER_TIMEOUT).await {
                 Ok(Some(client)) => peer = client,
                 Ok(None) => {}
@@ -131,6 +132,19 @@ impl Gate {
         };
         self.splice(stream, peer, local, leader, &addr).await;
         None
+    }
+
+    /// True when `ip` is the address of a member as the membership records it (a node
+    /// added by `cluster join` that this node's own list does not name).
+    fn is_member_host(&self, ip: IpAddr) -> bool {
+        let metrics = self.raft.metrics();
+        let m = metrics.borrow();
+        m.membership_config.membership().nodes().any(|(_, n)| {
+            [&n.cluster, &n.amqp]
+                .iter()
+                .filter_map(|a| a.parse::<SocketAddr>().ok())
+                .any(|a| a.ip().to_canonical() == ip)
+        })
     }
 
     /// The leader, once one is known that can serve: another node, or this one while a
