@@ -16,7 +16,8 @@
 //!   listeners; [`metrics`]: counters, the rate sampler and the Prometheus endpoint. Neither
 //!   is on the message path: they read atomics that the broker updates as events happen.
 //! - [`cluster`]: replication on openraft (in progress): one Raft group, its LMDB log, the
-//!   authenticated cluster port, `warren cluster status`. Nothing of it runs unless
+//!   authenticated cluster port, `warren cluster status | join | remove`, followers handing
+//!   AMQP clients to the leader ([`cluster::proxy`]). Nothing of it runs unless
 //!   `cluster.enabled` is true.
 //!
 //! # Data flow

@@ -248,9 +248,17 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         Serve::Single(b) => Some(Arc::clone(b)),
         Serve::Cluster(_) => None,
     };
+    // Cluster mode: followers hand clients to the leader (src/cluster/proxy.rs).
+    let gate = match &cluster {
+        Some(c) => Some(Arc::new(
+            crate::cluster::proxy::Gate::new(&settings, c.node.raft().clone()).await,
+        )),
+        None => None,
+    };
     let accept_task = tokio::spawn(accept_loop(
         accepted_rx,
         serve,
+        gate,
         Arc::clone(&settings),
         shutdown_rx,
     ));
@@ -457,6 +465,7 @@ fn bind_all(
 
 /// Where accepted connections find their broker.
 #[derive(Debug)]
+#[derive(Clone)]
 enum Serve {
     /// Single node: one broker for the life of the server.
     Single(Arc<Broker>),
@@ -498,6 +507,7 @@ pub(crate) async fn housekeeping(broker: Arc<Broker>, mut shutdown: watch::Recei
 async fn accept_loop(
     mut accepted: mpsc::Receiver<Accepted>,
     serve: Serve,
+    gate: Option<Arc<crate::cluster::proxy::Gate>>,
     settings: Arc<Settings>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -516,20 +526,36 @@ async fn accept_loop(
             next = accepted.recv() => {
                 let Some(socket) = next else { break };
                 let peer = socket.peer;
-                let Some((broker, mut shutdown)) = serve.current(&shutdown) else {
-                    tracing::warn!(
-                        %peer,
-                        "refusing an AMQP connection: this node is not the cluster's leader"
-                    );
-                    drop(socket);
-                    continue;
-                };
                 let Ok(permit) = Arc::clone(&limit).try_acquire_owned() else {
                     tracing::warn!(%peer, max, "connection limit reached, refusing");
                     drop(socket);
                     continue;
                 };
+                let serve = serve.clone();
+                let gate = gate.clone();
+                let server_shutdown = shutdown.clone();
                 connections.spawn(async move {
+                    // A follower hands the socket to the leader (and is done with it).
+                    let (socket, peer) = match gate {
+                        None => (socket, peer),
+                        Some(gate) => {
+                            let mut stop = server_shutdown.clone();
+                            match tokio::select! {
+                                routed = gate.route(socket, tls_timeout) => routed,
+                                _ = stop.changed() => None,
+                            } {
+                                Some(routed) => routed,
+                                None => return,
+                            }
+                        }
+                    };
+                    let Some((broker, mut shutdown)) = serve.current(&server_shutdown) else {
+                        tracing::warn!(
+                            %peer,
+                            "refusing an AMQP connection: this node is not the cluster's leader"
+                        );
+                        return;
+                    };
                     let stream = tokio::select! {
                         stream = socket.into_stream(tls_timeout) => stream,
                         _ = shutdown.changed() => return,

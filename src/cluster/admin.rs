@@ -1,9 +1,11 @@
-//! `warren --config FILE cluster ...`: admin requests to this node's own cluster port,
+//! `warren --config FILE cluster status | join | remove`: admin requests to this node's own cluster port,
 //! authenticated with the shared secret like any peer (as the admin client, node id 0).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use super::membership;
+use super::network::rpc::RpcRequest;
 use super::network::tcp::{self, CallError};
 use super::status::Status;
 use crate::config::cli::ClusterCommand;
@@ -21,6 +23,9 @@ pub enum AdminError {
     /// The node did not answer.
     #[error("{0}; is this node running with cluster.enabled = true?")]
     Call(#[from] CallError),
+    /// The cluster refused or could not do the change.
+    #[error("{0}")]
+    Membership(#[from] super::membership::MembershipError),
     /// The answer could not be printed.
     #[error("cannot format the answer: {0}")]
     Format(#[from] serde_json::Error),
@@ -40,15 +45,19 @@ pub fn local_addr(settings: &Settings) -> Result<SocketAddr, ConfigError> {
     Ok(addr)
 }
 
-/// Asks this node for its status.
-pub async fn status(settings: &Settings) -> Result<Status, AdminError> {
+fn require_enabled(settings: &Settings) -> Result<(), ConfigError> {
     if !settings.cluster.enabled {
         return Err(ConfigError::Invalid {
             key: "cluster.enabled".into(),
             reason: "is false in these settings: this node is not part of a cluster".into(),
-        }
-        .into());
+        });
     }
+    Ok(())
+}
+
+/// Asks this node for its status.
+pub async fn status(settings: &Settings) -> Result<Status, AdminError> {
+    require_enabled(settings)?;
     let secret = settings.cluster.read_secret()?;
     let addr = local_addr(settings)?;
     Ok(tcp::request_status(&addr.to_string(), &secret, ADMIN_TIMEOUT).await?)
@@ -64,6 +73,48 @@ pub async fn run(settings: &Settings, command: &ClusterCommand) -> Result<String
             } else {
                 Ok(status.to_string())
             }
+        }
+        ClusterCommand::Join { via } => {
+            require_enabled(settings)?;
+            let secret = settings.cluster.read_secret()?;
+            let known = membership::peer_addrs(settings);
+            let id = settings.cluster.node_id;
+            let req = RpcRequest::Join {
+                id,
+                node: membership::own_node(settings),
+            };
+            let targets: Vec<String> = match via {
+                Some(via) => vec![via.clone()],
+                None => known.values().cloned().collect(),
+            };
+            let mut last = None;
+            for addr in &targets {
+                let sent = membership::send_to_leader(
+                    addr,
+                    &secret,
+                    &known,
+                    &req,
+                    membership::JOIN_TIMEOUT,
+                )
+                .await;
+                match sent {
+                    Ok(()) => return Ok(format!("node {id} joined the cluster as a voter")),
+                    Err(e @ membership::MembershipError::Refused(_)) => return Err(e.into()),
+                    Err(e) => last = Some(e),
+                }
+            }
+            Err(last
+                .unwrap_or_else(|| membership::MembershipError::NoLeader("no peer to ask".into()))
+                .into())
+        }
+        ClusterCommand::Remove { id } => {
+            require_enabled(settings)?;
+            let secret = settings.cluster.read_secret()?;
+            let known = membership::peer_addrs(settings);
+            let addr = local_addr(settings)?.to_string();
+            let req = RpcRequest::Remove { id: *id };
+            membership::send_to_leader(&addr, &secret, &known, &req, ADMIN_TIMEOUT).await?;
+            Ok(format!("node {id} removed from the cluster"))
         }
     }
 }

@@ -9,6 +9,8 @@
 //!   message store; [`snapshot`]: the snapshot format.
 //! - [`network`]: frames, the shared-secret handshake, the TCP client and the cluster port.
 //! - [`testing`]: an in-memory transport with per-link cuts for in-process tests.
+//! - [`membership`]: join, remove, and refusing a wiped node that comes back.
+//! - [`proxy`]: followers hand AMQP clients to the leader.
 //! - [`fence`]: a leader without a recent majority refuses writes.
 //! - [`node`]: [`node::ClusterNode`], the running node; [`status`]: its view of the cluster;
 //!   [`admin`]: `warren cluster status` against the local cluster port.
@@ -20,10 +22,12 @@ pub mod db;
 pub mod entry;
 pub mod fence;
 pub mod log_store;
+pub mod membership;
 pub mod network;
 pub mod node;
 pub mod promotion;
 pub mod proposer;
+pub mod proxy;
 pub mod snapshot;
 pub mod state_machine;
 pub mod status;
@@ -60,6 +64,19 @@ pub enum ClusterError {
     /// openraft failed or refused the request.
     #[error("cluster: {0}")]
     Raft(String),
+    /// This node's data was wiped but the cluster still lists its id.
+    #[error(
+        "node {id} starts with an empty cluster log, but the cluster (leader: node {leader}) \
+         lists node {id} as a member that has acknowledged entries: its data was wiped. A wiped \
+         node must not come back under its old id; run `warren cluster remove {id}` against the \
+         cluster, then start this node with a new cluster.node_id and cluster.join = true"
+    )]
+    Wiped {
+        /// This node's id.
+        id: NodeId,
+        /// The leader that lists it.
+        leader: NodeId,
+    },
     /// The cluster port could not be bound.
     #[error("cluster.listen: cannot listen on {addr}: {source}")]
     Bind {
@@ -146,6 +163,8 @@ pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, 
         .filter(|p| p.id != c.node_id)
         .map(|p| (p.id, p.cluster.clone()))
         .collect();
+    // Fresh: no cluster log on disk before this start (first start, or wiped data).
+    let fresh = !config.dir.exists();
     let network = network::tcp::TcpNetwork::new(c.node_id, &secret, peers);
     let node = ClusterNode::start(&config, store.clone(), network).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
@@ -156,7 +175,30 @@ pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, 
     };
     tokio::spawn(network::listener::serve(listener, served, shutdown_rx));
     tracing::info!(%addr, "cluster port listening");
-    node.initialize(initial_members(settings)).await?;
+    let wiped = if fresh {
+        membership::wiped_by(settings, &secret).await
+    } else {
+        None
+    };
+    if let Some(leader) = wiped {
+        let _ = shutdown.send(true);
+        node.shutdown().await;
+        return Err(ClusterError::Wiped {
+            id: c.node_id,
+            leader,
+        });
+    }
+    if c.join {
+        // Until it is a voter (at once on a restart after joining).
+        tracing::info!("cluster: cluster.join = true: asking to join");
+        tokio::spawn(membership::join_until_member(
+            settings.clone(),
+            secret.clone(),
+            node.raft().clone(),
+        ));
+    } else {
+        node.initialize(initial_members(settings)).await?;
+    }
     Ok(RunningCluster {
         node,
         addr,

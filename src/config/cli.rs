@@ -52,4 +52,17 @@ pub enum ClusterCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Asks the running cluster to add this node (from this config: its id and addresses)
+    /// as a learner that catches up, then a voter. The node must be running, started with
+    /// `cluster.join = true` (which also makes it ask by itself).
+    Join {
+        /// A member's cluster port to ask (default: each of this config's peers in turn).
+        #[arg(long, value_name = "HOST:PORT")]
+        via: Option<String>,
+    },
+    /// Removes node ID from the cluster's membership (asked through this node).
+    Remove {
+        /// The node to remove.
+        id: u64,
+    },
 }

@@ -48,9 +48,12 @@ pub struct ClusterSettings {
     /// stands for election; a leader that has not heard from a majority for `min` stops
     /// accepting writes (fencing).
     pub election_timeout_ms: Vec<u64>,
-    /// Followers splice AMQP clients to the leader (not implemented yet: accepted and
-    /// ignored).
+    /// Followers splice AMQP clients to the leader (with a PROXY v1 header); off, every
+    /// node serves its own clients.
     pub proxy: bool,
+    /// On first start (empty data), ask the running cluster to add this node (as a learner
+    /// that catches up, then a voter) instead of forming a cluster from `peers`.
+    pub join: bool,
     /// Take a snapshot (and let the log be purged) after this many entries since the last.
     pub snapshot_logs: u64,
     /// The initial voters, identical on every node; used to form the cluster on first start.
@@ -80,6 +83,7 @@ impl Default for ClusterSettings {
             heartbeat_ms: 150,
             election_timeout_ms: vec![750, 1500],
             proxy: true,
+            join: false,
             snapshot_logs: 10_000,
             peers: Vec::new(),
         }

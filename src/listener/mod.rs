@@ -8,6 +8,7 @@
 //! [`https`] is the same for the HTTPS listeners of the management API and Prometheus.
 
 pub mod https;
+pub mod proxy_header;
 pub mod stream;
 
 use crate::tls::ReloadableTlsConfig;

@@ -90,6 +90,8 @@ pub fn formed(statuses: &[Status]) -> bool {
     leaders == 1
         && statuses.iter().all(|s| {
             s.leader.is_some()
+                // A follower may hear of the leader before it has applied anything.
+                && s.applied.is_some()
                 && s.leader == first.leader
                 && s.term == first.term
                 && s.members.iter().map(|m| m.id).collect::<Vec<_>>() == vec![1, 2, 3]

@@ -138,6 +138,8 @@ pub async fn answer(served: &Served, from: u64, request: RpcRequest) -> RpcRespo
             let status = Status::from_metrics(&raft.metrics().borrow(), served.fence_ms);
             RpcResponse::Status(Box::new(status))
         }
+        RpcRequest::Join { id, node } => crate::cluster::membership::join(raft, id, node).await,
+        RpcRequest::Remove { id } => crate::cluster::membership::remove(raft, id).await,
         _ if from == 0 => RpcResponse::Refused("Raft messages come from nodes only".into()),
         RpcRequest::AppendEntries(req) => {
             RpcResponse::AppendEntries(raft.append_entries(req).await)

@@ -10,7 +10,7 @@ use openraft::raft::{
 use serde::{Deserialize, Serialize};
 
 use crate::cluster::status::Status;
-use crate::cluster::types::{NodeId, TypeConfig};
+use crate::cluster::types::{Node, NodeId, TypeConfig};
 
 /// A request on the cluster port.
 #[derive(Debug, Serialize, Deserialize)]
@@ -23,6 +23,18 @@ pub enum RpcRequest {
     InstallSnapshot(InstallSnapshotRequest<TypeConfig>),
     /// Admin: this node's view of the cluster.
     Status,
+    /// Admin: add node `id` (a learner that catches up, then a voter). Leader only.
+    Join {
+        /// The new node's id (never used before in this cluster).
+        id: NodeId,
+        /// Its addresses, as it announces them.
+        node: Node,
+    },
+    /// Admin: remove node `id` from the membership. Leader only.
+    Remove {
+        /// The node to remove.
+        id: NodeId,
+    },
 }
 
 /// The answer to an [`RpcRequest`].
@@ -40,4 +52,13 @@ pub enum RpcResponse {
     Status(Box<Status>),
     /// The request was not acceptable (e.g. a Raft message from an admin client).
     Refused(String),
+    /// To [`RpcRequest::Join`] and [`RpcRequest::Remove`]: done.
+    Done,
+    /// Only the leader changes the membership: ask it.
+    NotLeader {
+        /// The leader this node knows of.
+        leader: Option<NodeId>,
+        /// Its cluster address in the membership, if known.
+        addr: Option<String>,
+    },
 }

@@ -146,15 +146,25 @@ impl Link {
     }
 }
 
-/// Asks the node at `addr` for its status, as the admin client (node id 0).
-pub async fn request_status(addr: &str, secret: &[u8], ttl: Duration) -> Result<Status, CallError> {
+/// Sends one admin request to the node at `addr`, as the admin client (node id 0).
+pub async fn request(
+    addr: &str,
+    secret: &[u8],
+    req: &RpcRequest,
+    ttl: Duration,
+) -> Result<RpcResponse, CallError> {
     let mut link = Link {
         addr: addr.to_string(),
         secret: Arc::from(secret),
         from: 0,
         stream: None,
     };
-    match link.call(&RpcRequest::Status, ttl).await? {
+    link.call(req, ttl).await
+}
+
+/// Asks the node at `addr` for its status, as the admin client (node id 0).
+pub async fn request_status(addr: &str, secret: &[u8], ttl: Duration) -> Result<Status, CallError> {
+    match request(addr, secret, &RpcRequest::Status, ttl).await? {
         RpcResponse::Status(status) => Ok(*status),
         RpcResponse::Refused(reason) => Err(CallError::Refused {
             addr: addr.to_string(),
@@ -189,15 +199,22 @@ impl TcpNetwork {
 impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
     type Network = TcpClient;
 
-    async fn new_client(&mut self, target: NodeId, _node: &Node) -> TcpClient {
-        let addr = self.peers.get(&target).cloned();
-        if addr.is_none() {
-            tracing::warn!(
-                target,
-                "cluster: node {target} is a member but not in this node's [[cluster.peers]]; \
-                 add it there to reach it"
-            );
-        }
+    async fn new_client(&mut self, target: NodeId, node: &Node) -> TcpClient {
+        // This node's own entry wins; a node added by `cluster join` and not listed is
+        // reached at the address it announced when it joined.
+        let addr = match self.peers.get(&target) {
+            Some(addr) => Some(addr.clone()),
+            None if !node.cluster.is_empty() => {
+                tracing::info!(
+                    target,
+                    addr = %node.cluster,
+                    "cluster: node {target} is not in [[cluster.peers]]; dialing the address \
+                     it announced"
+                );
+                Some(node.cluster.clone())
+            }
+            None => None,
+        };
         TcpClient {
             target,
             link: addr.map(|addr| Link {
