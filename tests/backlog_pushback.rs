@@ -75,28 +75,14 @@ async fn await_confirms(conn: &mut RawConn, last: u64) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_store_stops_reading_the_publisher_and_loses_nothing() {
-    skip_if_external!();
-    let broker = TestBroker::start_with(|s| s.limits.store_pending_bytes = BOUND).await;
-    let store = broker.warren().unwrap().store.clone();
-    let queue = unique("pushback");
-
-    let mut publisher = broker.raw().await;
-    publisher.open_channel(1).await;
-    declare_durable(&mut publisher, &queue).await;
-    publisher
-        .send_method(1, 85, 10, &Args::new().bits(&[false]).build())
-        .await;
-    publisher.expect_method(85, 11).await;
-
-    let pause = store.pause_writer();
-    let input: Vec<u8> = (0..MESSAGES)
-        .flat_map(|i| persistent_publish(&queue, i))
-        .collect();
-
-    // Write without blocking until the socket refuses more while the broker is backed up
-    // (or everything went into the kernel's buffers).
+/// Writes `input` to the publisher without blocking until the socket refuses more while the
+/// broker is backed up (or everything went into the kernel's buffers); returns the bytes
+/// written.
+async fn flood_until_backed_up(
+    publisher: &mut RawConn,
+    store: &warren::store::Store,
+    input: &[u8],
+) -> usize {
     let mut written = 0;
     let stream = publisher.stream_mut();
     guard(async {
@@ -126,6 +112,29 @@ async fn a_stalled_store_stops_reading_the_publisher_and_loses_nothing() {
         }
     })
     .await;
+    written
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_store_stops_reading_the_publisher_and_loses_nothing() {
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| s.limits.store_pending_bytes = BOUND).await;
+    let store = broker.warren().unwrap().store.clone();
+    let queue = unique("pushback");
+
+    let mut publisher = broker.raw().await;
+    publisher.open_channel(1).await;
+    declare_durable(&mut publisher, &queue).await;
+    publisher
+        .send_method(1, 85, 10, &Args::new().bits(&[false]).build())
+        .await;
+    publisher.expect_method(85, 11).await;
+
+    let pause = store.pause_writer();
+    let input: Vec<u8> = (0..MESSAGES)
+        .flat_map(|i| persistent_publish(&queue, i))
+        .collect();
+    let written = flood_until_backed_up(&mut publisher, &store, &input).await;
 
     // The broker took the bound's worth (and at most one more read) and left the rest in
     // the socket; nothing was confirmed, since nothing was committed.
@@ -169,6 +178,85 @@ async fn a_stalled_store_stops_reading_the_publisher_and_loses_nothing() {
     let flushed = guard(tokio::task::spawn_blocking(move || store.flush())).await;
     assert!(matches!(flushed, Ok(Ok(()))), "store flush: {flushed:?}");
     drop(consumer);
+    drop(publisher);
+    broker.shutdown().await;
+}
+
+/// Only publishers wait for a store that is behind: a consumer on another connection keeps
+/// being read, so its acks are handled (and the next message delivered) while the
+/// publisher's socket is left unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_keeps_acking_while_a_publisher_is_pushed_back() {
+    skip_if_external!();
+    let broker = TestBroker::start_with(|s| s.limits.store_pending_bytes = BOUND).await;
+    let store = broker.warren().unwrap().store.clone();
+    let flooded = unique("pushback-flood");
+    let consumed = unique("pushback-acks");
+    const WAITING: u64 = 4;
+
+    // A seeder puts a few persistent messages into the consumer's durable queue.
+    let mut seeder = broker.raw().await;
+    seeder.open_channel(1).await;
+    declare_durable(&mut seeder, &consumed).await;
+    let seed: Vec<u8> = (0..WAITING)
+        .flat_map(|i| persistent_publish(&consumed, i))
+        .collect();
+    seeder.send(&seed).await;
+    seeder.sync(1).await;
+
+    // The consumer takes one at a time (prefetch 1, manual acks): each ack it sends must be
+    // read for the next message to come.
+    let mut consumer = broker.raw().await;
+    consumer.open_channel(1).await;
+    let qos = Args::new().u32(0).u16(1).bits(&[false]).build();
+    consumer.send_method(1, 60, 10, &qos).await;
+    consumer.expect_method(60, 11).await;
+    consumer.consume(1, &consumed, "c", false).await;
+    let first = consumer.expect_delivery().await;
+    assert_eq!(u64::from_be_bytes(first.body[..8].try_into().unwrap()), 0);
+
+    let mut publisher = broker.raw().await;
+    publisher.open_channel(1).await;
+    declare_durable(&mut publisher, &flooded).await;
+    publisher
+        .send_method(1, 85, 10, &Args::new().bits(&[false]).build())
+        .await;
+    publisher.expect_method(85, 11).await;
+
+    let pause = store.pause_writer();
+    let input: Vec<u8> = (0..MESSAGES)
+        .flat_map(|i| persistent_publish(&flooded, i))
+        .collect();
+    let written = flood_until_backed_up(&mut publisher, &store, &input).await;
+    assert!(written < input.len(), "the publisher was never pushed back");
+
+    // The publisher is held; the consumer's acks still go through, one message each.
+    let mut tag = first.delivery_tag;
+    for i in 1..WAITING {
+        consumer.ack(1, tag, false).await;
+        let next = guard(consumer.expect_delivery()).await;
+        assert_eq!(u64::from_be_bytes(next.body[..8].try_into().unwrap()), i);
+        tag = next.delivery_tag;
+        assert!(store.is_backed_up(), "the store stays behind while held");
+    }
+    let mut probe = [0u8; 64];
+    match publisher.stream_mut().try_read(&mut probe) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+        other => panic!("no confirm should arrive while the store is held, got {other:?}"),
+    }
+    consumer.ack(1, tag, false).await;
+    consumer.sync(1).await;
+
+    // Release: the publisher's rest is read and confirmed.
+    drop(pause);
+    guard(publisher.stream_mut().write_all(&input[written..]))
+        .await
+        .unwrap();
+    guard(await_confirms(&mut publisher, MESSAGES)).await;
+    let flushed = guard(tokio::task::spawn_blocking(move || store.flush())).await;
+    assert!(matches!(flushed, Ok(Ok(()))), "store flush: {flushed:?}");
+    drop(consumer);
+    drop(seeder);
     drop(publisher);
     broker.shutdown().await;
 }

@@ -63,7 +63,7 @@ pub struct LimitSettings {
     /// Largest the message store may grow, in bytes; 0 means no limit beyond the disk.
     pub max_store_size: u64,
     /// Bytes of writes waiting for the store (message bodies plus 256 per write) above which
-    /// client connections are not read until the store catches up (at least 65536).
+    /// connections that publish are not read until the store catches up (at least 65536).
     pub store_pending_bytes: u64,
 }
 

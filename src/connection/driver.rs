@@ -53,6 +53,17 @@ impl Connection {
         self.outbox.io.add(RECV_CNT, 1);
     }
 
+    /// True while this connection is left unread because the store's writer is behind
+    /// (more than `limits.store_pending_bytes` waiting): only connections that have
+    /// published wait, as they are what fills the store (persistent messages, and transient
+    /// ones paged out). A connection that only consumes and acks keeps being read, so its
+    /// acks (a few bytes of store removals each, bounded by its prefetch) are not held up
+    /// behind a publisher's backlog. Each connection's own unwritten publishes are bounded
+    /// apart from this ([`crate::broker::consumer::StoreBacklog`]).
+    fn store_holds_publisher(&self) -> bool {
+        self.has_published && self.broker.store.is_backed_up()
+    }
+
     /// Runs until the connection ends.
     pub(super) async fn run(
         &mut self,
@@ -126,10 +137,10 @@ impl Connection {
                     Flow::Continue
                 }
                 _ = self.store_backlog.drained(), if self.store_backlog.is_over() => Flow::Continue,
-                _ = self.broker.store.drained(), if self.broker.store.is_backed_up() => Flow::Continue,
+                _ = self.broker.store.drained(), if self.store_holds_publisher() => Flow::Continue,
                 read = self.reader.read_buf(&mut self.rbuf), if !self.blocked
                     && !self.store_backlog.is_over()
-                    && !self.broker.store.is_backed_up() => {
+                    && !self.store_holds_publisher() => {
                     match read {
                         Ok(0) | Err(_) => Flow::Stop,
                         Ok(n) => {
@@ -156,7 +167,7 @@ impl Connection {
                         self.rbuf = bytes::BytesMut::new();
                         read_size = 8 * 1024;
                     }
-                    if self.blocked || self.store_backlog.is_over() || self.broker.store.is_backed_up() {
+                    if self.blocked || self.store_backlog.is_over() || self.store_holds_publisher() {
                         // Not reading: the client's heartbeats cannot be seen.
                         last_read = now;
                     }

@@ -99,7 +99,10 @@ impl Accepted {
         let Some(config) = self.tls else {
             return Ok(ClientStream::Plain(self.tcp));
         };
-        let stream = tls_handshake(config, self.tcp, timeout).await?;
+        // Boxed: the handshake's state (about 3 KiB) would otherwise be part of every
+        // connection task for the connection's whole life, TLS or not (issue #11: an idle
+        // connection's memory).
+        let stream = Box::pin(tls_handshake(config, self.tcp, timeout)).await?;
         Ok(ClientStream::Tls(Box::new(stream)))
     }
 }

@@ -9,8 +9,8 @@
 //!   connections share one transaction and one fsync, and each op's [`Completion`] runs on the
 //!   writer thread after its commit (publisher confirms, declare-oks). What is submitted and
 //!   not yet committed is counted in bytes ([`Store::pending_bytes`]); over the bound
-//!   ([`StoreOptions::max_pending_bytes`]) [`Store::is_backed_up`] is true and connections stop
-//!   reading until [`Store::drained`], so the writer's queue stays bounded in memory.
+//!   ([`StoreOptions::max_pending_bytes`]) [`Store::is_backed_up`] is true and publishing connections
+//!   stop reading until [`Store::drained`], so the writer's queue stays bounded in memory.
 //! - Reads ([`Store::read_queue`], [`Store::queue_stats`], …) run on the caller's thread in a
 //!   short read transaction that never outlives the call: a long-lived reader would pin freed
 //!   pages and make the file grow across fill/drain cycles.
@@ -283,8 +283,8 @@ impl Store {
     }
 
     /// True while the bytes submitted and not yet committed are at or over the bound
-    /// ([`StoreOptions::max_pending_bytes`]): connections then stop reading (acks and
-    /// publishes both generate writes), so a writer that falls behind slows clients down
+    /// ([`StoreOptions::max_pending_bytes`]): connections that publish then stop reading
+    /// (consumers' acks, bounded by their prefetch, are still read), so a writer that falls behind slows clients down
     /// instead of growing its queue in memory.
     pub fn is_backed_up(&self) -> bool {
         let m = &self.inner.metrics;

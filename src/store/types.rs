@@ -28,8 +28,8 @@ pub struct StoreOptions {
     /// (see [`super::compact`]); 0 (the default) never does.
     pub compact_free_percent: u8,
     /// Bytes of submitted writes (bodies plus [`super::PENDING_OP_BYTES`] per request) not
-    /// yet committed, beyond which [`super::Store::is_backed_up`] says so and connections stop
-    /// reading. Default 8 MiB.
+    /// yet committed, beyond which [`super::Store::is_backed_up`] says so and publishing
+    /// connections stop reading. Default 8 MiB.
     pub max_pending_bytes: u64,
 }
 

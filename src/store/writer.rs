@@ -12,8 +12,8 @@
 //! every sender is gone, after draining the channel.
 //!
 //! Back-pressure: every request counts its body bytes plus [`PENDING_OP_BYTES`] in
-//! [`Metrics::pending_bytes`] from submission until its batch is done; connections stop
-//! reading while that is over the store's bound, so a writer that falls behind slows the
+//! [`Metrics::pending_bytes`] from submission until its batch is done; publishing connections
+//! stop reading while that is over the store's bound, so a writer that falls behind slows the
 //! clients down instead of letting unwritten messages pile up in memory (issue #11).
 
 use std::path::PathBuf;
