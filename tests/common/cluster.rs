@@ -81,7 +81,7 @@ pub async fn status(config: &Path) -> Result<Status, String> {
     serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
 }
 
-/// All three answer, agree on one leader, its term and the members.
+/// All answer, agree on one leader, its term and the members, and have applied an entry.
 pub fn formed(statuses: &[Status]) -> bool {
     let Some(first) = statuses.first() else {
         return false;
