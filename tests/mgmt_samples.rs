@@ -104,6 +104,17 @@ async fn samples_follow_known_traffic_newest_first_one_increment_apart() {
     let recv = samples(&conns[0]["recv_oct_details"]);
     assert_eq!(recv.len(), 3);
     assert!(recv[0].0 > recv[1].0 && recv[1].0 > recv[2].0, "{recv:?}");
+
+    // The vhost sums its queues, its open channels and its connections' bytes.
+    let all = "lengths_age=10&lengths_incr=5&msg_rates_age=10&msg_rates_incr=5\
+               &data_rates_age=10&data_rates_incr=5";
+    let v = api.get(&format!("/api/vhosts/%2F?{all}")).await;
+    assert_eq!(samples(&v["messages_ready_details"]), at(t0, &[5, 3, 0]));
+    assert_eq!(
+        samples(&v["message_stats"]["publish_details"]),
+        at(t0, &[5, 3, 0])
+    );
+    assert_eq!(samples(&v["recv_oct_details"]), recv);
 }
 
 #[tokio::test]

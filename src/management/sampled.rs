@@ -6,8 +6,9 @@ use super::ranges::{Pick, Ranges, put_sampled};
 use crate::broker::connections::{ChannelInfo, ConnectionEntry};
 use crate::broker::exchange::Exchange;
 use crate::broker::queue::Queue;
+use crate::broker::vhost::VHost;
 use crate::metrics::counters::{channel as c, connection as sock, exchange as x, queue as q};
-use crate::metrics::sampler::{GLOBAL_HISTORY, Sampler, totals};
+use crate::metrics::sampler::{GLOBAL_HISTORY, Sampler, totals, vhost as vh};
 use serde_json::Value;
 
 const QUEUE_LENGTHS: [Pick<{ q::HISTORY }>; 3] = [
@@ -79,6 +80,34 @@ const EXCHANGE_RATES: [Pick<{ x::COUNT }>; 2] = [
 
 const DATA_RATES: [Pick<2>; 2] = [("recv_oct", |v| v[0]), ("send_oct", |v| v[1])];
 
+const VHOST_LENGTHS: [Pick<{ vh::COUNT }>; 3] = [
+    ("messages", |v| v[vh::READY] + v[vh::UNACKED]),
+    ("messages_ready", |v| v[vh::READY]),
+    ("messages_unacknowledged", |v| v[vh::UNACKED]),
+];
+
+const VHOST_DATA_RATES: [Pick<{ vh::COUNT }>; 2] = [
+    ("recv_oct", |v| v[vh::RECV_OCT]),
+    ("send_oct", |v| v[vh::SEND_OCT]),
+];
+
+const VHOST_RATES: [Pick<{ vh::COUNT }>; 12] = [
+    ("publish", |v| v[c::PUBLISH]),
+    ("confirm", |v| v[c::CONFIRM]),
+    ("return_unroutable", |v| v[c::RETURN_UNROUTABLE]),
+    ("drop_unroutable", |v| v[c::DROP_UNROUTABLE]),
+    ("deliver", |v| v[c::DELIVER]),
+    ("deliver_no_ack", |v| v[c::DELIVER_NO_ACK]),
+    ("get", |v| v[c::GET]),
+    ("get_no_ack", |v| v[c::GET_NO_ACK]),
+    ("get_empty", |v| v[c::GET_EMPTY]),
+    ("ack", |v| v[c::ACK]),
+    ("redeliver", |v| v[c::REDELIVER]),
+    ("deliver_get", |v| {
+        v[c::DELIVER] + v[c::DELIVER_NO_ACK] + v[c::GET] + v[c::GET_NO_ACK]
+    }),
+];
+
 /// The object `key` of `out`, if there is one.
 fn object<'a>(out: &'a mut Value, key: &str) -> Option<&'a mut serde_json::Map<String, Value>> {
     out.get_mut(key).and_then(Value::as_object_mut)
@@ -143,6 +172,20 @@ pub(super) fn connection(
         let io = conn.details.io.sampled();
         let current = [io[sock::RECV_OCT], io[sock::SEND_OCT]];
         put_sampled(map, sampler, &conn.history, current, &r, &DATA_RATES);
+    }
+}
+
+/// A rendered vhost's samples.
+pub(super) fn vhost(out: &mut Value, v: &VHost, ranges: &Ranges, sampler: &Sampler) {
+    let current = sampler.vhost_sampled(&v.name);
+    if let (Some(r), Some(map)) = (ranges.lengths, out.as_object_mut()) {
+        put_sampled(map, sampler, &v.history, current, &r, &VHOST_LENGTHS);
+    }
+    if let (Some(r), Some(map)) = (ranges.data_rates, out.as_object_mut()) {
+        put_sampled(map, sampler, &v.history, current, &r, &VHOST_DATA_RATES);
+    }
+    if let (Some(r), Some(map)) = (ranges.msg_rates, object(out, "message_stats")) {
+        put_sampled(map, sampler, &v.history, current, &r, &VHOST_RATES);
     }
 }
 

@@ -12,6 +12,7 @@ use super::counters::{RateCounters, channel as ch};
 use super::history::{History, SampleClock};
 use crate::broker::Broker;
 use parking_lot::Mutex;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -32,6 +33,22 @@ pub mod totals {
     pub const COUNT: usize = 3;
 }
 
+/// A vhost's totals in its history: its open channels' message counters (the
+/// [`super::counters::channel`] indices), then these.
+pub mod vhost {
+    use super::ch;
+    /// Bytes received by its open connections.
+    pub const RECV_OCT: usize = ch::COUNT;
+    /// Bytes sent by its open connections.
+    pub const SEND_OCT: usize = ch::COUNT + 1;
+    /// Ready messages in its queues.
+    pub const READY: usize = ch::COUNT + 2;
+    /// Unacknowledged messages in its queues.
+    pub const UNACKED: usize = ch::COUNT + 3;
+    /// How many values.
+    pub const COUNT: usize = ch::COUNT + 4;
+}
+
 /// Values in the broker-wide history: the channel message totals, then the queue totals.
 pub const GLOBAL_HISTORY: usize = ch::COUNT + totals::COUNT;
 
@@ -49,6 +66,8 @@ pub struct Sampler {
     pub clock: SampleClock,
     /// The global totals at each recent sample (`messages`, then `queue_totals`).
     pub history: History<GLOBAL_HISTORY>,
+    /// Each vhost's totals at the last sample (the baseline of its next history entry).
+    vhost_last: Mutex<HashMap<Arc<str>, [u64; vhost::COUNT]>>,
 }
 
 fn joined<const A: usize, const B: usize, const N: usize>(a: [u64; A], b: [u64; B]) -> [u64; N] {
@@ -84,9 +103,11 @@ impl Sampler {
             seconds
         };
         let mut sums = [0u64; totals::COUNT];
+        let mut per_vhost: HashMap<Arc<str>, [u64; vhost::COUNT]> = HashMap::new();
         // Wall time of the previous sample: a queue unchanged since then is idle since then.
         let previous_ms = now.saturating_sub((seconds * 1000.0) as u64);
         for vhost in broker.vhosts() {
+            let mut vhost_sums = [0u64; vhost::COUNT];
             for q in vhost.queues() {
                 use super::counters::queue as g;
                 let s = &q.stats;
@@ -102,7 +123,10 @@ impl Sampler {
                     .record(seq, before, joined(s.counters.sampled(), [ready, unacked]));
                 sums[totals::READY] += ready;
                 sums[totals::UNACKED] += unacked;
+                vhost_sums[vhost::READY] += ready;
+                vhost_sums[vhost::UNACKED] += unacked;
             }
+            per_vhost.insert(Arc::clone(&vhost.name), vhost_sums);
             for x in vhost.exchanges() {
                 let before = x.stats.counters.sampled();
                 x.stats.counters.sample(seconds);
@@ -121,19 +145,30 @@ impl Sampler {
             let pick = |v: [u64; sock::COUNT]| [v[sock::RECV_OCT], v[sock::SEND_OCT]];
             let before = pick(io.sampled());
             io.sample(seconds);
-            conn.history.record(seq, before, pick(io.sampled()));
+            let after = pick(io.sampled());
+            conn.history.record(seq, before, after);
+            let mut vhost_sums = per_vhost.get_mut(conn.details.vhost.as_str());
             for channel in conn.channels() {
                 let before = channel.counters.sampled();
                 let changed = channel.counters.sample(seconds);
                 mark_idle(&channel.idle_since_ms, changed, previous_ms);
-                channel
-                    .history
-                    .record(seq, before, channel.counters.sampled());
+                let after = channel.counters.sampled();
+                channel.history.record(seq, before, after);
+                if let Some(v) = vhost_sums.as_deref_mut() {
+                    for (slot, n) in v.iter_mut().zip(after) {
+                        *slot += n;
+                    }
+                }
+            }
+            if let Some(v) = vhost_sums {
+                v[vhost::RECV_OCT] += after[0];
+                v[vhost::SEND_OCT] += after[1];
             }
         }
         for (i, v) in broker.connections.message_totals().iter().enumerate() {
             self.messages.set(i, *v);
         }
+        self.record_vhosts(broker, seq, per_vhost);
         let before = joined(self.messages.sampled(), self.queue_totals.sampled());
         self.queue_totals.sample(seconds);
         self.messages.sample(seconds);
@@ -142,6 +177,33 @@ impl Sampler {
             before,
             joined(self.messages.sampled(), self.queue_totals.sampled()),
         );
+    }
+}
+
+impl Sampler {
+    /// Records each vhost's totals, against its totals at the previous sample.
+    fn record_vhosts(
+        &self,
+        broker: &Broker,
+        seq: u64,
+        mut sums: HashMap<Arc<str>, [u64; vhost::COUNT]>,
+    ) {
+        let mut last = self.vhost_last.lock();
+        for v in broker.vhosts() {
+            let now = sums.remove(&v.name).unwrap_or([0; vhost::COUNT]);
+            let before = last.insert(Arc::clone(&v.name), now).unwrap_or(now);
+            v.history.record(seq, before, now);
+        }
+        last.retain(|name, _| broker.vhost(name).is_some());
+    }
+
+    /// A vhost's totals as of the last sample.
+    pub fn vhost_sampled(&self, name: &str) -> [u64; vhost::COUNT] {
+        self.vhost_last
+            .lock()
+            .get(name)
+            .copied()
+            .unwrap_or([0; vhost::COUNT])
     }
 }
 
