@@ -115,7 +115,7 @@ impl<const N: usize> Ring<N> {
         let mut values = self.newest;
         let mut index = self.head;
         for k in 0..self.len {
-            out.push((self.newest_seq - k as u64, values));
+            out.push((self.newest_seq.saturating_sub(k as u64), values));
             if let Some(d) = self.deltas.get(index) {
                 values = std::array::from_fn(|i| apply_back(values[i], d[i]));
             }
