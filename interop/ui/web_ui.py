@@ -33,6 +33,7 @@ XSS = "<img src=x onerror=alert(1)>"
 XSS_BODY = "<script>alert(2)</script><b>not bold</b>"
 USER = "ui-monitor"
 POLICY = "ui-policy"
+OP_POLICY = "ui-op-policy"
 
 api = Api(MGMT)
 
@@ -70,6 +71,9 @@ def delete_everything():
         print(f"cleanup: {e}")
     api.delete(f"/api/users/{USER}")
     api.delete(f"/api/policies/%2F/{POLICY}")
+    api.delete(f"/api/operator-policies/%2F/{OP_POLICY}")
+    api.delete("/api/topic-permissions/%2F/guest")
+    api.delete("/api/vhost-limits/%2F/max-queues")
 
 
 def login(b, user, password):
@@ -94,9 +98,10 @@ def overview_rates(b, traffic):
 
     texts = b.wait(nonzero, "non-zero publish, deliver, ack and unroutable rates", timeout=45)
     print(f"   rates: {texts}")
-    # The rate chart has a few points, so it draws lines (and the screenshot shows them).
-    b.wait(lambda d: int(b.find(".chart").get_attribute("data-points") or 0) >= 4,
-           "four points on the rate chart")
+    # The charts load the last ten minutes from the API's samples (one point per 5 s) at once.
+    b.wait(lambda d: all(int(c.get_attribute("data-points") or 0) >= 100
+                         for c in d.find_elements(By.CSS_SELECTOR, ".chart")),
+           "ten minutes of sampled points on both charts")
     b.screenshot("overview")
 
 
@@ -207,6 +212,93 @@ def create_policy(b):
     b.screenshot("policies")
 
 
+def operator_policy(b):
+    step("create an operator policy through the UI")
+    b.open("#/operator-policies")
+    form, button = b.form_with_button("Save policy")
+    b.fill(form, "vhost", "/")
+    b.fill(form, "name", OP_POLICY)
+    b.fill(form, "pattern", "^ui-q-")
+    b.fill(form, "apply-to", "queues")
+    b.fill(form, "definition", '{"max-length": 5000}')
+    button.click()
+    b.toast("Policy saved.")
+    status, policy = api.get(f"/api/operator-policies/%2F/{OP_POLICY}")
+    assert status == 200 and policy["definition"] == {"max-length": 5000}, (status, policy)
+    b.wait(lambda d: OP_POLICY in d.find_element(By.CSS_SELECTOR, "table.data").text,
+           "the operator policy listed")
+    b.screenshot("operator-policies")
+
+
+def topic_permission(b):
+    step("set a topic permission through the UI")
+    b.open("#/topic-permissions")
+    form, button = b.form_with_button("Set topic permission")
+    b.fill(form, "user", "guest")
+    b.fill(form, "vhost", "/")
+    b.fill(form, "exchange", "amq.topic")
+    b.fill(form, "write", "^ui\\.")
+    b.fill(form, "read", ".*")
+    button.click()
+    b.toast("Topic permission set.")
+    status, perms = api.get("/api/topic-permissions/%2F/guest")
+    assert status == 200 and any(p["exchange"] == "amq.topic" and p["write"] == "^ui\\."
+                                 for p in perms), (status, perms)
+    b.wait(lambda d: "amq.topic" in d.find_element(By.CSS_SELECTOR, "table.data").text,
+           "the topic permission listed")
+    b.screenshot("topic-permissions")
+
+
+def vhost_limit(b):
+    step("set a vhost limit through the UI")
+    b.open("#/limits")
+    form, button = b.form_with_button("Set limit")
+    b.fill(form, "owner", "/")
+    b.fill(form, "name", "max-queues")
+    b.fill(form, "value", "5000")
+    button.click()
+    b.toast("Virtual host limit set.")
+    status, limits = api.get("/api/vhost-limits/%2F")
+    assert status == 200 and limits and limits[0]["value"].get("max-queues") == 5000, (status, limits)
+    b.wait(lambda d: "max-queues" in d.find_element(By.CSS_SELECTOR, "table.data").text,
+           "the vhost limit listed")
+    b.screenshot("limits")
+
+
+def requests_made(b):
+    return int(b.driver.execute_script("return document.documentElement.dataset.apiRequests || '0'"))
+
+
+def set_visibility(b, state):
+    """Makes the page report `state` ('hidden' or 'visible') and tells it, as the browser
+    does when the tab is switched."""
+    b.driver.execute_script(
+        "const s = arguments[0];"
+        "Object.defineProperty(document, 'visibilityState', {configurable: true, get: () => s});"
+        "Object.defineProperty(document, 'hidden', {configurable: true, get: () => s === 'hidden'});"
+        "document.dispatchEvent(new Event('visibilitychange'));", state)
+
+
+def refresh_pauses_when_hidden(b):
+    step("refreshing pauses while the tab is hidden and resumes when shown")
+    b.open("#/")
+    b.find("#rate-publish")
+    start = requests_made(b)
+    b.wait(lambda d: requests_made(b) >= start + 6, "the overview to refresh twice")
+    set_visibility(b, "hidden")
+    b.wait(lambda d: d.execute_script("return document.documentElement.dataset.refresh") == "paused",
+           "the refresher to pause")
+    paused_at = requests_made(b)
+    # Two of the page's own refresh intervals (2 s) pass: each would have refreshed.
+    b.driver.set_script_timeout(30)
+    b.driver.execute_async_script("setTimeout(arguments[arguments.length - 1], 2 * 2000 + 500)")
+    assert requests_made(b) == paused_at, f"{requests_made(b) - paused_at} API calls while hidden"
+    set_visibility(b, "visible")
+    b.wait(lambda d: requests_made(b) > paused_at, "a refresh as soon as the tab shows again")
+    b.wait(lambda d: d.execute_script("return document.documentElement.dataset.refresh") == "scheduled",
+           "the refresher to run on its interval again")
+
+
 def download_definitions(b, download_dir):
     status, _ = api.get("/api/definitions")
     assert status == 200, status
@@ -302,7 +394,16 @@ def monitoring_user(b):
     b.find("input[name=username]")
     login(b, USER, "ui-secret-pw")
     nav = b.find("#nav").text
-    assert "Users" not in nav and "Policies" not in nav, nav
+    assert "Users" not in nav and "Topic permissions" not in nav, nav
+    assert "Operator policies" in nav and "Limits" in nav, nav
+    b.open("#/operator-policies")
+    b.wait(lambda d: OP_POLICY in d.find_element(By.CSS_SELECTOR, "table.data").text,
+           "the operator policy, read-only")
+    assert not b.buttons("Save policy") and not b.buttons("Delete"), "no operator policy controls"
+    b.open("#/limits")
+    b.wait(lambda d: "max-queues" in d.find_element(By.CSS_SELECTOR, "table.data").text,
+           "the vhost limit, read-only")
+    assert not b.buttons("Set limit") and not b.buttons("Clear"), "no limit controls"
     b.open(f"#/queues/%2F/{q(TARGET)}")
     b.wait_text("#object-name", TARGET)
     b.find("#queue-total")
@@ -342,6 +443,10 @@ def main():
         publish_and_get(b)
         create_user(b)
         create_policy(b)
+        operator_policy(b)
+        topic_permission(b)
+        vhost_limit(b)
+        refresh_pauses_when_hidden(b)
         download_definitions(b, download_dir)
         xss(b)
         other_pages(b, traffic)

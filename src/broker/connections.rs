@@ -93,6 +93,8 @@ pub struct ChannelInfo {
     /// Since when (Unix milliseconds) the sampler has seen its counters unchanged, 0 while
     /// active (`idle_since`); kept by the sampler only.
     pub idle_since_ms: AtomicU64,
+    /// Its counters at each recent sample (for `*_details.samples`).
+    pub history: crate::metrics::history::History<{ ch::COUNT }>,
 }
 
 impl ChannelInfo {
@@ -110,6 +112,7 @@ impl ChannelInfo {
             transactional: AtomicBool::new(false),
             consumers: Mutex::new(Vec::new()),
             idle_since_ms: AtomicU64::new(0),
+            history: Default::default(),
         }
     }
 }
@@ -123,6 +126,8 @@ pub struct ConnectionEntry {
     pub name: String,
     channels: Mutex<BTreeMap<u16, Arc<ChannelInfo>>>,
     closer: watch::Sender<Option<String>>,
+    /// Bytes received and sent at each recent sample (`recv_oct`, `send_oct`).
+    pub history: crate::metrics::history::History<2>,
 }
 
 impl ConnectionEntry {
@@ -200,6 +205,7 @@ impl ConnectionRegistry {
             details,
             channels: Mutex::new(BTreeMap::new()),
             closer,
+            history: Default::default(),
         });
         self.entries.insert(entry.details.id, Arc::clone(&entry));
         self.totals

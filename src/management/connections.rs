@@ -10,6 +10,7 @@ use super::auth::{Principal, not_authorised_object};
 use super::error::{ApiError, ApiResult};
 use super::json::{put_counter, table};
 use super::paging::ListQuery;
+use super::ranges::Ranges;
 use super::{AppState, find_vhost};
 use crate::broker::connections::{ChannelInfo, ConnectionEntry};
 use crate::metrics::counters::channel as c;
@@ -195,14 +196,23 @@ fn connections_of(
 }
 
 fn respond_connections(
+    state: &AppState,
     params: &HashMap<String, String>,
     conns: Vec<Arc<ConnectionEntry>>,
 ) -> ApiResult<Json<Value>> {
+    let sampler = &state.broker.sampler;
+    let ranges = Ranges::parse(params, sampler)?;
     ListQuery::parse(params)?
         .respond(
             conns,
             |c| (c.details.vhost.as_str(), c.name.as_str()),
-            |c| render_connection(c),
+            |c| {
+                let mut out = render_connection(c);
+                if !ranges.is_empty() {
+                    super::sampled::connection(&mut out, c, &ranges, sampler);
+                }
+                out
+            },
         )
         .map(Json)
 }
@@ -212,7 +222,7 @@ async fn list_connections(
     Extension(principal): Extension<Principal>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    respond_connections(&params, connections_of(&state, &principal, None))
+    respond_connections(&state, &params, connections_of(&state, &principal, None))
 }
 
 async fn vhost_connections(
@@ -222,7 +232,11 @@ async fn vhost_connections(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     find_vhost(&state, &principal, &vhost)?;
-    respond_connections(&params, connections_of(&state, &principal, Some(&vhost)))
+    respond_connections(
+        &state,
+        &params,
+        connections_of(&state, &principal, Some(&vhost)),
+    )
 }
 
 fn find_connection(
@@ -245,9 +259,13 @@ async fn show_connection(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let conn = find_connection(&state, &principal, &name)?;
-    Ok(Json(render_connection(&conn)))
+    let mut out = render_connection(&conn);
+    let ranges = Ranges::parse(&params, &state.broker.sampler)?;
+    super::sampled::connection(&mut out, &conn, &ranges, &state.broker.sampler);
+    Ok(Json(out))
 }
 
 /// `DELETE /api/connections/{name}`: the client gets connection.close 320 with the
@@ -289,14 +307,23 @@ fn channels_of(conns: Vec<Arc<ConnectionEntry>>) -> Vec<ChannelItem> {
 }
 
 fn respond_channels(
+    state: &AppState,
     params: &HashMap<String, String>,
     items: Vec<ChannelItem>,
 ) -> ApiResult<Json<Value>> {
+    let sampler = &state.broker.sampler;
+    let ranges = Ranges::parse(params, sampler)?;
     ListQuery::parse(params)?
         .respond(
             items,
             |(conn, _, name)| (conn.details.vhost.as_str(), name.as_str()),
-            |(conn, ch, _)| render_channel(conn, ch),
+            |(conn, ch, _)| {
+                let mut out = render_channel(conn, ch);
+                if !ranges.is_empty() {
+                    super::sampled::channel(&mut out, ch, &ranges, sampler);
+                }
+                out
+            },
         )
         .map(Json)
 }
@@ -307,6 +334,7 @@ async fn list_channels(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     respond_channels(
+        &state,
         &params,
         channels_of(connections_of(&state, &principal, None)),
     )
@@ -320,6 +348,7 @@ async fn vhost_channels(
 ) -> ApiResult<Json<Value>> {
     find_vhost(&state, &principal, &vhost)?;
     respond_channels(
+        &state,
         &params,
         channels_of(connections_of(&state, &principal, Some(&vhost))),
     )
@@ -332,7 +361,7 @@ async fn connection_channels(
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     let conn = find_connection(&state, &principal, &name)?;
-    respond_channels(&params, channels_of(vec![conn]))
+    respond_channels(&state, &params, channels_of(vec![conn]))
 }
 
 /// `GET /api/channels/{name}`, the name being `"<connection name> (<number>)"`.
@@ -340,7 +369,9 @@ async fn show_channel(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
+    let ranges = Ranges::parse(&params, &state.broker.sampler)?;
     let (conn_name, number) = name
         .strip_suffix(')')
         .and_then(|s| s.rsplit_once(" ("))
@@ -353,6 +384,7 @@ async fn show_channel(
         .find(|c| c.number == number)
         .ok_or(ApiError::NotFound)?;
     let mut out = render_channel(&conn, &ch);
+    super::sampled::channel(&mut out, &ch, &ranges, &state.broker.sampler);
     if let Some(map) = out.as_object_mut() {
         let consumers: Vec<Value> = consumers_of(vec![Arc::clone(&conn)], None)
             .into_iter()

@@ -6,10 +6,12 @@ use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
 use super::json::{JsonBody, put_counter, table};
 use super::paging::ListQuery;
+use super::ranges::Ranges;
 use super::{AppState, find_vhost, listed_vhosts, short_name};
 use crate::broker::exchange::Exchange;
 use crate::broker::vhost::VHost;
 use crate::metrics::counters::exchange as x;
+use crate::metrics::sampler::Sampler;
 use crate::protocol::ShortStr;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -123,13 +125,30 @@ fn items(vhosts: &[Arc<VHost>]) -> Vec<Item> {
     out
 }
 
-fn respond(params: &HashMap<String, String>, vhosts: &[Arc<VHost>]) -> ApiResult<Json<Value>> {
+/// One exchange with the samples `ranges` ask for.
+fn render_ranged(v: &VHost, x: Option<&Exchange>, ranges: &Ranges, sampler: &Sampler) -> Value {
+    let mut out = render(v, x);
+    if let Some(x) = x
+        && !ranges.is_empty()
+    {
+        super::sampled::exchange(&mut out, x, ranges, sampler);
+    }
+    out
+}
+
+fn respond(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    vhosts: &[Arc<VHost>],
+) -> ApiResult<Json<Value>> {
     let query = ListQuery::parse(params)?;
+    let sampler = &state.broker.sampler;
+    let ranges = Ranges::parse(params, sampler)?;
     query
         .respond(
             items(vhosts),
             |(v, _, name)| (&*v.name, name.as_str()),
-            |(v, x, _)| render(v, x.as_deref()),
+            |(v, x, _)| render_ranged(v, x.as_deref(), &ranges, sampler),
         )
         .map(Json)
 }
@@ -139,7 +158,7 @@ async fn list_all(
     Extension(principal): Extension<Principal>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    respond(&params, &listed_vhosts(&state, &principal, None)?)
+    respond(&state, &params, &listed_vhosts(&state, &principal, None)?)
 }
 
 async fn list_vhost(
@@ -148,7 +167,11 @@ async fn list_vhost(
     Path(vhost): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    respond(&params, &listed_vhosts(&state, &principal, Some(&vhost))?)
+    respond(
+        &state,
+        &params,
+        &listed_vhosts(&state, &principal, Some(&vhost))?,
+    )
 }
 
 /// The exchange `name` of `vhost` (`amq.default` is the default exchange, `None`).
@@ -174,7 +197,8 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     let (v, x) = find(&state, &principal, &vhost, &name)?;
     let query = ListQuery::parse(&params)?;
-    let mut out = render(&v, x.as_deref());
+    let ranges = Ranges::parse(&params, &state.broker.sampler)?;
+    let mut out = render_ranged(&v, x.as_deref(), &ranges, &state.broker.sampler);
     // One exchange also lists its publishers and destinations with their rates; with
     // `rates_mode` basic RabbitMQ leaves both empty.
     if let Some(map) = out.as_object_mut() {

@@ -3,7 +3,8 @@
 //!
 //! Map: [`auth`] (Basic credentials → [`auth::Principal`]), [`error`] (RabbitMQ's error
 //! bodies), [`json`] (field tables and counters as JSON, the body extractor), [`paging`]
-//! (page/sort/filter/columns for every list), then one file per resource family:
+//! (page/sort/filter/columns for every list), [`ranges`] and [`sampled`] (`*_age`/`*_incr`
+//! samples), then one file per resource family:
 //! [`overview`], [`nodes`] (and [`memory`], its breakdown), [`health`], [`queues`], [`exchanges`], [`bindings`],
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
@@ -30,6 +31,8 @@ pub mod paging;
 pub mod permissions;
 pub mod policies;
 pub mod queues;
+pub mod ranges;
+pub mod sampled;
 pub mod serve;
 pub mod ui;
 pub mod users;

@@ -2,12 +2,14 @@
 
 use super::error::ApiResult;
 use super::json::put_counter;
+use super::ranges::Ranges;
 use super::{AppState, RABBITMQ_VERSION};
 use crate::metrics::counters::channel as ch;
 use crate::metrics::sampler::totals;
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 
 /// The exchange types and RabbitMQ's descriptions of them.
 pub(super) fn exchange_types() -> Value {
@@ -134,8 +136,12 @@ pub(super) fn object_totals(state: &AppState) -> ObjectTotals {
 }
 
 /// `GET /api/overview`.
-pub(super) async fn overview(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+pub(super) async fn overview(
+    State(state): State<AppState>,
+    Query(params): Query<HashMap<String, String>>,
+) -> ApiResult<Json<Value>> {
     let broker = &state.broker;
+    let ranges = Ranges::parse(&params, &broker.sampler)?;
     let totals_now = object_totals(&state);
     let channels: usize = broker
         .connections
@@ -143,7 +149,7 @@ pub(super) async fn overview(State(state): State<AppState>) -> ApiResult<Json<Va
         .iter()
         .map(|c| c.channel_count())
         .sum();
-    let queue_totals = if totals_now.queues == 0 {
+    let mut queue_totals = if totals_now.queues == 0 {
         json!({})
     } else {
         let rates = &broker.sampler.queue_totals;
@@ -202,6 +208,15 @@ pub(super) async fn overview(State(state): State<AppState>) -> ApiResult<Json<Va
         put_counter(&mut out, "queue_deleted", deleted, 0.0);
         Value::Object(out)
     };
+    let mut message_stats = global_message_stats(&state);
+    if !ranges.is_empty() {
+        super::sampled::overview(
+            &mut message_stats,
+            &mut queue_totals,
+            &ranges,
+            &broker.sampler,
+        );
+    }
     let node = super::node_name();
     Ok(Json(json!({
         "management_version": RABBITMQ_VERSION,
@@ -221,7 +236,7 @@ pub(super) async fn overview(State(state): State<AppState>) -> ApiResult<Json<Va
         "release_series_support_status": "supported",
         "disable_stats": false,
         "enable_queue_totals": false,
-        "message_stats": global_message_stats(&state),
+        "message_stats": message_stats,
         "churn_rates": churn,
         "queue_totals": queue_totals,
         "object_totals": {

@@ -9,11 +9,13 @@ use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
 use super::json::{JsonBody, put_counter, table};
 use super::paging::ListQuery;
+use super::ranges::Ranges;
 use super::{AppState, find_vhost, listed_vhosts, short_name};
 use crate::broker::queue::Queue;
 use crate::broker::queue::args::QueueType;
 use crate::broker::vhost::{QueueDeclareRequest, VHost, is_reply_address};
 use crate::metrics::counters::queue as q;
+use crate::metrics::sampler::Sampler;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
@@ -204,6 +206,15 @@ fn quorum_stats(out: &mut Map<String, Value>) {
     out.insert("open_files".into(), json!({ node: 0 }));
 }
 
+/// One queue with the samples `ranges` ask for (none: just [`render`]).
+fn render_ranged(queue: &Queue, ranges: &Ranges, sampler: &Sampler) -> Value {
+    let mut out = render(queue);
+    if !ranges.is_empty() {
+        super::sampled::queue(&mut out, queue, ranges, sampler);
+    }
+    out
+}
+
 /// A queue without statistics (`disable_stats=true`, RabbitMQ's UI on big brokers), with
 /// the message counts when `totals` (`enable_queue_totals=true`).
 fn render_light(queue: &Queue, totals: bool) -> Value {
@@ -243,8 +254,14 @@ fn visible(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
         .collect()
 }
 
-fn respond(params: &HashMap<String, String>, vhosts: &[Arc<VHost>]) -> ApiResult<Json<Value>> {
+fn respond(
+    state: &AppState,
+    params: &HashMap<String, String>,
+    vhosts: &[Arc<VHost>],
+) -> ApiResult<Json<Value>> {
     let query = ListQuery::parse(params)?;
+    let sampler = &state.broker.sampler;
+    let ranges = Ranges::parse(params, sampler)?;
     let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");
     let (stats, totals) = (!flag("disable_stats"), flag("enable_queue_totals"));
     let queues = visible(vhosts);
@@ -261,7 +278,7 @@ fn respond(params: &HashMap<String, String>, vhosts: &[Arc<VHost>]) -> ApiResult
             keyed,
             |(q, name)| (&*q.vhost_name, name.as_str()),
             |(q, _)| match stats {
-                true => render(q),
+                true => render_ranged(q, &ranges, sampler),
                 false => render_light(q, totals),
             },
         )
@@ -273,7 +290,7 @@ async fn list_all(
     Extension(principal): Extension<Principal>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    respond(&params, &listed_vhosts(&state, &principal, None)?)
+    respond(&state, &params, &listed_vhosts(&state, &principal, None)?)
 }
 
 async fn list_vhost(
@@ -282,7 +299,11 @@ async fn list_vhost(
     Path(vhost): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
-    respond(&params, &listed_vhosts(&state, &principal, Some(&vhost))?)
+    respond(
+        &state,
+        &params,
+        &listed_vhosts(&state, &principal, Some(&vhost))?,
+    )
 }
 
 /// The queue `name` of `vhost`, or 404.
@@ -306,7 +327,8 @@ async fn show(
 ) -> ApiResult<Json<Value>> {
     let (_, queue) = find_queue(&state, &principal, &vhost, &name)?;
     let query = ListQuery::parse(&params)?;
-    let mut out = render(&queue);
+    let ranges = Ranges::parse(&params, &state.broker.sampler)?;
+    let mut out = render_ranged(&queue, &ranges, &state.broker.sampler);
     if let Some(map) = out.as_object_mut() {
         let consumers = super::connections::queue_consumers(&state, &vhost, &name);
         map.insert("consumer_details".into(), Value::Array(consumers));

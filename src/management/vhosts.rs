@@ -5,6 +5,7 @@ use super::auth::Principal;
 use super::error::ApiResult;
 use super::json::put_counter;
 use super::paging::ListQuery;
+use super::ranges::Ranges;
 use super::{AppState, find_vhost};
 use crate::broker::vhost::VHost;
 use crate::metrics::counters::{channel as ch, connection as sock, queue as q};
@@ -115,8 +116,13 @@ async fn list(
         .into_iter()
         .filter(|v| principal.lists_vhost(&v.name))
         .collect();
+    let ranges = Ranges::parse(&params, &state.broker.sampler)?;
     ListQuery::parse(&params)?
-        .respond(vhosts, |v| ("", &*v.name), |v| render(&state, v))
+        .respond(
+            vhosts,
+            |v| ("", &*v.name),
+            |v| render_ranged(&state, v, &ranges),
+        )
         .map(Json)
 }
 
@@ -124,9 +130,20 @@ async fn show(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
+    Query(params): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<Value>> {
     // RabbitMQ 3.10 shows one vhost to administrators only (checked live).
     principal.require_administrator()?;
     let vhost = find_vhost(&state, &principal, &name)?;
-    Ok(Json(render(&state, &vhost)))
+    let ranges = Ranges::parse(&params, &state.broker.sampler)?;
+    Ok(Json(render_ranged(&state, &vhost, &ranges)))
+}
+
+/// One vhost with the samples `ranges` ask for.
+fn render_ranged(state: &AppState, v: &VHost, ranges: &Ranges) -> Value {
+    let mut out = render(state, v);
+    if !ranges.is_empty() {
+        super::sampled::vhost(&mut out, v, ranges, &state.broker.sampler);
+    }
+    out
 }

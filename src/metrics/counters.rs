@@ -6,6 +6,7 @@
 //! task (or a test forcing a sample) and turns the change since the previous sample into a
 //! per-second rate, as RabbitMQ's management agent does every `collect_statistics_interval`.
 
+use super::history::History;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `N` counters (or gauges) with their last sampled values and rates.
@@ -51,6 +52,11 @@ impl<const N: usize> RateCounters<N> {
     /// Every current value.
     pub fn snapshot(&self) -> [u64; N] {
         std::array::from_fn(|i| self.get(i))
+    }
+
+    /// Every value as of the last sample.
+    pub fn sampled(&self) -> [u64; N] {
+        std::array::from_fn(|i| self.last.get(i).map_or(0, |v| v.load(Ordering::Relaxed)))
     }
 
     /// The per-second rate of counter `i` over the last sampling interval.
@@ -130,6 +136,13 @@ pub mod queue {
     pub const PAGED_OUT_BYTES: usize = 9;
     /// How many gauges.
     pub const GAUGES: usize = 10;
+
+    /// In a queue's history: the counters first, then ready and unacknowledged.
+    pub const HISTORY_READY: usize = COUNT;
+    /// In a queue's history: unacknowledged messages.
+    pub const HISTORY_UNACKED: usize = COUNT + 1;
+    /// Values in a queue's history.
+    pub const HISTORY: usize = COUNT + 2;
 }
 
 /// Per-connection socket counters, as RabbitMQ reads them from `inet:getstat`.
@@ -204,6 +217,9 @@ pub struct QueueStats {
     /// gauges change, or 0 while it is active: RabbitMQ's `idle_since`. Kept by the sampler
     /// alone, so the message path pays nothing for it.
     pub idle_since_ms: AtomicU64,
+    /// Its counters, ready and unacknowledged at each recent sample
+    /// ([`queue::HISTORY_READY`] and the rest).
+    pub history: History<{ queue::HISTORY }>,
 }
 
 /// An exchange's counters.
@@ -211,6 +227,8 @@ pub struct QueueStats {
 pub struct ExchangeStats {
     /// Message counters ([`exchange`] indices).
     pub counters: RateCounters<{ exchange::COUNT }>,
+    /// Its counters at each recent sample.
+    pub history: History<{ exchange::COUNT }>,
 }
 
 #[cfg(test)]

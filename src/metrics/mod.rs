@@ -5,6 +5,7 @@
 //!   the rates the sampler computes. The broker bumps them as messages move; nothing else
 //!   happens per message.
 //! - [`sampler`]: a task that every 5 s turns counter changes into per-second rates.
+//! - [`history`]: the last 10 minutes of those samples per object, for `*_details.samples`.
 //! - [`prometheus`]: `/metrics`, `/metrics/per-object` and `/metrics/detailed` in
 //!   RabbitMQ's metric names, encoded by prometheus-client, on their own listener.
 
@@ -12,6 +13,7 @@ pub mod counters;
 pub mod detailed;
 pub mod exposition;
 pub mod families;
+pub mod history;
 pub mod per_object;
 pub mod prometheus;
 pub mod sampler;

@@ -57,6 +57,8 @@ pub struct VHost {
     policies: parking_lot::RwLock<crate::policy::Policies>,
     /// Queues declared, created and deleted in this vhost.
     pub churn: QueueChurn,
+    /// Its totals at each recent sample ([`crate::metrics::sampler::vhost`] indices).
+    pub history: crate::metrics::history::History<{ crate::metrics::sampler::vhost::COUNT }>,
 }
 
 /// Lifetime counts of queue declarations, creations and deletions (RabbitMQ's churn
@@ -102,6 +104,7 @@ impl VHost {
             alarms,
             policies: parking_lot::RwLock::default(),
             churn: QueueChurn::default(),
+            history: Default::default(),
         }
     }
 

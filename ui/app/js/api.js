@@ -41,6 +41,8 @@ export async function request(method, path, { body, headers = {}, auth } = {}) {
     h['Content-Type'] = 'application/json';
     payload = typeof body === 'string' ? body : JSON.stringify(body);
   }
+  // A count of API calls, on the page for tests and curious operators (data-api-requests).
+  document.documentElement.dataset.apiRequests = String(Number(document.documentElement.dataset.apiRequests || 0) + 1);
   let response;
   try {
     response = await fetch(path, {

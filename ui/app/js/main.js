@@ -15,7 +15,9 @@ import { connectionsPage, connectionPage } from './pages/connections.js';
 import { channelsPage } from './pages/channels.js';
 import { usersPage, userPage } from './pages/users.js';
 import { vhostsPage, vhostPage } from './pages/vhosts.js';
-import { policiesPage } from './pages/policies.js';
+import { policiesPage, operatorPoliciesPage } from './pages/policies.js';
+import { topicPermissionsPage } from './pages/topic_permissions.js';
+import { limitsPage } from './pages/limits.js';
 import { definitionsPage } from './pages/definitions.js';
 
 const NAV = [
@@ -27,6 +29,9 @@ const NAV = [
   ['users', 'Users', '#/users', session.isAdmin],
   ['vhosts', 'Virtual hosts', '#/vhosts', session.isAdmin],
   ['policies', 'Policies', '#/policies', session.canPolicy],
+  ['operator-policies', 'Operator policies', '#/operator-policies', () => true],
+  ['topic-permissions', 'Topic permissions', '#/topic-permissions', session.isAdmin],
+  ['limits', 'Limits', '#/limits', () => true],
   ['definitions', 'Definitions', '#/definitions', session.isAdmin],
 ];
 
@@ -66,6 +71,9 @@ route('users/:name', userPage, 'users');
 route('vhosts', vhostsPage, 'vhosts');
 route('vhosts/:name', vhostPage, 'vhosts');
 route('policies', policiesPage, 'policies');
+route('operator-policies', operatorPoliciesPage, 'operator-policies');
+route('topic-permissions', topicPermissionsPage, 'topic-permissions');
+route('limits', limitsPage, 'limits');
 route('definitions', definitionsPage, 'definitions');
 
 setGuard((segments) => {

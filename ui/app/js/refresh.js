@@ -1,5 +1,7 @@
 // Periodic refresh of the current page: one call at a time, at the interval the user picks
 // (kept in localStorage), paused while the tab is hidden and resumed at once when shown.
+// The state shows on <html data-refresh="…">: scheduled, running, paused (hidden tab or
+// interval off) or stopped.
 
 const KEY = 'warren.refresh';
 const DEFAULT_MS = 5000;
@@ -20,12 +22,24 @@ export function setInterval(ms) {
   schedule();
 }
 
+function setState(state) {
+  document.documentElement.dataset.refresh = state;
+}
+
 function schedule() {
   clearTimeout(timer);
   timer = null;
   const ms = interval();
-  if (!task || ms <= 0 || document.hidden) return;
+  if (!task) {
+    setState('stopped');
+    return;
+  }
+  if (ms <= 0 || document.hidden) {
+    setState('paused');
+    return;
+  }
   timer = setTimeout(tick, ms);
+  setState('scheduled');
 }
 
 async function tick() {
@@ -33,6 +47,7 @@ async function tick() {
   if (!task || running === task) return;
   const t = task;
   running = t;
+  setState('running');
   try {
     await t();
   } catch (e) {
@@ -59,12 +74,15 @@ export function stop() {
   task = null;
   clearTimeout(timer);
   timer = null;
+  setState('stopped');
 }
 
 document.addEventListener('visibilitychange', () => {
   if (document.hidden) {
     clearTimeout(timer);
     timer = null;
+    // A run in progress finishes; schedule() then finds the tab hidden.
+    if (!running) setState('paused');
   } else if (task) {
     tick();
   }
