@@ -242,6 +242,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
                 .chain(metrics_tls)
                 .collect(),
         ),
+        offload: Default::default(),
     };
     for (listener, addr) in management {
         tracing::info!(%addr, "management API listening");

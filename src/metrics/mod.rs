@@ -14,4 +14,5 @@ pub mod exposition;
 pub mod families;
 pub mod per_object;
 pub mod prometheus;
+pub mod queue_series;
 pub mod sampler;
