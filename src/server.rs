@@ -338,6 +338,7 @@ fn serve_http(
                 .chain(metrics_tls)
                 .collect(),
         ),
+        offload: Default::default(),
     };
     let http_timeout = settings.management.request_timeout()?;
     for (listener, addr) in management {

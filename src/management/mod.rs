@@ -9,7 +9,7 @@
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
 //! permissions), [`policies`] (policies and operator policies), [`definitions`]
-//! (definitions export and import).
+//! (definitions export and import), [`offload`] (heavy renders off the async workers).
 //!
 //! Handlers read the broker through its registries and the atomics its objects carry; they
 //! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
@@ -26,6 +26,7 @@ pub mod json;
 pub mod memory;
 pub mod messages;
 pub mod nodes;
+pub mod offload;
 pub mod overview;
 pub mod paging;
 pub mod permissions;
@@ -103,6 +104,8 @@ pub struct AppState {
     pub broker: Arc<Broker>,
     /// Every listener of this node.
     pub listeners: Arc<Vec<Listener>>,
+    /// Where scrapes and queue listings run, one of a kind at a time.
+    pub offload: Arc<offload::Offload>,
 }
 
 impl AppState {

@@ -5,7 +5,9 @@
 //! `page_count`, `page_size`, `filtered_count`, `item_count` and `total_count`. Filtering
 //! and the default sort (vhost, then name) look only at names, so only the requested page
 //! is rendered: a page of 100,000 queues costs a name sort and one page of JSON. Sorting by
-//! another field renders every filtered item first.
+//! another field reads that one field of every filtered item (listings that can compute it
+//! without rendering the item pass [`ListQuery::respond_sorted`] a way to) and renders only
+//! the page.
 
 use super::error::{ApiError, ApiResult};
 use serde_json::{Map, Value};
@@ -138,6 +140,24 @@ impl ListQuery {
         key: impl Fn(&T) -> (&str, &str),
         render: impl Fn(&T) -> Value,
     ) -> ApiResult<Value> {
+        self.respond_sorted(
+            items,
+            key,
+            |item, path| lookup(&render(item), path).cloned(),
+            &render,
+        )
+    }
+
+    /// As [`ListQuery::respond`], with `sort_value` giving an item's value at a `sort`
+    /// path (`["messages"]`, `["message_stats", "publish"]`), exactly as `render` would show
+    /// it, `None` when the rendering has no such field.
+    pub fn respond_sorted<T>(
+        &self,
+        items: Vec<T>,
+        key: impl Fn(&T) -> (&str, &str),
+        sort_value: impl Fn(&T, &[String]) -> Option<Value>,
+        render: impl Fn(&T) -> Value,
+    ) -> ApiResult<Value> {
         let total = items.len();
         let mut items: Vec<T> = match &self.name {
             Some(filter) => items
@@ -147,9 +167,10 @@ impl ListQuery {
             None => items,
         };
         let filtered = items.len();
+        // Ties keep the default (vhost, name) order, as in RabbitMQ.
+        items.sort_by(|a, b| key(a).cmp(&key(b)));
         let rendered: Vec<Value> = match &self.sort {
             None => {
-                items.sort_by(|a, b| key(a).cmp(&key(b)));
                 if self.sort_reverse {
                     items.reverse();
                 }
@@ -162,16 +183,22 @@ impl ListQuery {
                     .collect()
             }
             Some(sort) => {
-                // Ties keep the default (vhost, name) order, as in RabbitMQ.
-                items.sort_by(|a, b| key(a).cmp(&key(b)));
                 let path: Vec<String> = sort.split('.').map(str::to_string).collect();
-                let mut all: Vec<Value> = items.iter().map(&render).collect();
-                all.sort_by(|a, b| compare(lookup(a, &path), lookup(b, &path)));
+                let mut keyed: Vec<(Option<Value>, T)> = items
+                    .into_iter()
+                    .map(|i| (sort_value(&i, &path), i))
+                    .collect();
+                keyed.sort_by(|a, b| compare(a.0.as_ref(), b.0.as_ref()));
                 if self.sort_reverse {
-                    all.reverse();
+                    keyed.reverse();
                 }
                 let (start, end) = self.bounds(filtered)?;
-                all.into_iter().skip(start).take(end - start).collect()
+                keyed
+                    .get(start..end)
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|(_, i)| render(i))
+                    .collect()
             }
         };
         let rendered: Vec<Value> = rendered
@@ -209,7 +236,8 @@ impl ListQuery {
     }
 }
 
-fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
+/// The value at `path` inside `v`.
+pub fn lookup<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
     path.iter().try_fold(v, |v, k| v.get(k))
 }
 

@@ -8,6 +8,7 @@
 use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
 use super::json::{JsonBody, put_counter, table};
+use super::offload::Work;
 use super::paging::ListQuery;
 use super::ranges::Ranges;
 use super::{AppState, find_vhost, listed_vhosts, short_name};
@@ -17,7 +18,8 @@ use crate::broker::vhost::{QueueDeclareRequest, VHost, is_reply_address};
 use crate::metrics::counters::queue as q;
 use crate::metrics::sampler::Sampler;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Extension, Json, Router};
 use serde_json::{Map, Value, json};
@@ -88,14 +90,69 @@ fn quorum_fields(out: &mut Map<String, Value>, queue: &Queue) {
     }
 }
 
+/// The message and byte counts a queue shows, by field name.
+const COUNTS: [&str; 17] = [
+    "consumers",
+    "active_consumers",
+    "memory",
+    "messages",
+    "messages_ready",
+    "messages_unacknowledged",
+    "messages_ram",
+    "messages_ready_ram",
+    "messages_unacknowledged_ram",
+    "messages_persistent",
+    "messages_paged_out",
+    "message_bytes",
+    "message_bytes_ready",
+    "message_bytes_unacknowledged",
+    "message_bytes_ram",
+    "message_bytes_persistent",
+    "message_bytes_paged_out",
+];
+
+/// A queue's count named `field` (one of [`COUNTS`]), read from its atomics.
+fn count(queue: &Queue, field: &str) -> Option<u64> {
+    let g = &queue.stats.gauges;
+    let bytes = || g.get(q::READY_BYTES) + g.get(q::UNACKED_BYTES);
+    let ready_ram = || g.get(q::READY).saturating_sub(g.get(q::PAGED_OUT));
+    Some(match field {
+        "consumers" | "active_consumers" => g.get(q::CONSUMERS),
+        "memory" | "message_bytes" => bytes(),
+        "messages" => g.get(q::READY) + g.get(q::UNACKED),
+        "messages_ready" => g.get(q::READY),
+        "messages_unacknowledged" | "messages_unacknowledged_ram" => g.get(q::UNACKED),
+        "messages_ram" => ready_ram() + g.get(q::UNACKED),
+        "messages_ready_ram" => ready_ram(),
+        "messages_persistent" => g.get(q::PERSISTENT),
+        "messages_paged_out" => g.get(q::PAGED_OUT),
+        "message_bytes_ready" => g.get(q::READY_BYTES),
+        "message_bytes_unacknowledged" => g.get(q::UNACKED_BYTES),
+        "message_bytes_ram" => bytes().saturating_sub(g.get(q::PAGED_OUT_BYTES)),
+        "message_bytes_persistent" => g.get(q::PERSISTENT_BYTES),
+        "message_bytes_paged_out" => g.get(q::PAGED_OUT_BYTES),
+        _ => return None,
+    })
+}
+
+/// A queue's value at `path` as [`render`] shows it, without rendering the queue when the
+/// path is a name, a count or inside `message_stats` (what listings sort by).
+fn sort_value(queue: &Queue, path: &[String]) -> Option<Value> {
+    match path {
+        [field] if field == "name" => Some(json!(queue.decl.name.to_string_lossy())),
+        [field] if field == "vhost" => Some(json!(&*queue.vhost_name)),
+        [field] if COUNTS.contains(&field.as_str()) => count(queue, field).map(|n| json!(n)),
+        [first, rest @ ..] if first == "message_stats" => {
+            super::paging::lookup(&message_stats(queue)?, rest).cloned()
+        }
+        _ => super::paging::lookup(&render(queue), path).cloned(),
+    }
+}
+
 /// One queue as RabbitMQ's API shows it.
 pub(super) fn render(queue: &Queue) -> Value {
     let g = &queue.stats.gauges;
     let consumers = g.get(q::CONSUMERS);
-    let ready = g.get(q::READY);
-    let unacked = g.get(q::UNACKED);
-    let ready_bytes = g.get(q::READY_BYTES);
-    let unacked_bytes = g.get(q::UNACKED_BYTES);
     let mut out = Map::new();
     out.insert("name".into(), json!(queue.decl.name.to_string_lossy()));
     out.insert("vhost".into(), json!(&*queue.vhost_name));
@@ -114,43 +171,23 @@ pub(super) fn render(queue: &Queue) -> Value {
     out.insert("exclusive_consumer_tag".into(), Value::Null);
     out.insert("single_active_consumer_tag".into(), Value::Null);
     out.insert("head_message_timestamp".into(), Value::Null);
-    out.insert("consumers".into(), json!(consumers));
-    out.insert("active_consumers".into(), json!(consumers));
     // RabbitMQ shows the integer 0 without consumers and a float with them.
     let utilisation = if consumers > 0 { json!(1.0) } else { json!(0) };
     out.insert("consumer_utilisation".into(), utilisation.clone());
     out.insert("consumer_capacity".into(), utilisation);
     out.insert("recoverable_slaves".into(), Value::Null);
     super::json::put_counter(&mut out, "reductions", 0, 0.0);
-    out.insert("memory".into(), json!(ready_bytes + unacked_bytes));
-    put_counter(&mut out, "messages", ready + unacked, g.rate(q::MESSAGES));
-    put_counter(&mut out, "messages_ready", ready, g.rate(q::READY));
-    put_counter(
-        &mut out,
-        "messages_unacknowledged",
-        unacked,
-        g.rate(q::UNACKED),
-    );
-    let paged = g.get(q::PAGED_OUT);
-    let paged_bytes = g.get(q::PAGED_OUT_BYTES);
-    let ready_ram = ready.saturating_sub(paged);
-    out.insert("messages_ram".into(), json!(ready_ram + unacked));
-    out.insert("messages_ready_ram".into(), json!(ready_ram));
-    out.insert("messages_unacknowledged_ram".into(), json!(unacked));
-    out.insert("messages_persistent".into(), json!(g.get(q::PERSISTENT)));
-    out.insert("messages_paged_out".into(), json!(paged));
-    out.insert("message_bytes".into(), json!(ready_bytes + unacked_bytes));
-    out.insert("message_bytes_ready".into(), json!(ready_bytes));
-    out.insert("message_bytes_unacknowledged".into(), json!(unacked_bytes));
-    out.insert(
-        "message_bytes_ram".into(),
-        json!((ready_bytes + unacked_bytes).saturating_sub(paged_bytes)),
-    );
-    out.insert(
-        "message_bytes_persistent".into(),
-        json!(g.get(q::PERSISTENT_BYTES)),
-    );
-    out.insert("message_bytes_paged_out".into(), json!(paged_bytes));
+    for field in COUNTS {
+        let n = count(queue, field).unwrap_or(0);
+        match field {
+            "messages" => put_counter(&mut out, field, n, g.rate(q::MESSAGES)),
+            "messages_ready" => put_counter(&mut out, field, n, g.rate(q::READY)),
+            "messages_unacknowledged" => put_counter(&mut out, field, n, g.rate(q::UNACKED)),
+            _ => {
+                out.insert(field.into(), json!(n));
+            }
+        }
+    }
     let idle = queue
         .stats
         .idle_since_ms
@@ -254,13 +291,18 @@ fn visible(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
         .collect()
 }
 
+/// A listed queue's (vhost, name).
+fn key((queue, name): &(Arc<Queue>, String)) -> (&str, &str) {
+    (&queue.vhost_name, name.as_str())
+}
+
+/// A listing's JSON body.
 fn respond(
-    state: &AppState,
+    sampler: &Sampler,
     params: &HashMap<String, String>,
     vhosts: &[Arc<VHost>],
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Vec<u8>> {
     let query = ListQuery::parse(params)?;
-    let sampler = &state.broker.sampler;
     let ranges = Ranges::parse(params, sampler)?;
     let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");
     let (stats, totals) = (!flag("disable_stats"), flag("enable_queue_totals"));
@@ -273,24 +315,42 @@ fn respond(
             (q, name)
         })
         .collect();
-    query
-        .respond(
+    let body = if stats {
+        query.respond_sorted(
             keyed,
-            |(q, name)| (&*q.vhost_name, name.as_str()),
-            |(q, _)| match stats {
-                true => render_ranged(q, &ranges, sampler),
-                false => render_light(q, totals),
-            },
+            key,
+            |(q, _), path| sort_value(q, path),
+            |(q, _)| render_ranged(q, &ranges, sampler),
         )
-        .map(Json)
+    } else {
+        query.respond(keyed, key, |(q, _)| render_light(q, totals))
+    }?;
+    serde_json::to_vec(&body).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// Lists on the blocking pool, one listing at a time (see [`super::offload`]).
+async fn listing(
+    state: &AppState,
+    params: HashMap<String, String>,
+    vhosts: Vec<Arc<VHost>>,
+) -> ApiResult<Response> {
+    let broker = Arc::clone(&state.broker);
+    let work = move || respond(&broker.sampler, &params, &vhosts);
+    let body = state
+        .offload
+        .run(Work::QueueListing, work)
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
 async fn list_all(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
-    respond(&state, &params, &listed_vhosts(&state, &principal, None)?)
+) -> ApiResult<Response> {
+    let vhosts = listed_vhosts(&state, &principal, None)?;
+    listing(&state, params, vhosts).await
 }
 
 async fn list_vhost(
@@ -298,12 +358,9 @@ async fn list_vhost(
     Extension(principal): Extension<Principal>,
     Path(vhost): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-) -> ApiResult<Json<Value>> {
-    respond(
-        &state,
-        &params,
-        &listed_vhosts(&state, &principal, Some(&vhost))?,
-    )
+) -> ApiResult<Response> {
+    let vhosts = listed_vhosts(&state, &principal, Some(&vhost))?;
+    listing(&state, params, vhosts).await
 }
 
 /// The queue `name` of `vhost`, or 404.

@@ -7,6 +7,7 @@ use super::exposition::{Kind, Scrape};
 use super::families::{identity, queues_of};
 use super::per_object::{STORAGE_GAUGES, per_queue};
 use crate::broker::Broker;
+use crate::broker::queue::Queue;
 use crate::broker::vhost::VHost;
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ pub fn detailed(broker: &Broker, families: &[String], vhosts: &[String], scrape:
         .into_iter()
         .filter(|v| vhosts.is_empty() || vhosts.iter().any(|n| *n == *v.name))
         .collect();
-    let queues = queues_of(&selected);
+    let queues: Arc<[Arc<Queue>]> = queues_of(&selected).into();
     let has = |f: &str| families.iter().any(|n| n == f);
     if has("queue_coarse_metrics") {
         per_queue(

@@ -16,4 +16,5 @@ pub mod families;
 pub mod history;
 pub mod per_object;
 pub mod prometheus;
+pub mod queue_series;
 pub mod sampler;

@@ -2,8 +2,9 @@
 //! as rabbitmq_prometheus 3.10 labels them.
 
 use super::counters::{channel as c, connection as sock, exchange as x, queue as q};
-use super::exposition::{Family, Kind, Labels, Scrape, labels};
+use super::exposition::{Family, Kind, Scrape, labels};
 use super::families::{identity, node, queues_of};
+use super::queue_series::QueueFamily;
 use crate::broker::Broker;
 use crate::broker::connections::ConnectionEntry;
 use crate::broker::queue::Queue;
@@ -12,37 +13,29 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use Kind::{Counter, Gauge};
 
-pub(super) fn queue_labels(queue: &Queue) -> Labels {
-    vec![
-        ("vhost".to_string(), queue.vhost_name.to_string()),
-        (
-            "queue".to_string(),
-            queue.name().to_string_lossy().into_owned(),
-        ),
-    ]
-}
-
 /// Adds one family with a value per queue.
 pub(super) fn per_queue(
     scrape: &mut Scrape,
-    queues: &[Arc<Queue>],
+    queues: &Arc<[Arc<Queue>]>,
     name: &'static str,
     help: &'static str,
     kind: Kind,
-    value: impl Fn(&Queue) -> u64,
+    value: fn(&Queue) -> u64,
 ) {
-    let mut f = Family::new(name, help, kind);
-    for queue in queues {
-        f.push_u64(queue_labels(queue), value(queue));
-    }
-    scrape.add(f);
+    scrape.add_queues(QueueFamily::new(
+        name,
+        help,
+        kind,
+        Arc::clone(queues),
+        value,
+    ));
 }
 
 /// `/metrics/per-object`: the same families with one series per object.
 pub fn per_object(broker: &Broker, scrape: &mut Scrape) {
     identity(scrape);
     let vhosts = broker.vhosts();
-    let queues = queues_of(&vhosts);
+    let queues: Arc<[Arc<Queue>]> = queues_of(&vhosts).into();
     per_queue(
         scrape,
         &queues,

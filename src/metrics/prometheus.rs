@@ -2,17 +2,21 @@
 //! plugin): `/metrics`, `/metrics/per-object`, `/metrics/detailed?family=..&vhost=..`.
 //! Anything else is 404. A client that accepts only OpenMetrics gets 406, as RabbitMQ
 //! answers; Prometheus's own Accept header (which also lists text/plain) is served text
-//! format 0.0.4.
+//! format 0.0.4. Scrapes are rendered off the async workers, one per endpoint at a time,
+//! and streamed (see [`crate::management::offload`]).
 
 use super::exposition::Scrape;
 use super::families;
+use crate::broker::Broker;
 use crate::management::AppState;
+use crate::management::offload::Work;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+use std::sync::Arc;
 
 /// The Prometheus endpoint's routes.
 pub fn router(state: AppState) -> Router {
@@ -35,27 +39,34 @@ fn accepts_text(headers: &HeaderMap) -> bool {
     })
 }
 
-fn respond(headers: &HeaderMap, build: impl FnOnce(&mut Scrape)) -> Response {
+/// Streams the scrape `build` fills, rendered on the blocking pool one `kind` at a time.
+async fn respond(
+    state: &AppState,
+    headers: &HeaderMap,
+    kind: Work,
+    build: impl FnOnce(&Broker, &mut Scrape) + Send + 'static,
+) -> Response {
     if !accepts_text(headers) {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
-    let mut scrape = Scrape::default();
-    build(&mut scrape);
-    match scrape.encode() {
-        Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
-        Err(e) => {
-            tracing::error!(%e, "cannot encode metrics");
-            StatusCode::INTERNAL_SERVER_ERROR.into_response()
-        }
-    }
+    let broker = Arc::clone(&state.broker);
+    let body = state
+        .offload
+        .stream(kind, move |sink| {
+            let mut scrape = Scrape::default();
+            build(&broker, &mut scrape);
+            scrape.encode_into(sink)
+        })
+        .await;
+    ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response()
 }
 
 async fn aggregated(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(&headers, |s| families::aggregated(&state.broker, s))
+    respond(&state, &headers, Work::Aggregated, families::aggregated).await
 }
 
 async fn per_object(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(&headers, |s| families::per_object(&state.broker, s))
+    respond(&state, &headers, Work::PerObject, families::per_object).await
 }
 
 async fn detailed(
@@ -71,7 +82,8 @@ async fn detailed(
             .collect()
     };
     let (families_wanted, vhosts) = (pick("family"), pick("vhost"));
-    respond(&headers, |s| {
-        families::detailed(&state.broker, &families_wanted, &vhosts, s)
+    respond(&state, &headers, Work::Detailed, move |broker, s| {
+        families::detailed(broker, &families_wanted, &vhosts, s)
     })
+    .await
 }
