@@ -465,8 +465,7 @@ fn bind_all(
 }
 
 /// Where accepted connections find their broker.
-#[derive(Debug)]
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 enum Serve {
     /// Single node: one broker for the life of the server.
     Single(Arc<Broker>),
