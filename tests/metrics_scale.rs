@@ -14,7 +14,7 @@ use std::sync::Arc;
 use warren::broker::queue::Queue;
 use warren::broker::vhost::QueueDeclareRequest;
 use warren::metrics::exposition::{Family, Kind, Scrape, labels};
-use warren::metrics::queue_series::QueueFamily;
+use warren::metrics::queue_series::{QueueFamily, labelled};
 use warren::protocol::ShortStr;
 
 fn declare(b: &TestBroker, vhost: &str, name: ShortStr) {
@@ -86,7 +86,7 @@ async fn per_queue_families_encode_as_the_generic_encoder_does() {
     skip_if_external!();
     let b = awkward_broker().await;
     let queues = all_queues(&b);
-    let shared: Arc<[Arc<Queue>]> = queues.clone().into();
+    let shared = labelled(queues.clone());
     let mut fast = Scrape::default();
     let mut generic = Scrape::default();
     for (name, kind, value) in [

@@ -6,8 +6,8 @@ use super::counters::queue as q;
 use super::exposition::{Kind, Scrape};
 use super::families::{identity, queues_of};
 use super::per_object::{STORAGE_GAUGES, per_queue};
+use super::queue_series::labelled;
 use crate::broker::Broker;
-use crate::broker::queue::Queue;
 use crate::broker::vhost::VHost;
 use std::sync::Arc;
 
@@ -22,7 +22,7 @@ pub fn detailed(broker: &Broker, families: &[String], vhosts: &[String], scrape:
         .into_iter()
         .filter(|v| vhosts.is_empty() || vhosts.iter().any(|n| *n == *v.name))
         .collect();
-    let queues: Arc<[Arc<Queue>]> = queues_of(&selected).into();
+    let queues = labelled(queues_of(&selected));
     let has = |f: &str| families.iter().any(|n| n == f);
     if has("queue_coarse_metrics") {
         per_queue(

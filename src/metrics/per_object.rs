@@ -4,7 +4,7 @@
 use super::counters::{channel as c, connection as sock, exchange as x, queue as q};
 use super::exposition::{Family, Kind, Scrape, labels};
 use super::families::{identity, node, queues_of};
-use super::queue_series::QueueFamily;
+use super::queue_series::{LabelledQueue, QueueFamily, labelled};
 use crate::broker::Broker;
 use crate::broker::connections::ConnectionEntry;
 use crate::broker::queue::Queue;
@@ -16,7 +16,7 @@ use Kind::{Counter, Gauge};
 /// Adds one family with a value per queue.
 pub(super) fn per_queue(
     scrape: &mut Scrape,
-    queues: &Arc<[Arc<Queue>]>,
+    queues: &Arc<[LabelledQueue]>,
     name: &'static str,
     help: &'static str,
     kind: Kind,
@@ -35,7 +35,7 @@ pub(super) fn per_queue(
 pub fn per_object(broker: &Broker, scrape: &mut Scrape) {
     identity(scrape);
     let vhosts = broker.vhosts();
-    let queues: Arc<[Arc<Queue>]> = queues_of(&vhosts).into();
+    let queues = labelled(queues_of(&vhosts));
     per_queue(
         scrape,
         &queues,
