@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::cluster::{Ports, agreed, free_port, node_config, spawn, write_secret};
 use lapin::options::QueueDeclareOptions;
 use lapin::options::{BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions};
-use lapin::types::FieldTable;
+use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Connection, ConnectionProperties};
 use tokio::process::Child;
 use tokio::time::Instant;
@@ -76,29 +76,26 @@ async fn confirmed_messages_survive_a_sigkill_of_the_leader() {
     )
     .await
     .expect("declare");
+    let mut quorum = FieldTable::default();
+    quorum.insert(
+        "x-queue-type".into(),
+        AMQPValue::LongString("quorum".into()),
+    );
+    ch.queue_declare(
+        "failover-qq".into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        },
+        quorum,
+    )
+    .await
+    .expect("declare quorum queue");
     ch.confirm_select(ConfirmSelectOptions::default())
         .await
         .expect("confirm.select");
-    let mut pending = Vec::with_capacity(MESSAGES);
-    for i in 0..MESSAGES {
-        let confirm = ch
-            .basic_publish(
-                "".into(),
-                "failover".into(),
-                BasicPublishOptions::default(),
-                format!("m{i}").as_bytes(),
-                BasicProperties::default().with_delivery_mode(2),
-            )
-            .await
-            .expect("publish");
-        pending.push((i, confirm));
-    }
-    let mut confirmed = BTreeSet::new();
-    for (i, confirm) in pending {
-        let c = confirm.await.expect("confirmation");
-        assert!(c.is_ack(), "message {i} nacked");
-        confirmed.insert(format!("m{i}"));
-    }
+    let confirmed = publish_confirmed(&ch, "failover", 2, MESSAGES).await;
+    let confirmed_qq = publish_confirmed(&ch, "failover-qq", 2, MESSAGES / 3).await;
 
     let mut leader = children.remove(index);
     leader.start_kill().expect("kill");
@@ -117,15 +114,56 @@ async fn confirmed_messages_survive_a_sigkill_of_the_leader() {
 
     let conn = connect(ports.amqp[new_index]).await;
     let ch = conn.create_channel().await.expect("channel");
+    assert_eq!(drain(&ch, "failover").await, confirmed, "durable queue");
+    assert_eq!(
+        drain(&ch, "failover-qq").await,
+        confirmed_qq,
+        "quorum queue"
+    );
+}
+
+/// Publishes `n` messages `m0..` to `queue` and returns those the broker confirmed (all of
+/// them, or the test fails).
+async fn publish_confirmed(
+    ch: &lapin::Channel,
+    queue: &str,
+    delivery_mode: u8,
+    n: usize,
+) -> BTreeSet<String> {
+    let mut pending = Vec::with_capacity(n);
+    for i in 0..n {
+        let confirm = ch
+            .basic_publish(
+                "".into(),
+                queue.into(),
+                BasicPublishOptions::default(),
+                format!("m{i}").as_bytes(),
+                BasicProperties::default().with_delivery_mode(delivery_mode),
+            )
+            .await
+            .expect("publish");
+        pending.push((i, confirm));
+    }
+    let mut confirmed = BTreeSet::new();
+    for (i, confirm) in pending {
+        let c = confirm.await.expect("confirmation");
+        assert!(c.is_ack(), "{queue}: message {i} nacked");
+        confirmed.insert(format!("m{i}"));
+    }
+    confirmed
+}
+
+/// Takes every message of `queue`; fails on a duplicate.
+async fn drain(ch: &lapin::Channel, queue: &str) -> BTreeSet<String> {
     let mut got = Vec::new();
     while let Some(m) = ch
-        .basic_get("failover".into(), BasicGetOptions { no_ack: true })
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
         .await
         .expect("basic.get")
     {
         got.push(String::from_utf8_lossy(&m.delivery.data).into_owned());
     }
     let unique: BTreeSet<String> = got.iter().cloned().collect();
-    assert_eq!(got.len(), unique.len(), "duplicates delivered");
-    assert_eq!(unique, confirmed, "lost or unexpected messages");
+    assert_eq!(got.len(), unique.len(), "{queue}: duplicates delivered");
+    unique
 }
