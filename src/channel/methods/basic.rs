@@ -396,9 +396,14 @@ pub(in crate::channel) fn publish(
         }
     }
     if !entries.is_empty() {
-        // Stored once for all its queues; a confirm waits for the commit, and the
+        // Stored once for all its queues; a confirm waits for the commit (of a persistent
+        // message, or of any message a quorum queue took: it keeps them all), and the
         // connection pauses reading while too much is waiting for the disk.
-        let confirm = seq.filter(|_| message.persistent);
+        let kept = message.persistent
+            || entries
+                .iter()
+                .any(|(q, _)| q.args.queue_type == QueueType::Quorum);
+        let confirm = seq.filter(|_| kept);
         if let (Some(seq), Some(confirms)) = (confirm, ch.confirms.as_mut()) {
             confirms.hold(seq);
         }
