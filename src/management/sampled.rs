@@ -31,41 +31,35 @@ const QUEUE_RATES: [Pick<{ q::HISTORY }>; 9] = [
     ("get_empty", |_| 0),
 ];
 
-const CHANNEL_RATES: [Pick<{ c::COUNT }>; 12] = [
-    ("publish", |v| v[c::PUBLISH]),
-    ("confirm", |v| v[c::CONFIRM]),
-    ("return_unroutable", |v| v[c::RETURN_UNROUTABLE]),
-    ("drop_unroutable", |v| v[c::DROP_UNROUTABLE]),
-    ("deliver", |v| v[c::DELIVER]),
-    ("deliver_no_ack", |v| v[c::DELIVER_NO_ACK]),
-    ("get", |v| v[c::GET]),
-    ("get_no_ack", |v| v[c::GET_NO_ACK]),
-    ("get_empty", |v| v[c::GET_EMPTY]),
-    ("ack", |v| v[c::ACK]),
-    ("redeliver", |v| v[c::REDELIVER]),
-    ("deliver_get", |v| {
-        v[c::DELIVER] + v[c::DELIVER_NO_ACK] + v[c::GET] + v[c::GET_NO_ACK]
-    }),
-];
+/// The channel message rates as `(field, pick)` entries, for any history whose first
+/// [`c::COUNT`] values are the channel counters (channels, vhosts, the whole broker);
+/// `$extra` entries follow them.
+macro_rules! channel_rates {
+    ($($extra:expr),* $(,)?) => {
+        [
+            ("publish", |v| v[c::PUBLISH]),
+            ("confirm", |v| v[c::CONFIRM]),
+            ("return_unroutable", |v| v[c::RETURN_UNROUTABLE]),
+            ("drop_unroutable", |v| v[c::DROP_UNROUTABLE]),
+            ("deliver", |v| v[c::DELIVER]),
+            ("deliver_no_ack", |v| v[c::DELIVER_NO_ACK]),
+            ("get", |v| v[c::GET]),
+            ("get_no_ack", |v| v[c::GET_NO_ACK]),
+            ("get_empty", |v| v[c::GET_EMPTY]),
+            ("ack", |v| v[c::ACK]),
+            ("redeliver", |v| v[c::REDELIVER]),
+            ("deliver_get", |v| {
+                v[c::DELIVER] + v[c::DELIVER_NO_ACK] + v[c::GET] + v[c::GET_NO_ACK]
+            }),
+            $($extra,)*
+        ]
+    };
+}
 
-const GLOBAL_RATES: [Pick<GLOBAL_HISTORY>; 14] = [
-    ("publish", |v| v[c::PUBLISH]),
-    ("confirm", |v| v[c::CONFIRM]),
-    ("return_unroutable", |v| v[c::RETURN_UNROUTABLE]),
-    ("drop_unroutable", |v| v[c::DROP_UNROUTABLE]),
-    ("deliver", |v| v[c::DELIVER]),
-    ("deliver_no_ack", |v| v[c::DELIVER_NO_ACK]),
-    ("get", |v| v[c::GET]),
-    ("get_no_ack", |v| v[c::GET_NO_ACK]),
-    ("get_empty", |v| v[c::GET_EMPTY]),
-    ("ack", |v| v[c::ACK]),
-    ("redeliver", |v| v[c::REDELIVER]),
-    ("deliver_get", |v| {
-        v[c::DELIVER] + v[c::DELIVER_NO_ACK] + v[c::GET] + v[c::GET_NO_ACK]
-    }),
-    ("disk_reads", |_| 0),
-    ("disk_writes", |_| 0),
-];
+const CHANNEL_RATES: [Pick<{ c::COUNT }>; 12] = channel_rates!();
+
+const GLOBAL_RATES: [Pick<GLOBAL_HISTORY>; 14] =
+    channel_rates!(("disk_reads", |_| 0), ("disk_writes", |_| 0));
 
 const GLOBAL_LENGTHS: [Pick<GLOBAL_HISTORY>; 3] = [
     ("messages", |v| v[c::COUNT + totals::MESSAGES]),
@@ -91,22 +85,7 @@ const VHOST_DATA_RATES: [Pick<{ vh::COUNT }>; 2] = [
     ("send_oct", |v| v[vh::SEND_OCT]),
 ];
 
-const VHOST_RATES: [Pick<{ vh::COUNT }>; 12] = [
-    ("publish", |v| v[c::PUBLISH]),
-    ("confirm", |v| v[c::CONFIRM]),
-    ("return_unroutable", |v| v[c::RETURN_UNROUTABLE]),
-    ("drop_unroutable", |v| v[c::DROP_UNROUTABLE]),
-    ("deliver", |v| v[c::DELIVER]),
-    ("deliver_no_ack", |v| v[c::DELIVER_NO_ACK]),
-    ("get", |v| v[c::GET]),
-    ("get_no_ack", |v| v[c::GET_NO_ACK]),
-    ("get_empty", |v| v[c::GET_EMPTY]),
-    ("ack", |v| v[c::ACK]),
-    ("redeliver", |v| v[c::REDELIVER]),
-    ("deliver_get", |v| {
-        v[c::DELIVER] + v[c::DELIVER_NO_ACK] + v[c::GET] + v[c::GET_NO_ACK]
-    }),
-];
+const VHOST_RATES: [Pick<{ vh::COUNT }>; 12] = channel_rates!();
 
 /// The object `key` of `out`, if there is one.
 fn object<'a>(out: &'a mut Value, key: &str) -> Option<&'a mut serde_json::Map<String, Value>> {
