@@ -26,6 +26,7 @@ mod apply;
 mod codec;
 mod compact;
 mod env;
+mod group;
 mod mapped;
 mod route;
 mod space;
@@ -50,6 +51,7 @@ pub use types::{
 
 use codec::Counters;
 use env::{Dbs, Shared};
+pub use group::{AppliedMark, Group, GroupCompletion, Refusals};
 pub use route::Replicator;
 pub use writer::PENDING_OP_BYTES;
 use writer::{Metrics, Request, Writer};
