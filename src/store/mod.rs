@@ -23,6 +23,7 @@
 //! `redelivered` set from the [`StoreOp::MarkDelivered`] watermark.
 
 mod apply;
+mod atomic;
 mod codec;
 mod compact;
 mod env;
@@ -251,7 +252,9 @@ impl Store {
         if let Some(r) = self.inner.replicator.get()
             && route::replicated(&op)
         {
-            self.propose(r.as_ref(), op, done);
+            if let Some((op, done)) = self.collect(op, done) {
+                self.propose(r.as_ref(), op, done);
+            }
             return;
         }
         self.submit_local(op, done);
