@@ -3,10 +3,11 @@
 //!
 //! One task owns an open batch: it takes the first op that arrives and every op already
 //! waiting behind it (up to [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`]; a larger single op
-//! travels alone), proposes them as one entry with `client_write_ff`, and keeps at most
-//! [`MAX_IN_FLIGHT`] entries in flight; everything arriving meanwhile waits for the next
-//! entry (group commit: many connections' publishes share one log append and one fsync on
-//! each node). Completions run in log order once their entry is applied on this node; when
+//! travels alone; a group from [`crate::store::Store::atomically`], such as a dead-letter
+//! move, is never split and waits whole for the next entry if it does not fit), proposes
+//! them as one entry with `client_write_ff`, and keeps at most [`MAX_IN_FLIGHT`] entries in
+//! flight; everything arriving meanwhile waits for the next entry (group commit: many
+//! connections' publishes share one log append and one fsync on each node). Completions run in log order once their entry is applied on this node; when
 //! the entry fails (this node is not, or no longer, the leader, or is fenced, or the entry
 //! was not applied in time) they run with [`StoreError::NotReplicated`] and nothing may be
 //! acknowledged to a client.
