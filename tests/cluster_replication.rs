@@ -309,3 +309,86 @@ async fn nothing_is_confirmed_without_a_majority() {
     let new = leader(&nodes, &others).await;
     assert!(bodies(&nodes[&new].store, queue).is_empty());
 }
+
+/// A dead-letter move as the broker makes it: the copy published to `target`, the entry
+/// removed from `source`, as one group ([`Store::atomically`]).
+fn dead_letter_move(
+    store: &Store,
+    source: u64,
+    target: u64,
+    seq: u64,
+    tx: &mpsc::UnboundedSender<(u64, Result<(), StoreError>)>,
+) {
+    store.atomically(|| {
+        let mut copy = publish(target, seq);
+        if let StoreOp::Publish { msg_id, .. } = &mut copy {
+            *msg_id += 1000;
+        }
+        submit(store, copy, seq, tx);
+        submit(
+            store,
+            StoreOp::Remove { queue: source, seq },
+            1000 + seq,
+            tx,
+        );
+    });
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn a_dead_letter_move_lands_in_exactly_one_queue_across_a_failover() {
+    let (router, nodes) = three().await;
+    let old = leader(&nodes, &[1, 2, 3]).await;
+    let store = &nodes[&old].store;
+    let source = confirmed_backlog(store).await;
+    let target = store.allocate_queue_id().expect("queue id");
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    for seq in 6..=8 {
+        dead_letter_move(store, source, target, seq, &tx);
+    }
+    let done = results(&mut rx, 6).await;
+    assert!(done.values().all(Result::is_ok), "{done:?}");
+    // Moves made as the leader is cut off: never confirmed, and each message is still in
+    // exactly one of the two queues on the new leader.
+    for seq in 9..=10 {
+        dead_letter_move(store, source, target, seq, &tx);
+    }
+    router.isolate(old);
+    let done = results(&mut rx, 4).await;
+    assert!(done.values().all(Result::is_err), "{done:?}");
+    let others: Vec<NodeId> = (1..=3).filter(|&id| id != old).collect();
+    let new = leader(&nodes, &others).await;
+    let new_store = &nodes[&new].store;
+    // The new leader applies everything committed before it serves.
+    eventually("the new leader applied its log", || {
+        let m = nodes[&new].node.raft().metrics().borrow().clone();
+        (m.last_applied.map(|id| id.index) == m.last_log_index).then_some(())
+    })
+    .await;
+    let in_source: Vec<u64> = new_store
+        .read_queue(source, 0, 100)
+        .expect("read")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    let in_target: Vec<u64> = new_store
+        .read_queue(target, 0, 100)
+        .expect("read")
+        .iter()
+        .map(|e| e.seq)
+        .collect();
+    for seq in 6..=20 {
+        let (s, t) = (in_source.contains(&seq), in_target.contains(&seq));
+        assert!(s != t, "message {seq}: in source {s}, in target {t}");
+    }
+    for seq in 6..=8 {
+        assert!(
+            in_target.contains(&seq),
+            "confirmed move {seq} is in the target"
+        );
+    }
+    let counts = (
+        new_store.queue_stats(source).expect("stats").count,
+        new_store.queue_stats(target).expect("stats").count,
+    );
+    assert_eq!(counts.0 + counts.1, 15, "{counts:?}");
+}

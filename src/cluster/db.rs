@@ -1,7 +1,8 @@
 //! The cluster's own LMDB environment (`<data_dir>/cluster/`), beside the message store and
 //! never inside it: the Raft log (`log`: index, big-endian → postcard entry) and small
-//! records (`meta`: vote, committed and purged log ids, the state machine's applied log id
-//! and membership, the current snapshot). Every write transaction is synced before it
+//! records (`meta`: vote, committed and purged log ids, the current snapshot; the applied
+//! log id and membership of earlier builds, read once: they now live in the message store,
+//! committed with the entries' effects, see [`super::apply`]). Every write transaction is synced before it
 //! returns, so a vote or an appended entry is on disk when openraft is told so.
 #![allow(unsafe_code)]
 

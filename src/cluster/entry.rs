@@ -192,8 +192,9 @@ impl Request {
         Request { ops }
     }
 
-    /// Refuses a request over [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`] bytes, except a
-    /// single op up to [`MAX_SINGLE_OP_BYTES`] (one large message).
+    /// Refuses a request over [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`] bytes, except that
+    /// its largest op may take up to [`MAX_SINGLE_OP_BYTES`] (one large message, alone or
+    /// in a group such as a dead-letter move) beside [`MAX_ENTRY_BYTES`] of others.
     pub fn check_size(&self) -> Result<(), String> {
         if let [op] = self.ops.as_slice() {
             let bytes = op.size();
@@ -211,7 +212,13 @@ impl Request {
             ));
         }
         let bytes: usize = self.ops.iter().map(ClusterOp::size).sum();
-        if bytes > MAX_ENTRY_BYTES {
+        let largest = self.ops.iter().map(ClusterOp::size).max().unwrap_or(0);
+        if largest > MAX_SINGLE_OP_BYTES {
+            return Err(format!(
+                "{largest} bytes in one op; at most {MAX_SINGLE_OP_BYTES}"
+            ));
+        }
+        if bytes.saturating_sub(largest) > MAX_ENTRY_BYTES {
             return Err(format!(
                 "{bytes} bytes in one entry; at most {MAX_ENTRY_BYTES}"
             ));
@@ -371,14 +378,21 @@ mod tests {
                 .check_size()
                 .is_err()
         );
-        // One large op travels alone; several must share the entry cap.
+        // One large op travels alone, or with up to the entry cap of others (a dead-letter
+        // move of a large message); the others must share the entry cap.
         assert!(
             Request::new(vec![put(MAX_ENTRY_BYTES + 1)])
                 .check_size()
                 .is_ok()
         );
-        let two = Request::new(vec![put(MAX_ENTRY_BYTES / 2 + 1), put(MAX_ENTRY_BYTES / 2)]);
-        assert!(two.check_size().is_err());
+        let grouped = Request::new(vec![put(MAX_SINGLE_OP_BYTES), put(MAX_ENTRY_BYTES)]);
+        assert!(grouped.check_size().is_ok());
+        let three = Request::new(vec![
+            put(MAX_ENTRY_BYTES),
+            put(MAX_ENTRY_BYTES / 2 + 1),
+            put(MAX_ENTRY_BYTES / 2),
+        ]);
+        assert!(three.check_size().is_err());
         assert!(Request::default().check_size().is_ok());
     }
 }

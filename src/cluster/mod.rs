@@ -18,6 +18,7 @@
 //! Started by [`start`] only when `cluster.enabled` is true; off, nothing here runs.
 
 pub mod admin;
+pub mod apply;
 pub mod db;
 pub mod entry;
 pub mod fence;

@@ -3,10 +3,11 @@
 //!
 //! One task owns an open batch: it takes the first op that arrives and every op already
 //! waiting behind it (up to [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`]; a larger single op
-//! travels alone), proposes them as one entry with `client_write_ff`, and keeps at most
-//! [`MAX_IN_FLIGHT`] entries in flight; everything arriving meanwhile waits for the next
-//! entry (group commit: many connections' publishes share one log append and one fsync on
-//! each node). Completions run in log order once their entry is applied on this node; when
+//! travels alone; a group from [`crate::store::Store::atomically`], such as a dead-letter
+//! move, is never split and waits whole for the next entry if it does not fit), proposes
+//! them as one entry with `client_write_ff`, and keeps at most [`MAX_IN_FLIGHT`] entries in
+//! flight; everything arriving meanwhile waits for the next entry (group commit: many
+//! connections' publishes share one log append and one fsync on each node). Completions run in log order once their entry is applied on this node; when
 //! the entry fails (this node is not, or no longer, the leader, or is fenced, or the entry
 //! was not applied in time) they run with [`StoreError::NotReplicated`] and nothing may be
 //! acknowledged to a client.
@@ -29,6 +30,8 @@ pub const MAX_IN_FLIGHT: usize = 2;
 /// What submitters send to the proposer task.
 enum Item {
     Op(ClusterOp, Completion),
+    /// Ops that go into one entry together, never split.
+    Group(Vec<(ClusterOp, Completion)>),
     Counter(u64),
 }
 
@@ -36,7 +39,15 @@ impl Item {
     fn size(&self) -> usize {
         match self {
             Item::Op(op, _) => op.size(),
+            Item::Group(ops) => ops.iter().map(|(op, _)| op.size()).sum(),
             Item::Counter(_) => 16,
+        }
+    }
+
+    fn ops(&self) -> usize {
+        match self {
+            Item::Group(ops) => ops.len(),
+            _ => 1,
         }
     }
 }
@@ -51,6 +62,7 @@ impl std::fmt::Debug for Item {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Item::Op(op, _) => f.debug_tuple("Op").field(op).finish(),
+            Item::Group(ops) => f.debug_tuple("Group").field(&ops.len()).finish(),
             Item::Counter(n) => f.debug_tuple("Counter").field(n).finish(),
         }
     }
@@ -74,6 +86,22 @@ impl Replicator for Proposer {
             done(Err(StoreError::NotReplicated(
                 "the proposer has stopped".into(),
             )));
+        }
+    }
+
+    fn propose_group(&self, ops: Vec<(StoreOp, Completion)>) {
+        let ops = ops
+            .into_iter()
+            .map(|(op, done)| (ClusterOp::from_store_op(op), done))
+            .collect();
+        if let Err(e) = self.tx.send(Item::Group(ops))
+            && let Item::Group(ops) = e.0
+        {
+            for (_, done) in ops {
+                done(Err(StoreError::NotReplicated(
+                    "the proposer has stopped".into(),
+                )));
+            }
         }
     }
 
@@ -147,7 +175,10 @@ fn gather(
     while ops.len() < MAX_OPS && bytes < MAX_ENTRY_BYTES {
         let Ok(item) = rx.try_recv() else { break };
         let size = item.size();
-        if bytes.saturating_add(size) > MAX_ENTRY_BYTES {
+        // A group is never split: it waits for the next entry if it does not fit whole.
+        if bytes.saturating_add(size) > MAX_ENTRY_BYTES
+            || ops.len().saturating_add(item.ops()) > MAX_OPS
+        {
             *carry = Some(item);
             break;
         }
@@ -162,6 +193,12 @@ fn push(item: Item, ops: &mut Vec<ClusterOp>, dones: &mut Vec<Option<Completion>
         Item::Op(op, done) => {
             ops.push(op);
             dones.push(Some(done));
+        }
+        Item::Group(group) => {
+            for (op, done) in group {
+                ops.push(op);
+                dones.push(Some(done));
+            }
         }
         Item::Counter(next) => {
             ops.push(ClusterOp::QueueCounter { next });
@@ -237,5 +274,70 @@ fn settle(dones: Vec<Option<Completion>>, outcome: Result<Response, String>) {
             },
         };
         done(result);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster::entry::Message;
+
+    fn publish(body: usize) -> ClusterOp {
+        ClusterOp::Publish {
+            msg_id: 1,
+            message: Message {
+                exchange: Vec::new(),
+                routing_key: Vec::new(),
+                raw_properties: Vec::new(),
+                body: vec![0; body],
+                persistent: true,
+                published_at_ms: None,
+            },
+            entries: Vec::new(),
+        }
+    }
+
+    fn done() -> Completion {
+        Box::new(|_| {})
+    }
+
+    #[test]
+    fn a_group_that_does_not_fit_waits_whole_for_the_next_entry() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let group = vec![
+            (publish(100), done()),
+            (ClusterOp::Remove { queue: 1, seq: 1 }, done()),
+        ];
+        tx.send(Item::Group(group)).expect("send");
+        let mut carry = None;
+        let first = Item::Op(publish(MAX_ENTRY_BYTES - 50), done());
+        let (ops, dones) = gather(first, &mut carry, &mut rx);
+        assert_eq!((ops.len(), dones.len()), (1, 1), "the group was not split");
+        let Some(carried) = carry.take() else {
+            panic!("the group waits for the next entry");
+        };
+        let (ops, _) = gather(carried, &mut carry, &mut rx);
+        assert!(matches!(
+            ops.as_slice(),
+            [
+                ClusterOp::Publish { .. },
+                ClusterOp::Remove { queue: 1, seq: 1 }
+            ]
+        ));
+        assert!(Request::new(ops).check_size().is_ok());
+    }
+
+    #[test]
+    fn a_group_joins_an_entry_it_fits_in() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        tx.send(Item::Group(vec![
+            (publish(10), done()),
+            (ClusterOp::Remove { queue: 2, seq: 5 }, done()),
+        ]))
+        .expect("send");
+        let mut carry = None;
+        let (ops, dones) = gather(Item::Op(publish(10), done()), &mut carry, &mut rx);
+        assert_eq!((ops.len(), dones.len()), (3, 3));
+        assert!(carry.is_none());
     }
 }

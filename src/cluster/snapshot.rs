@@ -7,8 +7,8 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use super::entry::DefKind;
-use crate::store::{Store, StoreError, StoreOp};
+use super::entry::{ClusterOp, DefKind};
+use crate::store::{Store, StoreError};
 
 /// Version of [`SnapshotBody`]'s layout.
 pub const SNAPSHOT_VERSION: u8 = 1;
@@ -63,9 +63,9 @@ impl SnapshotBody {
     }
 }
 
-/// Makes the store's definitions exactly those of `body`: deletes the others, writes these,
-/// and waits for the commit. Blocking: call from a blocking thread.
-pub fn replace_definitions(store: &Store, body: &SnapshotBody) -> Result<(), StoreError> {
+/// The ops that make the store's definitions exactly those of `body`: delete the others,
+/// write these. Blocking (reads the store): call from a blocking thread.
+pub fn replacing_ops(store: &Store, body: &SnapshotBody) -> Result<Vec<ClusterOp>, StoreError> {
     let wanted: HashSet<(DefKind, &[u8])> = body
         .definitions
         .iter()
@@ -75,37 +75,16 @@ pub fn replace_definitions(store: &Store, body: &SnapshotBody) -> Result<(), Sto
     for kind in DefKind::ALL {
         for (key, _) in store.definitions(kind.store_kind())? {
             if !wanted.contains(&(kind, key.as_slice())) {
-                ops.push(StoreOp::DeleteDefinition {
-                    kind: kind.store_kind(),
-                    key,
-                });
+                ops.push(ClusterOp::DeleteDefinition { kind, key });
             }
         }
     }
     for (kind, key, value) in &body.definitions {
-        ops.push(StoreOp::PutDefinition {
-            kind: kind.store_kind(),
+        ops.push(ClusterOp::PutDefinition {
+            kind: *kind,
             key: key.clone(),
             value: value.clone(),
         });
     }
-    submit_and_wait(store, ops)
-}
-
-/// Submits `ops`, waits for their commit, and returns the first failure.
-fn submit_and_wait(store: &Store, ops: Vec<StoreOp>) -> Result<(), StoreError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let n = ops.len();
-    for op in ops {
-        let tx = tx.clone();
-        store.submit(
-            op,
-            Some(Box::new(move |r| {
-                let _ = tx.send(r);
-            })),
-        );
-    }
-    drop(tx);
-    store.flush()?;
-    rx.iter().take(n).find(Result::is_err).unwrap_or(Ok(()))
+    Ok(ops)
 }

@@ -1,10 +1,6 @@
 //! openraft's state machine (v2 API): committed entries applied to this node's own message
-//! store ([`Store`]), in log order; the applied log id and membership kept in [`RaftDb`].
-//!
-//! The store commit and the applied-id record do not share a transaction yet: after a crash
-//! between the two, the entries are applied again. Definitions (put and delete by key),
-//! removes, marks and purges give the same result; a publish applied twice counts its
-//! entries twice in the queue's counters (see the README's cluster TODO).
+//! store ([`Store`]), in log order, with the applied log id and membership recorded in the
+//! same store transaction (see [`super::apply`]); snapshots kept in [`RaftDb`].
 
 use std::io::Cursor;
 use std::sync::Arc;
@@ -12,13 +8,14 @@ use std::sync::Arc;
 use openraft::storage::RaftStateMachine;
 use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder, StorageIOError};
 
+use super::apply;
 use super::db::{DbError, RaftDb, keys};
 use super::entry::{ClusterOp, Response};
 use super::snapshot::{self, SnapshotBody};
 use super::types::{
     Entry, LogId, Snapshot, SnapshotMeta, StorageError, StoredMembership, TypeConfig,
 };
-use crate::store::{Store, StoreError};
+use crate::store::Store;
 
 /// The state machine of one node.
 #[derive(Debug)]
@@ -42,11 +39,19 @@ impl StateMachine {
     /// Opens the state machine over `db` and `store`. If a snapshot was recorded but its
     /// install did not finish (a crash in between), it is installed again now.
     pub async fn open(db: Arc<RaftDb>, store: Store) -> Result<StateMachine, StorageError> {
-        let applied: Option<LogId> = db.get(keys::APPLIED).map_err(sm_read)?.flatten();
-        let membership: StoredMembership = db
-            .get(keys::MEMBERSHIP)
-            .map_err(sm_read)?
-            .unwrap_or_default();
+        // The store's mark is the truth; the cluster db's records are from builds that kept
+        // the applied id there.
+        let (applied, membership) = match apply::read_mark(&store).map_err(sm_read)? {
+            Some(state) => state,
+            None => (
+                db.get::<Option<LogId>>(keys::APPLIED)
+                    .map_err(sm_read)?
+                    .flatten(),
+                db.get(keys::MEMBERSHIP)
+                    .map_err(sm_read)?
+                    .unwrap_or_default(),
+            ),
+        };
         let mut sm = StateMachine {
             db,
             store,
@@ -74,11 +79,20 @@ impl StateMachine {
         Ok(meta.zip(data))
     }
 
-    fn save_applied(&self) -> Result<(), DbError> {
-        let applied = super::db::encode("applied log id", &self.applied)?;
-        let membership = super::db::encode("membership", &self.membership)?;
-        self.db
-            .put_all(&[(keys::APPLIED, applied), (keys::MEMBERSHIP, membership)])
+    /// Applies `batches` with the mark of `applied` and `membership` in one store
+    /// transaction.
+    async fn commit(
+        &self,
+        batches: Vec<Vec<ClusterOp>>,
+        applied: Option<LogId>,
+        membership: &StoredMembership,
+    ) -> Result<Vec<Response>, StorageError> {
+        let mark = apply::mark(applied, membership).map_err(sm_write)?;
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || apply::apply_entries(&store, batches, mark))
+            .await
+            .map_err(sm_write)?
+            .map_err(sm_write)
     }
 
     /// Records the snapshot, replaces the store's replicated state with it, then moves the
@@ -96,59 +110,16 @@ impl StateMachine {
             ])
             .map_err(sm_write)?;
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || snapshot::replace_definitions(&store, &body))
+        let ops = tokio::task::spawn_blocking(move || snapshot::replacing_ops(&store, &body))
             .await
             .map_err(sm_write)?
             .map_err(sm_write)?;
+        self.commit(vec![ops], meta.last_log_id, &meta.last_membership)
+            .await?;
         self.applied = meta.last_log_id;
         self.membership = meta.last_membership.clone();
-        self.save_applied().map_err(sm_write)
+        Ok(())
     }
-}
-
-/// Submits `ops` (one inner list per entry) to this node's own store writer (never back
-/// into the log), waits for their commit and returns, per entry, the refused ops. A store
-/// failure other than a refusal is returned as the outer error (fatal for the node).
-fn apply_to_store(
-    store: &Store,
-    batches: Vec<Vec<ClusterOp>>,
-) -> Result<Vec<Response>, StoreError> {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let mut submitted = 0usize;
-    for (i, ops) in batches.iter().enumerate() {
-        for (j, op) in ops.iter().enumerate() {
-            let Some(store_op) = op.to_store_op() else {
-                if let ClusterOp::QueueCounter { next } = op {
-                    store.queue_counter_local(*next);
-                }
-                continue;
-            };
-            let tx = tx.clone();
-            let j = u32::try_from(j).unwrap_or(u32::MAX);
-            store.submit_local(
-                store_op,
-                Some(Box::new(move |r| {
-                    let _ = tx.send((i, j, r));
-                })),
-            );
-            submitted += 1;
-        }
-    }
-    drop(tx);
-    store.flush()?;
-    let mut responses = vec![Response::Applied; batches.len()];
-    for (i, j, result) in rx.iter().take(submitted) {
-        match result {
-            Ok(()) => {}
-            Err(StoreError::Rejected(reason)) => match responses.get_mut(i) {
-                Some(Response::Refused(list)) => list.push((j, reason)),
-                Some(r) => *r = Response::Refused(vec![(j, reason)]),
-                None => {}
-            },
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(responses)
 }
 
 impl RaftStateMachine<TypeConfig> for StateMachine {
@@ -165,27 +136,31 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     {
         let mut batches = Vec::new();
         let mut last = None;
+        let mut skipped = 0usize;
+        let mut membership = self.membership.clone();
         for entry in entries {
+            if Some(entry.log_id) <= self.applied {
+                // Already in the store (its mark says so): never applied twice.
+                skipped += 1;
+                continue;
+            }
             last = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => batches.push(Vec::new()),
                 EntryPayload::Normal(request) => batches.push(request.ops),
                 EntryPayload::Membership(m) => {
-                    self.membership = StoredMembership::new(Some(entry.log_id), m);
+                    membership = StoredMembership::new(Some(entry.log_id), m);
                     batches.push(Vec::new());
                 }
             }
         }
+        let mut responses = vec![Response::Applied; skipped];
         let Some(last) = last else {
-            return Ok(Vec::new());
+            return Ok(responses);
         };
-        let store = self.store.clone();
-        let responses = tokio::task::spawn_blocking(move || apply_to_store(&store, batches))
-            .await
-            .map_err(sm_write)?
-            .map_err(sm_write)?;
+        responses.extend(self.commit(batches, Some(last), &membership).await?);
         self.applied = Some(last);
-        self.save_applied().map_err(sm_write)?;
+        self.membership = membership;
         Ok(responses)
     }
 

@@ -23,9 +23,11 @@
 //! `redelivered` set from the [`StoreOp::MarkDelivered`] watermark.
 
 mod apply;
+mod atomic;
 mod codec;
 mod compact;
 mod env;
+mod group;
 mod mapped;
 mod route;
 mod space;
@@ -50,6 +52,7 @@ pub use types::{
 
 use codec::Counters;
 use env::{Dbs, Shared};
+pub use group::{AppliedMark, Group, GroupCompletion, Refusals};
 pub use route::Replicator;
 pub use writer::PENDING_OP_BYTES;
 use writer::{Metrics, Request, Writer};
@@ -249,7 +252,9 @@ impl Store {
         if let Some(r) = self.inner.replicator.get()
             && route::replicated(&op)
         {
-            self.propose(r.as_ref(), op, done);
+            if let Some((op, done)) = self.collect(op, done) {
+                self.propose(r.as_ref(), op, done);
+            }
             return;
         }
         self.submit_local(op, done);

@@ -21,6 +21,10 @@ pub trait Replicator: Send + Sync + std::fmt::Debug {
     /// may then be lost, and the caller must not acknowledge it to a client).
     fn propose(&self, op: StoreOp, done: Completion);
 
+    /// Replicates `ops` as one unit: applied all together, in order, on every node (see
+    /// [`Store::atomically`]); each `done` runs as for [`Replicator::propose`].
+    fn propose_group(&self, ops: Vec<(StoreOp, Completion)>);
+
     /// Replicates that queue ids below `next` are taken.
     fn queue_counter(&self, next: u64);
 }
@@ -55,21 +59,42 @@ impl Store {
     /// Hands `op` to the replicator, counting it in the pending bytes until it is done so
     /// that a log that falls behind slows the clients down as a slow disk does.
     pub(super) fn propose(&self, r: &dyn Replicator, op: StoreOp, done: Option<Completion>) {
-        let cost = op_cost(&op);
+        let done = self.counted(&op, done);
+        r.propose(op, done);
+    }
+
+    /// Hands `ops` to the replicator as one group (counted as [`Store::propose`] counts).
+    pub(super) fn propose_group(&self, ops: Vec<(StoreOp, Option<Completion>)>) {
+        let Some(r) = self.inner.replicator.get() else {
+            for (op, done) in ops {
+                self.submit_local(op, done);
+            }
+            return;
+        };
+        let ops = ops
+            .into_iter()
+            .map(|(op, done)| {
+                let done = self.counted(&op, done);
+                (op, done)
+            })
+            .collect();
+        r.propose_group(ops);
+    }
+
+    /// Counts `op` in the pending bytes until the returned completion runs (then `done`).
+    fn counted(&self, op: &StoreOp, done: Option<Completion>) -> Completion {
+        let cost = op_cost(op);
         let metrics = Arc::clone(&self.inner.metrics);
         metrics.pending_bytes.fetch_add(cost, Ordering::AcqRel);
-        r.propose(
-            op,
-            Box::new(move |result| {
-                let before = metrics.pending_bytes.fetch_sub(cost, Ordering::AcqRel);
-                if before.saturating_sub(cost) < metrics.max_pending_bytes / 2 {
-                    metrics.drained.notify_waiters();
-                }
-                if let Some(done) = done {
-                    done(result);
-                }
-            }),
-        );
+        Box::new(move |result| {
+            let before = metrics.pending_bytes.fetch_sub(cost, Ordering::AcqRel);
+            if before.saturating_sub(cost) < metrics.max_pending_bytes / 2 {
+                metrics.drained.notify_waiters();
+            }
+            if let Some(done) = done {
+                done(result);
+            }
+        })
     }
 
     /// Records that queue ids below `next` are taken, on this node's writer only (what the

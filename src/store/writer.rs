@@ -42,6 +42,8 @@ pub(crate) enum Request {
     Op(StoreOp, Option<Completion>),
     /// Persist that queue ids below this are taken.
     QueueCounter(u64),
+    /// Ops applied in one transaction, never split ([`super::group`]).
+    Group(Box<super::group::Pending>),
     /// Reply once everything before has committed (or failed).
     Flush(Sender<Result<(), StoreError>>),
     /// Test hook: after everything before has committed, hold the thread until the
@@ -58,6 +60,7 @@ impl std::fmt::Debug for Request {
                 .field(&done.as_ref().map(|_| "completion"))
                 .finish(),
             Request::QueueCounter(n) => f.debug_tuple("QueueCounter").field(n).finish(),
+            Request::Group(p) => f.debug_tuple("Group").field(&p.group).finish(),
             Request::Flush(_) => f.write_str("Flush"),
             Request::Pause(_) => f.write_str("Pause"),
         }
@@ -105,6 +108,7 @@ pub(crate) struct Writer {
 fn body_len(r: &Request) -> usize {
     match r {
         Request::Op(StoreOp::Publish { message, .. }, _) => message.body.len(),
+        Request::Group(p) => p.body_len(),
         _ => 0,
     }
 }
@@ -284,6 +288,7 @@ impl Writer {
                     // Returns once the sender is dropped.
                     let _ = resume.recv();
                 }
+                Request::Group(p) => p.finish(res),
                 Request::QueueCounter(_) => {}
             }
         }
@@ -323,6 +328,9 @@ impl Writer {
                 Request::Op(StoreOp::Publish { .. }, _) if !room => Err(StoreError::DiskFull),
                 Request::Op(op, _) => apply::apply(&mut txn, &mut ctx, op)?,
                 Request::QueueCounter(n) => apply::bump_queue_counter(&mut txn, &dbs, *n)?,
+                // A group is applied whatever the disk's room: the cluster's committed
+                // entries must land on every node (a full disk then fails the transaction).
+                Request::Group(p) => super::group::apply(&mut txn, &mut ctx, p)?,
                 Request::Flush(_) | Request::Pause(_) => Ok(()),
             };
             results.push(r);

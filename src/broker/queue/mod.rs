@@ -790,10 +790,14 @@ impl Queue {
             forget(&dead);
             return;
         };
+        // One group per message: in cluster mode its copies and its removal are one log
+        // entry, so after a failover it is in exactly one place. (On one node the copies
+        // are queued to the store first, so a crash never loses both.)
         for (qm, reason) in &dead {
-            vhost.dead_letter(&qm.message, self, &dlx, dlrk.as_ref(), *reason);
+            self.store.atomically(|| {
+                vhost.dead_letter(&qm.message, self, &dlx, dlrk.as_ref(), *reason);
+                self.forget_stored(qm);
+            });
         }
-        // The copies were queued to the store first, so a crash never loses both.
-        forget(&dead);
     }
 }
