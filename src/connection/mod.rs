@@ -26,6 +26,7 @@ macro_rules! channel_ctx {
     };
 }
 
+mod direct_write;
 mod driver;
 mod frame_errors;
 pub mod fuzz;
