@@ -1,10 +1,9 @@
-//! Frame order on a connection's write path (issue #11): a connection's frames are written
-//! straight from its task when its writer is idle and through the writer task otherwise,
-//! and must leave in the order they were produced either way. Many channels of one
-//! connection publish and consume at once (their deliveries, content frames and acks
-//! interleave on the same socket), and a consumer that stops reading fills its socket so
-//! the rest of its deliveries goes through the writer. Bodies and per-queue order are
-//! checked. Runs against an external broker with `WARREN_TEST_URI`.
+//! Frame order on a connection's write path (issue #11): whatever the write path does to
+//! save wake-ups or batch writes, frames must leave in the order they were produced. Many
+//! channels of one connection publish and consume at once (their deliveries, content frames
+//! and acks interleave on the same socket), and a consumer that stops reading fills its
+//! socket, so its writer has to wait and resume. Bodies and per-queue order are checked.
+//! Runs against an external broker with `WARREN_TEST_URI`.
 
 mod common;
 
@@ -98,8 +97,8 @@ fn deliveries_left(deliveries: &mut Deliveries, channel: usize) {
 }
 
 /// Two queues consumed on two channels of a connection that reads nothing while 16 MiB of
-/// deliveries are routed to it: its socket fills (the write that would block leaves the
-/// rest to the writer task), then it reads everything, in order and intact.
+/// deliveries are routed to it: its socket fills and its writer waits, then it reads
+/// everything, in order and intact.
 #[tokio::test]
 async fn a_consumer_that_stops_reading_gets_everything_in_order_afterwards() {
     const PER_QUEUE: usize = 128;

@@ -1,8 +1,7 @@
 //! The frame loop of an open connection: reads frames and hands them to channels, takes
 //! deliveries from the inbox, keeps heartbeats, and closes the connection on hard errors or
-//! server shutdown. Each loop turn ends with one hand-over of everything encoded (batched
-//! socket writes: straight to the socket when the writer is idle, through the writer task
-//! otherwise) and one multiple-ack per confirming channel.
+//! server shutdown. Each loop turn ends with one hand-over of everything encoded to the
+//! writer (batched socket writes) and one multiple-ack per confirming channel.
 
 use super::Connection;
 use super::frame_errors;
@@ -191,8 +190,7 @@ impl Connection {
             for ch in self.channels.values_mut() {
                 ch.flush_confirms(&mut self.sink);
             }
-            // Written from here when the writer is idle (one wake-up fewer per delivery).
-            self.sink.flush_via(&self.outbox, self.reader.plain_tcp());
+            self.sink.flush_to(&self.outbox);
             match flow {
                 Flow::Continue => {}
                 Flow::Stop => break,

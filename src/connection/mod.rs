@@ -26,7 +26,6 @@ macro_rules! channel_ctx {
     };
 }
 
-mod direct_write;
 mod driver;
 mod frame_errors;
 pub mod fuzz;

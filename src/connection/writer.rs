@@ -1,11 +1,9 @@
 //! The write half of a connection.
 //!
 //! The connection task encodes frames into its own `FrameSink` (no lock) while it handles a
-//! batch of input, then hands the whole batch over in one step: on a plain TCP socket with
-//! nothing queued and the writer idle it is written at once from the connection task
-//! (`direct_write.rs`, no wake-up of another task); otherwise it goes to the shared `Outbox`
-//! and the writer task drains that with vectored writes: one syscall per batch, large
-//! bodies passed as the `Bytes` they arrived in (no copy).
+//! batch of input, then hands the whole batch to the shared `Outbox` in one step. The writer
+//! task drains the outbox and writes everything with vectored writes: one syscall per batch,
+//! large bodies passed as the `Bytes` they arrived in (no copy).
 
 use crate::listener::StreamWriter;
 use crate::metrics::counters::connection::{SEND_CNT, SEND_OCT};
@@ -137,14 +135,6 @@ impl FrameSink {
 
     /// Moves everything encoded so far into the outbox and wakes the writer.
     pub fn flush_to(&mut self, outbox: &Outbox) {
-        self.flush_via(outbox, None);
-    }
-
-    /// Hands everything encoded so far on: written straight to `direct` (the connection's
-    /// plain TCP socket) when the writer is idle with nothing queued, as far as the socket
-    /// takes it without blocking; the rest, or everything when the writer is busy, goes to
-    /// the outbox behind what is queued, so frames leave in the order they were encoded.
-    pub fn flush_via(&mut self, outbox: &Outbox, direct: Option<&tokio::net::TcpStream>) {
         if self.is_empty() {
             return;
         }
@@ -153,25 +143,17 @@ impl FrameSink {
         }
         let bytes: usize = self.chunks.iter().map(Bytes::len).sum();
         outbox.flow.queued(bytes as u64);
-        outbox.hand_over(&mut self.chunks, direct);
+        outbox.push(self.chunks.drain(..));
         // Start the next batch with a fresh block: keeping the tail of this one would pin a
         // whole block per idle connection.
         self.buf = BytesMut::new();
     }
 }
 
-/// What the writer task has to write, and whether it is writing.
-#[derive(Debug, Default)]
-struct Pending {
-    chunks: VecDeque<Bytes>,
-    /// The writer took a batch and has not finished writing it: nobody else may write.
-    writing: bool,
-}
-
 /// Frames handed over by the connection task, drained by the writer task.
 #[derive(Debug, Default)]
 pub struct Outbox {
-    queue: Mutex<Pending>,
+    queue: Mutex<VecDeque<Bytes>>,
     notify: Notify,
     closed: AtomicBool,
     /// Delivery bytes not yet written (consumers pause when it is over budget).
@@ -181,29 +163,8 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    /// Takes `chunks` (left empty): written at once to `direct` when that is allowed and the
-    /// socket takes them, queued for the writer otherwise. The lock is held across the
-    /// non-blocking write, so the writer cannot start a batch in between: bytes written here
-    /// always follow everything the writer wrote and precede everything queued later.
-    fn hand_over(&self, chunks: &mut Vec<Bytes>, direct: Option<&tokio::net::TcpStream>) {
-        let mut pending = self.queue.lock();
-        if let Some(tcp) = direct
-            && pending.chunks.is_empty()
-            && !pending.writing
-            && !self.closed.load(Ordering::Acquire)
-        {
-            let written = super::direct_write::write_now(tcp, chunks);
-            if written > 0 {
-                self.io.add(SEND_OCT, written as u64);
-                self.io.add(SEND_CNT, 1);
-                self.flow.written(written as u64);
-            }
-            if chunks.is_empty() {
-                return;
-            }
-        }
-        pending.chunks.extend(chunks.drain(..));
-        drop(pending);
+    fn push(&self, chunks: impl Iterator<Item = Bytes>) {
+        self.queue.lock().extend(chunks);
         self.notify.notify_one();
     }
 
@@ -219,9 +180,8 @@ pub async fn run_writer(outbox: std::sync::Arc<Outbox>, mut socket: StreamWriter
     let mut batch: Vec<Bytes> = Vec::new();
     loop {
         {
-            let mut pending = outbox.queue.lock();
-            batch.extend(pending.chunks.drain(..));
-            pending.writing = !batch.is_empty();
+            let mut q = outbox.queue.lock();
+            batch.extend(q.drain(..));
         }
         if batch.is_empty() {
             if outbox.closed.load(Ordering::Acquire) {

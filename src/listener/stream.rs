@@ -101,17 +101,6 @@ pub enum StreamReader {
     Memory(tokio::io::ReadHalf<DuplexStream>),
 }
 
-impl StreamReader {
-    /// The plain TCP socket beneath, which the connection task may also write to directly
-    /// while the writer task is idle (none over TLS or in memory).
-    pub fn plain_tcp(&self) -> Option<&TcpStream> {
-        match self {
-            StreamReader::Plain(r) => Some(r.as_ref()),
-            StreamReader::Tls(_) | StreamReader::Memory(_) => None,
-        }
-    }
-}
-
 /// The write half of a [`ClientStream`].
 #[derive(Debug)]
 pub enum StreamWriter {
