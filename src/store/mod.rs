@@ -23,6 +23,7 @@
 //! `redelivered` set from the [`StoreOp::MarkDelivered`] watermark.
 
 mod apply;
+mod batch;
 mod codec;
 mod compact;
 mod env;
