@@ -122,11 +122,12 @@ pub(super) fn bind(
         m.routing_key
     };
     authorize_binding(ch, ctx, &m.exchange, (ResourceKind::Queue, &queue), &key)?;
+    // Kept for the binding's life: detached from the read buffer.
     ctx.vhost.bind(
         &m.exchange,
-        Destination::Queue(queue),
-        &key,
-        &m.arguments,
+        Destination::Queue(queue.detached()),
+        &key.detached(),
+        &m.arguments.detached(),
         ctx.connection_id,
     )?;
     if !m.nowait {
