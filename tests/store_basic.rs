@@ -392,3 +392,49 @@ fn submits_after_close_complete_with_closed() {
     assert!(matches!(rx.recv().unwrap(), Err(StoreError::Closed)));
     assert!(matches!(store.allocate_queue_id(), Err(StoreError::Closed)));
 }
+
+#[test]
+fn a_backlog_larger_than_one_batch_commits_in_several_batches_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let q = store.allocate_queue_id().unwrap();
+    store.flush().unwrap();
+    let (commits_before, _) = store.commit_counts();
+    // Held while 40 publishes of 100 KB queue up: the writer would take them all at once
+    // if a batch were bounded by its op count alone.
+    let pause = store.pause_writer();
+    let (tx, rx) = mpsc::channel();
+    for seq in 1..=40u64 {
+        let tx = tx.clone();
+        store.submit(
+            StoreOp::Publish {
+                msg_id: seq,
+                message: msg(&vec![seq as u8; 100_000], true),
+                entries: vec![(q, seq)],
+            },
+            Some(Box::new(move |r| tx.send((seq, r.is_ok())).unwrap())),
+        );
+    }
+    drop(pause);
+    let confirmed: Vec<_> = rx.iter().take(40).collect();
+    assert_eq!(
+        confirmed,
+        (1..=40u64).map(|s| (s, true)).collect::<Vec<_>>()
+    );
+    let (commits_after, _) = store.commit_counts();
+    // 4 MB of bodies against a budget of 1 MiB per transaction.
+    assert!(
+        commits_after - commits_before >= 4,
+        "{} commits",
+        commits_after - commits_before
+    );
+    let back = all(&store, q);
+    assert_eq!(
+        back.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=40u64).collect::<Vec<_>>()
+    );
+    assert!(
+        back.iter()
+            .all(|e| e.message.body.len() == 100_000 && e.message.body[0] == e.seq as u8)
+    );
+}

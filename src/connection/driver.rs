@@ -505,7 +505,7 @@ impl Connection {
                 }
                 let ch = Channel::new(id);
                 self.channel_opened(&ch);
-                self.channels.insert(id, ch);
+                self.channels.insert(id, Box::new(ch));
                 self.sink
                     .method(id, &Method::ChannelOpenOk(ChannelOpenOk::default()));
                 return Ok(());

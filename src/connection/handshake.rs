@@ -131,7 +131,8 @@ impl Connection {
         let failure_close =
             client_capability(&start_ok.client_properties, "authentication_failure_close");
         let mechanism = start_ok.mechanism.to_string_lossy().into_owned();
-        self.client_properties = start_ok.client_properties.clone();
+        // Kept for the connection's life: detached from the handshake's read buffer.
+        self.client_properties = start_ok.client_properties.detached();
         self.auth_mechanism = mechanism.clone();
         let login = sasl::login(
             &mechanism,

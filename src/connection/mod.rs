@@ -76,7 +76,10 @@ struct Connection {
     vhost: Option<Arc<VHost>>,
     /// The connection's place in the access counts (limits), once open.
     session: Option<crate::access::Session>,
-    channels: HashMap<u16, Channel>,
+    /// Boxed: the map allocates room for several entries at once, and a channel is a few
+    /// hundred bytes, so inline entries would make each connection's first channel cost
+    /// four (issue #11, idle connection cost).
+    channels: HashMap<u16, Box<Channel>>,
     consumer_cancel_notify: bool,
     /// The client understands connection.blocked / unblocked.
     blocked_notify: bool,
@@ -265,7 +268,7 @@ impl Connection {
                 in_flight.push(d);
             }
         }
-        let mut channels: Vec<Channel> = self.channels.drain().map(|(_, ch)| ch).collect();
+        let mut channels: Vec<Box<Channel>> = self.channels.drain().map(|(_, ch)| ch).collect();
         {
             let ctx = channel_ctx!(self, &vhost);
             for ch in &mut channels {

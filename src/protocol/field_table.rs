@@ -147,6 +147,20 @@ impl FieldTable {
         self.0.len()
     }
 
+    /// The same table with its strings in one allocation of its own instead of slices of
+    /// the frame it was read from (see [`ShortStr::detached`]): for tables kept for the life
+    /// of a connection, queue or consumer.
+    pub fn detached(&self) -> FieldTable {
+        if self.is_empty() {
+            return FieldTable::new();
+        }
+        let mut out = BytesMut::with_capacity(table_encoded_len(self));
+        write_table(&mut out, self);
+        let mut bytes = out.freeze();
+        // What was just written reads back; should it not, the table stays as it was.
+        read_table(&mut bytes).unwrap_or_else(|_| self.clone())
+    }
+
     /// Iterates entries in order.
     pub fn iter(&self) -> impl Iterator<Item = &(ShortStr, FieldValue)> {
         self.0.iter()

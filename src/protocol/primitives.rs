@@ -38,6 +38,13 @@ impl ShortStr {
         ))
     }
 
+    /// A copy in an allocation of its own. A name read from a frame is a slice of the
+    /// connection's read buffer and keeps all of it alive: names kept for the life of a
+    /// queue, consumer or binding are detached so they hold only their own bytes.
+    pub fn detached(&self) -> Self {
+        ShortStr(Bytes::copy_from_slice(&self.0))
+    }
+
     /// The raw bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

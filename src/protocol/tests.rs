@@ -160,6 +160,19 @@ fn content_header_frame_round_trips() {
 
 proptest! {
     #[test]
+    fn a_detached_table_equals_the_original_and_shares_no_buffer(table in Flavor::Any.table()) {
+        let mut out = BytesMut::new();
+        write_table(&mut out, &table);
+        let mut input = out.freeze();
+        let read = read_table(&mut input).unwrap();
+        let detached = read.detached();
+        prop_assert_eq!(&detached, &table);
+        for ((k1, _), (k2, _)) in read.iter().zip(detached.iter()) {
+            prop_assert!(k1.is_empty() || k1.as_bytes().as_ptr() != k2.as_bytes().as_ptr());
+        }
+    }
+
+    #[test]
     fn tables_round_trip(table in Flavor::Any.table()) {
         let mut out = BytesMut::new();
         write_table(&mut out, &table);

@@ -24,6 +24,7 @@
 
 mod apply;
 mod atomic;
+mod batch;
 mod codec;
 mod compact;
 mod env;

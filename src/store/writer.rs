@@ -1,7 +1,8 @@
 //! The writer thread: owns every write transaction after start-up.
 //!
 //! Protocol: submitters send [`Request`]s on an unbounded channel. The thread blocks for the
-//! first, drains up to `max_batch` (or [`MAX_BATCH_BYTES`] of bodies) more without waiting,
+//! first, drains up to `max_batch` more without waiting (fewer once [`batch::fits`] says the
+//! batch would dirty too many pages),
 //! applies them all in one transaction and commits (group commit: batch size follows disk
 //! speed), then runs each op's completion with its own result and loops. On `MapFull` it
 //! aborts, grows the map and retries the same batch. A batch that still fails (disk full,
@@ -23,13 +24,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::Duration;
 
 use super::apply::{self, Ctx};
+use super::batch;
 use super::env::{Shared, grow};
 use super::mapped;
 use super::space;
 use super::types::{Completion, StoreError, StoreOp};
 
-/// Stop draining once a batch carries this many body bytes (bounds latency and dirty pages).
-const MAX_BATCH_BYTES: usize = 64 << 20;
 /// What a request counts against the pending bound besides its body: the request, its
 /// completion and the message's bookkeeping, so a flood of acks is bounded too.
 pub const PENDING_OP_BYTES: u64 = 256;
@@ -155,15 +155,15 @@ impl Writer {
                 }
                 continue;
             };
-            let mut bytes = body_len(&first);
+            let mut dirty = batch::dirty_bytes(&first);
             let mut done_cost = cost(&first);
             let mut paused = matches!(first, Request::Pause(_));
             batch.push(first);
             let mut n = 1u64;
-            while !paused && batch.len() < self.max_batch && bytes < MAX_BATCH_BYTES {
+            while !paused && batch.len() < self.max_batch && batch::fits(dirty) {
                 match self.rx.try_recv() {
                     Ok(r) => {
-                        bytes += body_len(&r);
+                        dirty = dirty.saturating_add(batch::dirty_bytes(&r));
                         done_cost = done_cost.saturating_add(cost(&r));
                         // A pause ends the batch: what comes after it waits.
                         paused = matches!(r, Request::Pause(_));

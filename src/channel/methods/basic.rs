@@ -67,7 +67,8 @@ pub(super) fn consume(
     let tag = if m.consumer_tag.is_empty() {
         ShortStr::from(random_name("amq.ctag-"))
     } else {
-        m.consumer_tag
+        // Kept while the consumer lives: not a slice pinning the read buffer.
+        m.consumer_tag.detached()
     };
     if ch.consumers.contains_key(&tag) {
         return Err(AmqpError::new(
@@ -125,7 +126,7 @@ pub(super) fn consume(
             ack_required: !m.no_ack,
             exclusive: m.exclusive,
             prefetch_count: ch.consumer_prefetch,
-            arguments: m.arguments.clone(),
+            arguments: m.arguments.detached(),
         });
     if !m.nowait {
         ctx.sink.method(

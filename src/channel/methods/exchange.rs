@@ -40,14 +40,15 @@ pub(super) fn declare(
     ctx: &mut ChannelContext<'_>,
 ) -> Result<(), AmqpError> {
     authorize_declare(ch, &m, ctx)?;
+    // Kept for the exchange's life: detached from the read buffer (see ShortStr::detached).
     ctx.vhost.declare_exchange(
-        &m.exchange,
+        &m.exchange.detached(),
         &m.kind,
         m.passive,
         m.durable,
         m.auto_delete,
         m.internal,
-        &m.arguments,
+        &m.arguments.detached(),
     )?;
     if !m.nowait {
         ctx.sink
@@ -91,11 +92,12 @@ pub(super) fn bind(
         (ResourceKind::Exchange, &m.destination),
         &m.routing_key,
     )?;
+    // Kept for the binding's life: detached from the read buffer.
     ctx.vhost.bind(
         &m.source,
-        Destination::Exchange(m.destination),
-        &m.routing_key,
-        &m.arguments,
+        Destination::Exchange(m.destination.detached()),
+        &m.routing_key.detached(),
+        &m.arguments.detached(),
         ctx.connection_id,
     )?;
     if !m.nowait {

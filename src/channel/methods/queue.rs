@@ -73,7 +73,8 @@ pub(super) fn declare(
                 m.queue
             )));
         }
-        resolve_queue_name(ch, &m.queue)?
+        // A new queue keeps its name: detached from the read buffer (see ShortStr::detached).
+        resolve_queue_name(ch, &m.queue)?.detached()
     };
     if !m.passive {
         authorize(ch, ctx, ResourceKind::Queue, &name, Permission::Configure)?;
@@ -93,7 +94,7 @@ pub(super) fn declare(
         durable: m.durable,
         exclusive: m.exclusive,
         auto_delete: m.auto_delete,
-        arguments: m.arguments,
+        arguments: m.arguments.detached(),
         connection_id: ctx.connection_id,
         max_queues,
     })?;
@@ -121,11 +122,12 @@ pub(super) fn bind(
         m.routing_key
     };
     authorize_binding(ch, ctx, &m.exchange, (ResourceKind::Queue, &queue), &key)?;
+    // Kept for the binding's life: detached from the read buffer.
     ctx.vhost.bind(
         &m.exchange,
-        Destination::Queue(queue),
-        &key,
-        &m.arguments,
+        Destination::Queue(queue.detached()),
+        &key.detached(),
+        &m.arguments.detached(),
         ctx.connection_id,
     )?;
     if !m.nowait {
