@@ -1,7 +1,8 @@
 //! What the scale work must not change: per-queue Prometheus series encoded straight from
 //! the queues are byte for byte what the generic sample encoder writes (names that need
 //! escaping, names that are not UTF-8, two vhosts); concurrent scrapes and listings are all
-//! answered in full; sorting a listing by a statistic without rendering every queue orders
+//! answered in full; scrapes within one sampler tick share one render, and the next tick's
+//! scrape shows what changed; sorting a listing by a statistic without rendering every queue orders
 //! and pages exactly as sorting the rendered queues does.
 
 mod common;
@@ -205,6 +206,70 @@ async fn concurrent_scrapes_and_listings_are_all_answered_in_full() {
     }
 }
 
+fn ready_of(text: &str, queue: &str) -> Option<f64> {
+    let parsed = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))).unwrap();
+    parsed
+        .samples
+        .iter()
+        .find(|s| {
+            s.metric == "rabbitmq_queue_messages_ready" && s.labels.get("queue") == Some(queue)
+        })
+        .map(|s| match s.value {
+            prometheus_parse::Value::Gauge(v) => v,
+            ref other => panic!("not a gauge: {other:?}"),
+        })
+}
+
+#[tokio::test]
+async fn scrapes_within_one_sampler_tick_share_one_render() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let broker = b.warren().unwrap();
+    // Ticks come only from this test from here on.
+    broker.sampler.set_manual(true);
+    broker.sampler.sample(broker);
+    declare(&b, "/", ShortStr::from("cached-q"));
+    let paths = [
+        "/metrics/per-object",
+        "/metrics",
+        "/metrics/detailed?family=queue_coarse_metrics",
+    ];
+    let first: Vec<String> =
+        futures_util::future::join_all(paths.iter().map(|p| scrape(&b, p))).await;
+    assert_eq!(ready_of(&first[0], "cached-q"), Some(0.0));
+    // Concurrent scrapes of the same tick get the same body.
+    let concurrent =
+        futures_util::future::join_all((0..3).map(|_| scrape(&b, "/metrics/per-object"))).await;
+    for text in &concurrent {
+        assert_eq!(text, &first[0]);
+    }
+    // Changes within the tick: a new queue, a message. The tick's bodies stay as rendered
+    // (the node's uptime and memory gauges in them would differ in a second render).
+    declare(&b, "/", ShortStr::from("cached-later"));
+    let api = Api::new(&b);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/exchanges/%2F/amq.default/publish",
+            Some(json!({"routing_key": "cached-q", "payload": "x",
+                "payload_encoding": "string", "properties": {}})),
+        )
+        .await;
+    assert_eq!(status, 200);
+    for (path, before) in paths.iter().zip(&first) {
+        assert_eq!(&scrape(&b, path).await, before, "{path}");
+    }
+    // Another query is another render, and sees the changes.
+    let other = scrape(&b, "/metrics/detailed?family=queue_coarse_metrics&vhost=/").await;
+    assert!(other.contains("queue=\"cached-later\""), "{other}");
+    // The next tick's scrapes show them.
+    broker.sampler.sample(broker);
+    let next = scrape(&b, "/metrics/per-object").await;
+    assert_eq!(ready_of(&next, "cached-q"), Some(1.0));
+    assert_eq!(ready_of(&next, "cached-later"), Some(0.0));
+    assert!(scrape(&b, "/metrics").await.contains("rabbitmq_queues 2\n"));
+}
+
 /// RabbitMQ's order of JSON values: missing first, then numbers, then strings, then the
 /// rest by their text.
 fn compare(a: Option<&Value>, b: Option<&Value>) -> Ordering {
@@ -230,6 +295,8 @@ fn at<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
 async fn sorting_by_a_statistic_orders_and_pages_as_the_rendered_queues_sort() {
     skip_if_external!();
     let b = TestBroker::start().await;
+    // No sampler tick between the listings below: rates must not change while comparing.
+    b.warren().unwrap().sampler.set_manual(true);
     let api = Api::new(&b);
     for i in 0..23 {
         let body = match i % 3 {

@@ -9,7 +9,9 @@
 //! [`connections`] (connections, channels, consumers), [`vhosts`] (and vhost limits),
 //! [`users`] (users, whoami, user limits), [`permissions`] (permissions and topic
 //! permissions), [`policies`] (policies and operator policies), [`definitions`]
-//! (definitions export and import), [`offload`] (heavy renders off the async workers).
+//! (definitions export and import), [`offload`] (heavy renders off the async workers, on
+//! [`low_priority`] threads, scrapes cached per tick by [`render_cache`] as
+//! [`shared_body`]s).
 //!
 //! Handlers read the broker through its registries and the atomics its objects carry; they
 //! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
@@ -23,6 +25,7 @@ pub mod error;
 pub mod exchanges;
 pub mod health;
 pub mod json;
+pub mod low_priority;
 pub mod memory;
 pub mod messages;
 pub mod nodes;
@@ -33,8 +36,10 @@ pub mod permissions;
 pub mod policies;
 pub mod queues;
 pub mod ranges;
+pub mod render_cache;
 pub mod sampled;
 pub mod serve;
+pub mod shared_body;
 pub mod ui;
 pub mod users;
 pub mod vhost_admin;

@@ -2,8 +2,9 @@
 //! plugin): `/metrics`, `/metrics/per-object`, `/metrics/detailed?family=..&vhost=..`.
 //! Anything else is 404. A client that accepts only OpenMetrics gets 406, as RabbitMQ
 //! answers; Prometheus's own Accept header (which also lists text/plain) is served text
-//! format 0.0.4. Scrapes are rendered off the async workers, one per endpoint at a time,
-//! and streamed (see [`crate::management::offload`]).
+//! format 0.0.4. Scrapes are rendered off the async workers at a lower priority, one per
+//! endpoint at a time, streamed, and shared by every scrape of the same endpoint and query
+//! until the sampler's next tick (see [`crate::management::offload`]).
 
 use super::exposition::Scrape;
 use super::families;
@@ -39,20 +40,24 @@ fn accepts_text(headers: &HeaderMap) -> bool {
     })
 }
 
-/// Streams the scrape `build` fills, rendered on the blocking pool one `kind` at a time.
+/// Streams the scrape `build` fills: the body of this `kind` and `key` (the query) already
+/// rendered in this sampler tick, or a new one, rendered off the async workers one `kind`
+/// at a time.
 async fn respond(
     state: &AppState,
     headers: &HeaderMap,
     kind: Work,
+    key: &str,
     build: impl FnOnce(&Broker, &mut Scrape) + Send + 'static,
 ) -> Response {
     if !accepts_text(headers) {
         return StatusCode::NOT_ACCEPTABLE.into_response();
     }
     let broker = Arc::clone(&state.broker);
+    let ticks = broker.sampler.ticks();
     let body = state
         .offload
-        .stream(kind, move |sink| {
+        .stream_cached(kind, key, ticks, move |sink| {
             let mut scrape = Scrape::default();
             build(&broker, &mut scrape);
             scrape.encode_into(sink)
@@ -62,11 +67,11 @@ async fn respond(
 }
 
 async fn aggregated(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(&state, &headers, Work::Aggregated, families::aggregated).await
+    respond(&state, &headers, Work::Aggregated, "", families::aggregated).await
 }
 
 async fn per_object(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    respond(&state, &headers, Work::PerObject, families::per_object).await
+    respond(&state, &headers, Work::PerObject, "", families::per_object).await
 }
 
 async fn detailed(
@@ -82,7 +87,8 @@ async fn detailed(
             .collect()
     };
     let (families_wanted, vhosts) = (pick("family"), pick("vhost"));
-    respond(&state, &headers, Work::Detailed, move |broker, s| {
+    let key = format!("{families_wanted:?} {vhosts:?}");
+    respond(&state, &headers, Work::Detailed, &key, move |broker, s| {
         families::detailed(broker, &families_wanted, &vhosts, s)
     })
     .await

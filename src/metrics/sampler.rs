@@ -68,6 +68,8 @@ pub struct Sampler {
     pub history: History<GLOBAL_HISTORY>,
     /// Each vhost's totals at the last sample (the baseline of its next history entry).
     vhost_last: Mutex<HashMap<Arc<str>, [u64; vhost::COUNT]>>,
+    /// The number of the last complete sample (scrape bodies are cached per tick).
+    ticks: watch::Sender<u64>,
 }
 
 fn joined<const A: usize, const B: usize, const N: usize>(a: [u64; A], b: [u64; B]) -> [u64; N] {
@@ -177,6 +179,13 @@ impl Sampler {
             before,
             joined(self.messages.sampled(), self.queue_totals.sampled()),
         );
+        self.ticks.send_replace(seq);
+    }
+
+    /// The number of the last complete sample, changing at each tick: what scrapes are
+    /// cached by (see [`crate::management::render_cache`]).
+    pub fn ticks(&self) -> watch::Receiver<u64> {
+        self.ticks.subscribe()
     }
 }
 
