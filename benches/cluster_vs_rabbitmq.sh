@@ -20,12 +20,14 @@ SECS=${SECS:-20}
 WARMUP=${WARMUP:-5}
 QUEUES=${QUEUES:-1000}
 SETTLE=${SETTLE:-15}
+HEARTBEAT=${HEARTBEAT:-500}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WARREN=${WARREN:-$ROOT/target/release/warren}
 PERF=${PERF:-$ROOT/target/release/warren-perf}
 RMQ=${RMQ:-/usr/lib/rabbitmq/bin}
 WORK=${WORK:-/tmp/cluster-bench}
 RESULTS=$WORK/results.txt
+WARREN_PIDS="" RMQ_PIDS=""
 
 log() { echo "$*" | tee -a "$RESULTS"; }
 
@@ -50,12 +52,18 @@ rmq_start() {
       >"$WORK/rmq/q$n/rabbitmq.conf"
     (rmq_env $n; setsid nohup "$RMQ/rabbitmq-server" >"$WORK/rmq/q$n/stdout.log" 2>&1 &)
   done
-  for n in 1 2 3; do (rmq_env $n; "$RMQ/rabbitmqctl" -q -n cbq$n@localhost await_startup); done
+  for n in 1 2 3; do # the node must be known to epmd before await_startup waits for it
+    for _ in $(seq 1 300); do
+      (rmq_env $n; "$RMQ/rabbitmqctl" -q -n cbq$n@localhost await_startup >/dev/null 2>&1) && break
+      sleep 1
+    done
+  done
   for n in 2 3; do
     (rmq_env $n; C="$RMQ/rabbitmqctl -q -n cbq$n@localhost"
      $C stop_app; $C reset; $C join_cluster cbq1@localhost; $C start_app) >/dev/null 2>&1
   done
-  RMQ_PIDS=$(cat "$WORK"/rmq/q{1,2,3}/beam.pid | tr '\n' ' ')
+  RMQ_PIDS=""
+  for n in 1 2 3; do RMQ_PIDS="$RMQ_PIDS $(tr -d '[:space:]' <"$WORK/rmq/q$n/beam.pid")"; done
 }
 
 rmq_stop() {
@@ -74,6 +82,9 @@ warren_start() {
       printf '[management]\nlisten = []\n[prometheus]\nlisten = []\n'
       printf '[cluster]\nenabled = true\nnode_id = %s\nlisten = "127.0.0.1:%s"\nsecret_file = "%s"\n' \
         $n $((26292 + n)) "$WORK/warren/secret"
+      # Slower than the defaults (150, [750, 1500]): on a loaded 2-core box a 150 ms
+      # replication timeout made followers drop out under load.
+      printf 'heartbeat_ms = %s\nelection_timeout_ms = [%s, %s]\n' "$HEARTBEAT" $((HEARTBEAT * 4)) $((HEARTBEAT * 8))
       for p in 1 2 3; do
         printf '[[cluster.peers]]\nid = %s\ncluster = "127.0.0.1:%s"\namqp = "127.0.0.1:%s"\n' \
           $p $((26292 + p)) $((5692 + p))
@@ -84,7 +95,7 @@ warren_start() {
   done
   for _ in $(seq 1 600); do
     if LEADER=$("$WARREN" --config "$WORK/warren/node1.toml" cluster status --json 2>/dev/null |
-      python3 -c 'import json,sys; l=json.load(sys.stdin)["leader"]; print(l) if l else sys.exit(1)'); then
+      python3 -c 'import json,sys; l=json.load(sys.stdin)["leader"]; print(l) if l else sys.exit(1)' 2>/dev/null); then
       break
     fi
     sleep 0.1
@@ -100,7 +111,7 @@ warren_stop() {
 rss() { # pids -> "a/b/c MiB" RssAnon
   local out=""
   for pid in "$@"; do
-    out="$out$(awk '/RssAnon/ {printf "%d", $2/1024}' "/proc/$pid/status")/"
+    out="$out$(awk '/RssAnon/ {printf "%.1f", $2/1024}' "/proc/$pid/status")/"
   done
   echo "${out%/} MiB"
 }
@@ -155,10 +166,10 @@ for r in $(seq 1 "$ROUNDS"); do
   for broker in warren rabbitmq; do
     if [ $broker = warren ]; then port=$WARREN_LEADER_PORT pids=$WARREN_PIDS; else port=5690 pids=$RMQ_PIDS; fi
     before=$(load)
-    result=$(perf "$port")
+    result=$(perf "$port") || result="failed"
     # shellcheck disable=SC2086
     log "round $r $broker: confirmed/s p50_ms p99_ms = $result; RssAnon $(rss $pids); load before $before after $(load)"
-    echo "$result" >>"$WORK/$broker.runs"
+    [ "$result" = failed ] || echo "$result" >>"$WORK/$broker.runs"
   done
 done
 for broker in warren rabbitmq; do
