@@ -78,9 +78,10 @@ async fn soak(seed: u64, secs: u64) {
         };
         let hold = Duration::from_millis(rng.random_range(500..3000u64));
         let leader = c.status(node).await.map(|s| s.leader).ok().flatten();
-        faults.push(format!(
-            "{fault:?} node {node} (leader {leader:?}) {hold:?}"
-        ));
+        let entry = format!("{fault:?} node {node} (leader {leader:?}) {hold:?}");
+        // Printed as it happens: a failed wait below shows the schedule that led to it.
+        eprintln!("soak: fault {}: {entry}", faults.len() + 1);
+        faults.push(entry);
         match fault {
             Fault::Kill => c.kill(node).await,
             Fault::Stop => c.signal(node, libc::SIGSTOP),

@@ -144,7 +144,7 @@ impl Cluster {
 
     /// Starts node `id`'s process.
     pub fn spawn(&mut self, id: u64) {
-        let child = spawn_warren(&self.config(id), Some(&self.log(id)));
+        let child = spawn_warren(&self.config(id), Some(&self.log(id)), true);
         self.children.insert(id, child);
     }
 

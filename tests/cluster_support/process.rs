@@ -94,9 +94,10 @@ impl NodeSpec<'_> {
     }
 }
 
-/// Starts `warren --config CONFIG`, its stderr appended to `log` (else discarded), with
-/// the management and Prometheus listeners off in the environment too.
-pub fn spawn_warren(config: &Path, log: Option<&Path>) -> Child {
+/// Starts `warren --config CONFIG`, its stderr appended to `log` (else discarded); with
+/// `http_off`, the management and Prometheus listeners are also turned off in the
+/// environment (else the config file decides).
+pub fn spawn_warren(config: &Path, log: Option<&Path>, http_off: bool) -> Child {
     let stderr = match log {
         Some(path) => Stdio::from(
             std::fs::OpenOptions::new()
@@ -107,11 +108,14 @@ pub fn spawn_warren(config: &Path, log: Option<&Path>) -> Child {
         ),
         None => Stdio::null(),
     };
-    Command::new(env!("CARGO_BIN_EXE_warren"))
-        .arg("--config")
-        .arg(config)
-        .env("WARREN_MANAGEMENT__LISTEN", "")
-        .env("WARREN_PROMETHEUS__LISTEN", "")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_warren"));
+    command.arg("--config").arg(config);
+    if http_off {
+        command
+            .env("WARREN_MANAGEMENT__LISTEN", "")
+            .env("WARREN_PROMETHEUS__LISTEN", "");
+    }
+    command
         .stdout(Stdio::null())
         .stderr(stderr)
         .kill_on_drop(true)

@@ -17,6 +17,7 @@ pub use process::{POLL, free_port, write_secret};
 /// Bound on waiting for the cluster to form (real processes, real time).
 pub const FORM_WITHIN: Duration = Duration::from_secs(60);
 
+/// The loopback ports of a 3-node cluster, node 1 first.
 pub struct Ports {
     /// AMQP port of each node.
     pub amqp: [u16; 3],
@@ -44,10 +45,13 @@ pub fn node_config(dir: &Path, id: usize, ports: &Ports, secret: &Path) -> PathB
     path
 }
 
+/// Starts `warren --config CONFIG` (output discarded; killed when dropped). The config
+/// decides the HTTP listeners (`node_config` turns them off).
 pub fn spawn(config: &Path) -> Child {
-    process::spawn_warren(config, None)
+    process::spawn_warren(config, None, false)
 }
 
+/// `warren --config CONFIG cluster status --json`, parsed.
 pub async fn status(config: &Path) -> Result<Status, String> {
     process::status_cli(config).await
 }
