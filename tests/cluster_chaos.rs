@@ -4,9 +4,8 @@
 //! leader, lose the majority, restart every node in turn, and join, remove and refuse
 //! nodes, waiting on each node's `cluster status` (polled with a deadline).
 //!
-//! While the broker's writes are not yet replicated (README, "Cluster (in progress)"), a
-//! new leader serves its own store: these tests check leadership, hand-off, fencing and
-//! membership, not yet that messages confirmed before a failover survive it.
+//! These tests check leadership, hand-off, fencing and membership; tests/cluster_messages.rs
+//! checks that confirmed messages survive the same faults.
 
 mod cluster_support;
 

@@ -239,3 +239,59 @@ async fn runs_over_amqps_trusting_a_ca_file() {
     assert!(guard_run(run(&args)).await.is_err());
     broker.shutdown().await;
 }
+
+/// `--quorum` declares quorum queues: a quorum queue that exists already is re-declared
+/// without a 406 (RabbitMQ and Warren refuse a declare that omits `x-queue-type`), and every
+/// message is confirmed and delivered; without `--quorum` the run is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quorum_declares_quorum_queues() {
+    let broker = TestBroker::start().await;
+    let name = unique("perf-qq");
+    let (_conn, ch) = broker.lapin_channel().await;
+    let mut qq = lapin::types::FieldTable::default();
+    qq.insert(
+        "x-queue-type".into(),
+        lapin::types::AMQPValue::LongString("quorum".into()),
+    );
+    let options = lapin::options::QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare(format!("{name}-1").as_str().into(), options, qq.clone())
+        .await
+        .unwrap();
+    let uri = broker.uri();
+    let pattern = format!("{name}-%d");
+    let argv = |quorum: bool| {
+        let mut v = vec![
+            "warren-perf",
+            "--uri",
+            &uri,
+            "--queue-pattern",
+            &pattern,
+            "--pmessages",
+            "300",
+            "--persistent",
+            "--confirm",
+            "50",
+            "--prefetch",
+            "50",
+            "--time",
+            "60",
+            "--quiet",
+        ];
+        if quorum {
+            v.push("--quorum");
+        }
+        PerfArgs::try_parse_from(v).unwrap()
+    };
+    assert!(guard_run(run(&argv(false))).await.is_err());
+    ch.queue_declare(format!("{name}-1").as_str().into(), options, qq)
+        .await
+        .unwrap();
+    let report = guard_run(run(&argv(true))).await.unwrap();
+    assert_eq!(report.totals.published, 300);
+    assert_eq!(report.totals.confirmed, 300);
+    assert_eq!(report.totals.delivered, 300);
+    broker.shutdown().await;
+}

@@ -85,6 +85,10 @@ pub struct PerfArgs {
     #[arg(short = 'f', long)]
     pub persistent: bool,
 
+    /// Declare the queues as quorum queues (`x-queue-type = quorum`, durable).
+    #[arg(long)]
+    pub quorum: bool,
+
     /// Consume without acknowledgements (no-ack).
     #[arg(short = 'a', long)]
     pub auto_ack: bool,

@@ -19,6 +19,8 @@ pub struct Plan {
     pub fanout: bool,
     /// Whether queues are durable (persistent runs).
     pub durable: bool,
+    /// Whether queues are quorum queues.
+    pub quorum: bool,
 }
 
 impl Plan {
@@ -43,7 +45,8 @@ impl Plan {
             queues,
             exchange: args.exchange.clone(),
             fanout: args.kind == ExchangeKind::Fanout,
-            durable: args.persistent,
+            durable: args.persistent || args.quorum,
+            quorum: args.quorum,
         })
     }
 
@@ -83,6 +86,17 @@ impl Plan {
         for q in &self.queues {
             let mut args = QueueDeclareArguments::new(q);
             args.durable(self.durable);
+            if self.quorum {
+                let mut table = amqprs::FieldTable::new();
+                let (Ok(key), Ok(value)) = (
+                    amqprs::FieldName::try_from("x-queue-type"),
+                    amqprs::LongStr::try_from("quorum"),
+                ) else {
+                    return Err(PerfError::Options("x-queue-type".into()));
+                };
+                table.insert(key, amqprs::FieldValue::S(value));
+                args.arguments(table);
+            }
             ch.queue_declare(args.finish())
                 .await
                 .map_err(PerfError::amqp(format!("declaring queue {q}")))?;

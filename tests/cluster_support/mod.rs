@@ -5,34 +5,34 @@
 #![allow(dead_code)]
 
 pub mod chaos;
+pub mod clients;
+pub mod process;
+pub mod traffic;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::io::AsyncWriteExt;
-use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use warren::cluster::Status;
 
 use chaos::{Link, Mode};
+#[allow(unused_imports)]
+pub use clients::{closed, connect, count_and_get, declare_and_publish, relay_with_header};
+use process::{NodeSpec, Peer, poll_statuses, spawn_warren};
+pub use process::{POLL, free_port};
 
 /// Bound on waiting for any cluster condition (real processes, real time, a loaded CI box).
 pub const WITHIN: Duration = Duration::from_secs(30);
-/// Between two status polls.
-const POLL: Duration = Duration::from_millis(100);
 /// The secret every node shares.
 const SECRET: &str = "chaos-tests-share-this-secret\n";
 
-/// A free loopback port.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+/// Settings a test may change from the defaults.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// `cluster.snapshot_logs` (default: Warren's).
+    pub snapshot_logs: Option<u64>,
 }
 
 /// A cluster of `warren` processes with chaos links between them.
@@ -40,6 +40,7 @@ pub struct Cluster {
     /// Temp dir with configs, data dirs, logs and the secret.
     pub dir: tempfile::TempDir,
     secret: PathBuf,
+    options: Options,
     amqp: BTreeMap<u64, u16>,
     cluster: BTreeMap<u64, u16>,
     links: BTreeMap<(u64, u64), Link>,
@@ -49,13 +50,18 @@ pub struct Cluster {
 impl Cluster {
     /// Starts nodes `1..=n`, each listing all `n` as peers through the chaos links.
     pub async fn start(n: u64) -> Cluster {
+        Cluster::start_with(n, Options::default()).await
+    }
+
+    /// [`Cluster::start`] with `options`.
+    pub async fn start_with(n: u64, options: Options) -> Cluster {
         let dir = tempfile::tempdir().expect("tempdir");
         let secret = dir.path().join("cluster.secret");
-        std::fs::write(&secret, SECRET).expect("write secret");
-        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        process::write_secret(&secret, SECRET);
         let mut c = Cluster {
             dir,
             secret,
+            options,
             amqp: BTreeMap::new(),
             cluster: BTreeMap::new(),
             links: BTreeMap::new(),
@@ -87,17 +93,7 @@ impl Cluster {
     }
 
     async fn write_config(&mut self, id: u64, ids: &[u64], join: bool) {
-        let mut text = format!(
-            "[server]\nlisten = [\"127.0.0.1:{amqp}\"]\ndata_dir = \"{data}\"\n\
-             log_level = \"warn\"\n[management]\nlisten = []\n[prometheus]\nlisten = []\n\
-             [cluster]\nenabled = true\nnode_id = {id}\nlisten = \"127.0.0.1:{cluster}\"\n\
-             secret_file = \"{secret}\"\nheartbeat_ms = 100\nelection_timeout_ms = [600, 1200]\n\
-             join = {join}\n",
-            amqp = self.amqp[&id],
-            data = self.data_dir(id).display(),
-            cluster = self.cluster[&id],
-            secret = self.secret.display(),
-        );
+        let mut peers = Vec::new();
         for &peer in ids {
             let cluster_addr = if peer == id {
                 format!("127.0.0.1:{}", self.cluster[&id])
@@ -110,13 +106,25 @@ impl Cluster {
                 self.links.insert((id, peer), link);
                 addr
             };
-            text.push_str(&format!(
-                "[[cluster.peers]]\nid = {peer}\ncluster = \"{cluster_addr}\"\n\
-                 amqp = \"127.0.0.1:{}\"\n",
-                self.amqp[&peer]
-            ));
+            peers.push(Peer {
+                id: peer,
+                cluster: cluster_addr,
+                amqp: format!("127.0.0.1:{}", self.amqp[&peer]),
+            });
         }
-        std::fs::write(self.config(id), text).expect("write config");
+        let data = self.data_dir(id);
+        let spec = NodeSpec {
+            id,
+            amqp: self.amqp[&id],
+            cluster: self.cluster[&id],
+            data_dir: &data,
+            secret: &self.secret,
+            election_ms: [600, 1200],
+            snapshot_logs: self.options.snapshot_logs,
+            join: Some(join),
+            peers: &peers,
+        };
+        std::fs::write(self.config(id), spec.text()).expect("write config");
     }
 
     /// Node `id`'s config file.
@@ -136,21 +144,7 @@ impl Cluster {
 
     /// Starts node `id`'s process.
     pub fn spawn(&mut self, id: u64) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.log(id))
-            .expect("open log");
-        let child = Command::new(env!("CARGO_BIN_EXE_warren"))
-            .arg("--config")
-            .arg(self.config(id))
-            .env("WARREN_MANAGEMENT__LISTEN", "")
-            .env("WARREN_PROMETHEUS__LISTEN", "")
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("warren starts");
+        let child = spawn_warren(&self.config(id), Some(&self.log(id)), true);
         self.children.insert(id, child);
     }
 
@@ -216,25 +210,7 @@ impl Cluster {
         what: &str,
         ok: impl Fn(&[Status]) -> bool,
     ) -> Vec<Status> {
-        let deadline = Instant::now() + WITHIN;
-        loop {
-            let mut statuses = Vec::new();
-            let mut last_error = None;
-            for &id in ids {
-                match self.status(id).await {
-                    Ok(s) => statuses.push(s),
-                    Err(e) => last_error = Some(e),
-                }
-            }
-            if statuses.len() == ids.len() && ok(&statuses) {
-                return statuses;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "not within {WITHIN:?}: {what}; last error {last_error:?}, statuses {statuses:#?}"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        poll_statuses(ids, WITHIN, what, |&id| self.status(id), ok).await
     }
 
     /// Waits until `ids` agree on one leader among them with `voters` as voters; the leader.
@@ -248,6 +224,16 @@ impl Cluster {
     /// `amqp://guest:guest@` node `id`'s AMQP port.
     pub fn uri(&self, id: u64) -> String {
         format!("amqp://guest:guest@127.0.0.1:{}/%2f", self.amqp[&id])
+    }
+
+    /// The AMQP URI of every node, in id order.
+    pub fn uris(&self) -> Vec<String> {
+        self.amqp.keys().map(|&id| self.uri(id)).collect()
+    }
+
+    /// Whether node `id`'s process was started and not killed or reaped.
+    pub fn running(&self, id: u64) -> bool {
+        self.children.contains_key(&id)
     }
 
     /// Node `id`'s AMQP address.
@@ -296,100 +282,4 @@ pub fn agree(statuses: &[Status], ids: &[u64], voters: &[u64]) -> bool {
                     .collect::<Vec<_>>()
                     == voters
         })
-}
-
-/// A one-connection-at-a-time relay on a free port that writes `header` to `target` before
-/// splicing, standing in for a cluster peer that hands a client over.
-pub async fn relay_with_header(target: SocketAddr, header: String) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind relay");
-    let addr = listener.local_addr().expect("relay address");
-    tokio::spawn(async move {
-        while let Ok((mut client, _)) = listener.accept().await {
-            let header = header.clone();
-            tokio::spawn(async move {
-                let Ok(mut server) = TcpStream::connect(target).await else {
-                    return;
-                };
-                if server.write_all(header.as_bytes()).await.is_err() {
-                    return;
-                }
-                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-            });
-        }
-    });
-    addr
-}
-
-/// Connects with `lapin` to `uri`; an error if refused, closed or not done in 10 s.
-pub async fn connect(uri: &str) -> Result<lapin::Connection, String> {
-    let connecting = lapin::Connection::connect(uri, lapin::ConnectionProperties::default());
-    match tokio::time::timeout(Duration::from_secs(10), connecting).await {
-        Ok(Ok(c)) => Ok(c),
-        Ok(Err(e)) => Err(e.to_string()),
-        Err(_) => Err("connect timed out".into()),
-    }
-}
-
-/// Waits until `conn` is no longer connected.
-pub async fn closed(conn: &lapin::Connection) {
-    let deadline = Instant::now() + WITHIN;
-    while conn.status().connected() {
-        assert!(Instant::now() < deadline, "connection still open");
-        tokio::time::sleep(POLL).await;
-    }
-}
-
-/// Declares durable `queue`, publishes `body` to it with a confirm, and returns the
-/// channel.
-pub async fn declare_and_publish(conn: &lapin::Connection, queue: &str, body: &[u8]) {
-    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
-    let ch = conn.create_channel().await.expect("channel");
-    ch.confirm_select(ConfirmSelectOptions::default())
-        .await
-        .expect("confirm.select");
-    ch.queue_declare(
-        queue.into(),
-        QueueDeclareOptions {
-            durable: true,
-            ..Default::default()
-        },
-        lapin::types::FieldTable::default(),
-    )
-    .await
-    .expect("queue.declare");
-    let confirm = ch
-        .basic_publish(
-            "".into(),
-            queue.into(),
-            BasicPublishOptions::default(),
-            body,
-            lapin::BasicProperties::default().with_delivery_mode(2),
-        )
-        .await
-        .expect("publish")
-        .await
-        .expect("confirm");
-    assert!(confirm.is_ack(), "publish to {queue} not confirmed");
-}
-
-/// The message count of `queue` (passive declare) and the body of its first message.
-pub async fn count_and_get(conn: &lapin::Connection, queue: &str) -> (u32, Option<Vec<u8>>) {
-    use lapin::options::{BasicGetOptions, QueueDeclareOptions};
-    let ch = conn.create_channel().await.expect("channel");
-    let q = ch
-        .queue_declare(
-            queue.into(),
-            QueueDeclareOptions {
-                passive: true,
-                ..Default::default()
-            },
-            lapin::types::FieldTable::default(),
-        )
-        .await
-        .expect("passive queue.declare");
-    let got = ch
-        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-        .await
-        .expect("basic.get");
-    (q.message_count(), got.map(|m| m.delivery.data.clone()))
 }

@@ -1,31 +1,23 @@
 //! Three real `warren` processes on loopback in cluster mode: ports, configuration files,
-//! spawning, and `warren cluster status --json` polls.
+//! spawning, and `warren cluster status --json` polls. A thin layer over
+//! `tests/cluster_support/process.rs`, which the chaos suite shares.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 use warren::cluster::Status;
+
+#[path = "../cluster_support/process.rs"]
+mod process;
+
+#[allow(unused_imports)]
+pub use process::{POLL, free_port, write_secret};
 
 /// Bound on waiting for the cluster to form (real processes, real time).
 pub const FORM_WITHIN: Duration = Duration::from_secs(60);
-/// Between two status polls.
-pub const POLL: Duration = Duration::from_millis(100);
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-pub fn write_secret(path: &Path, secret: &str) {
-    std::fs::write(path, secret).expect("write secret");
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-}
-
+/// The loopback ports of a 3-node cluster, node 1 first.
 pub struct Ports {
     /// AMQP port of each node.
     pub amqp: [u16; 3],
@@ -33,52 +25,35 @@ pub struct Ports {
     pub cluster: [u16; 3],
 }
 
+/// Writes node `id`'s config into `dir` (peers dialed directly) and returns its path.
 pub fn node_config(dir: &Path, id: usize, ports: &Ports, secret: &Path) -> PathBuf {
-    let mut text = format!(
-        "[server]\nlisten = [\"127.0.0.1:{amqp}\"]\ndata_dir = \"{data}\"\nlog_level = \"warn\"\n\
-         [management]\nlisten = []\n[prometheus]\nlisten = []\n\
-         [cluster]\nenabled = true\nnode_id = {id}\nlisten = \"127.0.0.1:{cluster}\"\n\
-         secret_file = \"{secret}\"\nheartbeat_ms = 100\nelection_timeout_ms = [500, 1000]\n",
-        amqp = ports.amqp[id - 1],
-        data = dir.join(format!("node{id}")).display(),
-        cluster = ports.cluster[id - 1],
-        secret = secret.display(),
-    );
-    for peer in 1..=3 {
-        text.push_str(&format!(
-            "[[cluster.peers]]\nid = {peer}\ncluster = \"127.0.0.1:{}\"\namqp = \"127.0.0.1:{}\"\n",
-            ports.cluster[peer - 1],
-            ports.amqp[peer - 1]
-        ));
-    }
-    let path = dir.join(format!("node{id}.toml"));
-    std::fs::write(&path, text).expect("write config");
+    let peers = process::loopback_peers(&ports.cluster, &ports.amqp);
+    let data = dir.join(format!("node{id}"));
+    let spec = process::NodeSpec {
+        id: id as u64,
+        amqp: ports.amqp[id - 1],
+        cluster: ports.cluster[id - 1],
+        data_dir: &data,
+        secret,
+        election_ms: [500, 1000],
+        snapshot_logs: None,
+        join: None,
+        peers: &peers,
+    };
+    let path = process::config_path(dir, id as u64);
+    std::fs::write(&path, spec.text()).expect("write config");
     path
 }
 
+/// Starts `warren --config CONFIG` (output discarded; killed when dropped). The config
+/// decides the HTTP listeners (`node_config` turns them off).
 pub fn spawn(config: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_warren"))
-        .arg("--config")
-        .arg(config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("warren starts")
+    process::spawn_warren(config, None, false)
 }
 
+/// `warren --config CONFIG cluster status --json`, parsed.
 pub async fn status(config: &Path) -> Result<Status, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_warren"))
-        .arg("--config")
-        .arg(config)
-        .args(["cluster", "status", "--json"])
-        .output()
-        .await
-        .map_err(|e| e.to_string())?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-    }
-    serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())
+    process::status_cli(config).await
 }
 
 /// All answer, agree on one leader, its term and the members, and have applied an entry.
@@ -98,9 +73,9 @@ pub fn formed(statuses: &[Status]) -> bool {
         })
 }
 
-/// Polls `configs`' nodes until all answer and agree on one leader among them.
+/// Polls `configs`' nodes until `expect` of them answer and agree on one leader.
 pub async fn agreed(configs: &[PathBuf], expect: usize) -> Vec<Status> {
-    let deadline = Instant::now() + FORM_WITHIN;
+    let deadline = std::time::Instant::now() + FORM_WITHIN;
     loop {
         let mut statuses = Vec::new();
         let mut last_error = None;
@@ -114,7 +89,7 @@ pub async fn agreed(configs: &[PathBuf], expect: usize) -> Vec<Status> {
             return statuses;
         }
         assert!(
-            Instant::now() < deadline,
+            std::time::Instant::now() < deadline,
             "no agreed leader in time; last error {last_error:?}, statuses {statuses:?}"
         );
         tokio::time::sleep(POLL).await;
