@@ -92,10 +92,13 @@ pub enum ConnectionEvent {
         /// False: the publisher gets basic.nack.
         ok: bool,
     },
-    /// The store committed a transaction's publishes: send tx.commit-ok.
+    /// The store committed a transaction's publishes: send tx.commit-ok (or, when one of
+    /// them could not be stored, close the channel instead).
     TxCommitted {
         /// Channel of the transaction.
         channel: u16,
+        /// False: a publish of the transaction was not stored; no commit-ok.
+        ok: bool,
     },
     /// The consumer's queue went away: send basic.cancel to the client.
     ConsumerCancelled {

@@ -103,6 +103,9 @@ pub struct Channel {
     stored_since_commit: bool,
     /// A queue refused a publish (x-overflow reject-publish) since the last tx.commit.
     refused_since_commit: bool,
+    /// While a tx.commit runs its publishes: set when one of them fails to be stored
+    /// (or replicated), so the commit answers with an error instead of commit-ok.
+    tx_store_failed: Option<Arc<std::sync::atomic::AtomicBool>>,
     /// Single-active-consumer queues whose consumer on this channel was cancelled while
     /// holding deliveries: they wait for them before serving the next consumer, and are
     /// poked once those are settled.
@@ -131,6 +134,7 @@ impl Channel {
             reply_queue: None,
             stored_since_commit: false,
             refused_since_commit: false,
+            tx_store_failed: None,
             awaiting_settle: Vec::new(),
             access: crate::access::cache::DecisionCache::default(),
         }

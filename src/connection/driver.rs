@@ -620,7 +620,7 @@ impl Connection {
             ConnectionEvent::Deliver(d) => d.channel,
             ConnectionEvent::ConsumerCancelled { channel, .. }
             | ConnectionEvent::Persisted { channel, .. }
-            | ConnectionEvent::TxCommitted { channel } => *channel,
+            | ConnectionEvent::TxCommitted { channel, .. } => *channel,
         };
         let Some(ch) = self.channels.get_mut(&channel) else {
             if let ConnectionEvent::Deliver(d) = event {
@@ -638,7 +638,14 @@ impl Connection {
                 ch.consumer_cancelled(consumer_tag, &mut ctx)
             }
             ConnectionEvent::Persisted { seq, ok, .. } => ch.persisted(seq, ok),
-            ConnectionEvent::TxCommitted { .. } => ch.tx_committed(ctx.sink),
+            ConnectionEvent::TxCommitted { ok: true, .. } => ch.tx_committed(ctx.sink),
+            ConnectionEvent::TxCommitted { ok: false, .. } => {
+                let e = AmqpError::new(
+                    ReplyCode::InternalError,
+                    "tx.commit failed: a published message could not be stored",
+                );
+                close_channel(ch, &mut ctx, &e, Vec::new());
+            }
         }
     }
 }

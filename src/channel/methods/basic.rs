@@ -413,8 +413,12 @@ pub(in crate::channel) fn publish(
         let backlog = Arc::clone(ctx.store_backlog);
         let size = message.body_size;
         backlog.add(size);
+        let tx_failed = ch.tx_store_failed.clone();
         let after: Box<dyn FnOnce(bool) + Send> = Box::new(move |ok| {
             backlog.sub(size);
+            if let (false, Some(failed)) = (ok, tx_failed) {
+                failed.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
             if let Some(seq) = confirm {
                 let _ = inbox.send(ConnectionEvent::Persisted { channel, seq, ok });
             }

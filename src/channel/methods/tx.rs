@@ -9,6 +9,8 @@ use crate::protocol::{
     ConfirmSelect, ConfirmSelectOk, Method, TxCommitOk, TxRollbackOk, TxSelectOk,
 };
 use crate::store::{Completion, StoreOp};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub(super) fn confirm_select(
     ch: &mut Channel,
@@ -49,12 +51,22 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
     };
     ch.stored_since_commit = false;
     ch.refused_since_commit = false;
+    let failed = Arc::new(AtomicBool::new(false));
+    ch.tx_store_failed = Some(Arc::clone(&failed));
+    let mut outcome = Ok(());
     for action in actions {
         match action {
-            TxAction::Publish(content) => super::basic::publish(ch, content, ctx)?,
+            TxAction::Publish(content) => {
+                outcome = super::basic::publish(ch, content, ctx);
+                if outcome.is_err() {
+                    break;
+                }
+            }
             TxAction::Settle { entries, requeue } => apply_settlement(ch, entries, requeue),
         }
     }
+    ch.tx_store_failed = None;
+    outcome?;
     if ch.refused_since_commit {
         // What fitted stays published, as in RabbitMQ; the channel is closed.
         return Err(AmqpError::precondition("partial tx completion"));
@@ -64,8 +76,11 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
         // commit-ok only once the published persistent messages are on disk: a barrier op
         // completes after everything queued before it (the store's writer is FIFO).
         let inbox = ctx.inbox.clone();
-        let done: Completion = Box::new(move |_| {
-            let _ = inbox.send(ConnectionEvent::TxCommitted { channel });
+        // commit-ok only if every publish of the transaction was stored (in cluster mode:
+        // committed to the log); the barrier's own write comes after them all.
+        let done: Completion = Box::new(move |result| {
+            let ok = result.is_ok() && !failed.load(Ordering::Relaxed);
+            let _ = inbox.send(ConnectionEvent::TxCommitted { channel, ok });
         });
         let barrier = StoreOp::MarkDelivered { queue: 0, up_to: 0 };
         ctx.broker.store.submit(barrier, Some(done));
@@ -75,7 +90,7 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
     // connection's consumers: as in RabbitMQ, they arrive before commit-ok.
     if ctx
         .inbox
-        .send(ConnectionEvent::TxCommitted { channel })
+        .send(ConnectionEvent::TxCommitted { channel, ok: true })
         .is_err()
     {
         ctx.sink.method(ch.id, &Method::TxCommitOk(TxCommitOk));
