@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -177,12 +177,29 @@ pub async fn request_status(addr: &str, secret: &[u8], ttl: Duration) -> Result<
     }
 }
 
+/// When each peer last answered a Raft request of this node: on the leader (which sends
+/// every peer heartbeats) whether a member is running.
+#[derive(Debug, Clone, Default)]
+pub struct Contacts(Arc<parking_lot::Mutex<BTreeMap<NodeId, Instant>>>);
+
+impl Contacts {
+    fn answered(&self, id: NodeId) {
+        self.0.lock().insert(id, Instant::now());
+    }
+
+    /// How long ago node `id` last answered (`None`: never since this node started).
+    pub fn since(&self, id: NodeId) -> Option<Duration> {
+        self.0.lock().get(&id).map(Instant::elapsed)
+    }
+}
+
 /// Creates [`TcpClient`]s for openraft.
 #[derive(Debug, Clone)]
 pub struct TcpNetwork {
     from: NodeId,
     secret: Arc<[u8]>,
     peers: Arc<BTreeMap<NodeId, String>>,
+    contacts: Contacts,
 }
 
 impl TcpNetwork {
@@ -192,7 +209,13 @@ impl TcpNetwork {
             from,
             secret: Arc::from(secret),
             peers: Arc::new(peers),
+            contacts: Contacts::default(),
         }
+    }
+
+    /// When each peer last answered this node.
+    pub fn contacts(&self) -> Contacts {
+        self.contacts.clone()
     }
 }
 
@@ -217,6 +240,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
         };
         TcpClient {
             target,
+            contacts: self.contacts.clone(),
             link: addr.map(|addr| Link {
                 addr,
                 secret: Arc::clone(&self.secret),
@@ -231,6 +255,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
 #[derive(Debug)]
 pub struct TcpClient {
     target: NodeId,
+    contacts: Contacts,
     link: Option<Link>,
 }
 
@@ -249,14 +274,17 @@ impl TcpClient {
             };
             return Err(RPCError::Unreachable(Unreachable::new(&e)));
         };
-        link.call(&req, option.hard_ttl())
+        let answer = link
+            .call(&req, option.hard_ttl())
             .await
             .map_err(|e| match e {
                 CallError::Unreachable { .. } | CallError::Auth { .. } => {
                     RPCError::Unreachable(Unreachable::new(&e))
                 }
                 _ => RPCError::Network(NetworkError::new(&e)),
-            })
+            })?;
+        self.contacts.answered(self.target);
+        Ok(answer)
     }
 
     fn unexpected<E: std::error::Error>(&self) -> RpcErr<E> {
@@ -274,7 +302,14 @@ impl RaftNetwork<TypeConfig> for TcpClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        // Several large entries could exceed the frame cap: send what fits, and tell
+        // openraft how far it got so it sends the rest next.
+        let (rpc, partial) = super::batch::bound(rpc, super::batch::APPEND_BUDGET);
         match self.call(RpcRequest::AppendEntries(rpc), &option).await? {
+            RpcResponse::AppendEntries(Ok(AppendEntriesResponse::Success)) => match partial {
+                Some(last) => Ok(AppendEntriesResponse::PartialSuccess(Some(last))),
+                None => Ok(AppendEntriesResponse::Success),
+            },
             RpcResponse::AppendEntries(Ok(r)) => Ok(r),
             RpcResponse::AppendEntries(Err(e)) => {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, e)))
