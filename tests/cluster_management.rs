@@ -3,7 +3,9 @@
 //! through the leader is listed through a follower with the same JSON), answers
 //! `/api/warren/cluster` itself, and serves its own Raft series; `/api/nodes` lists the
 //! three members and a killed one turns `running: false`; a member is removed through the
-//! API; with no leader a follower answers 503 with a JSON reason.
+//! API; with no leader a follower answers 503 with a JSON reason. Raft runs on its own
+//! `warren-raft` thread, and messages near the 24 MiB entry cap replicate (each append
+//! request stays under the cluster port's 32 MiB frame cap).
 
 mod common;
 
@@ -25,14 +27,17 @@ struct Node {
     child: Option<Child>,
 }
 
-fn config(dir: &Path, id: usize, ports: &[[u16; 4]; 3], secret: &Path) -> PathBuf {
+/// Raft timings of the first test: fast failure detection.
+const FAST: &str = "heartbeat_ms = 100\nelection_timeout_ms = [500, 1000]\n";
+
+fn config(dir: &Path, id: usize, ports: &[[u16; 4]; 3], secret: &Path, timings: &str) -> PathBuf {
     let [amqp, cluster, mgmt, prom] = ports[id - 1];
     let mut text = format!(
         "[server]\nlisten = [\"127.0.0.1:{amqp}\"]\ndata_dir = \"{data}\"\nlog_level = \"warn\"\n\
          [management]\nlisten = [\"127.0.0.1:{mgmt}\"]\n\
          [prometheus]\nlisten = [\"127.0.0.1:{prom}\"]\n\
          [cluster]\nenabled = true\nnode_id = {id}\nlisten = \"127.0.0.1:{cluster}\"\n\
-         secret_file = \"{secret}\"\nheartbeat_ms = 100\nelection_timeout_ms = [500, 1000]\n",
+         secret_file = \"{secret}\"\n{timings}",
         data = dir.join(format!("node{id}")).display(),
         secret = secret.display(),
     );
@@ -156,6 +161,18 @@ fn keys(v: &Value) -> Vec<String> {
     k
 }
 
+/// The names of the threads of process `pid`.
+fn threads(pid: u32) -> Vec<String> {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| {
+            d.filter_map(|t| t.ok())
+                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The value of an unlabelled sample `name` in a text scrape.
 fn sample(text: &str, name: &str) -> Option<f64> {
     text.lines()
@@ -171,7 +188,7 @@ async fn every_node_serves_the_management_api_and_prometheus() {
         std::array::from_fn(|_| [free_port(), free_port(), free_port(), free_port()]);
     let mut nodes: Vec<Node> = (1..=3)
         .map(|id| {
-            let config = config(dir.path(), id, &ports, &secret);
+            let config = config(dir.path(), id, &ports, &secret, FAST);
             Node {
                 child: Some(spawn(&config)),
                 config,
@@ -222,6 +239,27 @@ async fn every_node_serves_the_management_api_and_prometheus() {
         assert_eq!(from_follower[field], from_leader[field], "{field}");
     }
     assert_eq!(from_follower["node"], json!(name(leader)));
+
+    // The web UI through a follower (forwarded like the API).
+    let (status, page) = http
+        .call(reqwest::Method::GET, f2, "/", None, None)
+        .await
+        .expect("ui");
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("<html") || page.contains("<!DOCTYPE"),
+        "{page}"
+    );
+
+    // Raft runs on its own runtime thread in every node.
+    for node in &nodes {
+        let pid = node.child.as_ref().and_then(Child::id).expect("pid");
+        assert!(
+            threads(pid).iter().any(|t| t == "warren-raft"),
+            "{:?}",
+            threads(pid)
+        );
+    }
 
     // /api/nodes through a follower: three members, all running.
     let nodes_json = http
@@ -386,4 +424,107 @@ async fn every_node_serves_the_management_api_and_prometheus() {
     assert_eq!(status, 200, "{view}");
     assert_eq!(view["id"], json!(followers[0]));
     drop(nodes);
+}
+
+/// Messages of 20 MiB each, published back to back: several such entries in one append
+/// request would exceed the cluster port's 32 MiB frame cap; bounded by bytes, every one
+/// is confirmed (a majority has it) and every node applies as far as the leader.
+#[tokio::test]
+async fn messages_near_the_entry_cap_replicate_to_every_node() {
+    use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
+    use lapin::types::FieldTable;
+    use lapin::{BasicProperties, Connection, ConnectionProperties};
+
+    const BODY: usize = 20 << 20;
+    const MESSAGES: usize = 4;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("cluster.secret");
+    write_secret(&secret, "large-entries-split-by-bytes-secret\n");
+    let ports: [[u16; 4]; 3] =
+        std::array::from_fn(|_| [free_port(), free_port(), free_port(), free_port()]);
+    // openraft 0.9 gives each append request `heartbeat_ms` to be sent and fsynced: a
+    // 20 MiB entry in a debug build on a loaded machine needs more than the default.
+    let slow = "heartbeat_ms = 1000\nelection_timeout_ms = [4000, 8000]\n";
+    let configs: Vec<PathBuf> = (1..=3)
+        .map(|id| config(dir.path(), id, &ports, &secret, slow))
+        .collect();
+    let _children: Vec<Child> = configs.iter().map(|c| spawn(c)).collect();
+    let statuses = agreed(&configs, 3).await;
+    let leader = statuses[0].leader.expect("leader") as usize;
+    let amqp = ports[leader - 1][0];
+    let deadline = Instant::now() + WITHIN;
+    // The leader takes clients once promoted.
+    let conn = loop {
+        let uri = format!("amqp://guest:guest@127.0.0.1:{amqp}/%2f");
+        match Connection::connect(&uri, ConnectionProperties::default()).await {
+            Ok(conn) => break conn,
+            Err(e) => assert!(Instant::now() < deadline, "no AMQP on the leader: {e}"),
+        }
+        tokio::time::sleep(POLL).await;
+    };
+    let ch = conn.create_channel().await.expect("channel");
+    let durable = QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    };
+    ch.queue_declare("big".into(), durable, FieldTable::default())
+        .await
+        .expect("declare");
+    ch.confirm_select(ConfirmSelectOptions::default())
+        .await
+        .expect("confirm.select");
+    let body = vec![b'x'; BODY];
+    let mut pending = Vec::new();
+    for _ in 0..MESSAGES {
+        let confirm = ch
+            .basic_publish(
+                "".into(),
+                "big".into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default().with_delivery_mode(2),
+            )
+            .await
+            .expect("publish");
+        pending.push(confirm);
+    }
+    for confirm in pending {
+        let confirmation = tokio::time::timeout(WITHIN, confirm)
+            .await
+            .expect("confirmed in time")
+            .expect("confirmation");
+        assert!(confirmation.is_ack(), "{confirmation:?}");
+    }
+    let passive = QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let q = ch
+        .queue_declare("big".into(), passive, FieldTable::default())
+        .await
+        .expect("passive declare");
+    assert_eq!(q.message_count() as usize, MESSAGES);
+    // Every node applies as far as the leader had when the last confirm came.
+    let target = common::cluster::status(&configs[leader - 1])
+        .await
+        .expect("leader status")
+        .applied
+        .expect("applied");
+    let deadline = Instant::now() + WITHIN;
+    for config in &configs {
+        loop {
+            let applied = common::cluster::status(config)
+                .await
+                .ok()
+                .and_then(|s| s.applied);
+            if applied.is_some_and(|a| a >= target) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{config:?} applied {applied:?} < {target}"
+            );
+            tokio::time::sleep(POLL).await;
+        }
+    }
 }

@@ -1,7 +1,8 @@
 //! Byte bounds on append-entries requests. openraft batches up to `max_payload_entries`
 //! entries per request whatever their size, while one entry may hold a message of up to
 //! [`MAX_SINGLE_OP_BYTES`](crate::cluster::entry::MAX_SINGLE_OP_BYTES): a few of those in one
-//! request would exceed the cluster port's [`MAX_FRAME`] and the link would refuse it for
+//! request would exceed the cluster port's
+//! [`MAX_FRAME`](super::frame::MAX_FRAME) and the link would refuse it for
 //! ever. [`bound`] keeps the longest prefix of the entries that fits [`APPEND_BUDGET`]
 //! (always at least one entry); the transport then answers openraft with
 //! `PartialSuccess(last sent)`, and openraft sends the rest in its next request.
@@ -9,13 +10,13 @@
 use openraft::EntryPayload;
 use openraft::raft::AppendEntriesRequest;
 
-use super::frame::MAX_FRAME;
 use crate::cluster::entry::ClusterOp;
 use crate::cluster::types::{Entry, LogId, TypeConfig};
 
-/// Most estimated bytes of entries in one append request: the frame cap less room for the
-/// envelope and the estimate's slack.
-pub const APPEND_BUDGET: usize = MAX_FRAME - (4 << 20);
+/// Most estimated bytes of entries in one append request. Far under the frame cap: openraft
+/// 0.9 gives an append request `heartbeat_ms` to be sent, stored and fsynced, so requests are
+/// kept small; an entry over it (one large message) still goes, alone.
+pub const APPEND_BUDGET: usize = 8 << 20;
 
 /// Envelope bytes counted per op on top of its contents (tags, lengths, ids: postcard
 /// varints take fewer).
@@ -69,6 +70,7 @@ pub fn bound(
 mod tests {
     use super::*;
     use crate::cluster::entry::{Message, Request};
+    use crate::cluster::network::frame::MAX_FRAME;
     use crate::cluster::network::rpc::RpcRequest;
     use openraft::{CommittedLeaderId, Vote};
 
@@ -105,6 +107,10 @@ mod tests {
     #[test]
     fn entries_near_the_single_op_cap_go_one_per_frame_and_each_frame_fits() {
         let near_cap = crate::cluster::entry::MAX_SINGLE_OP_BYTES - 1024;
+        const {
+            assert!(APPEND_BUDGET < MAX_FRAME);
+            assert!(crate::cluster::entry::MAX_SINGLE_OP_BYTES + (1 << 20) < MAX_FRAME);
+        };
         let entries: Vec<Entry> = (1..=3).map(|i| big_entry(i, near_cap)).collect();
         let mut pending = entries;
         let mut sent = Vec::new();

@@ -82,55 +82,64 @@ struct Link {
 }
 
 impl Link {
-    async fn connect(&mut self) -> Result<&mut TcpStream, CallError> {
-        if self.stream.is_none() {
-            let addr = self.addr.clone();
-            let unreachable = |reason: String| CallError::Unreachable {
-                addr: addr.clone(),
-                reason,
-            };
-            let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
-                .await
-                .map_err(|_| unreachable("connect timed out".into()))?
-                .map_err(|e| unreachable(e.to_string()))?;
-            let _ = stream.set_nodelay(true);
-            tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                auth::dial(&mut stream, &self.secret, self.from),
-            )
-            .await
-            .map_err(|_| unreachable("handshake timed out".into()))?
-            .map_err(|source| CallError::Auth {
-                addr: addr.clone(),
-                source,
-            })?;
-            self.stream = Some(stream);
+    /// The open connection, taken out of the link (it goes back only after a complete
+    /// exchange), or a new authenticated one.
+    async fn take_connected(&mut self) -> Result<TcpStream, CallError> {
+        if let Some(stream) = self.stream.take() {
+            return Ok(stream);
         }
-        self.stream.as_mut().ok_or_else(|| CallError::Unreachable {
-            addr: self.addr.clone(),
-            reason: "not connected".into(),
-        })
+        let addr = self.addr.clone();
+        let unreachable = |reason: String| CallError::Unreachable {
+            addr: addr.clone(),
+            reason,
+        };
+        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+            .await
+            .map_err(|_| unreachable("connect timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            auth::dial(&mut stream, &self.secret, self.from),
+        )
+        .await
+        .map_err(|_| unreachable("handshake timed out".into()))?
+        .map_err(|source| CallError::Auth {
+            addr: addr.clone(),
+            source,
+        })?;
+        Ok(stream)
     }
 
-    /// Sends `req` and reads the answer within `ttl`; any failure drops the connection.
+    /// Sends `req` and reads the answer within `ttl`. The connection is kept only after a
+    /// complete exchange: a failure, or the caller dropping this future mid-frame (openraft
+    /// times its requests out so), closes it, so a half-written frame never precedes the
+    /// next request on the same connection.
     async fn call(&mut self, req: &RpcRequest, ttl: Duration) -> Result<RpcResponse, CallError> {
         let addr = self.addr.clone();
         let payload = postcard::to_allocvec(req).map_err(|source| CallError::Codec {
             addr: addr.clone(),
             source,
         })?;
-        let result = tokio::time::timeout(ttl, async {
-            let stream = self.connect().await?;
+        let exchanged = tokio::time::timeout(ttl, async {
+            let mut stream = self.take_connected().await?;
             let frame_err = |source| CallError::Frame {
                 addr: addr.clone(),
                 source,
             };
-            write_frame(stream, &payload).await.map_err(frame_err)?;
-            let answer = read_frame(stream, MAX_FRAME).await.map_err(frame_err)?;
-            postcard::from_bytes::<RpcResponse>(&answer).map_err(|source| CallError::Codec {
-                addr: addr.clone(),
-                source,
-            })
+            write_frame(&mut stream, &payload)
+                .await
+                .map_err(frame_err)?;
+            let answer = read_frame(&mut stream, MAX_FRAME)
+                .await
+                .map_err(frame_err)?;
+            let response = postcard::from_bytes::<RpcResponse>(&answer).map_err(|source| {
+                CallError::Codec {
+                    addr: addr.clone(),
+                    source,
+                }
+            })?;
+            Ok((response, stream))
         })
         .await
         .unwrap_or_else(|_| {
@@ -139,10 +148,9 @@ impl Link {
                 reason: format!("no answer within {} ms", ttl.as_millis()),
             })
         });
-        if result.is_err() {
-            self.stream = None;
-        }
-        result
+        let (response, stream) = exchanged?;
+        self.stream = Some(stream);
+        Ok(response)
     }
 }
 
