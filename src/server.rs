@@ -194,7 +194,8 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     // Cluster mode only; off (the default) nothing of the cluster starts.
     let (serve, cluster) = if settings.cluster.enabled {
         let (cluster, roles) = start_cluster(&settings, shutdown_rx.clone()).await?;
-        (Serve::Cluster(roles), Some(cluster))
+        let node = cluster.node.clone();
+        (Serve::Cluster(roles, node), Some(cluster))
     } else {
         let broker = Broker::open(Arc::clone(&settings)).map_err(|source| ServerError::Store {
             dir: settings.server.data_dir.clone(),
@@ -228,7 +229,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         }
         // Every node serves both: the leader from its broker, a follower by forwarding
         // (src/cluster/http_front.rs).
-        (Serve::Cluster(roles), Some(c)) => {
+        (Serve::Cluster(roles, _), Some(c)) => {
             let view = Arc::new(crate::cluster::view::ClusterView::new(
                 &settings,
                 c.node.clone(),
@@ -242,7 +243,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
                 Ok((front.management(), front.prometheus()))
             })?
         }
-        (Serve::Cluster(_), None) => HttpAddrs::default(),
+        (Serve::Cluster(..), None) => HttpAddrs::default(),
     };
     let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
     for (listener, _) in plain {
@@ -261,7 +262,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     drop(accepted_tx);
     let broker = match &serve {
         Serve::Single(b) => Some(Arc::clone(b)),
-        Serve::Cluster(_) => None,
+        Serve::Cluster(..) => None,
     };
     // Cluster mode: followers hand clients to the leader (src/cluster/proxy.rs).
     let gate = match &cluster {
@@ -483,8 +484,11 @@ fn bind_all(
 enum Serve {
     /// Single node: one broker for the life of the server.
     Single(Arc<Broker>),
-    /// Cluster mode: the broker of this node's current term as leader, if any.
-    Cluster(watch::Receiver<Option<crate::cluster::promotion::Serving>>),
+    /// Cluster mode: the broker of this node's current term as leader, if any, and the node.
+    Cluster(
+        watch::Receiver<Option<crate::cluster::promotion::Serving>>,
+        crate::cluster::ClusterNode,
+    ),
 }
 
 impl Serve {
@@ -496,11 +500,33 @@ impl Serve {
     ) -> Option<(Arc<Broker>, watch::Receiver<bool>)> {
         match self {
             Serve::Single(broker) => Some((Arc::clone(broker), shutdown.clone())),
-            Serve::Cluster(roles) => roles
+            Serve::Cluster(roles, _) => roles
                 .borrow()
                 .as_ref()
                 .map(|s| (Arc::clone(&s.broker), s.stop.clone())),
         }
+    }
+
+    /// [`Serve::current`], except that a cluster node that has just been elected and is
+    /// still recovering its broker lets the client wait for it (up to the proxy's
+    /// `LEADER_WAIT`) instead of closing it.
+    async fn current_or_promoting(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<(Arc<Broker>, watch::Receiver<bool>)> {
+        if let Some(current) = self.current(shutdown) {
+            return Some(current);
+        }
+        let Serve::Cluster(roles, node) = self else {
+            return None;
+        };
+        if *node.leader_watch().borrow() != Some(node.id()) {
+            return None;
+        }
+        let mut roles = roles.clone();
+        let wait = crate::cluster::proxy::LEADER_WAIT;
+        let _ = tokio::time::timeout(wait, roles.wait_for(Option::is_some)).await;
+        self.current(shutdown)
     }
 }
 
@@ -563,7 +589,8 @@ async fn accept_loop(
                             }
                         }
                     };
-                    let Some((broker, mut shutdown)) = serve.current(&server_shutdown) else {
+                    let current = serve.current_or_promoting(&server_shutdown).await;
+                    let Some((broker, mut shutdown)) = current else {
                         tracing::warn!(
                             %peer,
                             "refusing an AMQP connection: this node is not the cluster's leader"

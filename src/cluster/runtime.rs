@@ -1,5 +1,5 @@
 //! The cluster's own tokio runtime: openraft's tasks, the cluster port and the transport
-//! run on one dedicated worker thread (plus tokio's blocking pool for the stores), so a
+//! run on two dedicated worker threads (plus tokio's blocking pool for the stores), so a
 //! broker busy with AMQP load cannot delay heartbeats and elections. Handles to the node
 //! (writes, metrics, waits) work from any runtime.
 
@@ -8,7 +8,7 @@ use std::future::Future;
 use tokio::runtime::{Builder, Runtime};
 
 /// Worker threads of the cluster runtime.
-pub const WORKERS: usize = 1;
+pub const WORKERS: usize = 2;
 
 /// The runtime; dropping it stops its tasks without waiting (safe from async code).
 #[derive(Debug)]
