@@ -57,6 +57,9 @@ pub enum ServerError {
     /// Cluster mode is on and the cluster part could not start.
     #[error("{0}")]
     Cluster(#[from] crate::cluster::ClusterError),
+    /// Cluster mode: the HTTP client that forwards management requests could not start.
+    #[error("{0}")]
+    Forward(#[from] crate::cluster::http_forward::ForwardError),
 }
 
 /// A running broker. Dropping it does not stop the broker; call [`ServerHandle::shutdown`].
@@ -191,7 +194,8 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     // Cluster mode only; off (the default) nothing of the cluster starts.
     let (serve, cluster) = if settings.cluster.enabled {
         let (cluster, roles) = start_cluster(&settings, shutdown_rx.clone()).await?;
-        (Serve::Cluster(roles), Some(cluster))
+        let node = cluster.node.clone();
+        (Serve::Cluster(roles, node), Some(cluster))
     } else {
         let broker = Broker::open(Arc::clone(&settings)).map_err(|source| ServerError::Store {
             dir: settings.server.data_dir.clone(),
@@ -208,26 +212,38 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         ));
         (Serve::Single(broker), None)
     };
-    let http = match &serve {
-        Serve::Single(broker) => serve_http(
-            &settings,
-            broker,
-            tls.as_ref(),
-            (&plain_addrs, &tls_addrs),
-            &shutdown_rx,
-        )?,
-        Serve::Cluster(_) => {
-            let asked = !settings.management.addresses()?.is_empty()
-                || !settings.prometheus.addresses()?.is_empty()
-                || https_wanted;
-            if asked {
-                tracing::warn!(
-                    "cluster mode: the management API and the Prometheus endpoint are not \
-                     served yet (they need the leader's broker); their listeners stay closed"
-                );
-            }
-            HttpAddrs::default()
+    let addrs = (&plain_addrs[..], &tls_addrs[..]);
+    let http = match (&serve, &cluster) {
+        (Serve::Single(broker), _) => {
+            let broker = Arc::clone(broker);
+            serve_http(&settings, tls.as_ref(), addrs, &shutdown_rx, |listeners| {
+                let state = AppState {
+                    broker,
+                    listeners,
+                    offload: Default::default(),
+                    cluster: None,
+                };
+                let api = crate::management::router(state.clone());
+                Ok((api, crate::metrics::prometheus::router(state)))
+            })?
         }
+        // Every node serves both: the leader from its broker, a follower by forwarding
+        // (src/cluster/http_front.rs).
+        (Serve::Cluster(roles, _), Some(c)) => {
+            let view = Arc::new(crate::cluster::view::ClusterView::new(
+                &settings,
+                c.node.clone(),
+                c.contacts.clone(),
+            ));
+            let (store, roles) = (c.store.clone(), roles.clone());
+            serve_http(&settings, tls.as_ref(), addrs, &shutdown_rx, |listeners| {
+                let front = crate::cluster::http_front::Front::new(
+                    &settings, store, view, roles, listeners,
+                )?;
+                Ok((front.management(), front.prometheus()))
+            })?
+        }
+        (Serve::Cluster(..), None) => HttpAddrs::default(),
     };
     let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
     for (listener, _) in plain {
@@ -246,7 +262,7 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
     drop(accepted_tx);
     let broker = match &serve {
         Serve::Single(b) => Some(Arc::clone(b)),
-        Serve::Cluster(_) => None,
+        Serve::Cluster(..) => None,
     };
     // Cluster mode: followers hand clients to the leader (src/cluster/proxy.rs).
     let gate = match &cluster {
@@ -286,13 +302,14 @@ struct HttpAddrs {
     prometheus_tls: Vec<SocketAddr>,
 }
 
-/// Binds and serves the management API and the Prometheus endpoint over `broker`.
+/// Binds and serves the management API and the Prometheus endpoint with the routers
+/// `routers` makes from the list of every bound listener.
 fn serve_http(
     settings: &Arc<Settings>,
-    broker: &Arc<Broker>,
     tls: Option<&Arc<ReloadableTlsConfig>>,
     (plain_addrs, tls_addrs): (&[SocketAddr], &[SocketAddr]),
     shutdown_rx: &watch::Receiver<bool>,
+    routers: impl FnOnce(Arc<Vec<Listener>>) -> Result<(axum::Router, axum::Router), ServerError>,
 ) -> Result<HttpAddrs, ServerError> {
     let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
     let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
@@ -328,22 +345,18 @@ fn serve_http(
     let metrics_tls = prometheus_tls_addrs
         .iter()
         .map(|&a| tls_listener("https/prometheus", a));
-    let state = AppState {
-        broker: Arc::clone(broker),
-        listeners: Arc::new(
-            amqp.chain(amqps)
-                .chain(http)
-                .chain(https)
-                .chain(metrics)
-                .chain(metrics_tls)
-                .collect(),
-        ),
-        offload: Default::default(),
-    };
+    let (api_router, metrics_router) = routers(Arc::new(
+        amqp.chain(amqps)
+            .chain(http)
+            .chain(https)
+            .chain(metrics)
+            .chain(metrics_tls)
+            .collect(),
+    ))?;
     let http_timeout = settings.management.request_timeout()?;
     for (listener, addr) in management {
         tracing::info!(%addr, "management API listening");
-        let router = crate::management::router(state.clone());
+        let router = api_router.clone();
         tokio::spawn(crate::management::serve(
             listener,
             router,
@@ -353,7 +366,7 @@ fn serve_http(
     }
     for (listener, addr) in prometheus {
         tracing::info!(%addr, "Prometheus endpoint listening");
-        let router = crate::metrics::prometheus::router(state.clone());
+        let router = metrics_router.clone();
         tokio::spawn(crate::management::serve(
             listener,
             router,
@@ -375,9 +388,9 @@ fn serve_http(
         let Some(tls) = tls.cloned() else { break };
         tracing::info!(%addr, "{what} listening for HTTPS");
         let router = if is_api {
-            crate::management::router(state.clone())
+            api_router.clone()
         } else {
-            crate::metrics::prometheus::router(state.clone())
+            metrics_router.clone()
         };
         let listener = HttpsListener::new(listener, tls, https_timeout);
         tokio::spawn(crate::management::serve(
@@ -416,6 +429,8 @@ async fn start_cluster(
             }
         })?;
     let cluster = crate::cluster::start(settings, store.clone()).await?;
+    // Before any broker reads it: this node's name in the cluster (`warren-<id>@<host>`).
+    crate::cluster::view::name_process(settings, &cluster.node);
     let proposer = crate::cluster::proposer::Proposer::start(cluster.node.clone());
     store.set_replicator(Arc::new(proposer));
     let roles = crate::cluster::promotion::spawn(
@@ -469,8 +484,11 @@ fn bind_all(
 enum Serve {
     /// Single node: one broker for the life of the server.
     Single(Arc<Broker>),
-    /// Cluster mode: the broker of this node's current term as leader, if any.
-    Cluster(watch::Receiver<Option<crate::cluster::promotion::Serving>>),
+    /// Cluster mode: the broker of this node's current term as leader, if any, and the node.
+    Cluster(
+        watch::Receiver<Option<crate::cluster::promotion::Serving>>,
+        crate::cluster::ClusterNode,
+    ),
 }
 
 impl Serve {
@@ -482,11 +500,33 @@ impl Serve {
     ) -> Option<(Arc<Broker>, watch::Receiver<bool>)> {
         match self {
             Serve::Single(broker) => Some((Arc::clone(broker), shutdown.clone())),
-            Serve::Cluster(roles) => roles
+            Serve::Cluster(roles, _) => roles
                 .borrow()
                 .as_ref()
                 .map(|s| (Arc::clone(&s.broker), s.stop.clone())),
         }
+    }
+
+    /// [`Serve::current`], except that a cluster node that has just been elected and is
+    /// still recovering its broker lets the client wait for it (up to the proxy's
+    /// `LEADER_WAIT`) instead of closing it.
+    async fn current_or_promoting(
+        &self,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Option<(Arc<Broker>, watch::Receiver<bool>)> {
+        if let Some(current) = self.current(shutdown) {
+            return Some(current);
+        }
+        let Serve::Cluster(roles, node) = self else {
+            return None;
+        };
+        if *node.leader_watch().borrow() != Some(node.id()) {
+            return None;
+        }
+        let mut roles = roles.clone();
+        let wait = crate::cluster::proxy::LEADER_WAIT;
+        let _ = tokio::time::timeout(wait, roles.wait_for(Option::is_some)).await;
+        self.current(shutdown)
     }
 }
 
@@ -549,7 +589,8 @@ async fn accept_loop(
                             }
                         }
                     };
-                    let Some((broker, mut shutdown)) = serve.current(&server_shutdown) else {
+                    let current = serve.current_or_promoting(&server_shutdown).await;
+                    let Some((broker, mut shutdown)) = current else {
                         tracing::warn!(
                             %peer,
                             "refusing an AMQP connection: this node is not the cluster's leader"

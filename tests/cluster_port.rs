@@ -30,6 +30,7 @@ fn settings(dir: &tempfile::TempDir) -> Settings {
         id: 1,
         cluster: "127.0.0.1:1".into(),
         amqp: "127.0.0.1:5672".into(),
+        management: String::new(),
     }];
     s.validate().expect("valid settings");
     s

@@ -158,6 +158,18 @@ fn check_name(name: &str) -> Result<(), AccessError> {
 }
 
 impl Access {
+    /// Reads the users, vhosts and permissions a cluster follower holds, without ever
+    /// writing: `None` while its store has none yet (the leader seeds them).
+    pub fn open_replica(
+        store: Store,
+        settings: &AuthSettings,
+    ) -> Result<Option<Access>, StoreError> {
+        if !AccessStore::new(store.clone()).is_seeded()? {
+            return Ok(None);
+        }
+        Access::open(store, settings).map(Some)
+    }
+
     /// Loads the model from `store`; on the first start (no seeded marker) seeds it from the
     /// config file: its vhosts, its users (hashed; `guest` tagged administrator unless tags
     /// are given) with configure/write/read `.*` on every configured vhost, as RabbitMQ's

@@ -22,11 +22,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use vhost::VHost;
 
+static NODE_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// `warren@<host name>`, in the shape of RabbitMQ's `rabbit@<host name>` node name; clients
-/// and management tools show it (cluster name and node name alike). Read once.
+/// and management tools show it (cluster name and node name alike). Read once. A cluster
+/// node sets its own name first (see [`set_node_name`]).
 pub fn node_name() -> &'static str {
-    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    NAME.get_or_init(|| {
+    NODE_NAME.get_or_init(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
             .map(|h| h.trim().to_string())
@@ -34,6 +36,25 @@ pub fn node_name() -> &'static str {
             .unwrap_or_else(|| "localhost".to_string());
         format!("warren@{host}")
     })
+}
+
+/// Names this process's node (cluster mode, before any broker starts); false if the name
+/// was already read or set, in which case it stays as it was.
+pub fn set_node_name(name: String) -> bool {
+    NODE_NAME.set(name).is_ok()
+}
+
+static CLUSTER_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// The cluster's name (`/api/cluster-name`, `rabbitmq_identity_info`): a single node's is
+/// its node name, as RabbitMQ names a one-node cluster.
+pub fn cluster_name() -> &'static str {
+    CLUSTER_NAME.get_or_init(|| node_name().to_string())
+}
+
+/// Names the cluster (cluster mode, at start); ignored once the name was read or set.
+pub fn set_cluster_name(name: String) -> bool {
+    CLUSTER_NAME.set(name).is_ok()
 }
 
 /// The broker: one per process (or per in-process test server).

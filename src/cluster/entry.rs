@@ -93,8 +93,10 @@ pub struct Message {
     /// Routing key.
     pub routing_key: Vec<u8>,
     /// The content header's property bytes.
+    #[serde(with = "serde_bytes")]
     pub raw_properties: Vec<u8>,
     /// The body.
+    #[serde(with = "serde_bytes")]
     pub body: Vec<u8>,
     /// Delivery mode 2.
     pub persistent: bool,

@@ -103,17 +103,22 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        match self.db.append(&entries) {
-            Ok(()) => {
+        // The commit syncs to disk: off the cluster runtime's workers, which also carry
+        // heartbeats and the cluster port.
+        let db = std::sync::Arc::clone(&self.db);
+        let appended = tokio::task::spawn_blocking(move || db.append(&entries)).await;
+        let failed = match appended {
+            Ok(Ok(())) => {
                 // The transaction is committed and synced: the entries are on disk.
                 callback.log_io_completed(Ok(()));
-                Ok(())
+                return Ok(());
             }
-            Err(e) => {
-                callback.log_io_completed(Err(std::io::Error::other(e.to_string())));
-                Err(write_err(e))
-            }
-        }
+            Ok(Err(e)) => std::io::Error::other(e.to_string()),
+            Err(e) => std::io::Error::other(format!("cluster log append task failed: {e}")),
+        };
+        let reported = std::io::Error::other(failed.to_string());
+        callback.log_io_completed(Err(failed));
+        Err(StorageIOError::write_logs(&reported).into())
     }
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {

@@ -14,6 +14,10 @@
 //! - [`fence`]: a leader without a recent majority refuses writes.
 //! - [`node`]: [`node::ClusterNode`], the running node; [`status`]: its view of the cluster;
 //!   [`admin`]: `warren cluster status` against the local cluster port.
+//! - [`runtime`]: the dedicated runtime openraft and the cluster port run on.
+//! - [`view`]: the cluster as the HTTP endpoints see it (member names, running);
+//!   [`http_front`]: the management API and Prometheus endpoint of every node (the leader's
+//!   broker, else forwarded by [`http_forward`]); [`ops_api`]: `/api/warren/cluster`.
 //!
 //! Started by [`start`] only when `cluster.enabled` is true; off, nothing here runs.
 
@@ -22,18 +26,23 @@ pub mod apply;
 pub mod db;
 pub mod entry;
 pub mod fence;
+pub mod http_forward;
+pub mod http_front;
 pub mod log_store;
 pub mod membership;
 pub mod network;
 pub mod node;
+pub mod ops_api;
 pub mod promotion;
 pub mod proposer;
 pub mod proxy;
+pub mod runtime;
 pub mod snapshot;
 pub mod state_machine;
 pub mod status;
 pub mod testing;
 pub mod types;
+pub mod view;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -97,14 +106,19 @@ pub struct RunningCluster {
     pub addr: SocketAddr,
     /// The node's message store (the state machine applies to it).
     pub store: Store,
+    /// When each peer last answered this node's Raft requests.
+    pub contacts: network::tcp::Contacts,
     shutdown: watch::Sender<bool>,
+    /// Where openraft and the cluster port run; dropped last.
+    runtime: runtime::RaftRuntime,
 }
 
 impl RunningCluster {
-    /// Stops the cluster port and openraft.
+    /// Stops the cluster port and openraft, then the cluster runtime.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         self.node.shutdown().await;
+        drop(self.runtime);
     }
 }
 
@@ -141,11 +155,41 @@ pub fn initial_members(settings: &Settings) -> BTreeMap<NodeId, Node> {
         .collect()
 }
 
-/// Starts this node's cluster part over the open `store`: binds the cluster port, starts
-/// openraft with the TCP transport, and forms the cluster from `[[cluster.peers]]` on first
-/// start (every node proposes the same voters, which openraft accepts as one cluster).
-#[tracing::instrument(name = "cluster", skip_all, fields(node = settings.cluster.node_id))]
+/// Starts this node's cluster part over the open `store`, on its own runtime
+/// ([`runtime`]): binds the cluster port, starts openraft with the TCP transport, and forms
+/// the cluster from `[[cluster.peers]]` on first start (every node proposes the same voters,
+/// which openraft accepts as one cluster).
 pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, ClusterError> {
+    let runtime = runtime::RaftRuntime::new()
+        .map_err(|e| ClusterError::Raft(format!("cannot start the cluster runtime: {e}")))?;
+    let owned = settings.clone();
+    let started = runtime
+        .run(async move { start_here(&owned, store).await })
+        .await
+        .map_err(|e| ClusterError::Raft(format!("cluster start-up failed: {e}")))?;
+    let (node, addr, store, contacts, shutdown) = started?;
+    Ok(RunningCluster {
+        node,
+        addr,
+        store,
+        contacts,
+        shutdown,
+        runtime,
+    })
+}
+
+/// What [`start_here`] hands back: the node, its port, store, contacts and port shutdown.
+type Started = (
+    ClusterNode,
+    SocketAddr,
+    Store,
+    network::tcp::Contacts,
+    watch::Sender<bool>,
+);
+
+/// [`start`]'s work, on the cluster runtime.
+#[tracing::instrument(name = "cluster", skip_all, fields(node = settings.cluster.node_id))]
+async fn start_here(settings: &Settings, store: Store) -> Result<Started, ClusterError> {
     let c = &settings.cluster;
     let secret = c.read_secret()?;
     let listen = c.listen_addr()?;
@@ -167,6 +211,7 @@ pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, 
     // Fresh: no cluster log on disk before this start (first start, or wiped data).
     let fresh = !config.dir.exists();
     let network = network::tcp::TcpNetwork::new(c.node_id, &secret, peers);
+    let contacts = network.contacts();
     let node = ClusterNode::start(&config, store.clone(), network).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let served = network::listener::Served {
@@ -200,10 +245,5 @@ pub async fn start(settings: &Settings, store: Store) -> Result<RunningCluster, 
     } else {
         node.initialize(initial_members(settings)).await?;
     }
-    Ok(RunningCluster {
-        node,
-        addr,
-        store,
-        shutdown,
-    })
+    Ok((node, addr, store, contacts, shutdown))
 }

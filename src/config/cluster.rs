@@ -70,6 +70,10 @@ pub struct PeerSettings {
     pub cluster: String,
     /// `host:port` of the peer's AMQP listener (where clients are handed to).
     pub amqp: String,
+    /// `host:port` of the peer's management API (plain HTTP), where a follower forwards
+    /// management requests while that peer leads; empty: not forwarded (503).
+    #[serde(default)]
+    pub management: String,
 }
 
 impl Default for ClusterSettings {
@@ -205,6 +209,9 @@ impl ClusterSettings {
             }
             check_host_port(&format!("cluster.peers[{i}].cluster"), &peer.cluster)?;
             check_host_port(&format!("cluster.peers[{i}].amqp"), &peer.amqp)?;
+            if !peer.management.is_empty() {
+                check_host_port(&format!("cluster.peers[{i}].management"), &peer.management)?;
+            }
             if let Some(first) = addrs.insert(peer.cluster.as_str(), i) {
                 return Err(ConfigError::invalid(
                     format!("cluster.peers[{i}].cluster"),
@@ -344,6 +351,7 @@ mod tests {
                 id,
                 cluster: format!("127.0.0.1:{}", 25700 + id),
                 amqp: format!("127.0.0.1:{}", 5700 + id),
+                management: String::new(),
             })
             .collect()
     }

@@ -42,6 +42,13 @@ pub enum ApiError {
     /// 500: something went wrong inside the broker (logged).
     #[error("internal error: {0}")]
     Internal(String),
+    /// 503 `service_unavailable`: cluster mode, and no leader can answer (none known, none
+    /// reachable, or this node is still taking over).
+    #[error("service_unavailable: {0}")]
+    Unavailable(String),
+    /// 409 `conflict`: the cluster refused a membership change in its current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
 }
 
 impl ApiError {
@@ -63,6 +70,8 @@ impl ApiError {
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 
@@ -80,6 +89,8 @@ impl ApiError {
             ApiError::TooLarge => ("bad_request", "request body too large"),
             ApiError::UnsupportedMediaType => ("Unsupported Media Type", "not_json"),
             ApiError::Internal(r) => ("internal_error", r.as_str()),
+            ApiError::Unavailable(r) => ("service_unavailable", r.as_str()),
+            ApiError::Conflict(r) => ("conflict", r.as_str()),
         };
         json!({ "error": error, "reason": reason })
     }

@@ -35,8 +35,14 @@ fn failed(reason: String, extra: serde_json::Value) -> Response {
 
 /// `/api/health/checks/alarms` and `/local-alarms` (one node: the same).
 pub(super) async fn alarms(State(state): State<AppState>) -> Response {
-    state.broker.alarms.check();
-    match state.broker.alarms.current() {
+    alarms_of(&state.broker.alarms)
+}
+
+/// The alarms check over `alarms` (re-checked first): a cluster follower answers
+/// `local-alarms` with its own.
+pub fn alarms_of(alarms: &crate::broker::alarms::Alarms) -> Response {
+    alarms.check();
+    match alarms.current() {
         None => ok(),
         Some(alarm) => {
             let resource = match alarm {

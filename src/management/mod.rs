@@ -111,6 +111,9 @@ pub struct AppState {
     pub listeners: Arc<Vec<Listener>>,
     /// Where scrapes and queue listings run, one of a kind at a time.
     pub offload: Arc<offload::Offload>,
+    /// Cluster mode: the cluster as this node sees it (members for `/api/nodes`, the
+    /// `/api/warren/cluster` operations, raft series); `None` on a single node.
+    pub cluster: Option<Arc<crate::cluster::view::ClusterView>>,
 }
 
 impl AppState {
@@ -201,7 +204,12 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(permissions::routes())
         .merge(policies::routes())
-        .merge(definitions::routes())
+        .merge(definitions::routes());
+    let api = match &state.cluster {
+        Some(view) => api.merge(crate::cluster::ops_api::routes(Arc::clone(view))),
+        None => api,
+    };
+    let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(

@@ -1,5 +1,9 @@
-//! `GET /api/nodes` and `GET /api/nodes/{name}`: this one node, with the integer fields
-//! Telegraf and Datadog decode (a float or string where they expect an integer fails them).
+//! `GET /api/nodes` and `GET /api/nodes/{name}`: this node, with the integer fields
+//! Telegraf and Datadog decode (a float or string where they expect an integer fails them),
+//! and in cluster mode (where the leader answers) every other member too, with its name,
+//! `type` and whether it is `running` (it answered the leader recently); Warren has no
+//! statistics of another node's process, so those entries carry only these fields, as
+//! RabbitMQ's entry for a stopped node does.
 
 use super::AppState;
 use super::auth::Principal;
@@ -119,13 +123,43 @@ const ZERO_COUNTERS: [&str; 23] = [
     "queue_index_journal_write_count",
 ];
 
+/// Another cluster member, as far as this node knows it.
+fn member(m: &crate::cluster::view::MemberView) -> Value {
+    json!({
+        "name": m.name,
+        "type": "disc",
+        "running": m.running,
+        "being_drained": false,
+        "partitions": [],
+        "cluster_links": [],
+    })
+}
+
+/// Every node: this one in full, the other cluster members as [`member`]s, by id.
+fn all_nodes(state: &AppState) -> Vec<Value> {
+    let Some(view) = &state.cluster else {
+        return vec![node(state)];
+    };
+    let me = view.node().id();
+    let mut members = view.members();
+    members.sort_by_key(|m| m.id);
+    let mut out: Vec<Value> = members
+        .iter()
+        .map(|m| if m.id == me { node(state) } else { member(m) })
+        .collect();
+    if !members.iter().any(|m| m.id == me) {
+        out.insert(0, node(state));
+    }
+    out
+}
+
 /// `GET /api/nodes`.
 pub(super) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
 ) -> ApiResult<Json<Value>> {
     principal.require_monitor()?;
-    Ok(Json(Value::Array(vec![node(&state)])))
+    Ok(Json(Value::Array(all_nodes(&state))))
 }
 
 /// `GET /api/nodes/{name}`.
@@ -137,7 +171,11 @@ pub(super) async fn get(
 ) -> ApiResult<Json<Value>> {
     principal.require_monitor()?;
     if name != crate::broker::node_name() {
-        return Err(ApiError::NotFound);
+        return all_nodes(&state)
+            .into_iter()
+            .find(|n| n["name"] == name.as_str())
+            .map(Json)
+            .ok_or(ApiError::NotFound);
     }
     let mut out = node(&state);
     let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");

@@ -27,8 +27,11 @@ pub fn identity(scrape: &mut Scrape) {
     f.push(
         labels(&[
             ("rabbitmq_node", node),
-            ("rabbitmq_cluster", node),
-            ("rabbitmq_cluster_permanent_id", node),
+            ("rabbitmq_cluster", crate::broker::cluster_name()),
+            (
+                "rabbitmq_cluster_permanent_id",
+                crate::broker::cluster_name(),
+            ),
         ]),
         1,
     );
@@ -62,11 +65,11 @@ pub(super) fn queues_of(vhosts: &[Arc<VHost>]) -> Vec<Arc<Queue>> {
         .collect()
 }
 
-fn open_fds() -> u64 {
+pub(super) fn open_fds() -> u64 {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count() as u64)
 }
 
-fn max_fds() -> u64 {
+pub(super) fn max_fds() -> u64 {
     let text = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
     text.lines()
         .find(|l| l.starts_with("Max open files"))

@@ -7,7 +7,8 @@
 //! - [`sampler`]: a task that every 5 s turns counter changes into per-second rates.
 //! - [`history`]: the last 10 minutes of those samples per object, for `*_details.samples`.
 //! - [`prometheus`]: `/metrics`, `/metrics/per-object` and `/metrics/detailed` in
-//!   RabbitMQ's metric names, encoded by prometheus-client, on their own listener.
+//!   RabbitMQ's metric names, encoded by prometheus-client, on their own listener;
+//!   [`raft`]: cluster mode's `rabbitmq_raft_*` series and a follower's scrape.
 
 pub mod counters;
 pub mod detailed;
@@ -17,4 +18,5 @@ pub mod history;
 pub mod per_object;
 pub mod prometheus;
 pub mod queue_series;
+pub mod raft;
 pub mod sampler;

@@ -19,6 +19,31 @@ use axum::routing::get;
 use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 use std::sync::Arc;
 
+/// A cluster follower's endpoint: the same paths, each serving [`super::raft::node_only`]
+/// (it runs no broker; the leader serves the broker's series).
+pub fn follower_router(view: Arc<crate::cluster::view::ClusterView>) -> Router {
+    async fn scrape(
+        State(view): State<Arc<crate::cluster::view::ClusterView>>,
+        headers: HeaderMap,
+    ) -> Response {
+        if !accepts_text(&headers) {
+            return StatusCode::NOT_ACCEPTABLE.into_response();
+        }
+        let mut s = Scrape::default();
+        super::raft::node_only(&view, &mut s);
+        match s.encode() {
+            Ok(text) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response(),
+            Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        }
+    }
+    Router::new()
+        .route("/metrics", get(scrape))
+        .route("/metrics/per-object", get(scrape))
+        .route("/metrics/detailed", get(scrape))
+        .fallback(|| async { StatusCode::NOT_FOUND })
+        .with_state(view)
+}
+
 /// The Prometheus endpoint's routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -55,11 +80,19 @@ async fn respond(
     }
     let broker = Arc::clone(&state.broker);
     let ticks = broker.sampler.ticks();
+    // Cluster mode: the leader's scrapes carry the Raft series too.
+    let cluster = state
+        .cluster
+        .clone()
+        .filter(|_| matches!(kind, Work::Aggregated | Work::PerObject));
     let body = state
         .offload
         .stream_cached(kind, key, ticks, move |sink| {
             let mut scrape = Scrape::default();
             build(&broker, &mut scrape);
+            if let Some(view) = &cluster {
+                super::raft::raft_series(view, &mut scrape);
+            }
             scrape.encode_into(sink)
         })
         .await;

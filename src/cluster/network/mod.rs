@@ -1,8 +1,10 @@
 //! How nodes talk: length-prefixed frames ([`frame`]), a shared-secret handshake
 //! ([`auth`]), the request and response messages ([`rpc`]), the TCP client openraft drives
-//! ([`tcp`]) and the cluster port's server ([`listener`]).
+//! ([`tcp`]) with its byte bound on append requests ([`batch`]) and the cluster port's
+//! server ([`listener`]).
 
 pub mod auth;
+pub mod batch;
 pub mod frame;
 pub mod listener;
 pub mod rpc;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use openraft::error::{
     InstallSnapshotError, NetworkError, RPCError, RaftError, RemoteError, Unreachable,
@@ -82,55 +82,64 @@ struct Link {
 }
 
 impl Link {
-    async fn connect(&mut self) -> Result<&mut TcpStream, CallError> {
-        if self.stream.is_none() {
-            let addr = self.addr.clone();
-            let unreachable = |reason: String| CallError::Unreachable {
-                addr: addr.clone(),
-                reason,
-            };
-            let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
-                .await
-                .map_err(|_| unreachable("connect timed out".into()))?
-                .map_err(|e| unreachable(e.to_string()))?;
-            let _ = stream.set_nodelay(true);
-            tokio::time::timeout(
-                CONNECT_TIMEOUT,
-                auth::dial(&mut stream, &self.secret, self.from),
-            )
-            .await
-            .map_err(|_| unreachable("handshake timed out".into()))?
-            .map_err(|source| CallError::Auth {
-                addr: addr.clone(),
-                source,
-            })?;
-            self.stream = Some(stream);
+    /// The open connection, taken out of the link (it goes back only after a complete
+    /// exchange), or a new authenticated one.
+    async fn take_connected(&mut self) -> Result<TcpStream, CallError> {
+        if let Some(stream) = self.stream.take() {
+            return Ok(stream);
         }
-        self.stream.as_mut().ok_or_else(|| CallError::Unreachable {
-            addr: self.addr.clone(),
-            reason: "not connected".into(),
-        })
+        let addr = self.addr.clone();
+        let unreachable = |reason: String| CallError::Unreachable {
+            addr: addr.clone(),
+            reason,
+        };
+        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+            .await
+            .map_err(|_| unreachable("connect timed out".into()))?
+            .map_err(|e| unreachable(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            auth::dial(&mut stream, &self.secret, self.from),
+        )
+        .await
+        .map_err(|_| unreachable("handshake timed out".into()))?
+        .map_err(|source| CallError::Auth {
+            addr: addr.clone(),
+            source,
+        })?;
+        Ok(stream)
     }
 
-    /// Sends `req` and reads the answer within `ttl`; any failure drops the connection.
+    /// Sends `req` and reads the answer within `ttl`. The connection is kept only after a
+    /// complete exchange: a failure, or the caller dropping this future mid-frame (openraft
+    /// times its requests out so), closes it, so a half-written frame never precedes the
+    /// next request on the same connection.
     async fn call(&mut self, req: &RpcRequest, ttl: Duration) -> Result<RpcResponse, CallError> {
         let addr = self.addr.clone();
         let payload = postcard::to_allocvec(req).map_err(|source| CallError::Codec {
             addr: addr.clone(),
             source,
         })?;
-        let result = tokio::time::timeout(ttl, async {
-            let stream = self.connect().await?;
+        let exchanged = tokio::time::timeout(ttl, async {
+            let mut stream = self.take_connected().await?;
             let frame_err = |source| CallError::Frame {
                 addr: addr.clone(),
                 source,
             };
-            write_frame(stream, &payload).await.map_err(frame_err)?;
-            let answer = read_frame(stream, MAX_FRAME).await.map_err(frame_err)?;
-            postcard::from_bytes::<RpcResponse>(&answer).map_err(|source| CallError::Codec {
-                addr: addr.clone(),
-                source,
-            })
+            write_frame(&mut stream, &payload)
+                .await
+                .map_err(frame_err)?;
+            let answer = read_frame(&mut stream, MAX_FRAME)
+                .await
+                .map_err(frame_err)?;
+            let response = postcard::from_bytes::<RpcResponse>(&answer).map_err(|source| {
+                CallError::Codec {
+                    addr: addr.clone(),
+                    source,
+                }
+            })?;
+            Ok((response, stream))
         })
         .await
         .unwrap_or_else(|_| {
@@ -139,10 +148,9 @@ impl Link {
                 reason: format!("no answer within {} ms", ttl.as_millis()),
             })
         });
-        if result.is_err() {
-            self.stream = None;
-        }
-        result
+        let (response, stream) = exchanged?;
+        self.stream = Some(stream);
+        Ok(response)
     }
 }
 
@@ -177,12 +185,29 @@ pub async fn request_status(addr: &str, secret: &[u8], ttl: Duration) -> Result<
     }
 }
 
+/// When each peer last answered a Raft request of this node: on the leader (which sends
+/// every peer heartbeats) whether a member is running.
+#[derive(Debug, Clone, Default)]
+pub struct Contacts(Arc<parking_lot::Mutex<BTreeMap<NodeId, Instant>>>);
+
+impl Contacts {
+    fn answered(&self, id: NodeId) {
+        self.0.lock().insert(id, Instant::now());
+    }
+
+    /// How long ago node `id` last answered (`None`: never since this node started).
+    pub fn since(&self, id: NodeId) -> Option<Duration> {
+        self.0.lock().get(&id).map(Instant::elapsed)
+    }
+}
+
 /// Creates [`TcpClient`]s for openraft.
 #[derive(Debug, Clone)]
 pub struct TcpNetwork {
     from: NodeId,
     secret: Arc<[u8]>,
     peers: Arc<BTreeMap<NodeId, String>>,
+    contacts: Contacts,
 }
 
 impl TcpNetwork {
@@ -192,7 +217,13 @@ impl TcpNetwork {
             from,
             secret: Arc::from(secret),
             peers: Arc::new(peers),
+            contacts: Contacts::default(),
         }
+    }
+
+    /// When each peer last answered this node.
+    pub fn contacts(&self) -> Contacts {
+        self.contacts.clone()
     }
 }
 
@@ -217,6 +248,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
         };
         TcpClient {
             target,
+            contacts: self.contacts.clone(),
             link: addr.map(|addr| Link {
                 addr,
                 secret: Arc::clone(&self.secret),
@@ -231,6 +263,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
 #[derive(Debug)]
 pub struct TcpClient {
     target: NodeId,
+    contacts: Contacts,
     link: Option<Link>,
 }
 
@@ -249,14 +282,17 @@ impl TcpClient {
             };
             return Err(RPCError::Unreachable(Unreachable::new(&e)));
         };
-        link.call(&req, option.hard_ttl())
+        let answer = link
+            .call(&req, option.hard_ttl())
             .await
             .map_err(|e| match e {
                 CallError::Unreachable { .. } | CallError::Auth { .. } => {
                     RPCError::Unreachable(Unreachable::new(&e))
                 }
                 _ => RPCError::Network(NetworkError::new(&e)),
-            })
+            })?;
+        self.contacts.answered(self.target);
+        Ok(answer)
     }
 
     fn unexpected<E: std::error::Error>(&self) -> RpcErr<E> {
@@ -274,7 +310,14 @@ impl RaftNetwork<TypeConfig> for TcpClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<NodeId>, RpcErr> {
+        // Several large entries could exceed the frame cap: send what fits, and tell
+        // openraft how far it got so it sends the rest next.
+        let (rpc, partial) = super::batch::bound(rpc, super::batch::APPEND_BUDGET);
         match self.call(RpcRequest::AppendEntries(rpc), &option).await? {
+            RpcResponse::AppendEntries(Ok(AppendEntriesResponse::Success)) => match partial {
+                Some(last) => Ok(AppendEntriesResponse::PartialSuccess(Some(last))),
+                None => Ok(AppendEntriesResponse::Success),
+            },
             RpcResponse::AppendEntries(Ok(r)) => Ok(r),
             RpcResponse::AppendEntries(Err(e)) => {
                 Err(RPCError::RemoteError(RemoteError::new(self.target, e)))

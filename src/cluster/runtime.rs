@@ -1,0 +1,48 @@
+//! The cluster's own tokio runtime: openraft's tasks, the cluster port and the transport
+//! run on two dedicated worker threads (plus tokio's blocking pool for the stores), so a
+//! broker busy with AMQP load cannot delay heartbeats and elections. Handles to the node
+//! (writes, metrics, waits) work from any runtime.
+
+use std::future::Future;
+
+use tokio::runtime::{Builder, Runtime};
+
+/// Worker threads of the cluster runtime.
+pub const WORKERS: usize = 2;
+
+/// The runtime; dropping it stops its tasks without waiting (safe from async code).
+#[derive(Debug)]
+pub struct RaftRuntime(Option<Runtime>);
+
+impl RaftRuntime {
+    /// Starts the runtime's worker thread (`warren-raft`).
+    pub fn new() -> std::io::Result<RaftRuntime> {
+        let runtime = Builder::new_multi_thread()
+            .worker_threads(WORKERS)
+            .thread_name("warren-raft")
+            .enable_all()
+            .build()?;
+        Ok(RaftRuntime(Some(runtime)))
+    }
+
+    /// Runs `task` on the cluster runtime and waits for it from the caller's runtime.
+    pub async fn run<F>(&self, task: F) -> Result<F::Output, tokio::task::JoinError>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.0 {
+            Some(runtime) => runtime.spawn(task).await,
+            // Only after drop; `run` cannot be called then.
+            None => tokio::spawn(task).await,
+        }
+    }
+}
+
+impl Drop for RaftRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
