@@ -119,10 +119,18 @@ async fn the_cluster_port_survives_hostile_input_and_serves_its_node() {
         }]))
         .await
         .expect("write");
-    let status = tcp::request_status(&addr, SECRET, WAIT)
-        .await
-        .expect("status");
-    assert!(status.applied >= Some(log_id.index), "{status:?}");
+    // The write's answer can come before the node's metrics show it applied: poll.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let status = tcp::request_status(&addr, SECRET, WAIT)
+            .await
+            .expect("status");
+        if status.applied >= Some(log_id.index) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{status:?}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let users = store.definitions(DefinitionKind::User).expect("read");
     assert!(
         users.contains(&(b"alice".to_vec(), b"{}".to_vec())),
