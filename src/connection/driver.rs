@@ -640,8 +640,8 @@ impl Connection {
             ConnectionEvent::Persisted { seq, ok, .. } => ch.persisted(seq, ok),
             ConnectionEvent::TxCommitted { ok: true, .. } => ch.tx_committed(ctx.sink),
             ConnectionEvent::TxCommitted { ok: false, .. } => {
-                let e = AmqpError::new(
-                    ReplyCode::InternalError,
+                // As a transaction a queue partly refused: 406, the channel closes.
+                let e = AmqpError::precondition(
                     "tx.commit failed: a published message could not be stored",
                 );
                 close_channel(ch, &mut ctx, &e, Vec::new());
