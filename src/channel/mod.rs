@@ -271,7 +271,7 @@ impl Channel {
         let result = if self.tx.is_some() {
             // Check the exchange and a direct reply-to now, as RabbitMQ does; route at commit.
             let mut content = content;
-            let checked = methods::basic::check_publish(&content, ctx).and_then(|()| {
+            let checked = methods::publish::check_publish(&content, ctx).and_then(|()| {
                 if let Some(rewritten) =
                     methods::basic::rewrite_reply_to(self, &content.raw_properties)?
                 {
@@ -285,7 +285,7 @@ impl Channel {
                 }
             })
         } else {
-            methods::basic::publish(self, content, ctx)
+            methods::publish::publish(self, content, ctx)
         };
         result.map_err(|e| e.with_method(60, 40))
     }

@@ -26,6 +26,7 @@ macro_rules! channel_ctx {
     };
 }
 
+mod channels;
 mod driver;
 mod frame_errors;
 pub mod fuzz;
@@ -272,9 +273,9 @@ impl Connection {
         {
             let ctx = channel_ctx!(self, &vhost);
             for ch in &mut channels {
-                ch.release(&ctx, driver::deliveries_for(&mut in_flight, ch.id));
+                ch.release(&ctx, channels::deliveries_for(&mut in_flight, ch.id));
             }
-            driver::return_undelivered(&ctx, in_flight);
+            channels::return_undelivered(&ctx, in_flight);
         }
         for q in vhost.queues() {
             if q.decl.exclusive_owner == Some(self.id) {

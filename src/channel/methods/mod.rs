@@ -2,6 +2,7 @@
 
 pub(super) mod basic;
 mod exchange;
+pub(super) mod publish;
 mod queue;
 mod tx;
 
@@ -150,7 +151,7 @@ pub(super) fn dispatch(
         Method::BasicQos(m) => basic::qos(ch, m, ctx),
         Method::BasicConsume(m) => basic::consume(ch, m, ctx),
         Method::BasicCancel(m) => basic::cancel(ch, m, ctx),
-        Method::BasicPublish(m) => basic::start_publish(ch, m),
+        Method::BasicPublish(m) => publish::start_publish(ch, m),
         Method::BasicGet(m) => basic::get(ch, m, ctx),
         Method::BasicAck(m) => basic::settle(ch, m.delivery_tag, m.multiple, None, ctx),
         Method::BasicReject(m) => basic::settle(ch, m.delivery_tag, false, Some(m.requeue), ctx),

@@ -57,7 +57,7 @@ pub(super) fn commit(ch: &mut Channel, ctx: &mut ChannelContext<'_>) -> Result<(
     for action in actions {
         match action {
             TxAction::Publish(content) => {
-                outcome = super::basic::publish(ch, content, ctx);
+                outcome = super::publish::publish(ch, content, ctx);
                 if outcome.is_err() {
                     break;
                 }
