@@ -45,6 +45,7 @@ impl Queue {
                     continue;
                 }
                 has_expiry |= qm.expires_at.is_some();
+                self.store_delivery_count(&qm);
                 inner.state.requeue(qm);
             }
         }
