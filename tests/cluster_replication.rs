@@ -2,8 +2,8 @@
 //! with a real store and Raft log (LMDB) in a temp dir and the proposer as its store's
 //! replicator, on tokio's paused clock. Writes made on the leader's store (as its broker
 //! makes them) are applied to every node's store; after the leader is cut off, the new
-//! leader's broker recovers exactly the confirmed messages; without a majority nothing is
-//! confirmed.
+//! leader's broker recovers exactly the confirmed messages (and quorum queues' delivery
+//! counts); without a majority nothing is confirmed.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,7 +18,7 @@ use warren::cluster::proposer::Proposer;
 use warren::cluster::testing::Router;
 use warren::cluster::{ClusterNode, Node, NodeConfig, NodeId};
 use warren::config::Settings;
-use warren::protocol::{FieldTable, ShortStr};
+use warren::protocol::{FieldTable, FieldValue, ShortStr};
 use warren::store::{DefinitionKind, Store, StoreError, StoreOp, StoreOptions, StoredMessage};
 
 /// Bound on every wait, in (paused, virtual) time.
@@ -150,12 +150,16 @@ fn publish(queue: u64, seq: u64) -> StoreOp {
 }
 
 fn queue_def(queue_id: u64) -> StoreOp {
+    queue_def_with(queue_id, "orders", FieldTable::default())
+}
+
+fn queue_def_with(queue_id: u64, name: &str, arguments: FieldTable) -> StoreOp {
     let def = QueueDef {
         vhost: ShortStr::from("/"),
-        name: ShortStr::from("orders"),
+        name: ShortStr::from(name),
         queue_id,
         auto_delete: false,
-        arguments: FieldTable::default(),
+        arguments,
     };
     StoreOp::PutDefinition {
         kind: DefinitionKind::Queue,
@@ -391,4 +395,94 @@ async fn a_dead_letter_move_lands_in_exactly_one_queue_across_a_failover() {
         new_store.queue_stats(target).expect("stats").count,
     );
     assert_eq!(counts.0 + counts.1, 15, "{counts:?}");
+}
+
+/// The delivery counts a store holds for `queue`, by seq.
+fn stored_counts(store: &Store, queue: u64) -> Vec<(u64, u32)> {
+    let entries = store.read_queue(queue, 0, 100).expect("read queue");
+    entries.iter().map(|e| (e.seq, e.delivery_count)).collect()
+}
+
+#[tokio::test(flavor = "current_thread", start_paused = true)]
+async fn quorum_delivery_counts_reach_every_node_and_survive_a_failover() {
+    let (router, nodes) = three().await;
+    let (_stop, shutdown) = watch::channel(false);
+    let settings = Arc::new(Settings::default());
+    let mut roles: BTreeMap<NodeId, _> = nodes
+        .iter()
+        .map(|(&id, n)| {
+            let rx = promotion::spawn(
+                Arc::clone(&settings),
+                n.store.clone(),
+                n.node.clone(),
+                shutdown.clone(),
+            );
+            (id, rx)
+        })
+        .collect();
+    let old = leader(&nodes, &[1, 2, 3]).await;
+    serving(roles.get_mut(&old).expect("roles"), true).await;
+    // On the leader's store, as its broker writes them: a quorum queue, two messages, the
+    // first returned twice.
+    let store = &nodes[&old].store;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let queue = store.allocate_queue_id().expect("queue id");
+    let mut args = FieldTable::default();
+    args.insert(
+        "x-queue-type",
+        FieldValue::LongStr(Bytes::from_static(b"quorum")),
+    );
+    submit(store, queue_def_with(queue, "counted", args), 0, &tx);
+    for seq in 1..=2 {
+        submit(store, publish(queue, seq), seq, &tx);
+    }
+    for count in 1..=2 {
+        let op = StoreOp::DeliveryCount {
+            queue,
+            seq: 1,
+            count,
+        };
+        submit(store, op, 10 + u64::from(count), &tx);
+    }
+    let done = results(&mut rx, 5).await;
+    assert!(done.values().all(Result::is_ok), "{done:?}");
+    for (id, n) in &nodes {
+        eventually(&format!("node {id} has the count"), || {
+            (stored_counts(&n.store, queue) == [(1, 2), (2, 0)]).then_some(())
+        })
+        .await;
+    }
+
+    router.isolate(old);
+    serving(roles.get_mut(&old).expect("roles"), false).await;
+    let others: Vec<NodeId> = (1..=3).filter(|&id| id != old).collect();
+    let new = leader(&nodes, &others).await;
+    let promoted = serving(roles.get_mut(&new).expect("roles"), true)
+        .await
+        .expect("serving");
+    let vhost = promoted.broker.vhost("/").expect("default vhost");
+    let q = vhost
+        .queue(&ShortStr::from("counted"))
+        .expect("the queue was recovered");
+    let (qm, _) = q.get(false).expect("the first message");
+    assert_eq!((qm.seq, qm.delivery_count), (1, 2), "the count carried on");
+    // The new leader's broker returns it once more: the count goes through the log to the
+    // nodes that can hear it.
+    q.requeue([qm]);
+    for id in &others {
+        eventually(&format!("node {id} has the new count"), || {
+            (stored_counts(&nodes[id].store, queue) == [(1, 3), (2, 0)]).then_some(())
+        })
+        .await;
+    }
+    // Acked, the entry leaves with its count.
+    let (qm, _) = q.get(false).expect("the first message again");
+    assert_eq!(qm.delivery_count, 3);
+    q.ack(&[qm]);
+    for id in &others {
+        eventually(&format!("node {id} dropped the entry"), || {
+            (stored_counts(&nodes[id].store, queue) == [(2, 0)]).then_some(())
+        })
+        .await;
+    }
 }

@@ -167,8 +167,8 @@ pub(crate) fn queued_message(entry: QueueEntry) -> QueuedMessage {
         seq: entry.seq,
         message: Arc::new(message),
         redelivered: entry.redelivered,
-        // The store keeps no count: a restart starts it again (see the README).
-        delivery_count: 0,
+        // Quorum queues' returns, as recorded with the entry (0 for every other queue).
+        delivery_count: entry.delivery_count,
         expires_at: None,
         stored: true,
     }

@@ -4,8 +4,8 @@
 //! The format is postcard (a variant is a varint index): new kinds of ops are appended at the
 //! end of [`ClusterOp`] so entries written by this build stay readable. Besides definitions
 //! an entry carries the broker's message writes (persistent publishes with their
-//! `(queue, seq)` entries, removes, delivered marks, purges) and the queue-id counter, in the
-//! order the leader's broker made them (see [`super::proposer`]).
+//! `(queue, seq)` entries, removes, delivered marks, delivery counts, purges) and the queue-id
+//! counter, in the order the leader's broker made them (see [`super::proposer`]).
 
 use serde::{Deserialize, Serialize};
 
@@ -82,6 +82,15 @@ pub enum ClusterOp {
     QueueCounter {
         /// The next free queue id.
         next: u64,
+    },
+    /// [`StoreOp::DeliveryCount`]: a quorum queue's entry was returned `count` times.
+    DeliveryCount {
+        /// The queue.
+        queue: u64,
+        /// The entry's seq.
+        seq: u64,
+        /// How many times it was returned.
+        count: u32,
     },
 }
 
@@ -248,6 +257,7 @@ impl ClusterOp {
             | ClusterOp::MarkDelivered { .. }
             | ClusterOp::Purge { .. }
             | ClusterOp::QueueCounter { .. } => 16,
+            ClusterOp::DeliveryCount { .. } => 20,
         }
     }
 
@@ -282,6 +292,9 @@ impl ClusterOp {
             StoreOp::Remove { queue, seq } => ClusterOp::Remove { queue, seq },
             StoreOp::MarkDelivered { queue, up_to } => ClusterOp::MarkDelivered { queue, up_to },
             StoreOp::Purge { queue, forget } => ClusterOp::Purge { queue, forget },
+            StoreOp::DeliveryCount { queue, seq, count } => {
+                ClusterOp::DeliveryCount { queue, seq, count }
+            }
         }
     }
 
@@ -318,6 +331,11 @@ impl ClusterOp {
                 forget: *forget,
             },
             ClusterOp::QueueCounter { .. } => return None,
+            ClusterOp::DeliveryCount { queue, seq, count } => StoreOp::DeliveryCount {
+                queue: *queue,
+                seq: *seq,
+                count: *count,
+            },
             ClusterOp::PutDefinition { kind, key, value } => StoreOp::PutDefinition {
                 kind: kind.store_kind(),
                 key: key.clone(),
@@ -351,6 +369,34 @@ mod tests {
         let bytes = postcard::to_allocvec(&r).expect("encode");
         assert!(bytes.len() < 40, "{} bytes", bytes.len());
         assert_eq!(postcard::from_bytes::<Request>(&bytes).expect("decode"), r);
+    }
+
+    #[test]
+    fn delivery_counts_are_appended_so_older_entries_decode_unchanged() {
+        // Variant indexes are the format: the ops before it keep theirs.
+        let counter = ClusterOp::QueueCounter { next: 5 };
+        assert_eq!(postcard::to_allocvec(&counter).expect("encode"), [6, 5]);
+        let op = ClusterOp::DeliveryCount {
+            queue: 1,
+            seq: 300,
+            count: 3,
+        };
+        let bytes = postcard::to_allocvec(&op).expect("encode");
+        assert_eq!(bytes, [7, 1, 0xac, 0x02, 3]);
+        assert_eq!(
+            postcard::from_bytes::<ClusterOp>(&bytes).expect("decode"),
+            op
+        );
+        let store_op = op.to_store_op().expect("a store op");
+        assert!(matches!(
+            store_op,
+            StoreOp::DeliveryCount {
+                queue: 1,
+                seq: 300,
+                count: 3
+            }
+        ));
+        assert_eq!(ClusterOp::from_store_op(store_op), op);
     }
 
     #[test]

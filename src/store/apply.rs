@@ -82,6 +82,18 @@ pub(crate) fn apply(txn: &mut RwTxn<'_>, ctx: &mut Ctx<'_>, op: &StoreOp) -> OpR
             }
             Ok(Ok(()))
         }
+        StoreOp::DeliveryCount { queue, seq, count } => {
+            let key = codec::index_key(*queue, *seq);
+            let counted = ctx
+                .dbs
+                .index
+                .get(txn, &key)?
+                .and_then(|v| codec::index_value_counted(v, *count));
+            if let Some(v) = counted {
+                ctx.dbs.index.put(txn, &key, &v)?;
+            }
+            Ok(Ok(()))
+        }
         StoreOp::Purge { queue, forget } => {
             purge(txn, ctx, *queue, |_| true)?;
             if *forget {

@@ -14,7 +14,11 @@
 //!   stays flat at 353 / 291 / 331 MiB for 1 KiB / 16 KiB / 1 MiB bodies; unchunked
 //!   (overflow pages) it is 322 MiB for 16 KiB and creeps 322 → 325 MiB for 1 MiB. Chunking
 //!   keeps the file flat and never depends on contiguous free runs, so it stays.
-//! - `index`: `(queue u64, seq u64)` → `msg_id u64 | flags u8`.
+//! - `index`: `(queue u64, seq u64)` → `msg_id u64 | flags u8 | [delivery_count u32]`. The
+//!   count (a quorum queue's returns, see [`super::StoreOp::DeliveryCount`]) is written only
+//!   once a message was returned: absent means 0. Builds before it read the first 9 bytes
+//!   and ignore the rest, and data written before it has none, so the format version
+//!   stays 2 both ways.
 //! - `stats`: `queue u64` → `count u64 | bytes u64 | max_seq u64 | transient u64`.
 //! - `marks`: `queue u64` → delivered watermark `u64`.
 //! - `defs`: `kind u8 | key` (keys over [`DEF_KEY_INLINE`] bytes: `kind | first bytes | fnv64 |
@@ -83,6 +87,19 @@ pub(crate) fn index_value(msg_id: u64, persistent: bool) -> [u8; 9] {
     v[..8].copy_from_slice(&msg_id.to_be_bytes());
     v[8] = if persistent { FLAG_PERSISTENT } else { 0 };
     v
+}
+
+/// An index value (as read) with its delivery count set to `count`; `None` if damaged.
+pub(crate) fn index_value_counted(v: &[u8], count: u32) -> Option<[u8; 13]> {
+    let mut out = [0u8; 13];
+    out[..9].copy_from_slice(v.get(..9)?);
+    out[9..].copy_from_slice(&count.to_be_bytes());
+    Some(out)
+}
+
+/// The delivery count an index value carries (0 when it has none).
+pub(crate) fn index_delivery_count(v: &[u8]) -> u32 {
+    be_u32(v, 9).unwrap_or(0)
 }
 
 /// Decodes an index value into (msg_id, persistent).
@@ -347,6 +364,19 @@ mod tests {
             decode_header(&stamped).unwrap().published_at_ms,
             Some(1_795_000_000_123)
         );
+    }
+
+    #[test]
+    fn index_values_carry_a_delivery_count_old_ones_read_as_zero() {
+        let old = index_value(42, true);
+        assert_eq!(index_delivery_count(&old), 0, "format 2 without a count");
+        let counted = index_value_counted(&old, 3).unwrap();
+        assert_eq!(decode_index_value(&counted), Some((42, true)));
+        assert_eq!(index_delivery_count(&counted), 3);
+        let again = index_value_counted(&counted, 7).unwrap();
+        assert_eq!(index_delivery_count(&again), 7);
+        assert_eq!(&again[..9], &old[..], "what older builds read is unchanged");
+        assert!(index_value_counted(&old[..8], 1).is_none(), "damaged");
     }
 
     #[test]

@@ -20,7 +20,8 @@
 //! restart, as RabbitMQ loses them) and reads the highest message id. Per-queue counters are
 //! kept in the same transactions as the index, so [`Store::queue_stats`] is one lookup even for
 //! millions of entries, and [`Store::read_queue`] pages through a queue in seq order with
-//! `redelivered` set from the [`StoreOp::MarkDelivered`] watermark.
+//! `redelivered` set from the [`StoreOp::MarkDelivered`] watermark and each entry's
+//! `delivery_count` from [`StoreOp::DeliveryCount`].
 
 mod apply;
 mod atomic;
@@ -396,6 +397,7 @@ impl Store {
                     seq,
                     msg_id,
                     redelivered: mark.is_some_and(|m| seq <= m),
+                    delivery_count: codec::index_delivery_count(v),
                     message,
                 });
                 if out.len() >= max {

@@ -177,6 +177,9 @@ pub struct QueueEntry {
     pub msg_id: u64,
     /// Delivered at least once before (from [`StoreOp::MarkDelivered`]).
     pub redelivered: bool,
+    /// Times the message was returned to its queue (from [`StoreOp::DeliveryCount`]; 0
+    /// when never recorded).
+    pub delivery_count: u32,
     /// The message.
     pub message: StoredMessage,
 }
@@ -274,6 +277,17 @@ pub enum StoreOp {
         queue: QueueId,
         /// Also forget the queue's max seq and delivered watermark.
         forget: bool,
+    },
+    /// A quorum queue's entry was returned `count` times (its `x-delivery-count`): kept
+    /// with the entry, so it goes when the entry goes. Recording it for a missing entry
+    /// (already removed, or whose publish is not stored yet) does nothing.
+    DeliveryCount {
+        /// The queue.
+        queue: QueueId,
+        /// The entry's seq.
+        seq: u64,
+        /// How many times it was returned.
+        count: u32,
     },
     /// Insert or replace a definition.
     PutDefinition {

@@ -14,14 +14,16 @@ pub mod args;
 mod consumers;
 pub mod dead_letter;
 pub mod delivery_count;
+mod dispatch;
 pub mod expiration;
 mod paging;
 pub mod quorum;
+mod settle;
 pub mod state;
 mod storage;
 mod timers;
 
-use crate::broker::consumer::{ConnectionEvent, Consumer, Delivery};
+use crate::broker::consumer::Consumer;
 use crate::broker::message::{Message, QueuedMessage};
 use crate::broker::vhost::VHost;
 use crate::error::{AmqpError, AmqpResult};
@@ -393,261 +395,6 @@ impl Queue {
         }
     }
 
-    /// Delivers whatever the consumers' credit allows.
-    pub fn dispatch(self: &Arc<Self>) {
-        let mut dead = DeadLetters::new();
-        {
-            let mut inner = self.inner.lock();
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
-        }
-        self.dead_letter(dead);
-    }
-
-    fn dispatch_locked(self: &Arc<Self>, inner: &mut Inner, now: Instant, dead: &mut DeadLetters) {
-        self.dispatch_loop(inner, now, dead);
-        self.account(inner);
-    }
-
-    fn dispatch_loop(self: &Arc<Self>, inner: &mut Inner, now: Instant, dead: &mut DeadLetters) {
-        loop {
-            self.refill(inner, false);
-            while let Some(qm) = inner.state.pop_expired(now) {
-                dead.push((qm, DeathReason::Expired));
-            }
-            if inner.state.is_empty() {
-                return;
-            }
-            let idx = if self.args.single_active_consumer {
-                // Only the first consumer (the active one) receives; the others wait.
-                match inner.state.consumers().first() {
-                    Some(c) if c.has_credit() => 0,
-                    Some(c) => {
-                        if !c.flow.has_room() {
-                            c.flow.wait(self);
-                        }
-                        return;
-                    }
-                    None => return,
-                }
-            } else {
-                let Some(idx) = inner
-                    .state
-                    .next_consumer_index(|c| c.has_credit(), |c| c.priority)
-                else {
-                    // Consumers whose connection is backed up get a wake-up when it drains.
-                    for c in inner.state.consumers() {
-                        if !c.flow.has_room() {
-                            c.flow.wait(self);
-                        }
-                    }
-                    return;
-                };
-                idx
-            };
-            if !inner
-                .state
-                .consumers()
-                .get(idx)
-                .is_some_and(|c| c.try_take_credit())
-            {
-                // Another queue took the channel's last credit meanwhile.
-                return;
-            }
-            let Some(qm) = inner.state.pop() else { return };
-            let Some(consumer) = inner.state.consumers().get(idx) else {
-                return;
-            };
-            let no_ack = consumer.no_ack;
-            consumer.flow.sent(delivery_cost(&qm));
-            let (bytes, persistent) = (qm.message.body_size, qm.message.persistent);
-            let event = ConnectionEvent::Deliver(Delivery {
-                channel: consumer.channel,
-                consumer_tag: consumer.tag.clone(),
-                queue: Arc::clone(self),
-                message: qm,
-                no_ack,
-            });
-            match consumer.inbox.send(event) {
-                Ok(()) => {
-                    if !no_ack {
-                        inner.state.record_unacked(bytes, persistent);
-                    }
-                }
-                Err(err) => {
-                    // The connection is gone: put the message back untouched and drop the
-                    // consumer; its connection's cleanup will find nothing left to do.
-                    consumer.release_credit();
-                    let (conn, ch, tag) = (
-                        consumer.connection_id,
-                        consumer.channel,
-                        consumer.tag.clone(),
-                    );
-                    if let ConnectionEvent::Deliver(d) = err.0 {
-                        inner.state.unpop(d.message);
-                    }
-                    inner.state.remove_consumer(|c| c.is(conn, ch, &tag));
-                }
-            }
-        }
-    }
-
-    /// Expires what has expired at the head, delivers, and re-arms the expiry timer.
-    fn expire_now(self: &Arc<Self>) -> Option<Instant> {
-        let mut dead = DeadLetters::new();
-        let next = {
-            let mut inner = self.inner.lock();
-            self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
-            let next = if inner.deleted {
-                None
-            } else {
-                inner.state.head_expiry()
-            };
-            if next.is_none() {
-                inner.expiry_timer_running = false;
-            }
-            next
-        };
-        self.dead_letter(dead);
-        next
-    }
-
-    fn arm_expiry(self: &Arc<Self>, inner: &mut Inner) {
-        if inner.expiry_timer_running {
-            self.wake_expiry.notify_one();
-        } else if inner.state.head_expiry().is_some() {
-            inner.expiry_timer_running = true;
-            timers::spawn_message_expiry(self);
-        }
-    }
-
-    /// basic.get: takes the next message and the count left behind.
-    pub fn get(self: &Arc<Self>, no_ack: bool) -> Option<(QueuedMessage, u32)> {
-        let mut dead = DeadLetters::new();
-        let got = {
-            let mut inner = self.inner.lock();
-            let now = Instant::now();
-            inner.last_used = now;
-            self.refill(&mut inner, true);
-            while let Some(qm) = inner.state.pop_expired(now) {
-                dead.push((qm, DeathReason::Expired));
-            }
-            let got = inner.state.pop().map(|qm| {
-                if !no_ack {
-                    inner
-                        .state
-                        .record_unacked(qm.message.body_size, qm.message.persistent);
-                }
-                // As in RabbitMQ, what expired behind the taken message goes now that it is
-                // at the head, so the count left behind does not include it.
-                while let Some(qm) = inner.state.pop_expired(now) {
-                    dead.push((qm, DeathReason::Expired));
-                }
-                let left = inner.state.message_count() as u64 + inner.paged.count;
-                (qm, u32::try_from(left).unwrap_or(u32::MAX))
-            });
-            self.account(&mut inner);
-            got
-        };
-        self.dead_letter(dead);
-        got
-    }
-
-    /// Returns delivered messages to their places (marked redelivered) and redelivers.
-    pub fn requeue(self: &Arc<Self>, messages: impl IntoIterator<Item = QueuedMessage>) {
-        let mut dead = DeadLetters::new();
-        {
-            let mut inner = self.inner.lock();
-            let has_expiry = self.put_back(&mut inner, messages, Vec::new(), &mut dead);
-            self.redeliver_locked(&mut inner, has_expiry, &mut dead);
-        }
-        self.dead_letter(dead);
-    }
-
-    /// Puts messages back in their places, all before anything is handed out again:
-    /// `delivered` ones (settled, marked redelivered) and `in_flight` ones that never
-    /// reached their consumer (unchanged; the flag says whether they were counted as
-    /// unacked). A delivered message counts one more delivery; past the queue's delivery
-    /// limit it goes to `dead` instead. Returns whether any of them has an expiry.
-    fn put_back(
-        &self,
-        inner: &mut Inner,
-        delivered: impl IntoIterator<Item = QueuedMessage>,
-        in_flight: Vec<(QueuedMessage, bool)>,
-        dead: &mut DeadLetters,
-    ) -> bool {
-        let mut has_expiry = false;
-        for mut qm in delivered {
-            inner
-                .state
-                .settle(qm.message.body_size, qm.message.persistent);
-            if !inner.deleted {
-                qm.delivery_count = qm.delivery_count.saturating_add(1);
-                if delivery_count::exceeds(inner.limits.delivery_limit, qm.delivery_count) {
-                    dead.push((qm, DeathReason::DeliveryLimit));
-                    continue;
-                }
-                has_expiry |= qm.expires_at.is_some();
-                inner.state.requeue(qm);
-            }
-        }
-        for (qm, counted_unacked) in in_flight {
-            if counted_unacked {
-                inner
-                    .state
-                    .settle(qm.message.body_size, qm.message.persistent);
-            }
-            if !inner.deleted {
-                has_expiry |= qm.expires_at.is_some();
-                inner.state.unpop(qm);
-            }
-        }
-        has_expiry
-    }
-
-    /// After messages went back: applies drop-head, delivers, and arms the expiry timer.
-    fn redeliver_locked(
-        self: &Arc<Self>,
-        inner: &mut Inner,
-        has_expiry: bool,
-        dead: &mut DeadLetters,
-    ) {
-        if inner.limits.overflow == Overflow::DropHead {
-            // Requeued messages count against the limit again: RabbitMQ drops from the
-            // head (where they went back to) before anything is redelivered.
-            self.drop_head_over_limit(inner, dead);
-        }
-        self.dispatch_locked(inner, Instant::now(), dead);
-        if has_expiry {
-            self.arm_expiry(inner);
-        }
-    }
-
-    /// Takes back a message that was handed to a consumer that had gone by the time it
-    /// arrived: it returns to its place unchanged (not marked redelivered). With
-    /// `hand_over` false nothing is delivered now (a single-active-consumer queue waiting
-    /// for its cancelled consumer's deliveries to come back first).
-    pub fn return_undelivered(
-        self: &Arc<Self>,
-        qm: QueuedMessage,
-        counted_unacked: bool,
-        hand_over: bool,
-    ) {
-        let mut dead = DeadLetters::new();
-        {
-            let mut inner = self.inner.lock();
-            let has_expiry = self.put_back(&mut inner, [], vec![(qm, counted_unacked)], &mut dead);
-            if hand_over {
-                self.dispatch_locked(&mut inner, Instant::now(), &mut dead);
-            } else {
-                self.account(&mut inner);
-            }
-            if has_expiry {
-                self.arm_expiry(&mut inner);
-            }
-        }
-        self.dead_letter(dead);
-    }
-
     /// Publishes the message counts for readers that must not take the lock (the
     /// management API, metrics): a few relaxed stores, under the lock already held.
     fn refresh_gauges(&self, inner: &Inner) {
@@ -674,43 +421,6 @@ impl Queue {
         gauges.set(g::PERSISTENT_BYTES, persistent.bytes);
         gauges.set(g::PAGED_OUT, inner.paged.count);
         gauges.set(g::PAGED_OUT_BYTES, inner.paged.bytes);
-    }
-
-    /// basic.ack: the messages are settled and leave the store.
-    pub fn ack(&self, messages: &[QueuedMessage]) {
-        {
-            let mut inner = self.inner.lock();
-            for qm in messages.iter() {
-                inner
-                    .state
-                    .settle(qm.message.body_size, qm.message.persistent);
-            }
-            self.refresh_gauges(&inner);
-        }
-        self.stats
-            .counters
-            .add(crate::metrics::counters::queue::ACK, messages.len() as u64);
-        for qm in messages {
-            self.forget_stored(qm);
-        }
-    }
-
-    /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
-    pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
-        {
-            let mut inner = self.inner.lock();
-            for qm in messages.iter() {
-                inner
-                    .state
-                    .settle(qm.message.body_size, qm.message.persistent);
-            }
-            self.refresh_gauges(&inner);
-        }
-        let dead = messages
-            .into_iter()
-            .map(|qm| (qm, DeathReason::Rejected))
-            .collect();
-        self.dead_letter(dead);
     }
 
     /// (ready messages, consumers), for declare-ok.
@@ -767,37 +477,5 @@ impl Queue {
     /// True once deleted.
     pub fn is_deleted(&self) -> bool {
         self.inner.lock().deleted
-    }
-
-    /// Sends messages to the queue's dead-letter exchange (dropped when it has none).
-    fn dead_letter(&self, dead: DeadLetters) {
-        if dead.is_empty() {
-            return;
-        }
-        let forget = |dead: &DeadLetters| {
-            for (qm, _) in dead {
-                self.forget_stored(qm);
-            }
-        };
-        let (dlx, dlrk) = {
-            let inner = self.inner.lock();
-            (
-                inner.limits.dead_letter_exchange.clone(),
-                inner.limits.dead_letter_routing_key.clone(),
-            )
-        };
-        let (Some(dlx), Some(vhost)) = (dlx, self.vhost.upgrade()) else {
-            forget(&dead);
-            return;
-        };
-        // One group per message: in cluster mode its copies and its removal are one log
-        // entry, so after a failover it is in exactly one place. (On one node the copies
-        // are queued to the store first, so a crash never loses both.)
-        for (qm, reason) in &dead {
-            self.store.atomically(|| {
-                vhost.dead_letter(&qm.message, self, &dlx, dlrk.as_ref(), *reason);
-                self.forget_stored(qm);
-            });
-        }
     }
 }

@@ -43,6 +43,21 @@ impl Queue {
         }
     }
 
+    /// Records in the store how many times a quorum queue's stored message was returned, so
+    /// its `x-delivery-count` and delivery limit carry on after a restart or a failover.
+    /// Queued with the other writes of the queue (no fsync of its own); other queue types
+    /// write nothing. Called under the queue's lock, so it lands before the entry's removal.
+    pub(super) fn store_delivery_count(&self, qm: &QueuedMessage) {
+        if self.args.queue_type != super::args::QueueType::Quorum || !qm.stored {
+            return;
+        }
+        if let Some(queue) = self.store_id() {
+            let (seq, count) = (qm.seq, qm.delivery_count);
+            self.store
+                .submit(StoreOp::DeliveryCount { queue, seq, count }, None);
+        }
+    }
+
     /// Loads recovered messages (in position order) at start-up.
     pub fn restore(
         self: &Arc<Self>,
