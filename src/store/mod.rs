@@ -27,6 +27,7 @@ mod atomic;
 mod batch;
 mod codec;
 mod compact;
+mod copy;
 mod env;
 mod group;
 mod mapped;
@@ -46,6 +47,7 @@ use heed::RoTxn;
 use parking_lot::{Mutex, RwLock};
 
 pub use compact::{Compaction, compact};
+pub use copy::inspect_copy;
 pub use types::{
     Completion, DefinitionKind, QueueEntry, QueueId, QueueStats, StoreError, StoreOp, StoreOptions,
     StoredMessage,
