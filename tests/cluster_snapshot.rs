@@ -331,3 +331,65 @@ fn a_torn_or_garbled_snapshot_is_refused_and_the_store_is_untouched() {
     assert_eq!(bodies(&b), vec![(1, b"on-a".to_vec())]);
     assert_eq!(b_snapshots.current_meta(), Some(meta));
 }
+
+/// What a snapshot costs for a backlog of `WARREN_SNAPSHOT_MIB` MiB (default 256) in 64 KiB
+/// messages: build (copy + checksum) on one store, install on a fresh one. A measurement,
+/// not a check: `cargo test --test cluster_snapshot -- --ignored --nocapture`.
+#[test]
+#[ignore = "a measurement (README, Cluster: snapshots)"]
+fn measure_snapshot_cost() {
+    let mib: u64 = std::env::var("WARREN_SNAPSHOT_MIB")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256);
+    let (a_dir, b_dir) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
+    let (a, a_snapshots) = store_with_data(&a_dir, "on-a");
+    let (b, b_snapshots) = store_with_data(&b_dir, "on-b");
+    let count = mib * 16;
+    for i in 0..count {
+        a.submit(
+            StoreOp::Publish {
+                msg_id: i + 2,
+                message: StoredMessage {
+                    exchange: bytes::Bytes::from_static(b""),
+                    routing_key: bytes::Bytes::from_static(b"q"),
+                    raw_properties: bytes::Bytes::new(),
+                    body: bytes::Bytes::from(body(i, 64 << 10)),
+                    persistent: true,
+                    published_at_ms: None,
+                },
+                entries: vec![(QUEUE, i + 2)],
+            },
+            None,
+        );
+    }
+    a.flush().expect("flush");
+    let start = std::time::Instant::now();
+    let copy = a_dir.path().join("copy.mdb");
+    a.copy_consistent(&copy).expect("copy");
+    let copied = start.elapsed();
+    std::fs::remove_file(&copy).expect("remove the copy");
+    let start = std::time::Instant::now();
+    let (meta, mut file) = a_snapshots.build(&a).expect("build");
+    let built = start.elapsed();
+    let mut data = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut data).expect("read snapshot");
+    let received = receive(&b_snapshots, &data);
+    drop(data);
+    let start = std::time::Instant::now();
+    b_snapshots
+        .install(&b, &meta, received)
+        .expect("installs");
+    let installed = start.elapsed();
+    assert_eq!(b.queue_stats(QUEUE).expect("stats").count, count + 1);
+    eprintln!(
+        "backlog {mib} MiB ({count} x 64 KiB): snapshot file {} MiB (store file {} MiB), \
+         copy alone {copied:?}, build (copy + SHA-256) {built:?}, install {installed:?}",
+        std::fs::metadata(a_dir.path().join("data/cluster/snapshots/current.mdb"))
+            .map_or(0, |m| m.len() >> 20),
+        a.file_size() >> 20
+    );
+}
