@@ -380,9 +380,7 @@ fn measure_snapshot_cost() {
     let received = receive(&b_snapshots, &data);
     drop(data);
     let start = std::time::Instant::now();
-    b_snapshots
-        .install(&b, &meta, received)
-        .expect("installs");
+    b_snapshots.install(&b, &meta, received).expect("installs");
     let installed = start.elapsed();
     assert_eq!(b.queue_stats(QUEUE).expect("stats").count, count + 1);
     eprintln!(
