@@ -59,8 +59,9 @@ impl NodeConfig {
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
             max_in_snapshot_log_to_keep: self.keep_logs,
             // Per snapshot chunk (3 MiB); the last one waits for the follower to check and
-            // install the whole copy, which takes seconds for a large store.
-            install_snapshot_timeout: 60_000,
+            // install the whole copy (seconds for a GiB store). A later answer costs one more
+            // transfer, not the install; a longer bound would stall a cut-off link as long.
+            install_snapshot_timeout: 10_000,
             ..Default::default()
         };
         config
