@@ -147,8 +147,6 @@ async fn a_rolling_restart_loses_no_confirmed_message() {
 /// 1,000 it keeps behind a snapshot, so it can only catch up by snapshot; then it becomes
 /// the leader and must serve every confirmed message.
 #[tokio::test]
-#[ignore = "snapshots carry definitions only on this branch: a follower that catches up by \
-            snapshot misses the messages (README, Cluster: next steps)"]
 async fn a_follower_that_caught_up_by_snapshot_has_the_messages_after_a_failover() {
     let _serial = SERIAL.lock().await;
     let mut c = Cluster::start_with(

@@ -155,6 +155,20 @@ impl RaftDb {
         txn.commit().map_err(|e| self.lmdb(e))
     }
 
+    /// Deletes `meta` records (synced).
+    pub(crate) fn delete_all(&self, keys: &[&[u8]]) -> Result<(), DbError> {
+        let mut txn = self.env.write_txn().map_err(|e| self.lmdb(e))?;
+        for key in keys {
+            self.meta.delete(&mut txn, key).map_err(|e| self.lmdb(e))?;
+        }
+        txn.commit().map_err(|e| self.lmdb(e))
+    }
+
+    /// The environment's directory.
+    pub(crate) fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Writes one `meta` record (synced).
     pub(crate) fn put<T: Serialize>(&self, key: &'static [u8], value: &T) -> Result<(), DbError> {
         self.put_all(&[(key, encode(key_name(key), value)?)])

@@ -58,6 +58,10 @@ impl NodeConfig {
             election_timeout_max: self.election_timeout_ms.1,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(self.snapshot_logs),
             max_in_snapshot_log_to_keep: self.keep_logs,
+            // Per snapshot chunk (3 MiB); the last one waits for the follower to check and
+            // install the whole copy (seconds for a GiB store). A later answer costs one more
+            // transfer, not the install; a longer bound would stall a cut-off link as long.
+            install_snapshot_timeout: 10_000,
             ..Default::default()
         };
         config

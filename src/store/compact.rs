@@ -95,12 +95,7 @@ fn compact_locked(
         if free.saturating_mul(100) < before.saturating_mul(u64::from(min_free_percent)) {
             None
         } else {
-            let _ = std::fs::remove_file(&copy);
-            Some(
-                env.copy_to_path(&copy, CompactionOption::Enabled)
-                    .map_err(StoreError::from)
-                    .and_then(|f| f.sync_all().map_err(StoreError::from)),
-            )
+            Some(copy_synced(env, &copy))
         }
     };
     if let Some(env) = shared.env.write().take() {
@@ -126,6 +121,18 @@ fn compact_locked(
         }),
     };
     Ok((lock, done))
+}
+
+/// Writes a compacted copy of `env` (its live pages, from one read transaction LMDB opens
+/// for the copy) to `dest`, replacing any file there, and syncs it. Blocking.
+pub(crate) fn copy_synced(
+    env: &heed::Env<heed::WithoutTls>,
+    dest: &Path,
+) -> Result<(), StoreError> {
+    let _ = std::fs::remove_file(dest);
+    env.copy_to_path(dest, CompactionOption::Enabled)
+        .map_err(StoreError::from)
+        .and_then(|f| f.sync_all().map_err(StoreError::from))
 }
 
 /// Renames the synced copy over the data file and makes the rename durable.

@@ -43,7 +43,7 @@ pub(crate) struct Dbs {
     pub(crate) defs: Db,
 }
 
-const DB_NAMES: [&str; 6] = ["meta", "messages", "index", "marks", "stats", "defs"];
+pub(crate) const DB_NAMES: [&str; 6] = ["meta", "messages", "index", "marks", "stats", "defs"];
 
 /// What readers and the writer share.
 #[derive(Debug)]
@@ -98,7 +98,7 @@ fn validate_existing(dir: &Path, file_len: u64) -> Result<Option<u32>, StoreErro
     verdict
 }
 
-fn check_meta(env: &Env<WithoutTls>) -> Result<Option<u32>, StoreError> {
+pub(crate) fn check_meta(env: &Env<WithoutTls>) -> Result<Option<u32>, StoreError> {
     let corrupt = |e: heed::Error| StoreError::Corrupt(e.to_string());
     let rtxn = env.read_txn().map_err(corrupt)?;
     let opened = env
@@ -138,6 +138,40 @@ fn check_meta(env: &Env<WithoutTls>) -> Result<Option<u32>, StoreError> {
         });
     }
     Ok(Some(found))
+}
+
+/// Opens the single-file store copy at `path` read-only, without a lock file (a snapshot
+/// received or built beside the store; see [`super::copy`]), after checking that it holds a
+/// store of a format this build reads.
+pub(crate) fn open_copy(path: &Path) -> Result<Env<WithoutTls>, StoreError> {
+    let len = std::fs::metadata(path)?.len();
+    let map = round_mib(usize::try_from(len).unwrap_or(usize::MAX).max(MIB));
+    let mut opts = EnvOpenOptions::new().read_txn_without_tls();
+    opts.map_size(map).max_dbs(16);
+    // SAFETY: READ_ONLY | NO_LOCK | NO_SUB_DIR: the copy is a private file that nothing
+    // writes while it is open (the snapshot code writes it before and renames it after),
+    // and this environment never writes it or creates a lock file beside it.
+    let env = unsafe {
+        opts.flags(EnvFlags::READ_ONLY | EnvFlags::NO_LOCK | EnvFlags::NO_SUB_DIR);
+        opts.open(path)
+    }
+    .map_err(|e| {
+        StoreError::Corrupt(format!("{} is not a valid LMDB file ({e})", path.display()))
+    })?;
+    match check_meta(&env) {
+        Ok(Some(_)) => Ok(env),
+        Ok(None) => {
+            env.prepare_for_closing().wait();
+            Err(StoreError::Corrupt(format!(
+                "{} holds no store",
+                path.display()
+            )))
+        }
+        Err(e) => {
+            env.prepare_for_closing().wait();
+            Err(e)
+        }
+    }
 }
 
 /// Refuses a non-empty directory that does not hold a Warren store.

@@ -37,7 +37,7 @@ impl AppliedMark {
         v
     }
 
-    fn decode(raw: &[u8]) -> Option<AppliedMark> {
+    pub(crate) fn decode(raw: &[u8]) -> Option<AppliedMark> {
         let index = codec::be_u64(raw, 0)?;
         Some(AppliedMark {
             index,

@@ -28,6 +28,7 @@ mod atomic;
 mod batch;
 mod codec;
 mod compact;
+mod copy;
 mod env;
 mod group;
 mod mapped;
@@ -47,6 +48,7 @@ use heed::RoTxn;
 use parking_lot::{Mutex, RwLock};
 
 pub use compact::{Compaction, compact};
+pub use copy::inspect_copy;
 pub use types::{
     Completion, DefinitionKind, QueueEntry, QueueId, QueueStats, StoreError, StoreOp, StoreOptions,
     StoredMessage,

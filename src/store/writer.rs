@@ -42,6 +42,9 @@ pub(crate) enum Request {
     Op(StoreOp, Option<Completion>),
     /// Persist that queue ids below this are taken.
     QueueCounter(u64),
+    /// Message ids up to this one are taken: later publishes of lower ids must not use
+    /// LMDB's append mode (the store's content was replaced, see [`super::copy`]).
+    MsgIdFloor(u64),
     /// Ops applied in one transaction, never split ([`super::group`]).
     Group(Box<super::group::Pending>),
     /// Reply once everything before has committed (or failed).
@@ -60,6 +63,7 @@ impl std::fmt::Debug for Request {
                 .field(&done.as_ref().map(|_| "completion"))
                 .finish(),
             Request::QueueCounter(n) => f.debug_tuple("QueueCounter").field(n).finish(),
+            Request::MsgIdFloor(n) => f.debug_tuple("MsgIdFloor").field(n).finish(),
             Request::Group(p) => f.debug_tuple("Group").field(&p.group).finish(),
             Request::Flush(_) => f.write_str("Flush"),
             Request::Pause(_) => f.write_str("Pause"),
@@ -207,6 +211,11 @@ impl Writer {
 
     fn process(&mut self, batch: &mut Vec<Request>) {
         self.touched = true;
+        for req in batch.iter() {
+            if let Request::MsgIdFloor(n) = req {
+                self.last_msg_id = self.last_msg_id.max(*n);
+            }
+        }
         let room = self.has_room(batch);
         let outcome = loop {
             let saved = self.last_msg_id;
@@ -289,7 +298,7 @@ impl Writer {
                     let _ = resume.recv();
                 }
                 Request::Group(p) => p.finish(res),
-                Request::QueueCounter(_) => {}
+                Request::QueueCounter(_) | Request::MsgIdFloor(_) => {}
             }
         }
     }
@@ -331,7 +340,7 @@ impl Writer {
                 // A group is applied whatever the disk's room: the cluster's committed
                 // entries must land on every node (a full disk then fails the transaction).
                 Request::Group(p) => super::group::apply(&mut txn, &mut ctx, p)?,
-                Request::Flush(_) | Request::Pause(_) => Ok(()),
+                Request::Flush(_) | Request::Pause(_) | Request::MsgIdFloor(_) => Ok(()),
             };
             results.push(r);
         }
