@@ -7,8 +7,9 @@
 # measures idle RssAnon per node with 1 and with 1,000 quorum queues declared, then runs
 # warren-perf ROUNDS times against each, interleaved (1 KiB persistent messages to one
 # quorum queue, 1,000 confirms in flight, one consumer with manual acks, prefetch 1,000),
-# recording confirmed msg/s, confirm p50/p99, RssAnon per node after the run and the load
-# average. Prints one line per measurement and the medians. Stops both clusters at the end.
+# recording confirmed msg/s, confirm p50/p99, the CPU time (user + system) of the 3 nodes per
+# 1,000 confirmed messages (less sensitive to other load than msg/s), RssAnon per node after
+# the run and the load average. Prints one line per measurement and the medians. Stops both clusters at the end.
 #
 # Needs: target/release/warren and target/release/warren-perf
 # (cargo build --release --bin warren --bin warren-perf), RabbitMQ's scripts in
@@ -118,6 +119,12 @@ rss() { # pids -> "a/b/c MiB" RssAnon
 
 load() { awk '{print $1, $2, $3}' /proc/loadavg; }
 
+ticks() { # pids -> CPU time (user + system) of all of them, in clock ticks
+  local t=0
+  for pid in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat"))); done
+  echo "$t"
+}
+
 # declare|delete PORT COUNT: quorum queues idle-1..idle-COUNT.
 queues() {
   python3 - "$@" <<'PY'
@@ -134,12 +141,12 @@ c.close()
 PY
 }
 
-perf() { # port -> "msg/s p50_ms p99_ms"
+perf() { # port -> "msg/s p50_ms p99_ms confirmed_total"
   "$PERF" --uri "amqp://guest:guest@127.0.0.1:$1/%2f" --queue-pattern bench-qq --quorum \
     --persistent --size 1024 --confirm 1000 --prefetch 1000 --multi-ack 100 \
     --time "$SECS" --warmup "$WARMUP" --json --quiet |
     python3 -c 'import json,sys; r=json.load(sys.stdin); c=r["confirm_latency_us"]
-print(round(r["rates"]["confirmed_msg_s"]), round(c["p50"]/1000, 1), round(c["p99"]/1000, 1))'
+print(round(r["rates"]["confirmed_msg_s"]), round(c["p50"]/1000, 1), round(c["p99"]/1000, 1), r["totals"]["confirmed"])'
 }
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
@@ -166,12 +173,20 @@ for r in $(seq 1 "$ROUNDS"); do
   for broker in warren rabbitmq; do
     if [ $broker = warren ]; then port=$WARREN_LEADER_PORT pids=$WARREN_PIDS; else port=5690 pids=$RMQ_PIDS; fi
     before=$(load)
+    # shellcheck disable=SC2086
+    t0=$(ticks $pids)
     result=$(perf "$port") || result="failed"
     # shellcheck disable=SC2086
-    log "round $r $broker: confirmed/s p50_ms p99_ms = $result; RssAnon $(rss $pids); load before $before after $(load)"
+    t1=$(ticks $pids)
+    if [ "$result" != failed ]; then # CPU ms of all 3 nodes per 1,000 confirmed messages
+      cpu=$(echo "$result" | awk -v t=$((t1 - t0)) -v hz="$(getconf CLK_TCK)" '{printf "%.1f", t / hz * 1000 / ($4 / 1000)}')
+      result="$(echo "$result" | cut -d' ' -f1-3) $cpu"
+    fi
+    # shellcheck disable=SC2086
+    log "round $r $broker: confirmed/s p50_ms p99_ms cpu_ms_per_1000 = $result; RssAnon $(rss $pids); load before $before after $(load)"
     [ "$result" = failed ] || echo "$result" >>"$WORK/$broker.runs"
   done
 done
 for broker in warren rabbitmq; do
-  log "median $broker: $(cut -d' ' -f1 "$WORK/$broker.runs" | median) msg/s, p50 $(cut -d' ' -f2 "$WORK/$broker.runs" | median) ms, p99 $(cut -d' ' -f3 "$WORK/$broker.runs" | median) ms"
+  log "median $broker: $(cut -d' ' -f1 "$WORK/$broker.runs" | median) msg/s, p50 $(cut -d' ' -f2 "$WORK/$broker.runs" | median) ms, p99 $(cut -d' ' -f3 "$WORK/$broker.runs" | median) ms, CPU $(cut -d' ' -f4 "$WORK/$broker.runs" | median) ms per 1,000 confirmed (3 nodes)"
 done

@@ -421,13 +421,16 @@ async fn start_cluster(
     ServerError,
 > {
     let dir = &settings.server.data_dir;
-    let store =
-        crate::store::Store::open(dir, Broker::store_options(settings)).map_err(|source| {
-            ServerError::Store {
-                dir: dir.clone(),
-                source,
-            }
-        })?;
+    // The Raft log is the durable record: a store commit undone by a system crash is
+    // applied again from it (see `cluster::apply`), so one flush per store commit is enough.
+    let options = crate::store::StoreOptions {
+        meta_sync: false,
+        ..Broker::store_options(settings)
+    };
+    let store = crate::store::Store::open(dir, options).map_err(|source| ServerError::Store {
+        dir: dir.clone(),
+        source,
+    })?;
     let cluster = crate::cluster::start(settings, store.clone()).await?;
     // Before any broker reads it: this node's name in the cluster (`warren-<id>@<host>`).
     crate::cluster::view::name_process(settings, &cluster.node);

@@ -6,6 +6,16 @@
 //! two are separate LMDB environments and no transaction spans both; keeping the applied id
 //! beside the data it describes makes "applied" true exactly when the effects are on disk,
 //! and a copy of the store (a snapshot) carries its own applied id.
+//!
+//! Why a store commit needs only one disk flush (the store is opened without LMDB's meta
+//! sync in cluster mode): a system crash can then undo the store's last commit, effects
+//! and mark together, never half of it. The undone entries are still in the Raft log,
+//! which is synced before any of them was counted toward a commit: the node starts from
+//! the older mark and applies them again. The log is purged only up to a snapshot that
+//! is already recorded (synced) in the cluster database, and
+//! [`super::state_machine::StateMachine::open`] installs a recorded snapshot newer than
+//! the store's mark before anything else, so the entries after the mark are always there
+//! to re-apply. A kill -9 loses nothing either way (the OS keeps the written pages).
 
 use std::sync::mpsc;
 

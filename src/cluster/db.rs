@@ -174,13 +174,27 @@ impl RaftDb {
         self.put_all(&[(key, encode(key_name(key), value)?)])
     }
 
-    /// Appends entries in one synced transaction.
-    pub(crate) fn append(&self, entries: &[Entry]) -> Result<(), DbError> {
+    /// Appends entries in one synced transaction, with the committed log id when one is
+    /// given (see [`super::log_store`]: it rides along instead of costing a sync of its own).
+    pub(crate) fn append(
+        &self,
+        entries: &[Entry],
+        committed: Option<Option<LogId>>,
+    ) -> Result<(), DbError> {
+        let committed = match committed {
+            Some(id) => Some(encode("committed log id", &id)?),
+            None => None,
+        };
         let mut txn = self.env.write_txn().map_err(|e| self.lmdb(e))?;
         for entry in entries {
             let value = encode("log entry", entry)?;
             self.log
                 .put(&mut txn, &entry.log_id.index.to_be_bytes(), &value)
+                .map_err(|e| self.lmdb(e))?;
+        }
+        if let Some(committed) = committed {
+            self.meta
+                .put(&mut txn, keys::COMMITTED, &committed)
                 .map_err(|e| self.lmdb(e))?;
         }
         txn.commit().map_err(|e| self.lmdb(e))

@@ -1,6 +1,15 @@
 //! openraft's log storage (v2 API) over [`RaftDb`]: vote, committed id, entries, purge.
 //! Each call commits and syncs before it returns; `append` reports the flush to openraft
 //! only after its transaction is on disk.
+//!
+//! The committed log id is the exception: openraft 0.9 saves it inline in its core loop on
+//! every commit, and a synced write there (two disk flushes with LMDB) stalled the whole
+//! node once per commit. It is kept in memory and written in the next append's
+//! transaction instead. That is safe because the value is only a hint for start-up: the
+//! state machine's applied id is committed with its effects in the message store (see
+//! [`super::apply`]), entries up to any committed id are on a majority's disks, and a
+//! stale committed id (older than the true one) only means the node applies the rest once
+//! the leader tells it the commit index, as it does for every new entry anyway.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -16,12 +25,17 @@ use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 #[derive(Debug, Clone)]
 pub struct LogStore {
     db: Arc<RaftDb>,
+    /// The committed log id openraft last reported and no append has written yet.
+    committed: Arc<parking_lot::Mutex<Option<Option<LogId>>>>,
 }
 
 impl LogStore {
     /// A log store over `db`.
     pub fn new(db: Arc<RaftDb>) -> LogStore {
-        LogStore { db }
+        LogStore {
+            db,
+            committed: Arc::default(),
+        }
     }
 }
 
@@ -82,10 +96,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
-        self.db.put(keys::COMMITTED, &committed).map_err(write_err)
+        // Written with the next append (see the module's documentation).
+        *self.committed.lock() = Some(committed);
+        Ok(())
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, StorageError> {
+        if let Some(pending) = *self.committed.lock() {
+            return Ok(pending);
+        }
         Ok(self
             .db
             .get::<Option<LogId>>(keys::COMMITTED)
@@ -106,7 +125,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // The commit syncs to disk: off the cluster runtime's workers, which also carry
         // heartbeats and the cluster port.
         let db = std::sync::Arc::clone(&self.db);
-        let appended = tokio::task::spawn_blocking(move || db.append(&entries)).await;
+        let committed = self.committed.lock().take();
+        let appended = tokio::task::spawn_blocking(move || db.append(&entries, committed)).await;
         let failed = match appended {
             Ok(Ok(())) => {
                 // The transaction is committed and synced: the entries are on disk.
@@ -129,5 +149,29 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: purging up to");
         self.db.purge(&log_id).map_err(write_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::CommittedLeaderId;
+
+    #[tokio::test]
+    async fn the_committed_id_is_written_with_the_next_append() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Arc::new(RaftDb::open(dir.path()).expect("open"));
+        let mut log = LogStore::new(Arc::clone(&db));
+        let id = LogId::new(CommittedLeaderId::new(2, 1), 7);
+        log.save_committed(Some(id)).await.expect("save");
+        assert_eq!(log.read_committed().await.expect("read"), Some(id));
+        // No write of its own: a node starting now would not see it.
+        let mut fresh = LogStore::new(Arc::clone(&db));
+        assert_eq!(fresh.read_committed().await.expect("read"), None);
+        // The next append carries it.
+        let pending = log.committed.lock().take();
+        db.append(&[], pending).expect("append");
+        let mut fresh = LogStore::new(db);
+        assert_eq!(fresh.read_committed().await.expect("read"), Some(id));
     }
 }

@@ -225,6 +225,14 @@ pub(crate) fn open_env(
     .min(max_map.max(round_mib(file)));
     let mut opts = EnvOpenOptions::new().read_txn_without_tls();
     opts.map_size(map).max_dbs(16).max_readers(1024);
+    if options.sync && !options.meta_sync {
+        // SAFETY: NO_META_SYNC keeps the data sync of every commit and leaves the meta page
+        // to the next one: a system crash may undo the last commit, never corrupt the file.
+        // The caller asked for it (cluster mode, whose log re-applies it).
+        unsafe {
+            opts.flags(EnvFlags::NO_META_SYNC);
+        }
+    }
     if !options.sync {
         // SAFETY: NO_SYNC only drops the fsync at commit: a process crash loses nothing (the
         // OS has the pages), an OS crash may lose the last commits. The caller asked for it.

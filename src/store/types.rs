@@ -22,6 +22,12 @@ pub struct StoreOptions {
     /// Commit durably (fsync per write transaction). Default `true`. With `false` a process
     /// crash loses nothing but an OS crash or power cut can lose the last commits.
     pub sync: bool,
+    /// With `sync`, also sync LMDB's meta page at each commit. Default `true`. With `false`
+    /// (LMDB's `NOMETASYNC`: one disk flush per commit instead of two) a system crash can
+    /// undo the last commit but never corrupts the file; cluster mode uses it because its
+    /// Raft log holds every change durably and re-applies an undone one (see
+    /// `cluster::apply`).
+    pub meta_sync: bool,
     /// Most operations applied in one write transaction. Default 4096.
     pub max_batch: usize,
     /// Compact the data file when opening it if at least this percent of it is free pages
@@ -43,6 +49,7 @@ impl Default for StoreOptions {
             initial_map_size: 64 << 20,
             max_map_size,
             sync: true,
+            meta_sync: true,
             max_batch: 4096,
             compact_free_percent: 0,
             max_pending_bytes: 8 << 20,
