@@ -1,8 +1,9 @@
 //! Management at scale: declares N queues (default 100,000) in an in-process Warren, then
 //! times `GET /api/queues/%2F?page=P&page_size=500` for the first, a middle and the last
 //! page (default sort, and `sort=messages`), `GET /api/overview`, and the Prometheus
-//! scrapes `/metrics` and `/metrics/per-object`. Each request is timed end to end over
-//! loopback HTTP (median of 5).
+//! scrapes `/metrics` and `/metrics/per-object` (the latter also with
+//! `Accept-Encoding: gzip`, its size then the compressed one). Each request is timed end to
+//! end over loopback HTTP (median of 5).
 //!
 //! `cargo bench --bench mgmt_scale -- [--queues N] [--hold SECONDS]`
 //!
@@ -105,6 +106,14 @@ async fn run(queues: usize, hold: u64) {
         "/metrics/per-object, back to back".to_string(),
         time(&client, &per_object, false).await,
     ));
+    rows.push((
+        "/metrics/per-object gzip, a new sampler tick before each".to_string(),
+        time_fresh_as(&client, &per_object, &broker, Ask::Gzip).await,
+    ));
+    rows.push((
+        "/metrics/per-object gzip, back to back".to_string(),
+        time_as(&client, &per_object, Ask::Gzip).await,
+    ));
     println!("| request ({queues} queues) | median | bytes |");
     println!("|---|---:|---:|");
     for (what, (median, bytes)) in rows {
@@ -120,6 +129,17 @@ async fn run(queues: usize, hold: u64) {
     handle.shutdown().await;
 }
 
+/// How a request is made.
+#[derive(Clone, Copy, PartialEq)]
+enum Ask {
+    /// Plain, no credentials (Prometheus).
+    Plain,
+    /// As guest (the management API).
+    Auth,
+    /// With `Accept-Encoding: gzip`, no credentials; the size counted is the compressed one.
+    Gzip,
+}
+
 /// Median time of 5 scrapes, each after a sampler tick (so none is served from the
 /// scrape cache of an earlier one), and the response size.
 async fn time_fresh(
@@ -127,11 +147,21 @@ async fn time_fresh(
     url: &str,
     broker: &Arc<warren::broker::Broker>,
 ) -> (Duration, usize) {
+    time_fresh_as(client, url, broker, Ask::Plain).await
+}
+
+/// [`time_fresh`], asking as `ask` says.
+async fn time_fresh_as(
+    client: &reqwest::Client,
+    url: &str,
+    broker: &Arc<warren::broker::Broker>,
+    ask: Ask,
+) -> (Duration, usize) {
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..5 {
         broker.sampler.sample(broker);
-        let (took, size) = timed(client, url, false).await;
+        let (took, size) = timed(client, url, ask).await;
         times.push(took);
         bytes = size;
     }
@@ -141,10 +171,15 @@ async fn time_fresh(
 
 /// Median time of 5 requests, and the response size.
 async fn time(client: &reqwest::Client, url: &str, auth: bool) -> (Duration, usize) {
+    time_as(client, url, if auth { Ask::Auth } else { Ask::Plain }).await
+}
+
+/// [`time`], asking as `ask` says.
+async fn time_as(client: &reqwest::Client, url: &str, ask: Ask) -> (Duration, usize) {
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..5 {
-        let (took, size) = timed(client, url, auth).await;
+        let (took, size) = timed(client, url, ask).await;
         times.push(took);
         bytes = size;
     }
@@ -153,10 +188,12 @@ async fn time(client: &reqwest::Client, url: &str, auth: bool) -> (Duration, usi
 }
 
 /// One request's time end to end, and its response size.
-async fn timed(client: &reqwest::Client, url: &str, auth: bool) -> (Duration, usize) {
+async fn timed(client: &reqwest::Client, url: &str, ask: Ask) -> (Duration, usize) {
     let mut req = client.get(url);
-    if auth {
-        req = req.basic_auth("guest", Some("guest"));
+    match ask {
+        Ask::Plain => {}
+        Ask::Auth => req = req.basic_auth("guest", Some("guest")),
+        Ask::Gzip => req = req.header("accept-encoding", "gzip"),
     }
     let start = Instant::now();
     let response = req.send().await.expect("request");

@@ -4,13 +4,12 @@
 //! [`crate::listener`]), the reloadable TLS config, and the shutdown signal (a `watch`
 //! channel every connection task holds). `start` returns a `ServerHandle` with the bound
 //! addresses; `shutdown` tells every connection to close with 320 CONNECTION_FORCED and
-//! waits for them to finish.
+//! waits for them to finish. The management API and the Prometheus endpoint are bound and
+//! served by `http` (src/server/http.rs), on a runtime of their own ([`http_runtime`]).
 
 use crate::broker::Broker;
 use crate::config::Settings;
-use crate::listener::https::HttpsListener;
 use crate::listener::{self, Accepted};
-use crate::management::{AppState, Listener};
 use crate::tls::{ReloadableTlsConfig, TlsError};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,6 +17,9 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio::task::JoinSet;
+
+mod http;
+pub mod http_runtime;
 
 /// How long shutdown waits for connections to finish their close handshake.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -60,6 +62,9 @@ pub enum ServerError {
     /// Cluster mode: the HTTP client that forwards management requests could not start.
     #[error("{0}")]
     Forward(#[from] crate::cluster::http_forward::ForwardError),
+    /// The runtime the management API and the Prometheus endpoint run on could not start.
+    #[error("cannot start the HTTP runtime: {0}")]
+    HttpRuntime(std::io::Error),
 }
 
 /// A running broker. Dropping it does not stop the broker; call [`ServerHandle::shutdown`].
@@ -212,39 +217,14 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         ));
         (Serve::Single(broker), None)
     };
-    let addrs = (&plain_addrs[..], &tls_addrs[..]);
-    let http = match (&serve, &cluster) {
-        (Serve::Single(broker), _) => {
-            let broker = Arc::clone(broker);
-            serve_http(&settings, tls.as_ref(), addrs, &shutdown_rx, |listeners| {
-                let state = AppState {
-                    broker,
-                    listeners,
-                    offload: Default::default(),
-                    cluster: None,
-                };
-                let api = crate::management::router(state.clone());
-                Ok((api, crate::metrics::prometheus::router(state)))
-            })?
-        }
-        // Every node serves both: the leader from its broker, a follower by forwarding
-        // (src/cluster/http_front.rs).
-        (Serve::Cluster(roles, _), Some(c)) => {
-            let view = Arc::new(crate::cluster::view::ClusterView::new(
-                &settings,
-                c.node.clone(),
-                c.contacts.clone(),
-            ));
-            let (store, roles) = (c.store.clone(), roles.clone());
-            serve_http(&settings, tls.as_ref(), addrs, &shutdown_rx, |listeners| {
-                let front = crate::cluster::http_front::Front::new(
-                    &settings, store, view, roles, listeners,
-                )?;
-                Ok((front.management(), front.prometheus()))
-            })?
-        }
-        (Serve::Cluster(..), None) => HttpAddrs::default(),
-    };
+    // Management and Prometheus run on a runtime of their own (src/server/http.rs).
+    let web = http::start(
+        &settings,
+        tls.as_ref(),
+        (&plain_addrs, &tls_addrs),
+        &shutdown_rx,
+        (&serve, cluster.as_ref()),
+    )?;
     let (accepted_tx, accepted_rx) = mpsc::channel(ACCEPT_QUEUE);
     for (listener, _) in plain {
         let task = listener::accept_loop(listener, None, accepted_tx.clone(), shutdown_rx.clone());
@@ -282,129 +262,14 @@ pub async fn start(settings: Arc<Settings>) -> Result<ServerHandle, ServerError>
         plain_addrs,
         tls_addrs,
         tls,
-        management_addrs: http.management,
-        prometheus_addrs: http.prometheus,
-        management_tls_addrs: http.management_tls,
-        prometheus_tls_addrs: http.prometheus_tls,
+        management_addrs: web.management,
+        prometheus_addrs: web.prometheus,
+        management_tls_addrs: web.management_tls,
+        prometheus_tls_addrs: web.prometheus_tls,
         shutdown_tx,
         accept_task,
         broker,
         cluster,
-    })
-}
-
-/// The addresses the HTTP endpoints are bound to.
-#[derive(Debug, Default)]
-struct HttpAddrs {
-    management: Vec<SocketAddr>,
-    prometheus: Vec<SocketAddr>,
-    management_tls: Vec<SocketAddr>,
-    prometheus_tls: Vec<SocketAddr>,
-}
-
-/// Binds and serves the management API and the Prometheus endpoint with the routers
-/// `routers` makes from the list of every bound listener.
-fn serve_http(
-    settings: &Arc<Settings>,
-    tls: Option<&Arc<ReloadableTlsConfig>>,
-    (plain_addrs, tls_addrs): (&[SocketAddr], &[SocketAddr]),
-    shutdown_rx: &watch::Receiver<bool>,
-    routers: impl FnOnce(Arc<Vec<Listener>>) -> Result<(axum::Router, axum::Router), ServerError>,
-) -> Result<HttpAddrs, ServerError> {
-    let management = bind_all("management.listen", &settings.management.addresses()?, true)?;
-    let prometheus = bind_all("prometheus.listen", &settings.prometheus.addresses()?, true)?;
-    let management_tls = bind_all(
-        "management.tls_listen",
-        &settings.management.tls_addresses()?,
-        false,
-    )?;
-    let prometheus_tls = bind_all(
-        "prometheus.tls_listen",
-        &settings.prometheus.tls_addresses()?,
-        false,
-    )?;
-    let management_addrs: Vec<SocketAddr> = management.iter().map(|(_, a)| *a).collect();
-    let prometheus_addrs: Vec<SocketAddr> = prometheus.iter().map(|(_, a)| *a).collect();
-    let management_tls_addrs: Vec<SocketAddr> = management_tls.iter().map(|(_, a)| *a).collect();
-    let prometheus_tls_addrs: Vec<SocketAddr> = prometheus_tls.iter().map(|(_, a)| *a).collect();
-    let ssl_opts = settings.tls.ssl_opts();
-    let tls_listener = |protocol, addr| Listener {
-        protocol,
-        addr,
-        ssl_opts: Some(ssl_opts.clone()),
-    };
-    let amqp = plain_addrs.iter().map(|&a| Listener::plain("amqp", a));
-    let amqps = tls_addrs.iter().map(|&a| tls_listener("amqp/ssl", a));
-    let http = management_addrs.iter().map(|&a| Listener::plain("http", a));
-    let https = management_tls_addrs
-        .iter()
-        .map(|&a| tls_listener("https", a));
-    let metrics = prometheus_addrs
-        .iter()
-        .map(|&a| Listener::plain("http/prometheus", a));
-    let metrics_tls = prometheus_tls_addrs
-        .iter()
-        .map(|&a| tls_listener("https/prometheus", a));
-    let (api_router, metrics_router) = routers(Arc::new(
-        amqp.chain(amqps)
-            .chain(http)
-            .chain(https)
-            .chain(metrics)
-            .chain(metrics_tls)
-            .collect(),
-    ))?;
-    let http_timeout = settings.management.request_timeout()?;
-    for (listener, addr) in management {
-        tracing::info!(%addr, "management API listening");
-        let router = api_router.clone();
-        tokio::spawn(crate::management::serve(
-            listener,
-            router,
-            http_timeout,
-            shutdown_rx.clone(),
-        ));
-    }
-    for (listener, addr) in prometheus {
-        tracing::info!(%addr, "Prometheus endpoint listening");
-        let router = metrics_router.clone();
-        tokio::spawn(crate::management::serve(
-            listener,
-            router,
-            http_timeout,
-            shutdown_rx.clone(),
-        ));
-    }
-    let https_timeout = Duration::from_millis(settings.tls.handshake_timeout_ms);
-    let https_listeners = management_tls
-        .into_iter()
-        .map(|(l, a)| (l, a, "management API", true))
-        .chain(
-            prometheus_tls
-                .into_iter()
-                .map(|(l, a)| (l, a, "Prometheus endpoint", false)),
-        );
-    for (listener, addr, what, is_api) in https_listeners {
-        // `tls` is loaded whenever an HTTPS listener is configured.
-        let Some(tls) = tls.cloned() else { break };
-        tracing::info!(%addr, "{what} listening for HTTPS");
-        let router = if is_api {
-            api_router.clone()
-        } else {
-            metrics_router.clone()
-        };
-        let listener = HttpsListener::new(listener, tls, https_timeout);
-        tokio::spawn(crate::management::serve(
-            listener,
-            router,
-            http_timeout,
-            shutdown_rx.clone(),
-        ));
-    }
-    Ok(HttpAddrs {
-        management: management_addrs,
-        prometheus: prometheus_addrs,
-        management_tls: management_tls_addrs,
-        prometheus_tls: prometheus_tls_addrs,
     })
 }
 

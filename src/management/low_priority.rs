@@ -49,7 +49,8 @@ pub async fn run<T: Send + 'static>(
 
 /// Raises the calling thread's nice value to [`RENDER_NICE`] (Linux only; elsewhere
 /// `setpriority` would change the whole process, so renders keep the default priority).
-fn lower_priority() {
+/// The HTTP runtime's threads call it too (see `crate::server::http_runtime`).
+pub fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
         // SAFETY: setpriority reads only its integer arguments; on Linux, PRIO_PROCESS
@@ -57,14 +58,14 @@ fn lower_priority() {
         let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, RENDER_NICE) };
         if r != 0 {
             let err = std::io::Error::last_os_error();
-            tracing::debug!(%err, "a render thread keeps the default priority");
+            tracing::debug!(%err, "a low-priority thread keeps the default priority");
         }
     }
 }
 
-/// The calling thread's nice value (tests check render threads run lowered).
+/// The calling thread's nice value (tests check render and HTTP threads run lowered).
 #[cfg(all(test, target_os = "linux"))]
-fn current_nice() -> i32 {
+pub(crate) fn current_nice() -> i32 {
     // SAFETY: getpriority reads only its integer arguments.
     unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) }
 }

@@ -16,6 +16,7 @@ use super::render_cache::{Lookup, RenderCache};
 use super::shared_body::SharedBody;
 use axum::body::Body;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use std::sync::Arc;
 use tokio::sync::{Semaphore, mpsc, watch};
 
@@ -157,16 +158,17 @@ impl Offload {
             render(&mut sink)?;
             sink.flush()
         }));
-        Body::from_stream(futures_util::stream::unfold(
-            (rx, Some(job)),
-            |(mut rx, job)| async move {
+        Body::from_stream(
+            futures_util::stream::unfold((rx, Some(job)), |(mut rx, job)| async move {
                 if let Some(chunk) = rx.recv().await {
                     return Some((Ok(chunk), (rx, job)));
                 }
                 let outcome = finished(job?.await).await;
                 outcome.err().map(|e| (Err(e), (rx, None)))
-            },
-        ))
+            })
+            // Polled again after its end (gzip compression does), it stays ended.
+            .fuse(),
+        )
     }
 }
 

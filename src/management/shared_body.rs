@@ -6,6 +6,7 @@
 use super::offload::OffloadError;
 use axum::body::Body;
 use bytes::Bytes;
+use futures_util::StreamExt;
 use parking_lot::Mutex;
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -73,15 +74,16 @@ impl SharedBody {
     }
 
     /// The whole body as a response body, from its first chunk, streamed as it is written.
+    /// The stream is fused: a layer that polls it again after its end (gzip compression
+    /// does) sees the end again.
     pub fn reader(self: &Arc<Self>) -> Body {
         let reader = Reader {
             body: Arc::clone(self),
             next: 0,
             changes: self.changed.subscribe(),
         };
-        Body::from_stream(futures_util::stream::unfold(
-            Some(reader),
-            |reader| async move {
+        Body::from_stream(
+            futures_util::stream::unfold(Some(reader), |reader| async move {
                 let mut reader = reader?;
                 loop {
                     match reader.body.step(reader.next) {
@@ -99,8 +101,9 @@ impl SharedBody {
                         }
                     }
                 }
-            },
-        ))
+            })
+            .fuse(),
+        )
     }
 }
 
