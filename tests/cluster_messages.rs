@@ -203,9 +203,18 @@ async fn a_follower_that_caught_up_by_snapshot_has_the_messages_after_a_failover
             .all(|x| x.applied == s[0].applied && x.last_log_index == s[0].last_log_index)
     })
     .await;
-    // Only `f` can win the next election: `g` cannot reach it to ask for its vote.
+    // Only `f` can win the next election: `g` cannot reach it to ask for its vote, and is
+    // stopped until `f` has campaigned to a term above any `g` held (else each round `g`
+    // is a term ahead and both campaign forever).
     c.link(g, f, Mode::Refuse);
+    let g_term = c.status(g).await.expect("status").term;
+    c.signal(g, libc::SIGSTOP);
     c.kill(leader).await;
+    c.wait_for(&[f], "f campaigned past g's term", |s| {
+        s[0].term > g_term + 2
+    })
+    .await;
+    c.signal(g, libc::SIGCONT);
     let new = c.agreed(&[f, g], &[1, 2, 3]).await;
     assert_eq!(new, f);
     let report = traffic.check().await;
