@@ -40,6 +40,7 @@ pub mod config;
 pub mod connection;
 pub mod definitions;
 pub mod error;
+pub mod idle_trim;
 pub mod listener;
 pub mod management;
 pub mod metrics;

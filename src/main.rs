@@ -12,21 +12,7 @@ use tracing_subscriber::EnvFilter;
 use warren::config::cli::{Cli, Command};
 use warren::config::{self, Settings};
 
-/// jemalloc, because it gives memory back: after a large backlog drains, glibc's malloc kept
-/// hundreds of MiB (per-thread arenas, fragmentation), while jemalloc's background threads
-/// purge freed pages within `dirty_decay_ms` (issue #11; figures in the README).
-#[cfg(not(target_env = "msvc"))]
-#[global_allocator]
-static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
-
-/// jemalloc's options, read when it initialises: background purging threads, freed pages
-/// returned to the system over about a second, and no lazy (MADV_FREE) stage, which would
-/// leave them counted in the resident set until the kernel needs them.
-// SAFETY: jemalloc reads this symbol once, as a NUL-terminated C string; the static is
-// immutable and its bytes end with NUL.
-#[cfg(not(target_env = "msvc"))]
-#[unsafe(export_name = "_rjem_malloc_conf")]
-static JEMALLOC_CONF: &[u8; 60] = b"background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0\0";
+mod allocator;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -60,8 +46,12 @@ fn main() -> ExitCode {
         return cluster(&settings, command);
     }
 
+    allocator::install();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_park(|| {
+            warren::idle_trim::run();
+        })
         .build()
     {
         Ok(runtime) => runtime,

@@ -33,6 +33,8 @@ use super::types::{Completion, StoreError, StoreOp};
 /// What a request counts against the pending bound besides its body: the request, its
 /// completion and the message's bookkeeping, so a flood of acks is bounded too.
 pub const PENDING_OP_BYTES: u64 = 256;
+/// Room kept for a batch's requests while the writer is idle; a burst grows it again.
+const IDLE_BATCH_CAPACITY: usize = 64;
 /// How often failed removals are tried again while no new work arrives.
 const RETRY_EVERY: Duration = Duration::from_millis(100);
 
@@ -120,13 +122,15 @@ fn body_len(r: &Request) -> usize {
 impl Writer {
     /// The thread's body.
     pub(crate) fn run(mut self) {
-        let mut batch = Vec::with_capacity(self.max_batch.min(4096));
+        let mut batch = Vec::with_capacity(IDLE_BATCH_CAPACITY);
         let mut open = true;
         while open || !self.retry.is_empty() {
             let first = if self.retry.is_empty() {
                 match self.rx.try_recv() {
                     Ok(r) => Some(r),
                     Err(TryRecvError::Empty) => {
+                        // A large batch's room is given back while nothing is waiting.
+                        batch.shrink_to(IDLE_BATCH_CAPACITY);
                         self.on_idle();
                         self.rx.recv().ok()
                     }
@@ -195,6 +199,7 @@ impl Writer {
         if !std::mem::take(&mut self.touched) {
             return;
         }
+        crate::idle_trim::run();
         let empty = {
             let guard = self.shared.env.read();
             guard.as_ref().is_some_and(|env| {

@@ -28,10 +28,20 @@ impl Level {
     fn pop(&mut self) -> Option<QueuedMessage> {
         match self.returned.pop_first() {
             Some((_, qm)) => Some(qm),
-            None => self.ready.pop_front(),
+            None => {
+                let qm = self.ready.pop_front();
+                // A drained backlog gives its room back (issue #11); a small queue keeps it.
+                if self.ready.is_empty() && self.ready.capacity() > KEEP_WHEN_EMPTY {
+                    self.ready.shrink_to(KEEP_WHEN_EMPTY);
+                }
+                qm
+            }
         }
     }
 }
+
+/// Room for ready messages a level keeps once it is empty (40 bytes each).
+const KEEP_WHEN_EMPTY: usize = 256;
 
 /// The state of one queue, generic over the consumer record so it can be tested alone.
 #[derive(Debug)]
@@ -425,6 +435,24 @@ mod tests {
             .map(|m| (body(&m), m.redelivered))
             .collect();
         assert_eq!(order, vec![(0, true), (2, true), (3, false), (4, false)]);
+    }
+
+    #[test]
+    fn a_drained_backlog_gives_its_room_back_and_keeps_the_order() {
+        let mut q: QueueState<()> = QueueState::new();
+        for round in 0..2u8 {
+            for i in 0..5000u32 {
+                q.push(msg((i % 251) as u8), None, false);
+            }
+            let mut popped = 0u32;
+            while let Some(m) = q.pop() {
+                assert_eq!(body(&m), (popped % 251) as u8, "round {round}");
+                popped += 1;
+            }
+            assert_eq!(popped, 5000);
+            assert!(q.is_empty());
+            assert!(q.levels[0].ready.capacity() <= KEEP_WHEN_EMPTY);
+        }
     }
 
     #[test]
