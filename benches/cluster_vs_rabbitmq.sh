@@ -9,7 +9,9 @@
 # quorum queue, 1,000 confirms in flight, one consumer with manual acks, prefetch 1,000),
 # recording confirmed msg/s, confirm p50/p99, the CPU time (user + system) of the 3 nodes per
 # 1,000 confirmed messages (less sensitive to other load than msg/s), RssAnon per node after
-# the run and the load average. Prints one line per measurement and the medians. Stops both clusters at the end.
+# the run and the load average. Before each run it waits (up to QUIESCE seconds) until
+# both clusters are idle, so one broker's background work after its run does not land in
+# the other's. Prints one line per measurement and the medians. Stops both clusters at the end.
 #
 # Needs: target/release/warren and target/release/warren-perf
 # (cargo build --release --bin warren --bin warren-perf), RabbitMQ's scripts in
@@ -22,6 +24,8 @@ WARMUP=${WARMUP:-5}
 QUEUES=${QUEUES:-1000}
 SETTLE=${SETTLE:-15}
 HEARTBEAT=${HEARTBEAT:-500}
+QUIESCE=${QUIESCE:-60}
+BROKERS=${BROKERS:-warren rabbitmq} # BROKERS=warren measures Warren alone
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WARREN=${WARREN:-$ROOT/target/release/warren}
 PERF=${PERF:-$ROOT/target/release/warren-perf}
@@ -149,29 +153,45 @@ perf() { # port -> "msg/s p50_ms p99_ms confirmed_total"
 print(round(r["rates"]["confirmed_msg_s"]), round(c["p50"]/1000, 1), round(c["p99"]/1000, 1), r["totals"]["confirmed"])'
 }
 
+# Waits (at most QUIESCE seconds) until the six broker processes together use less than 15%
+# of a core over 2 s: RabbitMQ keeps writing its quorum queue's segments and snapshots for a
+# while after a run, and that work would otherwise land in the next (Warren's) run.
+quiesce() {
+  local hz a b waited=0
+  hz=$(getconf CLK_TCK)
+  while [ "$waited" -lt "$QUIESCE" ]; do
+    # shellcheck disable=SC2086
+    a=$(ticks $WARREN_PIDS $RMQ_PIDS); sleep 2; b=$(ticks $WARREN_PIDS $RMQ_PIDS)
+    waited=$((waited + 2))
+    [ $(((b - a) * 100)) -lt $((hz * 2 * 15)) ] && break
+  done
+  echo "$waited"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 mkdir -p "$WORK"
 : >"$RESULTS"; rm -f "$WORK"/warren.runs "$WORK"/rabbitmq.runs
 trap 'warren_stop; rmq_stop' EXIT
 log "# $(date -u +%FT%TZ) $(nproc) cores, $(uname -r); SECS=$SECS WARMUP=$WARMUP ROUNDS=$ROUNDS"
-rmq_start
+case " $BROKERS " in *" rabbitmq "*) rmq_start ;; esac
 warren_start
 log "RabbitMQ beam.smp pids: $RMQ_PIDS; Warren pids:$WARREN_PIDS (leader on $WARREN_LEADER_PORT)"
 
 for q in 1 "$QUEUES"; do
-  queues declare 5690 "$q"
+  [ -z "$RMQ_PIDS" ] || queues declare 5690 "$q"
   queues declare "$WARREN_LEADER_PORT" "$q"
   sleep "$SETTLE"
   # shellcheck disable=SC2086
-  log "idle $q quorum queues: warren RssAnon $(rss $WARREN_PIDS), rabbitmq $(rss $RMQ_PIDS); load $(load)"
+  log "idle $q quorum queues: warren RssAnon $(rss $WARREN_PIDS), rabbitmq $([ -z "$RMQ_PIDS" ] || rss $RMQ_PIDS); load $(load)"
 done
-queues delete 5690 "$QUEUES"
+[ -z "$RMQ_PIDS" ] || queues delete 5690 "$QUEUES"
 queues delete "$WARREN_LEADER_PORT" "$QUEUES"
 
 for r in $(seq 1 "$ROUNDS"); do
-  for broker in warren rabbitmq; do
+  for broker in $BROKERS; do
     if [ $broker = warren ]; then port=$WARREN_LEADER_PORT pids=$WARREN_PIDS; else port=5690 pids=$RMQ_PIDS; fi
+    waited=$(quiesce)
     before=$(load)
     # shellcheck disable=SC2086
     t0=$(ticks $pids)
@@ -183,10 +203,10 @@ for r in $(seq 1 "$ROUNDS"); do
       result="$(echo "$result" | cut -d' ' -f1-3) $cpu"
     fi
     # shellcheck disable=SC2086
-    log "round $r $broker: confirmed/s p50_ms p99_ms cpu_ms_per_1000 = $result; RssAnon $(rss $pids); load before $before after $(load)"
+    log "round $r $broker: confirmed/s p50_ms p99_ms cpu_ms_per_1000 = $result; RssAnon $(rss $pids); load before $before after $(load); quiesced in ${waited} s"
     [ "$result" = failed ] || echo "$result" >>"$WORK/$broker.runs"
   done
 done
-for broker in warren rabbitmq; do
+for broker in $BROKERS; do
   log "median $broker: $(cut -d' ' -f1 "$WORK/$broker.runs" | median) msg/s, p50 $(cut -d' ' -f2 "$WORK/$broker.runs" | median) ms, p99 $(cut -d' ' -f3 "$WORK/$broker.runs" | median) ms, CPU $(cut -d' ' -f4 "$WORK/$broker.runs" | median) ms per 1,000 confirmed (3 nodes)"
 done
