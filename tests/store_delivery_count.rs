@@ -1,6 +1,6 @@
 //! Quorum queues' delivery counts in the store: kept with their entry across a reopen, 0
 //! for entries that never had one, gone with the entry (remove or purge), and a no-op for
-//! an entry that is not there.
+//! an entry that is not there; a count only grows.
 
 use bytes::Bytes;
 use warren::store::{Store, StoreOp, StoreOptions, StoredMessage};
@@ -69,4 +69,19 @@ fn counts_live_and_die_with_their_entries() {
     assert_eq!(counts(&store, 1), [(1, 2), (2, 0), (3, 0)]);
     assert_eq!(counts(&store, 2), [(2, 0)]);
     assert_eq!(store.message_count().unwrap(), 4);
+}
+
+#[test]
+fn a_lower_count_that_lands_late_never_replaces_a_higher_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), StoreOptions::default()).unwrap();
+    publish(&store, 1, 1);
+    count(&store, 1, 1, 3);
+    // A count written again after a failed transaction can arrive after a newer one.
+    count(&store, 1, 1, 2);
+    store.flush().unwrap();
+    assert_eq!(counts(&store, 1), [(1, 3)]);
+    count(&store, 1, 1, 4);
+    store.flush().unwrap();
+    assert_eq!(counts(&store, 1), [(1, 4)]);
 }

@@ -84,10 +84,12 @@ pub(crate) fn apply(txn: &mut RwTxn<'_>, ctx: &mut Ctx<'_>, op: &StoreOp) -> OpR
         }
         StoreOp::DeliveryCount { queue, seq, count } => {
             let key = codec::index_key(*queue, *seq);
+            // A count only grows: an older count that lands late (a retried op) is dropped.
             let counted = ctx
                 .dbs
                 .index
                 .get(txn, &key)?
+                .filter(|v| codec::index_delivery_count(v) < *count)
                 .and_then(|v| codec::index_value_counted(v, *count));
             if let Some(v) = counted {
                 ctx.dbs.index.put(txn, &key, &v)?;

@@ -355,10 +355,32 @@ impl Writer {
     }
 }
 
-/// Whether a failed op is kept to be tried again: removals and delivery marks (they stay
-/// right whenever they land: nothing else writes their entry), when the transaction failed
-/// (not when the op itself was refused).
+/// Whether a failed op is kept to be tried again: removals, delivery marks and delivery
+/// counts (they stay right whenever they land: nothing else writes their entry, and a count
+/// never replaces a higher one), when the transaction failed (not when the op itself was
+/// refused).
 fn retriable(op: &StoreOp, e: &StoreError) -> bool {
-    matches!(op, StoreOp::Remove { .. } | StoreOp::MarkDelivered { .. })
-        && !matches!(e, StoreError::Rejected(_) | StoreError::Closed)
+    matches!(
+        op,
+        StoreOp::Remove { .. } | StoreOp::MarkDelivered { .. } | StoreOp::DeliveryCount { .. }
+    ) && !matches!(e, StoreError::Rejected(_) | StoreError::Closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delivery_counts_are_retried_like_removals_but_refusals_are_not() {
+        let count = StoreOp::DeliveryCount {
+            queue: 1,
+            seq: 2,
+            count: 3,
+        };
+        let remove = StoreOp::Remove { queue: 1, seq: 2 };
+        assert!(retriable(&count, &StoreError::DiskFull));
+        assert!(retriable(&remove, &StoreError::DiskFull));
+        assert!(!retriable(&count, &StoreError::Rejected("no".into())));
+        assert!(!retriable(&count, &StoreError::Closed));
+    }
 }
