@@ -4,7 +4,7 @@
 //! - One LMDB environment in the data directory, guarded by `warren.lock` (std
 //!   `File::try_lock`) so a second process — or a second `Store` in this one — gets
 //!   [`StoreError::Locked`].
-//! - One writer thread ([`writer`]): every write goes through [`Store::submit`] as a
+//! - One writer thread (`writer`): every write goes through [`Store::submit`] as a
 //!   [`StoreOp`] on an unbounded channel (the caller never waits for disk), many ops from many
 //!   connections share one transaction and one fsync, and each op's [`Completion`] runs on the
 //!   writer thread after its commit (publisher confirms, declare-oks). What is submitted and

@@ -107,17 +107,20 @@ impl Queue {
         self.dead_letter(dead);
     }
 
+    /// Takes settled messages out of the queue's unacked counts and gauges.
+    fn settle_counts(&self, messages: &[QueuedMessage]) {
+        let mut inner = self.inner.lock();
+        for qm in messages {
+            inner
+                .state
+                .settle(qm.message.body_size, qm.message.persistent);
+        }
+        self.refresh_gauges(&inner);
+    }
+
     /// basic.ack: the messages are settled and leave the store.
     pub fn ack(&self, messages: &[QueuedMessage]) {
-        {
-            let mut inner = self.inner.lock();
-            for qm in messages.iter() {
-                inner
-                    .state
-                    .settle(qm.message.body_size, qm.message.persistent);
-            }
-            self.refresh_gauges(&inner);
-        }
+        self.settle_counts(messages);
         self.stats
             .counters
             .add(crate::metrics::counters::queue::ACK, messages.len() as u64);
@@ -128,15 +131,7 @@ impl Queue {
 
     /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
     pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
-        {
-            let mut inner = self.inner.lock();
-            for qm in messages.iter() {
-                inner
-                    .state
-                    .settle(qm.message.body_size, qm.message.persistent);
-            }
-            self.refresh_gauges(&inner);
-        }
+        self.settle_counts(&messages);
         let dead = messages
             .into_iter()
             .map(|qm| (qm, DeathReason::Rejected))
