@@ -215,6 +215,12 @@ async fn every_node_serves_the_management_api_and_prometheus() {
         .await;
     assert_eq!(overview["node"], json!(name(leader)));
     assert_eq!(overview["cluster_name"], json!(name(1)));
+    // Through a follower: the leader's figures, named by the node that answers.
+    let (status, via_follower) = http.get(f1, "/api/overview").await;
+    assert_eq!(status, 200, "{via_follower}");
+    assert_eq!(via_follower["node"], json!(name(followers[0])));
+    assert_eq!(via_follower["cluster_name"], json!(name(1)));
+    assert_eq!(keys(&via_follower), keys(&overview));
     let (status, cluster_name) = http.get(f1, "/api/cluster-name").await;
     assert_eq!((status, cluster_name), (200, json!({"name": name(1)})));
 

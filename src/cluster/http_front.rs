@@ -204,7 +204,17 @@ async fn management(State(front): State<Arc<Front>>, request: Request) -> Respon
     match front.view.leader_management() {
         Ok((leader, addr)) => {
             tracing::debug!(leader, %addr, path = %request.uri().path(), "forwarding to the leader");
+            let overview =
+                request.method() == axum::http::Method::GET && request.uri().path() == OVERVIEW;
+            let mut request = request;
+            if overview {
+                // Plain JSON back, so that the answering node can name itself in it.
+                request
+                    .headers_mut()
+                    .remove(axum::http::header::ACCEPT_ENCODING);
+            }
             match front.forwarder.forward(&addr, request).await {
+                Ok(response) if overview => named_here(response).await,
                 Ok(response) => response,
                 Err(e) => {
                     tracing::warn!(leader, %addr, error = %e, "cannot forward to the leader");
@@ -214,6 +224,37 @@ async fn management(State(front): State<Arc<Front>>, request: Request) -> Respon
         }
         Err(reason) => ApiError::Unavailable(reason).into_response(),
     }
+}
+
+/// The overview, whose `node` is the node that answers (as in RabbitMQ, where any node
+/// answers it from the cluster-wide statistics).
+const OVERVIEW: &str = "/api/overview";
+
+/// The leader's overview with `node` set to this node's name; any other answer (an error, a
+/// body that is not plain JSON) unchanged.
+async fn named_here(response: Response) -> Response {
+    use axum::http::{StatusCode, header};
+    if response.status() != StatusCode::OK
+        || response.headers().contains_key(header::CONTENT_ENCODING)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::Unavailable("the leader's overview was cut short".into()).into_response();
+    };
+    let renamed = serde_json::from_slice::<serde_json::Value>(&bytes)
+        .ok()
+        .and_then(|mut overview| {
+            let map = overview.as_object_mut()?;
+            map.insert("node".into(), crate::broker::node_name().into());
+            serde_json::to_vec(&overview).ok()
+        });
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(
+        parts,
+        axum::body::Body::from(renamed.unwrap_or_else(|| bytes.to_vec())),
+    )
 }
 
 async fn prometheus(State(front): State<Arc<Front>>, request: Request) -> Response {
