@@ -231,6 +231,26 @@ async fn confirmed_writes_on_the_leader_are_applied_on_every_node() {
 }
 
 /// Waits for the promotion loop's broker (`Some`) or its absence (`None`).
+/// Starts every node's promotion loop (default settings); their serving states by id.
+fn promotions(
+    nodes: &BTreeMap<NodeId, TestNode>,
+    shutdown: &watch::Receiver<bool>,
+) -> BTreeMap<NodeId, watch::Receiver<Option<Serving>>> {
+    let settings = Arc::new(Settings::default());
+    nodes
+        .iter()
+        .map(|(&id, n)| {
+            let rx = promotion::spawn(
+                Arc::clone(&settings),
+                n.store.clone(),
+                n.node.clone(),
+                shutdown.clone(),
+            );
+            (id, rx)
+        })
+        .collect()
+}
+
 async fn serving(rx: &mut watch::Receiver<Option<Serving>>, want: bool) -> Option<Serving> {
     tokio::time::timeout(WAIT, rx.wait_for(|s| s.is_some() == want))
         .await
@@ -243,19 +263,7 @@ async fn serving(rx: &mut watch::Receiver<Option<Serving>>, want: bool) -> Optio
 async fn a_new_leader_recovers_exactly_the_confirmed_messages() {
     let (router, nodes) = three().await;
     let (_stop, shutdown) = watch::channel(false);
-    let settings = Arc::new(Settings::default());
-    let mut roles: BTreeMap<NodeId, _> = nodes
-        .iter()
-        .map(|(&id, n)| {
-            let rx = promotion::spawn(
-                Arc::clone(&settings),
-                n.store.clone(),
-                n.node.clone(),
-                shutdown.clone(),
-            );
-            (id, rx)
-        })
-        .collect();
+    let mut roles = promotions(&nodes, &shutdown);
     let old = leader(&nodes, &[1, 2, 3]).await;
     let first = serving(roles.get_mut(&old).expect("roles"), true).await;
     assert!(first.is_some());
@@ -407,19 +415,7 @@ fn stored_counts(store: &Store, queue: u64) -> Vec<(u64, u32)> {
 async fn quorum_delivery_counts_reach_every_node_and_survive_a_failover() {
     let (router, nodes) = three().await;
     let (_stop, shutdown) = watch::channel(false);
-    let settings = Arc::new(Settings::default());
-    let mut roles: BTreeMap<NodeId, _> = nodes
-        .iter()
-        .map(|(&id, n)| {
-            let rx = promotion::spawn(
-                Arc::clone(&settings),
-                n.store.clone(),
-                n.node.clone(),
-                shutdown.clone(),
-            );
-            (id, rx)
-        })
-        .collect();
+    let mut roles = promotions(&nodes, &shutdown);
     let old = leader(&nodes, &[1, 2, 3]).await;
     serving(roles.get_mut(&old).expect("roles"), true).await;
     // On the leader's store, as its broker writes them: a quorum queue, two messages, the

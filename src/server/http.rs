@@ -173,22 +173,19 @@ fn serve_http(
     ))?;
     let (api_router, metrics_router) = (compressed(api_router), compressed(metrics_router));
     let http_timeout = settings.management.request_timeout()?;
-    for (listener, addr) in management {
-        tracing::info!(%addr, "management API listening");
-        let router = api_router.clone();
+    let plain_listeners = management
+        .into_iter()
+        .map(|(l, a)| (l, a, "management API", &api_router))
+        .chain(
+            prometheus
+                .into_iter()
+                .map(|(l, a)| (l, a, "Prometheus endpoint", &metrics_router)),
+        );
+    for (listener, addr, what, router) in plain_listeners {
+        tracing::info!(%addr, "{what} listening");
         runtime.spawn(crate::management::serve(
             listener,
-            router,
-            http_timeout,
-            shutdown_rx.clone(),
-        ));
-    }
-    for (listener, addr) in prometheus {
-        tracing::info!(%addr, "Prometheus endpoint listening");
-        let router = metrics_router.clone();
-        runtime.spawn(crate::management::serve(
-            listener,
-            router,
+            router.clone(),
             http_timeout,
             shutdown_rx.clone(),
         ));
