@@ -267,12 +267,15 @@ async fn every_node_serves_the_management_api_and_prometheus() {
         );
     }
 
-    // /api/nodes through a follower: three members, all running.
+    // /api/nodes through a follower: three members, all running and described.
     let nodes_json = http
         .until(f2, "/api/nodes", "three running nodes", |s, b| {
             s == 200
-                && b.as_array()
-                    .is_some_and(|a| a.len() == 3 && a.iter().all(|n| n["running"] == json!(true)))
+                && b.as_array().is_some_and(|a| {
+                    a.len() == 3
+                        && a.iter()
+                            .all(|n| n["running"] == json!(true) && n["os_pid"].is_string())
+                })
         })
         .await;
     let names: Vec<&str> = nodes_json
@@ -289,6 +292,45 @@ async fn every_node_serves_the_management_api_and_prometheus() {
             .iter()
             .all(|n| n["type"] == json!("disc"))
     );
+    // Every running member describes itself: its own process id, memory and descriptors
+    // as integers (monitoring tools decode them so), whichever node answers the listing.
+    let pids: Vec<String> = nodes
+        .iter()
+        .map(|n| {
+            n.child
+                .as_ref()
+                .and_then(Child::id)
+                .expect("pid")
+                .to_string()
+        })
+        .collect();
+    for (i, entry) in nodes_json.as_array().expect("array").iter().enumerate() {
+        assert_eq!(entry["os_pid"], json!(pids[i]), "{entry}");
+        for field in [
+            "mem_used",
+            "mem_limit",
+            "fd_used",
+            "fd_total",
+            "uptime",
+            "disk_free",
+        ] {
+            assert!(entry[field].as_u64().is_some(), "{field} in {entry}");
+        }
+        assert_eq!(entry["mem_alarm"], json!(false), "{entry}");
+    }
+    // A follower answers for itself by name (`@` percent-encoded, as tools send it),
+    // without the leader.
+    let own = format!("/api/nodes/{}", name(followers[0]).replace('@', "%40"));
+    let (status, itself) = http.get(f1, &own).await;
+    assert_eq!(status, 200, "{itself}");
+    assert_eq!(itself["name"], json!(name(followers[0])));
+    assert_eq!(itself["os_pid"], json!(pids[followers[0] - 1]));
+    // The leader answers for another member by asking it.
+    let (status, asked) = http.get(lport, &own).await;
+    assert_eq!(status, 200, "{asked}");
+    assert_eq!(asked["os_pid"], json!(pids[followers[0] - 1]));
+    let (status, _) = http.get(lport, "/api/nodes/warren-9%40127.0.0.1").await;
+    assert_eq!(status, 404);
 
     // The follower's own view of the cluster, answered by itself.
     let (status, view) = http.get(f1, "/api/warren/cluster").await;
@@ -387,14 +429,23 @@ async fn every_node_serves_the_management_api_and_prometheus() {
     child.start_kill().expect("kill");
     child.wait().await.expect("reaped");
     let gone_name = name(gone);
-    http.until(lport, "/api/nodes", "killed node not running", |s, b| {
-        s == 200
-            && b.as_array().is_some_and(|a| {
-                a.iter()
-                    .any(|n| n["name"] == json!(gone_name) && n["running"] == json!(false))
-            })
-    })
-    .await;
+    let listing = http
+        .until(lport, "/api/nodes", "killed node not running", |s, b| {
+            s == 200
+                && b.as_array().is_some_and(|a| {
+                    a.iter()
+                        .any(|n| n["name"] == json!(gone_name) && n["running"] == json!(false))
+                })
+        })
+        .await;
+    // A stopped member is listed by name only, as RabbitMQ lists a stopped node.
+    let stopped = listing
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|n| n["name"] == json!(gone_name))
+        .expect("listed");
+    assert!(stopped.get("mem_used").is_none(), "{stopped}");
 
     // Remove it through the other follower (forwarded to the leader).
     let path = format!("/api/warren/cluster/members/{gone}");

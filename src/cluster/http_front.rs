@@ -7,20 +7,22 @@
 //! - Otherwise a management request is forwarded to the leader's management address from
 //!   this node's own `[[cluster.peers]]` ([`super::http_forward`]); with no leader known, or
 //!   no address for it, the answer is 503 `{"error":"service_unavailable","reason":...}`.
-//!   Two checks describe this node and are answered by it, authenticated against the users
-//!   its replicated store holds: `GET /api/warren/cluster` (its view of the cluster) and
-//!   `GET /api/health/checks/local-alarms` (its own memory and disk alarms).
+//!   Three paths describe this node and are answered by it, authenticated against the users
+//!   its replicated store holds: `GET /api/warren/cluster` (its view of the cluster),
+//!   `GET /api/health/checks/local-alarms` (its own memory and disk alarms) and
+//!   `GET /api/nodes/{its name}` (its own statistics, which the leader's `/api/nodes` asks
+//!   for).
 //! - A follower's Prometheus endpoint serves its own series (identity, process, Raft log):
 //!   RabbitMQ's nodes each serve their own, never the cluster's.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Json, Router};
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use tower::ServiceExt;
@@ -32,8 +34,10 @@ use crate::access::Access;
 use crate::broker::Broker;
 use crate::broker::alarms::Alarms;
 use crate::config::Settings;
+use crate::management::auth::Principal;
 use crate::management::error::ApiError;
-use crate::management::{AppState, Listener, auth};
+use crate::management::nodes::{NodeFacts, describe};
+use crate::management::{AppState, Listener, auth, contexts_json};
 use crate::store::Store;
 
 /// Paths a follower answers itself (any other is forwarded to the leader).
@@ -72,6 +76,8 @@ struct Local {
     store: Store,
     settings: Arc<Settings>,
     alarms: Arc<Alarms>,
+    listeners: Arc<Vec<Listener>>,
+    started: std::time::Instant,
 }
 
 impl Front {
@@ -93,16 +99,20 @@ impl Front {
             store,
             settings: Arc::clone(settings),
             alarms,
+            listeners: Arc::clone(&listeners),
+            started: std::time::Instant::now(),
         };
         let local_api = Router::new()
             .nest(
                 "/api",
-                super::ops_api::routes::<Local>(Arc::clone(&view)).route(
-                    "/health/checks/local-alarms",
-                    get(|State(l): State<Local>| async move {
-                        crate::management::health::alarms_of(&l.alarms)
-                    }),
-                ),
+                super::ops_api::routes::<Local>(Arc::clone(&view))
+                    .route(
+                        "/health/checks/local-alarms",
+                        get(|State(l): State<Local>| async move {
+                            crate::management::health::alarms_of(&l.alarms)
+                        }),
+                    )
+                    .route("/nodes/{name}", get(own_node)),
             )
             .layer(axum::middleware::from_fn_with_state(
                 local.clone(),
@@ -185,7 +195,7 @@ async fn management(State(front): State<Arc<Front>>, request: Request) -> Respon
     if let Some((api, _)) = front.serving() {
         return api.oneshot(request).await.into_response();
     }
-    if LOCAL_PATHS.contains(&request.uri().path()) {
+    if LOCAL_PATHS.contains(&request.uri().path()) || is_own_node_path(request.uri().path()) {
         return front
             .local_api
             .clone()
@@ -224,6 +234,38 @@ async fn management(State(front): State<Arc<Front>>, request: Request) -> Respon
         }
         Err(reason) => ApiError::Unavailable(reason).into_response(),
     }
+}
+
+/// `/api/nodes/{this node's name}` (the name percent-encoded or not): answered by this node
+/// itself, so that the leader can list it in full.
+fn is_own_node_path(path: &str) -> bool {
+    let Some(name) = path.strip_prefix("/api/nodes/") else {
+        return false;
+    };
+    percent_encoding::percent_decode_str(name)
+        .decode_utf8()
+        .is_ok_and(|name| name == crate::broker::node_name())
+}
+
+/// `GET /api/nodes/{name}` on a follower: its own description (no broker runs here, so no
+/// client connections are counted).
+async fn own_node(
+    State(local): State<Local>,
+    Extension(principal): Extension<Principal>,
+    Path(name): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    principal.require_monitor()?;
+    if name != crate::broker::node_name() {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(describe(&NodeFacts {
+        alarms: &local.alarms,
+        data_dir: &local.settings.server.data_dir,
+        sockets: 0,
+        totals: [0; 4],
+        uptime_ms: u64::try_from(local.started.elapsed().as_millis()).unwrap_or(u64::MAX),
+        contexts: contexts_json(&local.listeners),
+    })))
 }
 
 /// The overview, whose `node` is the node that answers (as in RabbitMQ, where any node

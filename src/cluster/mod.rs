@@ -17,7 +17,8 @@
 //! - [`runtime`]: the dedicated runtime openraft and the cluster port run on.
 //! - [`view`]: the cluster as the HTTP endpoints see it (member names, running);
 //!   [`http_front`]: the management API and Prometheus endpoint of every node (the leader's
-//!   broker, else forwarded by [`http_forward`]); [`ops_api`]: `/api/warren/cluster`.
+//!   broker, else forwarded by [`http_forward`]); [`ops_api`]: `/api/warren/cluster`;
+//!   [`member_node`]: asking a member for its own `/api/nodes` entry.
 //!
 //! Started by [`start`] only when `cluster.enabled` is true; off, nothing here runs.
 
@@ -29,6 +30,7 @@ pub mod fence;
 pub mod http_forward;
 pub mod http_front;
 pub mod log_store;
+pub mod member_node;
 pub mod membership;
 pub mod network;
 pub mod node;

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use openraft::ServerState;
 
+use super::member_node::MemberNodes;
 use super::network::tcp::Contacts;
 use super::node::ClusterNode;
 use super::status::Status;
@@ -39,6 +40,7 @@ pub struct ClusterView {
     contacts: Contacts,
     management: BTreeMap<NodeId, String>,
     running_within: Duration,
+    member_nodes: MemberNodes,
 }
 
 /// The host part of `host:port` (brackets of an IPv6 address removed).
@@ -115,6 +117,7 @@ impl ClusterView {
             contacts,
             management,
             running_within: Duration::from_millis(max),
+            member_nodes: MemberNodes::new(),
         }
     }
 
@@ -157,6 +160,20 @@ impl ClusterView {
             .collect();
         out.sort_by_key(|v| (!v.voter, v.id));
         out
+    }
+
+    /// Member `m`'s own `/api/nodes` entry, asked of it at the management address of this
+    /// node's `[[cluster.peers]]` entry for it with `authorization`; `None` without an
+    /// address or an answer.
+    pub async fn member_node(
+        &self,
+        m: &MemberView,
+        authorization: Option<&axum::http::HeaderValue>,
+    ) -> Option<serde_json::Value> {
+        let addr = self.management.get(&m.id)?;
+        self.member_nodes
+            .describe(addr, &m.name, authorization)
+            .await
     }
 
     /// Where to forward a management request: the leader's management address from this

@@ -116,6 +116,35 @@ pub struct AppState {
     pub cluster: Option<Arc<crate::cluster::view::ClusterView>>,
 }
 
+/// The HTTP listeners as RabbitMQ's `contexts` (in `/api/overview` and `/api/nodes`).
+pub(crate) fn contexts_json(listeners: &[Listener]) -> Value {
+    Value::Array(
+        listeners
+            .iter()
+            .filter(|l| l.protocol.starts_with("http"))
+            .map(|l| {
+                let description = if l.protocol.ends_with("/prometheus") {
+                    "RabbitMQ Prometheus"
+                } else {
+                    "RabbitMQ Management"
+                };
+                let mut context = json!({
+                    "ssl_opts": l.ssl_opts.clone().unwrap_or_else(|| json!([])),
+                    "node": node_name(),
+                    "description": description,
+                    "path": "/",
+                    "ip": l.addr.ip().to_string(),
+                    "port": l.addr.port().to_string(),
+                });
+                if l.ssl_opts.is_some() {
+                    context["ssl"] = json!("true");
+                }
+                context
+            })
+            .collect(),
+    )
+}
+
 impl AppState {
     fn listeners_json(&self) -> Value {
         Value::Array(
@@ -135,31 +164,7 @@ impl AppState {
     }
 
     fn contexts_json(&self) -> Value {
-        Value::Array(
-            self.listeners
-                .iter()
-                .filter(|l| l.protocol.starts_with("http"))
-                .map(|l| {
-                    let description = if l.protocol.ends_with("/prometheus") {
-                        "RabbitMQ Prometheus"
-                    } else {
-                        "RabbitMQ Management"
-                    };
-                    let mut context = json!({
-                        "ssl_opts": l.ssl_opts.clone().unwrap_or_else(|| json!([])),
-                        "node": node_name(),
-                        "description": description,
-                        "path": "/",
-                        "ip": l.addr.ip().to_string(),
-                        "port": l.addr.port().to_string(),
-                    });
-                    if l.ssl_opts.is_some() {
-                        context["ssl"] = json!("true");
-                    }
-                    context
-                })
-                .collect(),
-        )
+        contexts_json(&self.listeners)
     }
 
     /// Queues (declared, created, deleted) across every vhost.

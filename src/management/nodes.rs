@@ -1,16 +1,20 @@
 //! `GET /api/nodes` and `GET /api/nodes/{name}`: this node, with the integer fields
 //! Telegraf and Datadog decode (a float or string where they expect an integer fails them),
-//! and in cluster mode (where the leader answers) every other member too, with its name,
-//! `type` and whether it is `running` (it answered the leader recently); Warren has no
-//! statistics of another node's process, so those entries carry only these fields, as
-//! RabbitMQ's entry for a stopped node does.
+//! and in cluster mode (where the leader answers) every other member too. A running member
+//! describes itself: the leader asks its management API for `/api/nodes/{its name}`
+//! (which a follower answers itself, see [`crate::cluster::http_front`]) with the caller's
+//! credentials. A member that is not running, or does not answer in time, is listed with
+//! its name, `type` and `running` only, as RabbitMQ lists a stopped node.
 
 use super::AppState;
 use super::auth::Principal;
 use super::error::{ApiError, ApiResult};
 use super::memory::Breakdown;
-use crate::broker::alarms::{Alarm, resident_memory};
+use crate::broker::alarms::{Alarm, Alarms, resident_memory};
+use crate::cluster::view::{ClusterView, MemberView};
 use axum::extract::{Path, Query, State};
+use axum::http::HeaderMap;
+use axum::http::header::{AUTHORIZATION, HeaderValue};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -32,13 +36,56 @@ fn processors() -> u64 {
     std::thread::available_parallelism().map_or(1, |n| n.get() as u64)
 }
 
+/// What a node's `/api/nodes` entry is made of, whichever process describes itself (a
+/// serving broker, or a cluster follower that runs none).
+pub(crate) struct NodeFacts<'a> {
+    /// The node's memory and disk alarms.
+    pub alarms: &'a Alarms,
+    /// The data directory.
+    pub data_dir: &'a std::path::Path,
+    /// Client connections open on this node.
+    pub sockets: u64,
+    /// Connections opened and closed, channels opened and closed, since start.
+    pub totals: [u64; 4],
+    /// Milliseconds since the node started.
+    pub uptime_ms: u64,
+    /// The HTTP listeners, as `contexts`.
+    pub contexts: Value,
+}
+
 /// The node's description.
 pub(super) fn node(state: &AppState) -> Value {
+    use std::sync::atomic::Ordering::Relaxed;
     let broker = &state.broker;
-    let alarm = broker.alarms.current();
+    let totals = &broker.connections.totals;
+    describe(&NodeFacts {
+        alarms: &broker.alarms,
+        data_dir: &broker.settings.server.data_dir,
+        sockets: broker.connections.len() as u64,
+        totals: [
+            totals.connections_opened.load(Relaxed),
+            totals.connections_closed.load(Relaxed),
+            totals.channels_opened.load(Relaxed),
+            totals.channels_closed.load(Relaxed),
+        ],
+        uptime_ms: u64::try_from(broker.started_at.elapsed().as_millis()).unwrap_or(u64::MAX),
+        contexts: state.contexts_json(),
+    })
+}
+
+/// A node's `/api/nodes` entry from its facts, with the integer fields monitoring tools
+/// decode.
+pub(crate) fn describe(facts: &NodeFacts<'_>) -> Value {
+    let alarms = facts.alarms;
+    let alarm = alarms.current();
     let fd_total = max_fds();
-    let sockets = broker.connections.len() as u64;
-    let uptime_ms = u64::try_from(broker.started_at.elapsed().as_millis()).unwrap_or(u64::MAX);
+    let sockets = facts.sockets;
+    let [
+        connection_created,
+        connection_closed,
+        channel_created,
+        channel_closed,
+    ] = facts.totals;
     let mut node = json!({
         "name": crate::broker::node_name(),
         "type": "disc",
@@ -51,20 +98,20 @@ pub(super) fn node(state: &AppState) -> Value {
         "sockets_total": fd_total,
         "sockets_used": sockets,
         "sockets_used_details": {"rate": 0.0},
-        "mem_limit": broker.alarms.memory_limit(),
+        "mem_limit": alarms.memory_limit(),
         "mem_used": resident_memory(),
         "mem_used_details": {"rate": 0.0},
         "mem_alarm": alarm == Some(Alarm::Memory),
         "mem_calculation_strategy": "rss",
-        "disk_free_limit": broker.alarms.disk_free_limit(),
-        "disk_free": broker.alarms.disk_free(),
+        "disk_free_limit": alarms.disk_free_limit(),
+        "disk_free": alarms.disk_free(),
         "disk_free_details": {"rate": 0.0},
         "disk_free_alarm": alarm == Some(Alarm::Disk),
         "proc_total": 1_048_576,
         "proc_used": sockets * 2 + 16,
         "proc_used_details": {"rate": 0.0},
         "run_queue": 0,
-        "uptime": uptime_ms,
+        "uptime": facts.uptime_ms,
         "processors": processors(),
         "rates_mode": "basic",
         "enabled_plugins": ["rabbitmq_management", "rabbitmq_prometheus"],
@@ -75,16 +122,16 @@ pub(super) fn node(state: &AppState) -> Value {
             {"name": "PLAIN", "description": "SASL PLAIN authentication mechanism", "enabled": true},
             {"name": "AMQPLAIN", "description": "QPid AMQPLAIN mechanism", "enabled": true}
         ],
-        "contexts": state.contexts_json(),
+        "contexts": facts.contexts.clone(),
         "applications": [],
         "log_files": [],
         "config_files": [],
-        "db_dir": broker.settings.server.data_dir.display().to_string(),
+        "db_dir": facts.data_dir.display().to_string(),
         "cluster_links": [],
-        "connection_created": broker.connections.totals.connections_opened.load(std::sync::atomic::Ordering::Relaxed),
-        "connection_closed": broker.connections.totals.connections_closed.load(std::sync::atomic::Ordering::Relaxed),
-        "channel_created": broker.connections.totals.channels_opened.load(std::sync::atomic::Ordering::Relaxed),
-        "channel_closed": broker.connections.totals.channels_closed.load(std::sync::atomic::Ordering::Relaxed),
+        "connection_created": connection_created,
+        "connection_closed": connection_closed,
+        "channel_created": channel_created,
+        "channel_closed": channel_closed,
     });
     if let Some(map) = node.as_object_mut() {
         // Erlang VM and storage statistics Warren does not have: integers, as Telegraf
@@ -123,8 +170,9 @@ const ZERO_COUNTERS: [&str; 23] = [
     "queue_index_journal_write_count",
 ];
 
-/// Another cluster member, as far as this node knows it.
-fn member(m: &crate::cluster::view::MemberView) -> Value {
+/// Another cluster member as far as this node knows it: its name, `type` and whether it
+/// runs, as RabbitMQ's entry for a stopped node.
+fn member(m: &MemberView) -> Value {
     json!({
         "name": m.name,
         "type": "disc",
@@ -135,18 +183,34 @@ fn member(m: &crate::cluster::view::MemberView) -> Value {
     })
 }
 
-/// Every node: this one in full, the other cluster members as [`member`]s, by id.
-fn all_nodes(state: &AppState) -> Vec<Value> {
+/// Another member's entry: its own description, asked of its management API with the
+/// caller's credentials, or [`member`] when it is not running or does not answer.
+async fn other_member(view: &ClusterView, m: &MemberView, auth: Option<&HeaderValue>) -> Value {
+    if m.running
+        && let Some(described) = view.member_node(m, auth).await
+    {
+        return described;
+    }
+    member(m)
+}
+
+/// Every node: this one, then the other cluster members by id, each described by itself
+/// where it answers.
+async fn all_nodes(state: &AppState, auth: Option<&HeaderValue>) -> Vec<Value> {
     let Some(view) = &state.cluster else {
         return vec![node(state)];
     };
     let me = view.node().id();
     let mut members = view.members();
     members.sort_by_key(|m| m.id);
-    let mut out: Vec<Value> = members
-        .iter()
-        .map(|m| if m.id == me { node(state) } else { member(m) })
-        .collect();
+    let mut out = futures_util::future::join_all(members.iter().map(|m| async move {
+        if m.id == me {
+            node(state)
+        } else {
+            other_member(view, m, auth).await
+        }
+    }))
+    .await;
     if !members.iter().any(|m| m.id == me) {
         out.insert(0, node(state));
     }
@@ -157,9 +221,11 @@ fn all_nodes(state: &AppState) -> Vec<Value> {
 pub(super) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     principal.require_monitor()?;
-    Ok(Json(Value::Array(all_nodes(&state))))
+    let auth = headers.get(AUTHORIZATION);
+    Ok(Json(Value::Array(all_nodes(&state, auth).await)))
 }
 
 /// `GET /api/nodes/{name}`.
@@ -168,14 +234,19 @@ pub(super) async fn get(
     Extension(principal): Extension<Principal>,
     Path(name): Path<String>,
     Query(params): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     principal.require_monitor()?;
     if name != crate::broker::node_name() {
-        return all_nodes(&state)
+        let view = state.cluster.as_ref().ok_or(ApiError::NotFound)?;
+        let m = view
+            .members()
             .into_iter()
-            .find(|n| n["name"] == name.as_str())
-            .map(Json)
-            .ok_or(ApiError::NotFound);
+            .find(|m| m.name == name)
+            .ok_or(ApiError::NotFound)?;
+        return Ok(Json(
+            other_member(view, &m, headers.get(AUTHORIZATION)).await,
+        ));
     }
     let mut out = node(&state);
     let flag = |k: &str| params.get(k).is_some_and(|v| v == "true");
