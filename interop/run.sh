@@ -41,6 +41,7 @@ CLIENTS=(
   "amqp-tools c-tools+python c/amqp-tools"
   "rabbitmq-java java+python java/rabbitmq-java"
   "amqp091-go go+python go/amqp091-go"
+  "amqp091-go-suite go go/suite"
   "tls python+node tls"
   "tls-java java+python java/tls"
   "tls-go go+python go/tls"

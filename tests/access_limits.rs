@@ -19,6 +19,8 @@ async fn close_fully(mut c: RawConn) {
         .build();
     c.send_method(0, 10, 50, &close).await;
     c.expect_method(10, 51).await;
+    // Hanging up, as clients do after close-ok: the server then ends its side.
+    c.shutdown_write().await;
     c.expect_eof().await;
 }
 

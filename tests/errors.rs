@@ -283,3 +283,56 @@ async fn exclusive_queues_are_gone_once_close_ok_arrives_even_before_the_socket_
     assert_eq!(common::amqp_error(&err).0, 404);
     owner.shutdown_write().await;
 }
+
+/// The server's channel.close (a 404 from a publish to a missing exchange) crosses the
+/// client's own channel.close, as amqp091-go's `TestChannelExceptionWithCloseIssue43`
+/// makes happen. RabbitMQ 3.10.8 (observed): close-ok for the client's close, the channel
+/// stays closing until the client's close-ok for the server's close, the other channel is
+/// untouched, and the number can be opened again afterwards.
+#[tokio::test]
+async fn a_client_close_crossing_the_servers_channel_close_waits_for_close_ok() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.open_channel(2).await;
+    let missing = unique("missing-exchange");
+    c.publish(1, &missing, "", b"x").await;
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    c.send_method(1, 20, 40, &close).await;
+    let (mut r, ch) = c.expect_method(20, 40).await;
+    assert_eq!((ch, r.u16()), (1, 404));
+    assert_eq!(
+        r.shortstr(),
+        format!("NOT_FOUND - no exchange '{missing}' in vhost '/'")
+    );
+    let (_, ch) = c.expect_method(20, 41).await;
+    assert_eq!(ch, 1, "close-ok for the client's close");
+    // The client's close-ok for the server's close: the channel is gone, the connection
+    // and channel 2 are fine.
+    c.send_method(1, 20, 41, &[]).await;
+    c.sync(2).await;
+    c.open_channel(1).await;
+    c.sync(1).await;
+}
+
+/// The same crossing, but the client reopens the channel without sending close-ok: the
+/// number is still closing, so RabbitMQ refuses the open with 504 "second 'channel.open'
+/// seen" (observed on 3.10.8).
+#[tokio::test]
+async fn reopening_a_crossed_channel_before_close_ok_is_a_504() {
+    let broker = TestBroker::start().await;
+    let mut c = broker.raw().await;
+    c.open_channel(1).await;
+    c.publish(1, &unique("missing-exchange"), "", b"x").await;
+    let close = Args::new().u16(200).shortstr("bye").u16(0).u16(0).build();
+    c.send_method(1, 20, 40, &close).await;
+    c.expect_method(20, 40).await;
+    c.expect_method(20, 41).await;
+    c.send_method(1, 20, 10, &Args::new().shortstr("").build())
+        .await;
+    let close = c.expect_connection_close().await;
+    assert_eq!(
+        (close.code, close.text.as_str()),
+        (504, "CHANNEL_ERROR - second 'channel.open' seen")
+    );
+}

@@ -133,10 +133,12 @@ impl Connection {
                 Method::ChannelCloseOk(_) => {
                     self.forget_channel(id);
                 }
+                // The client's close crossed ours: answered, but the channel stays closing
+                // until the client's close-ok for our close, as RabbitMQ keeps it (a close-ok
+                // arriving for a forgotten channel would be a connection error).
                 Method::ChannelClose(_) => {
                     self.sink
                         .method(id, &Method::ChannelCloseOk(ChannelCloseOk));
-                    self.forget_channel(id);
                 }
                 // Our close is not acknowledged yet, so the channel is still in use.
                 Method::ChannelOpen(_) => {

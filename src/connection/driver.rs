@@ -26,6 +26,9 @@ const INBOX_BATCH: usize = 1024;
 const HOUSEKEEPING_TICK: Duration = Duration::from_secs(1);
 /// How long to wait for close-ok after sending connection.close.
 const CLOSE_OK_WAIT: Duration = Duration::from_secs(3);
+/// Longest the socket stays open after close-ok while the client does not hang up
+/// (RabbitMQ's closing timeout; a shorter heartbeat interval, when one is negotiated, wins).
+const CLOSED_LINGER: Duration = Duration::from_secs(30);
 
 /// Whether the loop goes on.
 #[derive(Debug, PartialEq, Eq)]
@@ -33,12 +36,14 @@ enum Flow {
     Continue,
     /// The connection is finished (socket closed, close-ok received, fatal error).
     Stop,
-    /// The client sent connection.close and close-ok is on its way: the server ends the
-    /// TCP connection itself (issue #10: clients such as aiormq wait for that), sending its
-    /// FIN right behind close-ok, then reads and discards what the client still sends until
-    /// it hangs up. Dropping the socket with unread frames in it (amqplib can queue acks
-    /// behind its close) would reset the connection and the client would see EPIPE
-    /// instead of a clean close.
+    /// The client sent connection.close and close-ok is on its way. As RabbitMQ 3.10 does,
+    /// the socket stays open until the client hangs up (each further connection.close gets
+    /// its own close-ok, anything else is read and dropped), for at most the heartbeat
+    /// interval or [`CLOSED_LINGER`]; then the server ends it. Ending it right behind
+    /// close-ok made clients that close from several threads at once (amqp091-go) read
+    /// the end of stream before their own close finished and report an error; dropping
+    /// the socket with unread frames in it (amqplib can queue acks behind its close)
+    /// would reset the connection and the client would see EPIPE.
     ClosedByClient,
 }
 
@@ -194,9 +199,9 @@ impl Connection {
                 Flow::Continue => {}
                 Flow::Stop => break,
                 Flow::ClosedByClient => {
-                    // The writer sends close-ok, then shuts our side of the socket.
+                    self.linger_after_close_ok(heartbeat, &mut shutdown).await;
+                    // The writer sends what is left, then shuts our side of the socket.
                     self.outbox.close();
-                    self.discard_until_hang_up().await;
                     break;
                 }
             }
@@ -214,18 +219,73 @@ impl Connection {
         }
     }
 
-    /// After close-ok: reads and drops whatever the client still sends until it closes
-    /// the socket, for at most `CLOSE_OK_WAIT`.
-    async fn discard_until_hang_up(&mut self) {
-        let deadline = Instant::now() + CLOSE_OK_WAIT;
+    /// After close-ok (see [`Flow::ClosedByClient`]): answers every further
+    /// connection.close with close-ok and drops anything else the client sends, until it
+    /// hangs up, the broker shuts down, or the heartbeat interval (at most
+    /// [`CLOSED_LINGER`]) has passed.
+    async fn linger_after_close_ok(
+        &mut self,
+        heartbeat: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        let linger = if heartbeat.is_zero() {
+            CLOSED_LINGER
+        } else {
+            heartbeat.min(CLOSED_LINGER)
+        };
+        let deadline = Instant::now() + linger;
+        let mut shutdown_live = true;
         loop {
-            self.rbuf.clear();
-            self.rbuf.reserve(4096);
-            match tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.rbuf)).await {
-                Ok(Ok(n)) if n > 0 => continue,
-                _ => break,
+            self.answer_closes_after_close_ok();
+            if self.rbuf.capacity() - self.rbuf.len() < 4096 {
+                self.rbuf.reserve(4096);
+            }
+            let read = tokio::select! {
+                changed = shutdown.changed(), if shutdown_live => {
+                    match changed {
+                        Ok(()) if *shutdown.borrow() => return,
+                        Ok(()) => continue,
+                        Err(_) => {
+                            shutdown_live = false;
+                            continue;
+                        }
+                    }
+                }
+                read = tokio::time::timeout_at(deadline, self.reader.read_buf(&mut self.rbuf)) => read,
+            };
+            match read {
+                Ok(Ok(n)) if n > 0 => self.count_read(n),
+                _ => return,
             }
         }
+    }
+
+    /// The whole frames in the read buffer after close-ok: a connection.close is answered
+    /// with close-ok (RabbitMQ answers each), everything else is dropped.
+    fn answer_closes_after_close_ok(&mut self) {
+        loop {
+            if self.framing_lost {
+                self.rbuf.clear();
+                return;
+            }
+            match read_frame(&mut self.rbuf, self.tuning.frame_max) {
+                Ok(Some(frame)) => {
+                    if frame.frame_type == FrameType::Method
+                        && frame.channel == 0
+                        && matches!(
+                            Method::decode(frame.payload),
+                            Ok(Method::ConnectionClose(_))
+                        )
+                    {
+                        self.sink
+                            .method(0, &Method::ConnectionCloseOk(ConnectionCloseOk));
+                    }
+                }
+                Ok(None) => break,
+                Err(_) => self.framing_lost = true,
+            }
+        }
+        self.sink.flush_to(&self.outbox);
     }
 
     /// Blocks a publishing connection while the alarm is raised, and unblocks it after.

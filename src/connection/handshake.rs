@@ -65,12 +65,23 @@ fn server_properties(cluster_name: &str) -> FieldTable {
     }
     let text = |s: &str| FieldValue::LongStr(Bytes::copy_from_slice(s.as_bytes()));
     let mut props = FieldTable::new();
-    props.insert("product", text("Warren"));
-    props.insert("version", text(env!("CARGO_PKG_VERSION")));
-    props.insert("platform", text("Rust"));
+    // Product and version as the RabbitMQ release whose behaviour Warren reproduces:
+    // clients and their test suites turn RabbitMQ's extensions on by them (amqp091-go's
+    // suite runs its RabbitMQ tests only for product "RabbitMQ"). Warren names itself in
+    // `platform` and `information`, where RabbitMQ names Erlang/OTP and its licence.
+    props.insert("product", text("RabbitMQ"));
+    props.insert("version", text(crate::management::RABBITMQ_VERSION));
+    props.insert(
+        "platform",
+        text(concat!("Warren ", env!("CARGO_PKG_VERSION"), " (Rust)")),
+    );
     props.insert(
         "information",
-        text("Licensed under MIT or Apache-2.0. An AMQP 0-9-1 broker that RabbitMQ clients use"),
+        text(concat!(
+            "Warren ",
+            env!("CARGO_PKG_VERSION"),
+            ", an AMQP 0-9-1 broker that RabbitMQ clients use. Licensed under MIT or Apache-2.0"
+        )),
     );
     props.insert("copyright", text("Copyright (c) the Warren authors"));
     props.insert("cluster_name", text(cluster_name));
