@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use warren::cluster::entry::{ClusterOp, DefKind, Request};
+use warren::cluster::network::peer_tls::PeerAuth;
 use warren::cluster::network::{auth, frame, tcp};
 use warren::config::Settings;
 use warren::config::cluster::PeerSettings;
@@ -105,7 +106,7 @@ async fn the_cluster_port_survives_hostile_input_and_serves_its_node() {
     assert!(closed_by_peer(&mut s).await);
 
     // Still serving: the admin client gets the status, and a write is applied to the store.
-    let status = tcp::request_status(&addr, SECRET, WAIT)
+    let status = tcp::request_status(&addr, &PeerAuth::plain(SECRET), WAIT)
         .await
         .expect("status");
     assert_eq!(status.id, 1);
@@ -122,7 +123,7 @@ async fn the_cluster_port_survives_hostile_input_and_serves_its_node() {
     // The write's answer can come before the node's metrics show it applied: poll.
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let status = tcp::request_status(&addr, SECRET, WAIT)
+        let status = tcp::request_status(&addr, &PeerAuth::plain(SECRET), WAIT)
             .await
             .expect("status");
         if status.applied >= Some(log_id.index) {

@@ -395,38 +395,33 @@ async fn a_start_ok_larger_than_the_minimum_frame_size_ends_the_connection_befor
     );
 }
 
+/// RabbitMQ 3.10 limits how many channels are open, not their numbers (observed on 3.10.8,
+/// and aiormq's own `test_bad_channel` relies on it): a number above the negotiated
+/// channel_max opens while few are open.
 #[tokio::test]
-async fn channel_open_above_the_negotiated_channel_max_is_a_530() {
-    skip_if_external!(); // RabbitMQ only counts open channels.
+async fn channel_numbers_above_the_negotiated_channel_max_open_while_few_are_open() {
     let broker = TestBroker::start().await;
     let mut c = RawConn::open_with_channel_max(broker.addr(), 3).await;
     c.open_channel(3).await;
-    c.send_method(4, 20, 10, &Args::new().shortstr("").build())
-        .await;
-    let close = c.expect_connection_close().await;
-    assert_eq!(close.code, 530);
-    assert_eq!(
-        close.text,
-        "NOT_ALLOWED - channel number 4 is above the negotiated channel_max (3)"
-    );
-    // As RabbitMQ's refusal of one channel too many, it names no method.
-    assert_eq!((close.class_id, close.method_id), (0, 0));
-}
-
-#[tokio::test]
-async fn channel_open_on_65535_is_a_530_when_less_was_negotiated() {
-    skip_if_external!(); // RabbitMQ only counts open channels.
-    let broker = TestBroker::start().await;
+    c.open_channel(4).await;
+    c.sync(4).await;
     let mut c = broker.raw().await;
     assert_eq!(c.channel_max, 2047);
-    c.send_method(65535, 20, 10, &Args::new().shortstr("").build())
-        .await;
-    let close = c.expect_connection_close().await;
-    assert_eq!(close.code, 530);
-    assert_eq!(
-        close.text,
-        "NOT_ALLOWED - channel number 65535 is above the negotiated channel_max (2047)"
-    );
+    c.open_channel(65535).await;
+    // A channel error on it closes that channel only.
+    let bind = Args::new()
+        .u16(0)
+        .shortstr(&common::unique("no-such-queue"))
+        .shortstr(&common::unique("no-such-exchange"))
+        .shortstr("")
+        .bits(&[false])
+        .table_bytes(&[])
+        .build();
+    c.send_method(65535, 50, 20, &bind).await;
+    let close = c.expect_channel_close(65535).await;
+    assert_eq!(close.code, 404);
+    c.open_channel(1).await;
+    c.sync(1).await;
 }
 
 /// A field value (type code included) of `levels` tables, each holding the next under

@@ -1,10 +1,13 @@
 //! `warren --config FILE cluster status | join | remove`: admin requests to this node's own cluster port,
-//! authenticated with the shared secret like any peer (as the admin client, node id 0).
+//! authenticated with the shared secret like any peer (as the admin client, node id 0), inside
+//! TLS when `[cluster.tls]` is on (the node's own certificate; a local node is checked by
+//! the name its peers use for it).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use super::membership;
+use super::network::peer_tls::{PeerAuth, PeerTls, PeerTlsError};
 use super::network::rpc::RpcRequest;
 use super::network::tcp::{self, CallError};
 use super::status::Status;
@@ -26,6 +29,9 @@ pub enum AdminError {
     /// The cluster refused or could not do the change.
     #[error("{0}")]
     Membership(#[from] super::membership::MembershipError),
+    /// `[cluster.tls]` could not be set up.
+    #[error(transparent)]
+    Tls(#[from] PeerTlsError),
     /// The answer could not be printed.
     #[error("cannot format the answer: {0}")]
     Format(#[from] serde_json::Error),
@@ -45,6 +51,28 @@ pub fn local_addr(settings: &Settings) -> Result<SocketAddr, ConfigError> {
     Ok(addr)
 }
 
+/// How a `warren cluster` command proves itself: the shared secret, inside TLS when it is
+/// on. `local`: the command dials this node on loopback, so the node's certificate is
+/// checked against the name its peers use for it (its own `[[cluster.peers]]` entry, or
+/// `cluster.advertise`) unless `cluster.tls.server_name` is set.
+fn admin_auth(settings: &Settings, local: bool) -> Result<PeerAuth, AdminError> {
+    let c = &settings.cluster;
+    let secret = c.read_secret()?;
+    let mut tls = PeerTls::load(&c.tls)?;
+    if local && let Some(loaded) = &tls {
+        let own = c
+            .own_peer()
+            .map_or_else(|| c.advertised().to_string(), |p| p.cluster.clone());
+        tls = Some(std::sync::Arc::new(
+            loaded.named_by_default(super::view::host_of(&own)),
+        ));
+    }
+    Ok(PeerAuth {
+        secret: std::sync::Arc::from(secret.as_slice()),
+        tls,
+    })
+}
+
 fn require_enabled(settings: &Settings) -> Result<(), ConfigError> {
     if !settings.cluster.enabled {
         return Err(ConfigError::Invalid {
@@ -58,9 +86,9 @@ fn require_enabled(settings: &Settings) -> Result<(), ConfigError> {
 /// Asks this node for its status.
 pub async fn status(settings: &Settings) -> Result<Status, AdminError> {
     require_enabled(settings)?;
-    let secret = settings.cluster.read_secret()?;
+    let auth = admin_auth(settings, true)?;
     let addr = local_addr(settings)?;
-    Ok(tcp::request_status(&addr.to_string(), &secret, ADMIN_TIMEOUT).await?)
+    Ok(tcp::request_status(&addr.to_string(), &auth, ADMIN_TIMEOUT).await?)
 }
 
 /// Runs `command` and returns what to print.
@@ -76,7 +104,7 @@ pub async fn run(settings: &Settings, command: &ClusterCommand) -> Result<String
         }
         ClusterCommand::Join { via } => {
             require_enabled(settings)?;
-            let secret = settings.cluster.read_secret()?;
+            let auth = admin_auth(settings, false)?;
             let known = membership::peer_addrs(settings);
             let id = settings.cluster.node_id;
             let req = RpcRequest::Join {
@@ -89,14 +117,9 @@ pub async fn run(settings: &Settings, command: &ClusterCommand) -> Result<String
             };
             let mut last = None;
             for addr in &targets {
-                let sent = membership::send_to_leader(
-                    addr,
-                    &secret,
-                    &known,
-                    &req,
-                    membership::JOIN_TIMEOUT,
-                )
-                .await;
+                let sent =
+                    membership::send_to_leader(addr, &auth, &known, &req, membership::JOIN_TIMEOUT)
+                        .await;
                 match sent {
                     Ok(()) => return Ok(format!("node {id} joined the cluster as a voter")),
                     Err(e @ membership::MembershipError::Refused(_)) => return Err(e.into()),
@@ -109,11 +132,11 @@ pub async fn run(settings: &Settings, command: &ClusterCommand) -> Result<String
         }
         ClusterCommand::Remove { id } => {
             require_enabled(settings)?;
-            let secret = settings.cluster.read_secret()?;
+            let auth = admin_auth(settings, true)?;
             let known = membership::peer_addrs(settings);
             let addr = local_addr(settings)?.to_string();
             let req = RpcRequest::Remove { id: *id };
-            membership::send_to_leader(&addr, &secret, &known, &req, ADMIN_TIMEOUT).await?;
+            membership::send_to_leader(&addr, &auth, &known, &req, ADMIN_TIMEOUT).await?;
             Ok(format!("node {id} removed from the cluster"))
         }
     }

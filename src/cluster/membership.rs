@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use openraft::ChangeMembers;
 
+use super::network::peer_tls::PeerAuth;
 use super::network::rpc::{RpcRequest, RpcResponse};
 use super::network::tcp::{self, CallError};
 use super::types::{Node, NodeId, Raft};
@@ -143,7 +144,7 @@ pub async fn remove(raft: &Raft, id: NodeId) -> RpcResponse {
 /// node's own addresses for them (preferred over the address in a redirect).
 pub async fn send_to_leader(
     addr: &str,
-    secret: &[u8],
+    auth: &PeerAuth,
     known: &BTreeMap<NodeId, String>,
     req: &RpcRequest,
     ttl: Duration,
@@ -151,7 +152,7 @@ pub async fn send_to_leader(
     let mut addr = addr.to_string();
     let mut last = String::new();
     for _ in 0..MAX_HOPS {
-        match tcp::request(&addr, secret, req, ttl).await? {
+        match tcp::request(&addr, auth, req, ttl).await? {
             RpcResponse::Done => return Ok(()),
             RpcResponse::Refused(reason) => return Err(MembershipError::Refused(reason)),
             RpcResponse::NotLeader {
@@ -193,12 +194,12 @@ pub fn peer_addrs(settings: &Settings) -> BTreeMap<NodeId, String> {
 /// Start-up check of a node with an empty log: asks each peer for its status, and returns
 /// the id of a leader that lists this node as a member that has acknowledged entries (so
 /// this node's data was wiped), if any answers so.
-pub async fn wiped_by(settings: &Settings, secret: &[u8]) -> Option<NodeId> {
+pub async fn wiped_by(settings: &Settings, auth: &PeerAuth) -> Option<NodeId> {
     let me = settings.cluster.node_id;
     let mut asks = tokio::task::JoinSet::new();
     for addr in peer_addrs(settings).into_values() {
-        let secret = secret.to_vec();
-        asks.spawn(async move { tcp::request_status(&addr, &secret, PEER_ASK_TIMEOUT).await });
+        let auth = auth.clone();
+        asks.spawn(async move { tcp::request_status(&addr, &auth, PEER_ASK_TIMEOUT).await });
     }
     let mut found = None;
     while let Some(answer) = asks.join_next().await {
@@ -216,7 +217,7 @@ pub async fn wiped_by(settings: &Settings, secret: &[u8]) -> Option<NodeId> {
 
 /// `cluster.join`: asks the cluster, through each peer of this node's own list in turn,
 /// to add this node, until this node sees itself a voter.
-pub async fn join_until_member(settings: Settings, secret: Vec<u8>, raft: Raft) {
+pub async fn join_until_member(settings: Settings, auth: PeerAuth, raft: Raft) {
     let me = settings.cluster.node_id;
     let known = peer_addrs(&settings);
     let req = RpcRequest::Join {
@@ -229,7 +230,7 @@ pub async fn join_until_member(settings: Settings, secret: Vec<u8>, raft: Raft) 
             return;
         }
         for addr in known.values() {
-            match send_to_leader(addr, &secret, &known, &req, JOIN_TIMEOUT).await {
+            match send_to_leader(addr, &auth, &known, &req, JOIN_TIMEOUT).await {
                 Ok(()) => {
                     tracing::info!(via = %addr, "cluster: joined");
                     break;

@@ -64,6 +64,9 @@ pub enum ClusterError {
     /// The settings are not usable.
     #[error("{0}")]
     Settings(#[from] crate::config::ConfigError),
+    /// `[cluster.tls]` could not be set up.
+    #[error(transparent)]
+    Tls(#[from] network::peer_tls::PeerTlsError),
     /// openraft refused its configuration.
     #[error("cluster timings refused by openraft: {0}")]
     Config(String),
@@ -193,7 +196,10 @@ type Started = (
 #[tracing::instrument(name = "cluster", skip_all, fields(node = settings.cluster.node_id))]
 async fn start_here(settings: &Settings, store: Store) -> Result<Started, ClusterError> {
     let c = &settings.cluster;
-    let secret = c.read_secret()?;
+    let auth = network::peer_tls::PeerAuth {
+        secret: Arc::from(c.read_secret()?.as_slice()),
+        tls: network::peer_tls::PeerTls::load(&c.tls)?,
+    };
     let listen = c.listen_addr()?;
     let listener = crate::listener::bind(listen).map_err(|source| ClusterError::Bind {
         addr: listen,
@@ -212,19 +218,19 @@ async fn start_here(settings: &Settings, store: Store) -> Result<Started, Cluste
         .collect();
     // Fresh: no cluster log on disk before this start (first start, or wiped data).
     let fresh = !config.dir.exists();
-    let network = network::tcp::TcpNetwork::new(c.node_id, &secret, peers);
+    let network = network::tcp::TcpNetwork::new(c.node_id, auth.clone(), peers);
     let contacts = network.contacts();
     let node = ClusterNode::start(&config, store.clone(), network).await?;
     let (shutdown, shutdown_rx) = watch::channel(false);
     let served = network::listener::Served {
         raft: node.raft().clone(),
-        secret: Arc::from(secret.as_slice()),
+        auth: auth.clone(),
         fence_ms: config.fence_ms(),
     };
     tokio::spawn(network::listener::serve(listener, served, shutdown_rx));
     tracing::info!(%addr, "cluster port listening");
     let wiped = if fresh {
-        membership::wiped_by(settings, &secret).await
+        membership::wiped_by(settings, &auth).await
     } else {
         None
     };
@@ -241,7 +247,7 @@ async fn start_here(settings: &Settings, store: Store) -> Result<Started, Cluste
         tracing::info!("cluster: cluster.join = true: asking to join");
         tokio::spawn(membership::join_until_member(
             settings.clone(),
-            secret.clone(),
+            auth.clone(),
             node.raft().clone(),
         ));
     } else {

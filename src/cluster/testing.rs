@@ -132,7 +132,7 @@ impl Router {
         let request = postcard::from_bytes(&postcard::to_allocvec(&request)?)?;
         let served = Served {
             raft,
-            secret: Arc::from(&b""[..]),
+            auth: crate::cluster::network::peer_tls::PeerAuth::plain(b""),
             fence_ms: 0,
         };
         let response = answer(&served, from, request).await;

@@ -44,7 +44,7 @@ pub struct ClusterView {
 }
 
 /// The host part of `host:port` (brackets of an IPv6 address removed).
-fn host_of(addr: &str) -> &str {
+pub(crate) fn host_of(addr: &str) -> &str {
     let host = addr.rsplit_once(':').map_or(addr, |(h, _)| h);
     host.strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))

@@ -24,11 +24,12 @@ const ENV_LIST_KEYS: [&str; 10] = [
 ];
 
 /// The only settings that take `true` or `false`.
-const BOOL_KEYS: [&str; 4] = [
+const BOOL_KEYS: [&str; 5] = [
     "tls.fail_if_no_peer_cert",
     "cluster.enabled",
     "cluster.proxy",
     "cluster.join",
+    "cluster.tls.enabled",
 ];
 
 /// Values from the command line, applied last. `None` leaves the setting alone.

@@ -100,18 +100,9 @@ impl Connection {
                         ),
                     ));
                 }
-                // Usable channel numbers are 1..=channel_max (spec, connection.tune); RabbitMQ
-                // lets any number through while few are open. Refused with the code (and
-                // no method ids) of RabbitMQ's other channel_max refusals.
-                if id > self.tuning.channel_max {
-                    return Err(AmqpError::new(
-                        ReplyCode::NotAllowed,
-                        format!(
-                            "channel number {id} is above the negotiated channel_max ({})",
-                            self.tuning.channel_max
-                        ),
-                    ));
-                }
+                // The spec makes 1..=channel_max the usable numbers, but RabbitMQ 3.10 limits
+                // only how many are open at once and opens any number (aiormq's own tests open
+                // channel 65535 with 2047 negotiated): so does Warren.
                 if let Some(session) = self.session.as_mut() {
                     // The user's max-channels, over all its connections.
                     session.open_channel(&self.broker.access)?;

@@ -6,7 +6,7 @@ use crate::config::tls::{TlsSettings, TlsVerify};
 use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
-use rustls::{RootCertStore, ServerConfig, SupportedProtocolVersion};
+use rustls::{ClientConfig, RootCertStore, ServerConfig, SupportedProtocolVersion};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use std::path::Path;
@@ -21,18 +21,7 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, T
     if let Some(leaf) = chain.first() {
         check_validity("tls.certfile", &settings.certfile, leaf)?;
     }
-    let key = PrivateKeyDer::from_pem_file(&settings.keyfile).map_err(|e| match e {
-        rustls_pki_types::pem::Error::NoItemsFound => TlsError::Missing {
-            key: "tls.keyfile",
-            path: settings.keyfile.clone(),
-            what: "private key",
-        },
-        source => TlsError::Read {
-            key: "tls.keyfile",
-            path: settings.keyfile.clone(),
-            source,
-        },
-    })?;
+    let key = read_key(settings)?;
     let signing_key = provider
         .key_provider
         .load_private_key(key.clone_key())
@@ -59,14 +48,7 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, T
     let builder = match settings.verify {
         TlsVerify::VerifyNone => builder.with_no_client_auth(),
         TlsVerify::VerifyPeer => {
-            let mut roots = RootCertStore::empty();
-            for cert in read_certs("tls.cacertfile", &settings.cacertfile)? {
-                roots.add(cert).map_err(|e| TlsError::Certificate {
-                    key: "tls.cacertfile",
-                    path: settings.cacertfile.clone(),
-                    reason: format!("not a usable CA certificate: {e}"),
-                })?;
-            }
+            let roots = read_roots(settings)?;
             let mut verifier =
                 WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
             if !settings.fail_if_no_peer_cert {
@@ -86,6 +68,62 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, T
             reason: e.to_string(),
         })?;
     Ok(Arc::new(config))
+}
+
+/// Builds a client config that trusts only the CAs in `cacertfile` and presents the chain
+/// in `certfile` with the key in `keyfile` (mutual TLS between peers, such as cluster
+/// nodes), with the `versions` and `ciphers` allowed.
+pub fn load_client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
+    let provider = Arc::new(provider(&settings.ciphers)?);
+    let chain = read_certs("tls.certfile", &settings.certfile)?;
+    if let Some(leaf) = chain.first() {
+        check_validity("tls.certfile", &settings.certfile, leaf)?;
+    }
+    let key = read_key(settings)?;
+    let roots = read_roots(settings)?;
+    let versions = versions(&settings.versions);
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&versions)
+        .map_err(|e| TlsError::Invalid {
+            key: "tls.ciphers",
+            reason: format!("no cipher suite left for tls.versions: {e}"),
+        })?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .map_err(|e| TlsError::Invalid {
+            key: "tls.keyfile",
+            reason: e.to_string(),
+        })?;
+    Ok(Arc::new(config))
+}
+
+/// The private key in `keyfile`.
+fn read_key(settings: &TlsSettings) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_file(&settings.keyfile).map_err(|e| match e {
+        rustls_pki_types::pem::Error::NoItemsFound => TlsError::Missing {
+            key: "tls.keyfile",
+            path: settings.keyfile.clone(),
+            what: "private key",
+        },
+        source => TlsError::Read {
+            key: "tls.keyfile",
+            path: settings.keyfile.clone(),
+            source,
+        },
+    })
+}
+
+/// The CA certificates in `cacertfile`.
+fn read_roots(settings: &TlsSettings) -> Result<RootCertStore, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in read_certs("tls.cacertfile", &settings.cacertfile)? {
+        roots.add(cert).map_err(|e| TlsError::Certificate {
+            key: "tls.cacertfile",
+            path: settings.cacertfile.clone(),
+            reason: format!("not a usable CA certificate: {e}"),
+        })?;
+    }
+    Ok(roots)
 }
 
 /// ring's provider, with only the named cipher suites when `ciphers` is not empty.

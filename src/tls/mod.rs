@@ -13,7 +13,7 @@ mod load;
 pub mod peer;
 
 use crate::config::tls::TlsSettings;
-pub use load::load_server_config;
+pub use load::{load_client_config, load_server_config};
 use parking_lot::RwLock;
 use rustls::ServerConfig;
 use std::path::PathBuf;

@@ -196,7 +196,7 @@ impl Cluster {
         let addr = format!("127.0.0.1:{}", self.cluster[&id]);
         warren::cluster::network::tcp::request_status(
             &addr,
-            SECRET.trim_end().as_bytes(),
+            &warren::cluster::network::peer_tls::PeerAuth::plain(SECRET.trim_end().as_bytes()),
             Duration::from_secs(1),
         )
         .await

@@ -1,6 +1,7 @@
 //! The peer handshake: both sides prove they know the shared secret (HMAC-SHA256 over fresh
 //! nonces from both sides) before any Raft message is read. It authenticates, it does not
-//! encrypt: run the cluster port on a trusted network.
+//! encrypt: with `[cluster.tls]` it runs inside mutual TLS ([`super::peer_tls`]); without,
+//! run the cluster port on a trusted network.
 //!
 //! ```text
 //! acceptor  → dialer   : "WRNC" 1 nonce_a[32]

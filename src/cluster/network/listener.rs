@@ -1,5 +1,5 @@
-//! The cluster port's server side: authenticate each connection, then answer its requests
-//! one at a time from the local Raft node.
+//! The cluster port's server side: TLS when `[cluster.tls]` is on, then authenticate each
+//! connection, then answer its requests one at a time from the local Raft node.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use super::auth;
 use super::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
+use super::peer_tls::PeerAuth;
 use super::rpc::{RpcRequest, RpcResponse};
 use crate::cluster::status::Status;
 use crate::cluster::types::Raft;
@@ -25,8 +26,8 @@ pub const MAX_CONNECTIONS: usize = 64;
 pub struct Served {
     /// The local node.
     pub raft: Raft,
-    /// The shared secret.
-    pub secret: Arc<[u8]>,
+    /// The shared secret and the port's TLS.
+    pub auth: PeerAuth,
     /// Fencing threshold for status answers.
     pub fence_ms: u64,
 }
@@ -74,26 +75,39 @@ pub async fn serve(listener: TcpListener, served: Served, mut shutdown: watch::R
 }
 
 async fn connection(
-    mut stream: TcpStream,
+    tcp: TcpStream,
     peer: SocketAddr,
     served: Served,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let _ = stream.set_nodelay(true);
-    let from =
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, auth::accept(&mut stream, &served.secret))
-            .await
-        {
-            Ok(Ok(from)) => from,
-            Ok(Err(e)) => {
-                tracing::warn!(%peer, error = %e, "cluster port: connection refused");
-                return;
-            }
-            Err(_) => {
-                tracing::warn!(%peer, "cluster port: no handshake in time, closing");
-                return;
-            }
-        };
+    let _ = tcp.set_nodelay(true);
+    let mut stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, served.auth.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "cluster port: TLS handshake failed, closing");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "cluster port: no TLS handshake in time, closing");
+            return;
+        }
+    };
+    let from = match tokio::time::timeout(
+        HANDSHAKE_TIMEOUT,
+        auth::accept(&mut stream, &served.auth.secret),
+    )
+    .await
+    {
+        Ok(Ok(from)) => from,
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "cluster port: connection refused");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "cluster port: no handshake in time, closing");
+            return;
+        }
+    };
     tracing::debug!(from, "cluster port: peer authenticated");
     loop {
         let frame = tokio::select! {

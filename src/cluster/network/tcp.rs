@@ -1,7 +1,8 @@
 //! The TCP transport: a node dials each peer at the `cluster` address of its own
-//! `[[cluster.peers]]` entry (never at an address learned from another node), authenticates
-//! with the shared secret, then sends one request frame and reads one response frame at a
-//! time. A failed call drops the connection; the next call dials again.
+//! `[[cluster.peers]]` entry (never at an address learned from another node), inside TLS when
+//! `[cluster.tls]` is on ([`super::peer_tls`]), authenticates with the shared secret, then
+//! sends one request frame and reads one response frame at a time. A failed call drops the
+//! connection; the next call dials again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use tokio::net::TcpStream;
 
 use super::auth::{self, AuthError};
 use super::frame::{FrameError, MAX_FRAME, read_frame, write_frame};
+use super::peer_tls::{PeerAuth, PeerStream};
 use super::rpc::{RpcRequest, RpcResponse};
 use crate::cluster::status::Status;
 use crate::cluster::types::{Node, NodeId, TypeConfig};
@@ -73,18 +75,27 @@ pub enum CallError {
 }
 
 /// One authenticated connection to a cluster port.
-#[derive(Debug)]
 struct Link {
     addr: String,
-    secret: Arc<[u8]>,
+    auth: PeerAuth,
     from: NodeId,
-    stream: Option<TcpStream>,
+    stream: Option<PeerStream>,
+}
+
+impl std::fmt::Debug for Link {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Link")
+            .field("addr", &self.addr)
+            .field("from", &self.from)
+            .field("connected", &self.stream.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Link {
     /// The open connection, taken out of the link (it goes back only after a complete
     /// exchange), or a new authenticated one.
-    async fn take_connected(&mut self) -> Result<TcpStream, CallError> {
+    async fn take_connected(&mut self) -> Result<PeerStream, CallError> {
         if let Some(stream) = self.stream.take() {
             return Ok(stream);
         }
@@ -93,14 +104,18 @@ impl Link {
             addr: addr.clone(),
             reason,
         };
-        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
+        let tcp = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&addr))
             .await
             .map_err(|_| unreachable("connect timed out".into()))?
             .map_err(|e| unreachable(e.to_string()))?;
-        let _ = stream.set_nodelay(true);
+        let _ = tcp.set_nodelay(true);
+        let mut stream = tokio::time::timeout(CONNECT_TIMEOUT, self.auth.connect(tcp, &addr))
+            .await
+            .map_err(|_| unreachable("TLS handshake timed out".into()))?
+            .map_err(|e| unreachable(format!("TLS: {e}")))?;
         tokio::time::timeout(
             CONNECT_TIMEOUT,
-            auth::dial(&mut stream, &self.secret, self.from),
+            auth::dial(&mut stream, &self.auth.secret, self.from),
         )
         .await
         .map_err(|_| unreachable("handshake timed out".into()))?
@@ -157,13 +172,13 @@ impl Link {
 /// Sends one admin request to the node at `addr`, as the admin client (node id 0).
 pub async fn request(
     addr: &str,
-    secret: &[u8],
+    auth: &PeerAuth,
     req: &RpcRequest,
     ttl: Duration,
 ) -> Result<RpcResponse, CallError> {
     let mut link = Link {
         addr: addr.to_string(),
-        secret: Arc::from(secret),
+        auth: auth.clone(),
         from: 0,
         stream: None,
     };
@@ -171,8 +186,12 @@ pub async fn request(
 }
 
 /// Asks the node at `addr` for its status, as the admin client (node id 0).
-pub async fn request_status(addr: &str, secret: &[u8], ttl: Duration) -> Result<Status, CallError> {
-    match request(addr, secret, &RpcRequest::Status, ttl).await? {
+pub async fn request_status(
+    addr: &str,
+    auth: &PeerAuth,
+    ttl: Duration,
+) -> Result<Status, CallError> {
+    match request(addr, auth, &RpcRequest::Status, ttl).await? {
         RpcResponse::Status(status) => Ok(*status),
         RpcResponse::Refused(reason) => Err(CallError::Refused {
             addr: addr.to_string(),
@@ -205,17 +224,17 @@ impl Contacts {
 #[derive(Debug, Clone)]
 pub struct TcpNetwork {
     from: NodeId,
-    secret: Arc<[u8]>,
+    auth: PeerAuth,
     peers: Arc<BTreeMap<NodeId, String>>,
     contacts: Contacts,
 }
 
 impl TcpNetwork {
     /// A network for node `from`, dialing `peers` (id → this node's address for it).
-    pub fn new(from: NodeId, secret: &[u8], peers: BTreeMap<NodeId, String>) -> TcpNetwork {
+    pub fn new(from: NodeId, auth: PeerAuth, peers: BTreeMap<NodeId, String>) -> TcpNetwork {
         TcpNetwork {
             from,
-            secret: Arc::from(secret),
+            auth,
             peers: Arc::new(peers),
             contacts: Contacts::default(),
         }
@@ -251,7 +270,7 @@ impl RaftNetworkFactory<TypeConfig> for TcpNetwork {
             contacts: self.contacts.clone(),
             link: addr.map(|addr| Link {
                 addr,
-                secret: Arc::clone(&self.secret),
+                auth: self.auth.clone(),
                 from: self.from,
                 stream: None,
             }),
