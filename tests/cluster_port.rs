@@ -1,17 +1,22 @@
 //! The cluster port under hostile input: a one-node cluster started from settings keeps
 //! answering its admin client after unauthenticated garbage, an oversized length prefix, a
 //! wrong secret and an undecodable frame after a good handshake; a write goes through it.
+//! With `[cluster.tls]` on, it refuses a plain client, a client whose certificate another
+//! CA signed, and is refused by a client that expects another name.
+
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::Duration;
 
+use common::tls::Pki;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use warren::cluster::entry::{ClusterOp, DefKind, Request};
-use warren::cluster::network::peer_tls::PeerAuth;
+use warren::cluster::network::peer_tls::{PeerAuth, PeerTls};
 use warren::cluster::network::{auth, frame, tcp};
 use warren::config::Settings;
-use warren::config::cluster::PeerSettings;
+use warren::config::cluster::{ClusterTlsSettings, PeerSettings};
 use warren::store::{DefinitionKind, Store, StoreOptions};
 
 const SECRET: &[u8] = b"one-node-cluster-secret";
@@ -156,4 +161,58 @@ async fn single_node_mode_starts_no_cluster() {
     assert!(handle.cluster().is_none());
     assert!(!dir.path().join("data").join("cluster").exists());
     handle.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_tls_cluster_port_refuses_plain_foreign_and_misnamed_peers() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pki = Pki::new("cluster");
+    let mut settings = settings(&dir);
+    settings.cluster.tls = pki.cluster_tls(&pki.node("node1"));
+    settings.validate().expect("valid settings");
+    let store = Store::open(&settings.server.data_dir, StoreOptions::default()).expect("store");
+    let cluster = warren::cluster::start(&settings, store)
+        .await
+        .expect("cluster starts");
+    cluster
+        .node
+        .raft()
+        .wait(Some(WAIT))
+        .state(openraft::ServerState::Leader, "a one-node cluster leads")
+        .await
+        .expect("leader");
+    let addr = cluster.addr.to_string();
+    let with = |tls: &ClusterTlsSettings| PeerAuth {
+        secret: SECRET.into(),
+        tls: PeerTls::load(tls).expect("client TLS loads"),
+    };
+
+    // The node's own certificate and CA: answered.
+    let status = tcp::request_status(&addr, &with(&settings.cluster.tls), WAIT)
+        .await
+        .expect("status over TLS");
+    assert_eq!((status.id, status.role.as_str()), (1, "leader"));
+
+    // No TLS: the shared secret alone gets nowhere.
+    let plain = tcp::request_status(&addr, &PeerAuth::plain(SECRET), WAIT).await;
+    assert!(plain.is_err(), "{plain:?}");
+
+    // A certificate from another CA (the client still trusts the node's CA).
+    let other = Pki::new("other");
+    let mut foreign = other.cluster_tls(&other.node("intruder"));
+    foreign.cacertfile = pki.ca_path.clone();
+    let refused = tcp::request_status(&addr, &with(&foreign), WAIT).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // The node's certificate does not carry the name the client expects.
+    let mut misnamed = settings.cluster.tls.clone();
+    misnamed.server_name = "node9.example".into();
+    let refused = tcp::request_status(&addr, &with(&misnamed), WAIT).await;
+    let text = refused.expect_err("wrong name").to_string();
+    assert!(text.contains("TLS"), "{text}");
+
+    // Still serving.
+    tcp::request_status(&addr, &with(&settings.cluster.tls), WAIT)
+        .await
+        .expect("status over TLS");
 }

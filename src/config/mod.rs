@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod cluster;
+pub mod cluster_tls;
 mod definitions;
 mod error;
 mod http;

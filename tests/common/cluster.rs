@@ -12,7 +12,7 @@ use warren::cluster::Status;
 mod process;
 
 #[allow(unused_imports)]
-pub use process::{POLL, free_port, write_secret};
+pub use process::{POLL, free_port, poll_statuses, write_secret};
 
 /// Bound on waiting for the cluster to form (real processes, real time).
 pub const FORM_WITHIN: Duration = Duration::from_secs(60);

@@ -109,6 +109,28 @@ impl Pki {
         self.sign(stem, Self::server_params(), KeyPair::generate().unwrap())
     }
 
+    /// A cluster node's certificate (ECDSA P-256) for 127.0.0.1 and localhost, usable both
+    /// to serve and to dial (`[cluster.tls]`).
+    pub fn node(&self, stem: &str) -> Leaf {
+        let mut params = Self::server_params();
+        params.extended_key_usages = vec![
+            ExtendedKeyUsagePurpose::ServerAuth,
+            ExtendedKeyUsagePurpose::ClientAuth,
+        ];
+        self.sign(stem, params, KeyPair::generate().unwrap())
+    }
+
+    /// `[cluster.tls]` on, with `leaf` and this CA.
+    pub fn cluster_tls(&self, leaf: &Leaf) -> warren::config::cluster::ClusterTlsSettings {
+        warren::config::cluster::ClusterTlsSettings {
+            enabled: true,
+            certfile: leaf.cert_path.clone(),
+            keyfile: leaf.key_path.clone(),
+            cacertfile: self.ca_path.clone(),
+            server_name: String::new(),
+        }
+    }
+
     /// A client certificate with subject `O=Warren Tests, CN=<cn>` (in certificate order;
     /// `CN=<cn>,O=Warren Tests` as RFC 4514 prints it).
     pub fn client(&self, stem: &str, cn: &str) -> Leaf {

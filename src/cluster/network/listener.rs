@@ -81,32 +81,18 @@ async fn connection(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let _ = tcp.set_nodelay(true);
-    let mut stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, served.auth.accept(tcp)).await {
-        Ok(Ok(stream)) => stream,
-        Ok(Err(e)) => {
-            tracing::warn!(%peer, error = %e, "cluster port: TLS handshake failed, closing");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(%peer, "cluster port: no TLS handshake in time, closing");
-            return;
-        }
+    let Some(mut stream) = handshake_step(peer, "TLS handshake", served.auth.accept(tcp)).await
+    else {
+        return;
     };
-    let from = match tokio::time::timeout(
-        HANDSHAKE_TIMEOUT,
+    let Some(from) = handshake_step(
+        peer,
+        "handshake",
         auth::accept(&mut stream, &served.auth.secret),
     )
     .await
-    {
-        Ok(Ok(from)) => from,
-        Ok(Err(e)) => {
-            tracing::warn!(%peer, error = %e, "cluster port: connection refused");
-            return;
-        }
-        Err(_) => {
-            tracing::warn!(%peer, "cluster port: no handshake in time, closing");
-            return;
-        }
+    else {
+        return;
     };
     tracing::debug!(from, "cluster port: peer authenticated");
     loop {
@@ -140,6 +126,26 @@ async fn connection(
         if let Err(e) = write_frame(&mut stream, &bytes).await {
             tracing::debug!(from, error = %e, "cluster port: peer went away");
             return;
+        }
+    }
+}
+
+/// One step of a new connection's handshake, within [`HANDSHAKE_TIMEOUT`]; `None` (logged)
+/// when it fails or takes too long.
+async fn handshake_step<T, E: std::fmt::Display>(
+    peer: SocketAddr,
+    what: &str,
+    step: impl std::future::Future<Output = Result<T, E>>,
+) -> Option<T> {
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, step).await {
+        Ok(Ok(done)) => Some(done),
+        Ok(Err(e)) => {
+            tracing::warn!(%peer, error = %e, "cluster port: {what} failed, closing");
+            None
+        }
+        Err(_) => {
+            tracing::warn!(%peer, "cluster port: no {what} in time, closing");
+            None
         }
     }
 }
