@@ -17,10 +17,7 @@ use std::sync::Arc;
 /// `verify_peer`, and the `versions` and `ciphers` allowed. Reusable by any TLS listener.
 pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, TlsError> {
     let provider = Arc::new(provider(&settings.ciphers)?);
-    let chain = read_certs("tls.certfile", &settings.certfile)?;
-    if let Some(leaf) = chain.first() {
-        check_validity("tls.certfile", &settings.certfile, leaf)?;
-    }
+    let chain = read_chain(settings)?;
     let key = read_key(settings)?;
     let signing_key = provider
         .key_provider
@@ -75,10 +72,7 @@ pub fn load_server_config(settings: &TlsSettings) -> Result<Arc<ServerConfig>, T
 /// nodes), with the `versions` and `ciphers` allowed.
 pub fn load_client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, TlsError> {
     let provider = Arc::new(provider(&settings.ciphers)?);
-    let chain = read_certs("tls.certfile", &settings.certfile)?;
-    if let Some(leaf) = chain.first() {
-        check_validity("tls.certfile", &settings.certfile, leaf)?;
-    }
+    let chain = read_chain(settings)?;
     let key = read_key(settings)?;
     let roots = read_roots(settings)?;
     let versions = versions(&settings.versions);
@@ -95,6 +89,15 @@ pub fn load_client_config(settings: &TlsSettings) -> Result<Arc<ClientConfig>, T
             reason: e.to_string(),
         })?;
     Ok(Arc::new(config))
+}
+
+/// The certificate chain in `certfile`, its leaf checked to be valid now.
+fn read_chain(settings: &TlsSettings) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let chain = read_certs("tls.certfile", &settings.certfile)?;
+    if let Some(leaf) = chain.first() {
+        check_validity("tls.certfile", &settings.certfile, leaf)?;
+    }
+    Ok(chain)
 }
 
 /// The private key in `keyfile`.
