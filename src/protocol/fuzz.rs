@@ -1,5 +1,5 @@
 //! The bodies of the fuzz targets in `fuzz/`, kept in the library so a stable test
-//! (`tests/codec_fuzz_corpus.rs`) replays the corpus without nightly. They never panic;
+//! (`tests/amqp/codec_fuzz_corpus.rs`) replays the corpus without nightly. They never panic;
 //! inconsistencies (a decoded value that does not re-encode to what decodes to it again) are
 //! counted in `FuzzOutcome::roundtrip_failures`, which the fuzz targets assert is 0.
 

@@ -3,7 +3,7 @@
 //!
 //! - `frame`: the incremental frame reader (frame_max and frame-end checks) and writers.
 //! - `generated`: every method as a struct plus the `Method` enum, generated from the vendored
-//!   spec in `spec/` by `tests/codegen.rs`.
+//!   spec in `spec/` by `tests/amqp/codegen.rs`.
 //! - `field_table`: tables and arrays with RabbitMQ's type codes, any nesting depth.
 //! - `field_walk`: checks encoded tables and arrays without recursion.
 //! - `properties`: content headers and the 14 basic properties (raw bytes kept).

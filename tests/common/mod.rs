@@ -3,7 +3,7 @@
 //! delivery collection.
 //!
 //! Run a family against RabbitMQ (the reference) with
-//! `WARREN_TEST_URI=amqp://guest:guest@127.0.0.1:5672/%2f cargo test --test queues`;
+//! `WARREN_TEST_URI=amqp://guest:guest@127.0.0.1:5672/%2f cargo test --test amqp queues::`;
 //! without the variable each test starts its own Warren on 127.0.0.1:0 with a temporary
 //! data directory. Tests needing custom Warren settings call `skip_if_external!()`.
 //!

@@ -1,4 +1,4 @@
-//! Helpers of the quorum-queue tests (`tests/quorum_queues.rs`, `tests/quorum_delivery.rs`):
+//! Helpers of the quorum-queue tests (`tests/storage/quorum_queues.rs`, `tests/storage/quorum_delivery.rs`):
 //! durable `x-queue-type=quorum` declarations, refusals as (code, text), basic.get with the
 //! `x-delivery-count` header read as RabbitMQ types it, and publishes that report ack/nack.
 
