@@ -7,3 +7,4 @@ mod cluster_config;
 mod cluster_raft;
 mod cluster_replication;
 mod cluster_snapshot;
+mod storage_suite;

@@ -47,6 +47,7 @@ async fn connect(port: u16) -> Connection {
 
 #[tokio::test]
 async fn confirmed_messages_survive_a_sigkill_of_the_leader() {
+    let _one_cluster_at_a_time = common::cluster::THREE_NODES.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("cluster.secret");
     write_secret(&secret, "failover-test-cluster-secret\n");

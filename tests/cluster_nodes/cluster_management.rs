@@ -181,6 +181,7 @@ fn sample(text: &str, name: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn every_node_serves_the_management_api_and_prometheus() {
+    let _one_cluster_at_a_time = common::cluster::THREE_NODES.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("cluster.secret");
     write_secret(&secret, "management-through-any-node-secret\n");
@@ -488,6 +489,7 @@ async fn every_node_serves_the_management_api_and_prometheus() {
 /// is confirmed (a majority has it) and every node applies as far as the leader.
 #[tokio::test]
 async fn messages_near_the_entry_cap_replicate_to_every_node() {
+    let _one_cluster_at_a_time = common::cluster::THREE_NODES.lock().await;
     use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, QueueDeclareOptions};
     use lapin::types::FieldTable;
     use lapin::{BasicProperties, Connection, ConnectionProperties};

@@ -12,6 +12,7 @@ use tokio::process::Child;
 
 #[tokio::test]
 async fn three_processes_elect_one_leader_agree_on_membership_and_fail_over() {
+    let _one_cluster_at_a_time = common::cluster::THREE_NODES.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("cluster.secret");
     write_secret(&secret, "three-processes-share-this-secret\n");

@@ -33,6 +33,7 @@ fn add_tls(config: &Path, pki: &Pki, leaf: &Leaf) {
 
 #[tokio::test]
 async fn three_nodes_form_and_replicate_over_tls() {
+    let _one_cluster_at_a_time = common::cluster::THREE_NODES.lock().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let secret = dir.path().join("cluster.secret");
     write_secret(&secret, SECRET);

@@ -45,6 +45,10 @@ pub fn node_config(dir: &Path, id: usize, ports: &Ports, secret: &Path) -> PathB
     path
 }
 
+/// Held by each test that runs three `warren` processes, so two such clusters never share
+/// the machine's cores at once (the tests of one binary run in parallel).
+pub static THREE_NODES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Starts `warren --config CONFIG` (output discarded; killed when dropped). The config
 /// decides the HTTP listeners (`node_config` turns them off).
 pub fn spawn(config: &Path) -> Child {
