@@ -94,21 +94,19 @@ pub enum ClusterOp {
     },
 }
 
-/// A replicated message, field for field [`StoredMessage`]. The byte fields are shared
-/// buffers: the leader's entry points at the broker's copy of the message, and replication
-/// and apply clone references, not contents. They encode as byte strings (postcard: a
-/// length and the bytes), as the `Vec<u8>` fields of earlier builds did, so logs and
-/// snapshots written before stay readable.
+/// A replicated message, field for field [`StoredMessage`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Exchange it was published to.
-    pub exchange: Bytes,
+    pub exchange: Vec<u8>,
     /// Routing key.
-    pub routing_key: Bytes,
+    pub routing_key: Vec<u8>,
     /// The content header's property bytes.
-    pub raw_properties: Bytes,
+    #[serde(with = "serde_bytes")]
+    pub raw_properties: Vec<u8>,
     /// The body.
-    pub body: Bytes,
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
     /// Delivery mode 2.
     pub persistent: bool,
     /// When it was published (Unix ms).
@@ -282,10 +280,10 @@ impl ClusterOp {
             } => ClusterOp::Publish {
                 msg_id,
                 message: Message {
-                    exchange: message.exchange,
-                    routing_key: message.routing_key,
-                    raw_properties: message.raw_properties,
-                    body: message.body,
+                    exchange: message.exchange.to_vec(),
+                    routing_key: message.routing_key.to_vec(),
+                    raw_properties: message.raw_properties.to_vec(),
+                    body: message.body.to_vec(),
                     persistent: message.persistent,
                     published_at_ms: message.published_at_ms,
                 },
@@ -311,10 +309,10 @@ impl ClusterOp {
             } => StoreOp::Publish {
                 msg_id: *msg_id,
                 message: StoredMessage {
-                    exchange: message.exchange.clone(),
-                    routing_key: message.routing_key.clone(),
-                    raw_properties: message.raw_properties.clone(),
-                    body: message.body.clone(),
+                    exchange: Bytes::copy_from_slice(&message.exchange),
+                    routing_key: Bytes::copy_from_slice(&message.routing_key),
+                    raw_properties: Bytes::copy_from_slice(&message.raw_properties),
+                    body: Bytes::copy_from_slice(&message.body),
                     persistent: message.persistent,
                     published_at_ms: message.published_at_ms,
                 },
@@ -399,43 +397,6 @@ mod tests {
             }
         ));
         assert_eq!(ClusterOp::from_store_op(store_op), op);
-    }
-
-    #[test]
-    fn publishes_keep_the_byte_layout_of_earlier_builds() {
-        // Variant 2, msg_id, then each byte field as a length and its bytes, the flag, the
-        // optional timestamp and the (queue, seq) entries: what builds with `Vec<u8>`
-        // fields (serde_bytes) wrote, so their logs and snapshots decode unchanged.
-        let op = ClusterOp::Publish {
-            msg_id: 9,
-            message: Message {
-                exchange: Bytes::from_static(b"ex"),
-                routing_key: Bytes::from_static(b"rk"),
-                raw_properties: Bytes::from_static(&[0x10, 0x00]),
-                body: Bytes::from_static(b"hello"),
-                persistent: true,
-                published_at_ms: Some(300),
-            },
-            entries: vec![(4, 2)],
-        };
-        let bytes = postcard::to_allocvec(&op).expect("encode");
-        let expected: &[u8] = &[
-            2, 9, 2, b'e', b'x', 2, b'r', b'k', 2, 0x10, 0x00, 5, b'h', b'e', b'l', b'l', b'o', 1,
-            1, 0xac, 0x02, 1, 4, 2,
-        ];
-        assert_eq!(bytes, expected);
-        assert_eq!(
-            postcard::from_bytes::<ClusterOp>(&bytes).expect("decode"),
-            op
-        );
-        // Into the store and back shares the buffers instead of copying them.
-        let Some(StoreOp::Publish { message, .. }) = op.to_store_op() else {
-            panic!("a publish");
-        };
-        let ClusterOp::Publish { message: m, .. } = &op else {
-            panic!("a publish");
-        };
-        assert_eq!(message.body.as_ptr(), m.body.as_ptr());
     }
 
     #[test]

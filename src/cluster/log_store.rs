@@ -10,9 +10,6 @@
 //! [`super::apply`]), entries up to any committed id are on a majority's disks, and a
 //! stale committed id (older than the true one) only means the node applies the rest once
 //! the leader tells it the commit index, as it does for every new entry anyway.
-//!
-//! Reads of the newest entries (replication, apply) are answered from [`RecentEntries`],
-//! which every append fills once its transaction is on disk, before openraft hears of it.
 
 use std::fmt::Debug;
 use std::ops::{Bound, RangeBounds};
@@ -22,7 +19,6 @@ use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 
 use super::db::{DbError, RaftDb, keys};
-use super::log_cache::RecentEntries;
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 /// The Raft log of one node. Cheap to clone (readers share the environment).
@@ -31,8 +27,6 @@ pub struct LogStore {
     db: Arc<RaftDb>,
     /// The committed log id openraft last reported and no append has written yet.
     committed: Arc<parking_lot::Mutex<Option<Option<LogId>>>>,
-    /// The newest entries, shared by the writer and every reader.
-    recent: Arc<parking_lot::Mutex<RecentEntries>>,
 }
 
 impl LogStore {
@@ -41,7 +35,6 @@ impl LogStore {
         LogStore {
             db,
             committed: Arc::default(),
-            recent: Arc::default(),
         }
     }
 }
@@ -70,9 +63,6 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&e) => e - 1,
             Bound::Unbounded => u64::MAX,
         };
-        if let Some(entries) = self.recent.lock().get(start, end) {
-            return Ok(entries);
-        }
         self.db.entries(start, end).map_err(read_err)
     }
 }
@@ -136,25 +126,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // heartbeats and the cluster port.
         let db = std::sync::Arc::clone(&self.db);
         let committed = self.committed.lock().take();
-        let appended =
-            tokio::task::spawn_blocking(move || db.append(&entries, committed).map(|()| entries))
-                .await;
+        let appended = tokio::task::spawn_blocking(move || db.append(&entries, committed)).await;
         let failed = match appended {
-            Ok(Ok(entries)) => {
-                // The transaction is committed and synced: the entries are on disk, and
-                // readable from memory before openraft learns of them.
-                self.recent.lock().appended(&entries);
+            Ok(Ok(())) => {
+                // The transaction is committed and synced: the entries are on disk.
                 callback.log_io_completed(Ok(()));
                 return Ok(());
             }
-            Ok(Err(e)) => {
-                self.recent.lock().clear();
-                std::io::Error::other(e.to_string())
-            }
-            Err(e) => {
-                self.recent.lock().clear();
-                std::io::Error::other(format!("cluster log append task failed: {e}"))
-            }
+            Ok(Err(e)) => std::io::Error::other(e.to_string()),
+            Err(e) => std::io::Error::other(format!("cluster log append task failed: {e}")),
         };
         let reported = std::io::Error::other(failed.to_string());
         callback.log_io_completed(Err(failed));
@@ -163,20 +143,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: truncating from");
-        self.recent.lock().truncated(log_id.index);
-        self.db.truncate(log_id.index).map_err(|e| {
-            self.recent.lock().clear();
-            write_err(e)
-        })
+        self.db.truncate(log_id.index).map_err(write_err)
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: purging up to");
-        self.recent.lock().purged(log_id.index);
-        self.db.purge(&log_id).map_err(|e| {
-            self.recent.lock().clear();
-            write_err(e)
-        })
+        self.db.purge(&log_id).map_err(write_err)
     }
 }
 

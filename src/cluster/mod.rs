@@ -6,8 +6,7 @@
 //! - [`entry`]: what an entry carries ([`entry::Request`], a batch of [`entry::ClusterOp`]).
 //! - [`db`]: the cluster's own LMDB environment (`<data_dir>/cluster/`).
 //! - [`log_store`] and [`state_machine`]: openraft's v2 storage traits over it and over the
-//!   message store; [`log_cache`]: the newest entries in memory for replication and
-//!   apply; [`snapshot`]: the snapshot format.
+//!   message store; [`snapshot`]: the snapshot format.
 //! - [`network`]: frames, the shared-secret handshake, the TCP client and the cluster port.
 //! - [`testing`]: an in-memory transport with per-link cuts for in-process tests.
 //! - [`membership`]: join, remove, and refusing a wiped node that comes back.
@@ -30,7 +29,6 @@ pub mod entry;
 pub mod fence;
 pub mod http_forward;
 pub mod http_front;
-pub mod log_cache;
 pub mod log_store;
 pub mod member_node;
 pub mod membership;

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
 use openraft::storage::RaftStateMachine;
 use openraft::{CommittedLeaderId, EntryPayload};
 use warren::cluster::db::RaftDb;
@@ -19,10 +18,10 @@ fn publish_entry(index: u64) -> Entry {
     let op = ClusterOp::Publish {
         msg_id: index,
         message: Message {
-            exchange: Bytes::new(),
-            routing_key: Bytes::from_static(b"q"),
-            raw_properties: Bytes::new(),
-            body: Bytes::from(format!("body {index}")),
+            exchange: b"".to_vec(),
+            routing_key: b"q".to_vec(),
+            raw_properties: Vec::new(),
+            body: format!("body {index}").into_bytes(),
             persistent: true,
             published_at_ms: Some(1),
         },

@@ -9,7 +9,6 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use openraft::ServerState;
 use sha2::{Digest, Sha256};
 use warren::cluster::db::RaftDb;
@@ -60,10 +59,10 @@ fn publish(msg_id: u64, body: Vec<u8>) -> Request {
     Request::new(vec![ClusterOp::Publish {
         msg_id,
         message: Message {
-            exchange: Bytes::from_static(b"amq.direct"),
-            routing_key: Bytes::from_static(b"q"),
-            raw_properties: Bytes::new(),
-            body: Bytes::from(body),
+            exchange: b"amq.direct".to_vec(),
+            routing_key: b"q".to_vec(),
+            raw_properties: vec![],
+            body,
             persistent: true,
             published_at_ms: Some(1),
         },

@@ -1,8 +1,7 @@
 //! openraft's own storage test suite (`openraft::testing::Suite`) over Warren's log store
 //! and state machine on real LMDB environments in temp dirs: the log's reads after appends,
-//! truncations and purges (answered partly from the in-memory cache of the newest entries),
-//! vote and log state, membership and initial state read back from the log and the state
-//! machine, and applying blank and membership entries. One test per suite case.
+//! truncations and purges, vote and log state, membership and initial state read back from
+//! the log and the state machine, and applying blank and membership entries. One test per suite case.
 //!
 //! Left out: the suite's `transfer_snapshot`, which hands the follower the leader's own
 //! snapshot file in place of the one the follower opened to receive it; Warren refuses to

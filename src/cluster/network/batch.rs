@@ -72,15 +72,14 @@ mod tests {
     use crate::cluster::entry::{Message, Request};
     use crate::cluster::network::frame::MAX_FRAME;
     use crate::cluster::network::rpc::RpcRequest;
-    use bytes::Bytes;
     use openraft::{CommittedLeaderId, Vote};
 
     fn big_entry(index: u64, body: usize) -> Entry {
         let message = Message {
-            exchange: Bytes::new(),
-            routing_key: Bytes::from_static(b"q"),
-            raw_properties: Bytes::new(),
-            body: Bytes::from(vec![7u8; body]),
+            exchange: Vec::new(),
+            routing_key: b"q".to_vec(),
+            raw_properties: Vec::new(),
+            body: vec![7u8; body],
             persistent: true,
             published_at_ms: None,
         };
