@@ -11,6 +11,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import sys
 import tempfile
 import time
@@ -458,6 +459,7 @@ def main():
         traffic.stop()
         b.quit()
         delete_everything()
+        shutil.rmtree(download_dir, ignore_errors=True)
     print(f"ok ({time.monotonic() - started:.1f}s)")
 
 

@@ -1,12 +1,14 @@
-//! The cluster's own LMDB environment (`<data_dir>/cluster/`), beside the message store and
-//! never inside it: the Raft log (`log`: index, big-endian → postcard entry) and small
-//! records (`meta`: vote, committed and purged log ids, the current snapshot; the applied
-//! log id and membership of earlier builds, read once: they now live in the message store,
-//! committed with the entries' effects, see [`super::apply`]). Every write transaction is synced before it
-//! returns, so a vote or an appended entry is on disk when openraft is told so.
+//! The cluster's own storage (`<data_dir>/cluster/`), beside the message store and never
+//! inside it: the Raft log's entries in segment files under `log/` ([`SegmentLog`]) and an
+//! LMDB environment of small records (`meta`: vote, committed and purged log ids, the
+//! current snapshot; the applied log id and membership of earlier builds, read once: they
+//! now live in the message store, committed with the entries' effects, see
+//! [`super::apply`]). Every write is synced before it returns, so a vote or an appended
+//! entry is on disk when openraft is told so. Earlier builds kept the entries in LMDB's
+//! `log` database (index, big-endian → postcard entry); [`RaftDb::open`] moves them into
+//! segments once.
 #![allow(unsafe_code)]
 
-use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 use heed::types::Bytes as Raw;
@@ -14,12 +16,19 @@ use heed::{CommitOrAbort, Env, EnvOpenOptions, WithoutTls};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::segment_log::{SegmentLog, SegmentLogError};
 use super::types::{Entry, LogId};
 
 type Db = heed::Database<'static, Raw, Raw>;
 
 /// Name of the environment's directory inside the data directory.
 pub const DIR_NAME: &str = "cluster";
+
+/// Name of the segment log's directory inside the cluster directory.
+pub const LOG_DIR_NAME: &str = "log";
+
+/// Bytes of entries moved from an earlier build's LMDB log per synced append.
+const MIGRATION_BATCH_BYTES: usize = 64 << 20;
 
 /// Address space reserved for the map (the file only grows with the data; the log is
 /// purged after each snapshot).
@@ -66,6 +75,9 @@ pub enum DbError {
         /// What the encoder said.
         source: postcard::Error,
     },
+    /// The segment log failed.
+    #[error(transparent)]
+    Log(#[from] SegmentLogError),
     /// The directory could not be created.
     #[error("cannot create {}: {source}", dir.display())]
     Io {
@@ -76,13 +88,13 @@ pub enum DbError {
     },
 }
 
-/// The open environment and its two databases.
+/// The open environment, its `meta` database and the segment log.
 #[derive(Debug)]
 pub struct RaftDb {
     dir: PathBuf,
     env: Env<WithoutTls>,
-    log: Db,
     meta: Db,
+    segments: SegmentLog,
 }
 
 impl RaftDb {
@@ -115,11 +127,32 @@ impl RaftDb {
         let CommitOrAbort::Commit((log, meta)) = made else {
             return Err(lmdb(heed::Error::Mdb(heed::MdbError::Invalid)));
         };
+        let log_dir = dir.join(LOG_DIR_NAME);
+        let legacy = {
+            let txn = env.read_txn().map_err(lmdb)?;
+            log.len(&txn).map_err(lmdb)?
+        };
+        if legacy > 0 {
+            // Segments next to a non-empty LMDB log can only be from a move a crash
+            // interrupted: the LMDB log is cleared only once every entry is in segments.
+            SegmentLog::remove_all(&log_dir)?;
+        }
+        let purged: Option<LogId> = read_meta(&env, meta, keys::PURGED).map_err(|e| match e {
+            ReadError::Lmdb(source) => lmdb(source),
+            ReadError::Corrupt(source) => DbError::Corrupt {
+                what: "purged".into(),
+                source,
+            },
+        })?;
+        let segments = SegmentLog::open(&log_dir, purged.as_ref())?;
+        if legacy > 0 {
+            move_legacy_log(&env, log, &segments, dir)?;
+        }
         Ok(RaftDb {
             dir: dir.to_path_buf(),
             env,
-            log,
             meta,
+            segments,
         })
     }
 
@@ -176,87 +209,104 @@ impl RaftDb {
 
     /// Appends entries in one synced transaction, with the committed log id when one is
     /// given (see [`super::log_store`]: it rides along instead of costing a sync of its own).
-    pub(crate) fn append(
+    pub fn append(
         &self,
         entries: &[Entry],
         committed: Option<Option<LogId>>,
     ) -> Result<(), DbError> {
-        let committed = match committed {
-            Some(id) => Some(encode("committed log id", &id)?),
-            None => None,
-        };
-        let mut txn = self.env.write_txn().map_err(|e| self.lmdb(e))?;
-        for entry in entries {
-            let value = encode("log entry", entry)?;
-            self.log
-                .put(&mut txn, &entry.log_id.index.to_be_bytes(), &value)
-                .map_err(|e| self.lmdb(e))?;
-        }
-        if let Some(committed) = committed {
-            self.meta
-                .put(&mut txn, keys::COMMITTED, &committed)
-                .map_err(|e| self.lmdb(e))?;
-        }
-        txn.commit().map_err(|e| self.lmdb(e))
+        Ok(self.segments.append(entries, committed)?)
     }
 
-    /// Deletes the entries with index >= `from`.
-    pub(crate) fn truncate(&self, from: u64) -> Result<(), DbError> {
-        let mut txn = self.env.write_txn().map_err(|e| self.lmdb(e))?;
-        let start = from.to_be_bytes();
-        let range = (Bound::Included(&start[..]), Bound::Unbounded);
-        self.log
-            .delete_range(&mut txn, &range)
-            .map_err(|e| self.lmdb(e))?;
-        txn.commit().map_err(|e| self.lmdb(e))
+    /// The committed log id last written: with an append, or by an earlier build in `meta`.
+    pub fn committed(&self) -> Result<Option<LogId>, DbError> {
+        if let Some(id) = self.segments.committed() {
+            return Ok(id);
+        }
+        Ok(self.get::<Option<LogId>>(keys::COMMITTED)?.flatten())
     }
 
-    /// Records `log_id` as purged and deletes the entries up to it, in one transaction.
-    pub(crate) fn purge(&self, log_id: &LogId) -> Result<(), DbError> {
-        let purged = encode("purged log id", log_id)?;
-        let mut txn = self.env.write_txn().map_err(|e| self.lmdb(e))?;
-        self.meta
-            .put(&mut txn, keys::PURGED, &purged)
-            .map_err(|e| self.lmdb(e))?;
-        let end = log_id.index.to_be_bytes();
-        let range = (Bound::Unbounded, Bound::Included(&end[..]));
-        self.log
-            .delete_range(&mut txn, &range)
-            .map_err(|e| self.lmdb(e))?;
-        txn.commit().map_err(|e| self.lmdb(e))
+    /// Deletes the entries with index >= `from` (synced).
+    pub fn truncate(&self, from: u64) -> Result<(), DbError> {
+        Ok(self.segments.truncate(from)?)
+    }
+
+    /// Records `log_id` as purged (synced), then deletes the entries up to it.
+    pub fn purge(&self, log_id: &LogId) -> Result<(), DbError> {
+        self.put(keys::PURGED, log_id)?;
+        Ok(self.segments.purge(log_id.index)?)
     }
 
     /// The last entry's log id, if the log holds any.
-    pub(crate) fn last_log_id(&self) -> Result<Option<LogId>, DbError> {
-        let txn = self.env.read_txn().map_err(|e| self.lmdb(e))?;
-        let Some((_, raw)) = self.log.last(&txn).map_err(|e| self.lmdb(e))? else {
-            return Ok(None);
-        };
-        let entry: Entry = decode_entry(raw)?;
-        Ok(Some(entry.log_id))
+    pub fn last_log_id(&self) -> Result<Option<LogId>, DbError> {
+        Ok(self.segments.last_log_id())
     }
 
     /// Entries with `start <= index <= end`, in order.
-    pub(crate) fn entries(&self, start: u64, end: u64) -> Result<Vec<Entry>, DbError> {
-        let mut out = Vec::new();
-        if start > end {
-            return Ok(out);
-        }
-        let txn = self.env.read_txn().map_err(|e| self.lmdb(e))?;
-        let (from, to) = (start.to_be_bytes(), end.to_be_bytes());
-        let range = (Bound::Included(&from[..]), Bound::Included(&to[..]));
-        for item in self.log.range(&txn, &range).map_err(|e| self.lmdb(e))? {
-            let (_, raw) = item.map_err(|e| self.lmdb(e))?;
-            out.push(decode_entry(raw)?);
-        }
-        Ok(out)
+    pub fn entries(&self, start: u64, end: u64) -> Result<Vec<Entry>, DbError> {
+        Ok(self.segments.entries(start, end)?)
     }
 
     /// Number of entries in the log (for tests and status).
     pub fn log_len(&self) -> Result<u64, DbError> {
-        let txn = self.env.read_txn().map_err(|e| self.lmdb(e))?;
-        self.log.len(&txn).map_err(|e| self.lmdb(e))
+        Ok(self.segments.len())
     }
+}
+
+/// Why reading a `meta` record during open failed.
+enum ReadError {
+    Lmdb(heed::Error),
+    Corrupt(postcard::Error),
+}
+
+fn read_meta<T: DeserializeOwned>(
+    env: &Env<WithoutTls>,
+    meta: Db,
+    key: &[u8],
+) -> Result<Option<T>, ReadError> {
+    let txn = env.read_txn().map_err(ReadError::Lmdb)?;
+    match meta.get(&txn, key).map_err(ReadError::Lmdb)? {
+        None => Ok(None),
+        Some(raw) => postcard::from_bytes(raw)
+            .map(Some)
+            .map_err(ReadError::Corrupt),
+    }
+}
+
+/// Moves an earlier build's entries from LMDB's `log` database into `segments` (synced
+/// batches), then empties the LMDB database.
+fn move_legacy_log(
+    env: &Env<WithoutTls>,
+    log: Db,
+    segments: &SegmentLog,
+    dir: &Path,
+) -> Result<(), DbError> {
+    let lmdb = |source| DbError::Lmdb {
+        dir: dir.to_path_buf(),
+        source,
+    };
+    let mut moved = 0u64;
+    {
+        let txn = env.read_txn().map_err(lmdb)?;
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        for item in log.iter(&txn).map_err(lmdb)? {
+            let (_, raw) = item.map_err(lmdb)?;
+            bytes += raw.len();
+            batch.push(decode_entry(raw)?);
+            if bytes >= MIGRATION_BATCH_BYTES {
+                moved += batch.len() as u64;
+                segments.append(&std::mem::take(&mut batch), None)?;
+                bytes = 0;
+            }
+        }
+        moved += batch.len() as u64;
+        segments.append(&batch, None)?;
+    }
+    let mut txn = env.write_txn().map_err(lmdb)?;
+    log.clear(&mut txn).map_err(lmdb)?;
+    txn.commit().map_err(lmdb)?;
+    tracing::info!(entries = moved, dir = %dir.display(), "cluster log: moved from LMDB to segment files");
+    Ok(())
 }
 
 /// Encodes a record.
@@ -280,5 +330,68 @@ fn key_name(key: &'static [u8]) -> &'static str {
         keys::MEMBERSHIP => "membership",
         keys::SNAPSHOT_META => "snapshot meta",
         _ => "record",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openraft::{CommittedLeaderId, EntryPayload};
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(2, 1), index),
+            payload: EntryPayload::Blank,
+        }
+    }
+
+    #[test]
+    fn an_earlier_builds_lmdb_log_moves_into_segments_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        drop(RaftDb::open(dir.path()).expect("create"));
+        // Entries as an earlier build wrote them: LMDB's `log` database.
+        {
+            let mut opts = EnvOpenOptions::new().read_txn_without_tls();
+            opts.map_size(MAP_SIZE).max_dbs(4);
+            // SAFETY: nothing else has this temporary environment open.
+            let env = unsafe { opts.open(dir.path()) }.expect("env");
+            let wtxn = env.write_txn().expect("txn");
+            let made = env
+                .create_databases_and_commit(wtxn, |dbo, wtxn| -> Result<_, heed::Error> {
+                    let log = dbo.create_database::<Raw, Raw>(wtxn, Some("log"))?;
+                    Ok(CommitOrAbort::<_, ()>::Commit(log))
+                })
+                .expect("open log");
+            let CommitOrAbort::Commit(log) = made else {
+                panic!("log database not opened");
+            };
+            let mut txn = env.write_txn().expect("txn");
+            for index in 4..=6 {
+                let value = encode("entry", &entry(index)).expect("encode");
+                log.put(&mut txn, &index.to_be_bytes(), &value)
+                    .expect("put");
+            }
+            txn.commit().expect("commit");
+        }
+        // A move a crash interrupted left a segment behind: it is replaced.
+        std::fs::write(
+            dir.path().join(LOG_DIR_NAME).join(format!("{:020}.seg", 9)),
+            b"partial",
+        )
+        .expect("leftover");
+        let db = RaftDb::open(dir.path()).expect("reopen");
+        let got: Vec<u64> = db
+            .entries(0, 10)
+            .expect("entries")
+            .iter()
+            .map(|e| e.log_id.index)
+            .collect();
+        assert_eq!(got, vec![4, 5, 6]);
+        assert_eq!(db.log_len().expect("len"), 3);
+        drop(db);
+        // The LMDB log is empty now, so a second open reads the segments alone.
+        let db = RaftDb::open(dir.path()).expect("reopen again");
+        assert_eq!(db.last_log_id().expect("last"), Some(entry(6).log_id));
+        assert_eq!(db.log_len().expect("len"), 3);
     }
 }

@@ -1,5 +1,5 @@
 //! openraft's log storage (v2 API) over [`RaftDb`]: vote, committed id, entries, purge.
-//! Each call commits and syncs before it returns; `append` reports the flush to openraft
+//! Each call syncs before it returns; `append` reports the flush to openraft
 //! only after its transaction is on disk.
 //!
 //! The committed log id is the exception: openraft 0.9 saves it inline in its core loop on
@@ -45,6 +45,19 @@ fn read_err(e: DbError) -> StorageError {
 
 fn write_err(e: DbError) -> StorageError {
     StorageIOError::write_logs(&e).into()
+}
+
+/// Runs a synced log write on a blocking thread.
+async fn blocking(
+    write: impl FnOnce() -> Result<(), DbError> + Send + 'static,
+) -> Result<(), StorageError> {
+    match tokio::task::spawn_blocking(write).await {
+        Ok(done) => done.map_err(write_err),
+        Err(e) => Err(StorageIOError::write_logs(&std::io::Error::other(format!(
+            "cluster log task failed: {e}"
+        )))
+        .into()),
+    }
 }
 
 impl RaftLogReader<TypeConfig> for LogStore {
@@ -105,11 +118,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         if let Some(pending) = *self.committed.lock() {
             return Ok(pending);
         }
-        Ok(self
-            .db
-            .get::<Option<LogId>>(keys::COMMITTED)
-            .map_err(read_err)?
-            .flatten())
+        self.db.committed().map_err(read_err)
     }
 
     async fn append<I>(
@@ -143,12 +152,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: truncating from");
-        self.db.truncate(log_id.index).map_err(write_err)
+        let db = Arc::clone(&self.db);
+        blocking(move || db.truncate(log_id.index)).await
     }
 
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: purging up to");
-        self.db.purge(&log_id).map_err(write_err)
+        // Deleting segment files can take a while: off the cluster runtime's workers.
+        let db = Arc::clone(&self.db);
+        blocking(move || db.purge(&log_id)).await
     }
 }
 
