@@ -4,9 +4,10 @@
 //! hint as openraft's does, reads every entry back three times (two followers' replication
 //! and the leader's apply), and purges up to 1,000 behind every 10,000 entries (the
 //! default `snapshot_logs` / `keep_logs`). Prints the wall time per entry for each slice of
-//! 2,000 entries and the process's user and system CPU time.
+//! 2,000 entries and the process's user and system CPU time, then closes the log and times
+//! opening it again (a restarting node's start-up; `--entries 9999` leaves the most behind).
 //!
-//! `cargo bench --bench raft_log -- [--entries 40000] [--dir /tmp/warren-raft-log]`
+//! `cargo bench --bench raft_log -- [--entries 40000] [--dir /tmp/warren-raft-log] [--open-only]`
 //!
 //! The directory is emptied first and left behind for inspection. Runs on jemalloc, as the
 //! `warren` binary does.
@@ -51,6 +52,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .transpose()?
         .unwrap_or(40_000);
     let dir = PathBuf::from(arg(&args, "--dir").unwrap_or_else(|| "/tmp/warren-raft-log".into()));
+    if args.iter().any(|a| a == "--open-only") {
+        // Times opening what an earlier run left (after `echo 3 > /proc/sys/vm/drop_caches`:
+        // a cold start).
+        let opening = Instant::now();
+        let db = RaftDb::open(&dir)?;
+        println!(
+            "opened with {} entries in {:.3} s",
+            db.log_len()?,
+            opening.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
@@ -105,5 +118,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         sys1 - sys0,
         db.log_len()?
     );
+    // Start-up: what a restarting node spends reading its log back.
+    let held = db.log_len()?;
+    drop(db);
+    let opening = Instant::now();
+    let db = RaftDb::open(&dir)?;
+    println!(
+        "reopened with {} entries in {:.3} s",
+        db.log_len()?,
+        opening.elapsed().as_secs_f64()
+    );
+    if db.log_len()? != held {
+        return Err(format!("{held} entries before reopening, {} after", db.log_len()?).into());
+    }
     Ok(())
 }
