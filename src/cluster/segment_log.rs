@@ -724,6 +724,55 @@ mod tests {
         assert_eq!(indexes(&log, 0, 9), vec![6]);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// A crash can leave the last segment cut anywhere (the write was never reported
+        /// as flushed): reopening keeps exactly the records that lie wholly before the cut,
+        /// and appending goes on from there.
+        #[test]
+        fn a_cut_anywhere_in_the_last_segment_keeps_the_whole_records_before_it(
+            batches in proptest::collection::vec(1u64..4, 1..6),
+            cut_at in 0.0f64..1.0,
+        ) {
+            let dir = tempfile::tempdir().expect("dir");
+            let log = SegmentLog::open(dir.path(), None).expect("open");
+            let mut next = 0;
+            for n in &batches {
+                log.append(&entries(next, next + n - 1), Some(Some(id(next)))).expect("append");
+                next += n;
+            }
+            // Where each entry's record ends.
+            let ends: Vec<(u64, u64)> = {
+                let state = log.state.lock();
+                state
+                    .slots
+                    .iter()
+                    .map(|s| (s.log_id.index, s.offset + HEADER as u64 + u64::from(s.len)))
+                    .collect()
+            };
+            drop(log);
+            let path = segment_path(dir.path(), 1);
+            let size = std::fs::metadata(&path).expect("size").len();
+            let cut = (size as f64 * cut_at) as u64;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_len(cut))
+                .expect("cut");
+            let log = SegmentLog::open(dir.path(), None).expect("reopen");
+            let kept: Vec<u64> = ends.iter().filter(|(_, end)| *end <= cut).map(|(i, _)| *i).collect();
+            proptest::prop_assert_eq!(indexes(&log, 0, u64::MAX - 1), kept.clone());
+            let resume = kept.last().map_or(0, |i| i + 1);
+            log.append(&entries(resume, resume + 1), None).expect("append after the cut");
+            drop(log);
+            let log = SegmentLog::open(dir.path(), None).expect("reopen again");
+            let mut expected = kept;
+            expected.extend([resume, resume + 1]);
+            proptest::prop_assert_eq!(indexes(&log, 0, u64::MAX - 1), expected);
+        }
+    }
+
     #[test]
     fn a_gap_in_the_indexes_is_damage() {
         let dir = tempfile::tempdir().expect("dir");
