@@ -202,6 +202,16 @@ impl ClusterNode {
     /// Forms the cluster with `members` as voters if this node's log is empty; nodes that
     /// call it with the same members agree. A node already initialized returns `Ok`.
     pub async fn initialize(&self, members: BTreeMap<NodeId, Node>) -> Result<(), ClusterError> {
+        // openraft logs an error when asked to initialize a node that already has a log or
+        // a vote: on a restart there is nothing to form.
+        if self
+            .raft
+            .is_initialized()
+            .await
+            .map_err(|e| ClusterError::Raft(e.to_string()))?
+        {
+            return Ok(());
+        }
         match self.raft.initialize(members).await {
             Ok(()) => Ok(()),
             Err(RaftError::APIError(InitializeError::NotAllowed(_))) => Ok(()),

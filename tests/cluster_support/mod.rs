@@ -47,6 +47,24 @@ pub struct Cluster {
     children: BTreeMap<u64, Child>,
 }
 
+impl Drop for Cluster {
+    /// When a test fails, prints the end of every node's log before the temp dir goes.
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        for id in self.amqp.keys() {
+            let text = std::fs::read_to_string(self.log(*id)).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(40)..];
+            eprintln!("--- node {id} log, last {} lines ---", tail.len());
+            for line in tail {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
 impl Cluster {
     /// Starts nodes `1..=n`, each listing all `n` as peers through the chaos links.
     pub async fn start(n: u64) -> Cluster {

@@ -16,8 +16,31 @@ use warren::cluster::Status;
 /// Between two status polls.
 pub const POLL: Duration = Duration::from_millis(100);
 
-/// A free loopback port.
+/// A free loopback port for a node to listen on, below the kernel's ephemeral range: a
+/// node restarted on its port could otherwise find it taken as the local port of some
+/// outgoing connection (`Address already in use`). Ports are handed out in turn from a
+/// start that depends on the process id, so tests running side by side do not collide.
 pub fn free_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    const FIRST: u32 = 10_000;
+    if low > FIRST + 1_000 {
+        let span = low - FIRST;
+        let start = std::process::id().wrapping_mul(7919) % span;
+        for _ in 0..span {
+            let offset = (start + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+            let Ok(port) = u16::try_from(FIRST + offset) else {
+                continue;
+            };
+            if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+                return port;
+            }
+        }
+    }
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
