@@ -293,7 +293,13 @@ impl SegmentLog {
         purged: Option<&LogId>,
         segment_bytes: u64,
     ) -> Result<SegmentLog, SegmentLogError> {
-        std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+        if !dir.is_dir() {
+            std::fs::create_dir_all(dir).map_err(io_err(dir))?;
+            // The new directory's own entry, so a power cut cannot take the log with it.
+            if let Some(parent) = dir.parent() {
+                sync_dir(parent)?;
+            }
+        }
         let seqs = list_segments(dir)?;
         let purged_index = purged.map(|p| p.index);
         let mut state = State {
