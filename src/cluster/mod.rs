@@ -5,7 +5,7 @@
 //! - [`types`]: the openraft type configuration ([`types::Node`], ids, aliases).
 //! - [`entry`]: what an entry carries ([`entry::Request`], a batch of [`entry::ClusterOp`]).
 //! - [`db`]: the cluster's own storage (`<data_dir>/cluster/`): small records in LMDB, the
-//!   log's entries in [`segment_log`] files.
+//!   log's entries in [`segment_log`] files (one file's format: [`segment_file`]).
 //! - [`log_store`] and [`state_machine`]: openraft's v2 storage traits over it and over the
 //!   message store; [`snapshot`]: the snapshot format.
 //! - [`network`]: frames, the shared-secret handshake, the TCP client and the cluster port.
@@ -40,6 +40,7 @@ pub mod promotion;
 pub mod proposer;
 pub mod proxy;
 pub mod runtime;
+pub mod segment_file;
 pub mod segment_log;
 pub mod snapshot;
 pub mod state_machine;

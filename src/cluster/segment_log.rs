@@ -8,37 +8,30 @@
 //! at once, and finding a contiguous run in that fragmented free list made every later
 //! append cost more CPU (README, Benchmarks). Each LMDB commit also synced twice.
 //!
-//! A segment file `<seq>.seg` (20 digits) is a sequence of records:
-//! `[payload length: u32 LE][CRC-32 of kind and payload: u32 LE][kind: u8][payload]`, kind 1
-//! a log entry (postcard `LogId`, then postcard `Entry`: opening reads the id without
-//! decoding the entry), kind 2 the committed log id hint (postcard `Option<LogId>`, see
-//! [`super::log_store`]). New records go to the last segment; a new
+//! A segment file `<seq>.seg` (20 digits) is a sequence of checksummed records, log entries
+//! and the committed log id hint (see [`super::log_store`]); the format is in
+//! [`super::segment_file`]. New records go to the last segment; a new
 //! one is started once it holds [`SEGMENT_BYTES`]. At open every segment is read back and
 //! checked: a record cut short or failing its checksum at the end of the last segment is a
 //! write a crash interrupted (openraft was never told it was flushed) and is cut off; one
 //! anywhere else, or a gap in the indexes, is damage and refuses the open.
 
 use std::collections::VecDeque;
-use std::fs::{File, OpenOptions};
-use std::io::Read;
+use std::fs::File;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::segment_file::{
+    HEADER, KIND_COMMITTED, KIND_ENTRY, Segment, io_err, list_segments, open_segment, push_record,
+    scan_segment, segment_path, sync_dir,
+};
 use super::types::{Entry, LogId};
 
 /// A segment is closed for appends once it holds this many bytes.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
-
-/// Bytes of a record's header (length, checksum, kind).
-const HEADER: usize = 9;
-
-/// Record kind: a log entry.
-const KIND_ENTRY: u8 = 1;
-/// Record kind: the committed log id hint.
-const KIND_COMMITTED: u8 = 2;
 
 /// Why the segment log failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,21 +57,6 @@ pub enum SegmentLogError {
     /// A record could not be encoded or decoded.
     #[error("cluster log record: {0}")]
     Codec(#[from] postcard::Error),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> SegmentLogError + '_ {
-    move |source| SegmentLogError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// One segment file.
-#[derive(Debug)]
-struct Segment {
-    seq: u64,
-    path: PathBuf,
-    file: Arc<File>,
 }
 
 /// Where an entry's payload is.
@@ -129,156 +107,6 @@ pub struct SegmentLog {
     state: Mutex<State>,
     /// Serialises appends, truncates and purges (openraft issues them one at a time).
     writer: Mutex<()>,
-}
-
-fn segment_path(dir: &Path, seq: u64) -> PathBuf {
-    dir.join(format!("{seq:020}.seg"))
-}
-
-fn sync_dir(dir: &Path) -> Result<(), SegmentLogError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
-}
-
-fn open_segment(dir: &Path, seq: u64) -> Result<Segment, SegmentLogError> {
-    let path = segment_path(dir, seq);
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(&path)
-        .map_err(io_err(&path))?;
-    Ok(Segment {
-        seq,
-        path,
-        file: Arc::new(file),
-    })
-}
-
-/// The sequence numbers of the segment files in `dir`, in order.
-fn list_segments(dir: &Path) -> Result<Vec<u64>, SegmentLogError> {
-    let mut seqs = Vec::new();
-    for item in std::fs::read_dir(dir).map_err(io_err(dir))? {
-        let item = item.map_err(io_err(dir))?;
-        let name = item.file_name();
-        let Some(stem) = name.to_str().and_then(|n| n.strip_suffix(".seg")) else {
-            continue;
-        };
-        if let Ok(seq) = stem.parse::<u64>() {
-            seqs.push(seq);
-        }
-    }
-    seqs.sort_unstable();
-    Ok(seqs)
-}
-
-/// Appends one record to `buf`: header, then the payload `encode` writes.
-fn push_record(
-    buf: Vec<u8>,
-    kind: u8,
-    encode: impl FnOnce(Vec<u8>) -> Result<Vec<u8>, postcard::Error>,
-) -> Result<(Vec<u8>, u32), SegmentLogError> {
-    let start = buf.len();
-    let mut buf = buf;
-    buf.extend_from_slice(&[0; HEADER]);
-    let mut buf = encode(buf)?;
-    let payload = buf.len() - start - HEADER;
-    let len = u32::try_from(payload)
-        .map_err(|_| SegmentLogError::Codec(postcard::Error::SerializeBufferFull))?;
-    buf[start + HEADER - 1] = kind;
-    let crc = crc32fast::hash(&buf[start + HEADER - 1..]);
-    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-    buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
-    Ok((buf, len))
-}
-
-/// What reading one segment back found.
-struct Scan {
-    /// Entries as (log id, header offset, payload length).
-    entries: Vec<(LogId, u64, u32)>,
-    committed: Option<Option<LogId>>,
-    /// End of the last whole record.
-    end: u64,
-    /// Why the scan stopped before the end of the file, if it did.
-    torn: Option<String>,
-}
-
-fn scan_segment(segment: &Segment) -> Result<Scan, SegmentLogError> {
-    let size = segment
-        .file
-        .metadata()
-        .map_err(io_err(&segment.path))?
-        .len();
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, &*segment.file);
-    let mut scan = Scan {
-        entries: Vec::new(),
-        committed: None,
-        end: 0,
-        torn: None,
-    };
-    let mut payload = Vec::new();
-    while scan.end < size {
-        let left = size - scan.end;
-        if left < HEADER as u64 {
-            scan.torn = Some(format!("{left} bytes left, less than a record header"));
-            break;
-        }
-        let mut header = [0u8; HEADER];
-        reader
-            .read_exact(&mut header)
-            .map_err(io_err(&segment.path))?;
-        let len = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
-        let crc = u32::from_le_bytes([header[4], header[5], header[6], header[7]]);
-        let kind = header[8];
-        if u64::from(len) > left - HEADER as u64 {
-            scan.torn = Some(format!("a record of {len} bytes runs past the end"));
-            break;
-        }
-        payload.clear();
-        payload.resize(len as usize, 0);
-        reader
-            .read_exact(&mut payload)
-            .map_err(io_err(&segment.path))?;
-        let mut hasher = crc32fast::Hasher::new();
-        hasher.update(&[kind]);
-        hasher.update(&payload);
-        if hasher.finalize() != crc {
-            scan.torn = Some("checksum mismatch".into());
-            break;
-        }
-        match kind {
-            KIND_ENTRY => {
-                let (log_id, _) = postcard::take_from_bytes::<LogId>(&payload).map_err(|e| {
-                    SegmentLogError::Damaged {
-                        path: segment.path.clone(),
-                        offset: scan.end,
-                        reason: format!("entry's log id does not decode: {e}"),
-                    }
-                })?;
-                scan.entries.push((log_id, scan.end, len));
-            }
-            KIND_COMMITTED => {
-                let id: Option<LogId> =
-                    postcard::from_bytes(&payload).map_err(|e| SegmentLogError::Damaged {
-                        path: segment.path.clone(),
-                        offset: scan.end,
-                        reason: format!("committed id does not decode: {e}"),
-                    })?;
-                scan.committed = Some(id);
-            }
-            other => {
-                return Err(SegmentLogError::Damaged {
-                    path: segment.path.clone(),
-                    offset: scan.end,
-                    reason: format!("unknown record kind {other}"),
-                });
-            }
-        }
-        scan.end += HEADER as u64 + u64::from(len);
-    }
-    Ok(scan)
 }
 
 impl SegmentLog {
@@ -580,213 +408,4 @@ impl SegmentLog {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use openraft::{CommittedLeaderId, EntryPayload};
-
-    fn id(index: u64) -> LogId {
-        LogId::new(CommittedLeaderId::new(3, 1), index)
-    }
-
-    fn entries(from: u64, to: u64) -> Vec<Entry> {
-        (from..=to)
-            .map(|index| Entry {
-                log_id: id(index),
-                payload: EntryPayload::Blank,
-            })
-            .collect()
-    }
-
-    fn indexes(log: &SegmentLog, from: u64, to: u64) -> Vec<u64> {
-        log.entries(from, to)
-            .expect("read")
-            .iter()
-            .map(|e| e.log_id.index)
-            .collect()
-    }
-
-    fn files(dir: &Path) -> Vec<u64> {
-        list_segments(dir).expect("list")
-    }
-
-    #[test]
-    fn appended_entries_and_the_committed_hint_come_back_after_reopening() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = SegmentLog::open(dir.path(), None).expect("open");
-        log.append(&entries(0, 4), Some(Some(id(2))))
-            .expect("append");
-        log.append(&entries(5, 6), None).expect("append");
-        assert_eq!(indexes(&log, 2, 5), vec![2, 3, 4, 5]);
-        assert_eq!(indexes(&log, 6, u64::MAX), vec![6]);
-        assert!(indexes(&log, 7, 9).is_empty());
-        drop(log);
-        let log = SegmentLog::open(dir.path(), None).expect("reopen");
-        assert_eq!(log.len(), 7);
-        assert_eq!(log.last_log_id(), Some(id(6)));
-        assert_eq!(log.committed(), Some(Some(id(2))));
-        assert_eq!(indexes(&log, 0, 100), vec![0, 1, 2, 3, 4, 5, 6]);
-    }
-
-    #[test]
-    fn a_record_cut_short_at_the_end_is_cut_off_and_appends_continue() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = SegmentLog::open(dir.path(), None).expect("open");
-        log.append(&entries(0, 2), None).expect("append");
-        drop(log);
-        let path = segment_path(dir.path(), 1);
-        let whole = std::fs::metadata(&path).expect("size").len();
-        // Half of another record, as a crash in the middle of a write leaves it.
-        let torn = &entries(3, 3)[0];
-        let mut more = push_record(Vec::new(), KIND_ENTRY, |b| {
-            postcard::to_extend(torn, postcard::to_extend(&torn.log_id, b)?)
-        })
-        .expect("encode")
-        .0;
-        more.truncate(more.len() / 2);
-        std::fs::OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .and_then(|mut f| std::io::Write::write_all(&mut f, &more))
-            .expect("tear");
-        let log = SegmentLog::open(dir.path(), None).expect("reopen");
-        assert_eq!(std::fs::metadata(&path).expect("size").len(), whole);
-        assert_eq!(log.last_log_id(), Some(id(2)));
-        log.append(&entries(3, 4), None).expect("append");
-        drop(log);
-        let log = SegmentLog::open(dir.path(), None).expect("reopen");
-        assert_eq!(indexes(&log, 0, 10), vec![0, 1, 2, 3, 4]);
-    }
-
-    #[test]
-    fn damage_before_the_last_segment_refuses_the_open() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = SegmentLog::open_with(dir.path(), None, 1).expect("open");
-        log.append(&entries(0, 0), None).expect("append");
-        log.append(&entries(1, 1), None).expect("append");
-        drop(log);
-        assert_eq!(files(dir.path()), vec![1, 2]);
-        let path = segment_path(dir.path(), 1);
-        let mut bytes = std::fs::read(&path).expect("read");
-        let last = bytes.len() - 1;
-        bytes[last] ^= 0xff;
-        std::fs::write(&path, bytes).expect("write");
-        let err = SegmentLog::open_with(dir.path(), None, 1).expect_err("damaged");
-        assert!(
-            matches!(err, SegmentLogError::Damaged { ref reason, .. } if reason == "checksum mismatch"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn truncate_removes_later_segments_and_survives_reopening() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = SegmentLog::open_with(dir.path(), None, 1).expect("open");
-        for i in 0..5 {
-            log.append(&entries(i, i), None).expect("append");
-        }
-        assert_eq!(files(dir.path()), vec![1, 2, 3, 4, 5]);
-        log.truncate(2).expect("truncate");
-        assert_eq!(files(dir.path()), vec![1, 2, 3]);
-        assert_eq!(log.last_log_id(), Some(id(1)));
-        assert!(indexes(&log, 2, 9).is_empty());
-        // A new term's entries take the removed indexes.
-        let newer = Entry {
-            log_id: LogId::new(CommittedLeaderId::new(4, 2), 2),
-            payload: EntryPayload::Blank,
-        };
-        log.append(std::slice::from_ref(&newer), None)
-            .expect("append");
-        drop(log);
-        let log = SegmentLog::open_with(dir.path(), None, 1).expect("reopen");
-        assert_eq!(indexes(&log, 0, 9), vec![0, 1, 2]);
-        assert_eq!(log.last_log_id(), Some(newer.log_id));
-        // Truncating past the end, or an empty log, changes nothing.
-        log.truncate(10).expect("truncate");
-        assert_eq!(log.len(), 3);
-    }
-
-    #[test]
-    fn purge_deletes_whole_segments_and_reopening_skips_purged_entries() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = SegmentLog::open_with(dir.path(), None, 1).expect("open");
-        log.append(&entries(0, 1), None).expect("append");
-        log.append(&entries(2, 3), None).expect("append");
-        log.append(&entries(4, 5), None).expect("append");
-        assert_eq!(files(dir.path()), vec![1, 2, 3]);
-        log.purge(2).expect("purge");
-        // Segment 2 still holds entry 3.
-        assert_eq!(files(dir.path()), vec![2, 3]);
-        assert_eq!(indexes(&log, 0, 9), vec![3, 4, 5]);
-        drop(log);
-        let log = SegmentLog::open_with(dir.path(), Some(&id(2)), 1).expect("reopen");
-        assert_eq!(indexes(&log, 0, 9), vec![3, 4, 5]);
-        log.purge(5).expect("purge all");
-        assert!(log.is_empty());
-        assert_eq!(log.last_log_id(), None);
-        assert_eq!(files(dir.path()), vec![3]);
-        log.append(&entries(6, 6), None).expect("append");
-        drop(log);
-        let log = SegmentLog::open_with(dir.path(), Some(&id(5)), 1).expect("reopen");
-        assert_eq!(indexes(&log, 0, 9), vec![6]);
-    }
-
-    proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
-
-        /// A crash can leave the last segment cut anywhere (the write was never reported
-        /// as flushed): reopening keeps exactly the records that lie wholly before the cut,
-        /// and appending goes on from there.
-        #[test]
-        fn a_cut_anywhere_in_the_last_segment_keeps_the_whole_records_before_it(
-            batches in proptest::collection::vec(1u64..4, 1..6),
-            cut_at in 0.0f64..1.0,
-        ) {
-            let dir = tempfile::tempdir().expect("dir");
-            let log = SegmentLog::open(dir.path(), None).expect("open");
-            let mut next = 0;
-            for n in &batches {
-                log.append(&entries(next, next + n - 1), Some(Some(id(next)))).expect("append");
-                next += n;
-            }
-            // Where each entry's record ends.
-            let ends: Vec<(u64, u64)> = {
-                let state = log.state.lock();
-                state
-                    .slots
-                    .iter()
-                    .map(|s| (s.log_id.index, s.offset + HEADER as u64 + u64::from(s.len)))
-                    .collect()
-            };
-            drop(log);
-            let path = segment_path(dir.path(), 1);
-            let size = std::fs::metadata(&path).expect("size").len();
-            let cut = (size as f64 * cut_at) as u64;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .open(&path)
-                .and_then(|f| f.set_len(cut))
-                .expect("cut");
-            let log = SegmentLog::open(dir.path(), None).expect("reopen");
-            let kept: Vec<u64> = ends.iter().filter(|(_, end)| *end <= cut).map(|(i, _)| *i).collect();
-            proptest::prop_assert_eq!(indexes(&log, 0, u64::MAX - 1), kept.clone());
-            let resume = kept.last().map_or(0, |i| i + 1);
-            log.append(&entries(resume, resume + 1), None).expect("append after the cut");
-            drop(log);
-            let log = SegmentLog::open(dir.path(), None).expect("reopen again");
-            let mut expected = kept;
-            expected.extend([resume, resume + 1]);
-            proptest::prop_assert_eq!(indexes(&log, 0, u64::MAX - 1), expected);
-        }
-    }
-
-    #[test]
-    fn a_gap_in_the_indexes_is_damage() {
-        let dir = tempfile::tempdir().expect("dir");
-        let log = SegmentLog::open(dir.path(), None).expect("open");
-        log.append(&entries(0, 1), None).expect("append");
-        log.append(&entries(3, 3), None).expect("append");
-        drop(log);
-        let err = SegmentLog::open(dir.path(), None).expect_err("gap");
-        assert!(err.to_string().contains("entry 3 follows entry 1"), "{err}");
-    }
-}
+mod tests;
