@@ -303,16 +303,17 @@ impl SegmentLog {
             .map_or(state.current().seq, |slot| slot.seq);
         let mut deleted = Vec::new();
         state.segments.retain(|segment| {
-            let drop = segment.seq < oldest_needed;
-            if drop {
+            let gone = segment.seq < oldest_needed;
+            if gone {
                 deleted.push(segment.path.clone());
             }
-            !drop
+            !gone
         });
         drop(state);
         for path in deleted {
             if let Err(e) = std::fs::remove_file(&path) {
-                // Left behind, its entries are skipped at open and it is removed then.
+                // Left behind: its entries are skipped at open, and the next purge after
+                // a restart deletes it.
                 tracing::warn!(file = %path.display(), error = %e, "cluster log: cannot delete a purged segment");
             }
         }
