@@ -55,13 +55,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if args.iter().any(|a| a == "--open-only") {
         // Times opening what an earlier run left (after `echo 3 > /proc/sys/vm/drop_caches`:
         // a cold start).
-        let opening = Instant::now();
-        let db = RaftDb::open(&dir)?;
-        println!(
-            "opened with {} entries in {:.3} s",
-            db.log_len()?,
-            opening.elapsed().as_secs_f64()
-        );
+        timed_open(&dir, "opened")?;
         return Ok(());
     }
     if dir.exists() {
@@ -121,15 +115,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Start-up: what a restarting node spends reading its log back.
     let held = db.log_len()?;
     drop(db);
-    let opening = Instant::now();
-    let db = RaftDb::open(&dir)?;
-    println!(
-        "reopened with {} entries in {:.3} s",
-        db.log_len()?,
-        opening.elapsed().as_secs_f64()
-    );
-    if db.log_len()? != held {
-        return Err(format!("{held} entries before reopening, {} after", db.log_len()?).into());
+    let reopened = timed_open(&dir, "reopened")?;
+    if reopened != held {
+        return Err(format!("{held} entries before reopening, {reopened} after").into());
     }
     Ok(())
+}
+
+/// Opens the log in `dir`, prints how long that took, and returns its number of entries.
+fn timed_open(dir: &std::path::Path, what: &str) -> Result<u64, Box<dyn std::error::Error>> {
+    let opening = Instant::now();
+    let db = RaftDb::open(dir)?;
+    let held = db.log_len()?;
+    println!(
+        "{what} with {held} entries in {:.3} s",
+        opening.elapsed().as_secs_f64()
+    );
+    Ok(held)
 }
