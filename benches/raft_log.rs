@@ -85,7 +85,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for index in 1..=entries {
         let entry = Entry {
             log_id: id(index),
-            payload: EntryPayload::Normal(Request { ops: ops.clone() }),
+            payload: EntryPayload::Normal(Request::new(ops.clone())),
         };
         db.append(std::slice::from_ref(&entry), Some(Some(id(index - 1))))?;
         for _ in 0..3 {

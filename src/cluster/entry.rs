@@ -22,11 +22,25 @@ pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 pub const MAX_SINGLE_OP_BYTES: usize = 24 << 20;
 
 /// The payload of one log entry.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Request {
     /// Applied in order, as one unit.
     pub ops: Vec<ClusterOp>,
+    /// The leader's proposer's number for this entry (0: none), so that its log store can
+    /// report where the entry landed ([`super::commit_progress`]). Never stored or sent:
+    /// only the leader's in-memory copy, on its way from the proposer to the log, has it.
+    #[serde(skip)]
+    pub proposal: u64,
 }
+
+impl PartialEq for Request {
+    /// Equal when the ops are: the proposal number is not part of the entry.
+    fn eq(&self, other: &Request) -> bool {
+        self.ops == other.ops
+    }
+}
+
+impl Eq for Request {}
 
 /// One replicated change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -200,7 +214,7 @@ impl DefKind {
 impl Request {
     /// A request of the given ops.
     pub fn new(ops: Vec<ClusterOp>) -> Request {
-        Request { ops }
+        Request { ops, proposal: 0 }
     }
 
     /// Refuses a request over [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`] bytes, except that

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 
+use super::commit_progress::CommitProgress;
 use super::db::{DbError, RaftDb, keys};
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
@@ -27,6 +28,8 @@ pub struct LogStore {
     db: Arc<RaftDb>,
     /// The committed log id openraft last reported and no append has written yet.
     committed: Arc<parking_lot::Mutex<Option<Option<LogId>>>>,
+    /// Where this node's proposals landed and how far the log is committed.
+    progress: Arc<CommitProgress>,
 }
 
 impl LogStore {
@@ -35,7 +38,13 @@ impl LogStore {
         LogStore {
             db,
             committed: Arc::default(),
+            progress: Arc::default(),
         }
+    }
+
+    /// What this log reports to the node's proposer.
+    pub fn progress(&self) -> Arc<CommitProgress> {
+        Arc::clone(&self.progress)
     }
 }
 
@@ -111,6 +120,8 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         // Written with the next append (see the module's documentation).
         *self.committed.lock() = Some(committed);
+        // Entries up to here are on a majority's disks: the proposer may confirm them.
+        self.progress.committed(committed);
         Ok(())
     }
 
@@ -131,6 +142,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
+        for entry in &entries {
+            if let openraft::EntryPayload::Normal(request) = &entry.payload
+                && request.proposal != 0
+            {
+                self.progress.placed(request.proposal, entry.log_id);
+            }
+        }
         // The commit syncs to disk: off the cluster runtime's workers, which also carry
         // heartbeats and the cluster port.
         let db = std::sync::Arc::clone(&self.db);

@@ -25,6 +25,7 @@
 
 pub mod admin;
 pub mod apply;
+pub mod commit_progress;
 pub mod db;
 pub mod entry;
 pub mod fence;

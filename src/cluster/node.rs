@@ -11,6 +11,7 @@ use openraft::{ChangeMembers, RaftNetworkFactory, ServerState, SnapshotPolicy};
 use tokio::sync::watch;
 
 use super::ClusterError;
+use super::commit_progress::CommitProgress;
 use super::db::RaftDb;
 use super::entry::{Request, Response};
 use super::fence;
@@ -108,6 +109,7 @@ pub struct ClusterNode {
     write_timeout_ms: u64,
     fenced: watch::Receiver<bool>,
     leader: watch::Receiver<Option<NodeId>>,
+    progress: Arc<CommitProgress>,
 }
 
 impl std::fmt::Debug for ClusterNode {
@@ -131,6 +133,7 @@ impl ClusterNode {
         let raft_config = Arc::new(config.raft_config()?);
         let db = Arc::new(RaftDb::open(&config.dir)?);
         let log = LogStore::new(Arc::clone(&db));
+        let progress = log.progress();
         let sm = StateMachine::open(Arc::clone(&db), store)
             .await
             .map_err(|e| ClusterError::Storage(e.to_string()))?;
@@ -150,7 +153,14 @@ impl ClusterNode {
             write_timeout_ms: config.election_timeout_ms.1.saturating_mul(4),
             fenced,
             leader,
+            progress,
         })
+    }
+
+    /// Where this node's proposals landed in its log and how far the log is committed
+    /// (for the proposer).
+    pub fn commit_progress(&self) -> Arc<CommitProgress> {
+        Arc::clone(&self.progress)
     }
 
     /// This node's id.

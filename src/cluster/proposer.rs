@@ -5,31 +5,42 @@
 //! waiting behind it (up to [`MAX_OPS`] ops or [`MAX_ENTRY_BYTES`]; a larger single op
 //! travels alone; a group from [`crate::store::Store::atomically`], such as a dead-letter
 //! move, is never split and waits whole for the next entry if it does not fit), proposes
-//! them as one entry with `client_write_ff`, and keeps at most [`MAX_IN_FLIGHT`] entries in
-//! flight; everything arriving meanwhile waits for the next entry (group commit: many
-//! connections' publishes share one log append and one fsync on each node). Completions run in log order once their entry is applied on this node; when
-//! the entry fails (this node is not, or no longer, the leader, or is fenced, or the entry
-//! was not applied in time) they run with [`StoreError::NotReplicated`] and nothing may be
-//! acknowledged to a client.
+//! them as one entry with `client_write_ff`, and keeps at most [`MAX_IN_FLIGHT`] entries
+//! uncommitted; everything arriving meanwhile waits for the next entry (group commit: many
+//! connections' publishes share one log append and one fsync on each node).
+//!
+//! Each op has two completions. The durable one (publisher confirms) runs once the entry is
+//! committed: the log store reports the entry's log id and each new committed id
+//! ([`super::commit_progress`]), so it does not wait for this node to apply the entry (one
+//! more store transaction and disk flush). The other runs once the entry is applied here.
+//! Both run in log order. Up to [`MAX_UNAPPLIED`] committed entries may wait for the apply
+//! (the store's pending-bytes bound holds the publishers back before that). When the entry
+//! fails (this node is not, or no longer, the leader, or is fenced, or the entry was not
+//! applied in time) what has not run yet runs with [`StoreError::NotReplicated`] and
+//! nothing may be acknowledged to a client.
 
-use std::collections::VecDeque;
+mod pipeline;
 
 use openraft::ServerState;
 use openraft::raft::ClientWriteResult;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
 
-use super::entry::{ClusterOp, MAX_ENTRY_BYTES, MAX_OPS, Request, Response};
+use super::entry::{ClusterOp, MAX_ENTRY_BYTES, MAX_OPS, Request};
 use super::node::ClusterNode;
-use super::types::TypeConfig;
+use super::types::{LogId, TypeConfig};
 use crate::store::{Completion, Replicator, StoreError, StoreOp};
+use pipeline::{Dones, InFlight, Pipeline, oldest_outcome, settle, wait};
 
-/// Entries proposed and not yet applied, at most.
+/// Entries proposed and not yet committed, at most.
 pub const MAX_IN_FLIGHT: usize = 2;
+
+/// Entries committed and not yet applied on this node, at most.
+pub const MAX_UNAPPLIED: usize = 8;
 
 /// What submitters send to the proposer task.
 enum Item {
-    Op(ClusterOp, Completion),
+    Op(ClusterOp, Dones),
     /// Ops that go into one entry together, never split.
     Group(Vec<(ClusterOp, Completion)>),
     Counter(u64),
@@ -48,6 +59,24 @@ impl Item {
         match self {
             Item::Group(ops) => ops.len(),
             _ => 1,
+        }
+    }
+
+    /// Runs every completion with `reason` (the item never reached the log).
+    fn fail(self, reason: &str) {
+        let err = || Err(StoreError::NotReplicated(reason.into()));
+        match self {
+            Item::Op(_, dones) => {
+                for done in [dones.durable, dones.applied].into_iter().flatten() {
+                    done(err());
+                }
+            }
+            Item::Group(ops) => {
+                for (_, done) in ops {
+                    done(err());
+                }
+            }
+            Item::Counter(_) => {}
         }
     }
 }
@@ -76,17 +105,22 @@ impl Proposer {
         tokio::spawn(run(node, rx));
         Proposer { tx }
     }
+
+    fn send(&self, item: Item) {
+        if let Err(e) = self.tx.send(item) {
+            e.0.fail("the proposer has stopped");
+        }
+    }
 }
 
 impl Replicator for Proposer {
-    fn propose(&self, op: StoreOp, done: Completion) {
-        if let Err(e) = self.tx.send(Item::Op(ClusterOp::from_store_op(op), done))
-            && let Item::Op(_, done) = e.0
-        {
-            done(Err(StoreError::NotReplicated(
-                "the proposer has stopped".into(),
-            )));
-        }
+    fn propose(&self, op: StoreOp, durable: Option<Completion>, done: Completion) {
+        let dones = Dones {
+            durable,
+            applied: Some(done),
+            committed: false,
+        };
+        self.send(Item::Op(ClusterOp::from_store_op(op), dones));
     }
 
     fn propose_group(&self, ops: Vec<(StoreOp, Completion)>) {
@@ -94,47 +128,42 @@ impl Replicator for Proposer {
             .into_iter()
             .map(|(op, done)| (ClusterOp::from_store_op(op), done))
             .collect();
-        if let Err(e) = self.tx.send(Item::Group(ops))
-            && let Item::Group(ops) = e.0
-        {
-            for (_, done) in ops {
-                done(Err(StoreError::NotReplicated(
-                    "the proposer has stopped".into(),
-                )));
-            }
-        }
+        self.send(Item::Group(ops));
     }
 
     fn queue_counter(&self, next: u64) {
-        let _ = self.tx.send(Item::Counter(next));
+        self.send(Item::Counter(next));
     }
 }
 
-/// An entry proposed and not yet applied.
-struct InFlight {
-    rx: oneshot::Receiver<ClientWriteResult<TypeConfig>>,
-    /// One slot per op of the entry (`None` for the queue counter).
-    dones: Vec<Option<Completion>>,
-    deadline: Instant,
-}
-
 async fn run(node: ClusterNode, mut rx: mpsc::UnboundedReceiver<Item>) {
-    let mut in_flight: VecDeque<InFlight> = VecDeque::with_capacity(MAX_IN_FLIGHT);
+    let progress = node.commit_progress();
+    let mut commits = progress.subscribe();
+    let mut pipeline = Pipeline::new(progress);
     let mut carry: Option<Item> = None;
+    let mut proposals = 0u64;
     let timeout = node.write_timeout();
     loop {
         tokio::select! {
             biased;
-            outcome = front(&mut in_flight), if !in_flight.is_empty() => {
-                if let Some(entry) = in_flight.pop_front() {
+            outcome = oldest_outcome(&mut pipeline), if !pipeline.is_empty() => {
+                if let Some(entry) = pipeline.pop_oldest() {
+                    pipeline.forget(&entry);
                     settle(entry.dones, outcome);
                 }
             }
-            first = next_item(&mut carry, &mut rx), if in_flight.len() < MAX_IN_FLIGHT => {
+            changed = committed(&mut commits), if pipeline.has_uncommitted() => {
+                if changed {
+                    pipeline.promote_committed();
+                }
+            }
+            first = next_item(&mut carry, &mut rx), if pipeline.accepts() => {
                 let Some(first) = first else { break };
                 let (ops, dones) = gather(first, &mut carry, &mut rx);
-                match propose(&node, ops).await {
-                    Ok(rx) => in_flight.push_back(InFlight {
+                proposals += 1;
+                match propose(&node, ops, proposals).await {
+                    Ok(rx) => pipeline.push(InFlight {
+                        proposal: proposals,
                         rx,
                         dones,
                         deadline: Instant::now() + timeout,
@@ -145,10 +174,18 @@ async fn run(node: ClusterNode, mut rx: mpsc::UnboundedReceiver<Item>) {
         }
     }
     // Every sender is gone: let what is in flight finish.
-    while let Some(entry) = in_flight.pop_front() {
+    while let Some(entry) = pipeline.pop_oldest() {
         let deadline = entry.deadline;
         let outcome = wait(entry.rx, deadline).await;
         settle(entry.dones, outcome);
+    }
+}
+
+/// Waits for a new committed id; `false` if the log store is gone (then never again).
+async fn committed(commits: &mut watch::Receiver<Option<LogId>>) -> bool {
+    match commits.changed().await {
+        Ok(()) => true,
+        Err(_) => std::future::pending().await,
     }
 }
 
@@ -167,7 +204,7 @@ fn gather(
     first: Item,
     carry: &mut Option<Item>,
     rx: &mut mpsc::UnboundedReceiver<Item>,
-) -> (Vec<ClusterOp>, Vec<Option<Completion>>) {
+) -> (Vec<ClusterOp>, Vec<Dones>) {
     let mut ops = Vec::new();
     let mut dones = Vec::new();
     let mut bytes = first.size();
@@ -188,21 +225,21 @@ fn gather(
     (ops, dones)
 }
 
-fn push(item: Item, ops: &mut Vec<ClusterOp>, dones: &mut Vec<Option<Completion>>) {
+fn push(item: Item, ops: &mut Vec<ClusterOp>, dones: &mut Vec<Dones>) {
     match item {
         Item::Op(op, done) => {
             ops.push(op);
-            dones.push(Some(done));
+            dones.push(done);
         }
         Item::Group(group) => {
             for (op, done) in group {
                 ops.push(op);
-                dones.push(Some(done));
+                dones.push(Dones::applied(done));
             }
         }
         Item::Counter(next) => {
             ops.push(ClusterOp::QueueCounter { next });
-            dones.push(None);
+            dones.push(Dones::default());
         }
     }
 }
@@ -211,9 +248,11 @@ fn push(item: Item, ops: &mut Vec<ClusterOp>, dones: &mut Vec<Option<Completion>
 async fn propose(
     node: &ClusterNode,
     ops: Vec<ClusterOp>,
+    proposal: u64,
 ) -> Result<oneshot::Receiver<ClientWriteResult<TypeConfig>>, String> {
-    let request = Request::new(ops);
+    let mut request = Request::new(ops);
     request.check_size()?;
+    request.proposal = proposal;
     let leader = {
         let m = node.raft().metrics();
         let m = m.borrow();
@@ -231,56 +270,11 @@ async fn propose(
         .map_err(|e| e.to_string())
 }
 
-async fn front(in_flight: &mut VecDeque<InFlight>) -> Result<Response, String> {
-    match in_flight.front_mut() {
-        Some(entry) => wait(&mut entry.rx, entry.deadline).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn wait<F>(rx: F, deadline: Instant) -> Result<Response, String>
-where
-    F: std::future::Future<
-            Output = Result<ClientWriteResult<TypeConfig>, oneshot::error::RecvError>,
-        >,
-{
-    match tokio::time::timeout_at(deadline, rx).await {
-        Ok(Ok(Ok(written))) => Ok(written.data),
-        Ok(Ok(Err(e))) => Err(e.to_string()),
-        Ok(Err(_)) => Err("the cluster node stopped".into()),
-        Err(_) => Err("not applied in time (its fate is unknown)".into()),
-    }
-}
-
-/// Runs each op's completion with its outcome, in the entry's order.
-fn settle(dones: Vec<Option<Completion>>, outcome: Result<Response, String>) {
-    let refused = match &outcome {
-        Ok(Response::Refused(list)) => list.as_slice(),
-        _ => &[],
-    };
-    if let Err(reason) = &outcome {
-        tracing::warn!(%reason, ops = dones.len(), "cluster: entry not replicated");
-    }
-    for (i, done) in dones.into_iter().enumerate() {
-        let Some(done) = done else { continue };
-        let result = match &outcome {
-            Err(reason) => Err(StoreError::NotReplicated(reason.clone())),
-            Ok(_) => match refused
-                .iter()
-                .find(|(j, _)| usize::try_from(*j).ok() == Some(i))
-            {
-                Some((_, reason)) => Err(StoreError::Rejected(reason.clone())),
-                None => Ok(()),
-            },
-        };
-        done(result);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::cluster::entry::Message;
+    use std::sync::Arc;
 
     fn publish(body: usize) -> ClusterOp {
         ClusterOp::Publish {
@@ -310,7 +304,7 @@ mod tests {
         ];
         tx.send(Item::Group(group)).expect("send");
         let mut carry = None;
-        let first = Item::Op(publish(MAX_ENTRY_BYTES - 50), done());
+        let first = Item::Op(publish(MAX_ENTRY_BYTES - 50), Dones::applied(done()));
         let (ops, dones) = gather(first, &mut carry, &mut rx);
         assert_eq!((ops.len(), dones.len()), (1, 1), "the group was not split");
         let Some(carried) = carry.take() else {
@@ -336,8 +330,35 @@ mod tests {
         ]))
         .expect("send");
         let mut carry = None;
-        let (ops, dones) = gather(Item::Op(publish(10), done()), &mut carry, &mut rx);
+        let (ops, dones) = gather(
+            Item::Op(publish(10), Dones::applied(done())),
+            &mut carry,
+            &mut rx,
+        );
         assert_eq!((ops.len(), dones.len()), (3, 3));
         assert!(carry.is_none());
+    }
+
+    #[test]
+    fn items_that_never_reach_the_log_fail_every_completion() {
+        let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
+        let record = |tag: u64| -> Completion {
+            let seen = Arc::clone(&seen);
+            Box::new(move |r| {
+                seen.lock()
+                    .push((tag, matches!(r, Err(StoreError::NotReplicated(_)))))
+            })
+        };
+        let op = Item::Op(
+            publish(1),
+            Dones {
+                durable: Some(record(1)),
+                applied: Some(record(2)),
+                committed: false,
+            },
+        );
+        op.fail("stopped");
+        Item::Group(vec![(publish(1), record(3))]).fail("stopped");
+        assert_eq!(*seen.lock(), [(1, true), (2, true), (3, true)]);
     }
 }

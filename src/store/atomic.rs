@@ -70,6 +70,12 @@ impl Store {
         f()
     }
 
+    /// Whether this thread has a group open for this store.
+    pub(super) fn in_group(&self) -> bool {
+        let id = self.identity();
+        OPEN.with(|c| c.borrow().as_ref().is_some_and(|open| open.store == id))
+    }
+
     /// Takes `op` into this thread's open group, if one is open for this store; otherwise
     /// gives it back.
     pub(super) fn collect(
@@ -101,8 +107,11 @@ mod tests {
     }
 
     impl Replicator for Recorder {
-        fn propose(&self, op: StoreOp, done: Completion) {
+        fn propose(&self, op: StoreOp, durable: Option<Completion>, done: Completion) {
             self.calls.lock().push(vec![format!("{op:?}")]);
+            if let Some(durable) = durable {
+                durable(Ok(()));
+            }
             done(Ok(()));
         }
 
@@ -156,5 +165,53 @@ mod tests {
         });
         assert_eq!(n, 42);
         store.flush().expect("flush");
+    }
+
+    /// Records `(tag, ok)` in `log`.
+    fn record(log: &Arc<Mutex<Vec<(&'static str, bool)>>>, tag: &'static str) -> Completion {
+        let log = Arc::clone(log);
+        Box::new(move |r| log.lock().push((tag, r.is_ok())))
+    }
+
+    #[test]
+    fn a_durable_write_goes_to_the_replicator_with_its_two_completions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default()).expect("store");
+        let recorder = Arc::new(Recorder::default());
+        assert!(store.set_replicator(recorder.clone()));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        store.submit_durable(
+            remove(1),
+            record(&log, "durable"),
+            Some(record(&log, "stored")),
+        );
+        // The recorder runs the durable completion first, as the proposer does at commit.
+        assert_eq!(*log.lock(), [("durable", true), ("stored", true)]);
+        // Inside a group, both wait for the group: one completion, stored part first.
+        log.lock().clear();
+        store.atomically(|| {
+            store.submit_durable(
+                remove(2),
+                record(&log, "durable"),
+                Some(record(&log, "stored")),
+            );
+            assert!(log.lock().is_empty());
+        });
+        assert_eq!(*log.lock(), [("stored", true), ("durable", true)]);
+        assert_eq!(recorder.calls.lock().len(), 2);
+    }
+
+    #[test]
+    fn on_a_single_node_both_completions_run_after_the_commit_stored_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), StoreOptions::default()).expect("store");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        store.submit_durable(
+            StoreOp::MarkDelivered { queue: 1, up_to: 1 },
+            record(&log, "durable"),
+            Some(record(&log, "stored")),
+        );
+        store.flush().expect("flush");
+        assert_eq!(*log.lock(), [("stored", true), ("durable", true)]);
     }
 }

@@ -185,6 +185,17 @@ fn shutdown(inner: &Inner) {
     drop(inner.shared.lock.lock().take());
 }
 
+/// One completion that runs `first` (if any), then `then`, with the same outcome.
+fn both(first: Option<Completion>, then: Completion) -> Completion {
+    match first {
+        None => then,
+        Some(first) => Box::new(move |result: Result<(), StoreError>| {
+            first(result.as_ref().map(|_| ()).map_err(StoreError::duplicate));
+            then(result);
+        }),
+    }
+}
+
 impl Store {
     /// Opens (or creates) the store in `dir`. Fails with [`StoreError::Locked`] if another
     /// process has it, [`StoreError::UnknownFormat`] or [`StoreError::Corrupt`] (leaving the
@@ -257,11 +268,27 @@ impl Store {
             && route::replicated(&op)
         {
             if let Some((op, done)) = self.collect(op, done) {
-                self.propose(r.as_ref(), op, done);
+                self.propose(r.as_ref(), op, None, done);
             }
             return;
         }
         self.submit_local(op, done);
+    }
+
+    /// Queues a write whose `durable` completion needs only that the op cannot be lost
+    /// (publisher confirms): on a single node it runs after the batch commits, as `stored`
+    /// does; in cluster mode once the cluster's log has committed the op (a majority has it
+    /// on disk), usually before this node applies it. `stored` runs once this node's store
+    /// holds the op. Inside [`Store::atomically`] both wait for the group to be applied.
+    pub fn submit_durable(&self, op: StoreOp, durable: Completion, stored: Option<Completion>) {
+        if let Some(r) = self.inner.replicator.get()
+            && route::replicated(&op)
+            && !self.in_group()
+        {
+            self.propose(r.as_ref(), op, Some(durable), stored);
+            return;
+        }
+        self.submit(op, Some(both(stored, durable)));
     }
 
     /// Queues a write on this node's own writer, never through the cluster log: for the

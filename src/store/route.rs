@@ -17,9 +17,12 @@ use super::{Store, startup};
 
 /// Takes the replicated writes of a node in cluster mode.
 pub trait Replicator: Send + Sync + std::fmt::Debug {
-    /// Replicates `op`; `done` runs once the op is applied on this node (or failed: the op
-    /// may then be lost, and the caller must not acknowledge it to a client).
-    fn propose(&self, op: StoreOp, done: Completion);
+    /// Replicates `op`; `durable`, if given, runs once the op is committed to the cluster's
+    /// log (on a majority's disks: it can no longer be lost), usually before this node has
+    /// applied it; `done` runs once the op is applied on this node. On failure both run with
+    /// the error (the op may then be lost, and the caller must not acknowledge it to a
+    /// client).
+    fn propose(&self, op: StoreOp, durable: Option<Completion>, done: Completion);
 
     /// Replicates `ops` as one unit: applied all together, in order, on every node (see
     /// [`Store::atomically`]); each `done` runs as for [`Replicator::propose`].
@@ -58,9 +61,16 @@ impl Store {
 
     /// Hands `op` to the replicator, counting it in the pending bytes until it is done so
     /// that a log that falls behind slows the clients down as a slow disk does.
-    pub(super) fn propose(&self, r: &dyn Replicator, op: StoreOp, done: Option<Completion>) {
+    /// `durable` runs once the op is committed (see [`Replicator::propose`]).
+    pub(super) fn propose(
+        &self,
+        r: &dyn Replicator,
+        op: StoreOp,
+        durable: Option<Completion>,
+        done: Option<Completion>,
+    ) {
         let done = self.counted(&op, done);
-        r.propose(op, done);
+        r.propose(op, durable, done);
     }
 
     /// Hands `ops` to the replicator as one group (counted as [`Store::propose`] counts).

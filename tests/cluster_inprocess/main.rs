@@ -4,7 +4,9 @@
 
 mod cluster_apply;
 mod cluster_config;
+mod cluster_confirm;
 mod cluster_raft;
 mod cluster_replication;
 mod cluster_snapshot;
+mod replication_support;
 mod storage_suite;

@@ -121,9 +121,10 @@ impl VHost {
     }
 }
 
-/// Writes a message to the store once for every queue entry it got, then (on the writer
-/// thread, after the commit) lets paged queues read it back and runs `after` with the
-/// outcome (publisher confirms, publisher backpressure). Entries whose message already left
+/// Writes a message to the store once for every queue entry it got, then runs `after` with
+/// the outcome once it cannot be lost (publisher confirms, publisher backpressure; on the
+/// writer thread after the commit, or in cluster mode once the log has committed it) and
+/// lets paged queues read it back once this node's store holds it. Entries whose message already left
 /// the queue (see [`crate::broker::store_gate`]) are not written.
 pub(crate) fn store_publish(
     alarms: &std::sync::Arc<crate::broker::alarms::Alarms>,
@@ -143,43 +144,48 @@ pub(crate) fn store_publish(
         .filter(|(_, e)| e.paged)
         .map(|(q, e)| (std::sync::Arc::clone(q), e.seq))
         .collect();
-    let mut stored = message.to_stored();
+    let mut stored_message = message.to_stored();
     // Quorum queues keep every message, whatever its delivery mode: stored as persistent,
     // the store keeps it when it reopens. (A paged copy of the same transient message in a
     // classic queue then survives a restart too.)
-    stored.persistent |= entries
+    stored_message.persistent |= entries
         .iter()
         .any(|(q, _)| q.args.queue_type == crate::broker::queue::args::QueueType::Quorum);
     let alarms = std::sync::Arc::clone(alarms);
-    let settle = move |ok: bool| {
+    let read_back = move || {
         for (q, seq) in &paged {
             q.paged_committed(*seq);
-        }
-        if let Some(after) = after {
-            after(ok);
         }
     };
     let entries = entries.iter().map(|(_, e)| (e.queue, e.seq)).collect();
     message.store_gate.write(entries, |entries| {
         if entries.is_empty() {
             // Every entry left its queue before the write was queued: nothing to store.
-            settle(true);
+            read_back();
+            if let Some(after) = after {
+                after(true);
+            }
             return;
         }
-        let done: crate::store::Completion = Box::new(move |result| {
+        // The confirm needs only durability (in cluster mode: the log's commit); a paged
+        // queue reads the message back from this node's store, so that waits for the store.
+        let durable: crate::store::Completion = Box::new(move |result| {
             if let Err(err) = &result {
                 // Never silent: the publisher is nacked (confirm mode) and publishers are
                 // blocked until the store can write again.
                 tracing::error!(%err, "storing a message failed");
             }
             alarms.store_failed(result.is_err());
-            settle(result.is_ok());
+            if let Some(after) = after {
+                after(result.is_ok());
+            }
         });
+        let stored: crate::store::Completion = Box::new(move |_| read_back());
         let op = StoreOp::Publish {
             msg_id: message.id,
-            message: stored,
+            message: stored_message,
             entries,
         };
-        store.submit(op, Some(done));
+        store.submit_durable(op, durable, Some(stored));
     });
 }

@@ -85,13 +85,11 @@ mod tests {
         };
         Entry {
             log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
-            payload: EntryPayload::Normal(Request {
-                ops: vec![ClusterOp::Publish {
-                    msg_id: index,
-                    message,
-                    entries: vec![(1, index)],
-                }],
-            }),
+            payload: EntryPayload::Normal(Request::new(vec![ClusterOp::Publish {
+                msg_id: index,
+                message,
+                entries: vec![(1, index)],
+            }])),
         }
     }
 
