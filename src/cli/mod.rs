@@ -3,7 +3,7 @@
 //!
 //! - [`args`]: the command line (clap), verbs named as rabbitmqctl names them.
 //! - [`client`]: a blocking HTTP client of the management API.
-//! - [`format`]: rabbitmqctl's tab-separated tables and its `--formatter json`.
+//! - [`format`](mod@format): rabbitmqctl's tab-separated tables and its `--formatter json`.
 //! - [`verbs`]: one module per family of verbs.
 //! - [`error`]: what can go wrong, with rabbitmqctl's exit codes.
 

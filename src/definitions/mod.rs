@@ -3,10 +3,10 @@
 //! whole or for one vhost, so topologies move between RabbitMQ and Warren both ways.
 //!
 //! - [`model`]: the document's types (RabbitMQ's field names, order and JSON types).
-//! - [`export`]: the broker → a document.
+//! - [`export`](mod@export): the broker → a document.
 //! - [`validate`]: a document → a checked [`validate::Plan`], or the first problem; nothing
 //!   is applied when the document is refused.
-//! - [`import`]: applies a plan through the broker's own creation paths.
+//! - [`import`](mod@import): applies a plan through the broker's own creation paths.
 //! - [`load`]: the `definitions.load_file` setting, applied at start-up.
 //!
 //! Message contents are never part of definitions.

@@ -2,7 +2,7 @@
 //! by axum on the `[management]` listeners.
 //!
 //! Map: [`auth`] (Basic credentials → [`auth::Principal`]), [`error`] (RabbitMQ's error
-//! bodies), [`json`] (field tables and counters as JSON, the body extractor), [`paging`]
+//! bodies), [`json`](mod@json) (field tables and counters as JSON, the body extractor), [`paging`]
 //! (page/sort/filter/columns for every list), [`ranges`] and [`sampled`] (`*_age`/`*_incr`
 //! samples), then one file per resource family:
 //! [`overview`], [`nodes`] (and [`memory`], its breakdown), [`health`], [`queues`], [`exchanges`], [`bindings`],

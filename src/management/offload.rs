@@ -203,7 +203,7 @@ enum Out {
 }
 
 /// The [`std::fmt::Write`] a render writes its body into: it hands the body on in chunks
-/// of [`CHUNK`] bytes and lets other threads run between chunks. Writing fails once an
+/// of `CHUNK` bytes and lets other threads run between chunks. Writing fails once an
 /// uncached render's client has gone away.
 #[derive(Debug)]
 pub struct RenderSink {

@@ -83,7 +83,7 @@ pub enum PolicyError {
 }
 
 impl PolicyError {
-    /// The reason RabbitMQ's HTTP API and CLI give: "Validation failed\n\n<text>\n".
+    /// The reason RabbitMQ's HTTP API and CLI give: `"Validation failed\n\n<text>\n"`.
     pub fn reason(&self) -> String {
         match self {
             PolicyError::Invalid(text) => format!("Validation failed\n\n{text}\n"),

@@ -9,7 +9,7 @@
 //!   are set (overwriting any the publisher sent) and `x-death` becomes an array of one table
 //!   `count` (long 1), `reason`, `queue`, `time` (timestamp, seconds), `exchange`,
 //!   `routing-keys` (array of longstr: the publish routing key then the CC keys),
-//!   [`original-expiration`], in that order.
+//!   `original-expiration` (only if the message had an expiration), in that order.
 //! - Later deaths: an existing entry for the same queue and reason gets `count + 1` as a long
 //!   and keeps its other fields (time, exchange, routing keys are those of its first death);
 //!   otherwise a new entry with count 1 is made. That entry, its keys sorted, goes first;

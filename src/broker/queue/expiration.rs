@@ -4,7 +4,7 @@
 //! RabbitMQ reads the property with Erlang's `string:to_integer/1`: an optional `+` or `-`,
 //! then ASCII digits, nothing before them (not even a space) and nothing after; the number
 //! must be 0 ..= 315360000000 (ten years in ms). It checks this at basic.publish, before
-//! routing, and refuses with 406 "invalid expiration '<value>': <term>", where the term is
+//! routing, and refuses with 406 `invalid expiration '<value>': <term>`, where the term is
 //! `no_integer`, `{leftover_string,"abc"}`, `{value_negative,-1}` or
 //! `{value_too_large,315360000001}` printed by `~p` (so it wraps at 80 columns, see
 //! `format_term`).
