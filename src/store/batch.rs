@@ -12,8 +12,12 @@ use super::types::StoreOp;
 use super::writer::Request;
 
 /// A batch stops taking requests once their estimated dirty bytes reach this (the first
-/// request always goes in, however large). 1 MiB is about 256 pages of 4 KiB.
-pub(crate) const DIRTY_BUDGET: usize = 1 << 20;
+/// request always goes in, however large). 512 KiB is about 128 pages of 4 KiB; a batch of
+/// 1 KiB messages dirties about 1.4 times that (three messages share a leaf page, plus the
+/// index). Measured after 5,000,000 x 1 KiB drained (LMDB's cached page list counted with
+/// gdb): 339 pages (1.32 MiB) held at a budget of 1 MiB, 176 (0.69 MiB) at 512 KiB, with
+/// publish and drain rates unchanged within the run-to-run spread.
+pub(crate) const DIRTY_BUDGET: usize = 1 << 19;
 
 /// What a removal is counted as: it rewrites the leaf pages of its message and index entry,
 /// whose size the op does not carry; this assumes messages of about 1 KiB.
