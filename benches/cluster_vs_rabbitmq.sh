@@ -26,6 +26,7 @@ SETTLE=${SETTLE:-15}
 HEARTBEAT=${HEARTBEAT:-500}
 QUIESCE=${QUIESCE:-60}
 BROKERS=${BROKERS:-warren rabbitmq} # BROKERS=warren measures Warren alone
+PERF_ARGS=${PERF_ARGS:-}            # more warren-perf options, e.g. "--rate 20000"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WARREN=${WARREN:-$ROOT/target/release/warren}
 PERF=${PERF:-$ROOT/target/release/warren-perf}
@@ -148,7 +149,7 @@ PY
 perf() { # port -> "msg/s p50_ms p99_ms confirmed_total"
   "$PERF" --uri "amqp://guest:guest@127.0.0.1:$1/%2f" --queue-pattern bench-qq --quorum \
     --persistent --size 1024 --confirm 1000 --prefetch 1000 --multi-ack 100 \
-    --time "$SECS" --warmup "$WARMUP" --json --quiet |
+    --time "$SECS" --warmup "$WARMUP" --json --quiet $PERF_ARGS |
     python3 -c 'import json,sys; r=json.load(sys.stdin); c=r["confirm_latency_us"]
 print(round(r["rates"]["confirmed_msg_s"]), round(c["p50"]/1000, 1), round(c["p99"]/1000, 1), r["totals"]["confirmed"])'
 }

@@ -12,6 +12,7 @@
 //! The directory is emptied first and left behind for inspection. Runs on jemalloc, as the
 //! `warren` binary does.
 
+use bytes::Bytes;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -66,10 +67,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|i| ClusterOp::Publish {
             msg_id: i,
             message: Message {
-                exchange: Vec::new(),
-                routing_key: b"bench".to_vec(),
-                raw_properties: vec![0x10, 0x00, 0x02],
-                body: vec![7; 1024],
+                exchange: Bytes::new(),
+                routing_key: Bytes::from_static(b"bench"),
+                raw_properties: Bytes::from_static(&[0x10, 0x00, 0x02]),
+                body: Bytes::from(vec![7; 1024]),
                 persistent: true,
                 published_at_ms: Some(1),
             },

@@ -7,10 +7,11 @@
 //! `(queue, seq)` entries, removes, delivered marks, delivery counts, purges) and the queue-id
 //! counter, in the order the leader's broker made them (see [`super::proposer`]).
 
+use bytes::Bytes;
+use openraft::EntryPayload;
 use serde::{Deserialize, Serialize};
 
-use bytes::Bytes;
-
+use crate::cluster::types::Entry;
 use crate::store::{DefinitionKind, StoreOp, StoredMessage};
 
 /// Most ops in one entry.
@@ -20,6 +21,27 @@ pub const MAX_ENTRY_BYTES: usize = 1 << 20;
 /// Most bytes of an entry of one op (a large message travels alone; the cluster port's
 /// frames are capped at 32 MiB).
 pub const MAX_SINGLE_OP_BYTES: usize = 24 << 20;
+
+/// Envelope bytes counted per op on top of its contents (tags, lengths, ids: postcard
+/// varints take fewer).
+const OP_OVERHEAD: usize = 48;
+/// Bytes counted for an entry's log id and tags, and for a whole membership entry.
+const ENTRY_OVERHEAD: usize = 64;
+const MEMBERSHIP_BYTES: usize = 4096;
+
+/// An upper estimate of `entry`'s encoded size (request byte budgets, buffer capacities).
+pub fn entry_bytes(entry: &Entry) -> usize {
+    let payload = match &entry.payload {
+        EntryPayload::Blank => 0,
+        EntryPayload::Membership(_) => MEMBERSHIP_BYTES,
+        EntryPayload::Normal(request) => request
+            .ops
+            .iter()
+            .map(|op| ClusterOp::size(op).saturating_add(OP_OVERHEAD))
+            .fold(0usize, usize::saturating_add),
+    };
+    payload.saturating_add(ENTRY_OVERHEAD)
+}
 
 /// The payload of one log entry.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -108,19 +130,22 @@ pub enum ClusterOp {
     },
 }
 
-/// A replicated message, field for field [`StoredMessage`].
+/// A replicated message, field for field [`StoredMessage`]. Its byte fields are shared
+/// [`Bytes`]: the leader's log keeps recent entries to replicate them
+/// ([`super::log_store`]) and each node's apply hands them to its store, without copying a
+/// body. Each encodes as postcard's length-prefixed bytes, as the `Vec<u8>` fields of
+/// earlier builds did (a sequence of `u8` and a byte string are the same bytes in
+/// postcard), so their logs and snapshots read unchanged.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     /// Exchange it was published to.
-    pub exchange: Vec<u8>,
+    pub exchange: Bytes,
     /// Routing key.
-    pub routing_key: Vec<u8>,
+    pub routing_key: Bytes,
     /// The content header's property bytes.
-    #[serde(with = "serde_bytes")]
-    pub raw_properties: Vec<u8>,
+    pub raw_properties: Bytes,
     /// The body.
-    #[serde(with = "serde_bytes")]
-    pub body: Vec<u8>,
+    pub body: Bytes,
     /// Delivery mode 2.
     pub persistent: bool,
     /// When it was published (Unix ms).
@@ -294,10 +319,10 @@ impl ClusterOp {
             } => ClusterOp::Publish {
                 msg_id,
                 message: Message {
-                    exchange: message.exchange.to_vec(),
-                    routing_key: message.routing_key.to_vec(),
-                    raw_properties: message.raw_properties.to_vec(),
-                    body: message.body.to_vec(),
+                    exchange: message.exchange,
+                    routing_key: message.routing_key,
+                    raw_properties: message.raw_properties,
+                    body: message.body,
                     persistent: message.persistent,
                     published_at_ms: message.published_at_ms,
                 },
@@ -323,10 +348,10 @@ impl ClusterOp {
             } => StoreOp::Publish {
                 msg_id: *msg_id,
                 message: StoredMessage {
-                    exchange: Bytes::copy_from_slice(&message.exchange),
-                    routing_key: Bytes::copy_from_slice(&message.routing_key),
-                    raw_properties: Bytes::copy_from_slice(&message.raw_properties),
-                    body: Bytes::copy_from_slice(&message.body),
+                    exchange: message.exchange.clone(),
+                    routing_key: message.routing_key.clone(),
+                    raw_properties: message.raw_properties.clone(),
+                    body: message.body.clone(),
                     persistent: message.persistent,
                     published_at_ms: message.published_at_ms,
                 },
@@ -383,6 +408,41 @@ mod tests {
         let bytes = postcard::to_allocvec(&r).expect("encode");
         assert!(bytes.len() < 40, "{} bytes", bytes.len());
         assert_eq!(postcard::from_bytes::<Request>(&bytes).expect("decode"), r);
+    }
+
+    /// [`Message`] as earlier builds declared it (`Vec<u8>` fields), which wrote the logs
+    /// and snapshots a node may open.
+    #[derive(Serialize)]
+    struct EarlierMessage {
+        exchange: Vec<u8>,
+        routing_key: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        raw_properties: Vec<u8>,
+        #[serde(with = "serde_bytes")]
+        body: Vec<u8>,
+        persistent: bool,
+        published_at_ms: Option<u64>,
+    }
+
+    #[test]
+    fn messages_encode_as_earlier_builds_wrote_them() {
+        let earlier = EarlierMessage {
+            exchange: b"amq.direct".to_vec(),
+            routing_key: vec![0, 200, 255, 7],
+            raw_properties: vec![0x90, 0, 1, 2],
+            body: (0..=255u8).cycle().take(1000).collect(),
+            persistent: true,
+            published_at_ms: Some(1_700_000_000_000),
+        };
+        let written = postcard::to_allocvec(&earlier).expect("encode");
+        let message: Message = postcard::from_bytes(&written).expect("decode");
+        assert_eq!(message.exchange, Bytes::from_static(b"amq.direct"));
+        assert_eq!(message.routing_key, Bytes::from(vec![0, 200, 255, 7]));
+        assert_eq!(message.raw_properties, Bytes::from(vec![0x90, 0, 1, 2]));
+        assert_eq!(message.body, Bytes::from(earlier.body.clone()));
+        assert!(message.persistent);
+        assert_eq!(message.published_at_ms, Some(1_700_000_000_000));
+        assert_eq!(postcard::to_allocvec(&message).expect("encode"), written);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! openraft's log storage (v2 API) over [`RaftDb`]: vote, committed id, entries, purge.
 //! Each call syncs before it returns; `append` reports the flush to openraft
-//! only after its transaction is on disk.
+//! only after its transaction is on disk. The newest entries are also kept in memory
+//! until committed ([`RecentEntries`]), and reads take them from there.
 //!
 //! The committed log id is the exception: openraft 0.9 saves it inline in its core loop on
 //! every commit, and a synced write there (two disk flushes with LMDB) stalled the whole
@@ -20,6 +21,7 @@ use openraft::{OptionalSend, RaftLogReader, StorageIOError};
 
 use super::commit_progress::CommitProgress;
 use super::db::{DbError, RaftDb, keys};
+use super::recent_entries::RecentEntries;
 use super::types::{Entry, LogId, StorageError, TypeConfig, Vote};
 
 /// The Raft log of one node. Cheap to clone (readers share the environment).
@@ -30,6 +32,8 @@ pub struct LogStore {
     committed: Arc<parking_lot::Mutex<Option<Option<LogId>>>>,
     /// Where this node's proposals landed and how far the log is committed.
     progress: Arc<CommitProgress>,
+    /// The newest entries, which replication reads without going to disk.
+    recent: Arc<RecentEntries>,
 }
 
 impl LogStore {
@@ -39,6 +43,7 @@ impl LogStore {
             db,
             committed: Arc::default(),
             progress: Arc::default(),
+            recent: Arc::default(),
         }
     }
 
@@ -85,7 +90,21 @@ impl RaftLogReader<TypeConfig> for LogStore {
             Bound::Excluded(&e) => e - 1,
             Bound::Unbounded => u64::MAX,
         };
-        self.db.entries(start, end).map_err(read_err)
+        // The newest entries come from memory, anything before or after them from disk.
+        let Some(cached) = self.recent.get(start, end) else {
+            return self.db.entries(start, end).map_err(read_err);
+        };
+        let mut entries = if start < cached.first {
+            self.db.entries(start, cached.first - 1).map_err(read_err)?
+        } else {
+            Vec::new()
+        };
+        let next = cached.first.saturating_add(cached.entries.len() as u64);
+        entries.extend(cached.entries);
+        if next <= end {
+            entries.extend(self.db.entries(next, end).map_err(read_err)?);
+        }
+        Ok(entries)
     }
 }
 
@@ -122,6 +141,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         *self.committed.lock() = Some(committed);
         // Entries up to here are on a majority's disks: the proposer may confirm them.
         self.progress.committed(committed);
+        if let Some(id) = committed {
+            self.recent.forget_through(id.index);
+        }
         Ok(())
     }
 
@@ -153,14 +175,20 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // heartbeats and the cluster port.
         let db = std::sync::Arc::clone(&self.db);
         let committed = self.committed.lock().take();
-        let appended = tokio::task::spawn_blocking(move || db.append(&entries, committed)).await;
+        let appended = tokio::task::spawn_blocking(move || {
+            let written = db.append(&entries, committed);
+            (written, entries)
+        })
+        .await;
         let failed = match appended {
-            Ok(Ok(())) => {
-                // The transaction is committed and synced: the entries are on disk.
+            Ok((Ok(()), entries)) => {
+                // Synced: the entries are on disk. Kept for replication before openraft
+                // learns of them, so its first read of them finds them in memory.
+                self.recent.appended(entries);
                 callback.log_io_completed(Ok(()));
                 return Ok(());
             }
-            Ok(Err(e)) => std::io::Error::other(e.to_string()),
+            Ok((Err(e), _)) => std::io::Error::other(e.to_string()),
             Err(e) => std::io::Error::other(format!("cluster log append task failed: {e}")),
         };
         let reported = std::io::Error::other(failed.to_string());
@@ -170,6 +198,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn truncate(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: truncating from");
+        self.recent.truncated(log_id.index);
         let db = Arc::clone(&self.db);
         blocking(move || db.truncate(log_id.index)).await
     }
@@ -177,6 +206,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn purge(&mut self, log_id: LogId) -> Result<(), StorageError> {
         tracing::debug!(%log_id, "cluster log: purging up to");
         // Deleting segment files can take a while: off the cluster runtime's workers.
+        self.recent.forget_through(log_id.index);
         let db = Arc::clone(&self.db);
         blocking(move || db.purge(&log_id)).await
     }
@@ -203,5 +233,67 @@ mod tests {
         db.append(&[], pending).expect("append");
         let mut fresh = LogStore::new(db);
         assert_eq!(fresh.read_committed().await.expect("read"), Some(id));
+    }
+
+    fn entry(index: u64) -> Entry {
+        Entry {
+            log_id: LogId::new(CommittedLeaderId::new(1, 1), index),
+            payload: openraft::EntryPayload::Normal(crate::cluster::entry::Request::new(vec![
+                crate::cluster::entry::ClusterOp::QueueCounter { next: index },
+            ])),
+        }
+    }
+
+    fn indexes(entries: &[Entry]) -> Vec<u64> {
+        entries.iter().map(|e| e.log_id.index).collect()
+    }
+
+    #[tokio::test]
+    async fn reads_join_the_window_and_the_disk_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Arc::new(RaftDb::open(dir.path()).expect("open"));
+        let all: Vec<Entry> = (1..=8).map(entry).collect();
+        db.append(&all, None).expect("append");
+        let mut log = LogStore::new(Arc::clone(&db));
+        // The window holds the middle: before and after it come from disk.
+        log.recent.appended(all[3..5].to_vec());
+        let read = log.try_get_log_entries(2..=7).await.expect("read");
+        assert_eq!(indexes(&read), vec![2, 3, 4, 5, 6, 7]);
+        assert_eq!(read, all[1..7].to_vec());
+        assert_eq!(
+            indexes(&log.try_get_log_entries(..).await.expect("read")),
+            (1..=8).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            indexes(&log.try_get_log_entries(5..6).await.expect("read")),
+            vec![5]
+        );
+        assert!(log.try_get_log_entries(9..).await.expect("read").is_empty());
+        // A committed prefix leaves the window; reads are unchanged.
+        log.save_committed(Some(all[4].log_id)).await.expect("save");
+        assert_eq!(
+            indexes(&log.try_get_log_entries(3..=6).await.expect("read")),
+            vec![3, 4, 5, 6]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_truncate_leaves_no_stale_entry_in_the_window() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = Arc::new(RaftDb::open(dir.path()).expect("open"));
+        let all: Vec<Entry> = (1..=6).map(entry).collect();
+        db.append(&all, None).expect("append");
+        let mut log = LogStore::new(Arc::clone(&db));
+        log.recent.appended(all[2..].to_vec());
+        log.truncate(all[3].log_id).await.expect("truncate");
+        assert_eq!(
+            indexes(&log.try_get_log_entries(..).await.expect("read")),
+            vec![1, 2, 3]
+        );
+        log.purge(all[1].log_id).await.expect("purge");
+        assert_eq!(
+            indexes(&log.try_get_log_entries(..).await.expect("read")),
+            vec![3]
+        );
     }
 }

@@ -40,6 +40,7 @@ pub mod ops_api;
 pub mod promotion;
 pub mod proposer;
 pub mod proxy;
+pub mod recent_entries;
 pub mod runtime;
 pub mod segment_file;
 pub mod segment_log;

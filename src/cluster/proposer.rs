@@ -274,16 +274,17 @@ async fn propose(
 mod tests {
     use super::*;
     use crate::cluster::entry::Message;
+    use bytes::Bytes;
     use std::sync::Arc;
 
     fn publish(body: usize) -> ClusterOp {
         ClusterOp::Publish {
             msg_id: 1,
             message: Message {
-                exchange: Vec::new(),
-                routing_key: Vec::new(),
-                raw_properties: Vec::new(),
-                body: vec![0; body],
+                exchange: Bytes::new(),
+                routing_key: Bytes::new(),
+                raw_properties: Bytes::new(),
+                body: Bytes::from(vec![0; body]),
                 persistent: true,
                 published_at_ms: None,
             },

@@ -24,11 +24,15 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use super::entry::entry_bytes;
 use super::segment_file::{
     HEADER, KIND_COMMITTED, KIND_ENTRY, Segment, io_err, list_segments, open_segment, push_record,
     scan_segment, segment_path, sync_dir,
 };
 use super::types::{Entry, LogId};
+
+/// Most bytes of the log id that leads each record's payload (postcard varints).
+const RECORD_LOG_ID_BYTES: usize = 32;
 
 /// A segment is closed for appends once it holds this many bytes.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
@@ -230,7 +234,12 @@ impl SegmentLog {
                 state.tail,
             )
         };
-        let mut buf = Vec::new();
+        // Room for every record, so encoding does not grow (and copy) the buffer.
+        let capacity = entries
+            .iter()
+            .map(|entry| entry_bytes(entry).saturating_add(HEADER + RECORD_LOG_ID_BYTES))
+            .fold(HEADER + RECORD_LOG_ID_BYTES, usize::saturating_add);
+        let mut buf = Vec::with_capacity(capacity);
         let mut placed = Vec::with_capacity(entries.len());
         for entry in entries {
             let offset = start + buf.len() as u64;

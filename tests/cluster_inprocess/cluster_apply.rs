@@ -2,6 +2,7 @@
 //! and the applied log id commit in one store transaction, so a restart, or entries handed
 //! to it again, never apply an entry twice.
 
+use bytes::Bytes;
 use std::sync::Arc;
 
 use openraft::storage::RaftStateMachine;
@@ -18,10 +19,10 @@ fn publish_entry(index: u64) -> Entry {
     let op = ClusterOp::Publish {
         msg_id: index,
         message: Message {
-            exchange: b"".to_vec(),
-            routing_key: b"q".to_vec(),
-            raw_properties: Vec::new(),
-            body: format!("body {index}").into_bytes(),
+            exchange: Bytes::new(),
+            routing_key: Bytes::from_static(b"q"),
+            raw_properties: Bytes::new(),
+            body: Bytes::from(format!("body {index}")),
             persistent: true,
             published_at_ms: Some(1),
         },

@@ -4,6 +4,7 @@
 //! node's store untouched. In-process nodes over the in-memory transport on tokio's paused
 //! clock, with real LMDB stores in temp dirs.
 
+use bytes::Bytes;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::sync::Arc;
@@ -59,10 +60,10 @@ fn publish(msg_id: u64, body: Vec<u8>) -> Request {
     Request::new(vec![ClusterOp::Publish {
         msg_id,
         message: Message {
-            exchange: b"amq.direct".to_vec(),
-            routing_key: b"q".to_vec(),
-            raw_properties: vec![],
-            body,
+            exchange: Bytes::from_static(b"amq.direct"),
+            routing_key: Bytes::from_static(b"q"),
+            raw_properties: Bytes::new(),
+            body: Bytes::from(body),
             persistent: true,
             published_at_ms: Some(1),
         },

@@ -7,37 +7,15 @@
 //! (always at least one entry); the transport then answers openraft with
 //! `PartialSuccess(last sent)`, and openraft sends the rest in its next request.
 
-use openraft::EntryPayload;
 use openraft::raft::AppendEntriesRequest;
 
-use crate::cluster::entry::ClusterOp;
-use crate::cluster::types::{Entry, LogId, TypeConfig};
+use crate::cluster::entry::entry_bytes;
+use crate::cluster::types::{LogId, TypeConfig};
 
 /// Most estimated bytes of entries in one append request. Far under the frame cap: openraft
 /// 0.9 gives an append request `heartbeat_ms` to be sent, stored and fsynced, so requests are
 /// kept small; an entry over it (one large message) still goes, alone.
 pub const APPEND_BUDGET: usize = 8 << 20;
-
-/// Envelope bytes counted per op on top of its contents (tags, lengths, ids: postcard
-/// varints take fewer).
-const OP_OVERHEAD: usize = 48;
-/// Bytes counted for an entry's log id and tags, and for a whole membership entry.
-const ENTRY_OVERHEAD: usize = 64;
-const MEMBERSHIP_BYTES: usize = 4096;
-
-/// An upper estimate of `entry`'s encoded size.
-pub fn entry_bytes(entry: &Entry) -> usize {
-    let payload = match &entry.payload {
-        EntryPayload::Blank => 0,
-        EntryPayload::Membership(_) => MEMBERSHIP_BYTES,
-        EntryPayload::Normal(request) => request
-            .ops
-            .iter()
-            .map(|op| ClusterOp::size(op).saturating_add(OP_OVERHEAD))
-            .fold(0usize, usize::saturating_add),
-    };
-    payload.saturating_add(ENTRY_OVERHEAD)
-}
 
 /// Trims `rpc` to the entries that fit `budget` bytes (at least one). Returns the request
 /// to send and, when entries were left out, the log id of the last entry it carries.
@@ -69,17 +47,20 @@ pub fn bound(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::entry::{Message, Request};
+    use crate::cluster::entry::{ClusterOp, Message, Request};
     use crate::cluster::network::frame::MAX_FRAME;
     use crate::cluster::network::rpc::RpcRequest;
+    use crate::cluster::types::Entry;
+    use bytes::Bytes;
+    use openraft::EntryPayload;
     use openraft::{CommittedLeaderId, Vote};
 
     fn big_entry(index: u64, body: usize) -> Entry {
         let message = Message {
-            exchange: Vec::new(),
-            routing_key: b"q".to_vec(),
-            raw_properties: Vec::new(),
-            body: vec![7u8; body],
+            exchange: Bytes::new(),
+            routing_key: Bytes::from_static(b"q"),
+            raw_properties: Bytes::new(),
+            body: Bytes::from(vec![7u8; body]),
             persistent: true,
             published_at_ms: None,
         };

@@ -9,6 +9,7 @@ use openraft::raft::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::cluster::entry::entry_bytes;
 use crate::cluster::status::Status;
 use crate::cluster::types::{Node, NodeId, TypeConfig};
 
@@ -35,6 +36,22 @@ pub enum RpcRequest {
         /// The node to remove.
         id: NodeId,
     },
+}
+
+impl RpcRequest {
+    /// A capacity for its encoding: enough for an append request's entries, so encoding
+    /// one does not grow (and copy) its buffer again and again.
+    pub fn encoded_size_hint(&self) -> usize {
+        const ENVELOPE: usize = 256;
+        match self {
+            RpcRequest::AppendEntries(rpc) => rpc
+                .entries
+                .iter()
+                .map(entry_bytes)
+                .fold(ENVELOPE, usize::saturating_add),
+            _ => ENVELOPE,
+        }
+    }
 }
 
 /// The answer to an [`RpcRequest`].

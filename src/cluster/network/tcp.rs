@@ -132,7 +132,8 @@ impl Link {
     /// next request on the same connection.
     async fn call(&mut self, req: &RpcRequest, ttl: Duration) -> Result<RpcResponse, CallError> {
         let addr = self.addr.clone();
-        let payload = postcard::to_allocvec(req).map_err(|source| CallError::Codec {
+        let buffer = Vec::with_capacity(req.encoded_size_hint());
+        let payload = postcard::to_extend(req, buffer).map_err(|source| CallError::Codec {
             addr: addr.clone(),
             source,
         })?;
