@@ -1,7 +1,7 @@
 //! openraft's log storage (v2 API) over [`RaftDb`]: vote, committed id, entries, purge.
 //! Each call syncs before it returns; `append` reports the flush to openraft
 //! only after its transaction is on disk. The newest entries are also kept in memory
-//! until committed ([`RecentEntries`]), and reads take them from there.
+//! until applied ([`RecentEntries`]), and reads take them from there.
 //!
 //! The committed log id is the exception: openraft 0.9 saves it inline in its core loop on
 //! every commit, and a synced write there (two disk flushes with LMDB) stalled the whole
@@ -142,7 +142,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Entries up to here are on a majority's disks: the proposer may confirm them.
         self.progress.committed(committed);
         if let Some(id) = committed {
-            self.recent.forget_through(id.index);
+            self.recent.committed(id.index);
         }
         Ok(())
     }

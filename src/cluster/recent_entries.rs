@@ -2,8 +2,10 @@
 //! replication sends them without reading them back from the segment files and decoding
 //! them again (a profile put that at ~7% of a leader's CPU under confirmed publishing).
 //!
-//! Only a window: entries leave once committed (a follower that falls behind reads them
-//! from disk as before), when truncated or purged, and the oldest leave first when the
+//! Only a window: entries leave one commit after their own (openraft saves a commit and
+//! then reads its entries to apply them, so the newest commit's entries stay for that read;
+//! a follower that falls behind, or an apply that lags more than a commit, reads from disk
+//! as before), when truncated or purged, and the oldest leave first when the
 //! window would hold more than [`MAX_BYTES`]. An entry's message bytes are shared
 //! ([`bytes::Bytes`]), so a read clones the ops' envelopes, not their bodies.
 
@@ -47,6 +49,8 @@ impl Window {
 #[derive(Debug, Default)]
 pub struct RecentEntries {
     window: Mutex<Window>,
+    /// The newest committed index reported, whose entries are still to be applied.
+    committed: Mutex<Option<u64>>,
 }
 
 /// Entries the window held for a range: `entries` start at index `first`.
@@ -78,7 +82,16 @@ impl RecentEntries {
         }
     }
 
-    /// Forgets the entries up to `index`: they are committed, or purged.
+    /// Entries up to `index` are committed: forgets those of the commit before, keeping
+    /// this commit's entries for the apply that reads them next.
+    pub fn committed(&self, index: u64) {
+        let previous = self.committed.lock().replace(index);
+        if let Some(previous) = previous.filter(|&p| p < index) {
+            self.forget_through(previous);
+        }
+    }
+
+    /// Forgets the entries up to `index`: they are applied, or purged.
     pub fn forget_through(&self, index: u64) {
         let mut window = self.window.lock();
         while window
@@ -210,6 +223,22 @@ mod tests {
         recent.forget_through(9);
         assert_eq!(recent.len(), 0);
         assert!(recent.get(0, u64::MAX).is_none());
+    }
+
+    #[test]
+    fn a_commits_entries_stay_until_the_next_commit_for_the_apply() {
+        let recent = RecentEntries::default();
+        recent.appended((1..=6).map(|i| entry(1, i, 10)).collect());
+        recent.committed(3);
+        // openraft reads 1..=3 to apply them right after saving the commit.
+        assert_eq!(indexes(&recent.get(1, 3)), vec![1, 2, 3]);
+        recent.committed(5);
+        assert_eq!(indexes(&recent.get(0, 100)), vec![4, 5, 6]);
+        // A commit id that does not move forward forgets nothing more.
+        recent.committed(5);
+        assert_eq!(indexes(&recent.get(0, 100)), vec![4, 5, 6]);
+        recent.committed(6);
+        assert_eq!(indexes(&recent.get(0, 100)), vec![6]);
     }
 
     #[test]
