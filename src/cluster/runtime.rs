@@ -4,8 +4,8 @@
 //!
 //! One worker, not two: the Raft tasks hand work to each other many times per log entry,
 //! and a second worker turned those hand-offs into cross-thread wake-ups (tokio's work
-//! stealing). Three nodes on two cores under the cluster benchmark confirmed 58–61k msg/s
-//! with one worker against 24–48k with two, at 23–24 instead of 30–51 ms of CPU per 1,000
+//! stealing). Three nodes on two cores under the cluster benchmark confirmed 47–58k msg/s
+//! with one worker against 24–48k with two, at 24–28 instead of 30–51 ms of CPU per 1,000
 //! messages (README, "Cluster"). Handles to the node
 //! (writes, metrics, waits) work from any runtime.
 
