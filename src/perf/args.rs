@@ -111,6 +111,17 @@ pub struct PerfArgs {
     #[arg(short = 'C', long, value_name = "N")]
     pub pmessages: Option<u64>,
 
+    /// Deliveries each consumer takes; the run then ends once the consumers have received
+    /// N each (N x consumers in all), or when --time runs out. With --producers 0 this
+    /// drains a backlog an earlier run left (see --keep-queues). No warm-up in this mode.
+    #[arg(short = 'D', long, value_name = "N")]
+    pub cmessages: Option<u64>,
+
+    /// Leave the queues (and the exchange) and whatever they hold in place at the end
+    /// instead of deleting them, e.g. to drain the backlog with a later run.
+    #[arg(long)]
+    pub keep_queues: bool,
+
     /// Print the result as one JSON document.
     #[arg(long)]
     pub json: bool,

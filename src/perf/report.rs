@@ -59,6 +59,10 @@ pub struct Options {
     pub warmup: f64,
     /// Messages per producer, in fixed-count mode.
     pub pmessages: Option<u64>,
+    /// Deliveries per consumer, in fixed-count mode.
+    pub cmessages: Option<u64>,
+    /// Whether the queues were left in place at the end.
+    pub keep_queues: bool,
 }
 
 impl Options {
@@ -83,6 +87,8 @@ impl Options {
             time: args.time,
             warmup: args.warmup,
             pmessages: args.pmessages,
+            cmessages: args.cmessages,
+            keep_queues: args.keep_queues,
         }
     }
 }

@@ -83,7 +83,11 @@ pub async fn run(args: &PerfArgs) -> Result<Report, PerfError> {
         Ok(load) => measure(args, load).await,
         Err(e) => Err(e),
     };
-    let deleted = plan.delete(&ch).await;
+    let deleted = if args.keep_queues {
+        Ok(())
+    } else {
+        plan.delete(&ch).await
+    };
     let _ = ch.close().await;
     let _ = setup.close().await;
     let (duration_s, rates, totals, latency_us, confirm_latency_us) = result?;
@@ -161,10 +165,9 @@ async fn start(args: &PerfArgs, plan: &Plan) -> Result<Load, PerfError> {
     // Spawn only once everything connected, so a failure leaves nothing running.
     let consumers: Vec<Consumer> = ready.into_iter().collect::<Result<_, _>>()?;
     let producers: Vec<Producer> = producers.into_iter().collect::<Result<_, _>>()?;
-    counters.measuring.store(
-        args.warmup == 0.0 || args.pmessages.is_some(),
-        Ordering::Relaxed,
-    );
+    counters
+        .measuring
+        .store(args.warmup == 0.0 || fixed_count(args), Ordering::Relaxed);
     for c in consumers {
         load.consumers
             .push(tokio::spawn(c.run(consumers_rx.clone())));
@@ -176,12 +179,17 @@ async fn start(args: &PerfArgs, plan: &Plan) -> Result<Load, PerfError> {
     Ok(load)
 }
 
+/// Whether the run ends on message counts (--pmessages or --cmessages) rather than time.
+fn fixed_count(args: &PerfArgs) -> bool {
+    args.pmessages.is_some() || args.cmessages.is_some()
+}
+
 type Measured = (f64, Rates, Totals, Option<Percentiles>, Option<Percentiles>);
 
 /// Samples until the run is over, then stops the producers, drains, stops the consumers.
 async fn measure(args: &PerfArgs, mut load: Load) -> Result<Measured, PerfError> {
     let started = Instant::now();
-    let fixed = args.pmessages.is_some();
+    let fixed = fixed_count(args);
     let warmup = if fixed { 0.0 } else { args.warmup };
     let mut from = (started, load.counters.snapshot());
     let mut measuring = warmup == 0.0;
@@ -211,12 +219,17 @@ async fn measure(args: &PerfArgs, mut load: Load) -> Result<Measured, PerfError>
             from = (now, snap);
         }
         let measured = now.duration_since(from.0).as_secs_f64();
-        if load.failed(fixed) {
+        if load.failed(args.pmessages.is_some()) {
             break;
         }
         let done = if fixed {
-            (load.producers_done() && snap.delivered >= load.expected_deliveries())
-                || measured >= args.time
+            // Producers without a message count run until the consumers have theirs.
+            let published = args.pmessages.is_none() || load.producers_done();
+            let received = match args.cmessages {
+                Some(n) => snap.delivered >= n.saturating_mul(args.consumers as u64),
+                None => snap.delivered >= load.expected_deliveries(),
+            };
+            (published && received) || measured >= args.time
         } else {
             measuring && measured >= args.time
         };

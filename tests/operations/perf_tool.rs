@@ -186,6 +186,78 @@ async fn queues_are_deleted_afterwards() {
     broker.shutdown().await;
 }
 
+/// Runs warren-perf on one named queue with `extra` options.
+async fn perf_on(broker: &TestBroker, queue: &str, extra: &[&str]) -> Report {
+    let uri = broker.uri();
+    let mut argv = vec![
+        "warren-perf",
+        "--uri",
+        &uri,
+        "--queue-pattern",
+        queue,
+        "--time",
+        "60",
+        "--quiet",
+    ];
+    argv.extend_from_slice(extra);
+    let args = PerfArgs::try_parse_from(argv).unwrap();
+    guard_run(run(&args)).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_backlog_is_drained_by_a_consumer_only_run() {
+    let broker = TestBroker::start().await;
+    let queue = unique("perf-backlog");
+    // Publish only, and leave the queue with its backlog.
+    let filled = perf_on(
+        &broker,
+        &queue,
+        &[
+            "--consumers",
+            "0",
+            "--pmessages",
+            "700",
+            "--confirm",
+            "50",
+            "--size",
+            "512",
+            "--keep-queues",
+        ],
+    )
+    .await;
+    assert_eq!(filled.totals.published, 700);
+    assert_eq!(filled.totals.confirmed, 700);
+    assert_eq!(filled.totals.delivered, 0);
+    assert_eq!(filled.totals.expected_deliveries, 0);
+    assert!(filled.options.keep_queues);
+    let (_conn, ch) = broker.lapin_channel().await;
+    assert_eq!(common::message_count(&ch, &queue).await, 700);
+    // Consume only, until every message of the backlog has arrived; the queue then goes.
+    let drained = perf_on(
+        &broker,
+        &queue,
+        &["--producers", "0", "--cmessages", "700", "--auto-ack"],
+    )
+    .await;
+    assert_eq!(drained.totals.published, 0);
+    assert_eq!(drained.totals.delivered, 700);
+    assert_eq!(drained.options.cmessages, Some(700));
+    assert_eq!(drained.latency_us.unwrap().count, 700);
+    let passive = lapin::options::QueueDeclareOptions {
+        passive: true,
+        ..Default::default()
+    };
+    let gone = ch
+        .queue_declare(
+            queue.as_str().into(),
+            passive,
+            lapin::types::FieldTable::default(),
+        )
+        .await;
+    assert!(gone.is_err(), "queue {queue} still exists");
+    broker.shutdown().await;
+}
+
 #[test]
 fn options_are_checked() {
     assert!(PerfArgs::try_parse_from(["warren-perf", "--size", "4"]).is_err());
