@@ -221,6 +221,7 @@ impl Store {
             data_file: std::fs::canonicalize(env::data_path(dir))
                 .unwrap_or_else(|_| env::data_path(dir)),
             touched: false,
+            written_since_release: 0,
         };
         let handle = std::thread::Builder::new()
             .name("warren-store".into())

@@ -37,6 +37,11 @@ pub const PENDING_OP_BYTES: u64 = 256;
 const IDLE_BATCH_CAPACITY: usize = 64;
 /// How often failed removals are tried again while no new work arrives.
 const RETRY_EVERY: Duration = Duration::from_millis(100);
+/// After about this many bytes of writes (as [`batch::dirty_bytes`] counts them) the pages
+/// of the data file mapped meanwhile are given back even though the store is not empty: a
+/// backlog written over free pages of a file that held an earlier one maps every leaf it
+/// appends to, and so does a long drain that reads its messages back (issue #11).
+const RELEASE_AFTER_BYTES: usize = 64 << 20;
 
 /// What submitters send to the writer.
 pub(crate) enum Request {
@@ -109,6 +114,9 @@ pub(crate) struct Writer {
     pub(crate) data_file: PathBuf,
     /// A batch was processed since the writer was last idle.
     pub(crate) touched: bool,
+    /// Bytes written (as [`batch::dirty_bytes`] counts them) since mapped pages were last
+    /// given back.
+    pub(crate) written_since_release: usize,
 }
 
 fn body_len(r: &Request) -> usize {
@@ -182,6 +190,7 @@ impl Writer {
                 }
             }
             self.process(&mut batch);
+            self.after_writing(dirty);
             self.metrics.pending.fetch_sub(n, Ordering::AcqRel);
             let before = self
                 .metrics
@@ -209,8 +218,21 @@ impl Writer {
             })
         };
         if empty {
+            self.written_since_release = 0;
             let bytes = mapped::release(&self.shared, &self.data_file);
             tracing::debug!(bytes, "store empty: mapped pages released");
+        }
+    }
+
+    /// Counts a batch's bytes and, every [`RELEASE_AFTER_BYTES`], gives back the pages
+    /// mapped since the last time, so the file's resident pages stay bounded while a large
+    /// backlog is written or read back.
+    fn after_writing(&mut self, dirty: usize) {
+        self.written_since_release = self.written_since_release.saturating_add(dirty);
+        if self.written_since_release >= RELEASE_AFTER_BYTES {
+            self.written_since_release = 0;
+            let bytes = mapped::release(&self.shared, &self.data_file);
+            tracing::trace!(bytes, "mapped pages released while writing");
         }
     }
 
