@@ -26,7 +26,8 @@
 #      growth per connection (run first, as by default, on a fresh Warren process)
 # --residence captures the broker port with tcpdump during f and g and adds the broker's own
 # part of the latency (benches/residence.py: from the publish's last packet in to the
-# delivery's last packet out) beside the end-to-end figures.
+# delivery's last packet out) beside the end-to-end figures, and the clients' share (each
+# message's end-to-end latency from warren-perf --latency-log minus its residence).
 # Memory is read from /proc/PID/status of the broker (RabbitMQ: the process listening on the
 # URI's port, so run this on the RabbitMQ host). Raw JSON documents are kept in --out
 # (default target/real_client/<UTC time>).
@@ -170,7 +171,10 @@ for s in "${chosen[@]}"; do
       fi
       before=$(cpu_ticks "$pid")
       # shellcheck disable=SC2046
-      client=$( { TIMEFORMAT='%U + %S'; time $perf --uri "$uri" $(options "$s") >"$out/$s-$target-$r.raw.json"; } 2>&1 | tail -1 | bc)
+      log_opt=
+      [ -n "$capture" ] && log_opt="--latency-log $capture.latencies"
+      # shellcheck disable=SC2086
+      client=$( { TIMEFORMAT='%U + %S'; time $perf --uri "$uri" $(options "$s") $log_opt >"$out/$s-$target-$r.raw.json"; } 2>&1 | tail -1 | bc)
       after=$(cpu_ticks "$pid")
       # CPU time over the whole run (warm-up and drain included) per delivery: the broker's,
       # and the load tool's (it shares the machine's cores with the broker).
@@ -180,10 +184,11 @@ for s in "${chosen[@]}"; do
       if [ -n "$capture" ]; then
         # tcpdump hands packets over in blocks; give the last one time to be written.
         sleep 2; kill -INT $capture_pid; wait $capture_pid || true; capture_pid=
-        python3 benches/residence.py "$capture" --port "$target_port" --skip-seconds "$warmup" --json --quiet >"$capture.json"
+        python3 benches/residence.py "$capture" --port "$target_port" --skip-seconds "$warmup" \
+          --latency-log "$capture.latencies" --json --quiet >"$capture.json"
         jq --slurpfile res "$capture.json" '. + {residence_us: $res[0]}' "$out/$s-$target-$r.json" >"$capture.merged" &&
           mv "$capture.merged" "$out/$s-$target-$r.json"
-        rm -f "$capture" "$capture.json" "$capture.log"
+        rm -f "$capture" "$capture.json" "$capture.log" "$capture.latencies"
       fi
       echo "$s $target run $r: $(jq -c '{delivered: (.rates.delivered_msg_s|floor), confirmed: (.rates.confirmed_msg_s|floor), p50: .latency_us.p50, p99: .latency_us.p99, broker_cpu_us: .broker_cpu_us_per_delivery, client_cpu_us: .client_cpu_us_per_delivery}' "$out/$s-$target-$r.json")" >&2
     done
@@ -218,6 +223,7 @@ for s in "${chosen[@]}"; do
        row "$s" "$label: p99.9" .latency_us.p99_9 µs
        if [ $residence = 1 ]; then
          for q in p50 p99 p99_9; do row "$s" "$label: broker residence ${q/_/.}" ".residence_us.$q" µs; done
+         for q in p50 p99 p99_9; do row "$s" "$label: clients' share ${q/_/.} (end to end minus residence)" ".residence_us.clients_share.$q" µs; done
        fi ;;
     h) row h "400,000 x 1 KiB backlog, one publisher, no consumer: published" .publish.rates.published_msg_s msg/s
        row h "same, then one auto-ack consumer: drained" .drain.rates.delivered_msg_s msg/s

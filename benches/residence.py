@@ -39,6 +39,11 @@ counts from its first publish, so the same value selects about the same messages
 tcpdump's exit lines: "packets dropped by kernel" means missing stream bytes; the script then
 resynchronises on the next frame boundary and the messages in the hole go unmatched.
 
+With `--latency-log FILE` (written by `warren-perf --latency-log FILE` in the same run) each
+message's end-to-end latency is paired with its residence, and the clients' share (end to
+end minus residence, per message) is reported too: what the end-to-end latency would be
+with a broker that took no time at all.
+
 Output: the number of matched deliveries and the nearest-rank percentiles p50, p90, p99,
 p99.9 and the maximum of the residence, in microseconds (`--json`: one object with the keys
 count, p50, p90, p99, p99_9, max, plus publishes, deliveries, unmatched_deliveries).
@@ -605,6 +610,35 @@ def residences_us(messages, skip_until):
     return result, unmatched
 
 
+def read_latency_log(path):
+    """warren-perf's --latency-log: {send stamp as 16 hex digits: end-to-end latency in ns}."""
+    latencies = {}
+    with open(path, encoding="ascii") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) == 2 and len(fields[0]) == 16:
+                try:
+                    latencies[fields[0].lower()] = int(fields[1])
+                except ValueError:
+                    continue
+    return latencies
+
+
+def clients_shares_us(messages, skip_until, latencies):
+    """For the deliveries the latency log has: their end-to-end latency and the clients'
+    share of it (end to end minus the broker's residence), both in µs. A key delivered
+    more than once (a fanout) pairs each delivery with the one latency the log kept."""
+    end_to_end, shares = [], []
+    for key, t_out in messages.t_out:
+        t_in = messages.t_in.get(key)
+        latency = latencies.get(bytes(key).hex())
+        if t_in is None or latency is None or t_in < skip_until:
+            continue
+        end_to_end.append(latency / 1000.0)
+        shares.append((latency - (t_out - t_in)) / 1000.0)
+    return end_to_end, shares
+
+
 def percentile(sorted_values, p):
     """Nearest-rank percentile `p` (0-100] of a sorted, non-empty list."""
     rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
@@ -643,6 +677,12 @@ def main(argv=None):
         help="ignore messages published less than S seconds after the first publish in "
         "the capture (warm-up; warren-perf's --warmup counts from its first publish too)",
     )
+    parser.add_argument(
+        "--latency-log",
+        metavar="FILE",
+        help="warren-perf --latency-log file of the same run: also report, per message, "
+        "the end-to-end latency and the clients' share of it (end to end minus residence)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quiet", action="store_true", help="no warnings on stderr")
     args = parser.parse_args(argv)
@@ -656,6 +696,12 @@ def main(argv=None):
     result["publishes"] = messages.publishes
     result["deliveries"] = len(messages.t_out)
     result["unmatched_deliveries"] = unmatched
+    if args.latency_log:
+        end_to_end, shares = clients_shares_us(
+            messages, skip_until, read_latency_log(args.latency_log)
+        )
+        result["end_to_end"] = summary(end_to_end)
+        result["clients_share"] = summary(shares)
     warnings.summary()
 
     if args.json:
@@ -673,6 +719,14 @@ def main(argv=None):
             )
         else:
             print("no delivery matched a publish")
+        for name, label in (("end_to_end", "end to end"), ("clients_share", "clients' share")):
+            part = result.get(name)
+            if part and part["count"]:
+                print(
+                    f"{label} of {part['count']} deliveries, µs: p50 {part['p50']:.1f}"
+                    f"  p90 {part['p90']:.1f}  p99 {part['p99']:.1f}"
+                    f"  p99.9 {part['p99_9']:.1f}  max {part['max']:.1f}"
+                )
     return 0 if values else 1
 
 

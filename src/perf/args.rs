@@ -122,6 +122,13 @@ pub struct PerfArgs {
     #[arg(long)]
     pub keep_queues: bool,
 
+    /// Write every measured delivery's send stamp (the body's first 8 bytes, 16 hex digits)
+    /// and publish-to-delivery latency in nanoseconds, one line each, to FILE at the end;
+    /// `benches/residence.py --latency-log FILE` splits each message's latency into the
+    /// broker's share and the clients'. Meant for steady-rate runs (at most 10,000,000 lines).
+    #[arg(long, value_name = "FILE")]
+    pub latency_log: Option<std::path::PathBuf>,
+
     /// Print the result as one JSON document.
     #[arg(long)]
     pub json: bool,

@@ -12,7 +12,7 @@ use amqprs::connection::{Connection, OpenConnectionArguments};
 use tokio::sync::{mpsc, watch};
 
 use super::error::PerfError;
-use super::stats::{Counters, SharedRecorder, now_nanos};
+use super::stats::{Counters, LatencyLog, SharedRecorder, now_nanos};
 
 /// How a consumer consumes.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct ConsumerSpec {
     pub auto_ack: bool,
     /// Acknowledge every N deliveries with one multiple ack.
     pub multi_ack: u32,
+    /// Where each measured delivery's latency is logged (`--latency-log`).
+    pub log: Option<Arc<LatencyLog>>,
 }
 
 /// A consuming consumer, ready to [`Consumer::run`].
@@ -131,9 +133,13 @@ impl Consumer {
             .and_then(|b| b.get(..8))
             .and_then(|b| <[u8; 8]>::try_from(b).ok())
         {
-            let micros = now.saturating_sub(u64::from_be_bytes(sent)) / 1000;
+            let stamp = u64::from_be_bytes(sent);
+            let nanos = now.saturating_sub(stamp);
             let measuring = self.counters.measuring.load(Ordering::Relaxed);
-            self.recorder.lock().record(micros, measuring);
+            self.recorder.lock().record(nanos / 1000, measuring);
+            if let (Some(log), true) = (&self.spec.log, measuring) {
+                log.push(stamp, nanos);
+            }
         }
         self.counters.delivered.fetch_add(1, Ordering::Relaxed);
         if !self.spec.auto_ack {

@@ -36,6 +36,15 @@ pub enum PerfError {
     /// A producer or consumer task ended abnormally.
     #[error("load task failed: {0}")]
     Task(String),
+    /// The latency log could not be written.
+    #[error("latency log {path}: {source}")]
+    LatencyLog {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 impl PerfError {

@@ -15,7 +15,9 @@ use super::consumer::{Consumer, ConsumerSpec};
 use super::error::PerfError;
 use super::producer::{Producer, ProducerSpec};
 use super::report::{Options, Rates, Report, Totals, progress_line};
-use super::stats::{Counters, Percentiles, Recorder, SharedRecorder, merge_total, take_interval};
+use super::stats::{
+    Counters, LatencyLog, Percentiles, Recorder, SharedRecorder, merge_total, take_interval,
+};
 use super::topology::Plan;
 use super::uri::connection_args;
 
@@ -79,7 +81,8 @@ pub async fn run(args: &PerfArgs) -> Result<Report, PerfError> {
         .await
         .map_err(PerfError::amqp("opening setup channel"))?;
     plan.declare(&ch).await?;
-    let result = match start(args, &plan).await {
+    let log = args.latency_log.as_ref().map(|_| LatencyLog::shared());
+    let result = match start(args, &plan, log.clone()).await {
         Ok(load) => measure(args, load).await,
         Err(e) => Err(e),
     };
@@ -92,6 +95,9 @@ pub async fn run(args: &PerfArgs) -> Result<Report, PerfError> {
     let _ = setup.close().await;
     let (duration_s, rates, totals, latency_us, confirm_latency_us) = result?;
     deleted?;
+    if let (Some(path), Some(log)) = (&args.latency_log, &log) {
+        write_log(path, log)?;
+    }
     Ok(Report {
         broker,
         options: Options::of(args),
@@ -104,7 +110,11 @@ pub async fn run(args: &PerfArgs) -> Result<Report, PerfError> {
 }
 
 /// Connects every consumer (consuming before anything is published), then every producer.
-async fn start(args: &PerfArgs, plan: &Plan) -> Result<Load, PerfError> {
+async fn start(
+    args: &PerfArgs,
+    plan: &Plan,
+    log: Option<Arc<LatencyLog>>,
+) -> Result<Load, PerfError> {
     let counters = Arc::new(Counters::default());
     let (stop_producers, producers_rx) = watch::channel(false);
     let (stop_consumers, consumers_rx) = watch::channel(false);
@@ -130,6 +140,7 @@ async fn start(args: &PerfArgs, plan: &Plan) -> Result<Load, PerfError> {
             prefetch: args.prefetch,
             auto_ack: args.auto_ack,
             multi_ack: args.multi_ack,
+            log: log.clone(),
         };
         let recorder = Recorder::shared();
         load.latency.push(recorder.clone());
@@ -177,6 +188,18 @@ async fn start(args: &PerfArgs, plan: &Plan) -> Result<Load, PerfError> {
             .push(tokio::spawn(p.run(producers_rx.clone())));
     }
     Ok(load)
+}
+
+/// Writes the latency log to `path`.
+fn write_log(path: &std::path::Path, log: &LatencyLog) -> Result<(), PerfError> {
+    let failed = |source| PerfError::LatencyLog {
+        path: path.display().to_string(),
+        source,
+    };
+    let file = std::fs::File::create(path).map_err(failed)?;
+    let mut out = std::io::BufWriter::new(file);
+    log.write_to(&mut out).map_err(failed)?;
+    std::io::Write::flush(&mut out).map_err(failed)
 }
 
 /// Whether the run ends on message counts (--pmessages or --cmessages) rather than time.

@@ -20,6 +20,51 @@ pub fn now_nanos() -> u64 {
     u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// The most deliveries a [`LatencyLog`] keeps (16 bytes each); later ones are not logged.
+pub const LATENCY_LOG_MAX: usize = 10_000_000;
+
+/// Every measured delivery's send stamp (the body's first 8 bytes) and publish-to-delivery
+/// latency, for `--latency-log`: `benches/residence.py` pairs them with a packet capture to
+/// split each message's latency into the broker's share and the clients'.
+#[derive(Debug, Default)]
+pub struct LatencyLog {
+    entries: Mutex<Vec<(u64, u64)>>,
+}
+
+impl LatencyLog {
+    /// An empty log to share between consumers.
+    pub fn shared() -> Arc<LatencyLog> {
+        Arc::new(LatencyLog::default())
+    }
+
+    /// Logs one delivery (up to [`LATENCY_LOG_MAX`]).
+    pub fn push(&self, sent: u64, latency_ns: u64) {
+        let mut entries = self.entries.lock();
+        if entries.len() < LATENCY_LOG_MAX {
+            entries.push((sent, latency_ns));
+        }
+    }
+
+    /// How many deliveries are logged.
+    pub fn len(&self) -> usize {
+        self.entries.lock().len()
+    }
+
+    /// Whether nothing is logged.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes one line per delivery: the send stamp as 16 hex digits (the body's first 8
+    /// bytes) and the latency in nanoseconds.
+    pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for (sent, latency) in self.entries.lock().iter() {
+            writeln!(out, "{sent:016x} {latency}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Message counts of the whole run, updated by the load tasks.
 #[derive(Debug, Default)]
 pub struct Counters {

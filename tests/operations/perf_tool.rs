@@ -258,6 +258,46 @@ async fn a_kept_backlog_is_drained_by_a_consumer_only_run() {
     broker.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_latency_log_has_one_line_per_delivery() {
+    let broker = TestBroker::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("latencies.txt");
+    let file = path.display().to_string();
+    let report = perf(
+        &broker,
+        400,
+        &["--size", "64", "--auto-ack", "--latency-log", &file],
+    )
+    .await;
+    assert_eq!(report.totals.delivered, 400);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<(u64, u64)> = text
+        .lines()
+        .map(|line| {
+            let (stamp, nanos) = line.split_once(' ').unwrap();
+            assert_eq!(stamp.len(), 16, "{line}");
+            (
+                u64::from_str_radix(stamp, 16).unwrap(),
+                nanos.parse().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(lines.len(), 400);
+    // Every message has its own send stamp, and the log agrees with the histogram.
+    let stamps: std::collections::BTreeSet<u64> = lines.iter().map(|(s, _)| *s).collect();
+    assert_eq!(stamps.len(), 400);
+    let max_us = lines.iter().map(|(_, n)| n / 1000).max().unwrap();
+    let lat = report.latency_us.unwrap();
+    assert_eq!(lat.count, 400);
+    assert!(
+        max_us <= lat.max,
+        "log max {max_us} µs, histogram max {}",
+        lat.max
+    );
+    broker.shutdown().await;
+}
+
 #[test]
 fn options_are_checked() {
     assert!(PerfArgs::try_parse_from(["warren-perf", "--size", "4"]).is_err());
