@@ -45,16 +45,6 @@ impl LatencyLog {
         }
     }
 
-    /// How many deliveries are logged.
-    pub fn len(&self) -> usize {
-        self.entries.lock().len()
-    }
-
-    /// Whether nothing is logged.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Writes one line per delivery: the send stamp as 16 hex digits (the body's first 8
     /// bytes) and the latency in nanoseconds.
     pub fn write_to(&self, out: &mut impl std::io::Write) -> std::io::Result<()> {

@@ -171,19 +171,20 @@ async fn queues_are_deleted_afterwards() {
     .unwrap();
     guard_run(run(&args)).await.unwrap();
     let (_conn, ch) = broker.lapin_channel().await;
+    assert_queue_gone(&ch, &name).await;
+    broker.shutdown().await;
+}
+
+/// Fails unless `queue` no longer exists (a passive declare is refused; it closes `ch`).
+async fn assert_queue_gone(ch: &lapin::Channel, queue: &str) {
     let passive = lapin::options::QueueDeclareOptions {
         passive: true,
         ..Default::default()
     };
-    let err = ch
-        .queue_declare(
-            name.as_str().into(),
-            passive,
-            lapin::types::FieldTable::default(),
-        )
+    let declared = ch
+        .queue_declare(queue.into(), passive, lapin::types::FieldTable::default())
         .await;
-    assert!(err.is_err(), "queue {name} still exists");
-    broker.shutdown().await;
+    assert!(declared.is_err(), "queue {queue} still exists");
 }
 
 /// Runs warren-perf on one named queue with `extra` options.
@@ -243,18 +244,7 @@ async fn a_kept_backlog_is_drained_by_a_consumer_only_run() {
     assert_eq!(drained.totals.delivered, 700);
     assert_eq!(drained.options.cmessages, Some(700));
     assert_eq!(drained.latency_us.unwrap().count, 700);
-    let passive = lapin::options::QueueDeclareOptions {
-        passive: true,
-        ..Default::default()
-    };
-    let gone = ch
-        .queue_declare(
-            queue.as_str().into(),
-            passive,
-            lapin::types::FieldTable::default(),
-        )
-        .await;
-    assert!(gone.is_err(), "queue {queue} still exists");
+    assert_queue_gone(&ch, &queue).await;
     broker.shutdown().await;
 }
 
