@@ -47,13 +47,14 @@ fn main() -> ExitCode {
     }
 
     allocator::install();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .on_thread_park(|| {
-            warren::idle_trim::run();
-        })
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all().on_thread_park(|| {
+        warren::idle_trim::run();
+    });
+    if settings.server.worker_threads > 0 {
+        builder.worker_threads(settings.server.worker_threads);
+    }
+    let runtime = match builder.build() {
         Ok(runtime) => runtime,
         Err(e) => {
             tracing::error!("cannot start the tokio runtime: {e}");

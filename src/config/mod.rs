@@ -100,7 +100,13 @@ pub struct ServerSettings {
     /// `cluster_name` sent in server-properties; empty means `rabbit@<short host name>`,
     /// as RabbitMQ forms it from its node name.
     pub cluster_name: String,
+    /// Worker threads of the runtime that serves client connections; 0 (the default) means
+    /// one per CPU core, or `TOKIO_WORKER_THREADS` when that is set.
+    pub worker_threads: usize,
 }
+
+/// The most worker threads `server.worker_threads` may ask for.
+pub const MAX_WORKER_THREADS: usize = 1024;
 
 /// The `[amqp]` section.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -173,6 +179,7 @@ impl Default for ServerSettings {
             max_connections: 0,
             compact_free_percent: 50,
             cluster_name: String::new(),
+            worker_threads: 0,
         }
     }
 }
@@ -296,6 +303,15 @@ impl ServerSettings {
                 format!(
                     "must be a percentage from 0 (never compact) to 100, got {}",
                     self.compact_free_percent
+                ),
+            ));
+        }
+        if self.worker_threads > MAX_WORKER_THREADS {
+            return Err(ConfigError::invalid(
+                "server.worker_threads",
+                format!(
+                    "must be from 0 (one per CPU core) to {MAX_WORKER_THREADS}, got {}",
+                    self.worker_threads
                 ),
             ));
         }

@@ -228,6 +228,12 @@ fn each_validation_rule_names_its_key() {
     assert_eq!(invalid_key(&s).0, "server.compact_free_percent");
 
     let mut s = Settings::default();
+    s.server.worker_threads = 5000;
+    let (key, message) = invalid_key(&s);
+    assert_eq!(key, "server.worker_threads");
+    assert!(message.contains("got 5000"), "{message}");
+
+    let mut s = Settings::default();
     s.amqp.frame_max = 1024;
     let err = s.validate().unwrap_err();
     assert_eq!(err.key(), Some("amqp.frame_max"));
