@@ -70,7 +70,8 @@ trap cleanup EXIT
 WARREN_MANAGEMENT__LISTEN="" WARREN_PROMETHEUS__LISTEN="" \
   target/release/warren --listen "127.0.0.1:$port" --data-dir "$data" --log-level warn &
 warren_pid=$!
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+# Wait for the listener without connecting to it (a probe connection would log a failed handshake).
+for _ in $(seq 100); do ss -ltnH "sport = :$port" | grep -q . && break; sleep 0.1; done
 kill -0 "$warren_pid" 2>/dev/null || { echo "Warren did not start (is :$port taken?)" >&2; exit 1; }
 echo "Warren pid $warren_pid on :$port; results in $out" >&2
 
