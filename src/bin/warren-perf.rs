@@ -6,6 +6,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use warren::perf::{PerfArgs, run};
 
+/// jemalloc rather than glibc's malloc: with 20 connections on a few threads, glibc's arena
+/// locks and chunk consolidation took about a tenth of the tool's CPU (perf, scenario e of
+/// `benches/real_client.sh`), CPU that the broker under test then does not get.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let args = PerfArgs::parse();
     tracing_subscriber::fmt()

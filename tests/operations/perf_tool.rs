@@ -21,22 +21,9 @@ async fn guard_run<F: Future>(fut: F) -> F::Output {
 async fn perf(broker: &TestBroker, pmessages: u64, extra: &[&str]) -> Report {
     let pattern = format!("{}-%d", unique("perf-tool"));
     let pm = pmessages.to_string();
-    let uri = broker.uri();
-    let mut argv = vec![
-        "warren-perf",
-        "--uri",
-        &uri,
-        "--queue-pattern",
-        &pattern,
-        "--pmessages",
-        &pm,
-        "--time",
-        "60",
-        "--quiet",
-    ];
+    let mut argv = vec!["--pmessages", pm.as_str()];
     argv.extend_from_slice(extra);
-    let args = PerfArgs::try_parse_from(argv).unwrap();
-    guard_run(run(&args)).await.unwrap()
+    perf_on(broker, &pattern, &argv).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -187,7 +174,8 @@ async fn assert_queue_gone(ch: &lapin::Channel, queue: &str) {
     assert!(declared.is_err(), "queue {queue} still exists");
 }
 
-/// Runs warren-perf on one named queue with `extra` options.
+/// Runs warren-perf on the queue(s) named by `queue` (a name or a `%d` pattern) with `extra`
+/// options.
 async fn perf_on(broker: &TestBroker, queue: &str, extra: &[&str]) -> Report {
     let uri = broker.uri();
     let mut argv = vec![
