@@ -24,17 +24,18 @@ use vhost::VHost;
 
 static NODE_NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
-/// `warren@<host name>`, in the shape of RabbitMQ's `rabbit@<host name>` node name; clients
-/// and management tools show it (cluster name and node name alike). Read once. A cluster
-/// node sets its own name first (see [`set_node_name`]).
+/// `rabbit@<short host name>`, the node name RabbitMQ gives itself by default: management
+/// tools and monitoring checks build `/api/nodes/rabbit@<host>` from the host name, and
+/// dashboards key on it. Read once. A cluster node sets its own name first (see
+/// [`set_node_name`]).
 pub fn node_name() -> &'static str {
     NODE_NAME.get_or_init(|| {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
             .ok()
-            .map(|h| h.trim().to_string())
+            .and_then(|h| h.trim().split('.').next().map(str::to_string))
             .filter(|h| !h.is_empty())
             .unwrap_or_else(|| "localhost".to_string());
-        format!("warren@{host}")
+        format!("rabbit@{host}")
     })
 }
 

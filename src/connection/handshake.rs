@@ -89,19 +89,15 @@ fn server_properties(cluster_name: &str) -> FieldTable {
     props
 }
 
-/// `server.cluster_name`, or by default what RabbitMQ sends: its node name,
-/// `rabbit@<short host name>` (tools that show it, or parse it as a node name, get the
-/// shape they expect).
+/// `server.cluster_name`, or by default what RabbitMQ sends: the cluster's name, which for
+/// a single node is its node name, `rabbit@<short host name>` (tools that show it, or parse
+/// it as a node name, get the shape they expect).
 fn cluster_name(configured: &str) -> String {
-    if !configured.is_empty() {
-        return configured.to_string();
+    if configured.is_empty() {
+        crate::broker::cluster_name().to_string()
+    } else {
+        configured.to_string()
     }
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .and_then(|h| h.trim().split('.').next().map(str::to_string))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".to_string());
-    format!("rabbit@{host}")
 }
 
 fn client_capability(props: &FieldTable, name: &str) -> bool {

@@ -134,7 +134,9 @@ pub fn authenticate(
     }
 }
 
-/// Reads Basic credentials from the `Authorization` header.
+/// Reads Basic credentials from the `Authorization` header: 401 with the challenge when
+/// there is none or it names another scheme, 400 when a Basic value does not decode to
+/// `user:password` (as RabbitMQ answers each).
 pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiError> {
     let refused = || ApiError::Unauthorised("Login failed".to_string());
     let value = headers
@@ -142,16 +144,21 @@ pub fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), ApiErr
         .ok_or(ApiError::NoCredentials)?
         .to_str()
         .map_err(|_| refused())?;
-    let (scheme, encoded) = value.trim().split_once(' ').ok_or_else(refused)?;
+    let value = value.trim();
+    let (scheme, encoded) = value.split_once(' ').unwrap_or((value, ""));
     if !scheme.eq_ignore_ascii_case("basic") {
         return Err(refused());
     }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|_| refused())?;
-    let text = String::from_utf8(decoded).map_err(|_| refused())?;
-    let (user, pass) = text.split_once(':').ok_or_else(refused)?;
-    Ok((user.to_string(), pass.to_string()))
+        .map_err(|_| ApiError::MalformedCredentials)?;
+    let (user, pass) = decoded
+        .iter()
+        .position(|&b| b == b':')
+        .map(|at| (&decoded[..at], &decoded[at + 1..]))
+        .ok_or(ApiError::MalformedCredentials)?;
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).map_err(|_| refused());
+    Ok((text(user)?, text(pass)?))
 }
 
 #[cfg(test)]

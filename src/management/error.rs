@@ -11,10 +11,16 @@ pub const REALM: &str = "Basic realm=\"RabbitMQ Management\"";
 /// An error answered to an HTTP request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
-    /// 401 with an empty body and no challenge: a request without an `Authorization`
-    /// header (RabbitMQ leaves the challenge out so browsers show its login form).
+    /// 401 with an empty body and the Basic challenge: a request without an
+    /// `Authorization` header, as RabbitMQ 3.10 answers it. Clients that send credentials
+    /// only when challenged (Perl's LWP, Python's `HTTPBasicAuthHandler`, .NET's
+    /// `NetworkCredential`, Java's `Authenticator`) depend on the challenge.
     #[error("no credentials")]
     NoCredentials,
+    /// 400 with an empty body: an `Authorization: Basic` header whose value does not decode
+    /// to `user:password` (RabbitMQ's HTTP server refuses it before authenticating).
+    #[error("malformed Basic credentials")]
+    MalformedCredentials,
     /// 401 `not_authorized` with `WWW-Authenticate`: malformed or wrong credentials.
     #[error("not_authorised: {0}")]
     Unauthorised(String),
@@ -65,7 +71,9 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED
             }
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::BadRequest(_) | ApiError::InvalidPagination(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_)
+            | ApiError::InvalidPagination(_)
+            | ApiError::MalformedCredentials => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -78,7 +86,9 @@ impl ApiError {
     /// The JSON body.
     pub fn body(&self) -> serde_json::Value {
         let (error, reason) = match self {
-            ApiError::NoCredentials => return serde_json::Value::Null,
+            ApiError::NoCredentials | ApiError::MalformedCredentials => {
+                return serde_json::Value::Null;
+            }
             // RabbitMQ spells this one with a z, the refusals below with an s.
             ApiError::Unauthorised(r) => ("not_authorized", r.as_str()),
             ApiError::NotAuthorised(r) => ("not_authorised", r.as_str()),
@@ -102,11 +112,15 @@ impl IntoResponse for ApiError {
             tracing::error!(%reason, "management API internal error");
         }
         // RabbitMQ answers these with an empty body.
-        if matches!(self, ApiError::NoCredentials | ApiError::MethodNotAllowed) {
-            return self.status().into_response();
-        }
-        let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if matches!(self, ApiError::Unauthorised(_)) {
+        let mut response = if matches!(
+            self,
+            ApiError::NoCredentials | ApiError::MalformedCredentials | ApiError::MethodNotAllowed
+        ) {
+            self.status().into_response()
+        } else {
+            (self.status(), axum::Json(self.body())).into_response()
+        };
+        if matches!(self, ApiError::NoCredentials | ApiError::Unauthorised(_)) {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(REALM));

@@ -60,7 +60,7 @@ use std::sync::Arc;
 /// `management_version`); tools enable features by it.
 pub const RABBITMQ_VERSION: &str = "3.10.8";
 
-/// The node name shown everywhere (`warren@<host>`).
+/// The node name shown everywhere (`rabbit@<short host name>`, as RabbitMQ names a node).
 pub fn node_name() -> &'static str {
     crate::broker::node_name()
 }

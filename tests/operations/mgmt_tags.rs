@@ -265,16 +265,47 @@ async fn policymakers_manage_policies_in_their_vhosts_only() {
 }
 
 #[tokio::test]
-async fn requests_without_credentials_get_an_empty_401_and_wrong_ones_a_challenge() {
+async fn requests_without_credentials_get_an_empty_401_with_the_challenge() {
     skip_if_external!();
     let b = TestBroker::start().await;
     let http = reqwest::Client::new();
+    // As RabbitMQ 3.10.8 answers (checked live): clients that send credentials only when
+    // challenged (LWP, urllib's HTTPBasicAuthHandler, .NET's NetworkCredential) need it.
     let r = guard(http.get(format!("{}/api/overview", b.mgmt_url())).send())
         .await
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
-    assert!(r.headers().get("www-authenticate").is_none());
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Basic realm=\"RabbitMQ Management\""
+    );
     assert_eq!(guard(r.bytes()).await.unwrap().len(), 0);
+    // Basic values that do not decode to user:password are 400 with an empty body; another
+    // scheme is a failed login with the challenge.
+    for (value, status) in [
+        ("Basic !!!", 400),
+        ("Basic", 400),
+        ("Basic Z3Vlc3RndWVzdA==", 400),
+        ("Bearer abc", 401),
+    ] {
+        let r = guard(
+            http.get(format!("{}/api/overview", b.mgmt_url()))
+                .header("authorization", value)
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{value}");
+        let challenged = r.headers().get("www-authenticate").is_some();
+        assert_eq!(challenged, status == 401, "{value}");
+        let body = guard(r.bytes()).await.unwrap();
+        if status == 400 {
+            assert!(body.is_empty(), "{value}");
+        } else {
+            let body: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["reason"], "Login failed", "{value}");
+        }
+    }
     let r = guard(
         http.get(format!("{}/api/overview", b.mgmt_url()))
             .basic_auth("guest", Some("nope"))

@@ -83,7 +83,7 @@ async fn aggregated_metrics_carry_rabbitmq_names_types_and_values() {
         node.labels
             .get("rabbitmq_node")
             .unwrap()
-            .starts_with("warren@")
+            .starts_with("rabbit@")
     );
     assert!(node.labels.get("rabbitmq_cluster").is_some());
     assert_eq!(
