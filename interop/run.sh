@@ -46,10 +46,11 @@ CLIENTS=(
   "tls-java java+python java/tls"
   "tls-go go+python go/tls"
   "rabbitmqadmin admin admin/rabbitmqadmin"
+  "nagios monitoring admin/nagios"
   "ui python+ui ui"
 )
 # Toolchain families, in setup order; each has a setup_<family> function below.
-FAMILIES=(python node rust c-tools java go admin ui)
+FAMILIES=(python node rust c-tools java go admin monitoring ui)
 
 usage() {
   sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
@@ -247,6 +248,14 @@ setup_admin() {
   fi
   [[ -f "$script" ]] || { echo "interop: rabbitmqadmin not found in rabbitmq-server" >&2; return 1; }
   RABBITMQADMIN="$script"
+}
+
+# Monitoring checks as a Nagios or Icinga host runs them: Debian's nagios-plugins-rabbitmq
+# (Perl scripts over LWP), unmodified.
+setup_monitoring() {
+  command -v python3 >/dev/null || { echo "interop: python3 not found" >&2; return 1; }
+  apt_ensure nagios-plugins-rabbitmq || return 1
+  SETUP_NOTE="nagios-plugins-rabbitmq $(deb_version nagios-plugins-rabbitmq)"
 }
 
 # The web UI's browser tests: Debian's chromium and chromium-driver, and Selenium (pinned in
