@@ -122,3 +122,126 @@ pub(super) async fn aliveness(
         Err(reason) => Ok(failed(reason, json!({}))),
     }
 }
+
+/// How many seconds `unit` lasts, for the certificate check: `days`, `weeks`, `months` (of
+/// 30 days) or `years` (of 365 days); RabbitMQ refuses the singular forms too.
+fn unit_seconds(unit: &str) -> Option<i64> {
+    match unit {
+        "days" => Some(86_400),
+        "weeks" => Some(7 * 86_400),
+        "months" => Some(30 * 86_400),
+        "years" => Some(365 * 86_400),
+        _ => None,
+    }
+}
+
+/// `/api/health/checks/certificate-expiration/{within}/{unit}`: fails (503, the expiring
+/// listeners under `expired`) when a certificate in a TLS listener's `certfile` expires
+/// within that period; 400 with RabbitMQ's reasons for a bad number or unit.
+pub(super) async fn certificate_expiration(
+    State(state): State<AppState>,
+    Path((within, unit)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let within: i64 = within
+        .parse()
+        .map_err(|_| ApiError::BadRequest("Invalid expiration value.".to_string()))?;
+    let unit = unit_seconds(&unit).ok_or_else(|| {
+        ApiError::BadRequest(
+            "Time unit not recognised. Supported units: days, weeks, months, years.".to_string(),
+        )
+    })?;
+    let horizon = x509_parser::time::ASN1Time::now().timestamp() + within.saturating_mul(unit);
+    let mut expiring = Vec::new();
+    for listener in state.listeners.iter() {
+        let Some(certfile) = listener
+            .ssl_opts
+            .as_ref()
+            .and_then(|o| o.get("certfile"))
+            .and_then(serde_json::Value::as_str)
+        else {
+            continue;
+        };
+        if let Some(expires_on) = first_expiry_before(std::path::Path::new(certfile), horizon) {
+            expiring.push(json!({
+                "node": crate::broker::node_name(),
+                "protocol": listener.protocol,
+                "interface": listener.addr.ip().to_string(),
+                "port": listener.addr.port(),
+                "certfile": certfile,
+                "expires_on": expires_on,
+            }));
+        }
+    }
+    if expiring.is_empty() {
+        return Ok(ok());
+    }
+    Ok(failed(
+        "Certificates expiring".to_string(),
+        json!({"expired": expiring}),
+    ))
+}
+
+/// When the first certificate of the PEM file at `path` that expires before `horizon`
+/// (seconds since the epoch) expires; `None` when none does. An unreadable file counts as
+/// expiring now, since the listener could not load it again.
+fn first_expiry_before(path: &std::path::Path, horizon: i64) -> Option<String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let Ok(certs) = CertificateDer::pem_file_iter(path) else {
+        return Some("unreadable".to_string());
+    };
+    for cert in certs {
+        let Ok(cert) = cert else {
+            return Some("unreadable".to_string());
+        };
+        let Ok((_, parsed)) = x509_parser::parse_x509_certificate(cert.as_ref()) else {
+            return Some("unreadable".to_string());
+        };
+        let not_after = parsed.validity().not_after;
+        if not_after.timestamp() <= horizon {
+            return Some(not_after.to_string());
+        }
+    }
+    None
+}
+
+/// `/api/health/checks/node-is-quorum-critical`: whether stopping the node that answers
+/// would leave the cluster's voters without a majority. A single node answers ok with
+/// RabbitMQ's `single node cluster`; a cluster node (the leader answers: requests are
+/// forwarded to it) fails with the quorum queues that would become unavailable.
+pub(super) async fn node_is_quorum_critical(State(state): State<AppState>) -> Response {
+    let Some(view) = &state.cluster else {
+        return ok_with("reason", json!("single node cluster"));
+    };
+    let members = view.members();
+    let voters = members.iter().filter(|m| m.voter).count();
+    if voters <= 1 {
+        return ok_with("reason", json!("single node cluster"));
+    }
+    let running_voters = members.iter().filter(|m| m.voter && m.running).count();
+    if running_voters.saturating_sub(1) > voters / 2 {
+        return ok();
+    }
+    let queues: Vec<serde_json::Value> = state
+        .broker
+        .vhosts()
+        .iter()
+        .flat_map(|v| v.queues())
+        .filter(|q| q.args.queue_type == crate::broker::queue::args::QueueType::Quorum)
+        .map(|q| json!({"name": q.decl.name.to_string_lossy(), "virtual_host": &*q.vhost_name}))
+        .collect();
+    failed(
+        "There are quorum queues that would lose their quorum if the target node is shut down"
+            .to_string(),
+        json!({"queues": queues}),
+    )
+}
+
+/// `/api/health/checks/node-is-mirror-sync-critical`: Warren has no classic mirrored
+/// queues, so no node is ever their last synchronised mirror.
+pub(super) async fn node_is_mirror_sync_critical(State(state): State<AppState>) -> Response {
+    if state.cluster.is_none() {
+        return ok_with("reason", json!("single node cluster"));
+    }
+    ok()
+}

@@ -17,6 +17,7 @@
 //! never hold a queue lock while serialising. Every request but the Prometheus scrape (on
 //! its own listener, see [`crate::metrics::prometheus`]) needs Basic authentication.
 
+pub mod about;
 pub mod auth;
 pub mod bindings;
 pub mod connections;
@@ -32,6 +33,7 @@ pub mod nodes;
 pub mod offload;
 pub mod overview;
 pub mod paging;
+pub mod parameters;
 pub mod permissions;
 pub mod policies;
 pub mod queues;
@@ -199,7 +201,22 @@ pub fn router(state: AppState) -> Router {
             "/health/checks/protocol-listener/{protocol}",
             get(health::protocol_listener),
         )
+        .route(
+            "/health/checks/certificate-expiration/{within}/{unit}",
+            get(health::certificate_expiration),
+        )
+        .route(
+            "/health/checks/node-is-quorum-critical",
+            get(health::node_is_quorum_critical),
+        )
+        .route(
+            "/health/checks/node-is-mirror-sync-critical",
+            get(health::node_is_mirror_sync_critical),
+        )
         .route("/aliveness-test/{vhost}", get(health::aliveness))
+        .route("/extensions", get(about::extensions))
+        .route("/feature-flags", get(about::feature_flags))
+        .merge(parameters::routes())
         .merge(queues::routes())
         .merge(exchanges::routes())
         .merge(bindings::routes())
@@ -221,12 +238,34 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             authenticate,
         ));
-    Router::new()
+    let routed = Router::new()
+        .route("/api/auth", get(about::auth))
         .nest("/api", api)
         .merge(ui::routes())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
-        .with_state(state)
+        .with_state(state);
+    Router::new().fallback_service(tower::ServiceExt::<Request>::map_request(
+        routed,
+        without_trailing_slash,
+    ))
+}
+
+/// `/api/queues/` as `/api/queues`: RabbitMQ's routes match with or without one trailing
+/// slash, and tools that join paths send it.
+fn without_trailing_slash(mut request: Request) -> Request {
+    let path = request.uri().path();
+    if path.len() > "/api/".len() && path.starts_with("/api/") && path.ends_with('/') {
+        let trimmed = &path[..path.len() - 1];
+        let rebuilt = match request.uri().query() {
+            Some(query) => format!("{trimmed}?{query}"),
+            None => trimmed.to_string(),
+        };
+        if let Ok(uri) = rebuilt.parse() {
+            *request.uri_mut() = uri;
+        }
+    }
+    request
 }
 
 async fn not_found() -> ApiError {

@@ -221,11 +221,18 @@ async fn all_nodes(state: &AppState, auth: Option<&HeaderValue>) -> Vec<Value> {
 pub(super) async fn list(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
+    Query(params): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> ApiResult<Json<Value>> {
     principal.require_monitor()?;
     let auth = headers.get(AUTHORIZATION);
-    Ok(Json(Value::Array(all_nodes(&state, auth).await)))
+    let nodes = all_nodes(&state, auth).await;
+    Ok(Json(Value::Array(
+        nodes
+            .into_iter()
+            .map(|n| super::paging::columns_of(&params, n))
+            .collect(),
+    )))
 }
 
 /// `GET /api/nodes/{name}`.
@@ -261,7 +268,7 @@ pub(super) async fn get(
             map.insert("binary".into(), breakdown.binary_json());
         }
     }
-    Ok(Json(out))
+    Ok(Json(super::paging::columns_of(&params, out)))
 }
 
 /// `GET /api/nodes/{name}/memory`: `{"memory": {...}}`.

@@ -218,7 +218,7 @@ pub(super) async fn overview(
         );
     }
     let node = super::node_name();
-    Ok(Json(json!({
+    let overview = json!({
         "management_version": RABBITMQ_VERSION,
         "rates_mode": "basic",
         "sample_retention_policies": {
@@ -250,7 +250,8 @@ pub(super) async fn overview(
         "node": node,
         "listeners": state.listeners_json(),
         "contexts": state.contexts_json(),
-    })))
+    });
+    Ok(Json(super::paging::columns_of(&params, overview)))
 }
 
 /// `GET /api/cluster-name`.

@@ -55,6 +55,42 @@ fn invalid_parameters() -> ApiError {
     ApiError::BadRequest("Pagination parameters are invalid".to_string())
 }
 
+/// `columns` (dotted paths) of `item`.
+fn select(columns: &[Vec<String>], item: Value) -> Value {
+    let mut out = Map::new();
+    for path in columns {
+        // RabbitMQ selects inside statistics objects but returns an `arguments` table
+        // whole (`arguments.x-max-length` gives every argument), checked live.
+        let path = match path.first() {
+            Some(first) if first == "arguments" => &path[..1],
+            _ => path.as_slice(),
+        };
+        if let Some(v) = lookup(&item, path) {
+            insert_path(&mut out, path, v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// The `columns` parameter as dotted paths; `None` when absent or empty.
+fn parse_columns(params: &HashMap<String, String>) -> Option<Vec<Vec<String>>> {
+    params.get("columns").filter(|c| !c.is_empty()).map(|c| {
+        c.split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| s.split('.').map(str::to_string).collect())
+            .collect()
+    })
+}
+
+/// Keeps only the requested `columns` of a single answer (`/api/overview?columns=node`),
+/// as RabbitMQ applies them to every answer, not only to lists.
+pub fn columns_of(params: &HashMap<String, String>, item: Value) -> Value {
+    match parse_columns(params) {
+        Some(columns) => select(&columns, item),
+        None => item,
+    }
+}
+
 fn parse_number(params: &HashMap<String, String>, key: &str) -> ApiResult<Option<u64>> {
     match params.get(key) {
         None => Ok(None),
@@ -96,12 +132,7 @@ impl ListQuery {
             }
             Some(n) => Some(NameFilter::Substring(n.to_lowercase())),
         };
-        let columns = params.get("columns").filter(|c| !c.is_empty()).map(|c| {
-            c.split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.split('.').map(str::to_string).collect())
-                .collect()
-        });
+        let columns = parse_columns(params);
         Ok(ListQuery {
             page,
             page_size,
@@ -114,22 +145,10 @@ impl ListQuery {
 
     /// Keeps only the requested columns of one rendered item.
     pub fn select_columns(&self, item: Value) -> Value {
-        let Some(columns) = &self.columns else {
-            return item;
-        };
-        let mut out = Map::new();
-        for path in columns {
-            // RabbitMQ selects inside statistics objects but returns an `arguments` table
-            // whole (`arguments.x-max-length` gives every argument), checked live.
-            let path = match path.first() {
-                Some(first) if first == "arguments" => &path[..1],
-                _ => path.as_slice(),
-            };
-            if let Some(v) = lookup(&item, path) {
-                insert_path(&mut out, path, v.clone());
-            }
+        match &self.columns {
+            Some(columns) => select(columns, item),
+            None => item,
         }
-        Value::Object(out)
     }
 
     /// Filters, sorts and pages `items`, rendering only what is returned. `key` gives each

@@ -246,6 +246,17 @@ async fn every_node_serves_the_management_api_and_prometheus() {
         assert_eq!(from_follower[field], from_leader[field], "{field}");
     }
     assert_eq!(from_follower["node"], json!(name(leader)));
+    let (status, _) = http
+        .call(
+            reqwest::Method::PUT,
+            lport,
+            "/api/queues/%2F/qq1",
+            Some(("guest", "guest")),
+            Some(json!({"durable": true, "arguments": {"x-queue-type": "quorum"}})),
+        )
+        .await
+        .expect("declare");
+    assert_eq!(status, 201);
 
     // The web UI through a follower (forwarded like the API).
     let (status, page) = http
@@ -424,6 +435,12 @@ async fn every_node_serves_the_management_api_and_prometheus() {
     assert_eq!(sample(&text, "warren_cluster_leader"), Some(1.0));
     assert!(sample(&text, "rabbitmq_raft_log_commit_index").is_some_and(|c| c >= applied));
 
+    // Every voter running: stopping the leader, which answers (forwarded), leaves two.
+    let (status, body) = http
+        .get(f1, "/api/health/checks/node-is-quorum-critical")
+        .await;
+    assert_eq!((status, body), (200, json!({"status": "ok"})));
+
     // Kill a follower: the leader reports it not running.
     let gone = followers[1];
     let mut child = nodes[gone - 1].child.take().expect("child");
@@ -447,6 +464,18 @@ async fn every_node_serves_the_management_api_and_prometheus() {
         .find(|n| n["name"] == json!(gone_name))
         .expect("listed");
     assert!(stopped.get("mem_used").is_none(), "{stopped}");
+    // Now stopping the leader would leave one voter of three: quorum-critical, naming
+    // the quorum queues (not the classic one).
+    let (status, body) = http
+        .get(f1, "/api/health/checks/node-is-quorum-critical")
+        .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], json!("failed"), "{body}");
+    assert_eq!(
+        body["queues"],
+        json!([{"name": "qq1", "virtual_host": "/"}]),
+        "{body}"
+    );
 
     // Remove it through the other follower (forwarded to the leader).
     let path = format!("/api/warren/cluster/members/{gone}");

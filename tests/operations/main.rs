@@ -17,6 +17,7 @@ mod mgmt_basics;
 mod mgmt_binding_props;
 mod mgmt_connections;
 mod mgmt_definitions;
+mod mgmt_endpoints;
 mod mgmt_exchanges;
 mod mgmt_fields;
 mod mgmt_http_timeouts;

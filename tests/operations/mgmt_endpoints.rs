@@ -1,0 +1,205 @@
+//! Management API endpoints that tools call besides the object listings, each answered as
+//! RabbitMQ 3.10.8 answers it (checked live): paths with a trailing slash, `columns` on
+//! single objects, `/api/auth` before login, `/api/extensions`, `/api/feature-flags`,
+//! runtime and global parameters (none: no plugin keeps them), and the certificate,
+//! quorum and mirror health checks.
+
+use crate::common;
+
+use common::mgmt::Api;
+use common::tls::{Pki, enable_tls};
+use common::{TestBroker, guard};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn paths_with_one_trailing_slash_answer_as_without_it() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    let (status, _) = api
+        .call("PUT", "/api/queues/%2F/slashed", Some(json!({})))
+        .await;
+    assert_eq!(status, 201);
+    let listed = api.get("/api/queues/?columns=name").await;
+    assert_eq!(listed, api.get("/api/queues?columns=name").await);
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .contains(&json!({"name": "slashed"}))
+    );
+    let one = api.get("/api/queues/%2F/slashed/").await;
+    assert_eq!(one["name"], "slashed");
+    assert_eq!(api.get("/api/vhosts/").await[0]["name"], "/");
+    // Two slashes are no path RabbitMQ knows either.
+    assert_eq!(api.call("GET", "/api/queues//", None).await.0, 404);
+}
+
+#[tokio::test]
+async fn columns_select_fields_of_single_objects_too() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    let overview = api.get("/api/overview?columns=node,rabbitmq_version").await;
+    let node = overview["node"].as_str().unwrap().to_string();
+    assert_eq!(
+        overview,
+        json!({"node": node, "rabbitmq_version": "3.10.8"})
+    );
+    assert_eq!(
+        api.get("/api/nodes?columns=name,running").await,
+        json!([{"name": node, "running": true}])
+    );
+    assert_eq!(
+        api.get(&format!("/api/nodes/{node}?columns=name")).await,
+        json!({"name": node})
+    );
+}
+
+#[tokio::test]
+async fn auth_extensions_and_feature_flags_answer_as_a_plain_rabbitmq_node() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    // The login page asks this before it has credentials.
+    let r = guard(
+        reqwest::Client::new()
+            .get(format!("{}/api/auth", b.mgmt_url()))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: Value = guard(r.json()).await.unwrap();
+    assert_eq!(
+        body,
+        json!({"enable_uaa": false, "uaa_client_id": "", "uaa_location": ""})
+    );
+    let api = Api::new(&b);
+    assert_eq!(api.get("/api/extensions").await, json!([]));
+    let flags = api.get("/api/feature-flags").await;
+    let flags = flags.as_array().unwrap();
+    assert_eq!(flags.len(), 9);
+    for flag in flags {
+        assert_eq!(flag["state"], "enabled", "{flag}");
+        assert_eq!(flag["stability"], "stable", "{flag}");
+    }
+    let quorum = flags.iter().find(|f| f["name"] == "quorum_queue").unwrap();
+    assert_eq!(quorum["desc"], "Support queues of type `quorum`");
+    assert_eq!(quorum["provided_by"], "rabbit");
+    // Without credentials, everything but /api/auth is refused.
+    let r = guard(
+        reqwest::Client::new()
+            .get(format!("{}/api/feature-flags", b.mgmt_url()))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
+
+#[tokio::test]
+async fn parameters_are_empty_lists_and_setting_one_names_the_missing_component() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    for path in [
+        "/api/parameters",
+        "/api/parameters/shovel",
+        "/api/parameters/federation-upstream/%2F",
+        "/api/global-parameters",
+    ] {
+        assert_eq!(api.get(path).await, json!([]), "{path}");
+    }
+    for path in [
+        "/api/parameters/shovel/no-such-vhost",
+        "/api/parameters/shovel/%2F/x",
+        "/api/global-parameters/cluster_name",
+    ] {
+        assert_eq!(api.call("GET", path, None).await.0, 404, "{path}");
+    }
+    let (status, body) = api
+        .call(
+            "PUT",
+            "/api/parameters/shovel/%2F/to-elsewhere",
+            Some(json!({"value": {"src-uri": "amqp://", "src-queue": "a"}})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body,
+        json!({"error": "bad_request", "reason": "Validation failed\n\ncomponent shovel not found\n"})
+    );
+    assert_eq!(
+        api.call("DELETE", "/api/parameters/shovel/%2F/to-elsewhere", None)
+            .await
+            .0,
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_single_node_is_never_quorum_or_mirror_sync_critical() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    for check in ["node-is-quorum-critical", "node-is-mirror-sync-critical"] {
+        assert_eq!(
+            api.get(&format!("/api/health/checks/{check}")).await,
+            json!({"status": "ok", "reason": "single node cluster"}),
+            "{check}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn certificate_expiration_fails_for_a_listener_whose_certificate_expires_in_the_window() {
+    skip_if_external!();
+    let pki = Pki::new("expiring");
+    let mut params = Pki::server_params();
+    params.not_after = rcgen::date_time_ymd(2100, 1, 1);
+    let server = pki.sign("server", params, rcgen::KeyPair::generate().unwrap());
+    let b = TestBroker::start_with(|s| enable_tls(s, &server)).await;
+    let api = Api::new(&b);
+    let check = |within: &str| format!("/api/health/checks/certificate-expiration/{within}");
+    assert_eq!(api.get(&check("1/years")).await, json!({"status": "ok"}));
+    assert_eq!(api.get(&check("12/months")).await, json!({"status": "ok"}));
+    let (status, body) = api.call("GET", &check("100/years"), None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "failed");
+    assert_eq!(body["reason"], "Certificates expiring");
+    let expired = body["expired"].as_array().unwrap();
+    assert_eq!(expired.len(), 1, "{body}");
+    assert_eq!(expired[0]["protocol"], "amqp/ssl");
+    assert_eq!(
+        expired[0]["certfile"],
+        server.cert_path.display().to_string()
+    );
+    assert!(expired[0]["expires_on"].as_str().unwrap().contains("2100"));
+    // RabbitMQ's refusals of a bad number or unit.
+    let (status, body) = api.call("GET", &check("soon/days"), None).await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"error": "bad_request", "reason": "Invalid expiration value."})
+        )
+    );
+    let (status, body) = api.call("GET", &check("1/day"), None).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["reason"],
+        "Time unit not recognised. Supported units: days, weeks, months, years."
+    );
+}
+
+#[tokio::test]
+async fn certificate_expiration_is_ok_without_tls_listeners() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    assert_eq!(
+        api.get("/api/health/checks/certificate-expiration/1000/years")
+            .await,
+        json!({"status": "ok"})
+    );
+}
