@@ -48,6 +48,25 @@ pub(super) fn build_message(
     })
 }
 
+/// 400 naming every key of `keys` that `body` lacks, as RabbitMQ prints the list: on one
+/// line while it fits in 80 columns (`[{key_missing,properties},{key_missing,payload}]`),
+/// otherwise one element a line, as Erlang's `~p` breaks it.
+fn require_keys(body: &Map<String, Value>, keys: &[&str]) -> ApiResult<()> {
+    let missing: Vec<String> = keys
+        .iter()
+        .filter(|k| !body.contains_key(**k))
+        .map(|k| format!("{{key_missing,{k}}}"))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let one_line = format!("[{}]", missing.join(","));
+    if one_line.len() <= 80 {
+        return Err(ApiError::BadRequest(one_line));
+    }
+    Err(ApiError::BadRequest(format!("[{}]", missing.join(",\n "))))
+}
+
 fn text_field<'a>(body: &'a Map<String, Value>, key: &str) -> ApiResult<&'a str> {
     match body.get(key) {
         Some(Value::String(s)) => Ok(s),
@@ -173,6 +192,10 @@ pub(super) async fn publish(
     JsonBody(body): JsonBody,
 ) -> ApiResult<Json<Value>> {
     let v = find_vhost(&state, &principal, &vhost)?;
+    require_keys(
+        &body,
+        &["routing_key", "properties", "payload", "payload_encoding"],
+    )?;
     let exchange_name = if exchange == "amq.default" {
         ShortStr::from_static("")
     } else {

@@ -38,6 +38,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/queues/{vhost}/{name}/contents", delete(purge))
         .route("/queues/{vhost}/{name}/get", post(super::messages::get))
         .route("/queues/{vhost}/{name}/bindings", get(bindings))
+        .route("/queues/{vhost}/{name}/actions", post(actions))
 }
 
 fn queue_type(t: QueueType) -> &'static str {
@@ -489,6 +490,25 @@ async fn purge(
     let (_, queue) = find_queue(&state, &principal, &vhost, &name)?;
     queue.purge();
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/queues/{vhost}/{name}/actions` with `{"action": "sync" | "cancel_sync"}`:
+/// RabbitMQ's synchronisation of classic mirrors. Warren has no mirrors to synchronise,
+/// so both are done at once (204); another action is 400.
+async fn actions(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path((vhost, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<StatusCode> {
+    find_queue(&state, &principal, &vhost, &name)?;
+    match body.get("action") {
+        None => Err(ApiError::BadRequest("[{key_missing,action}]".to_string())),
+        Some(Value::String(a)) if a == "sync" || a == "cancel_sync" => Ok(StatusCode::NO_CONTENT),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "unknown action {other}: sync or cancel_sync"
+        ))),
+    }
 }
 
 /// `GET /api/queues/{vhost}/{name}/bindings`: the default exchange's implicit binding

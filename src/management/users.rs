@@ -23,6 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/users", get(list))
         .route("/users/", get(list))
         .route("/users/without-permissions", get(without_permissions))
+        .route("/users/bulk-delete", axum::routing::post(bulk_delete))
         .route("/users/{name}", get(show).put(put).delete(delete))
         .route("/users/{name}/permissions", get(permissions))
         .route("/users/{name}/topic-permissions", get(topic_permissions))
@@ -167,6 +168,37 @@ async fn delete(
     } else {
         Err(ApiError::NotFound)
     }
+}
+
+/// `POST /api/users/bulk-delete` with `{"users": [names]}`: the users are deleted in order
+/// (their connections closed); a name that does not exist stops there with 400, the ones
+/// before it staying deleted, as in RabbitMQ.
+async fn bulk_delete(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    JsonBody(body): JsonBody,
+) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    let names = match body.get("users") {
+        None => return Err(ApiError::BadRequest("[{key_missing,users}]".to_string())),
+        Some(Value::Array(names)) => names,
+        Some(other) => {
+            return Err(ApiError::BadRequest(format!(
+                "users must be a list of names, got {other}"
+            )));
+        }
+    };
+    for name in names {
+        let Some(name) = name.as_str() else {
+            return Err(ApiError::BadRequest(format!(
+                "users must be a list of names, got {name}"
+            )));
+        };
+        if !state.broker.delete_user(name) {
+            return Err(ApiError::BadRequest(format!("no_such_user {name}")));
+        }
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn permissions(

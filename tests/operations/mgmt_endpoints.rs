@@ -203,3 +203,119 @@ async fn certificate_expiration_is_ok_without_tls_listeners() {
         json!({"status": "ok"})
     );
 }
+
+#[tokio::test]
+async fn bulk_delete_removes_users_in_order_and_stops_at_an_unknown_one() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    for user in ["bulk-1", "bulk-2", "bulk-3"] {
+        let body = json!({"password": "p", "tags": ""});
+        let (status, _) = api
+            .call("PUT", &format!("/api/users/{user}"), Some(body))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/users/bulk-delete",
+            Some(json!({"users": ["bulk-1", "nobody", "bulk-2"]})),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+    // As in RabbitMQ: the user before the unknown one is gone, the one after it stays.
+    assert_eq!(api.call("GET", "/api/users/bulk-1", None).await.0, 404);
+    assert_eq!(api.call("GET", "/api/users/bulk-2", None).await.0, 200);
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/users/bulk-delete",
+            Some(json!({"users": ["bulk-2", "bulk-3"]})),
+        )
+        .await;
+    assert_eq!(status, 204);
+    for user in ["bulk-2", "bulk-3"] {
+        let path = format!("/api/users/{user}");
+        assert_eq!(api.call("GET", &path, None).await.0, 404, "{user}");
+    }
+    let (status, body) = api
+        .call("POST", "/api/users/bulk-delete", Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            400,
+            json!({"error": "bad_request", "reason": "[{key_missing,users}]"})
+        )
+    );
+}
+
+#[tokio::test]
+async fn queue_sync_actions_are_accepted_and_others_refused() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    assert_eq!(
+        api.call("PUT", "/api/queues/%2F/acted", Some(json!({})))
+            .await
+            .0,
+        201
+    );
+    for action in ["sync", "cancel_sync"] {
+        let body = json!({ "action": action });
+        let (status, _) = api
+            .call("POST", "/api/queues/%2F/acted/actions", Some(body))
+            .await;
+        assert_eq!(status, 204, "{action}");
+    }
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/queues/%2F/acted/actions",
+            Some(json!({"action": "rebalance"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = api
+        .call("POST", "/api/queues/%2F/acted/actions", Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, &body["reason"]),
+        (400, &json!("[{key_missing,action}]"))
+    );
+    let (status, _) = api
+        .call(
+            "POST",
+            "/api/queues/%2F/nowhere/actions",
+            Some(json!({"action": "sync"})),
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn a_publish_without_properties_or_encoding_names_the_missing_keys() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    let publish = "/api/exchanges/%2F/amq.default/publish";
+    let (status, body) = api
+        .call(
+            "POST",
+            publish,
+            Some(json!({"routing_key": "k", "payload": "x"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["reason"],
+        "[{key_missing,properties},{key_missing,payload_encoding}]"
+    );
+    let (status, body) = api.call("POST", publish, Some(json!({}))).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["reason"],
+        "[{key_missing,routing_key},\n {key_missing,properties},\n {key_missing,payload},\n {key_missing,payload_encoding}]"
+    );
+}

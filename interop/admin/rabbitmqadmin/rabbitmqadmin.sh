@@ -38,8 +38,11 @@ expect_eq "$(admin declare queue name="$Q" durable=false arguments='{"x-max-leng
 expect_eq "$(admin declare binding source="$X" destination="$Q" routing_key='a.*')" \
   "binding declared" "declare binding"
 
-admin list exchanges name type -f tsv | grep -qxF "$X"$'\t'"topic" || fail "exchange not listed"
-admin list exchanges name type -f tsv | grep -qxF "amq.direct"$'\t'"direct" \
+# Listings are read whole before grep looks at them: `grep -q` stops at the first match,
+# and under pipefail the lister's broken pipe would fail the check.
+exchanges="$(admin list exchanges name type -f tsv)"
+grep -qxF "$X"$'\t'"topic" <<<"$exchanges" || fail "exchange not listed"
+grep -qxF "amq.direct"$'\t'"direct" <<<"$exchanges" \
   || fail "amq.direct not listed"
 bindings="$(admin list bindings source destination routing_key -f tsv)"
 grep -qxF "$X"$'\t'"$Q"$'\t'"a.*" <<<"$bindings" || fail "binding not listed: $bindings"
@@ -77,7 +80,7 @@ expect_eq "$overview" '["management_version", "node", "rabbitmq_version"]' "show
 for what in connections channels consumers vhosts nodes; do
   admin list "$what" >/dev/null || fail "list $what"
 done
-admin list vhosts name -f tsv | grep -qxF "/" || fail "vhost / not listed"
+grep -qxF "/" <<<"$(admin list vhosts name -f tsv)" || fail "vhost / not listed"
 
 # Definitions: export the whole broker and the vhost, delete the queue, import it back.
 DEFS="$(mktemp -d)"
@@ -114,7 +117,7 @@ bindings="$(admin list bindings source destination routing_key -f tsv)"
 if grep -qxF "$X"$'\t'"$Q"$'\t'"a.*" <<<"$bindings"; then fail "binding still listed"; fi
 expect_eq "$(admin delete exchange name="$X")" "exchange deleted" "delete exchange"
 expect_eq "$(admin delete queue name="$Q")" "queue deleted" "delete queue"
-if admin list queues name -f tsv | grep -qxF "$Q"; then fail "queue still listed"; fi
+if grep -qxF "$Q" <<<"$(admin list queues name -f tsv)"; then fail "queue still listed"; fi
 
 rc=0
 err="$(admin delete queue name="$Q" 2>&1)" || rc=$?
