@@ -34,6 +34,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/connections", get(list_connections))
         .route("/connections/{name}", get(show_connection).delete(close))
         .route("/connections/{name}/channels", get(connection_channels))
+        .route(
+            "/connections/username/{user}",
+            get(user_connections).delete(close_user_connections),
+        )
         .route("/vhosts/{vhost}/connections", get(vhost_connections))
         .route("/vhosts/{vhost}/channels", get(vhost_channels))
         .route("/channels", get(list_channels))
@@ -286,6 +290,67 @@ async fn close(
         .unwrap_or(DEFAULT_CLOSE_REASON);
     tracing::info!(connection = %conn.name, user = %principal.name, %reason, "closing connection via the management API");
     conn.close(reason);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's connections, if the caller may see that user's (the user itself, or a monitor).
+fn connections_of_user(
+    state: &AppState,
+    principal: &Principal,
+    user: &str,
+) -> ApiResult<Vec<Arc<ConnectionEntry>>> {
+    if !principal.may_see_connection(user) {
+        return Err(not_authorised_object());
+    }
+    Ok(state
+        .broker
+        .connections
+        .list()
+        .into_iter()
+        .filter(|c| c.details.user == user)
+        .collect())
+}
+
+/// `GET /api/connections/username/{user}`: the user's connections, named as RabbitMQ
+/// lists them (`name`, `vhost`, `user`, `node`).
+async fn user_connections(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(user): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let items: Vec<Value> = connections_of_user(&state, &principal, &user)?
+        .iter()
+        .map(|c| {
+            json!({
+                "name": &c.name,
+                "vhost": &c.details.vhost,
+                "user": &c.details.user,
+                "node": crate::broker::node_name(),
+            })
+        })
+        .collect();
+    Ok(Json(Value::Array(items)))
+}
+
+/// `DELETE /api/connections/username/{user}`: closes every connection of the user with
+/// 320 and the `X-Reason` text, as [`close`] closes one.
+async fn close_user_connections(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(user): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    if !principal.may_close_connection(&user) {
+        return Err(not_authorised_object());
+    }
+    let reason = headers
+        .get("x-reason")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or(DEFAULT_CLOSE_REASON);
+    for conn in connections_of_user(&state, &principal, &user)? {
+        tracing::info!(connection = %conn.name, user = %principal.name, %reason, "closing connection via the management API");
+        conn.close(reason);
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

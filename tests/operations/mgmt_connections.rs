@@ -199,3 +199,82 @@ async fn vhosts_are_listed_with_message_counts() {
     let (status, _) = api.call("GET", "/api/vhosts/nope", None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_users_connections_are_listed_and_closed_together_by_user_name() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    let (status, _) = api
+        .call(
+            "PUT",
+            "/api/users/other",
+            Some(json!({"password": "other-pass", "tags": "management"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let all = json!({"configure": ".*", "write": ".*", "read": ".*"});
+    let (status, _) = api
+        .call("PUT", "/api/permissions/%2F/other", Some(all))
+        .await;
+    assert_eq!(status, 201);
+    let mut guests = [RawConn::open(b.addr()).await, RawConn::open(b.addr()).await];
+    let mut other = RawConn::connect(b.addr()).await;
+    other.handshake("other", "other-pass", "/").await;
+    for c in guests.iter_mut().chain([&mut other]) {
+        c.open_channel(1).await;
+        c.sync(1).await;
+    }
+    let listed = api.get("/api/connections/username/guest").await;
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    for item in listed {
+        let mut keys: Vec<&str> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|k| k.as_str())
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(keys, ["name", "node", "user", "vhost"]);
+        assert_eq!(
+            (&item["user"], &item["vhost"]),
+            (&json!("guest"), &json!("/"))
+        );
+    }
+    let response = guard(
+        reqwest::Client::new()
+            .delete(format!("{}/api/connections/username/guest", b.mgmt_url()))
+            .basic_auth("guest", Some("guest"))
+            .header("X-Reason", "credentials rotated")
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status().as_u16(), 204);
+    for c in guests.iter_mut() {
+        let close = c.expect_connection_close().await;
+        assert_eq!(
+            (close.code, close.text.as_str()),
+            (320, "CONNECTION_FORCED - credentials rotated")
+        );
+    }
+    // The other user's connection is untouched and listed under its own name.
+    other.sync(1).await;
+    let theirs = api.get("/api/connections/username/other").await;
+    assert_eq!(theirs.as_array().map(Vec::len), Some(1), "{theirs}");
+    assert_eq!(api.get("/api/connections/username/nobody").await, json!([]));
+    // Another user may neither list nor close guest's connections.
+    let as_other = Api::as_user(&b, "other", "other-pass");
+    let (status, _) = as_other
+        .call("GET", "/api/connections/username/guest", None)
+        .await;
+    assert_eq!(status, 401);
+    let (status, _) = as_other
+        .call("DELETE", "/api/connections/username/guest", None)
+        .await;
+    assert_eq!(status, 401);
+    // Its own are its to see.
+    let own = as_other.get("/api/connections/username/other").await;
+    assert_eq!(own[0]["user"], "other");
+}
