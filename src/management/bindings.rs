@@ -25,6 +25,9 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
+/// How the API names the default exchange in paths.
+const DEFAULT_EXCHANGE: &str = "amq.default";
+
 /// The routes of this family.
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -254,6 +257,19 @@ async fn between(
     Extension(principal): Extension<Principal>,
     Path((vhost, source, kind, destination)): Path<(String, String, String, String)>,
 ) -> ApiResult<Json<Value>> {
+    if source == DEFAULT_EXCHANGE {
+        // The default exchange's implicit binding, listed as RabbitMQ lists it: for any
+        // queue name, existing or not; never to an exchange.
+        let v = find_vhost(&state, &principal, &vhost)?;
+        return match kind.as_str() {
+            "q" => Ok(Json(json!([default_binding(
+                &v,
+                &short_name(&destination)?
+            )]))),
+            "e" => Ok(Json(json!([]))),
+            _ => Err(ApiError::NotFound),
+        };
+    }
     let (v, source, dest) = ends(&state, &principal, &vhost, &source, &kind, &destination)?;
     Ok(Json(Value::Array(
         bindings_between(&v, &source, &dest)
@@ -271,6 +287,10 @@ async fn create(
     Path((vhost, source, kind, destination)): Path<(String, String, String, String)>,
     JsonBody(body): JsonBody,
 ) -> ApiResult<Response> {
+    if source == DEFAULT_EXCHANGE {
+        // Binding to the default exchange is refused, as RabbitMQ refuses it.
+        return Err(ApiError::NotAuthorised("Access refused.".to_string()));
+    }
     let (v, source, dest) = ends(&state, &principal, &vhost, &source, &kind, &destination)?;
     let routing_key = match body.get("routing_key") {
         None | Some(Value::Null) => String::new(),

@@ -26,6 +26,28 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+/// `POST /api/vhosts/{name}/start/{node}`: RabbitMQ restarts a vhost that failed on a
+/// node. A Warren vhost runs while it exists, so starting it is done at once (204); another
+/// node is 400 and an unknown vhost 400, with RabbitMQ's texts.
+pub(super) async fn start_vhost(
+    State(state): State<AppState>,
+    Extension(p): Extension<Principal>,
+    Path((name, node)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    if node != crate::broker::node_name() {
+        return Err(ApiError::BadRequest(format!(
+            "Request to node {node} failed with nodedown"
+        )));
+    }
+    if state.broker.vhost(&name).is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "Request to node {node} failed with {{no_such_vhost,<<\"{name}\">>}}"
+        )));
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub(super) async fn put_vhost(
     State(state): State<AppState>,
     Extension(p): Extension<Principal>,

@@ -18,12 +18,18 @@ use std::sync::Arc;
 
 /// The routes of this family.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/vhosts", get(list)).route(
-        "/vhosts/{name}",
-        get(show)
-            .put(super::vhost_admin::put_vhost)
-            .delete(super::vhost_admin::delete_vhost),
-    )
+    Router::new()
+        .route("/vhosts", get(list))
+        .route(
+            "/vhosts/{name}",
+            get(show)
+                .put(super::vhost_admin::put_vhost)
+                .delete(super::vhost_admin::delete_vhost),
+        )
+        .route(
+            "/vhosts/{name}/start/{node}",
+            axum::routing::post(super::vhost_admin::start_vhost),
+        )
 }
 
 /// Traffic of the vhost's open connections: socket byte counters with their rates, and the

@@ -319,3 +319,73 @@ async fn a_publish_without_properties_or_encoding_names_the_missing_keys() {
         "[{key_missing,routing_key},\n {key_missing,properties},\n {key_missing,payload},\n {key_missing,payload_encoding}]"
     );
 }
+
+#[tokio::test]
+async fn the_default_exchanges_implicit_binding_is_listed_but_not_writable() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    assert_eq!(
+        api.call("PUT", "/api/queues/%2F/implicit", Some(json!({})))
+            .await
+            .0,
+        201
+    );
+    let listed = api.get("/api/bindings/%2F/e/amq.default/q/implicit").await;
+    assert_eq!(
+        listed,
+        json!([{"source": "", "vhost": "/", "destination": "implicit",
+            "destination_type": "queue", "routing_key": "implicit", "arguments": {},
+            "properties_key": "implicit"}])
+    );
+    assert_eq!(
+        api.get("/api/bindings/%2F/e/amq.default/e/amq.direct")
+            .await,
+        json!([])
+    );
+    let (status, body) = api
+        .call(
+            "POST",
+            "/api/bindings/%2F/e/amq.default/q/implicit",
+            Some(json!({"routing_key": "other"})),
+        )
+        .await;
+    assert_eq!(
+        (status, body),
+        (
+            401,
+            json!({"error": "not_authorised", "reason": "Access refused."})
+        )
+    );
+}
+
+#[tokio::test]
+async fn starting_a_vhost_on_this_node_is_accepted_and_elsewhere_refused() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    let node = api.get("/api/overview").await["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, _) = api
+        .call("POST", &format!("/api/vhosts/%2F/start/{node}"), None)
+        .await;
+    assert_eq!(status, 204);
+    let (status, body) = api
+        .call("POST", "/api/vhosts/%2F/start/rabbit@elsewhere", None)
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["reason"],
+        "Request to node rabbit@elsewhere failed with nodedown"
+    );
+    let (status, body) = api
+        .call("POST", &format!("/api/vhosts/nowhere/start/{node}"), None)
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["reason"],
+        format!("Request to node {node} failed with {{no_such_vhost,<<\"nowhere\">>}}")
+    );
+}
