@@ -234,6 +234,7 @@ pub fn router(state: AppState) -> Router {
     let api = api
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::map_response(json_rejection))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
@@ -266,6 +267,29 @@ fn without_trailing_slash(mut request: Request) -> Request {
         }
     }
     request
+}
+
+/// Gives a request that axum's extractors refused (a path segment that is not UTF-8
+/// after percent-decoding, say) the API's JSON error body instead of plain text, keeping
+/// the status: `{"error":"bad_request","reason":...}`.
+async fn json_rejection(response: Response) -> Response {
+    let plain_text = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !response.status().is_client_error() || !plain_text {
+        return response;
+    }
+    let status = response.status();
+    let text = axum::body::to_bytes(response.into_body(), 4096)
+        .await
+        .unwrap_or_default();
+    let reason = String::from_utf8_lossy(&text).into_owned();
+    (
+        status,
+        axum::Json(json!({"error": "bad_request", "reason": reason})),
+    )
+        .into_response()
 }
 
 async fn not_found() -> ApiError {

@@ -389,3 +389,15 @@ async fn starting_a_vhost_on_this_node_is_accepted_and_elsewhere_refused() {
         format!("Request to node {node} failed with {{no_such_vhost,<<\"nowhere\">>}}")
     );
 }
+
+#[tokio::test]
+async fn a_path_that_is_not_utf8_gets_a_json_error() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    // `call` requires a JSON body or none: a plain-text rejection would fail it here.
+    let (status, body) = api.call("GET", "/api/queues/%2F/%FF%FE", None).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"], "bad_request");
+    assert!(body["reason"].as_str().unwrap().contains("UTF-8"), "{body}");
+}
