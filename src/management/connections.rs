@@ -284,13 +284,19 @@ async fn close(
     if !principal.may_close_connection(&conn.details.user) {
         return Err(not_authorised_object());
     }
+    close_with_reason(&conn, &principal, &headers);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Closes `conn` with 320 and the `X-Reason` header's text (RabbitMQ's default text
+/// without it), logging who closed it.
+fn close_with_reason(conn: &ConnectionEntry, principal: &Principal, headers: &HeaderMap) {
     let reason = headers
         .get("x-reason")
         .and_then(|v| v.to_str().ok())
         .unwrap_or(DEFAULT_CLOSE_REASON);
     tracing::info!(connection = %conn.name, user = %principal.name, %reason, "closing connection via the management API");
     conn.close(reason);
-    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A user's connections, if the caller may see that user's (the user itself, or a monitor).
@@ -343,13 +349,8 @@ async fn close_user_connections(
     if !principal.may_close_connection(&user) {
         return Err(not_authorised_object());
     }
-    let reason = headers
-        .get("x-reason")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or(DEFAULT_CLOSE_REASON);
     for conn in connections_of_user(&state, &principal, &user)? {
-        tracing::info!(connection = %conn.name, user = %principal.name, %reason, "closing connection via the management API");
-        conn.close(reason);
+        close_with_reason(&conn, &principal, &headers);
     }
     Ok(StatusCode::NO_CONTENT)
 }
