@@ -121,7 +121,7 @@ fn parse_body(body: &Map<String, Value>) -> Result<(String, Option<String>, i64,
             Some(n) => n,
             None => {
                 return Err(format!(
-                    "priority should be number, actually was {}",
+                    "priority should be a number, actually was {}",
                     erlang_term(v)
                 ));
             }

@@ -143,6 +143,15 @@ async fn put(
     JsonBody(body): JsonBody,
 ) -> ApiResult<StatusCode> {
     p.require_administrator()?;
+    // RabbitMQ's checks, by key presence, before anything else is read.
+    if body.contains_key("password") && body.contains_key("password_hash") {
+        return Err(ApiError::BadRequest(
+            "both_password_and_password_hash_are_provided".to_string(),
+        ));
+    }
+    if !body.contains_key("tags") {
+        return Err(ApiError::BadRequest("tags_not_present".to_string()));
+    }
     let password = password_of(&body)?;
     let tags = tags_of(&body)?;
     let created = state
@@ -324,7 +333,10 @@ async fn limit_put(
         .set_user_limit(&user, &name, Some(value))
     {
         Ok(()) => Ok(StatusCode::NO_CONTENT),
-        Err(AccessError::NoSuchUser(_)) => Err(ApiError::NotFound),
+        // RabbitMQ answers `["no_such_user", user]` with 400 here.
+        Err(AccessError::NoSuchUser(_)) => {
+            Err(ApiError::BadRequest(format!("no_such_user {user}")))
+        }
         Err(e) => Err(bad_request(e)),
     }
 }

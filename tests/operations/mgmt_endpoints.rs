@@ -401,3 +401,44 @@ async fn a_path_that_is_not_utf8_gets_a_json_error() {
     assert_eq!(body["error"], "bad_request");
     assert!(body["reason"].as_str().unwrap().contains("UTF-8"), "{body}");
 }
+
+#[tokio::test]
+async fn user_writes_are_refused_with_rabbitmqs_reasons() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    for (body, reason) in [
+        (
+            json!({"password": "p", "password_hash": "", "tags": ""}),
+            "both_password_and_password_hash_are_provided",
+        ),
+        (json!({"password": "p"}), "tags_not_present"),
+    ] {
+        let (status, answer) = api.call("PUT", "/api/users/refused", Some(body)).await;
+        assert_eq!(
+            (status, answer),
+            (400, json!({"error": "bad_request", "reason": reason}))
+        );
+    }
+    assert_eq!(api.call("GET", "/api/users/refused", None).await.0, 404);
+    let (status, answer) = api
+        .call(
+            "PUT",
+            "/api/user-limits/nobody/max-channels",
+            Some(json!({"value": 5})),
+        )
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    let (status, answer) = api
+        .call(
+            "PUT",
+            "/api/policies/%2F/ranked",
+            Some(json!({"pattern": "^q", "definition": {"max-length": 5}, "priority": "high"})),
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        answer["reason"],
+        "Validation failed\n\npriority should be a number, actually was <<\"high\">>\n"
+    );
+}
