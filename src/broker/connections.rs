@@ -182,6 +182,44 @@ pub struct Totals {
     pub channels_closed: AtomicU64,
     /// The counters of channels that have closed.
     pub retired: RateCounters<{ ch::COUNT }>,
+    /// Logins checked, by protocol and outcome (`rabbitmq_auth_attempts_*`).
+    pub auth: AuthAttempts,
+}
+
+/// Logins checked since start: AMQP handshakes that reached a credential check, and HTTP
+/// requests that carried credentials.
+#[derive(Debug, Default)]
+pub struct AuthAttempts {
+    /// AMQP logins accepted.
+    pub amqp_succeeded: AtomicU64,
+    /// AMQP logins refused.
+    pub amqp_failed: AtomicU64,
+    /// HTTP API requests whose credentials were accepted.
+    pub http_succeeded: AtomicU64,
+    /// HTTP API requests whose credentials were refused.
+    pub http_failed: AtomicU64,
+}
+
+impl AuthAttempts {
+    /// Counts one AMQP login.
+    pub fn amqp(&self, succeeded: bool) {
+        let slot = if succeeded {
+            &self.amqp_succeeded
+        } else {
+            &self.amqp_failed
+        };
+        slot.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts one HTTP login.
+    pub fn http(&self, succeeded: bool) {
+        let slot = if succeeded {
+            &self.http_succeeded
+        } else {
+            &self.http_failed
+        };
+        slot.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Every open connection.

@@ -171,6 +171,7 @@ impl Connection {
                 .map_err(|e| e.to_string()),
             Ok(Login::Certificate(Err(reason))) => Err(reason),
         };
+        self.broker.connections.totals.auth.amqp(checked.is_ok());
         let authenticated = match checked {
             Ok(user) => Some(user),
             Err(e) => {

@@ -307,8 +307,11 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let principal = auth::basic_credentials(request.headers())
-        .and_then(|(user, pass)| auth::authenticate(&state.broker.access, &user, &pass, peer));
+    let principal = auth::basic_credentials(request.headers()).and_then(|(user, pass)| {
+        let checked = auth::authenticate(&state.broker.access, &user, &pass, peer);
+        state.broker.connections.totals.auth.http(checked.is_ok());
+        checked
+    });
     match principal {
         Ok(p) => {
             request.extensions_mut().insert(p);

@@ -209,6 +209,32 @@ pub fn aggregated(broker: &Broker, scrape: &mut Scrape) {
         Counter,
         totals.channels_closed.load(Relaxed),
     );
+    let auth = &totals.auth;
+    for (name, help, http, amqp) in [
+        (
+            "rabbitmq_auth_attempts",
+            "Total number of authorization attempts",
+            auth.http_succeeded.load(Relaxed) + auth.http_failed.load(Relaxed),
+            auth.amqp_succeeded.load(Relaxed) + auth.amqp_failed.load(Relaxed),
+        ),
+        (
+            "rabbitmq_auth_attempts_succeeded",
+            "Total number of successful authentication attempts",
+            auth.http_succeeded.load(Relaxed),
+            auth.amqp_succeeded.load(Relaxed),
+        ),
+        (
+            "rabbitmq_auth_attempts_failed",
+            "Total number of failed authentication attempts",
+            auth.http_failed.load(Relaxed),
+            auth.amqp_failed.load(Relaxed),
+        ),
+    ] {
+        let mut f = Family::new(name, help, Counter);
+        f.push_u64(labels(&[("protocol", "http")]), http);
+        f.push_u64(labels(&[("protocol", "amqp091")]), amqp);
+        scrape.add(f);
+    }
     let churn = |f: fn(&VHost) -> u64| vhosts.iter().map(|v| f(v)).sum::<u64>();
     scrape.single(
         "rabbitmq_queues_declared",

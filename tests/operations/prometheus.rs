@@ -277,3 +277,59 @@ async fn unknown_paths_are_404_and_openmetrics_only_clients_406() {
     .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 }
+
+/// `rabbitmq_auth_attempts_*`, by protocol as RabbitMQ labels them: an AMQP login that
+/// succeeds and one that fails, an API request with good and one with bad credentials.
+#[tokio::test]
+async fn auth_attempts_are_counted_by_protocol_and_outcome() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let read = |s: &Scrape| {
+        let mut out = Vec::new();
+        for name in [
+            "rabbitmq_auth_attempts_total",
+            "rabbitmq_auth_attempts_succeeded_total",
+            "rabbitmq_auth_attempts_failed_total",
+        ] {
+            for protocol in ["amqp091", "http"] {
+                out.push(counter(s, name, &[("protocol", protocol)]));
+            }
+        }
+        out
+    };
+    // Scrapes are cached per sampler tick: ticks come only from this test.
+    let broker = b.warren().unwrap();
+    broker.sampler.set_manual(true);
+    broker.sampler.sample(broker);
+    let (_, before) = scrape(&b, "/metrics").await;
+    let before = read(&before);
+    let _ok = b.lapin().await;
+    let bad = b.uri_with("guest", "wrong", "/");
+    assert!(
+        guard(lapin::Connection::connect(
+            &bad,
+            lapin::ConnectionProperties::default()
+        ))
+        .await
+        .is_err()
+    );
+    let http = reqwest::Client::new();
+    for pass in ["guest", "wrong"] {
+        guard(
+            http.get(format!("{}/api/overview", b.mgmt_url()))
+                .basic_auth("guest", Some(pass))
+                .send(),
+        )
+        .await
+        .unwrap();
+    }
+    broker.sampler.sample(broker);
+    let (_, after) = scrape(&b, "/metrics").await;
+    let delta: Vec<f64> = read(&after)
+        .iter()
+        .zip(&before)
+        .map(|(a, b)| a - b)
+        .collect();
+    // total amqp/http, succeeded amqp/http, failed amqp/http
+    assert_eq!(delta, vec![2.0, 2.0, 1.0, 1.0, 1.0, 1.0]);
+}
