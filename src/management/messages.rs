@@ -203,15 +203,8 @@ pub(super) async fn publish(
     };
     let routing_key = short(text_field(&body, "routing_key")?, "routing_key")?;
     let payload = text_field(&body, "payload")?;
-    let encoding = match body.get("payload_encoding") {
-        None => "string",
-        Some(Value::String(s)) => s.as_str(),
-        Some(other) => {
-            return Err(ApiError::BadRequest(format!(
-                "payload_encoding must be a string, got {other}"
-            )));
-        }
-    };
+    // Present: `require_keys` checked it.
+    let encoding = text_field(&body, "payload_encoding")?;
     let payload = match encoding {
         "string" => Bytes::copy_from_slice(payload.as_bytes()),
         "base64" => Bytes::from(
