@@ -7,6 +7,7 @@
 //! holds a blocking thread (the leader's apply), and tokio's paused clock never advances
 //! while a blocking task runs.
 
+use openraft::ServerState;
 use tokio::sync::mpsc;
 use warren::cluster::NodeId;
 use warren::store::{Completion, Store, StoreError, StoreOp};
@@ -20,16 +21,44 @@ use super::replication_support::{
     submit, three_with,
 };
 
-/// Three nodes on the real clock, with timings that hold on a loaded machine, and the
-/// leader once a majority has acknowledged it (before that it refuses writes).
-async fn cluster() -> (Router, BTreeMap<NodeId, TestNode>, NodeId) {
+/// Three nodes on the real clock, with timings that hold on a loaded machine, the leader
+/// they all agree on, and a durable queue declared through it.
+///
+/// A loaded machine can let two elections overlap, so a node can be leader for a moment and
+/// be deposed by a candidate of a later term: the leader counts once every node names it in
+/// the same term and it has a majority's acknowledgement, and if the declaration still
+/// meets a change of leader it is made again through the new one.
+async fn cluster() -> (Router, BTreeMap<NodeId, TestNode>, NodeId, u64) {
     let (router, nodes) = three_with(100, (1000, 2000)).await;
-    let id = leader(&nodes, &[1, 2, 3]).await;
-    eventually("the leader is acknowledged", || {
-        (!nodes[&id].node.is_fenced()).then_some(())
-    })
-    .await;
-    (router, nodes, id)
+    loop {
+        let id = eventually("all nodes agree on an acknowledged leader", || {
+            agreed_leader(&nodes)
+        })
+        .await;
+        match declared(&nodes[&id].store).await {
+            Ok(queue) => return (router, nodes, id, queue),
+            Err(StoreError::NotReplicated(why)) => {
+                tracing::info!("declaration met a change of leader ({why}); again")
+            }
+            Err(e) => panic!("queue declaration: {e:?}"),
+        }
+    }
+}
+
+/// The leader every node names, in one term, if it is leader and not fenced.
+fn agreed_leader(nodes: &BTreeMap<NodeId, TestNode>) -> Option<NodeId> {
+    let seen: Vec<_> = nodes
+        .values()
+        .map(|n| {
+            let m = n.node.raft().metrics().borrow().clone();
+            (m.current_leader, m.current_term)
+        })
+        .collect();
+    let (leader, term) = seen[0];
+    let id = leader?;
+    let node = &nodes.get(&id)?.node;
+    let leads = node.raft().metrics().borrow().state == ServerState::Leader;
+    (seen.iter().all(|&s| s == (Some(id), term)) && leads && !node.is_fenced()).then_some(id)
 }
 
 type Sender = mpsc::UnboundedSender<(u64, Result<(), StoreError>)>;
@@ -51,13 +80,14 @@ fn publish_durable(store: &Store, queue: u64, seq: u64, durable: &Sender, stored
     );
 }
 
-/// A queue definition on `store`, confirmed.
-async fn declared(store: &Store) -> u64 {
+/// A queue definition on `store`, once it is applied.
+async fn declared(store: &Store) -> Result<u64, StoreError> {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let queue = store.allocate_queue_id().expect("queue id");
     submit(store, queue_def(queue), 0, &tx);
-    assert!(results(&mut rx, 1).await[&0].is_ok());
-    queue
+    let mut done = results(&mut rx, 1).await;
+    done.remove(&0).expect("the declaration's completion")?;
+    Ok(queue)
 }
 
 fn nothing_yet(rx: &mut Results) -> bool {
@@ -66,9 +96,8 @@ fn nothing_yet(rx: &mut Results) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_confirm_needs_the_commit_not_the_leaders_own_store() {
-    let (_router, nodes, id) = cluster().await;
+    let (_router, nodes, id, queue) = cluster().await;
     let store = &nodes[&id].store;
-    let queue = declared(store).await;
     // The leader's store writer stops: nothing more is applied on the leader.
     let pause = store.pause_writer();
     let (durable_tx, mut durable) = mpsc::unbounded_channel();
@@ -109,9 +138,8 @@ async fn a_confirm_needs_the_commit_not_the_leaders_own_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_without_a_durable_completion_waits_for_the_leaders_store() {
-    let (_router, nodes, id) = cluster().await;
+    let (_router, nodes, id, queue) = cluster().await;
     let store = &nodes[&id].store;
-    let queue = declared(store).await;
     let pause = store.pause_writer();
     let (tx, mut rx) = mpsc::unbounded_channel();
     submit(store, publish(queue, 1), 1, &tx);
@@ -131,9 +159,8 @@ async fn a_write_without_a_durable_completion_waits_for_the_leaders_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_confirm_without_a_majority() {
-    let (router, nodes, old) = cluster().await;
+    let (router, nodes, old, queue) = cluster().await;
     let store = &nodes[&old].store;
-    let queue = declared(store).await;
     router.isolate(old);
     let (durable_tx, mut durable) = mpsc::unbounded_channel();
     let (stored_tx, mut stored) = mpsc::unbounded_channel();
@@ -156,9 +183,8 @@ async fn no_confirm_without_a_majority() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inside_a_group_the_confirm_waits_for_the_whole_group_to_be_applied() {
-    let (_router, nodes, id) = cluster().await;
+    let (_router, nodes, id, queue) = cluster().await;
     let store = &nodes[&id].store;
-    let queue = declared(store).await;
     let pause = store.pause_writer();
     let (durable_tx, mut durable) = mpsc::unbounded_channel();
     let (stored_tx, mut stored) = mpsc::unbounded_channel();
