@@ -50,6 +50,7 @@ pub mod vhosts;
 use crate::broker::Broker;
 use axum::Router;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -246,10 +247,56 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state);
-    Router::new().fallback_service(tower::ServiceExt::<Request>::map_request(
-        routed,
-        without_trailing_slash,
-    ))
+    Router::new()
+        .fallback_service(tower::ServiceExt::<Request>::map_request(
+            routed,
+            without_trailing_slash,
+        ))
+        .layer(axum::middleware::from_fn(preflight))
+}
+
+/// The methods an `allow` header lists, in RabbitMQ's order (OPTIONS is added last).
+const ALLOW_ORDER: [Method; 6] = [
+    Method::HEAD,
+    Method::GET,
+    Method::POST,
+    Method::PUT,
+    Method::DELETE,
+    Method::PATCH,
+];
+
+/// `OPTIONS` on an API path, as RabbitMQ answers it (a CORS preflight sends it without
+/// credentials): 200, no body, `allow` naming the path's methods and OPTIONS (`HEAD, GET,
+/// OPTIONS` for a path with no route).
+async fn preflight(request: Request, next: Next) -> Response {
+    if request.method() != Method::OPTIONS || !request.uri().path().starts_with("/api/") {
+        return next.run(request).await;
+    }
+    let response = next.run(request).await;
+    let routed: Vec<String> = response
+        .headers()
+        .get(axum::http::header::ALLOW)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(',')
+                .map(|m| m.trim().to_ascii_uppercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut allow: Vec<&str> = ALLOW_ORDER
+        .iter()
+        .map(Method::as_str)
+        .filter(|m| routed.iter().any(|r| r == m))
+        .collect();
+    if allow.is_empty() {
+        allow = vec!["HEAD", "GET"];
+    }
+    allow.push("OPTIONS");
+    (
+        StatusCode::OK,
+        [(axum::http::header::ALLOW, allow.join(", "))],
+    )
+        .into_response()
 }
 
 /// `/api/queues/` as `/api/queues`: RabbitMQ's routes match with or without one trailing
@@ -307,6 +354,11 @@ async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
+    if request.method() == Method::OPTIONS {
+        // No route takes OPTIONS: it reaches the method fallback, whose answer
+        // `preflight` turns into RabbitMQ's; like RabbitMQ, it needs no credentials.
+        return next.run(request).await;
+    }
     let principal = auth::basic_credentials(request.headers()).and_then(|(user, pass)| {
         let checked = auth::authenticate(&state.broker.access, &user, &pass, peer);
         state.broker.connections.totals.auth.http(checked.is_ok());

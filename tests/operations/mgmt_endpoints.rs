@@ -442,3 +442,42 @@ async fn user_writes_are_refused_with_rabbitmqs_reasons() {
         "Validation failed\n\npriority should be a number, actually was <<\"high\">>\n"
     );
 }
+
+/// `OPTIONS` (a browser's CORS preflight, sent without credentials) is 200 with an empty
+/// body and `allow` naming the path's methods in RabbitMQ 3.10.8's order, OPTIONS last;
+/// a path with no route gets `HEAD, GET, OPTIONS`, as there.
+#[tokio::test]
+async fn options_answers_the_allowed_methods_without_credentials() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let client = reqwest::Client::new();
+    for (path, allowed) in [
+        ("/api/overview", "HEAD, GET, OPTIONS"),
+        ("/api/queues/%2F/q1", "HEAD, GET, PUT, DELETE, OPTIONS"),
+        ("/api/queues/%2F/q1/", "HEAD, GET, PUT, DELETE, OPTIONS"),
+        ("/api/definitions", "HEAD, GET, POST, OPTIONS"),
+        ("/api/exchanges/%2F/amq.direct/publish", "POST, OPTIONS"),
+        ("/api/queues/%2F/q1/contents", "DELETE, OPTIONS"),
+        ("/api/auth", "HEAD, GET, OPTIONS"),
+        ("/api/no-such-thing", "HEAD, GET, OPTIONS"),
+    ] {
+        let r = guard(
+            client
+                .request(reqwest::Method::OPTIONS, format!("{}{path}", b.mgmt_url()))
+                .header("origin", "http://dashboard.example")
+                .header("access-control-request-method", "GET")
+                .send(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert_eq!(r.headers()["allow"], allowed, "{path}");
+        assert!(r.headers().get("www-authenticate").is_none(), "{path}");
+        assert_eq!(guard(r.bytes()).await.unwrap().len(), 0, "{path}");
+    }
+    // Other methods still need credentials.
+    let r = guard(client.get(format!("{}/api/overview", b.mgmt_url())).send())
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+}
