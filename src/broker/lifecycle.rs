@@ -30,6 +30,7 @@ impl Broker {
                 &name,
                 self.store.clone(),
                 Arc::clone(&self.alarms),
+                Arc::clone(&self.dead_letters),
             ))
         });
         created

@@ -4,6 +4,7 @@
 pub mod alarms;
 pub mod connections;
 pub mod consumer;
+pub mod dead_letter_totals;
 pub mod definitions;
 pub mod exchange;
 pub mod lifecycle;
@@ -71,6 +72,9 @@ pub struct Broker {
     pub store: Store,
     /// Open connections and their channels.
     pub connections: connections::ConnectionRegistry,
+    /// Messages dead-lettered (and at-least-once dead letters confirmed) on this node, for
+    /// `rabbitmq_global_messages_dead_lettered_*`; shared with every vhost.
+    pub dead_letters: Arc<dead_letter_totals::DeadLetterTotals>,
     /// Rates of the global message totals, computed by the sampler.
     pub sampler: crate::metrics::sampler::Sampler,
     /// When the broker started.
@@ -114,9 +118,15 @@ impl Broker {
             store.clone(),
         ));
         let access = Access::open(store.clone(), &settings.auth)?;
+        let dead_letters = Arc::new(dead_letter_totals::DeadLetterTotals::default());
         let vhosts = DashMap::new();
         for record in access.vhosts() {
-            let vhost = VHost::new(&record.name, store.clone(), Arc::clone(&alarms));
+            let vhost = VHost::new(
+                &record.name,
+                store.clone(),
+                Arc::clone(&alarms),
+                Arc::clone(&dead_letters),
+            );
             vhosts.insert(record.name, Arc::new(vhost));
         }
         let broker = Broker {
@@ -126,6 +136,7 @@ impl Broker {
             store,
             vhosts,
             connections: connections::ConnectionRegistry::default(),
+            dead_letters,
             sampler: crate::metrics::sampler::Sampler::default(),
             started_at: std::time::Instant::now(),
             next_connection_id: AtomicU64::new(1),

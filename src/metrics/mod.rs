@@ -11,10 +11,13 @@
 //!   [`raft`]: cluster mode's `rabbitmq_raft_*` series and a follower's scrape.
 
 pub mod counters;
+pub mod dead_letter;
 pub mod detailed;
 pub mod exposition;
 pub mod families;
 pub mod history;
+mod node_wide;
+mod object_tables;
 pub mod per_object;
 pub mod prometheus;
 pub mod queue_series;

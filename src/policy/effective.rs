@@ -8,6 +8,7 @@
 //! | `dead-letter-exchange`, `dead-letter-routing-key`, `overflow` | (policy only) | the argument wins |
 //! | `alternate-exchange` (exchanges) | (policy only) | the argument wins |
 //! | `delivery-limit` (quorum queues only) | the smaller | the smaller |
+//! | `dead-letter-strategy` (quorum queues only) | (policy only) | the argument wins |
 //!
 //! A value present on one side only is taken as it is. The "effective policy definition" a
 //! queue shows is the policy's definition with the operator policy's keys merged in (the
@@ -15,7 +16,9 @@
 
 use super::model::{Definition, Policy};
 use super::registry::Applied;
-use crate::broker::queue::args::{MAX_EXPIRY_MS, Overflow, QueueArgs, QueueLimits};
+use crate::broker::queue::args::{
+    DeadLetterStrategy, MAX_EXPIRY_MS, Overflow, QueueArgs, QueueLimits,
+};
 use crate::protocol::ShortStr;
 use bytes::Bytes;
 use serde_json::Value;
@@ -109,6 +112,13 @@ pub fn queue_limits(args: &QueueArgs, applied: &Applied) -> QueueLimits {
             args,
             applied_number(applied, "delivery-limit"),
         ),
+        dead_letter_strategy: args
+            .dead_letter_strategy
+            .or_else(|| {
+                policy_str(applied, "dead-letter-strategy")
+                    .and_then(|s| DeadLetterStrategy::parse(&s))
+            })
+            .unwrap_or_default(),
     }
 }
 
@@ -257,6 +267,36 @@ mod tests {
         // A declared drop-head is still an argument: the policy's overflow does not apply.
         let l = queue_limits(&args(&[("x-overflow", long("drop-head"))]), &ap);
         assert_eq!(l.overflow, Overflow::DropHead);
+    }
+
+    /// RabbitMQ 3.10.8's `dead_letter_handler`: the queue argument has precedence.
+    #[test]
+    fn the_dead_letter_strategy_argument_wins_over_the_policy() {
+        let quorum = |strategy: Option<&str>| {
+            let mut entries = vec![("x-queue-type", long("quorum"))];
+            if let Some(s) = strategy {
+                entries.push(("x-dead-letter-strategy", long(s)));
+            }
+            args(&entries)
+        };
+        let at_least_once = applied(Some(json!({"dead-letter-strategy": "at-least-once"})), None);
+        let strategy = |a: &QueueArgs, ap: &Applied| queue_limits(a, ap).dead_letter_strategy;
+        assert_eq!(
+            strategy(&quorum(None), &Applied::default()),
+            DeadLetterStrategy::AtMostOnce
+        );
+        assert_eq!(
+            strategy(&quorum(None), &at_least_once),
+            DeadLetterStrategy::AtLeastOnce
+        );
+        assert_eq!(
+            strategy(&quorum(Some("at-most-once")), &at_least_once),
+            DeadLetterStrategy::AtMostOnce
+        );
+        assert_eq!(
+            strategy(&quorum(Some("at-least-once")), &Applied::default()),
+            DeadLetterStrategy::AtLeastOnce
+        );
     }
 
     #[test]

@@ -30,6 +30,7 @@ mod mgmt_ui;
 mod perf_tool;
 mod policies;
 mod prometheus;
+mod prometheus_dead_letter;
 mod tls;
 mod tls_hostile;
 mod tls_sighup;

@@ -333,3 +333,195 @@ async fn auth_attempts_are_counted_by_protocol_and_outcome() {
     // total amqp/http, succeeded amqp/http, failed amqp/http
     assert_eq!(delta, vec![2.0, 2.0, 1.0, 1.0, 1.0, 1.0]);
 }
+
+/// The `channel` label of the one open channel, read from a per-object scrape.
+fn only_channel(s: &Scrape, metric: &str) -> String {
+    let found: Vec<_> = s.samples.iter().filter(|x| x.metric == metric).collect();
+    assert_eq!(found.len(), 1, "{metric}: {found:?}");
+    found[0]
+        .labels
+        .get("channel")
+        .expect("channel label")
+        .to_string()
+}
+
+/// `/metrics/per-object` carries every family `/metrics` does (node-wide ones included, as
+/// RabbitMQ 3.10.8's does), channel and connection families per object, and the queue
+/// byte and memory gauges; `/metrics` sums the new ones.
+#[tokio::test]
+async fn per_object_metrics_carry_channel_connection_queue_and_node_families() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let (_conn, ch, q) = traffic(&b).await;
+    guard(ch.basic_qos(7, lapin::options::BasicQosOptions { global: false }))
+        .await
+        .unwrap();
+    guard(ch.basic_qos(11, lapin::options::BasicQosOptions { global: true }))
+        .await
+        .unwrap();
+    let (_, s) = scrape(&b, "/metrics/per-object").await;
+    let amqp = [("protocol", "amqp091")];
+    assert_eq!(gauge(&s, "rabbitmq_connections", &[]), 1.0);
+    assert_eq!(gauge(&s, "rabbitmq_channels", &[]), 1.0);
+    assert_eq!(gauge(&s, "rabbitmq_queues", &[]), 1.0);
+    assert_eq!(counter(&s, "rabbitmq_connections_opened_total", &[]), 1.0);
+    assert_eq!(counter(&s, "rabbitmq_queues_declared_total", &[]), 1.0);
+    assert_eq!(
+        counter(&s, "rabbitmq_global_messages_received_total", &amqp),
+        4.0
+    );
+    assert_eq!(gauge(&s, "rabbitmq_global_publishers", &amqp), 1.0);
+    gauge(&s, "rabbitmq_process_resident_memory_bytes", &[]);
+
+    let channel = only_channel(&s, "rabbitmq_channel_prefetch");
+    let cl = [("channel", channel.as_str())];
+    assert_eq!(gauge(&s, "rabbitmq_consumer_prefetch", &cl), 7.0);
+    assert_eq!(gauge(&s, "rabbitmq_channel_prefetch", &cl), 11.0);
+    assert_eq!(gauge(&s, "rabbitmq_channel_messages_unacked", &cl), 1.0);
+    assert_eq!(gauge(&s, "rabbitmq_channel_messages_unconfirmed", &cl), 0.0);
+    assert_eq!(counter(&s, "rabbitmq_channel_get_ack_total", &cl), 1.0);
+    assert_eq!(counter(&s, "rabbitmq_channel_get_empty_total", &cl), 0.0);
+    assert_eq!(
+        counter(&s, "rabbitmq_channel_messages_confirmed_total", &cl),
+        4.0
+    );
+    assert_eq!(
+        counter(
+            &s,
+            "rabbitmq_channel_messages_unroutable_dropped_total",
+            &cl
+        ),
+        1.0
+    );
+    let conn_name = channel.trim_end_matches(" (1)");
+    assert_eq!(
+        gauge(
+            &s,
+            "rabbitmq_connection_channels",
+            &[("connection", conn_name)]
+        ),
+        1.0
+    );
+
+    let ql = [("vhost", "/"), ("queue", q.as_str())];
+    assert_eq!(gauge(&s, "rabbitmq_queue_messages_ready_bytes", &ql), 2.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_messages_unacked_bytes", &ql), 1.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_messages_ready_ram", &ql), 2.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_messages_unacked_ram", &ql), 1.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_consumer_capacity", &ql), 0.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_consumer_utilisation", &ql), 0.0);
+
+    let (_, s) = scrape(&b, "/metrics").await;
+    assert_eq!(gauge(&s, "rabbitmq_consumer_prefetch", &[]), 7.0);
+    assert_eq!(gauge(&s, "rabbitmq_channel_prefetch", &[]), 11.0);
+    assert_eq!(gauge(&s, "rabbitmq_connection_channels", &[]), 1.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_messages_ready_bytes", &[]), 2.0);
+    assert_eq!(gauge(&s, "rabbitmq_queue_messages_unacked_ram", &[]), 1.0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let started = gauge(&s, "process_start_time_seconds", &[]);
+    assert!(started > 0.0 && started <= now, "{started} vs {now}");
+    assert!(
+        s.samples
+            .iter()
+            .all(|x| x.metric != "rabbitmq_queue_consumer_capacity"),
+        "RabbitMQ's /metrics has no consumer capacity sum"
+    );
+}
+
+/// `/metrics/detailed` serves the channel, connection, churn, node, exchange and vhost
+/// families by RabbitMQ 3.10.8's `family` names, and only the ones asked for.
+#[tokio::test]
+async fn detailed_metrics_serve_channel_connection_node_and_exchange_families() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let (_conn, ch, q) = traffic(&b).await;
+    guard(ch.basic_qos(7, lapin::options::BasicQosOptions { global: false }))
+        .await
+        .unwrap();
+    guard(ch.queue_bind(
+        q.as_str().into(),
+        "amq.fanout".into(),
+        "".into(),
+        lapin::options::QueueBindOptions::default(),
+        FieldTable::default(),
+    ))
+    .await
+    .unwrap();
+    let (text, s) = scrape(
+        &b,
+        "/metrics/detailed?family=channel_metrics&family=connection_metrics\
+         &family=connection_churn_metrics&family=node_metrics&family=exchange_names\
+         &family=exchange_bindings&family=vhost_status",
+    )
+    .await;
+    let channel = only_channel(&s, "rabbitmq_detailed_consumer_prefetch");
+    let cl = [("channel", channel.as_str())];
+    assert_eq!(gauge(&s, "rabbitmq_detailed_consumer_prefetch", &cl), 7.0);
+    assert_eq!(
+        gauge(&s, "rabbitmq_detailed_channel_messages_unacked", &cl),
+        1.0
+    );
+    let connection = [("connection", channel.trim_end_matches(" (1)"))];
+    assert_eq!(
+        gauge(&s, "rabbitmq_detailed_connection_channels", &connection),
+        1.0
+    );
+    counter(
+        &s,
+        "rabbitmq_detailed_connection_incoming_packets_total",
+        &connection,
+    );
+    assert_eq!(
+        counter(&s, "rabbitmq_detailed_connections_opened_total", &[]),
+        1.0
+    );
+    assert_eq!(
+        counter(&s, "rabbitmq_detailed_queues_declared_total", &[]),
+        1.0
+    );
+    gauge(&s, "rabbitmq_detailed_process_max_fds", &[]);
+    gauge(&s, "rabbitmq_detailed_erlang_uptime_seconds", &[]);
+    let fanout = [
+        ("vhost", "/"),
+        ("exchange", "amq.fanout"),
+        ("type", "fanout"),
+    ];
+    let direct = [
+        ("vhost", "/"),
+        ("exchange", "amq.direct"),
+        ("type", "direct"),
+    ];
+    assert_eq!(
+        gauge(&s, "rabbitmq_cluster_exchange_bindings", &fanout),
+        1.0
+    );
+    assert_eq!(
+        gauge(&s, "rabbitmq_cluster_exchange_bindings", &direct),
+        0.0
+    );
+    assert_eq!(gauge(&s, "rabbitmq_cluster_exchange_name", &direct), 1.0);
+    assert!(
+        s.samples
+            .iter()
+            .filter(|x| x.metric == "rabbitmq_cluster_exchange_name")
+            .all(|x| x.labels.get("exchange") != Some("")),
+        "the default exchange is not listed"
+    );
+    assert_eq!(
+        gauge(&s, "rabbitmq_cluster_vhost_status", &[("vhost", "/")]),
+        1.0
+    );
+    // Families not asked for are absent.
+    for absent in [
+        "rabbitmq_detailed_channel_messages_published_total",
+        "rabbitmq_detailed_connection_incoming_bytes_total",
+        "rabbitmq_detailed_process_open_fds",
+        "rabbitmq_detailed_queue_messages",
+        "rabbitmq_connections ",
+    ] {
+        assert!(!text.contains(absent), "{absent} in\n{text}");
+    }
+}

@@ -33,6 +33,31 @@ pub enum Overflow {
     RejectPublishDlx,
 }
 
+/// A quorum queue's dead-letter strategy, as declared (`x-dead-letter-strategy`) or set by
+/// a policy (`dead-letter-strategy`). Warren moves a dead-lettered message to its targets
+/// in one step either way; the strategy decides how RabbitMQ's dead-letter counters label
+/// it (see [`crate::broker::dead_letter_totals::Strategy::of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeadLetterStrategy {
+    /// "at-most-once" (the default).
+    #[default]
+    AtMostOnce,
+    /// "at-least-once": in effect only with a dead-letter exchange and overflow
+    /// reject-publish, as RabbitMQ requires.
+    AtLeastOnce,
+}
+
+impl DeadLetterStrategy {
+    /// The strategy a declared or policy value names ("at-least-once" | "at-most-once").
+    pub fn parse(value: &[u8]) -> Option<DeadLetterStrategy> {
+        match value {
+            b"at-most-once" => Some(DeadLetterStrategy::AtMostOnce),
+            b"at-least-once" => Some(DeadLetterStrategy::AtLeastOnce),
+            _ => None,
+        }
+    }
+}
+
 /// The queue type named by `x-queue-type`. The type decides which arguments are valid and
 /// which declare flags are allowed; quorum queues also count deliveries (see
 /// [`super::quorum`]). Replication is the cluster's job; on one node every type keeps its
@@ -169,6 +194,8 @@ pub struct QueueArgs {
     /// x-delivery-limit of a quorum queue, when an integer (RabbitMQ accepts any value but
     /// only a number ever limits; a negative one drops a message at its first return).
     pub delivery_limit: Option<i64>,
+    /// x-dead-letter-strategy of a quorum queue, when declared (it wins over a policy's).
+    pub dead_letter_strategy: Option<DeadLetterStrategy>,
 }
 
 /// The limits a queue acts on: its declared arguments merged with the policy and operator
@@ -193,6 +220,8 @@ pub struct QueueLimits {
     /// Quorum queues: a message returned more often than this is dead-lettered (reason
     /// `delivery_limit`) instead of requeued. Always `None` for other queue types.
     pub delivery_limit: Option<i64>,
+    /// Quorum queues: the dead-letter strategy (the argument, else the policy's).
+    pub dead_letter_strategy: DeadLetterStrategy,
 }
 
 impl QueueArgs {
@@ -207,6 +236,7 @@ impl QueueArgs {
             dead_letter_exchange: self.dead_letter_exchange.clone(),
             dead_letter_routing_key: self.dead_letter_routing_key.clone(),
             delivery_limit: self.delivery_limit,
+            dead_letter_strategy: self.dead_letter_strategy.unwrap_or_default(),
         }
     }
 }
@@ -297,6 +327,9 @@ impl QueueArgs {
             delivery_limit: (queue_type == QueueType::Quorum)
                 .then(|| arguments.get("x-delivery-limit").and_then(int_value))
                 .flatten(),
+            dead_letter_strategy: string("x-dead-letter-strategy")
+                .filter(|_| queue_type == QueueType::Quorum)
+                .and_then(|s| DeadLetterStrategy::parse(&s)),
         })
     }
 }

@@ -386,3 +386,30 @@ fn erlang_strings() {
          100,101,32,39,97,1,39]"
     );
 }
+
+#[test]
+fn a_quorum_queue_keeps_its_declared_dead_letter_strategy() {
+    let quorum = |extra: &[(&str, FieldValue)]| {
+        let mut entries = vec![("x-queue-type", s("quorum"))];
+        entries.extend(extra.iter().cloned());
+        parse(&entries).unwrap()
+    };
+    assert_eq!(quorum(&[]).dead_letter_strategy, None);
+    let at_least_once = quorum(&[("x-dead-letter-strategy", s("at-least-once"))]);
+    assert_eq!(
+        at_least_once.dead_letter_strategy,
+        Some(DeadLetterStrategy::AtLeastOnce)
+    );
+    assert_eq!(
+        at_least_once.limits().dead_letter_strategy,
+        DeadLetterStrategy::AtLeastOnce
+    );
+    assert_eq!(
+        quorum(&[("x-dead-letter-strategy", s("at-most-once"))]).dead_letter_strategy,
+        Some(DeadLetterStrategy::AtMostOnce)
+    );
+    assert_eq!(
+        QueueArgs::default().limits().dead_letter_strategy,
+        DeadLetterStrategy::AtMostOnce
+    );
+}

@@ -5,7 +5,9 @@
 use super::args::Overflow;
 use super::dead_letter::DeathReason;
 use super::{DeadLetters, Inner, Queue, delivery_count};
+use crate::broker::dead_letter_totals::Strategy;
 use crate::broker::message::QueuedMessage;
+use crate::broker::vhost::DeadLetterOutcome;
 use std::sync::Arc;
 use tokio::time::Instant;
 
@@ -139,35 +141,50 @@ impl Queue {
         self.dead_letter(dead);
     }
 
-    /// Sends messages to the queue's dead-letter exchange (dropped when it has none).
+    /// Sends messages to the queue's dead-letter exchange (dropped when it has none), and
+    /// counts each once in the node's dead-letter totals (by reason, queue type and
+    /// strategy; see [`crate::broker::dead_letter_totals`]).
     pub(super) fn dead_letter(&self, dead: DeadLetters) {
         if dead.is_empty() {
             return;
         }
-        let forget = |dead: &DeadLetters| {
-            for (qm, _) in dead {
-                self.forget_stored(qm);
-            }
-        };
-        let (dlx, dlrk) = {
+        let (dlx, dlrk, strategy) = {
             let inner = self.inner.lock();
             (
                 inner.limits.dead_letter_exchange.clone(),
                 inner.limits.dead_letter_routing_key.clone(),
+                Strategy::of(self.args.queue_type, &inner.limits),
             )
         };
-        let (Some(dlx), Some(vhost)) = (dlx, self.vhost.upgrade()) else {
-            forget(&dead);
+        let queue_type = self.args.queue_type;
+        let Some(vhost) = self.vhost.upgrade() else {
+            for (qm, _) in &dead {
+                self.forget_stored(qm);
+            }
+            return;
+        };
+        let totals = &vhost.dead_letters;
+        let Some(dlx) = dlx else {
+            for (qm, reason) in &dead {
+                totals.record(*reason, queue_type, Strategy::Disabled);
+                self.forget_stored(qm);
+            }
             return;
         };
         // One group per message: in cluster mode its copies and its removal are one log
         // entry, so after a failover it is in exactly one place. (On one node the copies
         // are queued to the store first, so a crash never loses both.)
         for (qm, reason) in &dead {
-            self.store.atomically(|| {
-                vhost.dead_letter(&qm.message, self, &dlx, dlrk.as_ref(), *reason);
+            let outcome = self.store.atomically(|| {
+                let outcome = vhost.dead_letter(&qm.message, self, &dlx, dlrk.as_ref(), *reason);
                 self.forget_stored(qm);
+                outcome
             });
+            let counted = strategy.counted(*reason, outcome.exchange_found());
+            totals.record(*reason, queue_type, counted);
+            if counted == Strategy::AtLeastOnce && outcome == DeadLetterOutcome::Confirmed {
+                totals.record_confirmed();
+            }
         }
     }
 }

@@ -23,6 +23,25 @@ pub(crate) fn original_routing_keys(message: &Message) -> Vec<Bytes> {
     keys
 }
 
+/// What became of a message sent to its queue's dead-letter exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeadLetterOutcome {
+    /// The dead-letter exchange does not exist: the message was dropped.
+    NoExchange,
+    /// Published to the exchange, but routed to no queue (or only into a cycle), or a
+    /// queue refused it (full, with reject-publish).
+    Unconfirmed,
+    /// Every queue the copy was routed to (at least one) took it.
+    Confirmed,
+}
+
+impl DeadLetterOutcome {
+    /// Whether the dead-letter exchange existed.
+    pub fn exchange_found(self) -> bool {
+        self != DeadLetterOutcome::NoExchange
+    }
+}
+
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -33,7 +52,8 @@ fn now_secs() -> u64 {
 impl VHost {
     /// Publishes a copy of `message`, which left `from` for `reason`, to exchange `dlx`
     /// with routing key `dlrk` (the message's own keys when `None`).
-    /// A missing dead-letter exchange drops it, as in RabbitMQ.
+    /// A missing dead-letter exchange drops it, as in RabbitMQ. Says whether the exchange
+    /// existed and whether the queues it routed to took the copy.
     pub fn dead_letter(
         &self,
         message: &Message,
@@ -41,7 +61,7 @@ impl VHost {
         dlx: &ShortStr,
         dlrk: Option<&ShortStr>,
         reason: DeathReason,
-    ) {
+    ) -> DeadLetterOutcome {
         let original = original_routing_keys(message);
         let queue_name = from.name().to_string_lossy();
         let ctx = DeathContext {
@@ -54,7 +74,11 @@ impl VHost {
         };
         let Ok(props) = dead_letter_properties(&message.raw_properties, &ctx) else {
             tracing::warn!(queue = %queue_name, "cannot dead-letter a message with bad properties");
-            return;
+            return if dlx.is_empty() || self.exchange(dlx).is_some() {
+                DeadLetterOutcome::Unconfirmed
+            } else {
+                DeadLetterOutcome::NoExchange
+            };
         };
         // x-death lists the routing key and CC keys; routing also uses the BCC keys.
         let mut all_keys = original;
@@ -70,7 +94,8 @@ impl VHost {
                 .route_more(dlx, &key, &props, &mut scratch, false)
                 .is_err()
             {
-                return;
+                // The only error without the internal check: no such exchange.
+                return DeadLetterOutcome::NoExchange;
             }
             first_key.get_or_insert(key);
         }
@@ -93,16 +118,28 @@ impl VHost {
             store_gate: Default::default(),
         });
         let mut entries = Vec::new();
+        let (mut taken, mut refused) = (0usize, false);
         for target in scratch.queues.drain(..) {
             let name = target.name().to_string_lossy();
             if is_cycle(&copy.raw_properties, &name, reason) {
                 tracing::debug!(queue = %name, "dead-letter cycle, message dropped");
                 continue;
             }
-            if let PublishOutcome::Accepted(Some(entry)) = target.publish(Arc::clone(&copy)) {
-                entries.push((Arc::clone(&target), entry));
+            match target.publish(Arc::clone(&copy)) {
+                PublishOutcome::Accepted(entry) => {
+                    taken += 1;
+                    if let Some(entry) = entry {
+                        entries.push((Arc::clone(&target), entry));
+                    }
+                }
+                PublishOutcome::Rejected => refused = true,
             }
         }
         super::persist::store_publish(&self.alarms, &self.store, &copy, entries, None);
+        if taken > 0 && !refused {
+            DeadLetterOutcome::Confirmed
+        } else {
+            DeadLetterOutcome::Unconfirmed
+        }
     }
 }

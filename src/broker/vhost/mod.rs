@@ -8,10 +8,12 @@ mod persist;
 mod policies;
 mod topology;
 
+pub use dead_letter::DeadLetterOutcome;
 pub(crate) use persist::store_publish;
 pub use topology::{QueueDeclareRequest, QueueDeclared};
 
 use crate::broker::alarms::Alarms;
+use crate::broker::dead_letter_totals::DeadLetterTotals;
 use crate::broker::exchange::{Destination, Exchange, ExchangeKind};
 use crate::broker::queue::Queue;
 use crate::error::{AmqpError, AmqpResult};
@@ -53,6 +55,8 @@ pub struct VHost {
     pub store: Store,
     /// Resource alarms (a failed store write raises the disk alarm).
     pub alarms: Arc<Alarms>,
+    /// The node's dead-letter totals (its queues count what they dead-letter there).
+    pub dead_letters: Arc<DeadLetterTotals>,
     /// Policies and operator policies (changed under the topology lock).
     policies: parking_lot::RwLock<crate::policy::Policies>,
     /// Queues declared, created and deleted in this vhost.
@@ -87,8 +91,14 @@ pub struct RouteScratch {
 }
 
 impl VHost {
-    /// A vhost with the predeclared `amq.*` exchanges.
-    pub fn new(name: &str, store: Store, alarms: Arc<Alarms>) -> VHost {
+    /// A vhost with the predeclared `amq.*` exchanges, counting what its queues dead-letter
+    /// in `dead_letters`.
+    pub fn new(
+        name: &str,
+        store: Store,
+        alarms: Arc<Alarms>,
+        dead_letters: Arc<DeadLetterTotals>,
+    ) -> VHost {
         let exchanges = DashMap::new();
         for (xname, kind, internal) in PREDECLARED {
             let name = ShortStr::from_static(xname);
@@ -102,6 +112,7 @@ impl VHost {
             topology: Mutex::new(()),
             store,
             alarms,
+            dead_letters,
             policies: parking_lot::RwLock::default(),
             churn: QueueChurn::default(),
             history: Default::default(),
