@@ -554,3 +554,34 @@ async fn a_publish_dead_lettered_on_arrival_is_still_confirmed_with_an_ack() {
         )
     );
 }
+
+/// RabbitMQ drops a deleted queue's unacked messages with it: rejecting one afterwards
+/// dead-letters nothing (checked live against RabbitMQ 3.10.8).
+#[tokio::test]
+async fn a_message_rejected_after_its_queue_was_deleted_is_not_dead_lettered() {
+    let broker = TestBroker::start().await;
+    let mut dl = setup(&broker, "fanout", "").await;
+    let src = unique("src");
+    declare(
+        &mut dl.ops,
+        1,
+        &src,
+        &[("x-dead-letter-exchange", vstr(&dl.dlx))],
+    )
+    .await;
+    publish_body(&mut dl.ops, 1, "", &src, "m").await;
+    let m = get_msg(&mut dl.ops, 1, &src, false)
+        .await
+        .expect("the published message");
+    let delete = common::raw::Args::new()
+        .u16(0)
+        .shortstr(&src)
+        .bits(&[false, false, false])
+        .build();
+    dl.ops.send_method(1, 50, 40, &delete).await;
+    Box::pin(dl.ops.expect_method(50, 41)).await;
+    reject(&mut dl.ops, 1, m.delivery_tag, false).await;
+    // Had the rejected message been dead-lettered, it would reach the sink first.
+    publish_body(&mut dl.ops, 1, &dl.dlx, "", "sentinel").await;
+    assert_eq!(next_msg(&mut dl.sink).await.text(), "sentinel");
+}

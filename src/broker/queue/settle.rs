@@ -131,9 +131,17 @@ impl Queue {
         }
     }
 
-    /// basic.reject / nack without requeue: the messages are settled and dead-lettered.
+    /// basic.reject / nack without requeue: the messages are settled and dead-lettered;
+    /// a deleted queue's are only forgotten (RabbitMQ drops the unacked messages of a
+    /// queue when it is deleted, so a later reject has nothing to dead-letter).
     pub fn reject(self: &Arc<Self>, messages: Vec<QueuedMessage>) {
         self.settle_counts(&messages);
+        if self.is_deleted() {
+            for qm in &messages {
+                self.forget_stored(qm);
+            }
+            return;
+        }
         let dead = messages
             .into_iter()
             .map(|qm| (qm, DeathReason::Rejected))
