@@ -31,25 +31,6 @@ pub(super) struct Objects<'a> {
 /// A node-wide family that `/metrics/detailed` can select.
 pub(super) type NodeRow = Row<fn(&Broker) -> u64>;
 
-const fn node_row(
-    name: &'static str,
-    detailed: &'static str,
-    help: &'static str,
-    kind: Kind,
-    group: &'static [&'static str],
-    value: fn(&Broker) -> u64,
-) -> NodeRow {
-    Row {
-        name,
-        detailed,
-        help,
-        kind,
-        groups: group,
-        aggregated: true,
-        value,
-    }
-}
-
 const CHURN: &[&str] = &["connection_churn_metrics"];
 const NODE_COARSE: &[&str] = &["node_coarse_metrics"];
 const NODE_METRICS: &[&str] = &["node_metrics"];
@@ -61,7 +42,7 @@ fn queue_churn(broker: &Broker, count: fn(&VHost) -> u64) -> u64 {
 
 /// The churn counters and resource gauges, in rabbitmq_prometheus 3.10's groups.
 pub(super) const NODE: [NodeRow; 16] = [
-    node_row(
+    Row::new(
         "rabbitmq_connections_opened",
         "rabbitmq_detailed_connections_opened",
         "Total number of connections opened",
@@ -69,7 +50,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| b.connections.totals.connections_opened.load(Relaxed),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_connections_closed",
         "rabbitmq_detailed_connections_closed",
         "Total number of connections closed or terminated",
@@ -77,7 +58,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| b.connections.totals.connections_closed.load(Relaxed),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_channels_opened",
         "rabbitmq_detailed_channels_opened",
         "Total number of channels opened",
@@ -85,7 +66,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| b.connections.totals.channels_opened.load(Relaxed),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_channels_closed",
         "rabbitmq_detailed_channels_closed",
         "Total number of channels closed",
@@ -93,7 +74,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| b.connections.totals.channels_closed.load(Relaxed),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_queues_declared",
         "rabbitmq_detailed_queues_declared",
         "Total number of queues declared",
@@ -101,7 +82,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| queue_churn(b, |v| v.churn.declared.load(Relaxed)),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_queues_created",
         "rabbitmq_detailed_queues_created",
         "Total number of queues created",
@@ -109,7 +90,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| queue_churn(b, |v| v.churn.created.load(Relaxed)),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_queues_deleted",
         "rabbitmq_detailed_queues_deleted",
         "Total number of queues deleted",
@@ -117,7 +98,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         CHURN,
         |b| queue_churn(b, |v| v.churn.deleted.load(Relaxed)),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_process_open_fds",
         "rabbitmq_detailed_process_open_fds",
         "Open file descriptors",
@@ -125,7 +106,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_COARSE,
         |_| open_fds(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_process_open_tcp_sockets",
         "rabbitmq_detailed_process_open_tcp_sockets",
         "Open TCP sockets",
@@ -133,7 +114,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_COARSE,
         |b| b.connections.len() as u64,
     ),
-    node_row(
+    Row::new(
         "rabbitmq_process_resident_memory_bytes",
         "rabbitmq_detailed_process_resident_memory_bytes",
         "Memory used in bytes",
@@ -141,7 +122,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_COARSE,
         |_| resident_memory(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_disk_space_available_bytes",
         "rabbitmq_detailed_disk_space_available_bytes",
         "Disk space available in bytes",
@@ -149,7 +130,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_COARSE,
         |b| b.alarms.disk_free(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_process_max_fds",
         "rabbitmq_detailed_process_max_fds",
         "Open file descriptors limit",
@@ -157,7 +138,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_METRICS,
         |_| max_fds(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_process_max_tcp_sockets",
         "rabbitmq_detailed_process_max_tcp_sockets",
         "Open TCP sockets limit",
@@ -165,7 +146,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_METRICS,
         |_| max_fds(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_resident_memory_limit_bytes",
         "rabbitmq_detailed_resident_memory_limit_bytes",
         "Memory high watermark in bytes",
@@ -173,7 +154,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_METRICS,
         |b| b.alarms.memory_limit(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_disk_space_available_limit_bytes",
         "rabbitmq_detailed_disk_space_available_limit_bytes",
         "Free disk space low watermark in bytes",
@@ -181,7 +162,7 @@ pub(super) const NODE: [NodeRow; 16] = [
         NODE_METRICS,
         |b| b.alarms.disk_free_limit(),
     ),
-    node_row(
+    Row::new(
         "rabbitmq_erlang_uptime_seconds",
         "rabbitmq_detailed_erlang_uptime_seconds",
         "Node uptime",

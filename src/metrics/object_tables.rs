@@ -34,6 +34,26 @@ pub(super) struct Row<V> {
 }
 
 impl<V> Row<V> {
+    /// A row that `/metrics` sums.
+    pub(super) const fn new(
+        name: &'static str,
+        detailed: &'static str,
+        help: &'static str,
+        kind: Kind,
+        groups: &'static [&'static str],
+        value: V,
+    ) -> Row<V> {
+        Row {
+            name,
+            detailed,
+            help,
+            kind,
+            groups,
+            aggregated: true,
+            value,
+        }
+    }
+
     /// True when one of `families` (a `/metrics/detailed` request's) selects this row.
     pub(super) fn selected_by(&self, families: &[String]) -> bool {
         self.groups.iter().any(|g| families.iter().any(|f| f == g))
@@ -45,25 +65,6 @@ pub(super) type QueueRow = Row<fn(&Queue) -> u64>;
 
 const COARSE: &[&str] = &["queue_coarse_metrics"];
 const QUEUE_METRICS: &[&str] = &["queue_metrics"];
-
-const fn queue_row(
-    name: &'static str,
-    detailed: &'static str,
-    help: &'static str,
-    kind: Kind,
-    groups: &'static [&'static str],
-    value: fn(&Queue) -> u64,
-) -> QueueRow {
-    Row {
-        name,
-        detailed,
-        help,
-        kind,
-        groups,
-        aggregated: true,
-        value,
-    }
-}
 
 /// Ready messages still in memory (not paged out).
 fn ready_ram(queue: &Queue) -> u64 {
@@ -85,7 +86,7 @@ fn consumer_capacity(queue: &Queue) -> u64 {
 
 /// Every queue family, in rabbitmq_prometheus 3.10's order.
 pub(super) const QUEUES: [QueueRow; 19] = [
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_ready",
         "rabbitmq_detailed_queue_messages_ready",
         "Messages ready to be delivered to consumers",
@@ -93,7 +94,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         COARSE,
         |q| q.stats.gauges.get(q::READY),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_unacked",
         "rabbitmq_detailed_queue_messages_unacked",
         "Messages delivered to consumers but not yet acknowledged",
@@ -101,7 +102,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         COARSE,
         |q| q.stats.gauges.get(q::UNACKED),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages",
         "rabbitmq_detailed_queue_messages",
         "Sum of ready and unacknowledged messages - total queue depth",
@@ -109,7 +110,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         COARSE,
         |q| q.stats.gauges.get(q::MESSAGES),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_consumers",
         "rabbitmq_detailed_queue_consumers",
         "Consumers on a queue",
@@ -119,7 +120,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
     ),
     Row {
         aggregated: false,
-        ..queue_row(
+        ..Row::new(
             "rabbitmq_queue_consumer_capacity",
             "rabbitmq_detailed_queue_consumer_capacity",
             "Consumer capacity",
@@ -128,7 +129,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
             consumer_capacity,
         )
     },
-    queue_row(
+    Row::new(
         "rabbitmq_queue_consumer_utilisation",
         "rabbitmq_detailed_queue_consumer_utilisation",
         "Same as consumer capacity",
@@ -136,7 +137,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         consumer_capacity,
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_process_memory_bytes",
         "rabbitmq_detailed_queue_process_memory_bytes",
         "Memory in bytes used by the queue's messages",
@@ -144,7 +145,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         message_bytes,
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_ram",
         "rabbitmq_detailed_queue_messages_ram",
         "Ready and unacknowledged messages stored in memory",
@@ -155,7 +156,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
             g.get(q::MESSAGES).saturating_sub(g.get(q::PAGED_OUT))
         },
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_ram_bytes",
         "rabbitmq_detailed_queue_messages_ram_bytes",
         "Size of ready and unacknowledged messages stored in memory",
@@ -163,7 +164,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| message_bytes(q).saturating_sub(q.stats.gauges.get(q::PAGED_OUT_BYTES)),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_ready_ram",
         "rabbitmq_detailed_queue_messages_ready_ram",
         "Ready messages stored in memory",
@@ -171,7 +172,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         ready_ram,
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_unacked_ram",
         "rabbitmq_detailed_queue_messages_unacked_ram",
         "Unacknowledged messages stored in memory",
@@ -179,7 +180,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::UNACKED),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_persistent",
         "rabbitmq_detailed_queue_messages_persistent",
         "Persistent messages",
@@ -187,7 +188,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::PERSISTENT),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_persistent_bytes",
         "rabbitmq_detailed_queue_messages_persistent_bytes",
         "Size in bytes of persistent messages",
@@ -195,7 +196,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::PERSISTENT_BYTES),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_bytes",
         "rabbitmq_detailed_queue_messages_bytes",
         "Size in bytes of ready and unacknowledged messages",
@@ -203,7 +204,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         message_bytes,
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_ready_bytes",
         "rabbitmq_detailed_queue_messages_ready_bytes",
         "Size in bytes of ready messages",
@@ -211,7 +212,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::READY_BYTES),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_unacked_bytes",
         "rabbitmq_detailed_queue_messages_unacked_bytes",
         "Size in bytes of all unacknowledged messages",
@@ -219,7 +220,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::UNACKED_BYTES),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_paged_out",
         "rabbitmq_detailed_queue_messages_paged_out",
         "Messages paged out to disk",
@@ -227,7 +228,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::PAGED_OUT),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_paged_out_bytes",
         "rabbitmq_detailed_queue_messages_paged_out_bytes",
         "Size in bytes of messages paged out to disk",
@@ -235,7 +236,7 @@ pub(super) const QUEUES: [QueueRow; 19] = [
         QUEUE_METRICS,
         |q| q.stats.gauges.get(q::PAGED_OUT_BYTES),
     ),
-    queue_row(
+    Row::new(
         "rabbitmq_queue_messages_published",
         "rabbitmq_detailed_queue_messages_published",
         "Total number of messages published to queues",
@@ -273,15 +274,7 @@ const fn channel_row(
         ChannelValue::Counter(_) => Counter,
         ChannelValue::Gauge(_) => Gauge,
     };
-    Row {
-        name,
-        detailed,
-        help,
-        kind,
-        groups,
-        aggregated: true,
-        value,
-    }
+    Row::new(name, detailed, help, kind, groups, value)
 }
 
 /// Every channel family, in rabbitmq_prometheus 3.10's order.
@@ -403,28 +396,9 @@ pub(super) const CHANNELS: [ChannelRow; 16] = [
 /// A connection family's row.
 pub(super) type ConnectionRow = Row<fn(&ConnectionEntry) -> u64>;
 
-const fn connection_row(
-    name: &'static str,
-    detailed: &'static str,
-    help: &'static str,
-    kind: Kind,
-    group: &'static [&'static str],
-    value: fn(&ConnectionEntry) -> u64,
-) -> ConnectionRow {
-    Row {
-        name,
-        detailed,
-        help,
-        kind,
-        groups: group,
-        aggregated: true,
-        value,
-    }
-}
-
 /// Every connection family, in rabbitmq_prometheus 3.10's order.
 pub(super) const CONNECTIONS: [ConnectionRow; 5] = [
-    connection_row(
+    Row::new(
         "rabbitmq_connection_incoming_bytes",
         "rabbitmq_detailed_connection_incoming_bytes",
         "Total number of bytes received on a connection",
@@ -432,7 +406,7 @@ pub(super) const CONNECTIONS: [ConnectionRow; 5] = [
         &["connection_coarse_metrics"],
         |conn| conn.details.io.get(sock::RECV_OCT),
     ),
-    connection_row(
+    Row::new(
         "rabbitmq_connection_outgoing_bytes",
         "rabbitmq_detailed_connection_outgoing_bytes",
         "Total number of bytes sent on a connection",
@@ -440,7 +414,7 @@ pub(super) const CONNECTIONS: [ConnectionRow; 5] = [
         &["connection_coarse_metrics"],
         |conn| conn.details.io.get(sock::SEND_OCT),
     ),
-    connection_row(
+    Row::new(
         "rabbitmq_connection_incoming_packets",
         "rabbitmq_detailed_connection_incoming_packets",
         "Total number of packets received on a connection",
@@ -448,7 +422,7 @@ pub(super) const CONNECTIONS: [ConnectionRow; 5] = [
         &["connection_metrics"],
         |conn| conn.details.io.get(sock::RECV_CNT),
     ),
-    connection_row(
+    Row::new(
         "rabbitmq_connection_outgoing_packets",
         "rabbitmq_detailed_connection_outgoing_packets",
         "Total number of packets sent on a connection",
@@ -456,7 +430,7 @@ pub(super) const CONNECTIONS: [ConnectionRow; 5] = [
         &["connection_metrics"],
         |conn| conn.details.io.get(sock::SEND_CNT),
     ),
-    connection_row(
+    Row::new(
         "rabbitmq_connection_channels",
         "rabbitmq_detailed_connection_channels",
         "Channels on a connection",
