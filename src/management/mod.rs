@@ -253,6 +253,27 @@ pub fn router(state: AppState) -> Router {
             without_trailing_slash,
         ))
         .layer(axum::middleware::from_fn(preflight))
+        .layer(axum::middleware::from_fn(refuse_bad_escapes))
+}
+
+/// A request whose path or query has a `%` not followed by two hex digits is 400 with an
+/// empty body, before anything else looks at it, as RabbitMQ's HTTP server answers it.
+async fn refuse_bad_escapes(request: Request, next: Next) -> Response {
+    let uri = request.uri();
+    if has_bad_escape(uri.path()) || uri.query().is_some_and(has_bad_escape) {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    next.run(request).await
+}
+
+/// True when `text` has a `%` that does not start a two-hex-digit escape.
+fn has_bad_escape(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let hex = |i: usize| bytes.get(i).is_some_and(u8::is_ascii_hexdigit);
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'%' && !(hex(i + 1) && hex(i + 2)))
 }
 
 /// The methods an `allow` header lists, in RabbitMQ's order (OPTIONS is added last).

@@ -481,3 +481,33 @@ async fn options_answers_the_allowed_methods_without_credentials() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
+
+/// A `%` that does not start a two-hex-digit escape, in the path or the query, is 400 with
+/// an empty body before authentication, as RabbitMQ 3.10.8 answers it; good escapes
+/// (`%2F`) still work.
+#[tokio::test]
+async fn a_bad_percent_escape_is_400_with_an_empty_body() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let client = reqwest::Client::new();
+    for path in [
+        "/api/queues/%ZZ",
+        "/api/queues/%2F/%2",
+        "/api/queues/%",
+        "/api/queues?name=%ZZ",
+        "/api/overview?columns=node%G1",
+    ] {
+        let r = guard(client.get(format!("{}{path}", b.mgmt_url())).send())
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 400, "{path}");
+        assert!(r.headers().get("www-authenticate").is_none(), "{path}");
+        assert_eq!(guard(r.bytes()).await.unwrap().len(), 0, "{path}");
+    }
+    let api = Api::new(&b);
+    assert_eq!(api.get("/api/vhosts/%2F").await["name"], "/");
+    assert_eq!(
+        api.call("GET", "/api/queues/%2F/%41bsent", None).await.0,
+        404
+    );
+}
