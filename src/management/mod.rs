@@ -191,6 +191,10 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes", get(nodes::list))
         .route("/nodes/{name}", get(nodes::get))
         .route("/nodes/{name}/memory", get(nodes::memory))
+        .route(
+            "/rebalance/queues",
+            axum::routing::post(nodes::rebalance_queues),
+        )
         .route("/health/checks/alarms", get(health::alarms))
         .route("/health/checks/local-alarms", get(health::alarms))
         .route("/health/checks/virtual-hosts", get(health::virtual_hosts))

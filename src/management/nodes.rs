@@ -13,8 +13,8 @@ use super::memory::Breakdown;
 use crate::broker::alarms::{Alarm, Alarms, resident_memory};
 use crate::cluster::view::{ClusterView, MemberView};
 use axum::extract::{Path, Query, State};
-use axum::http::HeaderMap;
 use axum::http::header::{AUTHORIZATION, HeaderValue};
+use axum::http::{HeaderMap, StatusCode};
 use axum::{Extension, Json};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -284,4 +284,13 @@ pub(super) async fn memory(
     Ok(Json(
         json!({"memory": Breakdown::measure(&state).to_json()}),
     ))
+}
+
+/// `POST /api/rebalance/queues` (administrators): RabbitMQ moves queue leaders so that
+/// each node leads a fair share. Warren's queues have one leader, the cluster's (or the
+/// single node), so there is nothing to move: accepted at once (204), as RabbitMQ accepts
+/// the request before the work starts.
+pub(super) async fn rebalance_queues(Extension(p): Extension<Principal>) -> ApiResult<StatusCode> {
+    p.require_administrator()?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -511,3 +511,36 @@ async fn a_bad_percent_escape_is_400_with_an_empty_body() {
         404
     );
 }
+
+/// `POST /api/rebalance/queues` is accepted (204) for an administrator and refused (401,
+/// "Not administrator user") for a monitoring user, as RabbitMQ 3.10.8 answers; GET is 405.
+#[tokio::test]
+async fn rebalancing_queues_is_accepted_for_administrators_only() {
+    skip_if_external!();
+    let b = TestBroker::start().await;
+    let api = Api::new(&b);
+    assert_eq!(api.call("POST", "/api/rebalance/queues", None).await.0, 204);
+    assert_eq!(api.call("GET", "/api/rebalance/queues", None).await.0, 405);
+    let (status, _) = api
+        .call(
+            "PUT",
+            "/api/users/watcher",
+            Some(json!({"password": "pw", "tags": "monitoring"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let r = guard(
+        reqwest::Client::new()
+            .post(format!("{}/api/rebalance/queues", b.mgmt_url()))
+            .basic_auth("watcher", Some("pw"))
+            .send(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    let body: Value = guard(r.json()).await.unwrap();
+    assert_eq!(
+        body,
+        json!({"error": "not_authorised", "reason": "Not administrator user"})
+    );
+}
