@@ -84,6 +84,18 @@ pub struct Broker {
 }
 
 impl Broker {
+    /// The cluster's name as clients and tools see it (AMQP `cluster_name`, the
+    /// management API, Prometheus' `rabbitmq_cluster`): `server.cluster_name` when set,
+    /// else [`cluster_name`], as RabbitMQ's `cluster_name` setting names it everywhere.
+    pub fn cluster_name(&self) -> String {
+        let configured = &self.settings.server.cluster_name;
+        if configured.is_empty() {
+            cluster_name().to_string()
+        } else {
+            configured.clone()
+        }
+    }
+
     /// Opens the store in the data directory, creates the configured vhosts and recovers
     /// durable exchanges, queues (with their persistent messages) and bindings.
     pub fn open(settings: Arc<Settings>) -> Result<Broker, StoreError> {

@@ -97,7 +97,13 @@ pub fn name_process(settings: &Settings, node: &ClusterNode) {
     if !crate::broker::set_node_name(name.clone()) {
         tracing::warn!(%name, "cluster: the node name was already set; keeping it");
     }
-    crate::broker::set_cluster_name(cluster);
+    // An operator's `server.cluster_name` names the cluster on followers too.
+    let configured = &settings.server.cluster_name;
+    crate::broker::set_cluster_name(if configured.is_empty() {
+        cluster
+    } else {
+        configured.clone()
+    });
 }
 
 impl ClusterView {

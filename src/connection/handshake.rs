@@ -89,17 +89,6 @@ fn server_properties(cluster_name: &str) -> FieldTable {
     props
 }
 
-/// `server.cluster_name`, or by default what RabbitMQ sends: the cluster's name, which for
-/// a single node is its node name, `rabbit@<short host name>` (tools that show it, or parse
-/// it as a node name, get the shape they expect).
-fn cluster_name(configured: &str) -> String {
-    if configured.is_empty() {
-        crate::broker::cluster_name().to_string()
-    } else {
-        configured.to_string()
-    }
-}
-
 fn client_capability(props: &FieldTable, name: &str) -> bool {
     match props.get("capabilities") {
         Some(FieldValue::Table(caps)) => matches!(caps.get(name), Some(FieldValue::Bool(true))),
@@ -117,7 +106,7 @@ impl Connection {
         let start = ConnectionStart {
             version_major: 0,
             version_minor: 9,
-            server_properties: server_properties(&cluster_name(&settings.server.cluster_name)),
+            server_properties: server_properties(&self.broker.cluster_name()),
             mechanisms: sasl::mechanisms_field(&offered),
             locales: Bytes::from_static(b"en_US"),
         };

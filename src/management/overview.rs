@@ -230,7 +230,7 @@ pub(super) async fn overview(
         "product_version": env!("CARGO_PKG_VERSION"),
         "product_name": "Warren",
         "rabbitmq_version": RABBITMQ_VERSION,
-        "cluster_name": crate::broker::cluster_name(),
+        "cluster_name": broker.cluster_name(),
         "erlang_version": "none (Warren is written in Rust)",
         "erlang_full_version": "none (Warren is written in Rust)",
         "release_series_support_status": "supported",
@@ -255,6 +255,6 @@ pub(super) async fn overview(
 }
 
 /// `GET /api/cluster-name`.
-pub(super) async fn cluster_name() -> Json<Value> {
-    Json(json!({ "name": crate::broker::cluster_name() }))
+pub(super) async fn cluster_name(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "name": state.broker.cluster_name() }))
 }

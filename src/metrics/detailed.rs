@@ -18,7 +18,7 @@ use Kind::Gauge;
 /// `/metrics/detailed?family=...&vhost=...`: only the named families, only the named
 /// vhosts (all when none is named). Unknown families are ignored, as in RabbitMQ.
 pub fn detailed(broker: &Broker, families: &[String], vhosts: &[String], scrape: &mut Scrape) {
-    identity(scrape);
+    identity(scrape, &broker.cluster_name());
     let selected: Vec<Arc<VHost>> = broker
         .vhosts()
         .into_iter()

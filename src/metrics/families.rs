@@ -15,8 +15,8 @@ use Kind::Gauge;
 pub use super::detailed::detailed;
 pub use super::per_object::per_object;
 
-/// The families every endpoint carries: who this node is.
-pub fn identity(scrape: &mut Scrape) {
+/// The families every endpoint carries: who this node is, in the cluster named `cluster`.
+pub fn identity(scrape: &mut Scrape, cluster: &str) {
     let node = crate::broker::node_name();
     let mut f = Family::new(
         "rabbitmq_identity_info",
@@ -26,11 +26,8 @@ pub fn identity(scrape: &mut Scrape) {
     f.push(
         labels(&[
             ("rabbitmq_node", node),
-            ("rabbitmq_cluster", crate::broker::cluster_name()),
-            (
-                "rabbitmq_cluster_permanent_id",
-                crate::broker::cluster_name(),
-            ),
+            ("rabbitmq_cluster", cluster),
+            ("rabbitmq_cluster_permanent_id", cluster),
         ]),
         1,
     );
@@ -79,7 +76,7 @@ pub(super) fn max_fds() -> u64 {
 
 /// `/metrics`: one series per metric, summed over every object.
 pub fn aggregated(broker: &Broker, scrape: &mut Scrape) {
-    identity(scrape);
+    identity(scrape, &broker.cluster_name());
     let vhosts = broker.vhosts();
     let queues = queues_of(&vhosts);
     let conns = broker.connections.list();

@@ -37,7 +37,7 @@ pub(super) fn per_queue(
 
 /// `/metrics/per-object`: the same families with one series per object.
 pub fn per_object(broker: &Broker, scrape: &mut Scrape) {
-    identity(scrape);
+    identity(scrape, &broker.cluster_name());
     let vhosts = broker.vhosts();
     let queues = queues_of(&vhosts);
     let labelled_queues = labelled(queues.clone());

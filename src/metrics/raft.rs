@@ -97,7 +97,7 @@ pub fn raft_series(view: &ClusterView, scrape: &mut Scrape) {
 
 /// A follower's scrape: identity, process figures and the Raft series.
 pub fn node_only(view: &ClusterView, scrape: &mut Scrape) {
-    super::families::identity(scrape);
+    super::families::identity(scrape, crate::broker::cluster_name());
     scrape.single(
         "rabbitmq_process_open_fds",
         "Open file descriptors",

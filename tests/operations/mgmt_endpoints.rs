@@ -544,3 +544,43 @@ async fn rebalancing_queues_is_accepted_for_administrators_only() {
         json!({"error": "not_authorised", "reason": "Not administrator user"})
     );
 }
+
+/// A configured `server.cluster_name` names the cluster everywhere RabbitMQ's
+/// `cluster_name` setting does: `/api/cluster-name`, the overview, Prometheus'
+/// `rabbitmq_identity_info` and AMQP's server properties (the API and Prometheus said
+/// `rabbit@<host>` while AMQP said the configured name).
+#[tokio::test]
+async fn a_configured_cluster_name_is_shown_by_the_api_prometheus_and_amqp() {
+    skip_if_external!();
+    let b = TestBroker::start_with(|s| s.server.cluster_name = "orders-eu".into()).await;
+    let api = Api::new(&b);
+    assert_eq!(
+        api.get("/api/cluster-name").await,
+        json!({"name": "orders-eu"})
+    );
+    assert_eq!(
+        api.get("/api/overview?columns=cluster_name").await,
+        json!({"cluster_name": "orders-eu"})
+    );
+    let text = guard(
+        guard(reqwest::get(format!("{}/metrics", b.metrics_url())))
+            .await
+            .unwrap()
+            .text(),
+    )
+    .await
+    .unwrap();
+    let identity = text
+        .lines()
+        .find(|l| l.starts_with("rabbitmq_identity_info{"))
+        .expect("identity info");
+    assert!(
+        identity.contains(r#"rabbitmq_cluster="orders-eu""#),
+        "{identity}"
+    );
+    let c = b.raw().await;
+    assert_eq!(
+        common::raw::Value::Table(c.server_properties.clone()).get("cluster_name"),
+        Some(&common::raw::Value::Str(b"orders-eu".to_vec()))
+    );
+}
